@@ -1,0 +1,53 @@
+# One command per habit. `make run` and `make test` do all set-up on a fresh Debian machine with Python 3.11.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := .tools/bin/uv
+UV_VERSION := 0.13.9
+PORT ?= 8501
+THREAT_DB ?= data/threats.duckdb
+SHARED ?= ../shared/data
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: install run test check bench demo browser clean
+
+$(UV):
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+# Creates .venv with the app and dev dependencies exactly as locked in uv.lock.
+install: $(UV)
+	$(UV) sync --frozen --quiet
+
+demo: install
+	@if [ ! -f "$(THREAT_DB)" ]; then \
+		$(PY) -m analytics demo --db "$(THREAT_DB)" && \
+		if [ -f "$(SHARED)/atlas/ATLAS.yaml" ] && $(PY) -m analytics import --help 2>/dev/null | grep -q atlas; then \
+			$(PY) -m analytics import atlas "$(SHARED)/atlas/ATLAS.yaml" --db "$(THREAT_DB)"; fi; \
+	else echo "using existing $(THREAT_DB)"; fi
+
+run: demo
+	THREAT_DB="$(THREAT_DB)" THREAT_DEMO_MODE=1 $(VENV)/bin/streamlit run app.py \
+		--server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+
+# Browser tests drive Debian's Chromium; install it when we can (root), otherwise say how.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+		else echo "Browser tests need Debian's Chromium: sudo apt-get install -y chromium"; exit 1; fi; fi
+
+test: install browser
+	$(PY) -m pytest -q --junitxml=artifacts/junit.xml
+
+check: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+bench: install
+	mkdir -p artifacts
+	$(PY) -m analytics bench --sizes 100000,1000000 --json artifacts/bench.json --markdown artifacts/bench.md
+
+clean:
+	rm -rf $(VENV) .tools artifacts .pytest_cache .mypy_cache .ruff_cache

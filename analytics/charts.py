@@ -1,0 +1,42 @@
+"""Chart builders: DataFrame in, Plotly figure out. No data access, no Streamlit."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+ORIGINATOR_COLOURS = {"UK": "#1d3b6f", "AU": "#c8873a"}
+FONT = "Source Sans Pro, Arial, sans-serif"
+
+
+def _style(fig: go.Figure, title: str | None = None, height: int = 420) -> go.Figure:
+    fig.update_layout(
+        title=title,
+        height=height,
+        margin={"l": 10, "r": 10, "t": 50 if title else 20, "b": 10},
+        font={"family": FONT, "size": 13},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        plot_bgcolor="white",
+        paper_bgcolor="white",
+    )
+    fig.update_xaxes(showgrid=False)
+    fig.update_yaxes(gridcolor="#e6e6e6")
+    return fig
+
+
+def counts_by_originator_and_category(df: pd.DataFrame) -> go.Figure:
+    """Horizontal bars of incidents per category, split by originating institute."""
+    order = df.groupby("category")["incidents"].sum().sort_values().index.tolist()
+    fig = px.bar(
+        df,
+        y="category",
+        x="incidents",
+        color="originator",
+        orientation="h",
+        barmode="group",
+        category_orders={"category": order[::-1], "originator": ["UK", "AU"]},
+        color_discrete_map=ORIGINATOR_COLOURS,
+        labels={"incidents": "Incidents", "category": "", "originator": "Reported by"},
+    )
+    return _style(fig, "Incidents by category and reporting institute", height=460)

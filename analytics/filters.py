@@ -1,0 +1,239 @@
+"""The typed filter object shared by every page, its URL form, and the SQL it compiles to.
+
+One `Filters` value describes a view. It round-trips through the query string (so a link reproduces the view
+and a reload keeps it) and compiles, together with the viewer's markings, into a WHERE clause whose values are
+all bound parameters. Column names come only from the fixed fragments below.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from datetime import date, timedelta
+from typing import Any
+
+from analytics.markings import visible_sql
+from analytics.viewer import Viewer
+
+PRESETS: dict[str, str] = {
+    "30d": "Last 30 days",
+    "90d": "Last 90 days",
+    "12m": "Last 12 months",
+    "all": "All time",
+}
+
+
+def _months_back(d: date, months: int) -> date:
+    y, m = divmod(d.year * 12 + d.month - 1 - months, 12)
+    m += 1
+    return date(y, m, min(d.day, calendar.monthrange(y, m)[1]))
+
+
+@dataclass(frozen=True)
+class Filters:
+    preset: str = "all"  # one of PRESETS, or "custom" when date_from/date_to are set by hand
+    date_from: date | None = None
+    date_to: date | None = None
+    originators: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    tactics: tuple[str, ...] = ()
+    techniques: tuple[str, ...] = ()
+    sectors: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    severities: tuple[int, ...] = ()
+    actor_types: tuple[str, ...] = ()
+    tlps: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    text: str = ""
+
+    # -- dates ----------------------------------------------------------------------------------------------
+
+    def date_range(self, today: date) -> tuple[date | None, date | None]:
+        """Inclusive (from, to) for this view; None means open-ended."""
+        if self.preset == "30d":
+            return today - timedelta(days=29), today
+        if self.preset == "90d":
+            return today - timedelta(days=89), today
+        if self.preset == "12m":
+            return _months_back(today, 12) + timedelta(days=1), today
+        if self.preset == "custom":
+            return self.date_from, self.date_to
+        return None, None
+
+    def previous_period(self, today: date) -> Filters | None:
+        """The same filters over the period of equal length just before this one (None for open ranges)."""
+        start, end = self.date_range(today)
+        if start is None or end is None:
+            return None
+        length = (end - start).days + 1
+        return replace(
+            self, preset="custom", date_from=start - timedelta(days=length), date_to=start - timedelta(days=1)
+        )
+
+    def with_dates(self, start: date | None, end: date | None) -> Filters:
+        return replace(self, preset="custom", date_from=start, date_to=end)
+
+    # -- SQL ------------------------------------------------------------------------------------------------
+
+    def sql_where(self, viewer: Viewer, today: date, alias: str = "i") -> tuple[str, dict[str, Any]]:
+        """WHERE text over `incidents <alias>` and its parameters: the viewer's markings, then every filter."""
+        vis, params = visible_sql(viewer, "incidents", alias)
+        parts = [vis]
+        a = alias
+        start, end = self.date_range(today)
+        if start is not None:
+            parts.append(f"{a}.occurred_on >= $f_from")
+            params["f_from"] = start
+        if end is not None:
+            parts.append(f"{a}.occurred_on <= $f_to")
+            params["f_to"] = end
+        scalar = {
+            "originators": "originator",
+            "categories": "category",
+            "actor_types": "actor_type",
+            "tlps": "tlp",
+            "statuses": "status",
+        }
+        for attr, col in scalar.items():
+            values = getattr(self, attr)
+            if values:
+                parts.append(f"list_contains($f_{attr}::varchar[], {a}.{col})")
+                params[f"f_{attr}"] = list(values)
+        if self.severities:
+            parts.append(f"list_contains($f_sev::integer[], {a}.severity::integer)")
+            params["f_sev"] = [int(s) for s in self.severities]
+        for attr, col in {"sectors": "sectors", "countries": "countries"}.items():
+            values = getattr(self, attr)
+            if values:
+                parts.append(f"list_has_any({a}.{col}, $f_{attr}::varchar[])")
+                params[f"f_{attr}"] = list(values)
+        if self.techniques:
+            # A parent technique matches its sub-techniques too (AML.T0051 matches AML.T0051.000).
+            parts.append(
+                f"{a}.id in (select it.incident_id from incident_techniques it "
+                "where list_contains($f_tech::varchar[], it.technique_id) "
+                "or list_contains($f_tech::varchar[], left(it.technique_id, 9)))"
+            )
+            params["f_tech"] = list(self.techniques)
+        if self.tactics:
+            parts.append(
+                f"{a}.id in (select it.incident_id from incident_techniques it "
+                "join atlas_technique_tactics tt on tt.technique_id = it.technique_id "
+                "or tt.technique_id = left(it.technique_id, 9) "
+                "where list_contains($f_tactics::varchar[], tt.tactic_id))"
+            )
+            params["f_tactics"] = list(self.tactics)
+        if self.text.strip():
+            parts.append(
+                f"(contains(lower({a}.title), $f_text) or contains(lower(coalesce({a}.summary, '')), $f_text))"
+            )
+            params["f_text"] = self.text.strip().lower()
+        return " and ".join(parts), params
+
+    # -- URL form -------------------------------------------------------------------------------------------
+
+    def to_query_params(self) -> dict[str, str | list[str]]:
+        """Only non-default values, so links stay short. Lists become repeated keys."""
+        out: dict[str, str | list[str]] = {}
+        if self.preset != "all":
+            out["preset"] = self.preset
+        if self.preset == "custom":
+            if self.date_from:
+                out["from"] = self.date_from.isoformat()
+            if self.date_to:
+                out["to"] = self.date_to.isoformat()
+        for f in fields(self):
+            if f.name in _URL_KEYS:
+                values = getattr(self, f.name)
+                if values:
+                    out[_URL_KEYS[f.name]] = [str(v) for v in values]
+        if self.text.strip():
+            out["q"] = self.text.strip()
+        return out
+
+    @classmethod
+    def from_query_params(cls, qp: Mapping[str, str | Sequence[str]]) -> Filters:
+        """Parse the URL form; unknown keys are ignored and malformed values dropped (a bad link still opens)."""
+
+        def many(key: str) -> tuple[str, ...]:
+            v = qp.get(key)
+            if v is None:
+                return ()
+            items = [v] if isinstance(v, str) else list(v)
+            return tuple(dict.fromkeys(s for s in items if s))
+
+        def one(key: str) -> str:
+            v = many(key)
+            return v[-1] if v else ""
+
+        def as_date(s: str) -> date | None:
+            try:
+                return date.fromisoformat(s) if s else None
+            except ValueError:
+                return None
+
+        preset = one("preset") or "all"
+        if preset not in PRESETS and preset != "custom":
+            preset = "all"
+        kwargs: dict[str, Any] = {"preset": preset}
+        if preset == "custom":
+            kwargs["date_from"] = as_date(one("from"))
+            kwargs["date_to"] = as_date(one("to"))
+        for attr, key in _URL_KEYS.items():
+            values = many(key)
+            if attr == "severities":
+                kwargs[attr] = tuple(int(s) for s in values if s.isdigit() and 1 <= int(s) <= 5)
+            else:
+                kwargs[attr] = values
+        kwargs["text"] = one("q")[:200]
+        return cls(**kwargs)
+
+    def describe(self, today: date) -> str:
+        """The filters in words, for chart footers and exports."""
+        bits = []
+        start, end = self.date_range(today)
+        if start or end:
+            bits.append(f"{start or '…'} to {end or '…'}")
+        else:
+            bits.append("all dates")
+        labels = {
+            "originators": "originator",
+            "categories": "category",
+            "tactics": "tactic",
+            "techniques": "technique",
+            "sectors": "sector",
+            "countries": "country",
+            "severities": "severity",
+            "actor_types": "actor",
+            "tlps": "TLP",
+            "statuses": "status",
+        }
+        for attr, label in labels.items():
+            values = getattr(self, attr)
+            if values:
+                bits.append(f"{label}: {', '.join(str(v) for v in values)}")
+        if self.text.strip():
+            bits.append(f'text contains "{self.text.strip()}"')
+        return "; ".join(bits)
+
+    def is_default(self) -> bool:
+        return self == Filters()
+
+
+# Every URL key this object owns; pages keep their own keys (e.g. `incident`) beside these.
+_URL_KEYS: dict[str, str] = {
+    "originators": "orig",
+    "categories": "cat",
+    "tactics": "tactic",
+    "techniques": "tech",
+    "sectors": "sector",
+    "countries": "country",
+    "severities": "sev",
+    "actor_types": "actor",
+    "tlps": "tlp",
+    "statuses": "status",
+}
+
+
+URL_KEYS: frozenset[str] = frozenset(_URL_KEYS.values()) | {"preset", "from", "to", "q"}

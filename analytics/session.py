@@ -1,0 +1,86 @@
+"""The one place in `analytics` that knows about Streamlit: the per-process store, the signed-in viewer, the
+shared filters, and a result cache whose key always includes the viewer and the store's write generation.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import date
+from typing import Any, TypeVar
+
+import duckdb
+import streamlit as st
+
+from analytics import audit
+from analytics.filters import Filters
+from analytics.store import Store, open_store
+from analytics.viewer import Viewer
+
+R = TypeVar("R")
+
+
+@st.cache_resource(show_spinner=False)
+def _store(path: str) -> Store:
+    return open_store(path, harden=True)
+
+
+def store() -> Store:
+    from analytics.store import db_path_from_env
+
+    return _store(str(db_path_from_env()))
+
+
+def cursor() -> duckdb.DuckDBPyConnection:
+    """A cursor for this rerun; cursors are cheap and keep sessions from sharing transaction state."""
+    return store().cursor()
+
+
+def today() -> date:
+    """Today, or THREAT_TODAY (ISO date) so demos and tests see a fixed 'now'."""
+    pinned = os.environ.get("THREAT_TODAY")
+    return date.fromisoformat(pinned) if pinned else date.today()
+
+
+def viewer() -> Viewer:
+    v = st.session_state.get("viewer")
+    if not isinstance(v, Viewer):
+        st.error("You are not signed in.")
+        st.stop()
+    return v
+
+
+def require_role(*roles: str) -> Viewer:
+    """Stop the page unless the signed-in person has one of these roles; refusals are audited."""
+    v = viewer()
+    if v.role not in roles:
+        with store().transaction() as con:
+            audit.record(con, v.email, "refused", st.session_state.get("page_path", "page"), {"role": v.role})
+        st.error("Your role does not give access to this page.")
+        st.stop()
+    return v
+
+
+def filters() -> Filters:
+    f = st.session_state.get("filters")
+    return f if isinstance(f, Filters) else Filters()
+
+
+@st.cache_data(ttl=600, max_entries=512, show_spinner=False)
+def _cached(
+    fn_key: str, viewer: Viewer, generation: int, args: tuple[Any, ...], kwargs: tuple[Any, ...]
+) -> Any:
+    fn = _REGISTRY[fn_key]
+    return fn(cursor(), viewer, *args, **dict(kwargs))
+
+
+_REGISTRY: dict[str, Callable[..., Any]] = {}
+
+
+def query(fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+    """Run `fn(cursor, viewer, *args)` through the cache. The key is (function, viewer, generation, args),
+    so two people never share a result and any committed write invalidates everything."""
+    key = f"{fn.__module__}.{fn.__qualname__}"
+    _REGISTRY[key] = fn
+    result: R = _cached(key, viewer(), store().generation, args, tuple(sorted(kwargs.items())))
+    return result

@@ -1,0 +1,216 @@
+"""The DuckDB store: one file, one database instance per process, versioned migrations, transactions.
+
+DuckDB lets one process hold a database file read-write; every other process (read-only too) is refused while
+it does. So the store is opened once per process (`open_store`), threads and Streamlit sessions each take their
+own cursor, and every failure to open is turned into a `StoreError` whose message says what to do: a raw lock
+or corruption traceback is never shown to a person, and nothing is ever overwritten on a failed open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "threats.duckdb"
+APP_ID = "threat-dashboard"
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or used; the message is meant for a person."""
+
+
+class StoreLocked(StoreError):
+    pass
+
+
+class StoreCorrupt(StoreError):
+    pass
+
+
+class StoreTooNew(StoreError):
+    pass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def load_migrations() -> list[Migration]:
+    out = []
+    for f in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        m = re.fullmatch(r"(\d{3})_([a-z0-9_]+)\.sql", f.name)
+        if not m:
+            raise RuntimeError(f"migration file name {f.name!r} must look like 001_name.sql")
+        out.append(Migration(int(m.group(1)), m.group(2), f.read_text()))
+    versions = [m.version for m in out]
+    if versions != list(range(1, len(out) + 1)):
+        raise RuntimeError(f"migrations must be numbered 1..n without gaps, found {versions}")
+    return out
+
+
+def db_path_from_env() -> Path:
+    return Path(os.environ.get("THREAT_DB") or DEFAULT_DB)
+
+
+def _config() -> dict[str, str | bool | int | float | list[str]]:
+    return {
+        # A stray extension autoload must fail at once rather than try the network.
+        "autoinstall_known_extensions": False,
+        # Deliberate bounds so a 10M-row store stays inside the server's memory budget on a 2-core machine.
+        "memory_limit": os.environ.get("THREAT_DB_MEMORY_LIMIT", "1GB"),
+        "threads": int(os.environ.get("THREAT_DB_THREADS", "2")),
+    }
+
+
+class Store:
+    """An open store. Use `cursor()` per thread or session and `transaction()` for every write."""
+
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        self.generation = 0  # bumped after every committed write in this process; part of cache keys
+        self.hardened = False
+        self._lock = threading.Lock()
+        if not read_only and str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        if read_only and not self.path.exists():
+            raise StoreError(
+                f"No store at {self.path}. Build one with `python -m analytics demo --db {self.path}`."
+            )
+        try:
+            self.db = duckdb.connect(str(self.path), read_only=read_only, config=_config())
+        except duckdb.IOException as e:
+            msg = str(e)
+            if "lock" in msg.lower():
+                raise StoreLocked(
+                    f"The store {self.path} is in use by another process (DuckDB allows one writer). "
+                    "Stop the dashboard or the other command and try again, or hand the file to the running "
+                    "dashboard with `python -m analytics import ... --inbox`."
+                ) from None
+            raise StoreCorrupt(
+                f"{self.path} is not a readable DuckDB store ({_first_line(msg)}). It was left untouched; "
+                "point THREAT_DB at another path or move this file away."
+            ) from None
+        except duckdb.Error as e:
+            raise StoreCorrupt(
+                f"{self.path} could not be opened as a DuckDB store ({_first_line(str(e))}). It was left untouched."
+            ) from None
+        self._migrate()
+
+    # -- schema ---------------------------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        row = self.db.execute(
+            "select count(*) from information_schema.tables where table_name = 'schema_version'"
+        ).fetchone()
+        if not row or row[0] == 0:
+            return 0
+        v = self.db.execute("select coalesce(max(version), 0) from schema_version").fetchone()
+        return int(v[0]) if v else 0
+
+    def _migrate(self) -> None:
+        migrations = load_migrations()
+        known = migrations[-1].version
+        tables = self.db.execute(
+            "select count(*) from information_schema.tables where table_schema = 'main'"
+        ).fetchone()
+        current = self.schema_version()
+        if current == 0 and tables and tables[0] > 0:
+            self.db.close()
+            raise StoreCorrupt(
+                f"{self.path} is a DuckDB file but not a threat-dashboard store (it has tables but no "
+                "schema_version). It was left untouched; point THREAT_DB at another path."
+            )
+        if current > known:
+            self.db.close()
+            raise StoreTooNew(
+                f"{self.path} has schema version {current}, newer than this app understands ({known}). "
+                "Upgrade the app (git pull && make install); the file was left untouched."
+            )
+        if current == known:
+            return
+        if self.read_only:
+            self.db.close()
+            raise StoreError(f"{self.path} needs migrations {current + 1}..{known}; open it read-write once.")
+        for m in migrations:
+            if m.version <= current:
+                continue
+            with self.transaction() as cur:
+                cur.execute(m.sql)
+                cur.execute(
+                    "insert into schema_version (version, name, applied_at) values (?, ?, current_timestamp)",
+                    [m.version, m.name],
+                )
+
+    # -- access ---------------------------------------------------------------------------------------------
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A connection of its own for this thread/session, sharing the one database instance."""
+        return self.db.cursor()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All-or-nothing writes: commit on success, roll back on any exception."""
+        cur = self.db.cursor()
+        cur.execute("begin transaction")
+        try:
+            yield cur
+        except BaseException:
+            cur.execute("rollback")
+            cur.close()
+            raise
+        cur.execute("commit")
+        cur.close()
+        with self._lock:
+            self.generation += 1
+
+    def harden(self) -> None:
+        """Once the app has opened the store: no file access, ATTACH, COPY or setting changes from SQL."""
+        self.db.execute("set enable_external_access = false")
+        self.db.execute("set lock_configuration = true")
+        self.hardened = True
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _first_line(msg: str) -> str:
+    return msg.strip().splitlines()[0] if msg.strip() else "unknown error"
+
+
+_OPEN: dict[str, Store] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def open_store(path: Path | str | None = None, *, harden: bool = False) -> Store:
+    """The process-wide Store for `path` (default: THREAT_DB). Opening the same file twice reuses it."""
+    p = Path(path) if path is not None else db_path_from_env()
+    key = str(p.resolve()) if str(p) != ":memory:" else ":memory:"
+    with _OPEN_LOCK:
+        store = _OPEN.get(key)
+        if store is None:
+            store = Store(p)
+            if harden:
+                store.harden()
+            _OPEN[key] = store
+        return store
+
+
+def close_all() -> None:
+    with _OPEN_LOCK:
+        for s in _OPEN.values():
+            with contextlib.suppress(duckdb.Error):
+                s.close()
+        _OPEN.clear()

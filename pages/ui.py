@@ -1,0 +1,119 @@
+"""Rendering pieces every page shares: the marking banner, figures, empty states. No data access here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from analytics.filters import PRESETS, Filters
+from analytics.markings import Marking
+from analytics.vocab import SEVERITY_LABELS
+
+_BANNER_COLOUR = {
+    "CLEAR": "gray",
+    "GREEN": "green",
+    "AMBER": "orange",
+    "AMBER+STRICT": "orange",
+    "RED": "red",
+}
+
+
+def marking_banner(marking: Marking, what: str = "") -> None:
+    """The marking of the data shown below it; built only from fixed vocabularies, never stored text."""
+    colour = _BANNER_COLOUR[marking.tlp]
+    rel = " and ".join(marking.releasable_to)
+    suffix = f" · {what}" if what else ""
+    st.markdown(f":{colour}-background[**TLP:{marking.tlp}**] &nbsp; releasable to **{rel}**{suffix}")
+
+
+def chart(fig: go.Figure, key: str, **kwargs: Any) -> Any:
+    return st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False}, **kwargs)
+
+
+def empty_state(message: str) -> None:
+    st.info(message, icon=":material/filter_alt_off:")
+
+
+_MULTI: tuple[tuple[str, str], ...] = (
+    ("originators", "Reported by"),
+    ("categories", "Category"),
+    ("sectors", "Sector"),
+    ("severities", "Severity"),
+    ("actor_types", "Actor type"),
+    ("tactics", "ATLAS tactic"),
+    ("techniques", "ATLAS technique"),
+    ("countries", "Country"),
+    ("tlps", "TLP"),
+    ("statuses", "Status"),
+)
+_MAIN = {"originators", "categories", "sectors", "severities"}
+
+
+def filter_sidebar(
+    current: Filters, options: dict[str, list[tuple[Any, int]]], names: dict[str, dict[str, str]]
+) -> Filters:
+    """The shared filters. Options and counts come from rows the viewer may see; values not among them
+    (from an old link, or invisible to this viewer) are dropped rather than echoed back."""
+    if not st.session_state.get("flt_init"):
+        st.session_state["flt_preset"] = current.preset
+        if current.preset == "custom":
+            st.session_state["flt_dates"] = tuple(d for d in (current.date_from, current.date_to) if d)
+        for attr, _ in _MULTI:
+            allowed = {v for v, _ in options.get(attr, [])}
+            st.session_state[f"flt_{attr}"] = [v for v in getattr(current, attr) if v in allowed]
+        st.session_state["flt_text"] = current.text
+        st.session_state["flt_init"] = True
+
+    st.sidebar.header("Filters")
+    preset_labels = {**PRESETS, "custom": "Custom range"}
+    preset = st.sidebar.selectbox(
+        "Period", list(preset_labels), format_func=preset_labels.__getitem__, key="flt_preset"
+    )
+    date_from = date_to = None
+    if preset == "custom":
+        picked = st.sidebar.date_input("From – to", key="flt_dates", value=[])
+        if isinstance(picked, tuple | list):
+            date_from = picked[0] if len(picked) > 0 else None
+            date_to = picked[1] if len(picked) > 1 else None
+    text = st.sidebar.text_input("Search title and summary", key="flt_text", max_chars=200)
+
+    values: dict[str, tuple[Any, ...]] = {}
+    main = [m for m in _MULTI if m[0] in _MAIN]
+    more = st.sidebar.expander(
+        "More filters", expanded=any(getattr(current, a) for a, _ in _MULTI if a not in _MAIN)
+    )
+    for attr, label in main + [m for m in _MULTI if m[0] not in _MAIN]:
+        opts = options.get(attr, [])
+        counts = dict(opts)
+        labels = names.get(attr, {})
+        container = st.sidebar if attr in _MAIN else more
+
+        def fmt(
+            v: Any, counts: dict[Any, int] = counts, labels: dict[str, str] = labels, attr: str = attr
+        ) -> str:
+            shown = labels.get(str(v), "")
+            if attr == "severities":
+                shown = f"{v} {SEVERITY_LABELS.get(int(v), '')}"
+            elif shown:
+                shown = f"{v} {shown}"
+            else:
+                shown = str(v)
+            return f"{shown} ({counts.get(v, 0):,})"
+
+        picked_values = container.multiselect(label, [v for v, _ in opts], format_func=fmt, key=f"flt_{attr}")
+        values[attr] = tuple(picked_values)
+    if st.sidebar.button("Reset filters", icon=":material/restart_alt:"):
+        for key in [k for k in st.session_state if str(k).startswith("flt_")]:
+            del st.session_state[key]
+        st.session_state["flt_init"] = True
+        st.session_state["flt_preset"] = "all"
+        st.rerun()
+    return Filters(
+        preset=preset,
+        date_from=date_from,
+        date_to=date_to,
+        text=text or "",
+        **values,
+    )

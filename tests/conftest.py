@@ -1,0 +1,188 @@
+"""Shared fixtures: real DuckDB stores on disk (never mocked), the demo personas, and an AppTest factory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from analytics import identity
+from analytics.demo import build_demo
+from analytics.store import Store, close_all, open_store
+from analytics.viewer import Viewer
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+TODAY = date(2026, 11, 20)
+
+PERSONAS: dict[str, Viewer] = {
+    email: Viewer(email, name, inst, role) for email, name, inst, role in identity.DEMO_USERS
+}
+UK_ANALYST = PERSONAS["analyst@uk.example"]
+UK_LEAD = PERSONAS["lead@uk.example"]
+UK_POLICY = PERSONAS["policy@uk.example"]
+AU_ANALYST = PERSONAS["analyst@au.example"]
+AU_LEAD = PERSONAS["lead@au.example"]
+AU_POLICY = PERSONAS["policy@au.example"]
+ADMIN = PERSONAS["admin@joint.example"]
+
+os.environ.setdefault("THREAT_TODAY", TODAY.isoformat())
+
+
+class StoreBuilder:
+    """A migrated empty store plus helpers that insert rows with sensible defaults."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._n = 0
+        with store.transaction() as con:
+            identity.enrol_demo_users(con)
+
+    def cursor(self) -> Any:
+        return self.store.cursor()
+
+    def incident(self, **kw: Any) -> str:
+        self._n += 1
+        row: dict[str, Any] = {
+            "id": f"T-{self._n:04d}",
+            "title": f"Incident {self._n}",
+            "summary": "",
+            "occurred_on": date(2026, 6, 1),
+            "reported_on": None,
+            "originator": "UK",
+            "source": "institute",
+            "category": "Prompt injection",
+            "severity": 3,
+            "actor_type": "criminal",
+            "sectors": ["finance"],
+            "countries": ["GB"],
+            "affected_system": "Aurora-1.0",
+            "developer": "Northwind AI",
+            "status": "new",
+            "tlp": "GREEN",
+            "releasable_to": ["AU", "UK"],
+            "named_recipients": [],
+            "source_reliability": "B",
+            "credibility": 2,
+            "techniques": [],
+        }
+        row.update(kw)
+        techniques = row.pop("techniques")
+        cols = list(row)
+        with self.store.transaction() as con:
+            con.execute(
+                f"insert into incidents ({', '.join(cols)}) values ({', '.join('?' for _ in cols)})",
+                [row[c] for c in cols],
+            )
+            for t in techniques:
+                con.execute("insert into incident_techniques values (?, ?)", [row["id"], t])
+        return str(row["id"])
+
+    def eval_run(self, **kw: Any) -> str:
+        self._n += 1
+        row: dict[str, Any] = {
+            "run_id": f"R-{self._n:04d}",
+            "institute": "UK",
+            "model": "Aurora-1.0",
+            "model_developer": "Northwind AI",
+            "model_release_date": date(2025, 1, 1),
+            "benchmark": "Cybench",
+            "task_version": "1",
+            "eval_date": date(2025, 2, 1),
+            "metric": "accuracy",
+            "score": 0.5,
+            "stderr": 0.05,
+            "n_samples": 0,
+            "source": "institute",
+            "tlp": "GREEN",
+            "releasable_to": ["AU", "UK"],
+            "named_recipients": [],
+        }
+        samples = kw.pop("samples", None)
+        row.update(kw)
+        cols = list(row)
+        with self.store.transaction() as con:
+            con.execute(
+                f"insert into eval_runs ({', '.join(cols)}) values ({', '.join('?' for _ in cols)})",
+                [row[c] for c in cols],
+            )
+            for sid, score in (samples or {}).items():
+                con.execute(
+                    "insert into eval_samples (run_id, sample_id, epoch, score, value) values (?, ?, 1, ?, ?)",
+                    [row["run_id"], sid, score, "C" if score == 1 else "I"],
+                )
+        return str(row["run_id"])
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[StoreBuilder]:
+    s = open_store(tmp_path / "test.duckdb")
+    yield StoreBuilder(s)
+    close_all()
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo store on disk, built once per session (the same generator as `make run`)."""
+    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    s = Store(path)
+    build_demo(s, incidents=3000, seed=7)
+    s.close()
+    return path
+
+
+@pytest.fixture
+def demo_store(demo_db: Path) -> Iterator[Store]:
+    s = open_store(demo_db)
+    yield s
+
+
+@pytest.fixture
+def app_factory(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """AppTest of app.py signed in as `email` over the demo store."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("THREAT_DB", str(demo_db))
+
+    def make(email: str | None, page: str | None = None, query: dict[str, Any] | None = None) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        if email:
+            at.user = {"is_logged_in": True, "email": email}  # type: ignore[assignment]
+        for k, v in (query or {}).items():
+            at.query_params[k] = v
+        at.run()
+        if page:
+            at.switch_page(page).run()
+        return at
+
+    return make
+
+
+def _decode(value: Any) -> Any:
+    """Plotly 7 sends numeric arrays as {'dtype', 'bdata'} (base64); turn them back into lists."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(value, dict) and set(value) >= {"dtype", "bdata"}:
+        arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        if "shape" in value:
+            shape = value["shape"]
+            arr = arr.reshape([int(s) for s in (shape.split(",") if isinstance(shape, str) else shape)])
+        return arr.tolist()
+    if isinstance(value, dict):
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def figure_spec(element: Any) -> dict[str, Any]:
+    """The Plotly figure an AppTest `plotly_chart` element sends to the browser, with arrays decoded."""
+    import json
+
+    return _decode(json.loads(element.proto.spec))  # type: ignore[no-any-return]
