@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 RECORD_ROLES: tuple[str, ...] = ("analyst", "lead", "admin")
 EVERYONE: tuple[str, ...] = ("analyst", "lead", "policymaker", "admin")
@@ -17,14 +18,29 @@ class PageSpec:
     section: str
 
 
-# Order is the order in the navigation. Add a page here only when it works.
+ROOT = Path(__file__).resolve().parent.parent
+
+# Order is the order in the navigation.
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/overview.py", "Overview", ":material/dashboard:", EVERYONE, "Summary"),
+    PageSpec("pages/assessments_read.py", "Approved assessments", ":material/verified:", EVERYONE, "Summary"),
+    PageSpec("pages/explorer.py", "Incident explorer", ":material/travel_explore:", RECORD_ROLES, "Analysis"),
+    PageSpec("pages/evaluations.py", "Evaluations", ":material/science:", RECORD_ROLES, "Analysis"),
+    PageSpec("pages/matrix.py", "Threat matrix", ":material/grid_view:", RECORD_ROLES, "Analysis"),
+    PageSpec("pages/assessments.py", "Assessments", ":material/edit_note:", ("analyst", "lead"), "Assess"),
+    PageSpec("pages/briefings.py", "Briefings", ":material/slideshow:", EVERYONE, "Assess"),
+    PageSpec("pages/data.py", "Data exchange", ":material/swap_horiz:", RECORD_ROLES, "Data"),
+    PageSpec("pages/admin.py", "Administration", ":material/admin_panel_settings:", ("admin",), "Data"),
 )
 
 
 def pages_for(role: str) -> list[PageSpec]:
-    return [p for p in PAGES if role in p.roles]
+    # TODO(integration): the existence check lets features land one by one; removed once all pages exist.
+    return [p for p in PAGES if role in p.roles and (ROOT / p.path).exists()]
+
+
+def all_pages() -> list[PageSpec]:
+    return [p for p in PAGES if (ROOT / p.path).exists()]
 
 
 def roles_for(path: str) -> tuple[str, ...]:

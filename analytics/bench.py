@@ -98,8 +98,9 @@ def median_ms(fn: Callable[[], Any], runs: int) -> float:
 def _load_cases() -> None:
     import importlib
 
-    for module in ("analytics.bench_cases",):
-        importlib.import_module(module)
+    # Each feature keeps its cases in analytics/bench_<feature>.py.
+    for path in sorted(Path(__file__).parent.glob("bench_*.py")):
+        importlib.import_module(f"analytics.{path.stem}")
 
 
 def build_store(size: int, workdir: Path) -> Store:

@@ -1,4 +1,7 @@
-"""Chart builders: DataFrame in, Plotly figure out. No data access, no Streamlit."""
+"""Chart builders: DataFrame in, Plotly figure out. No data access, no Streamlit.
+
+Feature modules keep their own builders (e.g. analytics/incident_charts.py) and share `style_figure`.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ ORIGINATOR_COLOURS = {"UK": "#1d3b6f", "AU": "#c8873a"}
 FONT = "Source Sans Pro, Arial, sans-serif"
 
 
-def _style(fig: go.Figure, title: str | None = None, height: int = 420) -> go.Figure:
+def style_figure(fig: go.Figure, title: str | None = None, height: int = 420) -> go.Figure:
     fig.update_layout(
         title=title,
         height=height,
@@ -39,4 +42,4 @@ def counts_by_originator_and_category(df: pd.DataFrame) -> go.Figure:
         color_discrete_map=ORIGINATOR_COLOURS,
         labels={"incidents": "Incidents", "category": "", "originator": "Reported by"},
     )
-    return _style(fig, "Incidents by category and reporting institute", height=460)
+    return style_figure(fig, "Incidents by category and reporting institute", height=460)

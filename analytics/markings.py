@@ -84,6 +84,9 @@ class Marking:
     tlp: str = "CLEAR"
     releasable_to: tuple[str, ...] = INSTITUTES
     rows: int = 0
+    sources: tuple[
+        str, ...
+    ] = ()  # where the rows came from (institute, atlas, aiid, epoch, stix, ...), for credits
 
     @property
     def label(self) -> str:
@@ -99,11 +102,14 @@ class Marking:
         """The most restrictive of two markings: highest TLP, intersection of releasability."""
         tlp = self.tlp if tlp_rank(self.tlp) >= tlp_rank(other.tlp) else other.tlp
         rel = tuple(sorted(set(self.releasable_to) & set(other.releasable_to)))
-        return Marking(tlp, rel, self.rows + other.rows)
+        return Marking(
+            tlp, rel, self.rows + other.rows, tuple(sorted(set(self.sources) | set(other.sources)))
+        )
 
     def raise_to(self, tlp: str) -> Marking:
         """Raise (never lower) the TLP."""
-        return Marking(tlp if tlp_rank(tlp) > tlp_rank(self.tlp) else self.tlp, self.releasable_to, self.rows)
+        higher = tlp if tlp_rank(tlp) > tlp_rank(self.tlp) else self.tlp
+        return Marking(higher, self.releasable_to, self.rows, self.sources)
 
 
 def combine_markings(markings: Iterable[Marking]) -> Marking:
@@ -141,13 +147,16 @@ def marking_select_sql(alias: str = "i") -> str:
         f"coalesce(max(list_position([{levels}], {alias}.tlp)), 1) as m_tlp, "
         f"coalesce(bool_and(list_contains({alias}.releasable_to, 'UK')), true) as m_uk, "
         f"coalesce(bool_and(list_contains({alias}.releasable_to, 'AU')), true) as m_au, "
-        f"count(*) as m_rows"
+        f"count(*) as m_rows, "
+        f"list_sort(list_distinct(list({alias}.source))) as m_sources"
     )
 
 
-def marking_from_row(m_tlp: int, m_uk: bool, m_au: bool, m_rows: int) -> Marking:
+def marking_from_row(
+    m_tlp: int, m_uk: bool, m_au: bool, m_rows: int, m_sources: list[str] | None = None
+) -> Marking:
     rel = tuple(inst for inst, ok in (("AU", m_au), ("UK", m_uk)) if ok)
-    return Marking(TLP_LEVELS[int(m_tlp) - 1], rel, int(m_rows))
+    return Marking(TLP_LEVELS[int(m_tlp) - 1], rel, int(m_rows), tuple(m_sources or ()))
 
 
 def highest_marking(

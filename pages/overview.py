@@ -22,4 +22,4 @@ by_cat = session.query(incidents.counts_by_originator_and_category, f, today)
 if by_cat.data.empty:
     empty_state("No incidents match these filters.")
 else:
-    chart(charts.counts_by_originator_and_category(by_cat.data), key="by_category")
+    chart(charts.counts_by_originator_and_category(by_cat.data), key="by_category", marking=by_cat.marking)

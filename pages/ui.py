@@ -28,7 +28,10 @@ def marking_banner(marking: Marking, what: str = "") -> None:
     st.markdown(f":{colour}-background[**TLP:{marking.tlp}**] &nbsp; releasable to **{rel}**{suffix}")
 
 
-def chart(fig: go.Figure, key: str, **kwargs: Any) -> Any:
+def chart(fig: go.Figure, key: str, marking: Marking, **kwargs: Any) -> Any:
+    """Show a figure with the standard config. `marking` is the marking of the rows behind this figure; the
+    briefing exports (PNG/SVG with banner and provenance footer) hang off this one function. Extra kwargs go
+    to st.plotly_chart (e.g. on_select="rerun", selection_mode=...)."""
     return st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False}, **kwargs)
 
 

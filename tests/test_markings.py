@@ -62,9 +62,9 @@ def test_result_marking_is_the_most_restrictive_of_its_rows(store) -> None:
     store.incident(tlp="CLEAR")
     store.incident(tlp="AMBER", releasable_to=["UK"])
     m = incidents.store_totals(store.cursor(), UK_ANALYST, Filters(), TODAY).marking
-    assert m == Marking("AMBER", ("UK",), 2)
+    assert m == Marking("AMBER", ("UK",), 2, ("institute",))
     m_au = incidents.store_totals(store.cursor(), AU_ANALYST, Filters(), TODAY).marking
-    assert m_au == Marking("CLEAR", ("AU", "UK"), 1)
+    assert m_au == Marking("CLEAR", ("AU", "UK"), 1, ("institute",))
 
 
 def test_marking_helpers() -> None:
