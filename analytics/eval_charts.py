@@ -1,0 +1,246 @@
+"""Chart builders for the Evaluations page: DataFrame in, Plotly figure out. No data access, no Streamlit.
+
+Colours: developers get a fixed qualitative palette in order of first appearance, so a developer keeps its colour
+across the capability chart and its legend; institutes use the shared ORIGINATOR_COLOURS (public results grey).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from analytics.charts import ORIGINATOR_COLOURS, style_figure
+
+PALETTE = (
+    "#1d3b6f",
+    "#c8873a",
+    "#2a9d8f",
+    "#b5446e",
+    "#6a4c93",
+    "#8ab17d",
+    "#e76f51",
+    "#457b9d",
+    "#9c6644",
+    "#5e548e",
+)
+INSTITUTE_COLOURS = {**ORIGINATOR_COLOURS, "PUBLIC": "#8c8c8c"}
+INSTITUTE_SYMBOLS = {"UK": "circle", "AU": "diamond", "PUBLIC": "square"}
+FRONTIER_COLOUR = "#222222"
+THRESHOLD_COLOUR = "#c0392b"
+
+
+def _safe(text: Any) -> str:
+    """Stored text (model, developer, benchmark names) for Plotly labels: Plotly renders a subset of HTML in
+    names, titles and hover text (including links), so angle brackets are turned into entities it shows as
+    text."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _fmt(x: Any, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and x != x):
+        return "–"
+    return f"{float(x):.{digits}g}" if abs(float(x)) >= 10 else f"{float(x):.{digits}f}"
+
+
+def _axis_title(unit: str) -> str:
+    return "Score (share of tasks)" if unit == "fraction" else f"Score ({unit})"
+
+
+def capability_chart(
+    points: pd.DataFrame, frontier: pd.DataFrame, benchmark: str, unit: str, threshold: float | None = None
+) -> go.Figure:
+    """Score against model release date: one marker per run coloured by developer (shape by who ran it), 95%
+    interval whiskers, the frontier as a step line and the threshold as a dashed line. Each point's customdata
+    starts with its run id, so a click can open that run."""
+    fig = go.Figure()
+    developers = list(dict.fromkeys(points["developer"].tolist()))
+    for k, dev in enumerate(developers):
+        sub = points[points["developer"] == dev]
+        has_ci = sub["ci_low"].notna()
+        err_plus = (sub["ci_high"] - sub["score"]).where(has_ci)
+        err_minus = (sub["score"] - sub["ci_low"]).where(has_ci)
+        ci_text = [
+            f"{_fmt(lo)} – {_fmt(hi)}" if pd.notna(lo) else "not reported"
+            for lo, hi in zip(sub["ci_low"], sub["ci_high"], strict=True)
+        ]
+        fig.add_trace(
+            go.Scatter(
+                x=sub["release_date"],
+                y=sub["score"],
+                mode="markers",
+                name=_safe(dev),
+                marker={
+                    "color": PALETTE[k % len(PALETTE)],
+                    "size": 9,
+                    "symbol": [INSTITUTE_SYMBOLS.get(i, "circle") for i in sub["institute"]],
+                    "line": {"color": "white", "width": 0.5},
+                },
+                error_y={
+                    "type": "data",
+                    "array": err_plus.tolist(),
+                    "arrayminus": err_minus.tolist(),
+                    "thickness": 1,
+                    "width": 0,
+                    "color": PALETTE[k % len(PALETTE)],
+                },
+                customdata=[
+                    [rid, _safe(model), ci, _safe(src), inst, _safe(dev)]
+                    for rid, model, ci, src, inst in zip(
+                        sub["run_id"], sub["model"], ci_text, sub["source"], sub["institute"], strict=True
+                    )
+                ],
+                hovertemplate=(
+                    "<b>%{customdata[1]}</b><br>%{customdata[5]}<br>released %{x|%d %b %Y}<br>score %{y:.3f}"
+                    "<br>95% CI %{customdata[2]}<br>source %{customdata[3]} · %{customdata[4]}<extra></extra>"
+                ),
+            )
+        )
+    if not frontier.empty:
+        fig.add_trace(
+            go.Scatter(
+                x=frontier["release_date"],
+                y=frontier["best"],
+                mode="lines",
+                line={"shape": "hv", "color": FRONTIER_COLOUR, "width": 1.5},
+                name="Frontier (best so far)",
+                hovertemplate="frontier %{y:.3f}<br>from %{x|%d %b %Y}<extra></extra>",
+            )
+        )
+    if threshold is not None:
+        fig.add_hline(
+            y=threshold,
+            line={"color": THRESHOLD_COLOUR, "dash": "dash", "width": 1.5},
+            annotation_text=f"threshold {_fmt(threshold)}",
+            annotation_position="top left",
+            annotation_font_color=THRESHOLD_COLOUR,
+        )
+    fig.update_xaxes(title_text="Model release date")
+    fig.update_yaxes(title_text=_axis_title(unit), rangemode="tozero" if unit == "fraction" else "normal")
+    return style_figure(fig, f"{_safe(benchmark)}: capability by model release date", height=480)
+
+
+def comparison_chart(scores: pd.DataFrame, models: list[str]) -> go.Figure:
+    """One small panel per benchmark (each with its own scale), a dot with its 95% interval per model."""
+    benches = sorted(scores["benchmark"].unique().tolist())
+    cols = 3 if len(benches) > 2 else max(1, len(benches))
+    rows = max(1, -(-len(benches) // cols))
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=[_safe(b) for b in benches],
+        horizontal_spacing=0.12,
+        vertical_spacing=0.5 / rows,
+    )
+    colour = {m: PALETTE[k % len(PALETTE)] for k, m in enumerate(models)}
+    for k, bench in enumerate(benches):
+        sub = scores[scores["benchmark"] == bench]
+        r, c = k // cols + 1, k % cols + 1
+        for m in models:
+            one = sub[sub["model"] == m]
+            if one.empty:
+                continue
+            lo, hi = one["ci_low"].iloc[0], one["ci_high"].iloc[0]
+            has = pd.notna(lo)
+            fig.add_trace(
+                go.Scatter(
+                    x=one["score"],
+                    y=[_safe(m)],
+                    mode="markers",
+                    marker={"color": colour[m], "size": 10},
+                    error_x={
+                        "type": "data",
+                        "array": [float(hi - one["score"].iloc[0]) if has else 0.0],
+                        "arrayminus": [float(one["score"].iloc[0] - lo) if has else 0.0],
+                        "thickness": 1.5,
+                        "width": 4,
+                        "color": colour[m],
+                    },
+                    name=_safe(m),
+                    legendgroup=_safe(m),
+                    showlegend=k == 0 or m not in set(scores[scores["benchmark"].isin(benches[:k])]["model"]),
+                    customdata=[
+                        [_fmt(lo) if has else "–", _fmt(hi) if has else "–", one["institute"].iloc[0]]
+                    ],
+                    hovertemplate="<b>%{y}</b><br>score %{x:.3f}<br>95% CI %{customdata[0]} – %{customdata[1]}"
+                    "<br>%{customdata[2]}<extra></extra>",
+                ),
+                row=r,
+                col=c,
+            )
+        fig.update_yaxes(showticklabels=False, row=r, col=c)
+    fig.update_annotations(font_size=12)
+    style_figure(fig, None, height=max(260, 170 * rows + 60))
+    fig.update_layout(margin={"t": 60})
+    return fig
+
+
+def agreement_chart(df: pd.DataFrame) -> go.Figure:
+    """UK and AU scores (95% intervals) for each model and benchmark both ran; disagreements labelled."""
+    labels = [
+        _safe(f"{'⚠ ' if s == 'disagree' else ''}{m} · {b} (v{v})")
+        for m, b, v, s in zip(df["model"], df["benchmark"], df["task_version"], df["status"], strict=True)
+    ]
+    fig = go.Figure()
+    for inst in ("UK", "AU"):
+        key = inst.lower()
+        score, lo, hi = df[f"{key}_score"], df[f"{key}_ci_low"], df[f"{key}_ci_high"]
+        fig.add_trace(
+            go.Scatter(
+                x=score,
+                y=labels,
+                mode="markers",
+                name=f"{inst} run",
+                marker={"color": INSTITUTE_COLOURS[inst], "size": 9, "symbol": INSTITUTE_SYMBOLS[inst]},
+                error_x={
+                    "type": "data",
+                    "array": (hi - score).fillna(0).tolist(),
+                    "arrayminus": (score - lo).fillna(0).tolist(),
+                    "thickness": 1.2,
+                    "width": 3,
+                    "color": INSTITUTE_COLOURS[inst],
+                },
+                hovertemplate=f"{inst} %{{x:.3f}}<br>%{{y}}<extra></extra>",
+            )
+        )
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(title_text="Score")
+    return style_figure(fig, None, height=max(300, 26 * len(df) + 90))
+
+
+def distribution_chart(dist: pd.DataFrame) -> go.Figure:
+    """How many samples got each score value (a histogram of the numbers when there are many values)."""
+    if len(dist) > 30:
+        scored = dist[dist["score"].notna()]
+        fig = go.Figure(
+            go.Histogram(
+                x=scored["score"],
+                y=scored["samples"],
+                histfunc="sum",
+                nbinsx=30,
+                marker_color=PALETTE[0],
+                hovertemplate="%{x}: %{y} samples<extra></extra>",
+            )
+        )
+        fig.update_xaxes(title_text="Score")
+        fig.update_yaxes(title_text="Samples")
+        return style_figure(fig, None, height=280)
+    labels = [
+        _safe(
+            f"{v} ({_fmt(s, 2)})" if v is not None and pd.notna(s) else (v if v is not None else "no score")
+        )
+        for v, s in zip(dist["value"], dist["score"], strict=True)
+    ]
+    fig = go.Figure(
+        go.Bar(
+            x=labels,
+            y=dist["samples"],
+            marker_color=PALETTE[0],
+            hovertemplate="%{x}: %{y} samples<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="Score as logged (as a number)", type="category")
+    fig.update_yaxes(title_text="Samples")
+    return style_figure(fig, None, height=280)
