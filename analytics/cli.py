@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from analytics.store import StoreError, db_path_from_env, open_store
+from analytics.store import StoreError, StoreLocked, db_path_from_env, open_store
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -35,9 +35,44 @@ def _bench(args: argparse.Namespace) -> int:
     return bench.run(sizes, json_path=args.json, runs=args.runs, markdown=args.markdown)
 
 
+def _backup(args: argparse.Namespace) -> int:
+    from analytics import backup
+
+    path = Path(args.db) if args.db else db_path_from_env()
+    out = Path(args.out) if args.out else path.resolve().parent / "backups"
+    try:
+        result = backup.backup_offline(path, out, actor=args.actor)
+    except StoreLocked:
+        # The running dashboard holds the store: hand the request to it (analytics/backup.py explains why).
+        print(f"{path} is in use; asking the process that holds it to make the backup", file=sys.stderr)
+        result = backup.request_backup(path, out, actor=args.actor, timeout_s=args.timeout)
+    print(json.dumps(result.to_json()))
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from analytics import backup
+
+    path = Path(args.db) if args.db else db_path_from_env()
+    result = backup.restore(Path(args.backup), path, actor=args.actor, force=args.force)
+    print(
+        json.dumps(
+            {
+                "restored": result.path,
+                "from": result.source,
+                "schema_version": result.schema_version,
+                "tables": result.tables,
+                "replaced": result.replaced,
+            }
+        )
+    )
+    return 0
+
+
 def _import(args: argparse.Namespace) -> int:
     from analytics.ingest import ImportRefused, available_importers
     from analytics.markings import normalise_tlp, parse_releasable
+    from analytics.store import StoreLocked
 
     importers = available_importers()
     if args.kind not in importers:
@@ -45,23 +80,174 @@ def _import(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
-    store = open_store(Path(args.db) if args.db else db_path_from_env())
+    db = Path(args.db) if args.db else db_path_from_env()
+    tlp = normalise_tlp(args.tlp) if args.tlp else None
+    releasable = parse_releasable(args.releasable) if args.releasable else None
+    tabular = args.kind in ("csv", "json", "jsonl")
+    extra = (
+        {"target": args.records, "source_key": args.source, "only_valid": args.only_valid} if tabular else {}
+    )
+    try:
+        if args.inbox:
+            raise StoreLocked("hand-over requested with --inbox")
+        store = open_store(db)
+    except StoreLocked:
+        if args.no_inbox:
+            raise
+        return _hand_over(args, db, path, tlp, releasable)
     try:
         report = importers[args.kind](
             store,
             path,
             actor=args.actor,
             institute=args.institute,
-            tlp=normalise_tlp(args.tlp) if args.tlp else None,
-            releasable=parse_releasable(args.releasable) if args.releasable else None,
+            tlp=tlp,
+            releasable=releasable,
+            **{k: v for k, v in extra.items() if v},
         )
     except ImportRefused as e:
         print(f"refused: {e}", file=sys.stderr)
         print("nothing was written", file=sys.stderr)
         return 2
     print(report.summary())
+    print(f"batch: {report.batch_id} (undo with `python -m analytics undo {report.batch_id}`)")
     for w in report.warnings[:50]:
         print(f"warning: {w}")
+    return 0
+
+
+def _hand_over(
+    args: argparse.Namespace, db: Path, path: Path, tlp: str | None, releasable: tuple[str, ...] | None
+) -> int:
+    """The store is held by the running dashboard: check the file here, then leave it in the dashboard's inbox."""
+    from analytics import inbox
+    from analytics.ingest import ImportRefused
+
+    try:
+        _precheck(args.kind, path, args, tlp, releasable)
+    except ImportRefused as e:
+        print(f"refused: {e}", file=sys.stderr)
+        print("nothing was handed over", file=sys.stderr)
+        return 2
+    manifest = inbox.hand_over(
+        db,
+        path,
+        kind=args.kind,
+        actor=args.actor,
+        institute=args.institute,
+        tlp=tlp,
+        releasable=releasable,
+        options={"target": args.records, "source_key": args.source}
+        if args.kind in ("csv", "json", "jsonl")
+        else {},
+    )
+    print(
+        f"{db} is in use by the running dashboard, so {path.name} was handed over to its inbox "
+        f"({manifest.parent}). The dashboard imports it on its next page load (all or nothing) and shows the "
+        "outcome on the Data page; `python -m analytics inbox` lists what is waiting."
+    )
+    return 0
+
+
+def _precheck(
+    kind: str, path: Path, args: argparse.Namespace, tlp: str | None, releasable: tuple[str, ...] | None
+) -> None:
+    """What can be checked without the store (it is locked): the file itself, its mapping and markings."""
+    if kind in ("csv", "json", "jsonl"):
+        from analytics.ingest import ImportRefused
+        from analytics.ingest.tabular import auto_mapping, detect_target, read_path, refusal_text, validate
+        from analytics.store import Store
+
+        tf = read_path(path)
+        target = args.records or detect_target(tf.columns)
+        scratch = Store(":memory:")  # an empty store with the schema, for the id checks
+        try:
+            plan = validate(
+                scratch.cursor(),
+                tf,
+                target=target,
+                mapping=auto_mapping(tf.columns, target),
+                institute=args.institute,
+                tlp=tlp,
+                releasable=releasable,
+            )
+        finally:
+            scratch.close()
+        if plan.file_level_problems or (plan.problems and not args.only_valid):
+            raise ImportRefused(refusal_text(plan))
+    elif kind == "stix":
+        from analytics.ingest import ImportRefused
+        from analytics.ingest.stix import check_bundle
+
+        check = check_bundle(path.name, path.read_bytes())
+        # references to records already in the store cannot be checked here; the dashboard checks them
+        reasons = [r for r in check.reasons if "is not in the bundle" not in r]
+        if reasons:
+            raise ImportRefused("\n".join([f"{path.name}: refused, {len(reasons)} problems", *reasons[:40]]))
+
+
+def _export_stix(args: argparse.Namespace) -> int:
+    from analytics.stix_export import export_for_partner
+
+    store = open_store(Path(args.db) if args.db else db_path_from_env())
+    export = export_for_partner(store, args.partner, actor=args.actor)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_bytes(export.to_bytes())
+    tmp.replace(out)
+    print(
+        f"{out}: {export.counts['incidents']} incidents for {export.partner}, marked {export.marking.label}"
+    )
+    return 0
+
+
+def _inbox(args: argparse.Namespace) -> int:
+    from analytics import inbox
+    from analytics.store import StoreLocked
+
+    db = Path(args.db) if args.db else db_path_from_env()
+    waiting = inbox.pending(db)
+    try:
+        store = open_store(db)
+    except StoreLocked:
+        print(f"{len(waiting)} files waiting in {inbox.inbox_dir(db)}; the running dashboard imports them")
+        for m in waiting:
+            print(f"  {m.submitted_at}  {m.kind:6} {m.original_name} (by {m.actor})")
+        return 0
+    results = inbox.process_inbox(store)
+    if not results:
+        print(f"nothing waiting in {inbox.inbox_dir(db)}")
+    for r in results:
+        print(r.describe())
+    return 0 if all(r.outcome == "imported" for r in results) else 2
+
+
+def _undo(args: argparse.Namespace) -> int:
+    from analytics.imports import UndoRefused, undo_batch
+
+    store = open_store(Path(args.db) if args.db else db_path_from_env())
+    try:
+        print(undo_batch(store, args.batch, actor=args.actor).summary())
+    except UndoRefused as e:
+        print(f"refused: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    from analytics.imports import history
+
+    store = open_store(Path(args.db) if args.db else db_path_from_env())
+    df = history(store.cursor(), None, limit=args.limit)
+    if df.empty:
+        print("no imports yet")
+    for r in df.to_dict("records"):
+        undone = f"  UNDONE {r['undone_at']:%Y-%m-%d %H:%M} by {r['undone_by']}" if r["undone_by"] else ""
+        print(
+            f"{r['at']:%Y-%m-%d %H:%M}  {r['batch_id']}  {r['kind']:6} {r['source']}  by {r['imported_by']}  "
+            f"+{r['added']} ~{r['updated']} ={r['unchanged']} x{r['rejected']}  {r['n_warnings']} warnings{undone}"
+        )
     return 0
 
 
@@ -88,7 +274,46 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--tlp", help="TLP marking for records that carry none (never lowers a marking)")
     i.add_argument("--releasable", help="releasability, e.g. UK,AU")
     i.add_argument("--actor", default="cli", help="who is importing, for the audit log")
+    i.add_argument(
+        "--records", choices=["incidents", "eval_runs"], help="csv/json: what the rows are (default: guess)"
+    )
+    i.add_argument(
+        "--source", help="csv/json: source name for the saved column mapping (default: from file name)"
+    )
+    i.add_argument(
+        "--only-valid", action="store_true", help="csv/json: import the valid rows, reject the rest"
+    )
+    i.add_argument("--inbox", action="store_true", help="hand the file to the running dashboard's inbox")
+    i.add_argument(
+        "--no-inbox", action="store_true", help="fail instead of handing over when the store is in use"
+    )
     i.set_defaults(fn=_import)
+
+    x = sub.add_parser("export-stix", help="write a STIX 2.1 bundle of the records releasable to a partner")
+    x.add_argument(
+        "--for", dest="partner", required=True, choices=["UK", "AU"], help="the receiving institute"
+    )
+    x.add_argument("--out", required=True, help="bundle file to write")
+    x.add_argument("--db", help="store path (default: THREAT_DB or data/threats.duckdb)")
+    x.add_argument("--actor", default="cli", help="who is exporting, for the audit log")
+    x.set_defaults(fn=_export_stix)
+
+    ib = sub.add_parser(
+        "inbox", help="import files handed over to the inbox (or list them while the app runs)"
+    )
+    ib.add_argument("--db", help="store path (default: THREAT_DB or data/threats.duckdb)")
+    ib.set_defaults(fn=_inbox)
+
+    u = sub.add_parser("undo", help="undo a whole import batch (audited)")
+    u.add_argument("batch", help="batch id, as printed by import or listed by history")
+    u.add_argument("--db", help="store path (default: THREAT_DB or data/threats.duckdb)")
+    u.add_argument("--actor", default="cli", help="who is undoing, for the audit log")
+    u.set_defaults(fn=_undo)
+
+    h = sub.add_parser("history", help="list import batches, newest first")
+    h.add_argument("--db", help="store path (default: THREAT_DB or data/threats.duckdb)")
+    h.add_argument("--limit", type=int, default=50)
+    h.set_defaults(fn=_history)
 
     b = sub.add_parser("bench", help="time the store's read paths on synthetic stores")
     b.add_argument("--sizes", default="100000,1000000")
@@ -96,6 +321,22 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", help="write records to this file")
     b.add_argument("--markdown", help="write a results table to this file")
     b.set_defaults(fn=_bench)
+
+    bk = sub.add_parser("backup", help="copy the store to a verified backup file (works while the app runs)")
+    bk.add_argument("--db", help="store path (default: THREAT_DB or data/threats.duckdb)")
+    bk.add_argument("--out", help="folder for backups (default: backups/ beside the store)")
+    bk.add_argument("--actor", default="cli", help="who is backing up, for the audit log")
+    bk.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for a running app")
+    bk.set_defaults(fn=_backup)
+
+    rs = sub.add_parser("restore", help="put a backup in place as the store (the app must be stopped)")
+    rs.add_argument("backup", help="a backup file written by `backup`")
+    rs.add_argument("--db", required=True, help="store path to restore to")
+    rs.add_argument(
+        "--force", action="store_true", help="replace an existing store (kept as .replaced-<time>)"
+    )
+    rs.add_argument("--actor", default="cli", help="who is restoring, for the audit log")
+    rs.set_defaults(fn=_restore)
     return p
 
 
