@@ -1,0 +1,90 @@
+"""Approved assessments: the read-only brief. Everyone may open it; it is the only assessment page policymakers
+see, and it shows only approved assessments the reader is cleared for (analytics.assessments decides)."""
+
+from collections import Counter
+
+import pandas as pd
+import streamlit as st
+
+from analytics import assessments, session
+from analytics.access import EVERYONE
+from analytics.assessments import EVIDENCE_KINDS
+from pages.ui import assessment_brief, empty_state, inert_markdown, marking_banner
+
+viewer = session.require_role(*EVERYONE)
+
+st.title("Approved assessments")
+approved = session.query(assessments.list_approved)
+df = approved.data
+marking_banner(approved.marking, f"{len(df)} approved assessment{'s' if len(df) != 1 else ''}")
+
+if df.empty:
+    empty_state("No approved assessments you are cleared for yet.")
+    st.stop()
+
+ids = [int(i) for i in df["id"]]
+wanted = st.query_params.get("a", "")
+current = int(wanted) if wanted.isdigit() and int(wanted) in ids else ids[0]
+titles = dict(zip(ids, df["title"], strict=True))
+superseded = {int(i) for i, s in zip(df["id"], df["superseded_by"], strict=True) if pd.notna(s)}
+
+
+def _label(aid: int) -> str:
+    note = " (superseded)" if aid in superseded else ""
+    return f"A-{aid} · {titles[aid]}{note}"
+
+
+picked = st.selectbox("Assessment", ids, index=ids.index(current), format_func=_label, key="read_pick")
+if str(picked) != wanted:
+    st.query_params["a"] = str(picked)
+
+a = session.query(assessments.get_assessment, picked, None, approved=True)
+if a is None:  # approved list and detail are the same rule; this only happens if something changed between
+    empty_state("This assessment is no longer available to you.")
+    st.stop()
+
+st.divider()
+marking_banner(a.marking, f"assessment A-{a.id}, version {a.version}")
+st.subheader(inert_markdown(a.title), anchor=False)
+signed = " and ".join(f"{inert_markdown(s.name)} ({s.institute} lead)" for s in a.signoffs)
+approved_on = a.approved_at.strftime("%d %B %Y") if a.approved_at else ""
+st.caption(f"Approved {approved_on} by {signed}.")
+if a.superseded_by is not None:
+    st.info(f"Superseded by assessment A-{a.superseded_by}, approved since.", icon=":material/update:")
+
+pins = session.query(assessments.pinned_evidence, a.id)
+changed = [p for p in pins if p.changed]
+if changed:
+    st.warning(
+        f"{len(changed)} of the {len(pins)} records behind this assessment have changed since it was approved. "
+        "The text below is the approved text; the evidence is shown as it was at approval.",
+        icon=":material/difference:",
+    )
+
+labels = {p.ref: p.label for p in pins} if viewer.can_see_records else None
+assessment_brief(a, labels)
+
+st.markdown("#### Evidence")
+kinds = Counter(EVIDENCE_KINDS[p.ref.kind].lower() for p in pins)
+summary = ", ".join(f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in sorted(kinds.items()))
+if not viewer.can_see_records:
+    st.caption(
+        f"Based on {summary or 'no records'}, pinned as they were at approval. "
+        "Analysts can open the records themselves."
+    )
+else:
+    st.caption(f"{summary or 'No records'}, pinned as they were at approval ({approved_on}).")
+    rows = [
+        {
+            "Kind": EVIDENCE_KINDS[p.ref.kind],
+            "Record": p.label,
+            "Marking at approval": f"TLP:{p.marking.tlp} · {' and '.join(p.marking.releasable_to)}",
+            "Since approval": (
+                "no longer available"
+                if not p.available
+                else ("changed: " + ", ".join(p.changed_fields) if p.changed_fields else "unchanged")
+            ),
+        }
+        for p in pins
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
