@@ -6,14 +6,23 @@ parameters (`Filters.sql_where`), and each result carries the marking of the row
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import duckdb
 import pandas as pd
 
+from analytics.anomalies import DEFAULT_RULE, AnomalyRule, flag_anomalies
 from analytics.filters import Filters
-from analytics.markings import Marking, Scoped, highest_marking, marking_from_row, marking_select_sql
+from analytics.markings import (
+    Marking,
+    Scoped,
+    highest_marking,
+    marking_from_row,
+    marking_select_sql,
+    visible_sql,
+)
 from analytics.viewer import Viewer
 
 # Filterable dimensions: option name -> SQL expression over `incidents i` yielding one value per row.
@@ -98,3 +107,675 @@ def store_totals(
     assert row is not None
     uk, au, *m = row
     return Scoped({"UK": int(uk), "AU": int(au), "total": int(uk) + int(au)}, marking_from_row(*m))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Explorer: everything the page shows after a filter change, in one round trip.
+# ---------------------------------------------------------------------------------------------------------------
+
+# Period lengths for the trend: label -> date_trunc part (a fixed string, never user text).
+GRAINS: dict[str, str] = {"week": "week", "month": "month", "quarter": "quarter"}
+
+
+@dataclass(frozen=True)
+class Dimension:
+    label: str
+    expr: str  # SQL over `base b` yielding one value per row (or per list element when `unnest`)
+    filter_attr: str  # the Filters field a click on this value narrows
+    unnest: bool = False
+
+
+# Dimensions the trend can be split by. Sectors are a list: an incident counts once in each of its sectors.
+DIMENSIONS: dict[str, Dimension] = {
+    "category": Dimension("Category", "b.category", "categories"),
+    "originator": Dimension("Reported by", "b.originator", "originators"),
+    "sector": Dimension("Sector", "unnest(b.sectors)", "sectors", unnest=True),
+    "severity": Dimension("Severity", "b.severity::varchar", "severities"),
+    "actor": Dimension("Actor type", "coalesce(b.actor_type, 'unknown')", "actor_types"),
+}
+
+HIGH_SEVERITY = 4  # "high" and "critical" on the 1-5 scale (vocab.SEVERITY_LABELS)
+TOP_SYSTEMS = 10
+
+
+def _trunc(d: date, grain: str) -> date:
+    if grain == "week":
+        return d - timedelta(days=d.weekday())
+    if grain == "month":
+        return d.replace(day=1)
+    return date(d.year, 3 * ((d.month - 1) // 3) + 1, 1)
+
+
+def _step(d: date, grain: str, n: int) -> date:
+    """`d` (a period start) moved by n periods."""
+    if grain == "week":
+        return d + timedelta(weeks=n)
+    months = n * (3 if grain == "quarter" else 1)
+    y, m = divmod(d.year * 12 + d.month - 1 + months, 12)
+    return date(y, m + 1, 1)
+
+
+def period_grid(first: date, last: date, grain: str) -> list[date]:
+    out, p = [], _trunc(first, grain)
+    end = _trunc(last, grain)
+    while p <= end:
+        out.append(p)
+        p = _step(p, grain, 1)
+    return out
+
+
+@dataclass(frozen=True)
+class Headline:
+    """Headline figures for the filtered set; `prev_*` are None when there is no previous period (open range)."""
+
+    incidents: int
+    high_share: float | None  # share of incidents with severity >= 4, None when there are none
+    sectors: int
+    prev_incidents: int | None = None
+    prev_high_share: float | None = None
+    prev_sectors: int | None = None
+
+
+@dataclass(frozen=True)
+class ExplorerData:
+    grain: str
+    dimension: str
+    start: date | None
+    end: date | None
+    headline: Headline
+    totals: pd.DataFrame  # period, n, high, partial  (the chart's periods, counts inside the range)
+    trend: pd.DataFrame  # period, value, n            (split by the dimension)
+    anomalies: pd.DataFrame  # series, period, count, expected, ratio, p_value (see analytics.anomalies)
+    by_originator: pd.DataFrame  # category, originator, n
+    heatmap: pd.DataFrame  # category, sector, n
+    actors: pd.DataFrame  # actor_type, n
+    severities: pd.DataFrame  # severity, n
+    systems: pd.DataFrame  # affected_system, n  (top TOP_SYSTEMS)
+    developers: pd.DataFrame  # developer, n  (top TOP_SYSTEMS)
+    marking: Marking  # the rows in the range: every chart and the table
+    baseline_marking: Marking  # the range plus the previous period and the anomaly baseline
+
+    @property
+    def empty(self) -> bool:
+        return self.headline.incidents == 0
+
+
+def _explorer_sql(where: str, grain: str, dim: Dimension) -> str:
+    """The matching rows materialised once, then one small aggregate per chart over them (UNION ALL).
+
+    Every branch yields the same columns (part, k1, k2, period, counts, marking columns) so the whole answer
+    comes back in one round trip. Markings are computed over the rows grouped by (tlp, releasable_to, source)
+    with markings.marking_select_sql, so the true row count travels in `n` beside them.
+    """
+    trunc = GRAINS[grain]
+    hi = f"severity >= {HIGH_SEVERITY}"
+    all_counts = (
+        "count(*) as n, count(*) filter (cur) as n_cur, count(*) filter (prev) as n_prev, "
+        f"count(*) filter (cur and {hi}) as hi_cur, count(*) filter (prev and {hi}) as hi_prev"
+    )
+    no_m = (
+        "null::integer as m_tlp, null::boolean as m_uk, null::boolean as m_au, null::bigint as m_rows, "
+        "null::varchar[] as m_sources"
+    )
+
+    def branch(part: str, source: str, k1: str = "null", k2: str = "null", period: str = "null") -> str:
+        return (
+            f"(select '{part}' as part, {k1}::varchar as k1, {k2}::varchar as k2, {period}::date as period, "
+            f"{all_counts}, {no_m} from {source} group by all)"
+        )
+
+    def top(part: str, col: str) -> str:
+        return (
+            f"(select '{part}', b.{col}, null, null, count(*), count(*), 0, 0, 0, null, null, null, null, null "
+            f"from base b where cur and b.{col} is not null group by all "
+            f"order by count(*) desc, b.{col} limit {TOP_SYSTEMS})"
+        )
+
+    dim_value = dim.expr if not dim.unnest else "unnest(b.sectors)"
+    selects = [
+        branch("head", "base b"),
+        branch("total", "base b", period="b.period"),
+        branch(
+            "trend",
+            f"(select b.period, b.cur, b.prev, b.severity, {dim_value} as v from base b) b",
+            k1="b.v",
+            period="b.period",
+        ),
+        branch("cat_orig", "base b", k1="b.category", k2="b.originator"),
+        # An incident counts once in each of its sectors.
+        branch(
+            "heat",
+            "(select b.category, b.cur, b.prev, b.severity, unnest(b.sectors) as s from base b) b",
+            k1="b.category",
+            k2="b.s",
+        ),
+        branch("actor", "base b", k1="coalesce(b.actor_type, 'unknown')"),
+        branch("severity", "base b", k1="b.severity"),
+        top("system", "affected_system"),
+        top("developer", "developer"),
+        # Markings of the rows in range ('cur') and of every row read ('all').
+        "(select 'marking', 'cur', null, null, sum(i.n)::bigint, null, null, null, null, "
+        f"{marking_select_sql('i')} from marks i where i.cur)",
+        "(select 'marking', 'all', null, null, sum(i.n)::bigint, null, null, null, null, "
+        f"{marking_select_sql('i')} from marks i)",
+    ]
+    return (
+        "with base as materialized (select i.category, i.originator, i.severity, i.actor_type, i.sectors, "
+        "i.affected_system, i.developer, i.tlp, i.releasable_to, i.source, "
+        f"date_trunc('{trunc}', i.occurred_on)::date as period, "
+        "(i.occurred_on >= coalesce($x_cur_from, i.occurred_on)) as cur, "
+        "coalesce(i.occurred_on between $x_prev_from and $x_prev_to, false) as prev "
+        f"from incidents i where {where}), "
+        "marks as (select cur, tlp, releasable_to, source, count(*) as n from base group by all) "
+        + " union all ".join(selects)
+    )
+
+
+def _bounds(f: Filters, today: date, grain: str, rule: AnomalyRule) -> tuple[Filters, dict[str, Any]]:
+    """The filters widened back to cover the previous period and the anomaly baseline, and the range params."""
+    start, end = f.date_range(today)
+    prev = f.previous_period(today)
+    prev_from, prev_to = prev.date_range(today) if prev else (None, None)
+    wide_from = None
+    if start is not None:
+        wide_from = _step(_trunc(start, grain), grain, -rule.window)
+        if prev_from is not None:
+            wide_from = min(wide_from, prev_from)
+    wide = f.with_dates(wide_from, end) if start is not None else f
+    return wide, {"x_cur_from": start, "x_prev_from": prev_from, "x_prev_to": prev_to}
+
+
+def explorer_summary(
+    con: duckdb.DuckDBPyConnection,
+    viewer: Viewer,
+    f: Filters,
+    today: date,
+    grain: str = "month",
+    dimension: str = "category",
+    rule: AnomalyRule = DEFAULT_RULE,
+) -> ExplorerData:
+    """Everything the explorer's figures and charts need, for what this viewer may see under these filters.
+
+    One SQL statement: the matching rows (widened back over the previous period and the anomaly baseline) are
+    materialised once and every aggregate is a branch of a UNION ALL over them, so a filter change costs one
+    scan of the table however many charts the page draws.
+    """
+    if grain not in GRAINS:
+        raise ValueError(f"unknown period {grain!r}")
+    if dimension not in DIMENSIONS:
+        raise ValueError(f"unknown dimension {dimension!r}")
+    dim = DIMENSIONS[dimension]
+    wide, extra = _bounds(f, today, grain, rule)
+    where, params = wide.sql_where(viewer, today)
+    params.update(extra)
+    raw = con.execute(_explorer_sql(where, grain, dim), params).df()
+    parts = {name: g for name, g in raw.groupby("part", sort=False)}
+
+    def part(name: str) -> pd.DataFrame:
+        return parts.get(name, raw.iloc[0:0])
+
+    start, end = f.date_range(today)
+    has_prev = extra["x_prev_from"] is not None
+
+    # Headline figures.
+    head = part("head").iloc[0] if not part("head").empty else None
+    n_cur = int(head["n_cur"]) if head is not None else 0
+    n_prev = int(head["n_prev"]) if head is not None else 0
+    hi_cur = int(head["hi_cur"]) if head is not None else 0
+    hi_prev = int(head["hi_prev"]) if head is not None else 0
+    sectors = part("heat").groupby("k2")[["n_cur", "n_prev"]].sum()
+    headline = Headline(
+        incidents=n_cur,
+        high_share=hi_cur / n_cur if n_cur else None,
+        sectors=int((sectors["n_cur"] > 0).sum()),
+        prev_incidents=n_prev if has_prev else None,
+        prev_high_share=(hi_prev / n_prev if n_prev else None) if has_prev else None,
+        prev_sectors=int((sectors["n_prev"] > 0).sum()) if has_prev else None,
+    )
+
+    # Periods: the baseline grid (for anomaly tests) and the chart grid (the range itself).
+    total = part("total")
+    data_periods = pd.to_datetime(total["period"]).dt.date
+    last = end or (max(max(data_periods), today) if len(data_periods) else today)
+    first_base = wide.date_range(today)[0] or (min(data_periods) if len(data_periods) else last)
+    base_grid = period_grid(first_base, last, grain)
+    first_chart = start or first_base
+    chart_grid = [p for p in base_grid if p >= _trunc(first_chart, grain)]
+    idx = pd.DatetimeIndex(pd.to_datetime(chart_grid))
+
+    def partial(p: pd.Timestamp) -> bool:
+        d = p.date()
+        period_end = _step(d, grain, 1) - timedelta(days=1)
+        return (start is not None and d < start) or period_end > min(last, today)
+
+    totals = (
+        total.assign(period=pd.to_datetime(total["period"]))
+        .set_index("period")[["n_cur", "hi_cur"]]
+        .rename(columns={"n_cur": "n", "hi_cur": "high"})
+        .reindex(idx, fill_value=0)
+        .rename_axis("period")
+        .reset_index()
+    )
+    totals["n"] = totals["n"].astype("int64")
+    totals["high"] = totals["high"].astype("int64")
+    totals["partial"] = [partial(p) for p in totals["period"]]
+
+    trend_raw = part("trend").assign(period=lambda d: pd.to_datetime(d["period"]))
+    trend = (
+        trend_raw[trend_raw["period"].isin(idx)][["period", "k1", "n_cur"]]
+        .rename(columns={"k1": "value", "n_cur": "n"})
+        .query("n > 0")
+        .astype({"n": "int64"})
+        .sort_values(["period", "value"], ignore_index=True)
+    )
+
+    # Anomalies: whole periods (baseline rows included) tested against their trailing baseline; only the
+    # chart's periods are reported.
+    base_idx = pd.DatetimeIndex(pd.to_datetime(base_grid))
+    series = pd.concat(
+        [
+            total[["period", "n"]].assign(value="All incidents"),
+            part("trend")[["period", "k1", "n"]].rename(columns={"k1": "value"}),
+        ]
+    ).assign(period=lambda d: pd.to_datetime(d["period"]))
+    anomalies = flag_anomalies(series, base_idx, rule=rule)
+    anomalies = anomalies[anomalies["period"].isin(idx)].reset_index(drop=True)
+
+    def counted(name: str, cols: dict[str, str]) -> pd.DataFrame:
+        df = part(name)[[*cols, "n_cur"]].rename(columns={**cols, "n_cur": "n"}).astype({"n": "int64"})
+        return df[df["n"] > 0]
+
+    by_originator = counted("cat_orig", {"k1": "category", "k2": "originator"}).sort_values(
+        ["category", "originator"], ignore_index=True
+    )
+    heatmap = counted("heat", {"k1": "category", "k2": "sector"}).sort_values(
+        ["category", "sector"], ignore_index=True
+    )
+
+    def ranked(name: str, col: str) -> pd.DataFrame:
+        return counted(name, {"k1": col}).sort_values(["n", col], ascending=[False, True], ignore_index=True)
+
+    severities = ranked("severity", "severity")
+    severities["severity"] = severities["severity"].astype("int64")
+    severities = severities.sort_values("severity", ignore_index=True)
+
+    def marking(key: str) -> Marking:
+        rows = part("marking")
+        rows = rows[rows["k1"] == key]
+        if rows.empty or int(rows.iloc[0]["n"] or 0) == 0:
+            return Marking()
+        r = rows.iloc[0]
+        return marking_from_row(r["m_tlp"], r["m_uk"], r["m_au"], int(r["n"]), list(r["m_sources"]))
+
+    return ExplorerData(
+        grain=grain,
+        dimension=dimension,
+        start=start,
+        end=end,
+        headline=headline,
+        totals=totals,
+        trend=trend,
+        anomalies=anomalies,
+        by_originator=by_originator,
+        heatmap=heatmap,
+        actors=ranked("actor", "actor_type"),
+        severities=severities,
+        systems=ranked("system", "affected_system"),
+        developers=ranked("developer", "developer"),
+        marking=marking("cur"),
+        baseline_marking=marking("all"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The incident table: server-side sorting over allow-listed columns, LIMIT/OFFSET paging in SQL.
+# ---------------------------------------------------------------------------------------------------------------
+
+# Sortable columns: label shown in the page -> SQL expression. Only these strings ever reach ORDER BY.
+SORT_COLUMNS: dict[str, str] = {
+    "Date": "i.occurred_on",
+    "Reported": "i.reported_on",
+    "Id": "i.id",
+    "Title": "i.title",
+    "Reported by": "i.originator",
+    "Category": "i.category",
+    "Severity": "i.severity",
+    "Actor type": "i.actor_type",
+    "Affected system": "i.affected_system",
+    "Status": "i.status",
+    "TLP": "list_position(['CLEAR', 'GREEN', 'AMBER', 'AMBER+STRICT', 'RED'], i.tlp)",
+}
+
+TABLE_COLUMNS = (
+    "i.id, i.occurred_on, i.title, i.originator, i.category, i.severity, i.actor_type, i.sectors, "
+    "i.affected_system, i.developer, i.status, i.tlp, i.releasable_to"
+)
+
+PAGE_SIZES: tuple[int, ...] = (25, 50, 100)
+
+
+def _order_by(sort: str, descending: bool) -> str:
+    if sort not in SORT_COLUMNS:
+        raise ValueError(f"cannot sort by {sort!r}")
+    direction = "desc" if descending else "asc"
+    # The id breaks ties so paging is stable (no row on two pages, none skipped).
+    return f"{SORT_COLUMNS[sort]} {direction} nulls last, i.id {direction}"
+
+
+def _rows_with_marking(
+    con: duckdb.DuckDBPyConnection,
+    rows_sql: str,
+    order_by: str,
+    params: dict[str, Any],
+    drop: tuple[str, ...] = ("source", "named_recipients"),
+) -> Scoped[pd.DataFrame]:
+    """Run `rows_sql` (over `incidents i`, ordered and limited) once, and the marking of exactly its rows in
+    the same statement. The result keeps the order; the marking columns and recipients are dropped."""
+    sql = (
+        f"with p as materialized ({rows_sql}) select i.*, m.* from p i cross join "
+        f"(select {marking_select_sql('x')} from p x) m order by {order_by}"
+    )
+    df = con.execute(sql, params).df()
+    if df.empty:
+        marking = Marking(rows=0)
+    else:
+        r = df.iloc[0]
+        marking = marking_from_row(r["m_tlp"], r["m_uk"], r["m_au"], r["m_rows"], list(r["m_sources"]))
+    unwanted = ["m_tlp", "m_uk", "m_au", "m_rows", "m_sources", *drop]
+    return Scoped(df.drop(columns=[c for c in unwanted if c in df.columns]), marking)
+
+
+def incident_page(
+    con: duckdb.DuckDBPyConnection,
+    viewer: Viewer,
+    f: Filters,
+    today: date,
+    sort: str = "Date",
+    descending: bool = True,
+    page: int = 1,
+    page_size: int = 50,
+) -> Scoped[pd.DataFrame]:
+    """One page of the matching incidents, sorted in SQL. The marking is that of the rows on the page."""
+    if page_size not in PAGE_SIZES:
+        raise ValueError(f"page size must be one of {PAGE_SIZES}")
+    where, params = f.sql_where(viewer, today)
+    params.update({"p_limit": page_size, "p_offset": max(0, page - 1) * page_size})
+    order = _order_by(sort, descending)
+    page_sql = (
+        f"select {TABLE_COLUMNS}, i.source, i.named_recipients, i.reported_on from incidents i "
+        f"where {where} order by {order} limit $p_limit offset $p_offset"
+    )
+    scoped = _rows_with_marking(con, page_sql, order, params)
+    return Scoped(scoped.data.drop(columns=["reported_on"]), scoped.marking)
+
+
+def page_count(total: int, page_size: int) -> int:
+    return max(1, -(-total // page_size))
+
+
+EXPORT_ROW_LIMIT = 250_000  # a CSV beyond this is a job for the data exchange, not a browser download
+
+EXPORT_COLUMNS = (
+    "i.id, i.occurred_on, i.reported_on, i.title, i.summary, i.originator, i.source, i.category, i.severity, "
+    "i.actor_type, i.sectors, i.countries, i.affected_system, i.developer, i.status, i.source_reliability, "
+    "i.credibility, i.tlp, i.releasable_to"
+)
+
+
+def incidents_for_export(
+    con: duckdb.DuckDBPyConnection,
+    viewer: Viewer,
+    f: Filters,
+    today: date,
+    sort: str = "Date",
+    descending: bool = True,
+    limit: int = EXPORT_ROW_LIMIT,
+) -> Scoped[pd.DataFrame]:
+    """The filtered table for download, in the table's order, at most `limit` rows, with their marking."""
+    where, params = f.sql_where(viewer, today)
+    params["p_limit"] = int(limit)
+    order = _order_by(sort, descending)
+    sql = (
+        f"select {EXPORT_COLUMNS}, i.named_recipients from incidents i where {where} "
+        f"order by {order} limit $p_limit"
+    )
+    return _rows_with_marking(con, sql, order, params, drop=("named_recipients",))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One incident: every field, techniques, related incidents, evaluations of the affected model.
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IncidentDetail:
+    record: dict[str, Any]
+    marking: Marking  # of this incident
+    techniques: pd.DataFrame  # technique_id, name, tactics
+    related: Scoped[pd.DataFrame]  # id, occurred_on, title, category, shared_techniques, same_system
+    evaluations: Scoped[pd.DataFrame]  # eval runs of the affected model the viewer may see
+
+
+RELATED_LIMIT = 15
+
+
+def incident_detail(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, incident_id: str
+) -> IncidentDetail | None:
+    """The incident with this id, or None when it does not exist OR the viewer may not see it (the same
+    answer, so an id reveals nothing)."""
+    vis, params = visible_sql(viewer, "incidents", "i")
+    params["id"] = str(incident_id)[:100]
+    df = con.execute(f"select i.* from incidents i where i.id = $id and {vis}", params).df()
+    if df.empty:
+        return None
+    record = {str(k): v for k, v in df.iloc[0].to_dict().items()}
+    marking = highest_marking(con, "incidents i", f"i.id = $id and {vis}", params)
+    techniques = con.execute(
+        "select it.technique_id, coalesce(t.name, '') as name, "
+        "coalesce(string_agg(distinct ta.name, ', ' order by ta.name), '') as tactics "
+        "from incident_techniques it left join atlas_techniques t on t.id = it.technique_id "
+        "left join atlas_technique_tactics tt on tt.technique_id = it.technique_id "
+        "or tt.technique_id = left(it.technique_id, 9) "
+        "left join atlas_tactics ta on ta.id = tt.tactic_id "
+        "where it.incident_id = $id group by all order by it.technique_id",
+        {"id": record["id"]},
+    ).df()
+
+    # Related: visible incidents sharing a technique or the affected system, most shared techniques first.
+    rel_where = (
+        f"{vis} and i.id <> $id and (i.id in (select s.incident_id from shared s) "
+        "or (i.affected_system = $system))"
+    )
+    rel_params = {**params, "system": record.get("affected_system")}
+    shared_cte = (
+        "with shared as (select o.incident_id, count(*) as n from incident_techniques o "
+        "where o.technique_id in (select technique_id from incident_techniques where incident_id = $id) "
+        "and o.incident_id <> $id group by 1) "
+    )
+    related_sql = (
+        f"{shared_cte}select i.id, i.occurred_on, i.title, i.originator, i.category, i.affected_system, "
+        "coalesce(s.n, 0)::integer as shared_techniques, "
+        "coalesce(i.affected_system = $system, false) as same_system, "
+        "i.tlp, i.releasable_to, i.named_recipients, i.source "
+        f"from incidents i left join shared s on s.incident_id = i.id where {rel_where} "
+        "order by shared_techniques desc, same_system desc, i.occurred_on desc, i.id limit $lim"
+    )
+    rel_params["lim"] = RELATED_LIMIT
+    related = _rows_with_marking(
+        con,
+        related_sql,
+        "shared_techniques desc, same_system desc, i.occurred_on desc, i.id",
+        rel_params,
+        drop=("named_recipients", "source", "releasable_to"),
+    )
+
+    # Evaluations of the affected model, by model name, scoped by eval_runs markings.
+    evis, eparams = visible_sql(viewer, "eval_runs", "r")
+    eparams["model"] = record.get("affected_system")
+    ewhere = f"r.model = $model and {evis}"
+    evals = con.execute(
+        "select r.run_id, r.institute, r.benchmark, r.task_version, r.eval_date, r.metric, r.score, r.stderr, "
+        f"r.n_samples, r.tlp from eval_runs r where {ewhere} order by r.eval_date desc nulls last, r.run_id",
+        eparams,
+    ).df()
+    emark = highest_marking(con, "eval_runs r", ewhere, eparams, alias="r")
+    return IncidentDetail(
+        record=record,
+        marking=marking,
+        techniques=techniques,
+        related=related,
+        evaluations=Scoped(evals, emark),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Overview: fixed windows (last 30 and 90 days) for readers who want the picture in ten seconds.
+# ---------------------------------------------------------------------------------------------------------------
+
+RISING_MIN_COUNT = 10  # a category needs this many incidents in the last 90 days to be called "rising"
+RISING_MIN_Z = 2.0  # and a rise of at least two standard deviations (Poisson) over the previous 90 days
+SPARK_WEEKS = 26
+OVERVIEW_ANOMALY_MONTHS = 6  # anomalies flagged in the last six months are listed
+
+
+@dataclass(frozen=True)
+class WindowFigures:
+    days: int
+    incidents: int
+    prev_incidents: int
+    high: int
+    prev_high: int
+
+    @property
+    def high_share(self) -> float | None:
+        return self.high / self.incidents if self.incidents else None
+
+    @property
+    def prev_high_share(self) -> float | None:
+        return self.prev_high / self.prev_incidents if self.prev_incidents else None
+
+
+@dataclass(frozen=True)
+class OverviewData:
+    windows: tuple[WindowFigures, WindowFigures]  # 30 and 90 days
+    weekly: pd.DataFrame  # period, n  (last SPARK_WEEKS complete or current weeks)
+    rising_categories: pd.DataFrame  # value, n, prev, change
+    rising_sectors: pd.DataFrame  # value, n, prev, change
+    anomalies: pd.DataFrame  # series, period, count, expected, ratio, p_value (monthly, by category)
+    marking: Marking  # every row behind the page
+
+
+def rising(df: pd.DataFrame, limit: int = 5) -> pd.DataFrame:
+    """Values (columns value, n, prev) that rose most in relative terms, guarded against tiny numbers:
+    at least RISING_MIN_COUNT now and a Poisson z of at least RISING_MIN_Z for the difference."""
+    if df.empty:
+        return df.assign(change=pd.Series(dtype=float))
+    z = (df["n"] - df["prev"]) / (df["n"] + df["prev"]).clip(lower=1) ** 0.5
+    keep = df[(df["n"] >= RISING_MIN_COUNT) & (z >= RISING_MIN_Z)].copy()
+    keep["change"] = (keep["n"] - keep["prev"]) / keep["prev"].where(keep["prev"] > 0)
+    keep["_rank"] = keep["change"].fillna(float("inf"))
+    keep = keep.sort_values(["_rank", "n", "value"], ascending=[False, False, True]).head(limit)
+    return keep.drop(columns="_rank").reset_index(drop=True)
+
+
+def overview_summary(
+    con: duckdb.DuckDBPyConnection,
+    viewer: Viewer,
+    f: Filters,
+    today: date,
+    rule: AnomalyRule = DEFAULT_RULE,
+) -> OverviewData:
+    """The overview's figures for what this viewer may see. The sidebar's dates are replaced by the fixed
+    windows (last 30/90 days against the 30/90 before, 26 weeks of trend, monthly anomaly baselines); every
+    other filter applies."""
+    month0 = _step(_trunc(today, "month"), "month", -(OVERVIEW_ANOMALY_MONTHS - 1))
+    anomaly_from = _step(month0, "month", -rule.window)
+    spark_from = _step(_trunc(today, "week"), "week", -(SPARK_WEEKS - 1))
+    read_from = min(today - timedelta(days=179), anomaly_from, spark_from)
+    where, params = f.with_dates(read_from, today).sql_where(viewer, today)
+    params.update(
+        {
+            "o_30": today - timedelta(days=29),
+            "o_60": today - timedelta(days=59),
+            "o_90": today - timedelta(days=89),
+            "o_180": today - timedelta(days=179),
+            "o_spark": spark_from,
+        }
+    )
+    hi = f"i.severity >= {HIGH_SEVERITY}"
+    no_m = (
+        "null::integer as m_tlp, null::boolean as m_uk, null::boolean as m_au, null::bigint as m_rows, "
+        "null::varchar[] as m_sources"
+    )
+    zeros = "0, 0, 0, 0, 0, 0, null, null, null, null, null"
+    sql = (
+        "with base as materialized (select i.category, i.sectors, i.occurred_on, "
+        "date_trunc('month', i.occurred_on)::date as month, date_trunc('week', i.occurred_on)::date as week, "
+        "i.occurred_on >= $o_90 as in90, i.occurred_on < $o_90 and i.occurred_on >= $o_180 as in_prev90, "
+        f"i.tlp, i.releasable_to, i.source, {hi} as high from incidents i where {where}), "
+        "marks as (select tlp, releasable_to, source, count(*) as n from base group by all) "
+        "select 'head' as part, null::varchar as k, null::date as period, "
+        "count(*) filter (occurred_on >= $o_30) as a, count(*) filter (occurred_on >= $o_60 "
+        "and occurred_on < $o_30) as b, count(*) filter (in90) as c, count(*) filter (in_prev90) as d, "
+        "count(*) filter (high and occurred_on >= $o_30) as e, count(*) filter (high and occurred_on >= $o_60 "
+        "and occurred_on < $o_30) as f, count(*) filter (high and in90) as g, "
+        f"count(*) filter (high and in_prev90) as h, {no_m} from base "
+        f"union all select 'week', null, week, count(*), 0, {zeros} from base "
+        "where week >= $o_spark group by all "
+        f"union all select 'month', category, month, count(*), 0, {zeros} from base group by all "
+        "union all select 'category', category, null, count(*) filter (in90), count(*) filter (in_prev90), "
+        f"{zeros} from base group by all "
+        "union all select 'sector', s, null, count(*) filter (in90), count(*) filter (in_prev90), "
+        f"{zeros} from (select unnest(sectors) as s, in90, in_prev90 from base) group by all "
+        "union all select 'marking', null, null, sum(i.n)::bigint, 0, 0, 0, 0, 0, 0, 0, "
+        f"{marking_select_sql('i')} from marks i"
+    )
+    raw = con.execute(sql, params).df()
+    mrow = raw[raw["part"] == "marking"].iloc[0]
+    marking = (
+        marking_from_row(mrow["m_tlp"], mrow["m_uk"], mrow["m_au"], int(mrow["a"]), list(mrow["m_sources"]))
+        if int(mrow["a"] or 0)
+        else Marking()
+    )
+
+    def part(name: str) -> pd.DataFrame:
+        return raw[raw["part"] == name]
+
+    head = part("head").iloc[0]
+    windows = (
+        WindowFigures(30, int(head["a"]), int(head["b"]), int(head["e"]), int(head["f"])),
+        WindowFigures(90, int(head["c"]), int(head["d"]), int(head["g"]), int(head["h"])),
+    )
+    week_grid = pd.DatetimeIndex(pd.to_datetime(period_grid(spark_from, today, "week")))
+    weekly = (
+        part("week")
+        .assign(period=lambda d: pd.to_datetime(d["period"]))
+        .set_index("period")["a"]
+        .reindex(week_grid, fill_value=0)
+        .astype("int64")
+        .rename("n")
+        .rename_axis("period")
+        .reset_index()
+    )
+
+    def changes(name: str) -> pd.DataFrame:
+        df = part(name)[["k", "a", "b"]].rename(columns={"k": "value", "a": "n", "b": "prev"})
+        return rising(df.astype({"n": "int64", "prev": "int64"}))
+
+    month_grid = pd.DatetimeIndex(pd.to_datetime(period_grid(anomaly_from, today, "month")))
+    monthly = (
+        part("month")[["k", "period", "a"]]
+        .rename(columns={"k": "value", "a": "n"})
+        .assign(period=lambda d: pd.to_datetime(d["period"]))
+    )
+    anomalies = flag_anomalies(monthly, month_grid, rule=rule)
+    anomalies = anomalies[anomalies["period"] >= pd.Timestamp(month0)].reset_index(drop=True)
+    return OverviewData(
+        windows=windows,
+        weekly=weekly,
+        rising_categories=changes("category"),
+        rising_sectors=changes("sector"),
+        anomalies=anomalies,
+        marking=marking,
+    )

@@ -1,25 +1,142 @@
-"""Overview: what the signed-in person may see, at a glance."""
+"""Overview: the picture in ten seconds, for everyone and as the policymakers' landing page.
 
+Summaries only (no record tables): the last 30 and 90 days against the periods before, a weekly sparkline,
+what is rising fastest (guarded against tiny numbers), periods flagged as breaking from their baseline, and
+the split by category and institute for the sidebar's period."""
+
+import pandas as pd
 import streamlit as st
 
-from analytics import charts, incidents, session
+from analytics import charts, incident_charts, incidents, session
 from analytics.access import EVERYONE
-from pages.ui import chart, empty_state, marking_banner
+from analytics.anomalies import DEFAULT_RULE
+from pages.ui import chart, empty_state, escape_markdown, marking_banner
 
 viewer = session.require_role(*EVERYONE)
 f = session.filters()
 today = session.today()
 
 st.title("Overview")
+summary = session.query(incidents.overview_summary, f, today)
 totals = session.query(incidents.store_totals, f, today)
-marking_banner(totals.marking, f"{totals.data['total']:,} incidents")
-c1, c2, c3 = st.columns(3)
-c1.metric("Incidents", f"{totals.data['total']:,}")
-c2.metric("Reported by UK", f"{totals.data['UK']:,}")
-c3.metric("Reported by AU", f"{totals.data['AU']:,}")
+marking_banner(summary.marking.combine(totals.marking), "everything on this page")
+others = f.describe(today).split("; ", 1)
+st.caption(
+    f"Figures to {today:%d %B %Y}. "
+    + (f"Filters: {escape_markdown(others[1])}. " if len(others) > 1 else "")
+    + "The 30- and 90-day figures ignore the sidebar's period; the last chart follows it."
+)
 
+
+def change(now: float | None, before: float | None, *, points: bool = False) -> str | None:
+    if now is None or before is None:
+        return None
+    if points:
+        return f"{(now - before) * 100:+.1f} pts"
+    if before == 0:
+        return "new" if now else None
+    return f"{(now - before) / before:+.0%}"
+
+
+w30, w90 = summary.windows
+c1, c2, c3, c4 = st.columns(4)
+c1.metric(
+    "Last 30 days",
+    f"{w30.incidents:,}",
+    change(w30.incidents, w30.prev_incidents),
+    delta_color="inverse",
+    delta_description="vs previous 30 days",
+    border=True,
+)
+c2.metric(
+    "Last 90 days",
+    f"{w90.incidents:,}",
+    change(w90.incidents, w90.prev_incidents),
+    delta_color="inverse",
+    delta_description="vs previous 90 days",
+    chart_data=incident_charts.sparkline_values(summary.weekly),
+    chart_type="bar",
+    help=f"Bars: incidents per week over the last {incidents.SPARK_WEEKS} weeks (the last week is not over).",
+    border=True,
+)
+c3.metric(
+    "High or critical, 90 days",
+    f"{w90.high_share:.0%}" if w90.high_share is not None else "–",
+    change(w90.high_share, w90.prev_high_share, points=True),
+    delta_color="inverse",
+    delta_description="vs previous 90 days",
+    help="Share of incidents with severity 4 (high) or 5 (critical).",
+    border=True,
+)
+c4.metric(
+    "Incidents",
+    f"{totals.data['total']:,}",
+    help="Every incident you may see under the sidebar filters, in the sidebar's period.",
+    border=True,
+)
+
+
+def rising_table(df: pd.DataFrame, label: str) -> None:
+    if df.empty:
+        st.caption("Nothing has risen clearly over the previous 90 days.")
+        return
+    st.dataframe(
+        df.assign(change=df["change"] * 100)[["value", "n", "prev", "change"]],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "value": label,
+            "n": st.column_config.NumberColumn("Last 90 days", format="%d"),
+            "prev": st.column_config.NumberColumn("90 days before", format="%d"),
+            "change": st.column_config.NumberColumn("Change", format="%+.0f%%"),
+        },
+    )
+
+
+st.subheader("Rising fastest")
+st.caption(
+    f"Last 90 days against the 90 before. Only values with at least {incidents.RISING_MIN_COUNT} incidents "
+    f"and a rise of at least {incidents.RISING_MIN_Z:g} standard deviations are listed, so small numbers "
+    "do not make a trend."
+)
+left, right = st.columns(2)
+with left:
+    rising_table(summary.rising_categories, "Category")
+with right:
+    rising_table(summary.rising_sectors, "Sector")
+
+st.subheader("Breaks from the recent pattern")
+st.caption(
+    f"Months in the last {incidents.OVERVIEW_ANOMALY_MONTHS} flagged by category. {DEFAULT_RULE.describe()}"
+)
+if summary.anomalies.empty:
+    st.caption("No category broke from its recent baseline.")
+else:
+    flagged = summary.anomalies.assign(
+        period=lambda d: [incident_charts.period_label(p, "month") for p in d["period"]]
+    )
+    st.dataframe(
+        flagged[["period", "series", "count", "expected", "ratio"]],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "period": "Month",
+            "series": "Category",
+            "count": st.column_config.NumberColumn("Incidents", format="%d"),
+            "expected": st.column_config.NumberColumn("Baseline (mean of 6 months)", format="%.1f"),
+            "ratio": st.column_config.NumberColumn("× baseline", format="%.1f×"),
+        },
+    )
+
+st.subheader("By category and institute")
 by_cat = session.query(incidents.counts_by_originator_and_category, f, today)
+marking_banner(by_cat.marking, f"{totals.data['total']:,} incidents in the sidebar's period")
 if by_cat.data.empty:
     empty_state("No incidents match these filters.")
 else:
     chart(charts.counts_by_originator_and_category(by_cat.data), key="by_category", marking=by_cat.marking)
+
+st.subheader("Latest approved joint assessments")
+# TODO(integration): the assessments feature renders its latest approved joint assessments here (title, date,
+# bottom line, marking). This placeholder stays until the lead wires it in.
+st.caption("Approved joint assessments will be listed here.")

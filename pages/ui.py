@@ -68,6 +68,17 @@ def filter_sidebar(
             st.session_state[f"flt_{attr}"] = [v for v in getattr(current, attr) if v in allowed]
         st.session_state["flt_text"] = current.text
         st.session_state["flt_init"] = True
+    # A click on a chart (request_filter_change) narrows the filters: it is applied here, before the widgets
+    # exist, because Streamlit forbids changing a widget's state after it is drawn in the same run.
+    pending = st.session_state.pop("flt_pending", None)
+    if isinstance(pending, dict):
+        for attr, picked in pending.items():
+            if attr == "dates" and picked:
+                st.session_state["flt_preset"] = "custom"
+                st.session_state["flt_dates"] = tuple(picked[0])
+            elif attr in dict(_MULTI):
+                allowed = {v for v, _ in options.get(attr, [])}
+                st.session_state[f"flt_{attr}"] = [v for v in picked if v in allowed]
 
     st.sidebar.header("Filters")
     preset_labels = {**PRESETS, "custom": "Custom range"}
@@ -76,7 +87,9 @@ def filter_sidebar(
     )
     date_from = date_to = None
     if preset == "custom":
-        picked = st.sidebar.date_input("From – to", key="flt_dates", value=[])
+        # No default when the state already holds dates (from a link or a click): Streamlit warns otherwise.
+        dates_kw: dict[str, Any] = {} if "flt_dates" in st.session_state else {"value": []}
+        picked = st.sidebar.date_input("From – to", key="flt_dates", **dates_kw)
         if isinstance(picked, tuple | list):
             date_from = picked[0] if len(picked) > 0 else None
             date_to = picked[1] if len(picked) > 1 else None
@@ -122,92 +135,24 @@ def filter_sidebar(
     )
 
 
-# -- assessments (pages/assessments.py, pages/assessments_read.py) ------------------------------------------------
-
-_ASSESSMENT_MD_SPECIAL = "\\`*_{}[]()<>#+-.!|~:$&"
+# -- incident explorer (pages/explorer.py, pages/overview.py) -----------------------------------------------------
 
 
-def inert_markdown(text: str) -> str:
-    """Stored text made inert inside st.markdown (every character Markdown, Streamlit directives or HTML could
-    act on is backslash-escaped; newlines become spaces), for the few places stored text must sit in a line."""
-    return "".join("\\" + c if c in _ASSESSMENT_MD_SPECIAL else c for c in " ".join(str(text).split()))
+def request_filter_change(updates: dict[str, list[Any]]) -> None:
+    """Narrow the shared sidebar filters to `updates` ({field: values}, "dates": [(from, to)]) and rerun.
+    filter_sidebar applies them at the top of the next run, so the multiselect chips show the new filters."""
+    if updates:
+        st.session_state["flt_pending"] = updates
+        st.rerun()
 
 
-_CONFIDENCE_COLOUR = {"high": "green", "moderate": "orange", "low": "red"}
-
-
-def judgement_estimate(term: str | None, confidence: str | None) -> str:
-    """Badges for a judgement's yardstick term (with its band) and confidence; fixed vocabularies only."""
-    from analytics import yardstick
-
-    if term:
-        band = yardstick.phia_band(term)
-        term_md = f":blue-badge[{band.term} · {band.low}–{band.high}%]"
-    else:
-        term_md = ":gray-badge[no probability term]"
-    if confidence in _CONFIDENCE_COLOUR:
-        conf_md = f":{_CONFIDENCE_COLOUR[confidence]}-badge[{confidence} confidence]"
-    else:
-        conf_md = ":gray-badge[no confidence level]"
-    return f"{term_md} {conf_md}"
-
-
-def assessment_brief(a: Any, evidence_labels: dict[Any, str] | None = None) -> None:
-    """An assessment (analytics.assessments.Assessment) as a clean read-only brief. Stored text goes through
-    st.text or inert_markdown only. `evidence_labels` (record roles) lists each judgement's evidence by name;
-    without it a judgement says how many records it rests on."""
-    from analytics.assessments import EVIDENCE_KINDS
-
-    if a.question:
-        st.markdown("**Question**")
-        st.text(a.question)
-    st.markdown("#### Bottom line up front")
-    if a.bluf:
-        st.text(a.bluf)
-    else:
-        st.caption("No bottom line yet.")
-    st.markdown("#### Key judgements")
-    if not a.judgements:
-        st.caption("No key judgements yet.")
-    for j in a.judgements:
-        with st.container(border=True):
-            st.markdown(f"**{j.number}.** {inert_markdown(j.statement)}")
-            st.markdown(judgement_estimate(j.term, j.confidence))
-            if j.reasoning:
-                st.text(j.reasoning)
-            if evidence_labels is not None and j.evidence:
-                for e in j.evidence:
-                    label = evidence_labels.get(e, f"{e.ref_id}")
-                    st.markdown(f"- {EVIDENCE_KINDS[e.kind]}: {inert_markdown(label)}")
-            elif j.evidence:
-                st.caption(f"Rests on {len(j.evidence)} record(s).")
-            else:
-                st.caption("Cites no evidence.")
-            for d in j.dissents:
-                st.markdown(
-                    f":orange-badge[Dissent] **{inert_markdown(d.name)}** ({d.institute}): {inert_markdown(d.body)}"
-                )
-    for d in a.dissents:
-        st.markdown(
-            f":orange-badge[Dissent] **{inert_markdown(d.name)}** ({d.institute}): {inert_markdown(d.body)}"
-        )
-    sections = (
-        ("Assumptions", a.assumptions),
-        ("Alternative views", a.alternatives),
-        ("Indicators that would change these judgements", a.indicators),
-    )
-    cols = st.columns(len(sections))
-    for col, (heading, items) in zip(cols, sections, strict=True):
-        with col:
-            st.markdown(f"**{heading}**")
-            if items:
-                for item in items:
-                    st.markdown(f"- {inert_markdown(item)}")
-            else:
-                st.caption("None recorded.")
-    if a.supersedes is not None or a.changes:
-        st.markdown("#### What changed since the last assessment")
-        if a.supersedes is not None:
-            st.caption(f"Supersedes assessment A-{a.supersedes}.")
-        if a.changes:
-            st.text(a.changes)
+def selection_points(event: Any) -> list[dict[str, Any]]:
+    """The points of a Plotly selection event returned by st.plotly_chart(on_select="rerun"), or []."""
+    try:
+        points = event.selection.points
+    except AttributeError:
+        try:
+            points = event["selection"]["points"]
+        except (KeyError, TypeError):
+            return []
+    return [dict(p) for p in points or []]

@@ -1,0 +1,382 @@
+"""Figures for the incident explorer and the overview: aggregated DataFrames in, Plotly figures out.
+
+No data access and no Streamlit. Clickable traces carry `customdata` that names the filters a click narrows,
+as flat pairs [field, value, field, value, ...] (field "dates" has value "YYYY-MM-DD/YYYY-MM-DD"), and
+`filter_updates` turns the points of a Plotly selection event back into typed filter values. Keeping the
+encoding here means the page only moves the result into the sidebar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from analytics.charts import ORIGINATOR_COLOURS, style_figure
+from analytics.vocab import SEVERITY_LABELS
+
+PALETTE = [
+    "#1d3b6f",
+    "#c8873a",
+    "#3a8d7a",
+    "#8c4a86",
+    "#b8483f",
+    "#5b8cc9",
+    "#8a8d3a",
+    "#6d6d6d",
+    "#d2a679",
+]
+OTHER = "Other"
+OTHER_COLOUR = "#c9c9c9"
+SEVERITY_COLOURS = {1: "#c6d7e8", 2: "#8fb3d4", 3: "#f0c36b", 4: "#e07b39", 5: "#b8281f"}
+FLAG_COLOUR = "#b8281f"
+ROLLING = {"week": 4, "month": 3, "quarter": 2}
+GRAIN_WORDS = {"week": "week", "month": "month", "quarter": "quarter"}
+
+# Filter fields a click may narrow, and the type their values take.
+CLICK_FIELDS: dict[str, type] = {
+    "categories": str,
+    "originators": str,
+    "sectors": str,
+    "severities": int,
+    "actor_types": str,
+}
+
+
+def _pairs(*kv: str) -> list[str]:
+    return list(kv)
+
+
+def period_label(p: pd.Timestamp | date, grain: str) -> str:
+    ts = pd.Timestamp(p)
+    if grain == "week":
+        return f"w/c {ts.day} {ts.strftime('%b %Y')}"
+    if grain == "quarter":
+        return f"Q{(ts.month - 1) // 3 + 1} {ts.year}"
+    return ts.strftime("%b %Y")
+
+
+def period_end(p: pd.Timestamp | date, grain: str) -> date:
+    d = pd.Timestamp(p).date()
+    if grain == "week":
+        return d + timedelta(days=6)
+    months = 3 if grain == "quarter" else 1
+    y, m = divmod(d.year * 12 + d.month - 1 + months, 12)
+    return date(y, m + 1, 1) - timedelta(days=1)
+
+
+def _dates(p: pd.Timestamp, grain: str, start: date | None, end: date | None) -> str:
+    lo = pd.Timestamp(p).date()
+    hi = period_end(p, grain)
+    if start and lo < start:
+        lo = start
+    if end and hi > end:
+        hi = end
+    return f"{lo.isoformat()}/{hi.isoformat()}"
+
+
+def top_values(df: pd.DataFrame, col: str = "value", limit: int = 8) -> list[str]:
+    """The `limit` values with most incidents (ties by name); the rest are folded into OTHER."""
+    totals = df.groupby(col)["n"].sum().reset_index().sort_values(["n", col], ascending=[False, True])
+    return [str(v) for v in totals[col].head(limit)]
+
+
+def _value_label(value: str, dimension: str) -> str:
+    if dimension == "severity" and value.isdigit():
+        return f"{value} {SEVERITY_LABELS.get(int(value), '')}".strip()
+    return value
+
+
+def trend_chart(
+    totals: pd.DataFrame,
+    trend: pd.DataFrame,
+    anomalies: pd.DataFrame,
+    *,
+    grain: str,
+    dimension: str,
+    dimension_field: str,
+    mode: str = "stacked",
+    start: date | None = None,
+    end: date | None = None,
+    limit: int = 8,
+) -> go.Figure:
+    """Incidents per period split by a dimension (stacked bars or one line per value), the rolling average
+    of all incidents, and a marker above each period flagged as breaking from its baseline."""
+    fig = go.Figure()
+    keep = top_values(trend, limit=limit)
+    order = keep + ([OTHER] if trend["value"].nunique() > len(keep) else [])
+    named = trend.assign(value=trend["value"].astype(str).where(trend["value"].astype(str).isin(keep), OTHER))
+    df = named.groupby(["period", "value"], as_index=False)["n"].sum()
+    periods = pd.DatetimeIndex(totals["period"])
+    labels = [period_label(p, grain) for p in periods]
+    partial = dict(zip(periods, totals["partial"], strict=True))
+    for k, value in enumerate(order):
+        s = df[df["value"] == value].set_index("period")["n"].reindex(periods, fill_value=0)
+        colour = OTHER_COLOUR if value == OTHER else PALETTE[k % len(PALETTE)]
+        name = _value_label(value, dimension)
+        custom = [
+            _pairs(
+                "dates", _dates(p, grain, start, end), *((dimension_field, value) if value != OTHER else ())
+            )
+            for p in periods
+        ]
+        hover = f"<b>{name}</b><br>%{{x}}: %{{y:,}} incidents<extra></extra>"
+        if mode == "lines":
+            fig.add_trace(
+                go.Scatter(
+                    x=labels,
+                    y=s.to_numpy(),
+                    name=name,
+                    mode="lines+markers",
+                    line={"color": colour, "width": 2},
+                    marker={"size": 6},
+                    customdata=custom,
+                    hovertemplate=hover,
+                )
+            )
+        else:
+            fig.add_trace(
+                go.Bar(
+                    x=labels,
+                    y=s.to_numpy(),
+                    name=name,
+                    marker={
+                        "color": colour,
+                        "opacity": [0.45 if partial[p] else 1.0 for p in periods],
+                    },
+                    customdata=custom,
+                    hovertemplate=hover,
+                )
+            )
+    window = ROLLING[grain]
+    complete = totals["n"].where(~totals["partial"])
+    rolling = complete.rolling(window, min_periods=window).mean()
+    fig.add_trace(
+        go.Scatter(
+            x=labels,
+            y=rolling.round(1).to_numpy(),
+            name=f"All incidents, {window}-{GRAIN_WORDS[grain]} average",
+            mode="lines",
+            line={"color": "#222222", "width": 2, "dash": "dot"},
+            hovertemplate=f"%{{x}}: %{{y:,.1f}} ({window}-{GRAIN_WORDS[grain]} average)<extra></extra>",
+        )
+    )
+    if not anomalies.empty:
+        flagged = anomalies[anomalies["period"].isin(periods)]
+        if not flagged.empty:
+            top = totals.set_index("period")["n"]
+            by_period = flagged.groupby("period")["series"].apply(lambda s: ", ".join(map(str, s)))
+            ys = [float(top.get(p, 0)) if mode != "lines" else None for p in by_period.index]
+            if mode == "lines":
+                peak = df.groupby("period")["n"].max()
+                ys = [float(peak.get(p, 0)) for p in by_period.index]
+            fig.add_trace(
+                go.Scatter(
+                    x=[period_label(p, grain) for p in by_period.index],
+                    y=ys,
+                    name="Breaks from its baseline",
+                    mode="markers",
+                    marker={"symbol": "triangle-down", "size": 13, "color": FLAG_COLOUR},
+                    text=list(by_period.to_numpy()),
+                    hovertemplate="<b>Flagged</b> %{x}: %{text}<extra></extra>",
+                    cliponaxis=False,
+                )
+            )
+    style_figure(fig, None, height=440)
+    fig.update_layout(
+        barmode="stack",
+        hovermode="closest",
+        xaxis={"type": "category", "categoryorder": "array", "categoryarray": labels},
+        yaxis={"title": f"Incidents per {GRAIN_WORDS[grain]}", "rangemode": "tozero"},
+        legend={"y": 1.02, "yanchor": "bottom"},
+        margin={"t": 60},
+    )
+    if len(labels) > 30:
+        fig.update_xaxes(nticks=16)
+    return fig
+
+
+def originator_differences(by_originator: pd.DataFrame, limit: int = 5) -> pd.DataFrame:
+    """Categories whose share of each institute's incidents differs most (UK share minus AU share, in
+    points), with a two-proportion z so that small differences between big numbers are not overstated."""
+    wide = by_originator.pivot_table(
+        index="category", columns="originator", values="n", aggfunc="sum", fill_value=0
+    )
+    for inst in ("UK", "AU"):
+        if inst not in wide.columns:
+            wide[inst] = 0
+    n_uk, n_au = int(wide["UK"].sum()), int(wide["AU"].sum())
+    if n_uk == 0 or n_au == 0:
+        return pd.DataFrame(columns=["category", "uk", "au", "uk_share", "au_share", "difference", "z"])
+    p_uk = wide["UK"] / n_uk
+    p_au = wide["AU"] / n_au
+    pooled = (wide["UK"] + wide["AU"]) / (n_uk + n_au)
+    se = np.sqrt(pooled * (1 - pooled) * (1 / n_uk + 1 / n_au))
+    out = pd.DataFrame(
+        {
+            "category": wide.index.astype(str),
+            "uk": wide["UK"].astype("int64").to_numpy(),
+            "au": wide["AU"].astype("int64").to_numpy(),
+            "uk_share": p_uk.to_numpy(),
+            "au_share": p_au.to_numpy(),
+            "difference": (p_uk - p_au).to_numpy(),
+            "z": ((p_uk - p_au) / se.replace(0, np.nan)).fillna(0).to_numpy(),
+        }
+    )
+    out = out.assign(_abs=out["difference"].abs()).sort_values(["_abs", "category"], ascending=[False, True])
+    return out.drop(columns="_abs").head(limit).reset_index(drop=True)
+
+
+def originator_chart(by_originator: pd.DataFrame) -> go.Figure:
+    """Each institute's incidents by category as a share of its own total, side by side."""
+    fig = go.Figure()
+    totals = by_originator.groupby("category")["n"].sum().sort_values()
+    order = [str(c) for c in totals.index]
+    for inst in ("UK", "AU"):
+        sub = by_originator[by_originator["originator"] == inst].set_index("category")["n"].reindex(order)
+        sub = sub.fillna(0)
+        total = sub.sum()
+        share = sub / total if total else sub * 0.0
+        fig.add_trace(
+            go.Bar(
+                y=order,
+                x=share.to_numpy(),
+                name=f"{inst} ({int(total):,} incidents)",
+                orientation="h",
+                marker={"color": ORIGINATOR_COLOURS[inst]},
+                customdata=[_pairs("categories", c, "originators", inst) for c in order],
+                text=[f"{v:.0%}" for v in share],
+                textposition="outside",
+                hovertemplate=f"<b>{inst}</b> · %{{y}}<br>%{{x:.1%}} of {inst} incidents<extra></extra>",
+                cliponaxis=False,
+            )
+        )
+    style_figure(fig, None, height=max(320, 46 * len(order) + 80))
+    fig.update_layout(
+        barmode="group", xaxis={"tickformat": ".0%", "title": "Share of the institute's incidents"}
+    )
+    return fig
+
+
+def _cells(df: pd.DataFrame, rows: str, cols: str) -> tuple[list[str], list[str]]:
+    r = df.groupby(rows)["n"].sum().sort_values(ascending=False).index.astype(str).tolist()
+    c = df.groupby(cols)["n"].sum().sort_values(ascending=False).index.astype(str).tolist()
+    return r, c
+
+
+def heatmap_chart(heat: pd.DataFrame) -> go.Figure:
+    """Category × sector as a grid of squares (a scatter, so a click selects a cell)."""
+    rows, cols = _cells(heat, "category", "sector")
+    n = heat["n"].astype(float)
+    vmax = float(n.max()) if len(n) else 1.0
+    fig = go.Figure(
+        go.Scatter(
+            x=heat["sector"].astype(str),
+            y=heat["category"].astype(str),
+            mode="markers+text",
+            marker={
+                "symbol": "square",
+                "size": 40,
+                "color": n,
+                "colorscale": [[0, "#eef3f9"], [0.5, "#6f95c4"], [1, "#1d3b6f"]],
+                "cmin": 0,
+                "cmax": vmax,
+                "line": {"width": 1, "color": "white"},
+                "colorbar": {"title": {"text": "Incidents"}, "thickness": 12},
+            },
+            text=[f"{int(v):,}" for v in n],
+            textfont={
+                "size": 11,
+                "color": ["white" if v > 0.55 * vmax else "#1a1a1a" for v in n],
+            },
+            customdata=[
+                _pairs("categories", str(c), "sectors", str(s))
+                for c, s in zip(heat["category"], heat["sector"], strict=True)
+            ],
+            hovertemplate="<b>%{y}</b> in <b>%{x}</b><br>%{marker.color:,} incidents<extra></extra>",
+            showlegend=False,
+        )
+    )
+    style_figure(fig, None, height=max(360, 44 * len(rows) + 120))
+    fig.update_xaxes(categoryorder="array", categoryarray=cols, side="top", tickangle=-30, showgrid=False)
+    fig.update_yaxes(categoryorder="array", categoryarray=rows[::-1], showgrid=False)
+    fig.update_layout(margin={"t": 90})
+    return fig
+
+
+def bars_chart(
+    df: pd.DataFrame, col: str, field: str | None, *, title_x: str = "Incidents", colours: Any = None
+) -> go.Figure:
+    """Horizontal bars of n by `col`, largest on top; clickable when `field` names a filter."""
+    data = df.sort_values("n")
+    labels = data[col].astype(str).tolist()
+    shown = labels
+    if field == "severities":
+        shown = [f"{v} {SEVERITY_LABELS.get(int(v), '')}" for v in labels]
+    colour: Any = "#1d3b6f"
+    if colours is not None:
+        colour = [colours.get(int(v), "#1d3b6f") for v in labels]
+    fig = go.Figure(
+        go.Bar(
+            y=shown,
+            x=data["n"].to_numpy(),
+            orientation="h",
+            marker={"color": colour},
+            text=[f"{v:,}" for v in data["n"]],
+            textposition="outside",
+            customdata=[_pairs(field, v) for v in labels] if field else None,
+            hovertemplate="%{y}: %{x:,} incidents<extra></extra>",
+            cliponaxis=False,
+        )
+    )
+    style_figure(fig, None, height=max(240, 34 * len(labels) + 70))
+    fig.update_layout(xaxis={"title": title_x}, margin={"r": 50})
+    return fig
+
+
+def severity_chart(severities: pd.DataFrame) -> go.Figure:
+    df = severities.sort_values("severity", ascending=False)
+    fig = bars_chart(df.assign(severity=df["severity"].astype(str)), "severity", "severities")
+    colours = [SEVERITY_COLOURS.get(int(v), "#1d3b6f") for v in df.sort_values("n")["severity"]]
+    fig.data[0].marker.color = colours
+    # Keep the scale in order (5 at the top) rather than by count.
+    order = [f"{v} {SEVERITY_LABELS.get(int(v), '')}" for v in sorted(df["severity"])]
+    fig.update_yaxes(categoryorder="array", categoryarray=order)
+    return fig
+
+
+def filter_updates(points: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """Filter values named by the clicked/selected points' customdata: {field: [values...]}, plus "dates":
+    [(from, to)] spanning every selected period. Unknown fields and malformed values are ignored."""
+    out: dict[str, list[Any]] = {}
+    spans: list[tuple[date, date]] = []
+    for p in points:
+        custom = p.get("customdata")
+        if not isinstance(custom, list | tuple):
+            continue
+        for field, value in zip(custom[::2], custom[1::2], strict=False):
+            if field == "dates" and isinstance(value, str) and "/" in value:
+                try:
+                    lo, hi = (date.fromisoformat(x) for x in value.split("/", 1))
+                except ValueError:
+                    continue
+                spans.append((lo, hi))
+            elif field in CLICK_FIELDS:
+                try:
+                    typed = CLICK_FIELDS[field](value)
+                except (TypeError, ValueError):
+                    continue
+                bucket = out.setdefault(str(field), [])
+                if typed not in bucket:
+                    bucket.append(typed)
+    if spans:
+        out["dates"] = [(min(s[0] for s in spans), max(s[1] for s in spans))]
+    return out
+
+
+def sparkline_values(weekly: pd.DataFrame) -> list[int]:
+    return [int(v) for v in weekly["n"]]
