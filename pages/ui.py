@@ -135,6 +135,97 @@ def filter_sidebar(
     )
 
 
+# -- assessments (pages/assessments.py, pages/assessments_read.py) ------------------------------------------------
+
+_ASSESSMENT_MD_SPECIAL = "\\`*_{}[]()<>#+-.!|~:$&"
+
+
+def inert_markdown(text: str) -> str:
+    """Stored text made inert inside st.markdown (every character Markdown, Streamlit directives or HTML could
+    act on is backslash-escaped; newlines become spaces), for the few places stored text must sit in a line."""
+    return "".join("\\" + c if c in _ASSESSMENT_MD_SPECIAL else c for c in " ".join(str(text).split()))
+
+
+_CONFIDENCE_COLOUR = {"high": "green", "moderate": "orange", "low": "red"}
+
+
+def judgement_estimate(term: str | None, confidence: str | None) -> str:
+    """Badges for a judgement's yardstick term (with its band) and confidence; fixed vocabularies only."""
+    from analytics import yardstick
+
+    if term:
+        band = yardstick.phia_band(term)
+        term_md = f":blue-badge[{band.term} · {band.low}–{band.high}%]"
+    else:
+        term_md = ":gray-badge[no probability term]"
+    if confidence in _CONFIDENCE_COLOUR:
+        conf_md = f":{_CONFIDENCE_COLOUR[confidence]}-badge[{confidence} confidence]"
+    else:
+        conf_md = ":gray-badge[no confidence level]"
+    return f"{term_md} {conf_md}"
+
+
+def assessment_brief(a: Any, evidence_labels: dict[Any, str] | None = None) -> None:
+    """An assessment (analytics.assessments.Assessment) as a clean read-only brief. Stored text goes through
+    st.text or inert_markdown only. `evidence_labels` (record roles) lists each judgement's evidence by name;
+    without it a judgement says how many records it rests on."""
+    from analytics.assessments import EVIDENCE_KINDS
+
+    if a.question:
+        st.markdown("**Question**")
+        st.text(a.question)
+    st.markdown("#### Bottom line up front")
+    if a.bluf:
+        st.text(a.bluf)
+    else:
+        st.caption("No bottom line yet.")
+    st.markdown("#### Key judgements")
+    if not a.judgements:
+        st.caption("No key judgements yet.")
+    for j in a.judgements:
+        with st.container(border=True):
+            st.markdown(f"**{j.number}.** {inert_markdown(j.statement)}")
+            st.markdown(judgement_estimate(j.term, j.confidence))
+            if j.reasoning:
+                st.text(j.reasoning)
+            if evidence_labels is not None and j.evidence:
+                for e in j.evidence:
+                    label = evidence_labels.get(e, f"{e.ref_id}")
+                    st.markdown(f"- {EVIDENCE_KINDS[e.kind]}: {inert_markdown(label)}")
+            elif j.evidence:
+                st.caption(f"Rests on {len(j.evidence)} record(s).")
+            else:
+                st.caption("Cites no evidence.")
+            for d in j.dissents:
+                st.markdown(
+                    f":orange-badge[Dissent] **{inert_markdown(d.name)}** ({d.institute}): {inert_markdown(d.body)}"
+                )
+    for d in a.dissents:
+        st.markdown(
+            f":orange-badge[Dissent] **{inert_markdown(d.name)}** ({d.institute}): {inert_markdown(d.body)}"
+        )
+    sections = (
+        ("Assumptions", a.assumptions),
+        ("Alternative views", a.alternatives),
+        ("Indicators that would change these judgements", a.indicators),
+    )
+    cols = st.columns(len(sections))
+    for col, (heading, items) in zip(cols, sections, strict=True):
+        with col:
+            st.markdown(f"**{heading}**")
+            if items:
+                for item in items:
+                    st.markdown(f"- {inert_markdown(item)}")
+            else:
+                st.caption("None recorded.")
+    if a.supersedes is not None or a.changes:
+        st.markdown("#### What changed since the last assessment")
+        if a.supersedes is not None:
+            st.caption(f"Supersedes assessment A-{a.supersedes}.")
+        if a.changes:
+            st.text(a.changes)
+
+
 # -- incident explorer (pages/explorer.py, pages/overview.py) -----------------------------------------------------
 
 
