@@ -139,7 +139,7 @@ def undo_batch(store: Store, batch_id: str, *, actor: str, viewer: Viewer | None
 def _refuse_if_built_on(con: duckdb.DuckDBPyConnection, batch_id: str) -> None:
     later = con.execute(
         """
-        select distinct h.batch_id from record_history h
+        select h.batch_id, max(h.id) as newest from record_history h
         where h.batch_id <> $batch and (
             h.record_id in (select id from incidents where import_batch = $batch)
             or exists (
@@ -147,7 +147,8 @@ def _refuse_if_built_on(con: duckdb.DuckDBPyConnection, batch_id: str) -> None:
                 where mine.batch_id = $batch and mine.record_id = h.record_id and h.id > mine.id
             )
         )
-        order by 1
+        group by h.batch_id
+        order by newest desc
         """,
         {"batch": batch_id},
     ).fetchall()
