@@ -254,7 +254,7 @@ class Assessment:
     restrict_to: tuple[str, ...]
     requested_recipients: tuple[str, ...]
     created_by: str
-    authors: tuple[str, ...]
+    authors: tuple[str, ...]  # emails of everyone who created or saved a version
     saved_by: str
     saved_at: datetime
     signoffs: tuple[SignOff, ...]
@@ -262,6 +262,7 @@ class Assessment:
     approved_at: datetime | None
     comments: tuple[Comment, ...] = ()
     dissents: tuple[Comment, ...] = ()  # dissents on the whole assessment (not one judgement)
+    author_names: tuple[str, ...] = ()  # display names of `authors`, same order
 
     @property
     def is_current(self) -> bool:
@@ -736,6 +737,8 @@ def _assessment_from_row(con: duckdb.DuckDBPyConnection, viewer: Viewer, row: tu
     successor = con.execute(
         "select min(id) from assessments where supersedes = ? and status = 'approved'", [aid]
     ).fetchone()
+    all_authors = tuple(dict.fromkeys([created_by, *authors]))
+    names = _names(con, all_authors)
     stored = DerivedMarking(tlp, tuple(rel), tuple(named), originator, tlp)
     marking = _effective_marking(con, aid, ver, stored)
     return Assessment(
@@ -760,7 +763,8 @@ def _assessment_from_row(con: duckdb.DuckDBPyConnection, viewer: Viewer, row: tu
         restrict_to=tuple(restrict_to),
         requested_recipients=tuple(requested),
         created_by=created_by,
-        authors=tuple(dict.fromkeys([created_by, *authors])),
+        authors=all_authors,
+        author_names=tuple(names.get(e, e) for e in all_authors),
         saved_by=saved_by,
         saved_at=saved_at,
         signoffs=tuple(SignOff(*r) for r in sign_rows),

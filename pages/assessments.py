@@ -53,6 +53,12 @@ def _on_list_select() -> None:
         _open(int(ss["as_list_ids"][rows[0]]))
 
 
+def _on_pick() -> None:
+    picked = ss.get("as_pick")
+    if picked is not None and picked != ss.get("as_open"):
+        _open(int(picked))
+
+
 def _jkey() -> str:
     return secrets.token_hex(4)
 
@@ -82,7 +88,7 @@ def _load_editor(a: A.Assessment | None, draft: A.AssessmentDraft | None = None)
         ss[f"ed_{attr}"] = "\n".join(getattr(d, attr))
     ss["ed_changes"] = d.changes
     ss["ed_supersedes"] = d.supersedes
-    ss["ed_raise"] = d.raise_tlp
+    ss["ed_raise"] = d.raise_tlp or ""  # "" = as the evidence requires (None would read as "no choice")
     ss["ed_restrict"] = list(d.restrict_to)
     ss["ed_recipients"] = ", ".join(d.named_recipients)
     keys = []
@@ -93,7 +99,9 @@ def _load_editor(a: A.Assessment | None, draft: A.AssessmentDraft | None = None)
     ss["ed_jkeys"] = keys
     refs = [e for j in d.judgements for e in j.evidence]
     info = session.query(A.evidence_info, tuple(refs), today) if refs else {}
-    ss["ed_labels"] = {r.key: i.label for r, i in info.items()}
+    ss["ed_labels"] = {
+        r.key: _with_marking(i.label, i.marking.tlp, i.marking.releasable_to) for r, i in info.items()
+    }
 
 
 def _add_judgement() -> None:
@@ -118,6 +126,11 @@ def _icd_picked(k: str) -> None:
     icd = ss.get(f"ed_j_{k}_icd")
     if icd:
         ss[f"ed_j_{k}_term"] = yardstick.icd_to_phia(icd).target.term
+
+
+def _with_marking(label: str, tlp: str, releasable: Any) -> str:
+    """Search results say their marking, so authors see what citing a record does to the assessment's."""
+    return f"{label} · TLP:{tlp} · {' and '.join(releasable)}"
 
 
 def _lines(text: str) -> tuple[str, ...]:
@@ -146,7 +159,7 @@ def _draft_from_widgets() -> A.AssessmentDraft:
         indicators=_lines(ss.get("ed_indicators", "")),
         changes=ss.get("ed_changes", ""),
         supersedes=ss.get("ed_supersedes"),
-        raise_tlp=ss.get("ed_raise"),
+        raise_tlp=ss.get("ed_raise") or None,
         restrict_to=tuple(ss.get("ed_restrict", [])),
         named_recipients=tuple(
             n for n in (ss.get("ed_recipients") or "").replace(";", ",").split(",") if n.strip()
@@ -262,7 +275,14 @@ def _evidence_picker(k: str) -> None:
         q = c2.text_input("Search titles, models, benchmarks or an id", key=f"ed_j_{k}_q", max_chars=200)
         found = session.query(A.search_evidence, kind, q, today) if q.strip() or kind == "view" else None
         if found is not None:
-            labels.update(dict(zip(found["ref"], found["label"], strict=True)))
+            labels.update(
+                {
+                    ref: _with_marking(label, tlp, rel) if tlp else label
+                    for ref, label, tlp, rel in zip(
+                        found["ref"], found["label"], found["tlp"], found["releasable_to"], strict=True
+                    )
+                }
+            )
             if found.empty:
                 st.caption("Nothing you may see matches.")
             else:
@@ -309,7 +329,7 @@ def _judgement_editor(n: int, k: str, total: int) -> None:
             help="Remove this judgement",
         )
         st.text_area("Judgement", key=f"ed_j_{k}_statement", height=80, placeholder="We judge that …")
-        t1, t2, t3 = st.columns([1.2, 1.2, 1])
+        t1, t2 = st.columns(2)
         t1.selectbox(
             "Probability (PHIA yardstick)",
             yardstick.PHIA_TERMS,
@@ -328,7 +348,12 @@ def _judgement_editor(n: int, k: str, total: int) -> None:
             on_change=_icd_picked,
             args=(k,),
         )
-        t3.segmented_control("Confidence", yardstick.CONFIDENCE_LEVELS, key=f"ed_j_{k}_conf")
+        st.segmented_control(
+            "Confidence",
+            yardstick.CONFIDENCE_LEVELS,
+            key=f"ed_j_{k}_conf",
+            help="How good the information and analysis behind the judgement are (not how probable it is).",
+        )
         icd = ss.get(f"ed_j_{k}_icd")
         if icd:
             tr = yardstick.icd_to_phia(icd)
@@ -380,17 +405,17 @@ def _editor(a: A.Assessment | None) -> None:
         except A.AssessmentError as e:
             st.warning(str(e))
             floor = None
-        raise_options: list[str | None] = [None]
+        raise_options: list[str] = [""]
         if floor is not None:
             raise_options += [t for t in TLP_LEVELS if tlp_rank(t) > tlp_rank(floor.evidence_tlp)]
         if ss.get("ed_raise") not in raise_options:
-            ss["ed_raise"] = None
+            ss["ed_raise"] = ""
         st.selectbox(
             "TLP",
             raise_options,
             format_func=lambda t: (
-                f"As the evidence requires (TLP:{floor.evidence_tlp if floor else '?'})"
-                if t is None
+                f"TLP:{floor.evidence_tlp if floor else '?'} (from evidence)"
+                if not t
                 else f"Raise to TLP:{t}"
             ),
             key="ed_raise",
@@ -609,7 +634,7 @@ if df.empty:
 else:
     table = pd.DataFrame(
         {
-            "": ["● awaiting you" if x else "" for x in df["awaiting_me"]],
+            "Yours to sign": ["● yes" if x else "" for x in df["awaiting_me"]],
             "Id": [f"A-{i}" for i in df["id"]],
             "Title": df["title"],
             "Status": [A.STATUS_LABELS[s] for s in df["status"]],
@@ -635,10 +660,21 @@ else:
         key="as_list",
         column_config={
             "Updated": st.column_config.DatetimeColumn(format="D MMM YYYY, HH:mm"),
-            "": st.column_config.TextColumn(width="small"),
+            "Yours to sign": st.column_config.TextColumn(width="small"),
         },
     )
-    st.caption("Select a row to open it.")
+    titles = dict(zip(ss["as_list_ids"], df["title"], strict=True))
+    opened_now = ss.get("as_open")
+    ss["as_pick"] = opened_now if opened_now in titles else None
+    st.selectbox(
+        "Open an assessment",
+        ss["as_list_ids"],
+        format_func=lambda i: f"A-{i} · {titles[i]}",
+        index=None,
+        placeholder="Select a row above, or choose here",
+        key="as_pick",
+        on_change=_on_pick,
+    )
 
 opened = ss.get("as_open")
 if opened == "new":
@@ -654,7 +690,7 @@ elif opened is not None:
         marking_banner(a.marking, f"A-{a.id}, version {a.version}")
         st.subheader(inert_markdown(a.title), anchor=False)
         st.markdown(_status_badges(a))
-        names = ", ".join(inert_markdown(x) for x in a.authors)
+        names = ", ".join(inert_markdown(x) for x in a.author_names)
         st.caption(f"Authors: {names} · last saved {a.saved_at:%d %b %Y %H:%M}")
         review, edit, history = st.tabs(["Read and review", "Edit", "Versions"])
         with review:
