@@ -151,6 +151,17 @@ def pending(store_path: Path | str) -> list[Manifest]:
     return out
 
 
+def pending_for(store_path: Path | str, viewer: Viewer) -> list[Manifest]:
+    """What waits in the inbox, as the Data page lists it: admins everything; others their institute's and their
+    own hand-overs."""
+    viewer.require("analyst", "lead", "admin")
+    return [
+        m
+        for m in pending(store_path)
+        if viewer.role == "admin" or m.institute == viewer.institute or m.actor == viewer.email
+    ]
+
+
 def _ready(folder: Path) -> list[Path]:
     out = []
     now = time.time()

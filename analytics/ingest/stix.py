@@ -42,7 +42,7 @@ from analytics import audit, vocab
 from analytics.demo_taxonomy import CATEGORY_TECHNIQUES
 from analytics.ingest import ImportRefused, ImportReport, new_batch_id, record_batch
 from analytics.ingest.tabular import _CONVERTERS, _Bad
-from analytics.markings import INSTITUTES, TLP_LEVELS, normalise_tlp, parse_releasable
+from analytics.markings import INSTITUTES, TLP_LEVELS, normalise_tlp, parse_releasable, visible_sql
 from analytics.store import Store
 from analytics.viewer import Viewer
 
@@ -531,8 +531,16 @@ _ARROW_SCHEMA = pa.schema(
 )
 
 
-def existing_stix_ids(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {r[0] for r in con.execute("select stix_id from stix_records").fetchall()}
+def existing_stix_ids(con: duckdb.DuckDBPyConnection, viewer: Viewer | None = None) -> set[str]:
+    """STIX ids a bundle may refer to without including them: for a person, only those of records they may see,
+    so a reference to a hidden record is refused exactly like one to a record that does not exist."""
+    if viewer is None:
+        return {r[0] for r in con.execute("select stix_id from stix_records").fetchall()}
+    vis, params = visible_sql(viewer, "incidents", "i")
+    rows = con.execute(
+        f"select s.stix_id from stix_records s join incidents i on i.id = s.record_id where {vis}", params
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 def import_stix(
@@ -574,7 +582,7 @@ def import_stix_bytes(
             institute = viewer.institute
     con = store.cursor()
     try:
-        known = existing_stix_ids(con)
+        known = existing_stix_ids(con, viewer)
     finally:
         con.close()
     check = check_bundle(name, data, known_ids=known)
@@ -590,7 +598,7 @@ def import_stix_bytes(
     report.warnings = list(check.warnings)
     report.details = {"objects": dict(check.counts)}
     with store.transaction() as tx:
-        _apply(tx, candidates, notes, report, actor=actor, institute=institute)
+        _apply(tx, candidates, notes, report, actor=actor, viewer=viewer)
         record_batch(tx, report, actor=actor, institute=institute)
         audit.record(
             tx,
@@ -623,7 +631,7 @@ def _apply(
     report: ImportReport,
     *,
     actor: str,
-    institute: str | None,
+    viewer: Viewer | None,
 ) -> None:
     batch = report.batch_id
     ids = pa.table(
@@ -635,14 +643,17 @@ def _apply(
     con.register("stix_candidates", ids)
     try:
         # What each candidate already is in the store: a STIX record we imported before, or a record made here.
+        vis, params = visible_sql(viewer, "incidents", "i") if viewer is not None else ("true", {})
         rows = con.execute(
-            """
+            f"""
             select c.stix_id, c.record_id, s.stix_id, s.record_id, s.modified, i.id, i.originator, i.updated_at,
+                   i.id is not null and not coalesce({vis}, false) as hidden,
                    i.tlp, i.releasable_to, i.named_recipients
             from stix_candidates c
             left join stix_records s on s.stix_id = c.stix_id
             left join incidents i on i.id = coalesce(s.record_id, c.record_id)
-            """
+            """,
+            params,
         ).fetchall()
     finally:
         con.unregister("stix_candidates")
@@ -650,9 +661,14 @@ def _apply(
     new: list[_Candidate] = []
     seen_records: set[str] = set()
     for c in candidates:
-        _, _, known_stix, known_record, known_modified, inc_id, inc_orig, inc_updated, *marks = state[
+        _, _, known_stix, known_record, known_modified, inc_id, inc_orig, inc_updated, hidden, *marks = state[
             c.stix_id
         ]
+        if hidden:
+            # A record this person may not see: say no more than for any other id already taken.
+            report.rejected += 1
+            report.warnings.append(f"{c.stix_id}: not imported, its id is already in use")
+            continue
         if known_record is not None:
             c.record_id = known_record
             c.row["id"] = known_record
@@ -671,9 +687,7 @@ def _apply(
         if known_stix is None and c.origin == "EXTERNAL":
             # An outside object whose derived id collides with a record made here: never merge the two.
             report.rejected += 1
-            report.warnings.append(
-                f"{c.stix_id}: id {c.record_id} is already used by another record; skipped"
-            )
+            report.warnings.append(f"{c.stix_id}: not imported, its id is already in use")
             continue
         current = _naive_ms(known_modified if known_modified is not None else inc_updated)
         if c.modified <= current:

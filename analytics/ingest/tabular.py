@@ -160,6 +160,15 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
 }
 
 
+def as_target(value: str) -> Target:
+    """A target name from a widget or the command line, checked."""
+    if value == "incidents":
+        return "incidents"
+    if value == "eval_runs":
+        return "eval_runs"
+    raise ValueError(f"unknown record type {value!r}; expected incidents or eval_runs")
+
+
 def field_names(target: Target) -> list[str]:
     return [f.name for f in FIELDS[target]]
 

@@ -1,0 +1,361 @@
+"""Data exchange: partners' spreadsheets and STIX bundles in, STIX bundles out, import history with undo, and
+what the command line handed over through the inbox. Thin: widgets in, analytics.ingest / stix_export /
+imports / inbox out. Uploaded content is shown only through st.dataframe and st.text, never as markdown."""
+
+from functools import partial
+
+import streamlit as st
+
+from analytics import imports, inbox, session, stix_export
+from analytics.access import RECORD_ROLES
+from analytics.ingest import ImportRefused, tabular
+from analytics.ingest import stix as stix_in
+from analytics.markings import INSTITUTES, TLP_LEVELS
+from analytics.viewer import AccessDenied
+from pages.ui import empty_state, escape_markdown, marking_banner
+
+viewer = session.require_role(*RECORD_ROLES)
+store = session.store()
+
+st.title("Data exchange")
+st.caption(
+    "Bring in partners' spreadsheets (CSV, JSON, JSONL) and STIX 2.1 bundles from MISP, OpenCTI or the partner "
+    "institute; send the partner a STIX bundle of what is releasable to them. Every import is one transaction "
+    "and can be undone as a whole from the history."
+)
+
+for result in inbox.process_inbox(store):
+    (st.success if result.outcome == "imported" else st.warning)(
+        "Inbox: "
+        + ("imported " if result.outcome == "imported" else "refused ")
+        + escape_markdown(result.file),
+        icon=":material/inbox:",
+    )
+
+
+def refused(e: Exception) -> None:
+    """A refusal quotes file content (cell values, names), so its text goes through st.code, never markdown."""
+    st.error("Refused — nothing was written.", icon=":material/block:")
+    st.code(str(e), language=None, wrap_lines=True)
+
+
+own_institute = viewer.institute if viewer.institute in INSTITUTES else None
+TLP_CHOICES = ["(from the file)", *TLP_LEVELS]
+
+tab_file, tab_stix, tab_export, tab_history, tab_inbox = st.tabs(
+    ["Import a spreadsheet", "Import STIX", "Export STIX", "Import history", "Inbox"]
+)
+
+
+def marking_defaults(prefix: str) -> tuple[str | None, str | None, list[str] | None]:
+    """Originating institute, default TLP and releasability: the file's own markings win when higher."""
+    c1, c2, c3 = st.columns(3)
+    if own_institute:
+        institute: str | None = own_institute
+        c1.text_input("Originating institute", value=own_institute, disabled=True, key=f"{prefix}_inst_fixed")
+    else:
+        institute = c1.selectbox("Originating institute", list(INSTITUTES), key=f"{prefix}_inst")
+    picked = c2.selectbox(
+        "Default TLP",
+        TLP_CHOICES,
+        key=f"{prefix}_tlp",
+        help="For records the file leaves unmarked, and a floor for the rest: a marking is raised, never lowered.",
+    )
+    rel = c3.multiselect(
+        "Default releasability",
+        list(INSTITUTES),
+        default=list(INSTITUTES),
+        key=f"{prefix}_rel",
+        help="Narrows what the file says; never widens it.",
+    )
+    return institute, (None if picked == TLP_CHOICES[0] else picked), (rel or None)
+
+
+# -- spreadsheets -----------------------------------------------------------------------------------------------
+with tab_file:
+    st.session_state.setdefault("dx_upload_n", 0)
+    done = st.session_state.pop("dx_file_done", None)
+    if done:
+        st.success(escape_markdown(done), icon=":material/task_alt:")
+    upload = st.file_uploader(
+        f"Spreadsheet or JSON (up to {tabular.MAX_BYTES // 1_048_576} MB, {tabular.MAX_ROWS:,} rows)",
+        type=["csv", "tsv", "txt", "json", "jsonl", "ndjson"],
+        key=f"dx_upload_{st.session_state['dx_upload_n']}",
+    )
+    if upload is None:
+        st.caption(
+            "Columns are matched to fields by name; a file that already uses the field names needs no mapping. "
+            f"Dates: {tabular.DATE_FORMATS_HELP}. Lists: 'a; b' or a JSON list."
+        )
+    else:
+        try:
+            tf = tabular.read_tabular(upload.name, upload.getvalue())
+        except ImportRefused as e:
+            refused(e)
+            st.stop()
+        st.caption(
+            f"{escape_markdown(tf.name)}: {len(tf.rows):,} rows, {len(tf.columns)} columns, "
+            f"{tf.format.upper()}, {tf.encoding}"
+        )
+        key = tf.sha256[:10]
+        s1, s2 = st.columns([1, 2])
+        detected = tabular.detect_target(tf.columns)
+        picked_target = s1.selectbox(
+            "The rows are",
+            list(tabular.TARGETS),
+            index=list(tabular.TARGETS).index(detected),
+            format_func=tabular.TARGETS.__getitem__,
+            key=f"dx_target_{key}",
+        )
+        target = tabular.as_target(picked_target)
+        source_key = s2.text_input(
+            "Source (the column mapping is remembered per source)",
+            value=tabular.source_key_for(tf.name),
+            key=f"dx_source_{key}",
+            max_chars=100,
+        )
+        institute, default_tlp, default_rel = marking_defaults(f"dx_{key}")
+
+        suggested, origin = tabular.suggest_mapping(
+            session.cursor(), tf, target, source_key.strip().lower() or "unnamed", institute or ""
+        )
+        fields = ["", *tabular.field_names(target)]
+        unmapped = set(tabular.required_fields(target)) - set(suggested.values())
+        with st.expander(f"Column mapping ({origin})", expanded=bool(unmapped)):
+            st.caption(
+                "Required: "
+                + ", ".join(tabular.required_fields(target))
+                + ". Leave a column blank to skip it."
+            )
+            grid = st.columns(3)
+            mapping: dict[str, str] = {}
+            for k, col in enumerate(tf.columns):
+                sample = ", ".join(str(r[k])[:30] for r in tf.rows[:3] if r[k] not in (None, ""))
+                choice = grid[k % 3].selectbox(
+                    escape_markdown(col),
+                    fields,
+                    index=fields.index(suggested.get(col, "")),
+                    key=f"dx_map_{key}_{target}_{k}",
+                    format_func=lambda f: f or "(skip)",
+                    help=f"e.g. {escape_markdown(sample)}" if sample else "empty in the first rows",
+                )
+                if choice:
+                    mapping[col] = choice
+
+        plan = tabular.validate(
+            session.cursor(),
+            tf,
+            target=target,
+            mapping=mapping,
+            institute=institute,
+            tlp=default_tlp,
+            releasable=default_rel,
+            source_key=source_key.strip().lower() or None,
+        )
+        marking_banner(plan.marking, f"{plan.rows.num_rows:,} valid rows as they would be marked")
+        st.dataframe(tf.preview(), width="stretch", hide_index=True, height=240)
+
+        if plan.ok:
+            st.success(f"All {len(tf.rows):,} rows pass validation.", icon=":material/check_circle:")
+        else:
+            st.error(
+                f"{len(plan.problems):,} problems in {len(plan.rejected_rows):,} of {len(tf.rows):,} rows"
+                + (" and in the file as a whole" if plan.file_level_problems else "")
+                + ". Nothing is written unless every row passes, or you choose to import only the valid rows.",
+                icon=":material/rule:",
+            )
+            st.dataframe(plan.problem_table(), width="stretch", hide_index=True, height=260)
+        for w in plan.warnings:
+            st.warning(escape_markdown(w), icon=":material/warning:")
+
+        def commit(only_valid: bool) -> None:
+            try:
+                report = tabular.commit(store, plan, actor=viewer.email, viewer=viewer, only_valid=only_valid)
+            except (ImportRefused, AccessDenied) as e:
+                refused(e)
+                return
+            st.session_state["dx_file_done"] = report.summary() + f" — batch {report.batch_id}"
+            st.session_state["dx_upload_n"] += 1
+            st.rerun()
+
+        if plan.ok:
+            if st.button(f"Import {plan.rows.num_rows:,} rows", type="primary", key="dx_commit"):
+                commit(only_valid=False)
+        elif not plan.file_level_problems and plan.rows.num_rows:
+            c1, c2 = st.columns(2)
+            c1.download_button(
+                f"Rejected rows ({len(plan.rejected_rows):,}) as CSV",
+                data=plan.rejected_rows_csv(),
+                file_name=f"{tf.name.rsplit('.', 1)[0]}-rejected.csv",
+                mime="text/csv",
+                on_click="ignore",
+                icon=":material/download:",
+                key="dx_rejected",
+            )
+            confirm = c2.checkbox(
+                f"Import only the {plan.rows.num_rows:,} valid rows and leave the {len(plan.rejected_rows):,} "
+                "rejected rows out",
+                key="dx_only_valid",
+            )
+            if c2.button("Import valid rows", disabled=not confirm, key="dx_commit_valid"):
+                commit(only_valid=True)
+
+# -- STIX in ----------------------------------------------------------------------------------------------------
+with tab_stix:
+    done = st.session_state.pop("dx_stix_done", None)
+    if done:
+        st.success(escape_markdown(done), icon=":material/task_alt:")
+    st.session_state.setdefault("dx_stix_n", 0)
+    bundle = st.file_uploader(
+        "STIX 2.1 bundle (JSON)", type=["json"], key=f"dx_stix_{st.session_state['dx_stix_n']}"
+    )
+    if bundle is None:
+        st.caption(
+            "Incidents, reports, ATLAS attack patterns, identities and notes become incidents with techniques. "
+            "TLP 2.0 markings are kept and TLP 1.0 mapped (WHITE → CLEAR); unknown markings, unresolved "
+            "references, bad ids or timestamps refuse the whole bundle."
+        )
+    else:
+        data = bundle.getvalue()
+        try:
+            check = stix_in.check_bundle(
+                bundle.name, data, known_ids=stix_in.existing_stix_ids(session.cursor(), viewer)
+            )
+        except ImportRefused as e:
+            refused(e)
+            st.stop()
+        st.text(check.summary())
+        if not check.ok:
+            st.error(f"This bundle would be refused: {len(check.reasons)} problems.", icon=":material/block:")
+            st.dataframe({"problem": check.reasons}, width="stretch", hide_index=True)
+        else:
+            inst, default_tlp, default_rel = marking_defaults("dx_stix")
+            for w in check.warnings:
+                st.warning(escape_markdown(w), icon=":material/warning:")
+            if st.button("Import bundle", type="primary", key="dx_stix_commit"):
+                try:
+                    report = stix_in.import_stix_bytes(
+                        store,
+                        bundle.name,
+                        data,
+                        actor=viewer.email,
+                        institute=inst,
+                        tlp=default_tlp,
+                        releasable=default_rel,
+                        viewer=viewer,
+                    )
+                except (ImportRefused, AccessDenied) as e:
+                    refused(e)
+                else:
+                    st.session_state["dx_stix_done"] = report.summary() + f" — batch {report.batch_id}"
+                    st.session_state["dx_stix_n"] += 1
+                    st.rerun()
+
+# -- STIX out ---------------------------------------------------------------------------------------------------
+with tab_export:
+    partners = list(INSTITUTES)
+    default_partner = next((p for p in partners if p != viewer.institute), partners[0])
+    partner = st.radio(
+        "Partner",
+        partners,
+        index=partners.index(default_partner),
+        horizontal=True,
+        key="dx_partner",
+        help="Exactly the records releasable to them: TLP:RED only when they have a named recipient, "
+        "TLP:AMBER+STRICT never. Limited to what you may see yourself.",
+    )
+    marking = session.query(stix_export.export_marking, partner)
+    marking_banner(marking, f"{marking.rows:,} incidents releasable to {partner}")
+    if marking.rows == 0:
+        empty_state(f"Nothing you can see is releasable to {partner}.")
+    else:
+        st.download_button(
+            f"STIX bundle for {partner}",
+            data=partial(stix_export.export_bytes, store, partner, viewer),
+            file_name=stix_export.export_file_name(partner, marking),
+            mime="application/json",
+            on_click="ignore",
+            type="primary",
+            icon=":material/download:",
+            key="dx_export",
+        )
+        st.caption(
+            "Incidents with TLP 2.0 marking definitions, both institutes' identities and ATLAS attack patterns. "
+            "Every export is recorded in the audit log. Evaluation results have no STIX type and are not included."
+        )
+
+# -- history and undo -------------------------------------------------------------------------------------------
+with tab_history:
+    done = st.session_state.pop("dx_undo_done", None)
+    if done:
+        st.success(escape_markdown(done), icon=":material/undo:")
+    batches = session.query(imports.history)
+    if batches.empty:
+        empty_state("No imports yet that you may see.")
+    else:
+        st.dataframe(
+            batches.drop(columns=["warnings"]),
+            width="stretch",
+            hide_index=True,
+            column_config={
+                "at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
+                "undone_at": st.column_config.DatetimeColumn("Undone", format="YYYY-MM-DD HH:mm"),
+                "batch_id": "Batch",
+                "imported_by": "By",
+                "n_warnings": "Warnings",
+            },
+        )
+        live = batches[batches["undone_at"].isna()]
+        if not live.empty:
+            labels = {
+                r["batch_id"]: f"{r['batch_id']} · {r['source']} · {r['added']} added, {r['updated']} updated"
+                for r in live.to_dict("records")
+            }
+            c1, c2 = st.columns([3, 1])
+            picked = c1.selectbox("Batch", list(labels), format_func=labels.__getitem__, key="dx_undo_batch")
+            warnings = live.loc[live["batch_id"] == picked, "warnings"].iloc[0]
+            if len(warnings):
+                with st.expander(f"{len(warnings)} warnings of this batch"):
+                    st.dataframe({"warning": list(warnings)}, width="stretch", hide_index=True)
+            sure = c2.checkbox("Remove everything this batch added or changed", key="dx_undo_sure")
+            if c2.button("Undo batch", disabled=not sure, key="dx_undo"):
+                try:
+                    st.session_state["dx_undo_done"] = imports.undo_batch(
+                        store, picked, actor=viewer.email, viewer=viewer
+                    ).summary()
+                    st.rerun()
+                except (imports.UndoRefused, AccessDenied) as e:
+                    st.error(escape_markdown(str(e)), icon=":material/block:")
+
+# -- inbox ------------------------------------------------------------------------------------------------------
+with tab_inbox:
+    st.caption(
+        "While the dashboard runs it holds the store, so `python -m analytics import ...` hands files over to "
+        f"the inbox ({inbox.inbox_dir(store.path)}) and the dashboard imports them on its next page load."
+    )
+    waiting = inbox.pending_for(store.path, viewer)
+    c1, c2 = st.columns([3, 1])
+    c1.metric("Waiting in the inbox", len(waiting))
+    if c2.button("Check the inbox now", key="dx_inbox_now", icon=":material/refresh:"):
+        st.rerun()
+    if waiting:
+        st.dataframe(
+            [
+                {"submitted": m.submitted_at, "file": m.original_name, "kind": m.kind, "by": m.actor}
+                for m in waiting
+            ],
+            width="stretch",
+            hide_index=True,
+        )
+    log = session.query(inbox.inbox_log)
+    if log.empty:
+        empty_state("Nothing has been handed over yet.")
+    else:
+        st.dataframe(
+            log,
+            width="stretch",
+            hide_index=True,
+            column_config={
+                "processed_at": st.column_config.DatetimeColumn("Processed", format="YYYY-MM-DD HH:mm")
+            },
+        )
