@@ -123,23 +123,41 @@ def recompute(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today:
     uncovered = sorted(set(techs["id"].astype(str)) - covered)
     where, params = f.sql_where(viewer, today)
     params = {**params, "uncovered": uncovered}
+    # One statement: the visible incidents are read once (their marking comes from the same rows), joined to
+    # their techniques once, and counted. Distinct-incident counts are only needed where one incident can cite
+    # several techniques of a family (a parent and its sub-techniques); elsewhere a row is an incident.
     sql = f"""
-        with vis as materialized (select i.id, i.originator = 'UK' as uk from incidents i where {where}),
+        with vis as materialized (
+            select i.id, i.originator = 'UK' as uk, i.tlp, i.releasable_to, i.source
+            from incidents i where {where}
+        ),
         hit as materialized (
             select it.technique_id as tid, left(it.technique_id, 9) as pid, v.id, v.uk,
                    list_contains($uncovered::varchar[], it.technique_id) as gap
             from incident_techniques it join vis v on v.id = it.incident_id
-        )
-        select 'parent' as level, pid as technique_id, count(distinct id) as incidents,
-               count(distinct id) filter (uk) as uk, count(distinct id) filter (gap) as gap_incidents
-        from hit group by pid
+        ),
+        by_tid as materialized (
+            select tid, pid, count(*) as n, count(*) filter (uk) as n_uk, count(*) filter (gap) as n_gap
+            from hit group by tid, pid
+        ),
+        families as (select distinct pid from by_tid where tid <> pid),
+        per_incident as (select id, bool_or(gap) as gap from hit group by id)
+        select 'parent' as level, pid as technique_id, sum(n)::bigint as incidents, sum(n_uk)::bigint as uk,
+               sum(n_gap)::bigint as gap_incidents, null as m
+        from by_tid where pid not in (select pid from families) group by pid
         union all
-        select 'sub', tid, count(*), count(*) filter (uk), count(*) filter (gap)
-        from hit where tid <> pid group by tid
+        select 'parent', pid, count(distinct id), count(distinct id) filter (uk), count(distinct id) filter (gap),
+               null
+        from hit where pid in (select pid from families) group by pid
         union all
-        -- totals ride in the same columns: incidents matching, incidents citing a technique, gap incidents
-        select 'total', null, (select count(*) from vis), count(distinct id), count(distinct id) filter (gap)
-        from hit
+        select 'sub', tid, n, n_uk, n_gap, null from by_tid where tid <> pid
+        union all
+        -- totals ride in the same columns: incidents matching, incidents citing a technique, gap incidents,
+        -- and the marking of every matching incident
+        select 'total', null, (select count(*) from vis), count(*), count(*) filter (gap),
+               (select [m_tlp::varchar, m_uk::varchar, m_au::varchar, m_rows::varchar, array_to_string(m_sources, ',')]
+                from (select {marking_select_sql("i")} from vis i))
+        from per_incident
     """
     counts = con.execute(sql, params).df()
     total = counts[counts["level"] == "total"].iloc[0]
@@ -151,8 +169,13 @@ def recompute(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today:
     cells["benchmarks"] = cells["technique_id"].map(lambda t: shown.get(t, []))
     cells["n_benchmarks"] = cells["benchmarks"].map(len).astype(int)
     cells["covered"] = cells["technique_id"].isin(covered)
-    marking = highest_marking(
-        con, "incidents i", where, {k: v for k, v in params.items() if k != "uncovered"}
+    m_tlp, m_uk, m_au, m_rows, m_sources = list(total["m"])
+    marking = marking_from_row(
+        int(m_tlp),
+        m_uk == "true",
+        m_au == "true",
+        int(m_rows),
+        [x for x in str(m_sources or "").split(",") if x],
     )
     data = MatrixData(
         cells=cells.reset_index(drop=True),

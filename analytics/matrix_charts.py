@@ -3,6 +3,8 @@
 `matrix_layout` places techniques in cells (a technique under several tactics appears in each column, as in
 ATLAS's own matrix; expanded parents are followed by their sub-techniques), and `matrix_heatmap` colours them
 for one mode. Counts are coloured on a log scale because a few techniques dominate; the legend shows real counts.
+Sixteen columns of technique names are not legible in a dashboard's width, so the kill chain is drawn in bands
+of at most eight tactics (left to right, then the next band below), one shared colour scale.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import math
 import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from analytics.charts import ORIGINATOR_COLOURS, style_figure
 
@@ -22,8 +26,9 @@ COVERED_CELL = "#b9dcc3"  # gaps mode: incidents seen, and an evaluation covers 
 _INCIDENT_SCALE = ("#fde9d4", "#f7b47a", "#e4682f", "#b3261e", "#6e0f0b")
 _COVERAGE_SCALE = ("#d7efdc", "#8fcf9d", "#3f9a5a", "#1e6b37")
 _GAP_SCALE = ("#fcd9cf", "#f08a6c", "#c8321f", "#7a0f08")
-ROW_HEIGHT = 52
-HEADER_HEIGHT = 70
+ROW_HEIGHT = 62
+HEADER_HEIGHT = 56
+MAX_COLUMNS_PER_BAND = 8
 
 
 @dataclass(frozen=True)
@@ -118,7 +123,7 @@ def matrix_heatmap(
     custom: list[list[list[str]]] = [[["", "", ""] for _ in range(ncols)] for _ in range(nrows)]
     for c in cells:
         marker = "▸ " if c.has_subs else ("↳ " if c.is_sub else "")
-        label = _wrap(marker + c.name)
+        label = _wrap(marker + c.name, 18, 3)
         if mode == "difference" and diverging is not None:
             uk, au = diverging.get(c.technique_id, (0, 0))
             z[c.row][c.column] = float(uk - au)
@@ -145,37 +150,37 @@ def matrix_heatmap(
             text[c.row][c.column] = f"{label}<br><b>{shown}</b>" if shown else label
         custom[c.row][c.column] = [c.technique_id, c.name, detail]
 
-    trace = go.Heatmap(
-        z=z,
-        text=text,
-        customdata=custom,
-        texttemplate="%{text}",
-        textfont={"size": 10},
-        hovertemplate="<b>%{customdata[0]}</b> %{customdata[1]}<br>%{customdata[2]}<extra></extra>",
-        xgap=3,
-        ygap=3,
-        hoverongaps=False,
-    )
-    present = [v for row in z for v in row if v is not None]
     if mode == "difference":
+        present = [v for row in z for v in row if v is not None]
         bound = max([abs(v) for v in present] + [1.0])
-        trace.update(
-            zmin=-bound,
-            zmax=bound,
-            colorscale=[[0, ORIGINATOR_COLOURS["AU"]], [0.5, "#f7f7f7"], [1, ORIGINATOR_COLOURS["UK"]]],
-            colorbar={"title": {"text": "UK − AU"}, "thickness": 12, "len": 0.5, "y": 1, "yanchor": "top"},
-        )
-    elif mode == "coverage":
+        coloraxis: dict[str, Any] = {
+            "cmin": -bound,
+            "cmax": bound,
+            "colorscale": [[0, ORIGINATOR_COLOURS["AU"]], [0.5, "#f7f7f7"], [1, ORIGINATOR_COLOURS["UK"]]],
+            "colorbar": {"title": {"text": "UK − AU"}},
+        }
+    else:
+        coloraxis = _colour_axis(mode, z, value_label, max_count)
+    coloraxis["colorbar"] = {
+        **coloraxis.get("colorbar", {}),
+        "thickness": 12,
+        "len": min(0.5, 400 / max(1, _height(cells, ncols))),
+        "y": 1,
+        "yanchor": "top",
+    }
+    return _banded_figure(cells, tactic_names, z, text, custom, coloraxis, title)
+
+
+def _colour_axis(
+    mode: str, z: list[list[float | None]], value_label: str, max_count: int | None
+) -> dict[str, Any]:
+    present = [v for row in z for v in row if v is not None]
+    if mode == "coverage":
         top = max([*present, 1.0])
         scale: list[list[float | str]] = [[0.0, EMPTY_CELL], [0.5 / top, EMPTY_CELL]]
         scale += [[0.5 / top + (1 - 0.5 / top) * k / 3, c] for k, c in enumerate(_COVERAGE_SCALE)]
-        trace.update(
-            zmin=0,
-            zmax=top,
-            colorscale=scale,
-            colorbar={"title": {"text": "benchmarks"}, "thickness": 12, "len": 0.5, "y": 1, "yanchor": "top"},
-        )
-    elif mode == "gaps":
+        return {"cmin": 0, "cmax": top, "colorscale": scale, "colorbar": {"title": {"text": "benchmarks"}}}
+    if mode == "gaps":
         top = max([*present, math.log1p(1)])
         span = top + 1  # z runs from -1 (covered) to top
         grey_at = 1 / span  # z = 0
@@ -188,39 +193,104 @@ def matrix_heatmap(
             [red_at, _GAP_SCALE[0]],
         ]
         scale += [[red_at + (1 - red_at) * k / 3, c] for k, c in enumerate(_GAP_SCALE) if k]
-        trace.update(zmin=-1, zmax=top, colorscale=scale, showscale=False)
-    else:
-        top = max([*present, 0.0, math.log1p(max_count or 0)])
-        tickvals, ticktext = _log_ticks(round(math.expm1(top)))
-        trace.update(
-            zmin=0,
-            zmax=max(top, math.log1p(1)),
-            colorscale=_log_scale(_INCIDENT_SCALE, max(top, math.log1p(1))),
-            colorbar={
-                "title": {"text": value_label},
-                "tickvals": tickvals,
-                "ticktext": ticktext,
-                "thickness": 12,
-                "len": 0.5,
-                "y": 1,
-                "yanchor": "top",
-            },
-        )
-    fig = go.Figure(trace)
-    style_figure(fig, title, height=HEADER_HEIGHT + ROW_HEIGHT * nrows + (40 if title else 0))
-    fig.update_layout(margin={"l": 4, "r": 4, "t": HEADER_HEIGHT + (40 if title else 0), "b": 4})
-    fig.update_xaxes(
-        tickmode="array",
-        tickvals=list(range(ncols)),
-        ticktext=[_wrap(n, 12, 3) for n in tactic_names],
-        side="top",
-        tickfont={"size": 11},
-        showgrid=False,
-        zeroline=False,
-        range=[-0.5, ncols - 0.5],
-        fixedrange=True,
+        return {"cmin": -1, "cmax": top, "colorscale": scale, "showscale": False}
+    top = max([*present, 0.0, math.log1p(max_count or 0), math.log1p(1)])
+    tickvals, ticktext = _log_ticks(round(math.expm1(top)))
+    return {
+        "cmin": 0,
+        "cmax": top,
+        "colorscale": _log_scale(_INCIDENT_SCALE, top),
+        "colorbar": {"title": {"text": value_label}, "tickvals": tickvals, "ticktext": ticktext},
+    }
+
+
+def _bands(ncols: int) -> list[range]:
+    """Tactic columns per band: all in one band when they fit, else split evenly (16 tactics -> 2 x 8)."""
+    nbands = max(1, math.ceil(ncols / MAX_COLUMNS_PER_BAND))
+    per = math.ceil(ncols / nbands) if ncols else 1
+    return [range(k, min(k + per, ncols)) for k in range(0, ncols, per)] or [range(0)]
+
+
+def _band_rows(cells: list[Cell], band: range) -> int:
+    return max((c.row for c in cells if c.column in band), default=0) + 1
+
+
+def _height(cells: list[Cell], ncols: int) -> int:
+    return sum(HEADER_HEIGHT + ROW_HEIGHT * _band_rows(cells, b) for b in _bands(ncols))
+
+
+def _banded_figure(
+    cells: list[Cell],
+    tactic_names: list[str],
+    z: list[list[float | None]],
+    text: list[list[str]],
+    custom: list[list[list[str]]],
+    coloraxis: dict[str, Any],
+    title: str | None,
+) -> go.Figure:
+    """Kill-chain order left to right, continued in a second band below when 16 columns would not be legible."""
+    bands = _bands(len(tactic_names))
+    rows = [_band_rows(cells, b) for b in bands]
+    title_px = 40 if title else 0
+    plot_px = sum(ROW_HEIGHT * r for r in rows) + HEADER_HEIGHT * (len(bands) - 1)
+    fig = make_subplots(
+        rows=len(bands),
+        cols=1,
+        row_heights=[float(r) for r in rows],
+        vertical_spacing=HEADER_HEIGHT / plot_px if len(bands) > 1 else 0.0,
     )
-    fig.update_yaxes(
-        autorange="reversed", showticklabels=False, showgrid=False, zeroline=False, fixedrange=True
+    per = max(len(b) for b in bands)
+    for k, (band, nrows) in enumerate(zip(bands, rows, strict=True), start=1):
+        cols = list(band)
+        fig.add_trace(
+            go.Heatmap(
+                z=[[z[r][c] for c in cols] for r in range(nrows)],
+                text=[[text[r][c] for c in cols] for r in range(nrows)],
+                customdata=[[custom[r][c] for c in cols] for r in range(nrows)],
+                texttemplate="%{text}",
+                textfont={"size": 11},
+                hoverinfo="skip",
+                xgap=3,
+                ygap=3,
+                coloraxis="coloraxis",
+            ),
+            row=k,
+            col=1,
+        )
+        # Click targets: Streamlit reports point selections for scatter traces, not heatmap cells, so every
+        # technique also gets an invisible marker at its cell's centre carrying its id.
+        here = [c for c in cells if c.column in band]
+        fig.add_trace(
+            go.Scatter(
+                x=[c.column - band.start for c in here],
+                y=[c.row for c in here],
+                customdata=[custom[c.row][c.column] for c in here],
+                mode="markers",
+                marker={"size": 44, "opacity": 0, "color": "#000000"},
+                hovertemplate="<b>%{customdata[0]}</b> %{customdata[1]}<br>%{customdata[2]}<extra></extra>",
+                showlegend=False,
+            ),
+            row=k,
+            col=1,
+        )
+        fig.update_xaxes(
+            tickmode="array",
+            tickvals=list(range(len(cols))),
+            ticktext=[f"<b>{_wrap(tactic_names[c], 18, 2)}</b>" for c in cols],
+            side="top",
+            tickfont={"size": 12},
+            range=[-0.5, per - 0.5],
+            row=k,
+            col=1,
+        )
+        fig.update_yaxes(range=[nrows - 0.5, -0.5], row=k, col=1)
+    style_figure(fig, title, height=plot_px + HEADER_HEIGHT + title_px + 8)
+    fig.update_xaxes(showgrid=False, zeroline=False, fixedrange=True, tickangle=0)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, fixedrange=True)
+    fig.update_layout(
+        margin={"l": 4, "r": 4, "t": HEADER_HEIGHT + title_px, "b": 8},
+        coloraxis=coloraxis,
+        hovermode="closest",
+        hoverdistance=40,
     )
     return fig

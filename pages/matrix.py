@@ -175,10 +175,11 @@ if technique:
             st.caption("ATLAS lists no mitigations for this technique.")
         else:
             st.dataframe(
-                mits[["id", "name", "use", "via"]],
+                mits[["name", "use", "id", "via"]],
                 hide_index=True,
                 width="stretch",
                 column_config={
+                    "name": st.column_config.TextColumn("mitigation", width="medium"),
                     "use": st.column_config.TextColumn("how it applies", width="large"),
                     "via": st.column_config.TextColumn("listed for"),
                 },
@@ -192,7 +193,9 @@ if technique:
         else:
             shown = incs.data.assign(techniques=incs.data["techniques"].map(", ".join))
             picked = st.dataframe(
-                shown,
+                shown[
+                    ["id", "occurred_on", "title", "originator", "category", "source", "tlp", "techniques"]
+                ],
                 hide_index=True,
                 width="stretch",
                 height=280,
@@ -230,7 +233,21 @@ if technique:
                 with_runs.assign(mapped_to=with_runs["mapped_to"].map(", ".join)),
                 hide_index=True,
                 width="stretch",
+                column_order=[
+                    "benchmark",
+                    "latest_score",
+                    "trend",
+                    "latest_model",
+                    "latest_date",
+                    "latest_institute",
+                    "best_score",
+                    "runs",
+                    "mapped_to",
+                ],
                 column_config={
+                    "latest_model": st.column_config.TextColumn("latest model"),
+                    "latest_institute": st.column_config.TextColumn("run by"),
+                    "mapped_to": st.column_config.TextColumn("mapped to"),
                     "latest_score": st.column_config.NumberColumn("latest score", format="%.2f"),
                     "best_score": st.column_config.NumberColumn("best score", format="%.2f"),
                     "latest_date": st.column_config.DateColumn("latest run"),
