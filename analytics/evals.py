@@ -50,8 +50,9 @@ _SCORED = "r.status = 'success' and r.score is not null"
 # 95% interval of a run's score. Shares of tasks (Epoch's fraction benchmarks, accuracy metrics) cannot leave
 # [0, 1], so the normal interval is clipped there; other units (Elo, minutes, index points) are not clipped.
 _IS_SHARE = "(coalesce(r.details->>'unit', '') = 'fraction' or r.metric = 'accuracy')"
-_CI_LOW = f"case when {_IS_SHARE} then greatest(0.0, r.score - {eval_stats.Z95} * r.stderr) else r.score - {eval_stats.Z95} * r.stderr end"
-_CI_HIGH = f"case when {_IS_SHARE} then least(1.0, r.score + {eval_stats.Z95} * r.stderr) else r.score + {eval_stats.Z95} * r.stderr end"
+# (DuckDB's greatest/least skip NULLs, so a missing stderr is tested first.)
+_CI_LOW = f"case when r.stderr is null then null when {_IS_SHARE} then greatest(0.0, r.score - {eval_stats.Z95} * r.stderr) else r.score - {eval_stats.Z95} * r.stderr end"
+_CI_HIGH = f"case when r.stderr is null then null when {_IS_SHARE} then least(1.0, r.score + {eval_stats.Z95} * r.stderr) else r.score + {eval_stats.Z95} * r.stderr end"
 
 
 def eval_where(viewer: Viewer, f: Filters, today: date) -> tuple[str, dict[str, Any]]:

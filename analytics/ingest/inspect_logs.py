@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -175,20 +176,21 @@ def check_eval_zip(path: Path) -> None:
 
 def score_number(value: Any) -> float | None:
     """A sample score as a number: C/I/P/N letters, booleans and numbers; anything else has no number."""
-    if isinstance(value, bool):
-        return 1.0 if value else 0.0
-    if isinstance(value, int | float):
-        f = float(value)
-        return f if f == f and f not in (float("inf"), float("-inf")) else None
     if isinstance(value, str):
         v = value.strip()
-        if v in LETTER_SCORES:
-            return LETTER_SCORES[v]
+        letter = LETTER_SCORES.get(v)
+        if letter is not None:
+            return letter
         try:
             f = float(v)
         except ValueError:
             return None
-        return f if f == f and f not in (float("inf"), float("-inf")) else None
+        return f if math.isfinite(f) else None
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, (int, float)):
+        f = float(value)
+        return f if math.isfinite(f) else None
     return None
 
 
