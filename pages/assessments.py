@@ -204,7 +204,7 @@ def _act(fn: Any, *args: Any, success: str, **kwargs: Any) -> None:
     except A.AssessmentError as e:
         _flash("error", str(e))
     else:
-        _flash("success", success.format(result=result))
+        _flash("success", success.format(label=A.STATUS_LABELS.get(str(result), "")))
     st.rerun()
 
 
@@ -479,7 +479,7 @@ def _review(a: A.Assessment) -> None:
                 if c1.button(
                     "Sign off this version", type="primary", icon=":material/verified:", key="rv_sign"
                 ):
-                    _act(A.sign_off, a.id, a.version, success="Signed off. Status now: {result}.")
+                    _act(A.sign_off, a.id, a.version, success="Signed off. Status now: {label}.")
                 with c2:
                     reason = st.text_area("Or return it with comments", key="rv_return_text", height=68)
                     if st.button("Return to authors", icon=":material/undo:", key="rv_return"):

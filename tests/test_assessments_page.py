@@ -165,10 +165,10 @@ def test_lead_sees_awaiting_sign_off_and_signs(app) -> None:
     assert at.metric[0].value == "1"  # awaiting my sign-off
     at = make("lead@au.example", WORKSPACE, {"a": str(aid)})
     at.button(key="rv_sign").click().run()
-    assert any("Signed off. Status now: in_review." in s.value for s in at.success)
+    assert any("Signed off. Status now: In review." in s.value for s in at.success)
     at = make("lead@uk.example", WORKSPACE, {"a": str(aid)})
     at.button(key="rv_sign").click().run()
-    assert any("Status now: approved" in s.value for s in at.success)
+    assert any("Status now: Approved" in s.value for s in at.success)
     assert A.get_assessment(store.cursor(), UK_LEAD, aid).status == "approved"
 
 

@@ -91,7 +91,7 @@ def test_draft_to_dual_approval_with_two_nations(browser, server, shots) -> None
     main.get_by_role("heading", name=TITLE).wait_for()
     main.get_by_role("button", name="Sign off this version").click()
     wait_idle(page)
-    main.get_by_text("Status now: in_review").wait_for()
+    main.get_by_text("Status now: In review").wait_for()
     main.get_by_text("UK lead signed").first.wait_for()
     page.screenshot(path=str(shots / "assessment-review-lead-uk.png"))
     ctx.close()
@@ -103,7 +103,7 @@ def test_draft_to_dual_approval_with_two_nations(browser, server, shots) -> None
     _pick(page, "Open an assessment", f"A-{aid} · {TITLE}")
     main.get_by_role("button", name="Sign off this version").click()
     wait_idle(page)
-    main.get_by_text("Status now: approved").wait_for()
+    main.get_by_text("Status now: Approved").wait_for()
     assert page.get_by_test_id("stException").count() == 0
     ctx.close()
 
