@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,6 @@ from analytics.chart_export import (
     export_chart,
     export_filename,
     figure_title,
-    slug,
     source_credits,
 )
 from analytics.markings import TLP_COLOURS, TLP_MEANING, Marking, combine_markings
@@ -794,7 +793,3 @@ def _picture_in(slide: Any, png: bytes, left: float, top: float, max_w: float, m
     slide.shapes.add_picture(
         io.BytesIO(png), Inches(left + (max_w - w) / 2), Inches(top), Inches(w), Inches(h)
     )
-
-
-def slide_filename(title: str, marking: Marking, when: date | datetime) -> str:
-    return export_filename(f"slide {slug(title)}", marking, "pptx", when)

@@ -34,8 +34,10 @@ import kaleido
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw, ImageFont
 
+from analytics.exports_audit import record_export
 from analytics.filters import Filters
 from analytics.markings import TLP_COLOURS, Marking, visible_sql
+from analytics.store import Store
 from analytics.viewer import Viewer
 
 ImageFormat = Literal["png", "svg"]
@@ -394,3 +396,33 @@ def banner_height_px(preset: str = DEFAULT_PRESET) -> int:
 def export_summary(fig: go.Figure, marking: Marking, fmt: str, preset: str) -> dict[str, Any]:
     """What an audit entry records about a chart export (fixed vocabulary plus the chart title)."""
     return {"title": figure_title(fig), "format": fmt, "preset": preset, "marking": marking.label}
+
+
+def export_and_record(
+    store: Store,
+    viewer: Viewer,
+    fig: go.Figure,
+    marking: Marking,
+    *,
+    fmt: ImageFormat,
+    preset: str,
+    filters: Filters | str | None,
+    today: date,
+    obj: str,
+) -> bytes:
+    """What a chart's download button returns: the image, with its provenance computed now, and the audit
+    entry of the export. Runs outside the page script (Streamlit calls it on click), so it takes the store."""
+    as_of = data_as_of(store.cursor(), viewer)
+    prov = provenance_for(viewer, marking, filters=filters, today=today, as_of=as_of)
+    data = export_chart(fig, marking, prov, fmt, preset)
+    record_export(
+        store,
+        viewer,
+        kind="chart",
+        obj=obj,
+        fmt=fmt,
+        marking=marking,
+        filters=filters if isinstance(filters, Filters) else None,
+        extra={"preset": preset, "chart": figure_title(fig)},
+    )
+    return data

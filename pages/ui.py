@@ -31,8 +31,15 @@ def marking_banner(marking: Marking, what: str = "") -> None:
 def chart(fig: go.Figure, key: str, marking: Marking, **kwargs: Any) -> Any:
     """Show a figure with the standard config. `marking` is the marking of the rows behind this figure; the
     briefing exports (PNG/SVG with banner and provenance footer) hang off this one function. Extra kwargs go
-    to st.plotly_chart (e.g. on_select="rerun", selection_mode=...)."""
-    return st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False}, **kwargs)
+    to st.plotly_chart (e.g. on_select="rerun", selection_mode=...), except `export_filters` (a Filters or a
+    phrase) which the export footer names instead of the shared sidebar filters.
+
+    Under the figure sits a small "Export chart" popover with PNG and SVG downloads at briefing sizes. The
+    images are built only when someone clicks (deferred download data), so showing a chart stays cheap."""
+    export_filters = kwargs.pop("export_filters", None)
+    event = st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False}, **kwargs)
+    _chart_export_controls(fig, key, marking, export_filters)
+    return event
 
 
 def empty_state(message: str) -> None:
@@ -247,3 +254,91 @@ def selection_points(event: Any) -> list[dict[str, Any]]:
         except (KeyError, TypeError):
             return []
     return [dict(p) for p in points or []]
+
+
+# -- briefing exports (chart downloads, page to slide) ------------------------------------------------------------
+
+
+def _export_context() -> tuple[Any, Any, Any, Any]:
+    """Store, viewer, shared filters and today, captured now: download data runs later, outside the script."""
+    from analytics import session
+
+    return session.store(), session.viewer(), session.filters(), session.today()
+
+
+@st.fragment
+def _chart_export_controls(fig: go.Figure, key: str, marking: Marking, export_filters: Any) -> None:
+    # A fragment, so choosing a size reruns only this popover, not the page.
+    from functools import partial
+
+    from analytics import chart_export
+
+    store, viewer, shared_filters, today = _export_context()
+    filters = shared_filters if export_filters is None else export_filters
+    title = chart_export.figure_title(fig)
+    with st.popover("Export chart", icon=":material/download:", key=f"{key}__export"):
+        preset = st.radio(
+            "Size",
+            list(chart_export.PRESETS),
+            format_func=lambda p: chart_export.PRESETS[p].label,
+            horizontal=True,
+            key=f"{key}__export_size",
+        )
+        st.caption(
+            f"Marked **TLP:{marking.tlp}** at the top; the footer names the filters, the data date, you and "
+            "the sources. Every export is recorded in the audit log."
+        )
+        left, right = st.columns(2)
+        for col, fmt in zip((left, right), chart_export.FORMATS, strict=True):
+            col.download_button(
+                fmt.upper(),
+                data=partial(
+                    chart_export.export_and_record,
+                    store,
+                    viewer,
+                    fig,
+                    marking,
+                    fmt=fmt,
+                    preset=preset,
+                    filters=filters,
+                    today=today,
+                    obj=f"chart:{key}",
+                ),
+                file_name=chart_export.export_filename(title, marking, fmt, today),
+                mime=chart_export.MIME[fmt],
+                key=f"{key}__export_{fmt}",
+                on_click="ignore",
+                icon=":material/image:",
+                width="stretch",
+            )
+
+
+def page_to_slide(title: str, figures: list[tuple[go.Figure, Marking]], key: str, page: str = "") -> None:
+    """A "Page to slide" button: the current view (these figures, each with its marking) as one 16:9 PowerPoint
+    slide titled `title`, marked with the combination of all the figures' markings. Built only on click."""
+    from functools import partial
+
+    from analytics import briefing_builder
+
+    if not figures:
+        return
+    store, viewer, filters, today = _export_context()
+    st.download_button(
+        "Page to slide",
+        data=partial(
+            briefing_builder.export_page_slide,
+            store,
+            viewer,
+            title=title,
+            figures=list(figures),
+            filters=filters,
+            today=today,
+            page=page or key,
+        ),
+        file_name=briefing_builder.slide_filename(title, [m for _, m in figures], today),
+        mime="application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        key=f"{key}__slide",
+        on_click="ignore",
+        icon=":material/slideshow:",
+        help="One 16:9 slide of this page's charts, marked and with provenance, for a briefing.",
+    )

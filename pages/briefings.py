@@ -1,0 +1,170 @@
+"""Briefings: pick an assessment and charts, order them, download a marked PPTX, DOCX, PDF or Markdown file."""
+
+from functools import partial
+
+import streamlit as st
+
+from analytics import briefing, briefing_builder, session
+from analytics.access import EVERYONE
+from pages.ui import chart, marking_banner, page_to_slide
+
+viewer = session.require_role(*EVERYONE)
+f = session.filters()
+today = session.today()
+store = session.store()
+
+st.title("Briefings")
+st.caption(
+    "Build a briefing from charts drawn for you under the current filters or a saved view. Every file is marked "
+    "with the highest TLP and narrowest releasability of what it contains, and every download is audited."
+)
+
+choices = session.query(briefing_builder.chart_choices)
+labels = dict(choices)
+if "brf_charts" not in st.session_state:
+    st.session_state["brf_charts"] = [k for k, _ in choices[:1]]
+st.session_state["brf_charts"] = [k for k in st.session_state["brf_charts"] if k in labels]
+
+
+def _move(index: int, step: int) -> None:
+    order = list(st.session_state["brf_charts"])
+    j = index + step
+    if 0 <= j < len(order):
+        order[index], order[j] = order[j], order[index]
+        st.session_state["brf_charts"] = order
+
+
+def _remove(index: int) -> None:
+    order = list(st.session_state["brf_charts"])
+    del order[index]
+    st.session_state["brf_charts"] = order
+
+
+assessment_options = session.query(briefing_builder.assessment_choices)
+assessment_labels: dict[int | None, str] = {None: "None: a chart pack", **dict(assessment_options)}
+
+left, right = st.columns([3, 2], gap="large")
+with left:
+    st.subheader("1. Content")
+    assessment_id = st.selectbox(
+        "Assessment",
+        list(assessment_labels),
+        format_func=assessment_labels.__getitem__,
+        key="brf_assessment",
+        help="Its bottom line and key judgements open the briefing. Policymakers see approved assessments only; "
+        "anything not approved is watermarked DRAFT.",
+    )
+    title = st.text_input(
+        "Title",
+        key="brf_title",
+        placeholder="The assessment's title" if assessment_id is not None else "Chart pack",
+        max_chars=200,
+    )
+    picked: list[str] = st.multiselect(
+        "Charts",
+        list(labels),
+        format_func=labels.__getitem__,
+        key="brf_charts",
+        help="Current filters: the filters in the sidebar now. Saved views: filter states saved by your "
+        "institute; each is drawn with what you may see today.",
+    )
+    if picked:
+        st.caption("Order (as they will appear)")
+    for k, key in enumerate(picked):
+        with st.container(border=True):
+            text_col, up, down, rm = st.columns([12, 1, 1, 1], vertical_alignment="center", gap="small")
+            text_col.text(f"{k + 1}. {labels[key]}")
+            up.button(
+                "",
+                icon=":material/arrow_upward:",
+                key=f"brf_up_{k}",
+                on_click=_move,
+                args=(k, -1),
+                disabled=k == 0,
+                help="Move up",
+                type="tertiary",
+            )
+            down.button(
+                "",
+                icon=":material/arrow_downward:",
+                key=f"brf_down_{k}",
+                on_click=_move,
+                args=(k, 1),
+                disabled=k == len(picked) - 1,
+                help="Move down",
+                type="tertiary",
+            )
+            rm.button(
+                "",
+                icon=":material/close:",
+                key=f"brf_rm_{k}",
+                on_click=_remove,
+                args=(k,),
+                help="Remove",
+                type="tertiary",
+            )
+
+plan = session.query(
+    briefing_builder.plan_briefing,
+    title=title,
+    chart_keys=tuple(picked),
+    current=f,
+    today=today,
+    assessment_id=assessment_id,
+)
+
+with right:
+    st.subheader("2. Outline")
+    judgements = [f"Key judgement {n}" for n in range(1, plan.judgements + 1)]
+    charts_outline = [labels[k].split(" — ")[0] for k in picked]
+    outline = [plan.title, "Bottom line", *judgements, *charts_outline, "Sources"]
+    st.text("\n".join(f"{n}. {line}" for n, line in enumerate(outline, 1)))
+    st.caption(f"{plan.slides} slides at 16:9; a document of the same content in Word, PDF and Markdown.")
+
+st.divider()
+st.subheader("3. Produce")
+ready = bool(picked) or assessment_id is not None
+marking_banner(
+    plan.marking,
+    f"{plan.slides} slides" + (" · DRAFT" if plan.draft else "") if ready else "nothing chosen yet",
+)
+if not ready:
+    st.info("Choose an assessment or at least one chart above.", icon=":material/info:")
+cols = st.columns(len(briefing.FORMATS))
+for col, fmt in zip(cols, briefing.FORMATS, strict=True):
+    col.download_button(
+        briefing.FORMAT_LABELS[fmt],
+        data=partial(
+            briefing_builder.export_briefing,
+            store,
+            viewer,
+            fmt,
+            title=title,
+            chart_keys=tuple(picked),
+            current=f,
+            today=today,
+            assessment_id=assessment_id,
+        ),
+        file_name=plan.filename(fmt, today),
+        mime=briefing.FORMATS[fmt],
+        key=f"brf_dl_{fmt}",
+        on_click="ignore",
+        icon=":material/download:",
+        disabled=not ready,
+        width="stretch",
+    )
+st.caption(
+    "PowerPoint: title, bottom line, one slide per key judgement, one per chart, sources (16:9). Word and PDF: "
+    "the same as a document with the marking in every header and footer. Markdown: the text, with the charts "
+    "listed. Drafts are watermarked DRAFT on every page and slide."
+)
+
+# A toggle, not a collapsed expander: charts are drawn only when asked for, and never hidden.
+if picked and st.toggle("Preview the charts", key="brf_preview"):
+    figures = []
+    for k, key in enumerate(picked):
+        scoped = session.query(briefing_builder.draw_chart, key, f, today)
+        figures.append((scoped.data, scoped.marking))
+        st.text(f"{k + 1}. {labels[key]}")
+        chart(scoped.data, key=f"brf_preview_{k}", marking=scoped.marking)
+    page_to_slide(title or "Chart pack", figures, key="brf_slide", page="briefings")
