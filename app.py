@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from analytics import access, audit, identity, incidents, session, taxonomy
+from analytics import access, identity, incidents, session, taxonomy
 from analytics.filters import URL_KEYS, Filters
 from analytics.store import StoreError
-from pages.ui import filter_sidebar
+from pages.ui import filter_sidebar, inert_markdown
 
 st.set_page_config(page_title="UK–AU AI Threat Dashboard", page_icon=":material/shield:", layout="wide")
 
@@ -17,22 +17,22 @@ def _secrets() -> dict:
         return {}
 
 
-try:
-    con = session.cursor()
-except StoreError as e:
-    st.error(str(e), icon=":material/database:")
-    st.stop()
+def _sign_out() -> None:
+    st.session_state.clear()  # the app reruns after this callback and shows the sign-in screen
+    if bool(st.user.get("is_logged_in", False)):
+        st.logout()  # clears the identity cookie and ends the provider session; starts a new session
 
-mode = identity.auth_mode(_secrets())
-if mode == "misconfigured":
-    st.error("Demo mode (THREAT_DEMO_MODE) cannot be on while OIDC sign-in is configured. Unset one of them.")
-    st.stop()
 
-logged_in = bool(st.user.get("is_logged_in", False))
-email = str(st.user.get("email") or "") if logged_in else str(st.session_state.get("demo_email") or "")
-if not email:
-    st.title("UK–AU AI Threat Dashboard")
-    if mode == "oidc":
+def _gate() -> None:
+    """Everything a person sees before they are signed in as an enrolled, active user."""
+    st.title("Not enrolled" if email else "UK–AU AI Threat Dashboard")
+    if mode == "misconfigured":
+        st.error("Sign-in is misconfigured; ask the operator to check the server log.")
+    elif email:
+        st.error("This account is not enrolled, or has been disabled. Ask your institute's administrator.")
+        st.text(f"Signed in as {email}")  # text, never markdown: the provider chose this string
+        st.button("Sign out", on_click=_sign_out)
+    elif mode == "oidc":
         st.write("Sign in with your institute account to continue.")
         st.button("Sign in", on_click=st.login, type="primary", icon=":material/login:")
     elif mode == "demo":
@@ -46,38 +46,40 @@ if not email:
             "Sign-in is not configured. Set `[auth]` in `.streamlit/secrets.toml` for OIDC, "
             "or start with `THREAT_DEMO_MODE=1` (as `make run` does) for the demo personas."
         )
+
+
+try:
+    con = session.cursor()
+except StoreError as e:
+    st.error(str(e), icon=":material/database:")
     st.stop()
 
-viewer = identity.viewer_for_email(con, email)
+mode = identity.auth_mode(_secrets())
+if mode == "misconfigured":  # the reason goes to the operator's log, never to the page
+    print(f"sign-in misconfigured: {identity.configuration_problem(_secrets())}", flush=True)
+email = identity.signed_in_email(mode, st.user.to_dict(), st.session_state.get("demo_email"))
+# Looked up on every rerun: disabling someone or changing their role takes effect at their next interaction.
+viewer = identity.viewer_for_email(con, email) if mode != "misconfigured" else None
 if viewer is None:
-    if not st.session_state.get("refusal_logged"):
-        with session.store().transaction() as tx:
-            audit.record(tx, str(email), "sign-in refused", "", "not enrolled or disabled")
-        st.session_state["refusal_logged"] = True
-    st.title("Not enrolled")
-    st.error(f"{email} is not enrolled, or has been disabled. Ask your institute's administrator for access.")
-    if st.button("Sign out"):
-        st.session_state.clear()
-        if logged_in and mode == "oidc":
-            st.logout()
-        st.rerun()
+    for key in ("viewer", "signed_in_as"):
+        st.session_state.pop(key, None)
+    if email and st.session_state.get("refused_as") != email:
+        identity.record_refused_sign_in(session.store(), email, mode)
+        st.session_state["refused_as"] = email
+    # A one-page, hidden navigation: no page of the app is listed or reachable by URL before sign-in.
+    st.navigation([st.Page(_gate, title="Sign in", url_path="sign-in")], position="hidden").run()
     st.stop()
 
 if st.session_state.get("signed_in_as") != viewer.email:
-    with session.store().transaction() as tx:
-        audit.record(tx, viewer.email, "sign-in", "", {"mode": mode})
+    identity.record_sign_in(session.store(), viewer, mode)
     st.session_state["signed_in_as"] = viewer.email
 st.session_state["viewer"] = viewer
 
 with st.sidebar:
     if mode == "demo":
         st.caption(":orange-background[DEMO MODE] synthetic data")
-    st.markdown(f"**{viewer.name}**  \n{viewer.institute} · {viewer.role}")
-    if st.button("Sign out", icon=":material/logout:"):
-        st.session_state.clear()
-        if mode == "oidc":
-            st.logout()
-        st.rerun()
+    st.markdown(f"**{inert_markdown(viewer.name)}**  \n{viewer.institute} · {viewer.role}")
+    st.button("Sign out", icon=":material/logout:", on_click=_sign_out)
 
 pages = access.pages_for(viewer.role)
 sections: dict[str, list] = {}

@@ -1,14 +1,32 @@
-"""The append-only audit log. Nothing in the product updates or deletes its rows."""
+"""The append-only audit log: who did what, when. Nothing in the product updates or deletes its rows.
+
+Entries are written in the same transaction as the change they record (so a rolled-back change leaves no entry
+and a committed one always has one). They name people, actions, object ids, field names and markings, never
+record content (titles, summaries): administrators read the log, and they are not cleared for every record.
+
+Actions in use: sign-in, sign-in refused, refused (a page or action outside one's role), import, undo import,
+export, edit, approve, marking change, threshold edit, mapping edit, save view, enrol user, disable user,
+enable user, change role. The admin page offers whatever actions the log holds.
+"""
 
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from typing import Any
 
 import duckdb
 import pandas as pd
 
-from analytics.viewer import Viewer
+from analytics.markings import Marking
+from analytics.store import Store
+from analytics.viewer import AccessDenied, Viewer
+
+# The log and the user directory are operational records of the joint service: both institutes' administrators
+# may read them, nobody outside. They hold no record content, so no record marking reaches them.
+AUDIT_MARKING = Marking("AMBER", ("AU", "UK"))
+
+MAX_ROWS = 5000
 
 
 def record(
@@ -26,6 +44,17 @@ def record(
     )
 
 
+def require(store: Store, viewer: Viewer, *roles: str, action: str, obj: str = "") -> None:
+    """`viewer.require(*roles)`, and when that refuses, an audit entry of the attempt (in its own transaction,
+    since the refused change never starts one). Write functions in `analytics` call this first."""
+    try:
+        viewer.require(*roles)
+    except AccessDenied:
+        with store.transaction() as tx:
+            record(tx, viewer.email, "refused", obj, {"action": action, "role": viewer.role})
+        raise
+
+
 def search(
     con: duckdb.DuckDBPyConnection,
     viewer: Viewer,
@@ -33,22 +62,40 @@ def search(
     email: str = "",
     action: str = "",
     text: str = "",
+    date_from: date | None = None,
+    date_to: date | None = None,
     limit: int = 500,
 ) -> pd.DataFrame:
-    """Admins only: newest first, every value bound."""
+    """Admins only: entries matching every given criterion, newest first. `email` and `text` match parts,
+    case-insensitively; dates are inclusive days. Every value is bound."""
     viewer.require("admin")
     where = ["true"]
     params: list[Any] = []
-    if email:
-        where.append("email = ?")
+    if email.strip():
+        where.append("contains(lower(email), ?)")
         params.append(email.strip().lower())
     if action:
         where.append("action = ?")
         params.append(action)
-    if text:
+    if text.strip():
         where.append("(contains(lower(coalesce(object, '')), ?) or contains(lower(coalesce(detail, '')), ?))")
-        params += [text.lower(), text.lower()]
-    params.append(int(limit))
+        params += [text.strip().lower(), text.strip().lower()]
+    if date_from:
+        where.append('"at" >= ?')
+        params.append(date_from)
+    if date_to:
+        where.append('"at" < ?')
+        params.append(date_to + timedelta(days=1))
+    params.append(max(1, min(int(limit), MAX_ROWS)))
     clause = " and ".join(where)
-    sql = f'select id, "at", email, action, object, detail from audit_log where {clause} order by id desc limit ?'
+    sql = (
+        f'select id, "at", email, action, object, detail from audit_log where {clause} '
+        "order by id desc limit ?"
+    )
     return con.execute(sql, params).df()
+
+
+def actions(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> list[str]:
+    """Admins only: the actions the log holds, for the search form."""
+    viewer.require("admin")
+    return [str(r[0]) for r in con.execute("select distinct action from audit_log order by 1").fetchall()]

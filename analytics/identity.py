@@ -1,8 +1,12 @@
-"""Sign-in modes and the mapping from a signed-in email to an enrolled user.
+"""Sign-in modes and the mapping from a signed-in identity to an enrolled, active user.
 
-Production signs people in with OIDC (`st.login`); their email must be enrolled in `users` and active. Demo mode
-(personas to pick from, no password) must be switched on explicitly with THREAT_DEMO_MODE=1 and is refused when
-OIDC is configured, so a production deployment can never fall back to it.
+Production signs people in with OIDC (`st.login`, configured by the `[auth]` secrets section). The identity
+provider proves who someone is; this module decides whether they may use the product: their email must be
+enrolled in `users` and active, and it is looked up again on every rerun, so disabling someone takes effect on
+their next interaction. Demo mode (personas to pick from, no password) must be switched on explicitly with
+THREAT_DEMO_MODE=1 and is refused when OIDC is configured, so a production deployment can never fall back to it.
+
+Everything here is plain Python over a DuckDB connection, so app.py stays a thin shell and tests need no server.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from typing import Any, Literal
 
 import duckdb
 
+from analytics import audit
+from analytics.store import Store
 from analytics.viewer import Viewer
 
 AuthMode = Literal["oidc", "demo", "unconfigured", "misconfigured"]
@@ -27,13 +33,30 @@ DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
     ("policy@au.example", "Mitchell Clarke", "AU", "policymaker"),
     ("admin@joint.example", "Sam Taylor", "JOINT", "admin"),
 )
+DEMO_EMAILS: frozenset[str] = frozenset(u[0] for u in DEMO_USERS)
+
+# The single (default) provider this product supports; named providers ([auth.<name>]) are not used.
+REQUIRED_AUTH_KEYS: tuple[str, ...] = (
+    "redirect_uri",
+    "cookie_secret",
+    "client_id",
+    "client_secret",
+    "server_metadata_url",
+)
+MIN_COOKIE_SECRET_CHARS = 32
+
+
+def demo_requested(env: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if env is None else env
+    return env.get("THREAT_DEMO_MODE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def auth_mode(secrets: Mapping[str, Any] | None, env: Mapping[str, str] | None = None) -> AuthMode:
-    env = os.environ if env is None else env
+    """Which sign-in this deployment uses. Any `[auth]` section at all counts as OIDC being configured, so demo
+    mode cannot be switched on beside a half-written OIDC configuration either."""
     oidc = bool(secrets and secrets.get("auth"))
-    demo = env.get("THREAT_DEMO_MODE", "").strip().lower() in ("1", "true", "yes", "on")
-    if oidc and demo:
+    demo = demo_requested(env)
+    if oidc and (demo or configuration_problem(secrets, env)):
         return "misconfigured"
     if oidc:
         return "oidc"
@@ -42,15 +65,84 @@ def auth_mode(secrets: Mapping[str, Any] | None, env: Mapping[str, str] | None =
     return "unconfigured"
 
 
+def configuration_problem(secrets: Mapping[str, Any] | None, env: Mapping[str, str] | None = None) -> str:
+    """What is wrong with the sign-in configuration, in words for an operator ('' when nothing is).
+    Names settings, never their values."""
+    auth = (secrets or {}).get("auth") or {}
+    if not auth:
+        return ""
+    if demo_requested(env):
+        return (
+            "Demo mode (THREAT_DEMO_MODE) cannot be on while OIDC sign-in is configured. Unset one of them."
+        )
+    missing = [k for k in REQUIRED_AUTH_KEYS if not str(auth.get(k) or "").strip()]
+    if missing:
+        return f"The [auth] secrets section is missing {', '.join(missing)}."
+    if not str(auth["redirect_uri"]).endswith("/oauth2callback"):
+        return "auth.redirect_uri must be the app's address ending in /oauth2callback."
+    if len(str(auth["cookie_secret"])) < MIN_COOKIE_SECRET_CHARS:
+        return f"auth.cookie_secret must be a random value of at least {MIN_COOKIE_SECRET_CHARS} characters."
+    return ""
+
+
+def normalise_email(email: str | None) -> str:
+    return (email or "").strip().lower()
+
+
+def claimed_email(user: Mapping[str, Any]) -> str:
+    """The identity an OIDC sign-in claims, as the key to look up in `users` ('' when not signed in).
+
+    An identity provider that says the address is unverified, or gives none, yields a value that can never
+    match an enrolled user (but is still recorded in the audit log of the refusal)."""
+    if not user.get("is_logged_in"):
+        return ""
+    email = normalise_email(str(user.get("email") or ""))
+    if not email:
+        return f"no-email:{user.get('sub') or 'unknown'}"
+    if user.get("email_verified") is False:
+        return f"unverified:{email}"
+    return email
+
+
+def signed_in_email(mode: AuthMode, user: Mapping[str, Any], demo_email: str | None) -> str:
+    """Who this session claims to be: the OIDC identity when signed in, else (demo mode only) the persona
+    picked on the demo screen. A persona left in session state counts for nothing outside demo mode."""
+    if mode == "misconfigured":
+        return ""
+    email = claimed_email(user)
+    if email:
+        return email
+    if mode == "demo" and normalise_email(demo_email) in DEMO_EMAILS:
+        return normalise_email(demo_email)
+    return ""
+
+
 def viewer_for_email(con: duckdb.DuckDBPyConnection, email: str | None) -> Viewer | None:
     """The enrolled, active user with this email, or None (unknown and disabled look the same)."""
     if not email:
         return None
     row = con.execute(
         "select email, name, institute, role from users where email = ? and active",
-        [email.strip().lower()],
+        [normalise_email(email)],
     ).fetchone()
     return Viewer(*row) if row else None
+
+
+def record_sign_in(store: Store, viewer: Viewer, mode: AuthMode) -> None:
+    """Once per session, when someone enrolled and active starts using the product."""
+    with store.transaction() as tx:
+        audit.record(tx, viewer.email, "sign-in", "", {"mode": mode, "role": viewer.role})
+
+
+def record_refused_sign_in(store: Store, email: str, mode: AuthMode) -> None:
+    """Someone proved an identity that is not enrolled, or is disabled. The two are not told apart on screen;
+    the audit log says which, for the administrators."""
+    with store.transaction() as tx:
+        row = tx.execute("select active from users where email = ?", [normalise_email(email)]).fetchone()
+        reason = "not enrolled" if row is None else "disabled"
+        audit.record(
+            tx, normalise_email(email) or "unknown", "sign-in refused", "", {"mode": mode, "reason": reason}
+        )
 
 
 def enrol_demo_users(con: duckdb.DuckDBPyConnection) -> None:

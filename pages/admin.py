@@ -1,0 +1,144 @@
+"""Administration: search the audit log, and enrol, disable, enable or change the role of users. Admins only.
+
+Every change goes through analytics.users (which re-checks the role, refuses changes to oneself and audits),
+and every audit search is itself recorded. Stored text is shown only in tables, never as markdown.
+"""
+
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import streamlit as st
+
+from analytics import audit, session, users
+from analytics.viewer import ROLES, VIEWER_INSTITUTES, AccessDenied
+from pages.ui import marking_banner
+
+viewer = session.require_role("admin")
+# The audit log is stamped with the real clock, not the demo's pinned 'today'.
+today = date.today()
+
+st.title("Administration")
+marking_banner(audit.AUDIT_MARKING, "audit log and user directory")
+
+flash = st.session_state.pop("admin_flash", None)
+if flash:
+    st.success(flash, icon=":material/check_circle:")
+
+log_tab, users_tab = st.tabs(["Audit log", "Users"])
+
+with log_tab:
+    with st.form("audit_search", border=False):
+        c1, c2, c3, c4 = st.columns([2, 2, 2, 2])
+        person = c1.text_input("Person (email contains)", max_chars=200, key="audit_person")
+        action = c2.selectbox(
+            "Action",
+            ["", *audit.actions(session.cursor(), viewer)],
+            key="audit_action",
+            format_func=lambda a: a or "Any action",
+        )
+        text = c3.text_input("Object or detail contains", max_chars=200, key="audit_text")
+        days = c4.date_input(
+            "Between", value=(today - timedelta(days=30), today), key="audit_dates", format="YYYY-MM-DD"
+        )
+        submitted = st.form_submit_button(
+            "Search the log", icon=":material/search:", type="primary", key="audit_submit"
+        )
+    picked = list(days) if isinstance(days, tuple | list) else [days]
+    date_from = picked[0] if picked else None
+    date_to = picked[1] if len(picked) > 1 else date_from
+    criteria = {"email": person, "action": action, "text": text, "date_from": date_from, "date_to": date_to}
+    if submitted:
+        with session.store().transaction() as tx:
+            audit.record(tx, viewer.email, "search audit", "audit_log", criteria)
+    found = audit.search(
+        session.cursor(),
+        viewer,
+        email=person,
+        action=action or "",
+        text=text,
+        date_from=date_from,
+        date_to=date_to,
+    )
+    shown = f"{len(found):,} {'entry' if len(found) == 1 else 'entries'}, newest first"
+    st.caption(shown + (" (the first 500)" if len(found) == 500 else ""))
+    st.dataframe(
+        found,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "id": st.column_config.NumberColumn("#", width="small"),
+            "at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "email": "Person",
+            "action": st.column_config.TextColumn("Action", width="medium"),
+            "object": "Object",
+            "detail": "Detail",
+        },
+    )
+
+with users_tab:
+    directory = users.list_users(session.cursor(), viewer)
+    st.dataframe(
+        directory,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "email": "Email",
+            "name": "Name",
+            "institute": "Institute",
+            "role": "Role",
+            "active": st.column_config.CheckboxColumn("Active"),
+            "created_at": st.column_config.DatetimeColumn("Enrolled", format="YYYY-MM-DD"),
+        },
+    )
+
+    def run_change(change: Callable[..., None], done: str, *args: Any, **kwargs: Any) -> None:
+        try:
+            change(session.store(), viewer, *args, **kwargs)
+        except (users.UserRefused, AccessDenied) as e:
+            st.error(str(e), icon=":material/block:")
+        else:
+            st.session_state["admin_flash"] = done
+            st.rerun()
+
+    left, right = st.columns(2, gap="large")
+    with left, st.form("enrol_user", clear_on_submit=True):
+        st.subheader("Enrol a user")
+        new_email = st.text_input("Email", max_chars=200, key="enrol_email")
+        new_name = st.text_input("Name", max_chars=120, key="enrol_name")
+        c1, c2 = st.columns(2)
+        new_inst = c1.selectbox("Institute", VIEWER_INSTITUTES, key="enrol_institute")
+        new_role = c2.selectbox("Role", ROLES, key="enrol_role")
+        if st.form_submit_button("Enrol", icon=":material/person_add:", key="enrol_submit"):
+            run_change(
+                users.enrol,
+                f"Enrolled {new_email.strip().lower()} as {new_inst} {new_role}.",
+                email=new_email,
+                name=new_name,
+                institute=new_inst,
+                role=new_role,
+            )
+
+    with right:
+        st.subheader("Change a user")
+        others = [e for e in directory["email"].tolist() if e != viewer.email]
+        target = st.selectbox("User", others, key="admin_target", index=None, placeholder="Choose a user")
+        if target:
+            row = directory.loc[directory["email"] == target].iloc[0]
+            st.text(
+                f"{row['name']} · {row['institute']} · {row['role']} · {'active' if row['active'] else 'disabled'}"
+            )
+            c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
+            role = c1.selectbox("New role", [r for r in ROLES if r != row["role"]], key="admin_new_role")
+            if c2.button("Change role", icon=":material/badge:", key="admin_change_role"):
+                run_change(users.change_role, f"{target} is now {role}.", target, role)
+            if row["active"]:
+                if st.button("Disable", icon=":material/person_off:", type="primary", key="admin_disable"):
+                    run_change(users.set_active, f"Disabled {target}.", target, False)
+            elif st.button("Enable", icon=":material/person_check:", key="admin_enable"):
+                run_change(users.set_active, f"Enabled {target}.", target, True)
+        st.caption(
+            "Nobody can change their own role or disable themselves. Institutes are fixed at enrolment: "
+            "someone who moves institute is disabled and enrolled again. Changes apply at the user's next "
+            "interaction."
+        )
