@@ -12,7 +12,7 @@ from analytics.ingest import ImportRefused, tabular
 from analytics.ingest import stix as stix_in
 from analytics.markings import INSTITUTES, TLP_LEVELS
 from analytics.viewer import AccessDenied
-from pages.ui import empty_state, escape_markdown, marking_banner
+from pages.ui import empty_state, inert_markdown, marking_banner
 
 viewer = session.require_role(*RECORD_ROLES)
 store = session.store()
@@ -28,7 +28,7 @@ for result in inbox.process_inbox(store):
     (st.success if result.outcome == "imported" else st.warning)(
         "Inbox: "
         + ("imported " if result.outcome == "imported" else "refused ")
-        + escape_markdown(result.file),
+        + inert_markdown(result.file),
         icon=":material/inbox:",
     )
 
@@ -39,11 +39,49 @@ def refused(e: Exception) -> None:
     st.code(str(e), language=None, wrap_lines=True)
 
 
+def table_height(rows: int, most: int) -> int:
+    """Height in pixels for a table of `rows` rows, showing at most `most` before it scrolls."""
+    return 38 + 35 * max(1, min(rows, most))
+
+
 own_institute = viewer.institute if viewer.institute in INSTITUTES else None
 TLP_CHOICES = ["(from the file)", *TLP_LEVELS]
 
-tab_file, tab_stix, tab_export, tab_history, tab_inbox = st.tabs(
-    ["Import a spreadsheet", "Import STIX", "Export STIX", "Import history", "Inbox"]
+# -- STIX out: first on the page, so what can leave, and how it is marked, is always in view -----------------
+with st.container(border=True):
+    partners = list(INSTITUTES)
+    default_partner = next((p for p in partners if p != viewer.institute), partners[0])
+    c1, c2 = st.columns([1, 3], vertical_alignment="center")
+    partner = c1.radio(
+        "Send to partner",
+        partners,
+        index=partners.index(default_partner),
+        horizontal=True,
+        key="dx_partner",
+        help="Exactly the records releasable to them: TLP:RED only when they have a named recipient, "
+        "TLP:AMBER+STRICT never. Limited to what you may see yourself.",
+    )
+    marking = session.query(stix_export.export_marking, partner)
+    with c2:
+        marking_banner(marking, f"{marking.rows:,} incidents releasable to {partner}")
+        if marking.rows == 0:
+            st.caption(f"Nothing you can see is releasable to {partner}.")
+        else:
+            st.download_button(
+                f"STIX bundle for {partner}",
+                data=partial(stix_export.export_bytes, store, partner, viewer),
+                file_name=stix_export.export_file_name(partner, marking),
+                mime="application/json",
+                on_click="ignore",
+                type="primary",
+                icon=":material/download:",
+                key="dx_export",
+                help="STIX 2.1: incidents with TLP 2.0 marking definitions, both institutes' identities and ATLAS "
+                "attack patterns. Every export is audited. Evaluation results have no STIX type and stay here.",
+            )
+
+tab_file, tab_stix, tab_history, tab_inbox = st.tabs(
+    ["Import a spreadsheet", "Import STIX", "Import history", "Inbox"]
 )
 
 
@@ -76,9 +114,9 @@ with tab_file:
     st.session_state.setdefault("dx_upload_n", 0)
     done = st.session_state.pop("dx_file_done", None)
     if done:
-        st.success(escape_markdown(done), icon=":material/task_alt:")
+        st.success(inert_markdown(done), icon=":material/task_alt:")
     upload = st.file_uploader(
-        f"Spreadsheet or JSON (up to {tabular.MAX_BYTES // 1_048_576} MB, {tabular.MAX_ROWS:,} rows)",
+        f"Spreadsheet or JSON (at most {tabular.MAX_ROWS:,} rows)",
         type=["csv", "tsv", "txt", "json", "jsonl", "ndjson"],
         key=f"dx_upload_{st.session_state['dx_upload_n']}",
     )
@@ -94,7 +132,7 @@ with tab_file:
             refused(e)
             st.stop()
         st.caption(
-            f"{escape_markdown(tf.name)}: {len(tf.rows):,} rows, {len(tf.columns)} columns, "
+            f"{inert_markdown(tf.name)}: {len(tf.rows):,} rows, {len(tf.columns)} columns, "
             f"{tf.format.upper()}, {tf.encoding}"
         )
         key = tf.sha256[:10]
@@ -132,12 +170,12 @@ with tab_file:
             for k, col in enumerate(tf.columns):
                 sample = ", ".join(str(r[k])[:30] for r in tf.rows[:3] if r[k] not in (None, ""))
                 choice = grid[k % 3].selectbox(
-                    escape_markdown(col),
+                    inert_markdown(col),
                     fields,
                     index=fields.index(suggested.get(col, "")),
                     key=f"dx_map_{key}_{target}_{k}",
                     format_func=lambda f: f or "(skip)",
-                    help=f"e.g. {escape_markdown(sample)}" if sample else "empty in the first rows",
+                    help=f"e.g. {inert_markdown(sample)}" if sample else "empty in the first rows",
                 )
                 if choice:
                     mapping[col] = choice
@@ -153,7 +191,7 @@ with tab_file:
             source_key=source_key.strip().lower() or None,
         )
         marking_banner(plan.marking, f"{plan.rows.num_rows:,} valid rows as they would be marked")
-        st.dataframe(tf.preview(), width="stretch", hide_index=True, height=240)
+        st.dataframe(tf.preview(), width="stretch", hide_index=True, height=table_height(len(tf.rows), 8))
 
         if plan.ok:
             st.success(f"All {len(tf.rows):,} rows pass validation.", icon=":material/check_circle:")
@@ -164,9 +202,18 @@ with tab_file:
                 + ". Nothing is written unless every row passes, or you choose to import only the valid rows.",
                 icon=":material/rule:",
             )
-            st.dataframe(plan.problem_table(), width="stretch", hide_index=True, height=260)
+            st.dataframe(
+                plan.problem_table(),
+                width="stretch",
+                hide_index=True,
+                height=table_height(len(plan.problems), 12),
+                column_config={
+                    "row": st.column_config.NumberColumn(width="small"),
+                    "problem": st.column_config.TextColumn(width="large"),
+                },
+            )
         for w in plan.warnings:
-            st.warning(escape_markdown(w), icon=":material/warning:")
+            st.warning(inert_markdown(w), icon=":material/warning:")
 
         def commit(only_valid: bool) -> None:
             try:
@@ -204,7 +251,7 @@ with tab_file:
 with tab_stix:
     done = st.session_state.pop("dx_stix_done", None)
     if done:
-        st.success(escape_markdown(done), icon=":material/task_alt:")
+        st.success(inert_markdown(done), icon=":material/task_alt:")
     st.session_state.setdefault("dx_stix_n", 0)
     bundle = st.file_uploader(
         "STIX 2.1 bundle (JSON)", type=["json"], key=f"dx_stix_{st.session_state['dx_stix_n']}"
@@ -231,7 +278,7 @@ with tab_stix:
         else:
             inst, default_tlp, default_rel = marking_defaults("dx_stix")
             for w in check.warnings:
-                st.warning(escape_markdown(w), icon=":material/warning:")
+                st.warning(inert_markdown(w), icon=":material/warning:")
             if st.button("Import bundle", type="primary", key="dx_stix_commit"):
                 try:
                     report = stix_in.import_stix_bytes(
@@ -251,58 +298,45 @@ with tab_stix:
                     st.session_state["dx_stix_n"] += 1
                     st.rerun()
 
-# -- STIX out ---------------------------------------------------------------------------------------------------
-with tab_export:
-    partners = list(INSTITUTES)
-    default_partner = next((p for p in partners if p != viewer.institute), partners[0])
-    partner = st.radio(
-        "Partner",
-        partners,
-        index=partners.index(default_partner),
-        horizontal=True,
-        key="dx_partner",
-        help="Exactly the records releasable to them: TLP:RED only when they have a named recipient, "
-        "TLP:AMBER+STRICT never. Limited to what you may see yourself.",
-    )
-    marking = session.query(stix_export.export_marking, partner)
-    marking_banner(marking, f"{marking.rows:,} incidents releasable to {partner}")
-    if marking.rows == 0:
-        empty_state(f"Nothing you can see is releasable to {partner}.")
-    else:
-        st.download_button(
-            f"STIX bundle for {partner}",
-            data=partial(stix_export.export_bytes, store, partner, viewer),
-            file_name=stix_export.export_file_name(partner, marking),
-            mime="application/json",
-            on_click="ignore",
-            type="primary",
-            icon=":material/download:",
-            key="dx_export",
-        )
-        st.caption(
-            "Incidents with TLP 2.0 marking definitions, both institutes' identities and ATLAS attack patterns. "
-            "Every export is recorded in the audit log. Evaluation results have no STIX type and are not included."
-        )
-
 # -- history and undo -------------------------------------------------------------------------------------------
 with tab_history:
     done = st.session_state.pop("dx_undo_done", None)
     if done:
-        st.success(escape_markdown(done), icon=":material/undo:")
+        st.success(inert_markdown(done), icon=":material/undo:")
     batches = session.query(imports.history)
     if batches.empty:
         empty_state("No imports yet that you may see.")
     else:
         st.dataframe(
-            batches.drop(columns=["warnings"]),
+            batches,
             width="stretch",
             hide_index=True,
+            height=table_height(len(batches), 10),
+            column_order=[
+                "at",
+                "source",
+                "kind",
+                "imported_by",
+                "added",
+                "updated",
+                "unchanged",
+                "rejected",
+                "n_warnings",
+                "undone_at",
+                "batch_id",
+            ],
             column_config={
                 "at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
+                "source": "File",
+                "kind": "Kind",
+                "imported_by": "By",
+                "added": "Added",
+                "updated": "Updated",
+                "unchanged": "Unchanged",
+                "rejected": "Rejected",
+                "n_warnings": "Warnings",
                 "undone_at": st.column_config.DatetimeColumn("Undone", format="YYYY-MM-DD HH:mm"),
                 "batch_id": "Batch",
-                "imported_by": "By",
-                "n_warnings": "Warnings",
             },
         )
         live = batches[batches["undone_at"].isna()]
@@ -311,27 +345,30 @@ with tab_history:
                 r["batch_id"]: f"{r['batch_id']} · {r['source']} · {r['added']} added, {r['updated']} updated"
                 for r in live.to_dict("records")
             }
-            c1, c2 = st.columns([3, 1])
-            picked = c1.selectbox("Batch", list(labels), format_func=labels.__getitem__, key="dx_undo_batch")
+            st.markdown("#### Undo an import")
+            picked = st.selectbox("Batch", list(labels), format_func=labels.__getitem__, key="dx_undo_batch")
             warnings = live.loc[live["batch_id"] == picked, "warnings"].iloc[0]
             if len(warnings):
-                with st.expander(f"{len(warnings)} warnings of this batch"):
+                with st.expander(f"Warnings of this batch ({len(warnings)})"):
                     st.dataframe({"warning": list(warnings)}, width="stretch", hide_index=True)
-            sure = c2.checkbox("Remove everything this batch added or changed", key="dx_undo_sure")
-            if c2.button("Undo batch", disabled=not sure, key="dx_undo"):
+            sure = st.checkbox(
+                "Remove every record this batch added and restore every record it replaced",
+                key="dx_undo_sure",
+            )
+            if st.button("Undo batch", disabled=not sure, key="dx_undo", icon=":material/undo:"):
                 try:
                     st.session_state["dx_undo_done"] = imports.undo_batch(
                         store, picked, actor=viewer.email, viewer=viewer
                     ).summary()
                     st.rerun()
                 except (imports.UndoRefused, AccessDenied) as e:
-                    st.error(escape_markdown(str(e)), icon=":material/block:")
+                    st.error(inert_markdown(str(e)), icon=":material/block:")
 
 # -- inbox ------------------------------------------------------------------------------------------------------
 with tab_inbox:
     st.caption(
         "While the dashboard runs it holds the store, so `python -m analytics import ...` hands files over to "
-        f"the inbox ({inbox.inbox_dir(store.path)}) and the dashboard imports them on its next page load."
+        "the inbox folder next to the store, and the dashboard imports them on its next page load."
     )
     waiting = inbox.pending_for(store.path, viewer)
     c1, c2 = st.columns([3, 1])

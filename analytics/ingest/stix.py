@@ -46,7 +46,7 @@ from analytics.markings import INSTITUTES, TLP_LEVELS, normalise_tlp, parse_rele
 from analytics.store import Store
 from analytics.viewer import Viewer
 
-MAX_BYTES = 256 * 1024 * 1024
+MAX_BYTES = 48 * 1024 * 1024  # as for spreadsheets: below the server's 50 MB upload cap
 SOURCE_TAG = "stix"
 
 # TLP 2.0 marking definitions (FIRST, published by OASIS; stix2 3.0.2 ships only TLP 1.0).

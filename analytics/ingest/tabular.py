@@ -43,7 +43,7 @@ from analytics.markings import INSTITUTES, TLP_LEVELS, Marking, normalise_tlp, p
 from analytics.store import Store
 from analytics.viewer import Viewer
 
-MAX_BYTES = 64 * 1024 * 1024
+MAX_BYTES = 48 * 1024 * 1024  # below the server's 50 MB upload cap, so the importer's message is the one seen
 MAX_ROWS = 200_000
 PREVIEW_ROWS = 20
 SOURCE_TAG = "spreadsheet"  # incidents.source / eval_runs.source: provenance shown in credits
