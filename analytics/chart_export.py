@@ -57,8 +57,9 @@ class SizePreset:
 
 
 PRESETS: dict[str, SizePreset] = {
-    # 16:9 fills a widescreen slide's body; 2x gives 2560 px, sharp on a projector and in print.
-    "slide": SizePreset("slide", "16:9 slide", 1280, 720, 2),
+    # 16:9 fills a widescreen slide's body; 1.5x gives 1920 x 1080, a projector's full resolution, and keeps
+    # the warm export inside its 0.5 s budget (2x costs 80 % more pixels to encode for no visible gain).
+    "slide": SizePreset("slide", "16:9 slide", 1280, 720, 1.5),
     # A4 text block is about 160 mm wide; half a page is about 120 mm tall (4:3). 1920 px is ~300 dpi there.
     "a4half": SizePreset("a4half", "A4 half page", 960, 720, 2),
 }
@@ -295,7 +296,8 @@ def _png(chart_png: bytes, lay: _Layout, marking: Marking, scale: float) -> byte
     w, h = round(lay.width * scale), round(lay.height * scale)
     canvas = Image.new("RGB", (w, h), "white")
     with Image.open(io.BytesIO(chart_png)) as chart_img:
-        canvas.paste(chart_img.convert("RGB"), (0, round(BANNER_PX * scale)))
+        # Plotly paints an opaque white paper, so the alpha channel carries nothing: paste the colour bands.
+        canvas.paste(chart_img, (0, round(BANNER_PX * scale)))
     draw = ImageDraw.Draw(canvas)
     band_bg, _ = TLP_COLOURS[marking.tlp]
     draw.rectangle((0, 0, w, round(BANNER_PX * scale) - 1), fill=band_bg)
@@ -317,8 +319,8 @@ def _png(chart_png: bytes, lay: _Layout, marking: Marking, scale: float) -> byte
         y = (lay.footer_top + FOOTER_PAD_PX + FOOTER_LINE_PX * k + FOOTER_LINE_PX / 2) * scale
         draw.text((SIDE_PAD_PX * scale, y), line, fill=FOOTER_TEXT, font=foot, anchor="lm")
     out = io.BytesIO()
-    # compress_level 3: a quarter of the encode time of the default for a few percent more bytes.
-    canvas.save(out, format="PNG", compress_level=3, dpi=(96 * scale, 96 * scale))
+    # compress_level 1: under half the encode time of the default; flat chart colours compress well anyway.
+    canvas.save(out, format="PNG", compress_level=1, dpi=(96 * scale, 96 * scale))
     return out.getvalue()
 
 
