@@ -458,3 +458,62 @@ def test_page_import_takes_the_viewer(store) -> None:
     assert store.cursor().execute(
         "select distinct originator, imported_by from incidents, import_batches"
     ).fetchall() == [("AU", "analyst@au.example")]
+
+
+def test_records_the_importer_may_not_see_behave_as_taken_ids(store) -> None:
+    """A bundle touching a record hidden from the person importing reveals nothing about it and changes nothing."""
+    amber = tlp2("AMBER")
+    # a UK record, AMBER+STRICT: invisible to AU staff
+    load(
+        store,
+        bundle_bytes(
+            tlp2("AMBER+STRICT"),
+            institute("UK"),
+            _version(T0, name="UK strict", marking=tlp2("AMBER+STRICT")),
+        ),
+        institute="UK",
+    )
+    before = state(store)
+    newer = bundle_bytes(amber, institute("UK"), _version(T1, name="rewritten", marking=amber))
+    report = import_stix_bytes(
+        store.store, "p.json", newer, actor="", institute=None, tlp=None, releasable=None, viewer=AU_ANALYST
+    )
+    assert (report.added, report.updated, report.rejected) == (0, 0, 1)
+    assert report.warnings == [
+        "incident--6a1f0b8e-2b7d-4c51-8f0a-8d1c2f3e4b5a: not imported, its id is already in use"
+    ]
+    assert store.cursor().execute("select title, tlp from incidents").fetchall() == [
+        ("UK strict", "AMBER+STRICT")
+    ]
+    assert state(store)[:4] == before[:4]
+    # a note about the hidden record is refused exactly as one about a record that does not exist
+    note = stix2.Note(
+        content="x",
+        object_refs=["incident--6a1f0b8e-2b7d-4c51-8f0a-8d1c2f3e4b5a"],
+        created=T1,
+        modified=T1,
+        object_marking_refs=[amber.id],
+    )
+    other = stix2.Note(
+        content="x",
+        object_refs=["incident--00000000-0000-4000-8000-00000000beef"],
+        created=T1,
+        modified=T1,
+        object_marking_refs=[amber.id],
+    )
+    messages = []
+    for n in (note, other):
+        with pytest.raises(ImportRefused) as e:
+            import_stix_bytes(
+                store.store,
+                "p.json",
+                bundle_bytes(amber, n),
+                actor="",
+                institute=None,
+                tlp=None,
+                releasable=None,
+                viewer=AU_ANALYST,
+            )
+        messages.append(str(e.value).replace(n.id, "NOTE").replace(n.object_refs[0], "REF"))
+    assert messages[0] == messages[1]
+    assert "refers to REF, which is not in the bundle" in messages[0]
