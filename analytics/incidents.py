@@ -47,14 +47,33 @@ def marking_of(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today
 def counts_by_originator_and_category(
     con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today: date
 ) -> Scoped[pd.DataFrame]:
-    """Incident counts per originator and category, for what this viewer may see under these filters."""
+    """Incident counts per originator and category, for what this viewer may see under these filters.
+
+    One scan: rows are grouped by (originator, category) and their marking columns, then summed twice, once
+    for the counts and once through markings.marking_select_sql for the marking."""
     where, params = f.sql_where(viewer, today)
-    df = con.execute(
-        f"select originator, category, count(*) as incidents from incidents i where {where} "
-        "group by all order by originator, incidents desc, category",
+    raw = con.execute(
+        "with g as materialized (select i.originator, i.category, i.tlp, i.releasable_to, i.source, "
+        f"count(*) as n from incidents i where {where} group by all) "
+        "select 'row' as part, originator, category, sum(n)::bigint as incidents, null::integer as m_tlp, "
+        "null::boolean as m_uk, null::boolean as m_au, null::bigint as m_rows, null::varchar[] as m_sources "
+        "from g group by all "
+        f"union all select 'marking', null, null, sum(i.n)::bigint, {marking_select_sql('i')} from g i",
         params,
     ).df()
-    return Scoped(df, highest_marking(con, "incidents i", where, params))
+    df = (
+        raw[raw["part"] == "row"][["originator", "category", "incidents"]]
+        .astype({"incidents": "int64"})
+        .sort_values(
+            ["originator", "incidents", "category"], ascending=[True, False, True], ignore_index=True
+        )
+    )
+    m = raw[raw["part"] == "marking"].iloc[0]
+    rows = int(m["incidents"]) if pd.notna(m["incidents"]) else 0
+    marking = (
+        marking_from_row(m["m_tlp"], m["m_uk"], m["m_au"], rows, list(m["m_sources"])) if rows else Marking()
+    )
+    return Scoped(df, marking)
 
 
 def filter_options(
@@ -162,6 +181,16 @@ def period_grid(first: date, last: date, grain: str) -> list[date]:
         out.append(p)
         p = _step(p, grain, 1)
     return out
+
+
+def observed_grid(grid: list[date], with_data: pd.Series) -> pd.DatetimeIndex:
+    """The grid from the first period that has any incident: before it the store holds nothing (the data
+    starts there), and empty periods would make every series look new."""
+    idx = pd.DatetimeIndex(pd.to_datetime(grid))
+    seen = pd.to_datetime(with_data)
+    if seen.empty:
+        return idx[:0]
+    return idx[idx >= seen.min()]
 
 
 @dataclass(frozen=True)
@@ -285,6 +314,26 @@ def _bounds(f: Filters, today: date, grain: str, rule: AnomalyRule) -> tuple[Fil
     return wide, {"x_cur_from": start, "x_prev_from": prev_from, "x_prev_to": prev_to}
 
 
+def explorer_query(
+    viewer: Viewer,
+    f: Filters,
+    today: date,
+    grain: str = "month",
+    dimension: str = "category",
+    rule: AnomalyRule = DEFAULT_RULE,
+) -> tuple[str, dict[str, Any], Filters, dict[str, Any]]:
+    """The explorer's one statement and its parameters (also timed on its own by the benchmark), with the
+    widened filters it reads and the range parameters."""
+    if grain not in GRAINS:
+        raise ValueError(f"unknown period {grain!r}")
+    if dimension not in DIMENSIONS:
+        raise ValueError(f"unknown dimension {dimension!r}")
+    wide, extra = _bounds(f, today, grain, rule)
+    where, params = wide.sql_where(viewer, today)
+    params.update(extra)
+    return _explorer_sql(where, grain, DIMENSIONS[dimension]), params, wide, extra
+
+
 def explorer_summary(
     con: duckdb.DuckDBPyConnection,
     viewer: Viewer,
@@ -300,15 +349,8 @@ def explorer_summary(
     materialised once and every aggregate is a branch of a UNION ALL over them, so a filter change costs one
     scan of the table however many charts the page draws.
     """
-    if grain not in GRAINS:
-        raise ValueError(f"unknown period {grain!r}")
-    if dimension not in DIMENSIONS:
-        raise ValueError(f"unknown dimension {dimension!r}")
-    dim = DIMENSIONS[dimension]
-    wide, extra = _bounds(f, today, grain, rule)
-    where, params = wide.sql_where(viewer, today)
-    params.update(extra)
-    raw = con.execute(_explorer_sql(where, grain, dim), params).df()
+    sql, params, wide, extra = explorer_query(viewer, f, today, grain, dimension, rule)
+    raw = con.execute(sql, params).df()
     parts = {name: g for name, g in raw.groupby("part", sort=False)}
 
     def part(name: str) -> pd.DataFrame:
@@ -371,7 +413,7 @@ def explorer_summary(
 
     # Anomalies: whole periods (baseline rows included) tested against their trailing baseline; only the
     # chart's periods are reported.
-    base_idx = pd.DatetimeIndex(pd.to_datetime(base_grid))
+    base_idx = observed_grid(base_grid, total.loc[total["n"] > 0, "period"])
     series = pd.concat(
         [
             total[["period", "n"]].assign(value="All incidents"),
@@ -402,7 +444,7 @@ def explorer_summary(
     def marking(key: str) -> Marking:
         rows = part("marking")
         rows = rows[rows["k1"] == key]
-        if rows.empty or int(rows.iloc[0]["n"] or 0) == 0:
+        if rows.empty or pd.isna(rows.iloc[0]["n"]) or int(rows.iloc[0]["n"]) == 0:
             return Marking()
         r = rows.iloc[0]
         return marking_from_row(r["m_tlp"], r["m_uk"], r["m_au"], int(r["n"]), list(r["m_sources"]))
@@ -451,7 +493,8 @@ TABLE_COLUMNS = (
     "i.affected_system, i.developer, i.status, i.tlp, i.releasable_to"
 )
 
-PAGE_SIZES: tuple[int, ...] = (25, 50, 100)
+PAGE_SIZES: tuple[int, ...] = (25, 50, 100)  # offered by the page
+MAX_PAGE_SIZE = 500
 
 
 def _order_by(sort: str, descending: bool) -> str:
@@ -496,8 +539,8 @@ def incident_page(
     page_size: int = 50,
 ) -> Scoped[pd.DataFrame]:
     """One page of the matching incidents, sorted in SQL. The marking is that of the rows on the page."""
-    if page_size not in PAGE_SIZES:
-        raise ValueError(f"page size must be one of {PAGE_SIZES}")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError(f"page size must be between 1 and {MAX_PAGE_SIZE}")
     where, params = f.sql_where(viewer, today)
     params.update({"p_limit": page_size, "p_offset": max(0, page - 1) * page_size})
     order = _order_by(sort, descending)
@@ -679,16 +722,11 @@ def rising(df: pd.DataFrame, limit: int = 5) -> pd.DataFrame:
     return keep.drop(columns="_rank").reset_index(drop=True)
 
 
-def overview_summary(
-    con: duckdb.DuckDBPyConnection,
-    viewer: Viewer,
-    f: Filters,
-    today: date,
-    rule: AnomalyRule = DEFAULT_RULE,
-) -> OverviewData:
-    """The overview's figures for what this viewer may see. The sidebar's dates are replaced by the fixed
-    windows (last 30/90 days against the 30/90 before, 26 weeks of trend, monthly anomaly baselines); every
-    other filter applies."""
+def overview_query(
+    viewer: Viewer, f: Filters, today: date, rule: AnomalyRule = DEFAULT_RULE
+) -> tuple[str, dict[str, Any], date, date, date]:
+    """The overview's one statement and parameters, and the first anomaly-baseline month, the first sparkline
+    week and the first month whose flags are listed."""
     month0 = _step(_trunc(today, "month"), "month", -(OVERVIEW_ANOMALY_MONTHS - 1))
     anomaly_from = _step(month0, "month", -rule.window)
     spark_from = _step(_trunc(today, "week"), "week", -(SPARK_WEEKS - 1))
@@ -731,11 +769,25 @@ def overview_summary(
         "union all select 'marking', null, null, sum(i.n)::bigint, 0, 0, 0, 0, 0, 0, 0, "
         f"{marking_select_sql('i')} from marks i"
     )
+    return sql, params, anomaly_from, spark_from, month0
+
+
+def overview_summary(
+    con: duckdb.DuckDBPyConnection,
+    viewer: Viewer,
+    f: Filters,
+    today: date,
+    rule: AnomalyRule = DEFAULT_RULE,
+) -> OverviewData:
+    """The overview's figures for what this viewer may see. The sidebar's dates are replaced by the fixed
+    windows (last 30/90 days against the 30/90 before, 26 weeks of trend, monthly anomaly baselines); every
+    other filter applies."""
+    sql, params, anomaly_from, spark_from, month0 = overview_query(viewer, f, today, rule)
     raw = con.execute(sql, params).df()
     mrow = raw[raw["part"] == "marking"].iloc[0]
     marking = (
         marking_from_row(mrow["m_tlp"], mrow["m_uk"], mrow["m_au"], int(mrow["a"]), list(mrow["m_sources"]))
-        if int(mrow["a"] or 0)
+        if pd.notna(mrow["a"]) and int(mrow["a"])
         else Marking()
     )
 
@@ -763,7 +815,7 @@ def overview_summary(
         df = part(name)[["k", "a", "b"]].rename(columns={"k": "value", "a": "n", "b": "prev"})
         return rising(df.astype({"n": "int64", "prev": "int64"}))
 
-    month_grid = pd.DatetimeIndex(pd.to_datetime(period_grid(anomaly_from, today, "month")))
+    month_grid = observed_grid(period_grid(anomaly_from, today, "month"), part("month")["period"])
     monthly = (
         part("month")[["k", "period", "a"]]
         .rename(columns={"k": "value", "a": "n"})

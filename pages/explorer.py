@@ -15,7 +15,7 @@ from analytics.vocab import SEVERITY_LABELS
 from pages.ui import (
     chart,
     empty_state,
-    escape_markdown,
+    inert_markdown,
     marking_banner,
     request_filter_change,
     selection_points,
@@ -31,7 +31,7 @@ GRAIN_LABELS = {"week": "Week", "month": "Month", "quarter": "Quarter"}
 MODE_LABELS = {"stacked": "Stacked bars", "lines": "Lines"}
 
 st.title("Incident explorer")
-st.caption(escape_markdown(f.describe(today)))
+st.caption(inert_markdown(f.describe(today)))
 
 
 def clicked(event: Any, key: str) -> None:

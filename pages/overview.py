@@ -10,7 +10,7 @@ import streamlit as st
 from analytics import charts, incident_charts, incidents, session
 from analytics.access import EVERYONE
 from analytics.anomalies import DEFAULT_RULE
-from pages.ui import chart, empty_state, escape_markdown, marking_banner
+from pages.ui import chart, empty_state, inert_markdown, marking_banner
 
 viewer = session.require_role(*EVERYONE)
 f = session.filters()
@@ -18,12 +18,13 @@ today = session.today()
 
 st.title("Overview")
 summary = session.query(incidents.overview_summary, f, today)
-totals = session.query(incidents.store_totals, f, today)
-marking_banner(summary.marking.combine(totals.marking), "everything on this page")
+by_cat = session.query(incidents.counts_by_originator_and_category, f, today)
+total = int(by_cat.data["incidents"].sum())
+marking_banner(summary.marking.combine(by_cat.marking), "everything on this page")
 others = f.describe(today).split("; ", 1)
 st.caption(
     f"Figures to {today:%d %B %Y}. "
-    + (f"Filters: {escape_markdown(others[1])}. " if len(others) > 1 else "")
+    + (f"Filters: {inert_markdown(others[1])}. " if len(others) > 1 else "")
     + "The 30- and 90-day figures ignore the sidebar's period; the last chart follows it."
 )
 
@@ -70,7 +71,7 @@ c3.metric(
 )
 c4.metric(
     "Incidents",
-    f"{totals.data['total']:,}",
+    f"{total:,}",
     help="Every incident you may see under the sidebar filters, in the sidebar's period.",
     border=True,
 )
@@ -129,8 +130,7 @@ else:
     )
 
 st.subheader("By category and institute")
-by_cat = session.query(incidents.counts_by_originator_and_category, f, today)
-marking_banner(by_cat.marking, f"{totals.data['total']:,} incidents in the sidebar's period")
+marking_banner(by_cat.marking, f"{total:,} incidents in the sidebar's period")
 if by_cat.data.empty:
     empty_state("No incidents match these filters.")
 else:
