@@ -68,6 +68,14 @@ def _by_category(
     return Scoped(charts.counts_by_originator_and_category(scoped.data), scoped.marking)
 
 
+def _title_above_legend(fig: go.Figure) -> go.Figure:
+    # style_figure's top legend shares the title's line on screen; give the title its own line above it.
+    fig.update_layout(
+        title={"y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 12}}, margin={"t": 84}
+    )
+    return fig
+
+
 def incidents_by_month_and_originator(
     con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today: date
 ) -> Scoped[pd.DataFrame]:
@@ -93,7 +101,10 @@ def _by_month(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today:
         color_discrete_map=charts.ORIGINATOR_COLOURS,
         labels={"month": "", "incidents": "Incidents per month", "originator": "Reported by"},
     )
-    return Scoped(charts.style_figure(fig, "Incidents per month by reporting institute"), scoped.marking)
+    return Scoped(
+        _title_above_legend(charts.style_figure(fig, "Incidents per month by reporting institute")),
+        scoped.marking,
+    )
 
 
 def incidents_by_severity_and_originator(
@@ -128,7 +139,10 @@ def _by_severity(
         color_discrete_map=charts.ORIGINATOR_COLOURS,
         labels={"level": "Severity", "incidents": "Incidents", "originator": "Reported by"},
     )
-    return Scoped(charts.style_figure(fig, "Incidents by severity and reporting institute"), scoped.marking)
+    return Scoped(
+        _title_above_legend(charts.style_figure(fig, "Incidents by severity and reporting institute")),
+        scoped.marking,
+    )
 
 
 register_chart(ChartKind("by_category", "Incidents by category and reporting institute", _by_category))

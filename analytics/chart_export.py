@@ -32,6 +32,7 @@ from xml.sax.saxutils import escape
 import duckdb
 import kaleido
 import plotly.graph_objects as go
+import plotly.io as pio
 from PIL import Image, ImageDraw, ImageFont
 
 from analytics.exports_audit import record_export
@@ -194,10 +195,7 @@ _kaleido_started = False
 def _render(fig: go.Figure, fmt: ImageFormat, width: int, height: int, scale: float) -> bytes:
     """The chart alone, through the process's one kaleido server (started on first use)."""
     global _kaleido_started
-    spec = copy.deepcopy(fig.to_plotly_json())
-    layout = spec.setdefault("layout", {})
-    layout["width"], layout["height"] = width, height
-    _briefing_layout(layout)
+    spec = print_spec(fig, width, height)
     with _KALEIDO_LOCK:
         if not _kaleido_started:
             # mathjax=False: no CDN fetch; our charts use no LaTeX.
@@ -207,6 +205,25 @@ def _render(fig: go.Figure, fmt: ImageFormat, width: int, height: int, scale: fl
             spec, opts={"format": fmt, "width": width, "height": height, "scale": scale}
         )
     return data if isinstance(data, bytes) else str(data).encode()
+
+
+def print_spec(fig: go.Figure, width: int, height: int) -> dict[str, Any]:
+    """The figure as kaleido should draw it for a briefing: a copy, at the target size, in the print template.
+
+    Inside the app Streamlit makes its own Plotly template the process default, so figures built there carry
+    it; it is meant for Streamlit's themed frontend and, among other things, leaves axis automargin off, which
+    cuts long category labels in a static image. Exports therefore always use the same print template
+    (plotly_white), whichever process drew the figure, and every axis makes room for its labels.
+    """
+    spec = copy.deepcopy(fig.to_plotly_json())
+    layout = spec.setdefault("layout", {})
+    layout["width"], layout["height"] = width, height
+    layout["template"] = pio.templates["plotly_white"].to_plotly_json()
+    for name, axis in layout.items():
+        if re.fullmatch(r"[xy]axis\d*", name) and isinstance(axis, dict):
+            axis.setdefault("automargin", True)
+    _briefing_layout(layout)
+    return spec
 
 
 def _briefing_layout(layout: dict[str, Any]) -> None:

@@ -276,7 +276,7 @@ def _chart_export_controls(fig: go.Figure, key: str, marking: Marking, export_fi
     store, viewer, shared_filters, today = _export_context()
     filters = shared_filters if export_filters is None else export_filters
     title = chart_export.figure_title(fig)
-    with st.popover("Export chart", icon=":material/download:", key=f"{key}__export"):
+    with st.popover("Export chart", icon=":material/download:", key=f"{key}__export", type="tertiary"):
         preset = st.radio(
             "Size",
             list(chart_export.PRESETS),

@@ -182,3 +182,18 @@ def test_export_is_audited_with_who_what_marking_and_filters(store) -> None:
         "releasable_to": ["AU", "UK"],
         "filters": {"cat": ["Jailbreak"]},
     }
+
+
+def test_figures_drawn_under_streamlits_template_export_in_the_print_template() -> None:
+    import plotly.express as px
+    import plotly.graph_objects as go
+
+    # Streamlit makes its own template the process default; it leaves axis automargin off.
+    bare = go.layout.Template(layout={"font": {"color": "#31333F"}})
+    fig = px.bar(x=[3, 1], y=["AI-enabled cyber intrusion", "Jailbreak"], orientation="h", template=bare)
+    spec = chart_export.print_spec(fig, 960, 600)
+    layout = spec["layout"]
+    assert (layout["width"], layout["height"]) == (960, 600)
+    assert layout["template"]["layout"]["yaxis"]["automargin"] is True
+    assert layout["xaxis"]["automargin"] is True and layout["yaxis"]["automargin"] is True
+    assert fig.layout.template.layout.font.color == "#31333F", "the on-screen figure is left alone"
