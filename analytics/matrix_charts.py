@@ -31,6 +31,19 @@ HEADER_HEIGHT = 56
 MAX_COLUMNS_PER_BAND = 8
 
 
+# One line under the figure per mode, saying how to read it (fixed text; shown with st.caption).
+MODE_LEGENDS: dict[str, str] = {
+    "incidents": "Incidents matching the filters that cite each technique (▸: has sub-techniques, rolled up; "
+    "expand them above). Click a cell for its detail.",
+    "coverage": "Benchmarks with results you can see that are mapped to each technique (a parent counts its "
+    "sub-techniques' benchmarks). Click a cell for its detail.",
+    "gaps": "Red: techniques seen in incidents in this period that no evaluation you can see covers (number of "
+    "such incidents). Green: seen and covered. Grey: not seen.",
+    "separate": "Incidents reported by UK (above) and by AU (below), on one colour scale.",
+    "difference": "Each cell: incidents reported by UK · by AU. Blue: UK reported more; amber: AU reported more.",
+}
+
+
 @dataclass(frozen=True)
 class Cell:
     column: int

@@ -82,6 +82,7 @@ if tactics.empty or not layout:
     empty_state("No ATLAS taxonomy in this store yet: import it with `python -m analytics import atlas`.")
 elif mode == "incidents" and compare == "separate":
     top = int(max(cells["uk"].max(), cells["au"].max(), 1))
+    st.caption(matrix_charts.MODE_LEGENDS["separate"])
     for inst, column in (("UK", "uk"), ("AU", "au")):
         fig = matrix_charts.matrix_heatmap(
             layout,
@@ -92,16 +93,18 @@ elif mode == "incidents" and compare == "separate":
             value_label=f"{inst} incidents",
             max_count=top,
         )
-        chart(fig, key=f"mx_chart_{inst}", marking=shown_marking)
+        picked = chart(
+            fig, key=f"mx_chart_{inst}", marking=shown_marking, on_select="rerun", selection_mode="points"
+        )
+        if picked is not None and picked.selection and picked.selection.points:
+            event = picked
 elif mode == "incidents" and compare == "difference":
     pairs = {
         t: (int(u), int(a)) for t, u, a in zip(cells["technique_id"], cells["uk"], cells["au"], strict=True)
     }
     fig = matrix_charts.matrix_heatmap(layout, tactic_names, {}, mode="difference", diverging=pairs)
-    st.caption(
-        "Each cell: incidents reported by UK · by AU. Blue: UK reported more; amber: AU reported more."
-    )
-    event = chart(fig, key="mx_chart_diff", marking=shown_marking, on_select="rerun", selection_mode="points")
+    st.caption(matrix_charts.MODE_LEGENDS["difference"])
+    event = chart(fig, key="mx_chart", marking=shown_marking, on_select="rerun", selection_mode="points")
 else:
     column = {"incidents": "incidents", "coverage": "n_benchmarks", "gaps": "gap_incidents"}[mode]
     fig = matrix_charts.matrix_heatmap(
@@ -111,16 +114,8 @@ else:
         mode=mode,
         covered=covered,
     )
-    if mode == "gaps":
-        st.caption(
-            "Red: techniques seen in incidents in this period that no evaluation you can see covers "
-            "(number of such incidents). Green: seen and covered. Grey: not seen."
-        )
-    elif mode == "coverage":
-        st.caption("Number of benchmarks with results mapped to each technique (sub-techniques included).")
-    event = chart(
-        fig, key=f"mx_chart_{mode}", marking=shown_marking, on_select="rerun", selection_mode="points"
-    )
+    st.caption(matrix_charts.MODE_LEGENDS[mode])
+    event = chart(fig, key="mx_chart", marking=shown_marking, on_select="rerun", selection_mode="points")
 
 # -- the selected technique ------------------------------------------------------------------------------------
 options = matrix.technique_options(con)
@@ -293,7 +288,9 @@ with st.expander("Benchmark → technique mapping", icon=":material/link:"):
             format_func=labels.__getitem__,
             key="mx_map_tech",
         )
-        why = st.text_input("Why (what the benchmark measures about this technique)", max_chars=500)
+        why = st.text_input(
+            "Why (what the benchmark measures about this technique)", max_chars=500, key="mx_map_why"
+        )
         if st.form_submit_button("Add mapping", icon=":material/add_link:"):
             try:
                 if not bench or not target:

@@ -1,0 +1,81 @@
+"""The threat matrix in Chromium over a demo store with the real ATLAS and AIID imported: click a cell, read its
+detail, switch modes, and keep screenshots (artifacts/screenshots/matrix-*.png) to look at."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.browser.conftest import ROOT, Server, build_demo_db, sign_in, wait_idle
+
+SHARED = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="module")
+def atlas_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    db = build_demo_db(tmp_path_factory.mktemp("matrix") / "matrix.duckdb")
+    for kind, path in (("atlas", SHARED / "atlas" / "ATLAS.yaml"), ("aiid", SHARED / "aiid")):
+        subprocess.run(
+            [sys.executable, "-m", "analytics", "import", kind, str(path), "--db", str(db)],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+    s = Server(db)
+    yield s
+    s.stop()
+
+
+def _open_matrix(page, server: Server) -> None:
+    page.set_viewport_size({"width": 1400, "height": 2400})
+    sign_in(page, server.url, "analyst@uk.example")
+    page.get_by_test_id("stSidebarNav").get_by_text("Threat matrix", exact=True).click()
+    wait_idle(page)
+    page.get_by_test_id("stPlotlyChart").first.wait_for()
+
+
+def test_click_a_technique_and_read_its_detail(page, atlas_server, shots: Path) -> None:
+    _open_matrix(page, atlas_server)
+    main = page.get_by_test_id("stMain")
+    main.get_by_text("TLP:").first.wait_for()
+    assert main.get_by_text("AI Incident Database, CC BY-SA 4.0", exact=False).count() == 1
+    page.screenshot(path=str(shots / "matrix-incidents-analyst-uk.png"))
+
+    cell = page.get_by_test_id("stPlotlyChart").first.locator("text", has_text="LLM Prompt").first
+    box = cell.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    wait_idle(page)
+    main.get_by_text("Matching incidents").first.wait_for(timeout=30_000)
+    assert "technique=AML.T0051" in page.url
+    assert main.get_by_text("AML.T0051 LLM Prompt Injection", exact=True).count() == 1
+    assert main.get_by_text("Mitigations", exact=True).count() == 1
+    assert main.get_by_text("Evaluations mapped to this technique").count() == 1
+    assert main.get_by_text("evaluation runs", exact=False).count() == 1  # the runs carry their own banner
+    main.get_by_text("Mitigations", exact=True).scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "matrix-technique-detail-analyst-uk.png"))
+    assert page.get_by_test_id("stException").count() == 0
+
+
+def test_gap_mode_and_institute_difference(page, atlas_server, shots: Path) -> None:
+    _open_matrix(page, atlas_server)
+    main = page.get_by_test_id("stMain")
+    main.get_by_text("Gaps", exact=True).click()
+    wait_idle(page)
+    main.get_by_text("no evaluation you can see covers", exact=False).first.wait_for()
+    page.screenshot(path=str(shots / "matrix-gaps-analyst-uk.png"))
+    main.get_by_text("Incidents", exact=True).click()
+    # wait for the new run's legend before waiting for charts (a stale chart can linger while it reruns)
+    main.get_by_text("Click a cell for its detail", exact=False).first.wait_for()
+    page.wait_for_timeout(500)
+    wait_idle(page)
+    main.get_by_test_id("stSelectbox").filter(has_text="Institutes").click()
+    page.get_by_role("option", name="Difference (UK − AU)").click()
+    wait_idle(page)
+    main.get_by_text("Blue: UK reported more", exact=False).wait_for()
+    page.screenshot(path=str(shots / "matrix-difference-analyst-uk.png"))
+    assert page.get_by_test_id("stException").count() == 0
