@@ -185,3 +185,22 @@ def test_cli_history_and_undo(store, tmp_path: Path, capsys) -> None:
     out = capsys.readouterr().out
     assert "UNDONE" in out and "by ops@uk.example" in out
     close_all()
+
+
+def test_a_batch_without_a_chosen_institute_belongs_to_the_one_its_records_come_from(store) -> None:
+    data = CSV.format(p="AUX").replace("tlp,releasable_to", "tlp,releasable_to,originator")
+    data = data.replace("UK;AU\n", "UK;AU,AU\n").replace(",UK\n", ",UK,AU\n")
+    tf = tab.read_tabular("au.csv", data.encode())
+    plan = tab.validate(
+        store.cursor(),
+        tf,
+        target="incidents",
+        mapping=tab.auto_mapping(tf.columns, "incidents"),
+        institute=None,
+        tlp=None,
+        releasable=None,
+    )
+    assert plan.ok, plan.problems
+    batch = tab.commit(store.store, plan, actor="cli").batch_id
+    assert history(store.cursor(), AU_LEAD)["batch_id"].tolist() == [batch]
+    assert history(store.cursor(), UK_LEAD).empty

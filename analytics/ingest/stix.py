@@ -594,6 +594,10 @@ def import_stix_bytes(
     if not candidates and not notes:
         raise ImportRefused(f"{check.name}: no incidents or reports to import ({check.summary()})")
 
+    if institute is None:
+        # The batch belongs to the institute whose records it holds (for history and undo by its leads).
+        owners = {c.row["originator"] for c in candidates}
+        institute = owners.pop() if len(owners) == 1 else None
     report = ImportReport(kind="stix", source=check.name, batch_id=new_batch_id("stix"))
     report.warnings = list(check.warnings)
     report.details = {"objects": dict(check.counts)}

@@ -1313,7 +1313,13 @@ def commit(
             f"{report.rejected} rows rejected and not imported (rows {_ranges(plan.rejected_rows)})"
         )
     report.details = {"target": plan.target, "encoding": plan.file.encoding, "sha256": plan.file.sha256}
-    institute = plan.institute or (viewer.institute if viewer else None)
+    institute = plan.institute or (viewer.institute if viewer and viewer.institute in INSTITUTES else None)
+    if institute is None:
+        # The batch belongs to the institute whose records it holds (for history and undo by its leads).
+        owners = set(
+            plan.rows.column("originator" if plan.target == "incidents" else "institute").to_pylist()
+        )
+        institute = owners.pop() if len(owners) == 1 and owners <= set(INSTITUTES) else None
     if progress:
         progress("writing", 0.5)
     with store.transaction() as con:
