@@ -273,3 +273,14 @@ def test_cli_imports_without_as(tmp_path: Path, capsys) -> None:
     assert "ATLAS version 5.6.0 (previously none)" in out
     assert "techniques: 170 added" in out
     close_all()
+
+
+def test_failure_inside_the_transaction_leaves_everything_as_it_was(store) -> None:
+    # an institute record already uses a case study's id: the import is refused after the taxonomy was written,
+    # and the whole transaction is rolled back
+    store.incident(id="AML.CS0031", source="institute")
+    with pytest.raises(ImportRefused, match=r"record id AML\.CS0031 already exists from source 'institute'"):
+        import_atlas(store.store, ATLAS_YAML, actor="test")
+    assert _count(store, "select count(*) from atlas_techniques") == 0
+    assert _count(store, "select count(*) from atlas_versions") == 0
+    assert _count(store, "select count(*) from incidents") == 1
