@@ -229,12 +229,12 @@ def to_pptx(b: Briefing) -> bytes:
     prs.core_properties.subject = b.marking.label
     prs.core_properties.keywords = f"TLP:{b.marking.tlp}" + (f"; {WATERMARK}" if b.draft else "")
 
-    s = _slide(prs, b, b.title, title_size=36, title_top=2.0)
-    _text(s, _subtitle(b), 0.8, 3.3, 11.7, 0.6, size=18, colour="#404040")
-    _text(
-        s, f"TLP:{b.marking.tlp} · releasable to {_rel(b.marking)}", 0.8, 4.3, 11.7, 0.5, size=20, bold=True
-    )
-    _text(s, TLP_MEANING[b.marking.tlp], 0.8, 4.85, 11.7, 0.5, size=14, colour="#404040")
+    # A tall title box anchored at its foot: two-line titles grow upwards, never into the subtitle.
+    s = _slide(prs, b, b.title, title_size=36, title_top=1.2, title_height=2.0)
+    _text(s, _subtitle(b), 0.8, 3.35, 11.7, 0.8, size=18, colour="#404040")
+    handling = f"TLP:{b.marking.tlp} · releasable to {_rel(b.marking)}"
+    _text(s, handling, 0.8, 4.5, 11.7, 0.5, size=20, bold=True)
+    _text(s, TLP_MEANING[b.marking.tlp], 0.8, 5.05, 11.7, 0.5, size=14, colour="#404040")
 
     s = _slide(prs, b, "Bottom line")
     if b.question:
@@ -257,6 +257,10 @@ def to_pptx(b: Briefing) -> bytes:
     lines.append(f"Prepared {_when(b)}" + (f" by {b.prepared_by}" if b.prepared_by else ""))
     _bullets(s, lines, 0.8, 1.6, 11.7, 5.0, size=18)
 
+    if b.draft:
+        # Last on every slide, so no picture or box can cover it (it is translucent).
+        for slide in prs.slides:
+            _watermark(slide)
     out = io.BytesIO()
     prs.save(out)
     return out.getvalue()
@@ -271,25 +275,31 @@ def _fit(text: str, size: int, lines_budget: int = 6) -> int:
     return max(size - 13, 10)
 
 
-def _slide(prs: Any, b: Briefing, title: str, *, title_size: int = 30, title_top: float = 0.6) -> Any:
+def _slide(
+    prs: Any,
+    b: Briefing,
+    title: str,
+    *,
+    title_size: int = 30,
+    title_top: float = 0.6,
+    title_height: float = 0.9,
+) -> Any:
+    from pptx.enum.text import MSO_ANCHOR, PP_ALIGN
     from pptx.util import Inches, Pt
 
     slide = prs.slides.add_slide(prs.slide_layouts[5])  # "Title Only": keeps a real title placeholder
     t = slide.shapes.title
-    t.left, t.top, t.width, t.height = Inches(0.8), Inches(title_top), Inches(11.7), Inches(0.9)
+    t.left, t.top, t.width, t.height = Inches(0.8), Inches(title_top), Inches(11.7), Inches(title_height)
     t.text_frame.text = title
     t.text_frame.word_wrap = True
+    t.text_frame.vertical_anchor = MSO_ANCHOR.BOTTOM if title_height > 1 else MSO_ANCHOR.MIDDLE
     p = t.text_frame.paragraphs[0]
-    from pptx.enum.text import PP_ALIGN
-
     p.alignment = PP_ALIGN.LEFT
     for r in p.runs:
         r.font.size = Pt(title_size if len(title) < 70 else title_size - 8)
         r.font.bold = True
     _band(slide, b.marking, Inches(0), "Marking banner top")
     _band(slide, b.marking, prs.slide_height - Inches(0.4), "Marking banner bottom")
-    if b.draft:
-        _watermark(slide)
     return slide
 
 
