@@ -10,6 +10,7 @@ and demo mode cannot be switched on beside OIDC.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -196,7 +197,7 @@ def test_demo_mode_cannot_be_on_beside_oidc(page: Any, tmp_path: Path, deploymen
         tmp_path / "secrets.toml",
         port=port,
         client_id="x",
-        client_secret="not-a-real-secret-for-this-test",
+        client_secret=secrets.token_urlsafe(16),  # never a literal: see test_no_secrets_in_tracked_files
         metadata_url=deployment.provider.metadata_url,
     )
     app = ProductionApp(db, secrets_file=secrets_file, port=port, env={"THREAT_DEMO_MODE": "1"})
