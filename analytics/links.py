@@ -81,7 +81,7 @@ def mapping_predicate(viewer: Viewer) -> tuple[str, dict[str, Any]]:
     """WHERE text over `benchmark_techniques bt`: the mapping rows this viewer may see."""
     runs, params = runs_predicate(viewer)
     sql = (
-        "(bt.origin = 'default' or bt.institute = $m_inst or bt.benchmark_key in "
+        "(bt.scope = 'ALL' or bt.scope = $m_inst or bt.benchmark_key in "
         f"(select {bench_key_sql('r.benchmark')} from eval_runs r where {runs}))"
     )
     return sql, {**params, "m_inst": viewer.institute}
@@ -136,18 +136,18 @@ def add_mapping(
     ).fetchone()
     if row is None:
         raise ValueError(f"{technique_id} is not a current ATLAS technique")
+    pred, params = mapping_predicate(viewer)
     exists = con.execute(
-        "select count(*) from benchmark_techniques where benchmark_key = ? and technique_id = ?",
-        [key, technique_id],
+        f"select count(*) from benchmark_techniques bt where bt.benchmark_key = $key and bt.technique_id = $tid "
+        f"and {pred}",
+        {**params, "key": key, "tid": technique_id},
     ).fetchone()
     if exists and exists[0]:
-        # Whether or not the viewer can see the existing row, saying "already mapped" is all that is revealed,
-        # and the name they typed is their own.
         raise ValueError(f"{name} is already mapped to {technique_id}")
     why = rationale.strip()[:500] or None
     con.execute(
         "insert into benchmark_techniques (benchmark_key, benchmark, technique_id, rationale, origin, added_by, "
-        "institute) values (?, ?, ?, ?, 'analyst', ?, ?)",
+        "scope) values (?, ?, ?, ?, 'analyst', ?, ?)",
         [key, name, technique_id, why, viewer.email, viewer.institute],
     )
     con.execute(
@@ -165,16 +165,17 @@ def remove_mapping(con: duckdb.DuckDBPyConnection, viewer: Viewer, benchmark: st
     viewer.require(*EDIT_ROLES)
     key = bench_key(benchmark.strip())
     pred, params = mapping_predicate(viewer)
+    where = f"bt.benchmark_key = $key and bt.technique_id = $tid and {pred}"
+    params = {**params, "key": key, "tid": technique_id}
     row = con.execute(
-        f"select bt.benchmark, bt.rationale from benchmark_techniques bt "
-        f"where bt.benchmark_key = $key and bt.technique_id = $tid and {pred}",
-        {**params, "key": key, "tid": technique_id},
+        f"select any_value(bt.benchmark), any_value(bt.rationale) from benchmark_techniques bt where {where} "
+        "having count(*) > 0",
+        params,
     ).fetchone()
     if row is None:
         raise ValueError(f"no mapping of {benchmark.strip()} to {technique_id}")
-    con.execute(
-        "delete from benchmark_techniques where benchmark_key = ? and technique_id = ?", [key, technique_id]
-    )
+    # every row of this pairing the viewer can see goes (an institute's own and, if visible, the default)
+    con.execute(f"delete from benchmark_techniques as bt where {where}", params)
     con.execute(
         "insert into benchmark_technique_history (email, institute, action, benchmark, technique_id, rationale) "
         "values (?, ?, 'remove', ?, ?, ?)",
@@ -190,7 +191,7 @@ def mapping_history(con: duckdb.DuckDBPyConnection, viewer: Viewer, limit: int =
     return con.execute(
         f"""
         select "at", email, action, benchmark, technique_id, rationale from benchmark_technique_history
-        where institute = $m_inst or {key} in (select benchmark_key from benchmark_techniques where origin = 'default')
+        where institute = $m_inst or {key} in (select benchmark_key from benchmark_techniques where scope = 'ALL')
            or {key} in (select {bench_key_sql("r.benchmark")} from eval_runs r where {runs})
         order by id desc limit $lim
         """,

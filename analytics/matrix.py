@@ -74,10 +74,11 @@ def coverage(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> Scoped[pd.DataFr
         with runs as (
             select {bench_key_sql("r.benchmark")} as k, count(*) as n from eval_runs r where {runs} group by 1
         )
-        select bt.technique_id, bt.benchmark, runs.n as runs
+        select bt.technique_id, min(bt.benchmark) as benchmark, any_value(runs.n) as runs
         from benchmark_techniques bt join runs on runs.k = bt.benchmark_key
         where {pred}
-        order by bt.technique_id, lower(bt.benchmark)
+        group by bt.technique_id, bt.benchmark_key
+        order by bt.technique_id, lower(min(bt.benchmark))
     """
     df = con.execute(sql, params).df()
     msql = (

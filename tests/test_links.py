@@ -143,3 +143,24 @@ def test_evaluations_for_technique(store) -> None:
 def test_bench_key_matches_sql(store, name: str) -> None:
     sql = f"select {links.bench_key_sql('$benchmark')}"
     assert store.cursor().execute(sql, {"benchmark": name}).fetchone()[0] == links.bench_key(name)
+
+
+def test_a_hidden_mapping_neither_blocks_nor_reveals_itself(store) -> None:
+    seed(store)
+    store.eval_run(benchmark="Poison-Bench", institute="AU", tlp="AMBER+STRICT", releasable_to=["AU"])
+    with store.store.transaction() as con:
+        links.add_mapping(con, AU_ANALYST, "Poison-Bench", "AML.T0020", "AU's reason")
+    # UK types the same pairing: no "already mapped" (that would reveal AU's row); UK gets its own row
+    with store.store.transaction() as con:
+        links.add_mapping(con, UK_ANALYST, "Poison-Bench", "AML.T0020", "UK's reason")
+    uk = links.benchmark_mapping(store.cursor(), UK_ANALYST)
+    assert _rows(uk.loc[uk["benchmark"] == "Poison-Bench", ["rationale", "added_by"]]) == [
+        ("UK's reason", "analyst@uk.example")
+    ]
+    with pytest.raises(ValueError, match="already mapped"), store.store.transaction() as con:
+        links.add_mapping(con, UK_ANALYST, "poison bench", "AML.T0020")
+    # UK removing its row leaves AU's
+    with store.store.transaction() as con:
+        links.remove_mapping(con, UK_ANALYST, "Poison-Bench", "AML.T0020")
+    au = links.benchmark_mapping(store.cursor(), AU_ANALYST)
+    assert _rows(au.loc[au["benchmark"] == "Poison-Bench", ["rationale"]]) == [("AU's reason",)]

@@ -44,17 +44,19 @@ create table if not exists atlas_versions (
 
 -- Which ATLAS techniques an evaluation benchmark (or Inspect task) exercises. `benchmark_key` is the benchmark
 -- name normalised (text after the last '/', lower case, letters and digits only) so 'StrongREJECT',
--- 'strong_reject' and 'inspect_evals/strong_reject' meet; analytics.links.BENCH_KEY_SQL computes the same.
+-- 'strong_reject' and 'inspect_evals/strong_reject' meet; analytics.links.bench_key_sql computes the same.
+-- `scope` is 'ALL' for shipped defaults and otherwise the institute of the analyst who added the row. It is part
+-- of the key so that a row another institute cannot see never blocks (or reveals itself to) their own edit.
 create table if not exists benchmark_techniques (
     benchmark_key varchar not null,
-    benchmark varchar not null,                  -- the name as first entered, for display
+    benchmark varchar not null,                  -- the name as entered, for display
     technique_id varchar not null,
     rationale varchar,
     origin varchar not null check (origin in ('default', 'analyst')),
+    scope varchar not null check (scope in ('ALL', 'UK', 'AU', 'JOINT')),
     added_by varchar not null,
-    institute varchar,                           -- the institute of the analyst who added it (NULL for defaults)
     added_at timestamp not null default current_timestamp,
-    primary key (benchmark_key, technique_id)
+    primary key (benchmark_key, technique_id, scope)
 );
 
 -- Every mapping edit, readable by analysts on the matrix page (the audit log is admin-only).
@@ -72,8 +74,8 @@ create table if not exists benchmark_technique_history (
 
 -- Shipped defaults: attack-technique suites only. Capability benchmarks (SWE-bench, GPQA, RE-Bench) and
 -- misuse-uplift or self-proliferation suites measure no ATLAS attack technique and are deliberately unmapped.
-insert into benchmark_techniques (benchmark_key, benchmark, technique_id, rationale, origin, added_by)
-select regexp_replace(lower(regexp_replace(b, '^.*/', '')), '[^a-z0-9]+', '', 'g'), b, t, why, 'default', 'system'
+insert into benchmark_techniques (benchmark_key, benchmark, technique_id, rationale, origin, scope, added_by)
+select regexp_replace(lower(regexp_replace(b, '^.*/', '')), '[^a-z0-9]+', '', 'g'), b, t, why, 'default', 'ALL', 'system'
 from (values
     ('Cybench', 'AML.T0049', 'CTF tasks exploit exposed services'),
     ('Cybench', 'AML.T0050', 'CTF tasks drive shells and interpreters'),
