@@ -102,9 +102,14 @@ class Briefing:
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
+    def has_bottom_line(self) -> bool:
+        """A chart pack has no bottom line; anything from an assessment has one (flagged when missing)."""
+        return bool(self.bottom_line or self.question or self.judgements)
+
+    @property
     def slide_count(self) -> int:
-        """Title, bottom line, one per judgement, one per chart, sources."""
-        return 3 + len(self.judgements) + len(self.charts)
+        """Title, bottom line (unless a chart pack), one per judgement, one per chart, sources."""
+        return 2 + int(self.has_bottom_line) + len(self.judgements) + len(self.charts)
 
 
 def make_briefing(
@@ -132,12 +137,20 @@ def make_briefing(
         bottom_line=bottom_line.strip(),
         judgements=tuple(judgements),
         charts=tuple(charts),
-        sources=tuple(dict.fromkeys([*(s for s in sources if s.strip()), *credits])),
+        sources=tuple(
+            dict.fromkeys([*(s for s in sources if s.strip()), *credits, *_records_credit(charts)])
+        ),
         status=status or ("Draft" if draft else ""),
         question=question.strip(),
         prepared_by=prepared_by,
         generated_at=now or datetime.now(UTC),
     )
+
+
+def _records_credit(charts: Sequence[BriefingChart]) -> list[str]:
+    if not charts:
+        return []
+    return ["Records in the joint UK–AU AI threat dashboard, drawn under the filters each figure names"]
 
 
 def from_assessment(
@@ -172,7 +185,7 @@ def from_assessment(
     sources = [f"Assessment A-{a.id} {version} ({len(a.evidence())} evidence items)"]
     return make_briefing(
         a.title,
-        bottom_line=a.bluf,
+        bottom_line=a.bluf or "(no bottom line yet)",
         judgements=judgements,
         charts=charts,
         sources=[*sources, *extra_sources],
@@ -236,10 +249,12 @@ def to_pptx(b: Briefing) -> bytes:
     _text(s, handling, 0.8, 4.5, 11.7, 0.5, size=20, bold=True)
     _text(s, TLP_MEANING[b.marking.tlp], 0.8, 5.05, 11.7, 0.5, size=14, colour="#404040")
 
-    s = _slide(prs, b, "Bottom line")
-    if b.question:
-        _text(s, f"Question: {b.question}", 0.8, 1.55, 11.7, 0.7, size=16, colour="#404040", italic=True)
-    _text(s, b.bottom_line or "(no bottom line given)", 0.8, 2.3, 11.7, 4.2, size=_fit(b.bottom_line, 26))
+    if b.has_bottom_line:
+        s = _slide(prs, b, "Bottom line")
+        if b.question:
+            _text(s, f"Question: {b.question}", 0.8, 1.55, 11.7, 0.7, size=16, colour="#404040", italic=True)
+        text = b.bottom_line or "(no bottom line given)"
+        _text(s, text, 0.8, 2.3, 11.7, 4.2, size=_fit(b.bottom_line, 26))
 
     for j in b.judgements:
         s = _slide(prs, b, f"Key judgement {j.number}")
@@ -478,8 +493,9 @@ def to_docx(b: Briefing) -> bytes:
     if b.question:
         doc.add_heading("Question", level=1)
         doc.add_paragraph(b.question)
-    doc.add_heading("Bottom line", level=1)
-    doc.add_paragraph(b.bottom_line or "(no bottom line given)")
+    if b.has_bottom_line:
+        doc.add_heading("Bottom line", level=1)
+        doc.add_paragraph(b.bottom_line or "(no bottom line given)")
 
     if b.judgements:
         doc.add_heading("Key judgements", level=1)
@@ -642,8 +658,9 @@ def to_pdf(b: Briefing) -> bytes:
     if b.question:
         heading("Question")
         para(b.question)
-    heading("Bottom line")
-    para(b.bottom_line or "(no bottom line given)")
+    if b.has_bottom_line:
+        heading("Bottom line")
+        para(b.bottom_line or "(no bottom line given)")
     if b.judgements:
         heading("Key judgements")
         for j in b.judgements:
@@ -722,7 +739,8 @@ def to_markdown(b: Briefing) -> str:
     lines += [f"# {b.title}", "", f"*{_subtitle(b)}*", "", f"Handling: {TLP_MEANING[b.marking.tlp]}", ""]
     if b.question:
         lines += ["## Question", "", b.question, ""]
-    lines += ["## Bottom line", "", b.bottom_line or "(no bottom line given)", ""]
+    if b.has_bottom_line:
+        lines += ["## Bottom line", "", b.bottom_line or "(no bottom line given)", ""]
     if b.judgements:
         lines += ["## Key judgements", ""]
         for j in b.judgements:

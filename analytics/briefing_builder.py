@@ -249,7 +249,8 @@ def plan_briefing(
     draft = assessment is not None and not getattr(assessment, "is_approved_text", False)
     name = title.strip() or (assessment.title if assessment is not None else "Chart pack")
     judgements = len(assessment.judgements) if assessment is not None else 0
-    return BriefingPlan(name, combine_markings(markings), draft, 3 + judgements + len(chart_keys), judgements)
+    slides = 2 + int(assessment is not None) + judgements + len(chart_keys)
+    return BriefingPlan(name, combine_markings(markings), draft, slides, judgements)
 
 
 # -- assessments -----------------------------------------------------------------------------------------------

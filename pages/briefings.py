@@ -117,7 +117,8 @@ with right:
     st.subheader("2. Outline")
     judgements = [f"Key judgement {n}" for n in range(1, plan.judgements + 1)]
     charts_outline = [labels[k].split(" — ")[0] for k in picked]
-    outline = [plan.title, "Bottom line", *judgements, *charts_outline, "Sources"]
+    bottom_line = ["Bottom line"] if assessment_id is not None else []
+    outline = [plan.title, *bottom_line, *judgements, *charts_outline, "Sources"]
     st.text("\n".join(f"{n}. {line}" for n, line in enumerate(outline, 1)))
     st.caption(f"{plan.slides} slides at 16:9; a document of the same content in Word, PDF and Markdown.")
 

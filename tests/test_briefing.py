@@ -78,7 +78,11 @@ def _slide_texts(slide) -> str:
 def test_marking_combines_assessment_and_charts_and_credits_sources(chart_png) -> None:
     b = _briefing(chart_png, draft=False)
     assert (b.marking.tlp, b.marking.releasable_to) == ("AMBER", ("UK",))
-    assert b.sources == ("Assessment A-7 version 3", "AI Incident Database, CC BY-SA 4.0")
+    assert b.sources == (
+        "Assessment A-7 version 3",
+        "AI Incident Database, CC BY-SA 4.0",
+        "Records in the joint UK–AU AI threat dashboard, drawn under the filters each figure names",
+    )
     assert (
         briefing.briefing_filename(b, "pptx")
         == "2026-11-20_agentic-ai-and-cyber-intrusion_TLP-AMBER_REL-UK.pptx"
@@ -122,6 +126,7 @@ def test_pptx_slides_titles_judgements_pictures_marking_and_watermark(chart_png,
         assert ("DRAFT watermark" in names) is draft
         if draft:
             assert names["DRAFT watermark"].text_frame.text == "DRAFT"
+            assert list(slide.shapes)[-1].name == "DRAFT watermark", "on top of pictures and boxes"
 
 
 @pytest.mark.parametrize("draft", [False, True])
@@ -187,6 +192,14 @@ def test_markdown_carries_marking_judgements_and_draft_notice(chart_png) -> None
     assert "   *Yardstick:* **likely (55–75%)** · *Confidence:* **moderate**" in lines
     assert "- AI Incident Database, CC BY-SA 4.0" in lines
     assert "DRAFT" not in briefing.to_markdown(_briefing(chart_png, draft=False))
+
+
+def test_chart_pack_has_no_bottom_line_slide(chart_png) -> None:
+    figures = [briefing.BriefingChart("Figure", chart_png, AMBER_UK)]
+    b = briefing.make_briefing("Pack", charts=figures, now=NOW)
+    prs = Presentation(io.BytesIO(briefing.to_pptx(b)))
+    assert [s.shapes.title.text for s in prs.slides] == ["Pack", "Figure", "Sources"] and b.slide_count == 3
+    assert "Bottom line" not in briefing.to_markdown(b)
 
 
 def test_render_refuses_unknown_format(chart_png) -> None:

@@ -66,7 +66,6 @@ def test_briefing_page_downloads_every_format(page, server, shots) -> None:
     titles = [s.shapes.title.text for s in prs.slides]
     assert titles == [
         "Weekly AI threat pack",
-        "Bottom line",
         "Incidents per month by reporting institute",
         "Incidents by category and reporting institute",
         "Sources",
