@@ -60,6 +60,22 @@ def test_click_a_technique_and_read_its_detail(page, atlas_server, shots: Path) 
     page.screenshot(path=str(shots / "matrix-technique-detail-analyst-uk.png"))
     assert page.get_by_test_id("stException").count() == 0
 
+    # select the newest matching incident: a link opens it in the explorer through ?incident=ID
+    column = main.get_by_test_id("stColumn").filter(has_text="Matching incidents")
+    grid = column.get_by_test_id("stDataFrame").first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 14, box["y"] + 35 + 17)  # the first row's selection box
+    wait_idle(page)
+    link = main.get_by_role("link", name="in the incident explorer")
+    link.wait_for(timeout=30_000)
+    assert "explorer?incident=" in (link.get_attribute("href") or "")
+    link.click()
+    wait_idle(page)
+    assert "/explorer?incident=" in page.url
+    assert page.get_by_test_id("stException").count() == 0
+
 
 def test_gap_mode_and_institute_difference(page, atlas_server, shots: Path) -> None:
     _open_matrix(page, atlas_server)
