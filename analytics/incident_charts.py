@@ -380,3 +380,29 @@ def filter_updates(points: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]]:
 
 def sparkline_values(weekly: pd.DataFrame) -> list[int]:
     return [int(v) for v in weekly["n"]]
+
+
+def category_by_originator_chart(df: pd.DataFrame) -> go.Figure:
+    """Incidents per category (rows: originator, category, incidents), one bar per institute, largest on top.
+    No figure title: the page's heading names it, and a title would collide with the legend."""
+    order = df.groupby("category")["incidents"].sum().sort_values().index.astype(str).tolist()
+    fig = go.Figure()
+    for inst in ("AU", "UK"):  # drawn bottom-up, so UK sits above AU within each category
+        sub = df[df["originator"] == inst].set_index("category")["incidents"].reindex(order).fillna(0)
+        fig.add_trace(
+            go.Bar(
+                y=order,
+                x=sub.to_numpy(),
+                name=f"Reported by {inst}",
+                orientation="h",
+                marker={"color": ORIGINATOR_COLOURS[inst]},
+                hovertemplate=f"<b>{inst}</b> · %{{y}}: %{{x:,}} incidents<extra></extra>",
+            )
+        )
+    style_figure(fig, None, height=max(320, 40 * len(order) + 90))
+    fig.update_layout(
+        barmode="group",
+        xaxis={"title": "Incidents"},
+        legend={"traceorder": "reversed", "y": 1.0, "yanchor": "bottom"},
+    )
+    return fig

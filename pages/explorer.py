@@ -127,7 +127,7 @@ def show_detail(incident: str) -> None:
                 pd.DataFrame({"Field": list(fields), "Value": [show(v) for v in fields.values()]}),
                 hide_index=True,
                 width="stretch",
-                height=36 * (len(fields) + 1),
+                height=35 * (len(fields) + 1) + 3,
             )
         st.markdown("**Related incidents** (sharing techniques or the affected system)")
         if detail.related.data.empty:
@@ -378,7 +378,7 @@ if tab_break.open:
 if tab_table.open:
     with tab_table:
         detail_box = st.container()
-        a, b, c, d = st.columns([3, 2, 2, 3])
+        a, b, c, d = st.columns([3, 3, 2, 4])
         sort = a.selectbox("Sort by", list(incidents.SORT_COLUMNS), key="xp_sort", persist_state="page")
         descending = b.segmented_control(
             "Order",
@@ -415,6 +415,20 @@ if tab_table.open:
             on_select="rerun",
             selection_mode="single-row",
             key=f"xp_table_{gen}_{view}_{page}",
+            # Developer and releasability are in the detail; the page keeps to what fits at a glance.
+            column_order=[
+                "id",
+                "occurred_on",
+                "title",
+                "originator",
+                "category",
+                "severity",
+                "actor_type",
+                "sectors",
+                "affected_system",
+                "status",
+                "tlp",
+            ],
             column_config={
                 "id": "Id",
                 "occurred_on": st.column_config.DateColumn("Date"),

@@ -7,7 +7,7 @@ the split by category and institute for the sidebar's period."""
 import pandas as pd
 import streamlit as st
 
-from analytics import charts, incident_charts, incidents, session
+from analytics import incident_charts, incidents, session
 from analytics.access import EVERYONE
 from analytics.anomalies import DEFAULT_RULE
 from pages.ui import chart, empty_state, inert_markdown, marking_banner
@@ -48,6 +48,7 @@ c1.metric(
     delta_color="inverse",
     delta_description="vs previous 30 days",
     border=True,
+    height="stretch",
 )
 c2.metric(
     "Last 90 days",
@@ -59,6 +60,7 @@ c2.metric(
     chart_type="bar",
     help=f"Bars: incidents per week over the last {incidents.SPARK_WEEKS} weeks (the last week is not over).",
     border=True,
+    height="stretch",
 )
 c3.metric(
     "High or critical, 90 days",
@@ -68,12 +70,14 @@ c3.metric(
     delta_description="vs previous 90 days",
     help="Share of incidents with severity 4 (high) or 5 (critical).",
     border=True,
+    height="stretch",
 )
 c4.metric(
     "Incidents",
     f"{total:,}",
     help="Every incident you may see under the sidebar filters, in the sidebar's period.",
     border=True,
+    height="stretch",
 )
 
 
@@ -102,8 +106,10 @@ st.caption(
 )
 left, right = st.columns(2)
 with left:
+    st.markdown("**Categories**")
     rising_table(summary.rising_categories, "Category")
 with right:
+    st.markdown("**Sectors**")
     rising_table(summary.rising_sectors, "Sector")
 
 st.subheader("Breaks from the recent pattern")
@@ -134,7 +140,9 @@ marking_banner(by_cat.marking, f"{total:,} incidents in the sidebar's period")
 if by_cat.data.empty:
     empty_state("No incidents match these filters.")
 else:
-    chart(charts.counts_by_originator_and_category(by_cat.data), key="by_category", marking=by_cat.marking)
+    chart(
+        incident_charts.category_by_originator_chart(by_cat.data), key="by_category", marking=by_cat.marking
+    )
 
 st.subheader("Latest approved joint assessments")
 # TODO(integration): the assessments feature renders its latest approved joint assessments here (title, date,
