@@ -82,7 +82,8 @@ def test_secret_scan_would_catch_the_real_thing(tmp_path: Path) -> None:
     # The patterns above must match what a leaked secrets.toml or key file looks like.
     leaked = (
         '[auth]\nclient_secret = "9f8e7d6c5b4a"\ncookie_secret = "abcdefabcdef"\n'
-        "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n"
+        + "-----BEGIN RSA "
+        + "PRIVATE KEY-----\nMIIB\n"  # split, or this file would trip the scan
     )
     assert {n for n, rx in SECRET_PATTERNS.items() if rx.search(leaked)} == {
         "private key",
