@@ -9,7 +9,7 @@ THREAT_DB ?= data/threats.duckdb
 SHARED ?= ../shared/data
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run test check bench demo browser clean
+.PHONY: install run test check bench load demo browser clean
 
 $(UV):
 	python3 -m venv .tools
@@ -45,9 +45,23 @@ check: install
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
+# Minutes, not seconds: builds 100k/1M/10M-incident stores (kept in BENCH_STORES for the next run, ~4 GB) and
+# rewrites the generated part of docs/benchmarks.md. BENCH_SIZES=100000,1000000 for a quicker pass.
+BENCH_SIZES ?= 100000,1000000,10000000
+BENCH_STORES ?= /tmp/threat-bench
 bench: install
 	mkdir -p artifacts
-	$(PY) -m analytics bench --sizes 100000,1000000 --json artifacts/bench.json --markdown artifacts/bench.md
+	$(PY) -m analytics bench --sizes $(BENCH_SIZES) --store-dir $(BENCH_STORES) --json artifacts/bench.json \
+		--details artifacts/bench-details.json --markdown docs/benchmarks.md
+
+# Many analysts at once against one server (tests/load/run.py): 20 sessions x 10 filter changes on a 1M store,
+# LOAD_BROWSERS of them in Chromium, the rest at the Streamlit protocol level; writes during the load.
+LOAD_INCIDENTS ?= 1000000
+LOAD_BROWSERS ?= 4
+load: install browser
+	mkdir -p artifacts
+	$(PY) -m tests.load --incidents $(LOAD_INCIDENTS) --sessions 20 --browser-sessions $(LOAD_BROWSERS) \
+		--changes 10 --out artifacts/load.json
 
 clean:
 	rm -rf $(VENV) .tools artifacts .pytest_cache .mypy_cache .ruff_cache

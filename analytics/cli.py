@@ -32,7 +32,17 @@ def _bench(args: argparse.Namespace) -> int:
     from analytics import bench
 
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    return bench.run(sizes, json_path=args.json, runs=args.runs, markdown=args.markdown)
+    return bench.run(
+        sizes,
+        json_path=args.json,
+        runs=args.runs,
+        markdown=args.markdown,
+        details=args.details,
+        only=[c for c in (args.cases or "").split(",") if c] or None,
+        pages=not args.no_pages,
+        page_runs_n=args.page_runs,
+        store_dir=args.store_dir,
+    )
 
 
 def _backup(args: argparse.Namespace) -> int:
@@ -320,6 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--runs", type=int, default=7)
     b.add_argument("--json", help="write records to this file")
     b.add_argument("--markdown", help="write a results table to this file")
+    b.add_argument("--details", help="write every measurement and the machine description (JSON) to this file")
+    b.add_argument("--cases", help="only these cases (comma-separated names or patterns, e.g. 'matrix.*')")
+    b.add_argument("--no-pages", action="store_true", help="skip the AppTest page runs")
+    b.add_argument("--page-runs", type=int, default=5, help="filter changes timed per page in AppTest")
+    b.add_argument("--store-dir", help="keep built stores here and reuse them (a 10M store takes minutes)")
     b.set_defaults(fn=_bench)
 
     bk = sub.add_parser("backup", help="copy the store to a verified backup file (works while the app runs)")

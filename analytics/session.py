@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import duckdb
 import streamlit as st
 
-from analytics import audit
+from analytics import audit, backup
 from analytics.filters import Filters
 from analytics.store import Store, open_store
 from analytics.viewer import Viewer
@@ -22,7 +22,10 @@ R = TypeVar("R")
 
 @st.cache_resource(show_spinner=False)
 def _store(path: str) -> Store:
-    return open_store(path, harden=True)
+    opened = open_store(path, harden=True)
+    # This process now holds the file; `python -m analytics backup` hands its requests to this thread.
+    backup.serve_backup_requests(opened)
+    return opened
 
 
 def store() -> Store:
