@@ -28,7 +28,15 @@ import pandas as pd
 from analytics import taxonomy
 from analytics.filters import Filters
 from analytics.links import bench_key_sql, mapping_predicate, runs_predicate, used_params
-from analytics.markings import Marking, Scoped, highest_marking, marking_from_row, marking_select_sql
+from analytics.markings import (
+    TLP_LEVELS,
+    Marking,
+    Scoped,
+    combine_markings,
+    highest_marking,
+    marking_from_row,
+    marking_select_sql,
+)
 from analytics.viewer import Viewer
 
 MODES: dict[str, str] = {
@@ -124,6 +132,7 @@ def recompute(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today:
     uncovered = sorted(set(techs["id"].astype(str)) - covered)
     where, params = f.sql_where(viewer, today)
     params = {**params, "uncovered": uncovered}
+    levels = ", ".join(f"'{t}'" for t in TLP_LEVELS)
     # One statement: the visible incidents are read once (their marking comes from the same rows), joined to
     # their techniques once, and counted. Distinct-incident counts are only needed where one incident can cite
     # several techniques of a family (a parent and its sub-techniques); elsewhere a row is an incident.
@@ -147,17 +156,22 @@ def recompute(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today:
                sum(n_gap)::bigint as gap_incidents, null as m
         from by_tid where pid not in (select pid from families) group by pid
         union all
-        select 'parent', pid, count(distinct id), count(distinct id) filter (uk), count(distinct id) filter (gap),
-               null
-        from hit where pid in (select pid from families) group by pid
+        select 'parent', pid, count(*), count(*) filter (uk), count(*) filter (gap), null
+        from (select pid, id, bool_or(uk) as uk, bool_or(gap) as gap from hit
+              where pid in (select pid from families) group by pid, id)
+        group by pid
         union all
         select 'sub', tid, n, n_uk, n_gap, null from by_tid where tid <> pid
         union all
         -- totals ride in the same columns: incidents matching, incidents citing a technique, gap incidents,
-        -- and the marking of every matching incident
+        -- and, per source, what the marking of the matching incidents is made of (grouping by source first is
+        -- much cheaper than collecting every row's source into one list)
         select 'total', null, (select count(*) from vis), count(*), count(*) filter (gap),
-               (select [m_tlp::varchar, m_uk::varchar, m_au::varchar, m_rows::varchar, array_to_string(m_sources, ',')]
-                from (select {marking_select_sql("i")} from vis i))
+               (select list(struct_pack(source := source, tlp := t, uk := uk, au := au, n := n))
+                from (select i.source, max(list_position([{levels}], i.tlp)) as t,
+                             bool_and(list_contains(i.releasable_to, 'UK')) as uk,
+                             bool_and(list_contains(i.releasable_to, 'AU')) as au, count(*) as n
+                      from vis i group by i.source))
         from per_incident
     """
     counts = con.execute(sql, params).df()
@@ -170,13 +184,12 @@ def recompute(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today:
     cells["benchmarks"] = cells["technique_id"].map(lambda t: shown.get(t, []))
     cells["n_benchmarks"] = cells["benchmarks"].map(len).astype(int)
     cells["covered"] = cells["technique_id"].isin(covered)
-    m_tlp, m_uk, m_au, m_rows, m_sources = list(total["m"])
-    marking = marking_from_row(
-        int(m_tlp),
-        m_uk == "true",
-        m_au == "true",
-        int(m_rows),
-        [x for x in str(m_sources or "").split(",") if x],
+    # the same rules as markings.marking_select_sql, combined per source group
+    groups = list(total["m"]) if hasattr(total["m"], "__len__") else []  # NULL (no rows) arrives as NA
+    marking = (
+        combine_markings(marking_from_row(g["tlp"], g["uk"], g["au"], g["n"], [g["source"]]) for g in groups)
+        if groups
+        else marking_from_row(1, True, True, 0, [])  # what marking_select_sql gives for no rows
     )
     data = MatrixData(
         cells=cells.reset_index(drop=True),

@@ -177,3 +177,15 @@ def test_technique_options_and_detail(store) -> None:
 )
 def test_plain_text_strips_markdown_links(markdown: str, plain: str) -> None:
     assert taxonomy.plain_text(markdown) == plain
+
+
+@pytest.mark.parametrize("viewer", [UK_ANALYST, AU_ANALYST])
+@pytest.mark.parametrize("f", [LAST_12M, Filters(), Filters(text="no such words")])
+def test_marking_equals_the_foundation_rule(store, viewer, f: Filters) -> None:
+    from analytics import incidents
+
+    seed(store)
+    store.incident(source="aiid", tlp="CLEAR", techniques=["AML.T0020"])
+    store.incident(source="atlas", tlp="RED", named_recipients=[viewer.email], techniques=["AML.T0020"])
+    got = matrix.recompute(store.cursor(), viewer, f, TODAY).marking
+    assert got == incidents.marking_of(store.cursor(), viewer, f, TODAY)
