@@ -192,7 +192,12 @@ def _colour_axis(
         top = max([*present, 1.0])
         scale: list[list[float | str]] = [[0.0, EMPTY_CELL], [0.5 / top, EMPTY_CELL]]
         scale += [[0.5 / top + (1 - 0.5 / top) * k / 3, c] for k, c in enumerate(_COVERAGE_SCALE)]
-        return {"cmin": 0, "cmax": top, "colorscale": scale, "colorbar": {"title": {"text": "benchmarks"}}}
+        return {
+            "cmin": 0,
+            "cmax": top,
+            "colorscale": scale,
+            "colorbar": {"title": {"text": "benchmarks"}, "dtick": 1},
+        }
     if mode == "gaps":
         top = max([*present, math.log1p(1)])
         span = top + 1  # z runs from -1 (covered) to top
