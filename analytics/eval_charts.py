@@ -119,11 +119,25 @@ def capability_chart(
         )
     fig.update_xaxes(title_text="Model release date")
     fig.update_yaxes(title_text=_axis_title(unit), rangemode="tozero" if unit == "fraction" else "normal")
-    return style_figure(fig, f"{_safe(benchmark)}: capability by model release date", height=480)
+    style_figure(fig, f"{_safe(benchmark)}: capability by model release date", height=500)
+    # Public data brings dozens of developers: a legend across the top would bury the title, so it goes right.
+    fig.update_layout(
+        legend={
+            "orientation": "v",
+            "x": 1.01,
+            "y": 1,
+            "xanchor": "left",
+            "yanchor": "top",
+            "font": {"size": 11},
+        },
+        margin={"r": 10},
+    )
+    return fig
 
 
 def comparison_chart(scores: pd.DataFrame, models: list[str]) -> go.Figure:
-    """One small panel per benchmark (each with its own scale), a dot with its 95% interval per model."""
+    """One small panel per benchmark (each with its own scale), a dot with its 95% interval per model. Models
+    keep the same row and colour in every panel, so a column of dots reads across panels."""
     benches = sorted(scores["benchmark"].unique().tolist())
     cols = 3 if len(benches) > 2 else max(1, len(benches))
     rows = max(1, -(-len(benches) // cols))
@@ -131,10 +145,11 @@ def comparison_chart(scores: pd.DataFrame, models: list[str]) -> go.Figure:
         rows=rows,
         cols=cols,
         subplot_titles=[_safe(b) for b in benches],
-        horizontal_spacing=0.12,
-        vertical_spacing=0.5 / rows,
+        horizontal_spacing=0.16,
+        vertical_spacing=min(0.5 / rows, 0.12),
     )
     colour = {m: PALETTE[k % len(PALETTE)] for k, m in enumerate(models)}
+    shown: set[str] = set()
     for k, bench in enumerate(benches):
         sub = scores[scores["benchmark"] == bench]
         r, c = k // cols + 1, k % cols + 1
@@ -142,25 +157,25 @@ def comparison_chart(scores: pd.DataFrame, models: list[str]) -> go.Figure:
             one = sub[sub["model"] == m]
             if one.empty:
                 continue
-            lo, hi = one["ci_low"].iloc[0], one["ci_high"].iloc[0]
+            score, lo, hi = float(one["score"].iloc[0]), one["ci_low"].iloc[0], one["ci_high"].iloc[0]
             has = pd.notna(lo)
             fig.add_trace(
                 go.Scatter(
-                    x=one["score"],
+                    x=[score],
                     y=[_safe(m)],
                     mode="markers",
                     marker={"color": colour[m], "size": 10},
                     error_x={
                         "type": "data",
-                        "array": [float(hi - one["score"].iloc[0]) if has else 0.0],
-                        "arrayminus": [float(one["score"].iloc[0] - lo) if has else 0.0],
+                        "array": [float(hi) - score if has else 0.0],
+                        "arrayminus": [score - float(lo) if has else 0.0],
                         "thickness": 1.5,
                         "width": 4,
                         "color": colour[m],
                     },
                     name=_safe(m),
                     legendgroup=_safe(m),
-                    showlegend=k == 0 or m not in set(scores[scores["benchmark"].isin(benches[:k])]["model"]),
+                    showlegend=m not in shown,
                     customdata=[
                         [_fmt(lo) if has else "–", _fmt(hi) if has else "–", one["institute"].iloc[0]]
                     ],
@@ -170,17 +185,30 @@ def comparison_chart(scores: pd.DataFrame, models: list[str]) -> go.Figure:
                 row=r,
                 col=c,
             )
-        fig.update_yaxes(showticklabels=False, row=r, col=c)
+            shown.add(m)
+        fig.update_yaxes(
+            categoryorder="array",
+            categoryarray=[_safe(m) for m in models][::-1],
+            range=[-0.6, len(models) - 0.4],
+            showticklabels=c == 1,
+            tickfont={"size": 11},
+            row=r,
+            col=c,
+        )
     fig.update_annotations(font_size=12)
-    style_figure(fig, None, height=max(260, 170 * rows + 60))
-    fig.update_layout(margin={"t": 60})
+    style_figure(fig, None, height=max(260, (24 * len(models) + 110) * rows + 40))
+    fig.update_layout(margin={"t": 70}, legend={"yref": "container", "y": 0.995, "yanchor": "top"})
     return fig
+
+
+_FLAG = {"disagree": "⚠ ", "check": "△ "}
+_BAND = {"disagree": "rgba(192, 57, 43, 0.12)", "check": "rgba(230, 160, 40, 0.12)"}
 
 
 def agreement_chart(df: pd.DataFrame) -> go.Figure:
     """UK and AU scores (95% intervals) for each model and benchmark both ran; disagreements labelled."""
     labels = [
-        _safe(f"{'⚠ ' if s == 'disagree' else ''}{m} · {b} (v{v})")
+        _safe(f"{_FLAG.get(s, '')}{m} · {b} (v{v})")
         for m, b, v, s in zip(df["model"], df["benchmark"], df["task_version"], df["status"], strict=True)
     ]
     fig = go.Figure()
@@ -205,6 +233,10 @@ def agreement_chart(df: pd.DataFrame) -> go.Figure:
                 hovertemplate=f"{inst} %{{x:.3f}}<br>%{{y}}<extra></extra>",
             )
         )
+    # Flagged rows get a tinted band, so the ones to follow up stand out in a long list.
+    for k, status in enumerate(df["status"]):
+        if status in _BAND:
+            fig.add_hrect(y0=k - 0.5, y1=k + 0.5, fillcolor=_BAND[status], line_width=0, layer="below")
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(title_text="Score")
     return style_figure(fig, None, height=max(300, 26 * len(df) + 90))

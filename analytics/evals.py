@@ -300,48 +300,31 @@ select * from (
 ) where pick = 1
 """
 
-# Per pair of chosen runs on the same benchmark: shared samples (epochs averaged per sample), the mean
-# difference and the discordant counts; `binary` says whether McNemar applies.
-_PAIR_SQL = """
+# Every pair of chosen runs on a benchmark, in one pass over eval_samples: each chosen run's samples are
+# gathered into one row per (benchmark, sample) holding every model's score (epochs averaged), and for each
+# pair of models the distinct per-sample differences are counted. From those counts come the shared-sample
+# count, the mean difference, McNemar's discordant pairs (d = 1 and d = -1 when every score is 0/1) and the
+# bootstrap. Grouping by (benchmark, sample) once is several times cheaper than grouping per run and joining
+# runs pairwise. `{scores}` is a fixed list of `avg(...) filter (c.k = <int>)` built from model positions.
+_PAIR_DIFFS_SQL = """
 with chosen as ({chosen}),
-paired_runs as (select run_id from chosen where coalesce(n_samples, 0) > 0),
-per_sample as (
-    select s.run_id, s.sample_id, avg(s.score) as score from eval_samples s
-    where s.run_id in (select run_id from paired_runs) and s.score is not null group by all
+indexed as (
+    select run_id, benchmark, list_position($models::varchar[], model) as k
+    from chosen where coalesce(n_samples, 0) > 0
 ),
-pairs as (
-    select a.benchmark, a.model as model_a, b.model as model_b, a.run_id as run_a, b.run_id as run_b
-    from chosen a join chosen b on a.benchmark = b.benchmark and a.model < b.model
-    where coalesce(a.n_samples, 0) > 0 and coalesce(b.n_samples, 0) > 0
-)
-select p.benchmark, p.model_a, p.model_b, count(*) as n, avg(sa.score - sb.score) as diff,
-    count(*) filter (sa.score = 1 and sb.score = 0) as b10,
-    count(*) filter (sa.score = 0 and sb.score = 1) as b01,
-    bool_and(sa.score in (0, 1) and sb.score in (0, 1)) as is_binary
-from pairs p
-join per_sample sa on sa.run_id = p.run_a
-join per_sample sb on sb.run_id = p.run_b and sb.sample_id = sa.sample_id
+per_sample as (
+    select c.benchmark, s.sample_id, list_value({scores}) as v
+    from eval_samples s join indexed c on c.run_id = s.run_id
+    where s.score is not null
+    group by c.benchmark, s.sample_id
+),
+model_pairs as (select a.i, b.j from range(1, $n_models + 1) a(i), range(1, $n_models + 1) b(j) where a.i < b.j)
+select p.benchmark, m.i, m.j, round(p.v[m.i] - p.v[m.j], 9) as d, count(*) as n,
+    bool_and(p.v[m.i] in (0, 1) and p.v[m.j] in (0, 1)) as is_binary
+from per_sample p, model_pairs m
+where p.v[m.i] is not null and p.v[m.j] is not null
 group by all
-"""
-
-# Distinct per-sample differences and their counts, for the bootstrap of non-binary pairs.
-_DIFF_SQL = """
-with chosen as ({chosen}),
-pairs as (
-    select a.benchmark, a.model as model_a, b.model as model_b, a.run_id as run_a, b.run_id as run_b
-    from chosen a join chosen b on a.benchmark = b.benchmark and a.model < b.model
-    where list_contains($wanted::varchar[], a.benchmark || chr(31) || a.model || chr(31) || b.model)
-),
-per_sample as (
-    select s.run_id, s.sample_id, avg(s.score) as score from eval_samples s
-    where s.run_id in (select run_a from pairs union select run_b from pairs) and s.score is not null
-    group by all
-)
-select p.benchmark, p.model_a, p.model_b, round(sa.score - sb.score, 9) as d, count(*) as n
-from pairs p
-join per_sample sa on sa.run_id = p.run_a
-join per_sample sb on sb.run_id = p.run_b and sb.sample_id = sa.sample_id
-group by all order by all
+order by all
 """
 
 
@@ -352,7 +335,8 @@ def compare_models(
     intervals, and for each pair of models a test of whether the difference is real: paired (McNemar or
     bootstrap) over shared samples where both runs have sample-level data, else an unpaired z-test from the
     runs' standard errors. p-values are Holm-adjusted within each benchmark."""
-    picked = list(dict.fromkeys(models))[:MAX_COMPARED_MODELS]
+    # Alphabetical, so position i < j means model_a < model_b in every pair below.
+    picked = sorted(list(dict.fromkeys(models))[:MAX_COMPARED_MODELS])
     where, params = eval_where(viewer, f, today)
     params["models"] = picked
     chosen_sql = _CHOSEN_SQL.format(where=where, scored=_SCORED, ci_low=_CI_LOW, ci_high=_CI_HIGH)
@@ -360,44 +344,37 @@ def compare_models(
     counts = chosen.groupby("benchmark")["model"].nunique() if not chosen.empty else pd.Series(dtype=int)
     shared = sorted(str(b) for b in counts[counts >= 2].index)
     single = sorted(str(b) for b in counts[counts < 2].index)
-    scores = chosen[chosen["benchmark"].isin(shared)].copy()
-    scores = scores.drop(columns=["pick"]).reset_index(drop=True)
+    scores = chosen[chosen["benchmark"].isin(shared)].drop(columns=["pick"]).reset_index(drop=True)
 
-    paired: dict[tuple[str, str, str], dict[str, Any]] = {
-        (str(r["benchmark"]), str(r["model_a"]), str(r["model_b"])): r
-        for r in _records(con.execute(_PAIR_SQL.format(chosen=chosen_sql), params).df())
-    }
-    need_bootstrap = [
-        k for k, r in paired.items() if not bool(r["is_binary"]) and int(r["n"]) >= MIN_PAIRED_SAMPLES
-    ]
-    diffs: dict[tuple[str, str, str], tuple[list[float], list[int]]] = {}
-    if need_bootstrap:
-        diff_rows = con.execute(
-            _DIFF_SQL.format(chosen=chosen_sql),
-            {**params, "wanted": ["\x1f".join(k) for k in need_bootstrap]},
+    # Per pair: the distinct per-sample differences and how often each occurs.
+    diffs: dict[tuple[str, str, str], list[tuple[float, int, bool]]] = {}
+    if len(picked) >= 2 and not scores.empty:
+        score_list = ", ".join(f"avg(s.score) filter (c.k = {k})" for k in range(1, len(picked) + 1))
+        rows = con.execute(
+            _PAIR_DIFFS_SQL.format(chosen=chosen_sql, scores=score_list), {**params, "n_models": len(picked)}
         ).fetchall()
-        for bench, ma, mb, d, n in diff_rows:
-            vals, cnts = diffs.setdefault((bench, ma, mb), ([], []))
-            vals.append(float(d))
-            cnts.append(int(n))
+        for bench, i, j, d, n, is_binary in rows:
+            key = (str(bench), picked[int(i) - 1], picked[int(j) - 1])
+            diffs.setdefault(key, []).append((float(d), int(n), bool(is_binary)))
 
     by_key = {(str(r["benchmark"]), str(r["model"])): r for r in _records(scores)}
-    rows: list[dict[str, Any]] = []
+    pair_rows: list[dict[str, Any]] = []
     for bench in shared:
         here = sorted(m for (b, m) in by_key if b == bench)
         for i, ma in enumerate(here):
             for mb in here[i + 1 :]:
-                rows.append(_pair_row(bench, ma, mb, by_key, paired.get((bench, ma, mb)), diffs))
+                pair_rows.append(_pair_row(bench, ma, mb, by_key, diffs.get((bench, ma, mb), [])))
     for bench in shared:
-        tested = [r for r in rows if r["benchmark"] == bench and r["p"] is not None]
+        tested = [r for r in pair_rows if r["benchmark"] == bench and r["p"] is not None]
         for r, adjusted in zip(tested, eval_stats.holm([float(r["p"]) for r in tested]), strict=True):
             r["p_holm"] = adjusted
-    for r in rows:
+    for r in pair_rows:
         r["verdict"] = _verdict(r)
-    pairs = pd.DataFrame(rows, columns=_PAIR_COLUMNS)
+    pairs = pd.DataFrame(pair_rows, columns=_PAIR_COLUMNS)
 
-    mwhere = f"{where} and {_SCORED} and list_contains($models::varchar[], r.model) and r.run_id = any($runs)"
-    marking = _marking(con, mwhere, {**params, "runs": scores["run_id"].tolist()})
+    mwhere = f"{where} and {_SCORED} and r.run_id = any($runs)"
+    mparams = {k: v for k, v in params.items() if k != "models"}
+    marking = _marking(con, mwhere, {**mparams, "runs": scores["run_id"].tolist()})
     return Scoped(Comparison(scores, pairs, single), marking)
 
 
@@ -423,8 +400,7 @@ def _pair_row(
     ma: str,
     mb: str,
     by_key: dict[tuple[str, str], dict[str, Any]],
-    paired: dict[str, Any] | None,
-    diffs: dict[tuple[str, str, str], tuple[list[float], list[int]]],
+    differences: list[tuple[float, int, bool]],
 ) -> dict[str, Any]:
     a, b = by_key[(bench, ma)], by_key[(bench, mb)]
     row: dict[str, Any] = {
@@ -442,13 +418,14 @@ def _pair_row(
         "p_holm": None,
         "verdict": "",
     }
-    n = int(paired["n"]) if paired is not None else 0
-    if paired is not None and n >= MIN_PAIRED_SAMPLES:
-        if bool(paired["is_binary"]):
-            res = eval_stats.paired_binary(n, int(paired["b10"]), int(paired["b01"]))
+    n = sum(k for _, k, _ in differences)
+    if n >= MIN_PAIRED_SAMPLES:
+        if all(binary for _, _, binary in differences):
+            b10 = sum(k for d, k, _ in differences if d == 1.0)
+            b01 = sum(k for d, k, _ in differences if d == -1.0)
+            res = eval_stats.paired_binary(n, b10, b01)
         else:
-            vals, cnts = diffs[(bench, ma, mb)]
-            res = eval_stats.paired_bootstrap(vals, cnts)
+            res = eval_stats.paired_bootstrap([d for d, _, _ in differences], [k for _, k, _ in differences])
         row.update(
             test=res.test,
             n_paired=res.n,
@@ -574,6 +551,14 @@ def institute_agreement(
             "au_run",
         ],
     )
+    # Flagged pairs first: they are what an analyst follows up.
+    rank = {status: k for k, status in enumerate(AGREEMENT_STATUSES)}
+    result = (
+        result.assign(_rank=result["status"].map(rank))
+        .sort_values(["_rank", "benchmark", "model"], kind="stable")
+        .drop(columns="_rank")
+        .reset_index(drop=True)
+    )
     runs = result["uk_run"].tolist() + result["au_run"].tolist()
     marking = _marking(con, f"{where} and r.run_id = any($runs)", {**params, "runs": runs})
     return Scoped(result, marking)
@@ -631,9 +616,10 @@ def run_detail(con: duckdb.DuckDBPyConnection, viewer: Viewer, run_id: str) -> S
         for name, value in (s.get("metrics") or {}).items():
             metric_rows.append({"scorer": s.get("scorer"), "metric": name, "value": value})
     if not metric_rows and run["score"] is not None:
-        metric_rows.append({"scorer": run["source"], "metric": run["metric"], "value": run["score"]})
+        # Runs from other sources report one score (and maybe its standard error), not per-scorer metrics.
+        metric_rows.append({"scorer": "(reported)", "metric": run["metric"], "value": run["score"]})
         if run["stderr"] is not None:
-            metric_rows.append({"scorer": run["source"], "metric": "stderr", "value": run["stderr"]})
+            metric_rows.append({"scorer": "(reported)", "metric": "stderr", "value": run["stderr"]})
     distribution = con.execute(
         "select s.value, s.score, count(*) as samples from eval_samples s "
         f"where s.run_id = (select r.run_id from eval_runs r where {where}) group by all "

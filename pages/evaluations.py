@@ -167,7 +167,23 @@ with tab_cmp:
                 comparison.data.pairs,
                 hide_index=True,
                 width="stretch",
+                column_order=[
+                    "benchmark",
+                    "model_a",
+                    "model_b",
+                    "verdict",
+                    "diff",
+                    "ci_low",
+                    "ci_high",
+                    "p_holm",
+                    "test",
+                    "n_paired",
+                    "score_a",
+                    "score_b",
+                    "p",
+                ],
                 column_config={
+                    "verdict": st.column_config.TextColumn("Verdict", width="medium"),
                     "score_a": SCORE,
                     "score_b": SCORE,
                     "diff": st.column_config.NumberColumn("A − B", format="%.3f"),
@@ -225,6 +241,23 @@ with tab_agree:
                 shown,
                 hide_index=True,
                 width="stretch",
+                column_order=[
+                    "status",
+                    "model",
+                    "benchmark",
+                    "task_version",
+                    "difference",
+                    "overlap",
+                    "p_value",
+                    "uk_score",
+                    "uk_ci_low",
+                    "uk_ci_high",
+                    "au_score",
+                    "au_ci_low",
+                    "au_ci_high",
+                    "uk_run",
+                    "au_run",
+                ],
                 column_config={
                     "uk_score": SCORE,
                     "uk_ci_low": SCORE,
@@ -283,6 +316,7 @@ with tab_run:
                 [{"field": k, "value": "" if v is None else str(v)} for k, v in spec.items()],
                 hide_index=True,
                 width="stretch",
+                height=35 * (len(spec) + 1) + 3,
             )
             right.markdown("**Metrics**")
             right.dataframe(detail.data.metrics, hide_index=True, width="stretch")
@@ -303,7 +337,14 @@ with tab_run:
                 pages = max(1, -(-detail.data.samples_total // size))
                 page = c1.number_input(f"Page (of {pages:,})", 1, pages, 1, key="ev_page") - 1
                 samples = session.query(evals.sample_page, run_id, int(page), int(size))
-                st.dataframe(samples.data, hide_index=True, width="stretch", column_config={"score": SCORE})
+                columns = ["sample_id", "epoch", "score", "value"]
+                st.dataframe(
+                    samples.data,
+                    hide_index=True,
+                    width="stretch",
+                    column_order=[*columns, "other_scores"] if detail.data.other_scorers else columns,
+                    column_config={"score": SCORE},
+                )
                 if detail.data.other_scorers:
                     st.caption(
                         f"Other scorers in this log: {len(detail.data.other_scorers)} (see other_scores)."
