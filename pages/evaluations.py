@@ -89,13 +89,20 @@ with tab_cap:
     else:
         st.caption("No threshold is set for this benchmark.")
     if viewer.role in evals.THRESHOLD_ROLES:
+        # The form starts from this benchmark's threshold (or a value on its scale), not the last one typed.
+        if st.session_state.get("ev_threshold_for") != benchmark:
+            st.session_state.pop("ev_threshold_value", None)
+            st.session_state.pop("ev_threshold_note", None)
+            st.session_state["ev_threshold_for"] = benchmark
+        share = cap.data.unit == "fraction"
+        typical = float(cap.data.points["score"].median()) if not cap.data.points.empty else 0.5
         with st.form("ev_threshold_form", border=True):
             c1, c2 = st.columns([1, 3])
             value = c1.number_input(
                 "Threshold score",
-                value=float(threshold.threshold) if threshold else 0.5,
-                step=0.01,
-                format="%.3f",
+                value=float(threshold.threshold) if threshold else (0.5 if share else round(typical)),
+                step=0.01 if share else 1.0,
+                format="%.3f" if share else "%.1f",
                 key="ev_threshold_value",
             )
             note = c2.text_input("Why this line (optional)", max_chars=500, key="ev_threshold_note")

@@ -175,3 +175,15 @@ def test_the_run_picker_offers_only_runs_the_viewer_may_see(open_page, db) -> No
     for inst, email in (("AU", "analyst@au.example"), ("UK", "analyst@uk.example")):
         at = open_page(email)
         assert len(at.selectbox(key="ev_run").options) == counts[inst][1], inst
+
+
+def test_threshold_form_follows_the_benchmark(open_page) -> None:
+    at = open_page("lead@au.example")
+    at.number_input(key="ev_threshold_value").set_value(0.3)
+    at.button(key="FormSubmitter:ev_threshold_form-Save threshold").click().run()
+    assert at.number_input(key="ev_threshold_value").value == pytest.approx(0.3)
+    at.selectbox(key="ev_benchmark").set_value("WMDP-Cyber").run()
+    assert at.number_input(key="ev_threshold_value").value == pytest.approx(0.5)  # no threshold here yet
+    assert any("No threshold is set" in c.value for c in at.caption)
+    at.selectbox(key="ev_benchmark").set_value("Cybench").run()
+    assert at.number_input(key="ev_threshold_value").value == pytest.approx(0.3)
