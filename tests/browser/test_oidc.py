@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from analytics.store import Store
 from tests.browser.apps import ProductionApp, add_users, free_port, write_auth_secrets
@@ -61,6 +62,13 @@ def oidc_sign_in(page: Any, d: OIDCDeployment, email: str) -> None:
     page.wait_for_url(d.url + "/**", timeout=30_000)
     page.get_by_text("Sign out").first.wait_for(timeout=30_000)
     wait_idle(page)
+
+
+def fill(page: Any, label: str, value: str) -> None:
+    """Fill a text input once the rerun has settled (while it runs, the old tab panel can linger beside the new)."""
+    field = page.get_by_label(label)
+    expect(field).to_have_count(1, timeout=30_000)
+    field.fill(value)
 
 
 def assert_no_data(page: Any) -> None:
@@ -175,12 +183,12 @@ def test_disabled_user_loses_access_at_next_interaction(
 
         # The administrator finds the change, and the refused attempt, in the audit log.
         admin.get_by_role("tab", name="Audit log").click()
-        admin.get_by_label("Object or detail contains").fill("user:lead@uk.example")
+        fill(admin, "Object or detail contains", "user:lead@uk.example")
         admin.get_by_role("button", name="Search the log").click()
         wait_idle(admin)
         admin.get_by_text("2 entries, newest first").wait_for()  # the disabling, and this search itself
-        admin.get_by_label("Object or detail contains").fill("")
-        admin.get_by_label("Person (email contains)").fill("lead@uk.example")
+        fill(admin, "Object or detail contains", "")
+        fill(admin, "Person (email contains)", "lead@uk.example")
         admin.get_by_role("button", name="Search the log").click()
         wait_idle(admin)
         admin.screenshot(path=str(shots / "admin-audit-log.png"))
@@ -225,7 +233,7 @@ def test_audit_log_holds_each_sign_in_and_refusal(deployment: OIDCDeployment) ->
         .fetchall()
     )
     store.close()
-    expected = [  # in this order, each once (other tests of the module may add entries between them)
+    expected = [
         ("analyst@au.example", "sign-in", "", None),
         ("stranger@au.example", "sign-in refused", "", "not enrolled"),
         ("former@au.example", "sign-in refused", "", "disabled"),
@@ -235,4 +243,7 @@ def test_audit_log_holds_each_sign_in_and_refusal(deployment: OIDCDeployment) ->
         ("admin@joint.example", "disable user", "user:lead@uk.example", None),
         ("lead@uk.example", "sign-in refused", "", "disabled"),
     ]
-    assert [r for r in rows if r in expected] == expected
+    # in this order; other tests of the module may add entries between them, and a browser that reconnects
+    # starts a new session, which may log the same refusal again
+    remaining = iter(rows)
+    assert all(any(r == e for r in remaining) for e in expected), rows
