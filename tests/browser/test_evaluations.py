@@ -66,3 +66,24 @@ def test_comparing_three_models_shows_paired_verdicts(page, server, shots) -> No
     assert main.get_by_text("McNemar exact").count() >= 1 or main.get_by_test_id("stDataFrame").count() >= 1
     assert page.get_by_test_id("stException").count() == 0
     page.screenshot(path=str(shots / "evaluations-compare-analyst-uk.png"))
+
+
+def test_clicking_a_point_opens_that_run(page, server) -> None:
+    _open_evaluations(page, server)
+    main = page.get_by_test_id("stMain")
+    run_picker = main.get_by_role("combobox", name="Run", exact=True)
+    main.get_by_role("tab", name="Run detail").click()
+    run_picker.wait_for(timeout=TIMEOUT)
+    default_run = run_picker.input_value()
+    assert " · " in default_run  # model · institute · status · date
+    main.get_by_role("tab", name="Capability over time").click()
+    points = main.get_by_test_id("stPlotlyChart").first.locator(".scatterlayer .trace .points path")
+    assert points.count() > 5
+    points.nth(5).click(force=True)
+    _idle(page)
+    main.get_by_text("Run selected").wait_for(timeout=TIMEOUT)
+    main.get_by_role("tab", name="Run detail").click()
+    run_picker.wait_for(timeout=TIMEOUT)
+    assert " · " in run_picker.input_value()
+    assert run_picker.input_value() != default_run
+    assert page.get_by_test_id("stException").count() == 0
