@@ -35,6 +35,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from PIL import Image, ImageDraw, ImageFont
 
+from analytics.charts import inert_figure
 from analytics.exports_audit import record_export
 from analytics.filters import Filters
 from analytics.markings import TLP_COLOURS, Marking, visible_sql
@@ -215,7 +216,7 @@ def print_spec(fig: go.Figure, width: int, height: int) -> dict[str, Any]:
     cuts long category labels in a static image. Exports therefore always use the same print template
     (plotly_white), whichever process drew the figure, and every axis makes room for its labels.
     """
-    spec = copy.deepcopy(fig.to_plotly_json())
+    spec = copy.deepcopy(inert_figure(fig).to_plotly_json())
     layout = spec.setdefault("layout", {})
     layout["width"], layout["height"] = width, height
     layout["template"] = pio.templates["plotly_white"].to_plotly_json()

@@ -43,3 +43,38 @@ def counts_by_originator_and_category(df: pd.DataFrame) -> go.Figure:
         labels={"incidents": "Incidents", "category": "", "originator": "Reported by"},
     )
     return style_figure(fig, "Incidents by category and reporting institute", height=460)
+
+
+# Trace attributes that can carry stored text (category names, titles, system names). Plotly renders a subset of
+# HTML (<a href>, <b>, <span style>) in them, so stored text must reach the browser as entities. Templates and
+# titles we write ourselves are left alone.
+_TEXT_ATTRIBUTES = ("x", "y", "z", "text", "hovertext", "customdata", "labels", "parents", "ids", "name", "legendgroup")
+
+
+def _inert(value: object) -> object:
+    if isinstance(value, str):
+        if "<" in value or ">" in value:
+            return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return value
+    if isinstance(value, list | tuple):
+        return [_inert(v) for v in value]
+    return value
+
+
+def inert_figure(fig: go.Figure) -> go.Figure:
+    """A copy of `fig` in which stored text can never become markup (links, styles) in the browser or in SVG."""
+    out = go.Figure(fig)
+    for trace in out.data:
+        for attr in _TEXT_ATTRIBUTES:
+            value = trace[attr] if attr in trace else None  # noqa: SIM401 - Plotly traces have no .get
+            if value is None:
+                continue
+            plain = value.tolist() if hasattr(value, "tolist") else value
+            cleaned = _inert(plain)
+            if cleaned != plain:
+                trace[attr] = cleaned
+    for axis in [k for k in out.layout.to_plotly_json() if k.startswith(("xaxis", "yaxis"))]:
+        ticktext = out.layout[axis].ticktext
+        if ticktext is not None:
+            out.layout[axis].ticktext = _inert(list(ticktext))
+    return out

@@ -4,6 +4,7 @@ shared filters, and a result cache whose key always includes the viewer and the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from datetime import date
@@ -48,6 +49,11 @@ def today() -> date:
 def viewer() -> Viewer:
     v = st.session_state.get("viewer")
     if not isinstance(v, Viewer):
+        # Reached only when Streamlit ran a page file without app.py: a fresh server's first request to a deep
+        # link runs in its old 'pages/ directory' mode until app.py has called st.navigation once. Send the
+        # person through app.py (sign-in, navigation) instead of showing a bare page.
+        with contextlib.suppress(st.errors.StreamlitAPIException):
+            st.switch_page("app.py")
         st.error("You are not signed in.")
         st.stop()
     return v
@@ -71,7 +77,7 @@ def filters() -> Filters:
 
 @st.cache_data(ttl=600, max_entries=512, show_spinner=False)
 def _cached(
-    fn_key: str, viewer: Viewer, generation: int, args: tuple[Any, ...], kwargs: tuple[Any, ...]
+    fn_key: str, viewer: Viewer, store_key: tuple[str, int], args: tuple[Any, ...], kwargs: tuple[Any, ...]
 ) -> Any:
     fn = _REGISTRY[fn_key]
     return fn(cursor(), viewer, *args, **dict(kwargs))
@@ -81,9 +87,10 @@ _REGISTRY: dict[str, Callable[..., Any]] = {}
 
 
 def query(fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
-    """Run `fn(cursor, viewer, *args)` through the cache. The key is (function, viewer, generation, args),
-    so two people never share a result and any committed write invalidates everything."""
+    """Run `fn(cursor, viewer, *args)` through the cache. The key is (function, viewer, store path and write
+    generation, args), so two people never share a result and any committed write invalidates everything."""
     key = f"{fn.__module__}.{fn.__qualname__}"
     _REGISTRY[key] = fn
-    result: R = _cached(key, viewer(), store().generation, args, tuple(sorted(kwargs.items())))
+    s = store()
+    result: R = _cached(key, viewer(), (str(s.path), s.generation), args, tuple(sorted(kwargs.items())))
     return result

@@ -202,9 +202,9 @@ def open_store(path: Path | str | None = None, *, harden: bool = False) -> Store
         store = _OPEN.get(key)
         if store is None:
             store = Store(p)
-            if harden:
-                store.harden()
             _OPEN[key] = store
+        if harden and not store.hardened:
+            store.harden()
         return store
 
 

@@ -3,10 +3,10 @@ run detail. Thin: widgets in, analytics.evals out, rendered with a marking banne
 
 import streamlit as st
 
-from analytics import eval_charts, evals, session
+from analytics import eval_charts, evals, links, session
 from analytics.access import RECORD_ROLES
 from analytics.viewer import AccessDenied
-from pages.ui import chart, empty_state, marking_banner
+from pages.ui import chart, empty_state, marking_banner, page_to_slide
 
 viewer = session.require_role(*RECORD_ROLES)
 f = session.filters()
@@ -52,14 +52,15 @@ with tab_cap:
     if cap.data.points.empty:
         empty_state("No scored run of this benchmark has a model release date under these filters.")
     else:
+        cap_fig = eval_charts.capability_chart(
+            cap.data.points,
+            cap.data.frontier,
+            benchmark,
+            cap.data.unit,
+            threshold.threshold if threshold else None,
+        )
         event = chart(
-            eval_charts.capability_chart(
-                cap.data.points,
-                cap.data.frontier,
-                benchmark,
-                cap.data.unit,
-                threshold.threshold if threshold else None,
-            ),
+            cap_fig,
             key="ev_capability",
             marking=cap.marking,
             on_select="rerun",
@@ -78,6 +79,25 @@ with tab_cap:
     if "epoch" in cap.marking.sources:
         notes.append(f"Public results: {evals.PUBLIC_CREDIT} (epoch.ai/benchmarks).")
     st.caption(" ".join(notes))
+    if not cap.data.points.empty:
+        page_to_slide(f"{benchmark}: capability over time", [(cap_fig, cap.marking)], key="ev_slide")
+
+    st.subheader("Incidents of the techniques this benchmark covers")
+    related = session.query(links.incidents_for_benchmark, benchmark, f, today)
+    marking_banner(related.marking, f"{related.marking.rows:,} incidents in the period")
+    if related.data.empty:
+        st.caption(
+            "No incident in the period cites a technique this benchmark is mapped to "
+            "(the mapping is edited on the Threat matrix page)."
+        )
+    else:
+        st.dataframe(
+            related.data,
+            hide_index=True,
+            width="stretch",
+            height=min(38 + 35 * len(related.data), 320),
+            column_config={"occurred_on": DATE},
+        )
 
     st.subheader("Threshold")
     if threshold:

@@ -6,7 +6,7 @@ import streamlit as st
 from analytics import access, links, matrix, matrix_charts, session, taxonomy
 from analytics.access import RECORD_ROLES
 from analytics.markings import combine_markings
-from pages.ui import chart, empty_state, marking_banner
+from pages.ui import chart, empty_state, marking_banner, page_to_slide
 
 viewer = session.require_role(*RECORD_ROLES)
 f = session.filters()
@@ -78,6 +78,7 @@ layout = matrix_charts.matrix_layout(tactics, techs, expanded)
 tactic_names = list(tactics["name"])
 covered = data.covered
 event = None
+slide_figures = []
 if tactics.empty or not layout:
     empty_state("No ATLAS taxonomy in this store yet: import it with `python -m analytics import atlas`.")
 elif mode == "incidents" and compare == "separate":
@@ -93,6 +94,7 @@ elif mode == "incidents" and compare == "separate":
             value_label=f"{inst} incidents",
             max_count=top,
         )
+        slide_figures.append((fig, shown_marking))
         picked = chart(
             fig, key=f"mx_chart_{inst}", marking=shown_marking, on_select="rerun", selection_mode="points"
         )
@@ -104,6 +106,7 @@ elif mode == "incidents" and compare == "difference":
     }
     fig = matrix_charts.matrix_heatmap(layout, tactic_names, {}, mode="difference", diverging=pairs)
     st.caption(matrix_charts.MODE_LEGENDS["difference"])
+    slide_figures.append((fig, shown_marking))
     event = chart(fig, key="mx_chart", marking=shown_marking, on_select="rerun", selection_mode="points")
 else:
     column = {"incidents": "incidents", "coverage": "n_benchmarks", "gaps": "gap_incidents"}[mode]
@@ -115,7 +118,10 @@ else:
         covered=covered,
     )
     st.caption(matrix_charts.MODE_LEGENDS[mode])
+    slide_figures.append((fig, shown_marking))
     event = chart(fig, key="mx_chart", marking=shown_marking, on_select="rerun", selection_mode="points")
+
+page_to_slide(f"Threat matrix: {matrix.MODES[mode]}", slide_figures, key="mx_slide", page="matrix")
 
 # -- the selected technique ------------------------------------------------------------------------------------
 options = matrix.technique_options(con)

@@ -7,6 +7,7 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
+from analytics.charts import inert_figure
 from analytics.filters import PRESETS, Filters
 from analytics.markings import Marking
 from analytics.vocab import SEVERITY_LABELS
@@ -37,6 +38,7 @@ def chart(fig: go.Figure, key: str, marking: Marking, **kwargs: Any) -> Any:
     Under the figure sits a small "Export chart" popover with PNG and SVG downloads at briefing sizes. The
     images are built only when someone clicks (deferred download data), so showing a chart stays cheap."""
     export_filters = kwargs.pop("export_filters", None)
+    fig = inert_figure(fig)  # stored text in a figure must never become a link or markup in the browser
     event = st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False}, **kwargs)
     _chart_export_controls(fig, key, marking, export_filters)
     return event

@@ -142,8 +142,26 @@ def demo_store(demo_db: Path) -> Iterator[Store]:
 
 
 @pytest.fixture
-def app_factory(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
-    """AppTest of app.py signed in as `email` over the demo store."""
+def navigation_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every AppTest rerun go through app.py, as the real server does once app.py has called st.navigation.
+
+    AppTest resets Streamlit's 'pages/ directory' flag before each run; since our page files live in pages/, a
+    rerun after a page switch would otherwise execute the page file alone, skipping sign-in and the sidebar.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self: PagesManager, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture
+def app_factory(demo_db: Path, monkeypatch: pytest.MonkeyPatch, navigation_mode: None) -> Callable[..., Any]:
+    """AppTest of app.py signed in as `email` over the demo store; every rerun goes through app.py."""
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("THREAT_DB", str(demo_db))

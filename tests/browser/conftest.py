@@ -170,4 +170,5 @@ def wait_idle(page: Any, timeout: float = 30_000) -> None:
     page.wait_for_timeout(200)
     charts = page.get_by_test_id("stPlotlyChart")
     for k in range(charts.count()):
-        charts.nth(k).locator(".main-svg").first.wait_for(timeout=timeout)
+        if charts.nth(k).is_visible():  # charts in a hidden tab render only when their tab is opened
+            charts.nth(k).locator(".main-svg").first.wait_for(timeout=timeout)

@@ -91,13 +91,6 @@ def test_stored_payloads_never_run_on_any_page(page: Any, payload_server: Server
     assert dialogs == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Plotly renders its own HTML subset (<a href>, <b>, <br>, <span style>) in trace names, tick and hover "
-    "text: a category stored as '<a href=\"https://phish.example/...\">official link</a>' becomes a clickable "
-    "external link in the chart legend. Chart builders must escape stored text (< > & as entities) before it "
-    "reaches a figure.",
-)
 def test_stored_text_never_becomes_a_link_in_a_chart(page: Any, payload_server: Server) -> None:
     found: list[str] = []
 

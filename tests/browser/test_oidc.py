@@ -79,13 +79,6 @@ def assert_no_data(page: Any) -> None:
     assert "TLP:" not in page.inner_text("body")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Streamlit runs a fresh server's first page load in 'pages/ directory' mode (PagesManager."
-    "uses_pages_directory) until app.py has called st.navigation once: a deep link then runs the page file "
-    "without app.py and lists every file in pages/. Each page's own session.require_role still stops it "
-    "('You are not signed in', no data). Fixed only by renaming the pages/ directory; see docs/access-model.md.",
-)
 def test_first_request_to_a_deep_link_shows_only_the_sign_in(page: Any, deployment: OIDCDeployment) -> None:
     # Runs first in this module, so it is the fresh server's very first page load.
     page.goto(f"{deployment.url}/explorer")
