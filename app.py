@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from analytics import access, identity, incidents, session, taxonomy
+from analytics import access, identity, inbox, incidents, session, taxonomy
 from analytics.filters import URL_KEYS, Filters
 from analytics.store import StoreError
 from pages.ui import filter_sidebar, inert_markdown
@@ -74,6 +74,11 @@ if st.session_state.get("signed_in_as") != viewer.email:
     identity.record_sign_in(session.store(), viewer, mode)
     st.session_state["signed_in_as"] = viewer.email
 st.session_state["viewer"] = viewer
+
+# Files the CLI handed over while this process held the store (docs/exchange.md); one directory listing when empty.
+for handed_over in inbox.process_inbox(session.store()):
+    if viewer.can_see_records:
+        st.toast(inert_markdown(handed_over.describe()), icon=":material/move_to_inbox:")
 
 with st.sidebar:
     if mode == "demo":

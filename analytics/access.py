@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 RECORD_ROLES: tuple[str, ...] = ("analyst", "lead", "admin")
 EVERYONE: tuple[str, ...] = ("analyst", "lead", "policymaker", "admin")
@@ -17,8 +16,6 @@ class PageSpec:
     roles: tuple[str, ...]
     section: str
 
-
-ROOT = Path(__file__).resolve().parent.parent
 
 # Order is the order in the navigation.
 PAGES: tuple[PageSpec, ...] = (
@@ -35,12 +32,7 @@ PAGES: tuple[PageSpec, ...] = (
 
 
 def pages_for(role: str) -> list[PageSpec]:
-    # TODO(integration): the existence check lets features land one by one; removed once all pages exist.
-    return [p for p in PAGES if role in p.roles and (ROOT / p.path).exists()]
-
-
-def all_pages() -> list[PageSpec]:
-    return [p for p in PAGES if (ROOT / p.path).exists()]
+    return [p for p in PAGES if role in p.roles]
 
 
 def roles_for(path: str) -> tuple[str, ...]:

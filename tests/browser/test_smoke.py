@@ -35,7 +35,7 @@ def test_every_page_renders_for_persona(page, server, shots, email: str) -> None
     nav = page.get_by_test_id("stSidebarNav")
     titles = nav.inner_text() if nav.count() else ""
 
-    for spec in access.all_pages():
+    for spec in access.PAGES:
         if role not in spec.roles:
             assert spec.title not in titles
 
