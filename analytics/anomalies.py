@@ -21,6 +21,7 @@ Pure functions on small aggregated DataFrames; no data access, so it is tested o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,33 +60,83 @@ def upper_tail_p(count: float, expected: float, dispersion: float = 1.0) -> floa
     return float(gammainc(count / phi, expected / phi))
 
 
+def _flag_matrix(
+    counts: np.ndarray, rule: AnomalyRule
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rule applied to every column of a (periods × series) matrix at once.
+
+    Returns the period index, series index, count, baseline mean and p-value of every flagged cell."""
+    values = np.asarray(counts, dtype=float)
+    if values.ndim != 2 or values.shape[0] == 0:
+        empty = np.array([], dtype=float)
+        return empty.astype(int), empty.astype(int), empty, empty, empty
+    periods = values.shape[0]
+    zero = np.zeros((1, values.shape[1]))
+    csum = np.vstack([zero, np.cumsum(values, axis=0)])
+    csq = np.vstack([zero, np.cumsum(values**2, axis=0)])
+    t = np.arange(periods)
+    lo = np.maximum(0, t - rule.window)
+    k = (t - lo).astype(float)[:, None]  # baseline length per period
+    total = csum[t] - csum[lo]
+    squares = csq[t] - csq[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(k > 0, total / k, 0.0)
+        var = np.where(k > 1, (squares - total**2 / k) / (k - 1), mean)
+        candidate = (k >= rule.min_baseline) & (values >= rule.min_count) & (values >= rule.min_ratio * mean)
+    ti, si = np.nonzero(candidate)
+    x, m, v = values[ti, si], mean[ti, si], np.maximum(var[ti, si], 0.0)
+    phi = np.where(m > 0, np.maximum(1.0, v / np.where(m > 0, m, 1.0)), 1.0)
+    # P(X >= x) for X ~ Poisson(lam) is the regularised lower incomplete gamma P(x, lam); scaled by phi.
+    p = np.where(m > 0, gammainc(x / phi, np.where(m > 0, m, 1.0) / phi), 0.0)
+    keep = p < rule.alpha
+    return ti[keep], si[keep], x[keep], m[keep], p[keep]
+
+
+def _frame(names: list[str], periods: list[Any], flags: tuple[np.ndarray, ...]) -> pd.DataFrame:
+    ti, si, x, m, p = flags
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(m > 0, np.round(x / np.where(m > 0, m, 1.0), 2), np.inf)
+    return pd.DataFrame(
+        {
+            "series": [names[i] for i in si],
+            "period": [periods[i] for i in ti],
+            "count": x.astype("int64"),
+            "expected": np.round(m, 1),
+            "ratio": ratio,
+            "p_value": p,
+        },
+        columns=ANOMALY_COLUMNS,
+    )
+
+
 def flag_series(counts: pd.Series, rule: AnomalyRule = DEFAULT_RULE) -> pd.DataFrame:
-    """Flag the periods of one series. `counts` is indexed by period, sorted, on a complete grid."""
-    values = counts.to_numpy(dtype=float)
-    rows = []
-    for t in range(len(values)):
-        lo = max(0, t - rule.window)
-        base = values[lo:t]
-        if len(base) < rule.min_baseline:
-            continue
-        x = values[t]
-        m = float(base.mean())
-        if x < rule.min_count or x < rule.min_ratio * m:
-            continue
-        var = float(base.var(ddof=1)) if len(base) > 1 else m
-        phi = var / m if m > 0 else 1.0
-        p = upper_tail_p(x, m, phi)
-        if p < rule.alpha:
-            rows.append(
-                {
-                    "period": counts.index[t],
-                    "count": int(x),
-                    "expected": round(m, 1),
-                    "ratio": round(x / m, 2) if m > 0 else float("inf"),
-                    "p_value": p,
-                }
-            )
-    return pd.DataFrame(rows, columns=ANOMALY_COLUMNS[1:])
+    """Flag the periods of one series. `counts` is indexed by period, sorted, on a complete grid.
+    Columns period, count, expected, ratio (inf when the baseline is zero), p_value."""
+    flags = _flag_matrix(counts.to_numpy(dtype=float)[:, None], rule)
+    return _frame([""], list(counts.index), flags).drop(columns="series")
+
+
+def flag_grid(
+    series: dict[str, dict[Any, int]], grid: list[Any], rule: AnomalyRule = DEFAULT_RULE
+) -> pd.DataFrame:
+    """Flags for named series given as {name: {period: count}} over the complete, sorted `grid` of periods.
+
+    Returns columns series, period (Timestamp), count, expected, ratio (NaN for a zero baseline), p_value;
+    newest first, then strongest."""
+    names = list(series)
+    if not grid or not names:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in ANOMALY_COLUMNS})
+    row = {p: i for i, p in enumerate(grid)}
+    matrix = np.zeros((len(grid), len(names)))
+    for j, name in enumerate(names):
+        for period, n in series[name].items():
+            i = row.get(period)
+            if i is not None:
+                matrix[i, j] = n
+    df = _frame(names, list(pd.to_datetime(grid)), _flag_matrix(matrix, rule))
+    df["period"] = pd.to_datetime(df["period"])
+    df["ratio"] = df["ratio"].replace(np.inf, np.nan)
+    return df.sort_values(["period", "p_value"], ascending=[False, True], ignore_index=True)
 
 
 def flag_anomalies(
@@ -100,19 +151,10 @@ def flag_anomalies(
 
     Returns columns series, period, count, expected, ratio, p_value; newest first, then strongest.
     """
-    grid = pd.DatetimeIndex(periods)
-    out = []
-    if len(grid) and not long.empty:
-        wide = long.pivot_table(
-            index="period", columns=series_col, values=count_col, aggfunc="sum", fill_value=0
-        ).reindex(grid, fill_value=0)
-        for name in wide.columns:
-            flags = flag_series(wide[name], rule)
-            if not flags.empty:
-                flags.insert(0, "series", str(name))
-                out.append(flags)
-    if not out:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in ANOMALY_COLUMNS})
-    df = pd.concat(out, ignore_index=True)
-    df["ratio"] = df["ratio"].replace(np.inf, np.nan)
-    return df.sort_values(["period", "p_value"], ascending=[False, True], ignore_index=True)
+    grid = list(pd.DatetimeIndex(periods))
+    series: dict[str, dict[Any, int]] = {}
+    for name, period, n in long[[series_col, "period", count_col]].itertuples(index=False):
+        bucket = series.setdefault(str(name), {})
+        ts = pd.Timestamp(period)
+        bucket[ts] = bucket.get(ts, 0) + int(n)
+    return flag_grid(series, grid, rule)

@@ -11,9 +11,10 @@ from datetime import date, timedelta
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
-from analytics.anomalies import DEFAULT_RULE, AnomalyRule, flag_anomalies
+from analytics.anomalies import DEFAULT_RULE, AnomalyRule, flag_anomalies, flag_grid
 from analytics.filters import Filters
 from analytics.markings import (
     Marking,
@@ -371,110 +372,113 @@ def explorer_summary(
 ) -> ExplorerData:
     """Everything the explorer's figures and charts need, for what this viewer may see under these filters.
 
-    One SQL statement: the matching rows (widened back over the previous period and the anomaly baseline) are
-    materialised once and every aggregate is a branch of a UNION ALL over them, so a filter change costs one
-    scan of the table however many charts the page draws.
+    One SQL statement (`explorer_query`): the matching rows, widened back over the previous period and the
+    anomaly baseline, are read once and folded by a few aggregates, so a filter change costs one scan of the
+    table however many charts the page draws.
     """
     sql, params, wide, extra = explorer_query(viewer, f, today, grain, dimension, rule)
-    raw = con.execute(sql, params).df()
-    parts = {name: g for name, g in raw.groupby("part", sort=False)}
+    # The answer is a few thousand aggregate rows: plain tuples are much cheaper to reshape than a
+    # DataFrame (pandas' per-call overhead dominated once the SQL was down to one read).
+    parts: dict[str, list[tuple[Any, ...]]] = {}
+    for row in con.execute(sql, params).fetchall():
+        parts.setdefault(row[0], []).append(row[1:])
+    # row layout after `part`: k1, k2, period, n, n_cur, n_prev, hi_cur, hi_prev, m_tlp, m_uk, m_au, m_rows, m_src
+    K1, K2, PERIOD, N, N_CUR, N_PREV, HI_CUR, HI_PREV = range(8)
 
-    def part(name: str) -> pd.DataFrame:
-        return parts.get(name, raw.iloc[0:0])
+    def num(v: Any) -> int:
+        return 0 if v is None else int(v)
 
     start, end = f.date_range(today)
     has_prev = extra["x_prev_from"] is not None
 
     # Headline figures.
-    head = part("head").iloc[0] if not part("head").empty else None
-
-    def count(col: str) -> int:
-        return 0 if head is None or pd.isna(head[col]) else int(head[col])
-
-    n_cur, n_prev, hi_cur, hi_prev = (count(c) for c in ("n_cur", "n_prev", "hi_cur", "hi_prev"))
-    sectors = part("heat").groupby("k2")[["n_cur", "n_prev"]].sum()
+    head = (parts.get("head") or [(None,) * 13])[0]
+    n_cur, n_prev, hi_cur, hi_prev = (num(head[i]) for i in (N_CUR, N_PREV, HI_CUR, HI_PREV))
+    sector_cur: dict[str, int] = {}
+    sector_prev: dict[str, int] = {}
+    for r in parts.get("heat", []):
+        sector_cur[r[K2]] = sector_cur.get(r[K2], 0) + num(r[N_CUR])
+        sector_prev[r[K2]] = sector_prev.get(r[K2], 0) + num(r[N_PREV])
     headline = Headline(
         incidents=n_cur,
         high_share=hi_cur / n_cur if n_cur else None,
-        sectors=int((sectors["n_cur"] > 0).sum()),
+        sectors=sum(1 for v in sector_cur.values() if v > 0),
         prev_incidents=n_prev if has_prev else None,
         prev_high_share=(hi_prev / n_prev if n_prev else None) if has_prev else None,
-        prev_sectors=int((sectors["n_prev"] > 0).sum()) if has_prev else None,
+        prev_sectors=sum(1 for v in sector_prev.values() if v > 0) if has_prev else None,
     )
 
     # Periods: the baseline grid (for anomaly tests) and the chart grid (the range itself).
-    total = part("total")
-    data_periods = pd.to_datetime(total["period"]).dt.date
-    last = end or (max(max(data_periods), today) if len(data_periods) else today)
-    first_base = wide.date_range(today)[0] or (min(data_periods) if len(data_periods) else last)
+    total = {r[PERIOD]: r for r in parts.get("total", [])}
+    last = end or (max(max(total), today) if total else today)
+    first_base = wide.date_range(today)[0] or (min(total) if total else last)
     base_grid = period_grid(first_base, last, grain)
-    first_chart = start or first_base
-    chart_grid = [p for p in base_grid if p >= _trunc(first_chart, grain)]
-    idx = pd.DatetimeIndex(pd.to_datetime(chart_grid))
+    first_chart = _trunc(start or first_base, grain)
+    chart_grid = [p for p in base_grid if p >= first_chart]
+    in_chart = set(chart_grid)
 
-    def partial(p: pd.Timestamp) -> bool:
-        d = p.date()
+    def partial(d: date) -> bool:
         period_end = _step(d, grain, 1) - timedelta(days=1)
         return (start is not None and d < start) or period_end > min(last, today)
 
-    totals = (
-        total.assign(period=pd.to_datetime(total["period"]))
-        .set_index("period")[["n_cur", "hi_cur"]]
-        .rename(columns={"n_cur": "n", "hi_cur": "high"})
-        .reindex(idx, fill_value=0)
-        .rename_axis("period")
-        .reset_index()
+    totals = pd.DataFrame(
+        {
+            "period": pd.to_datetime(chart_grid),
+            "n": pd.array([num(total[p][N_CUR]) if p in total else 0 for p in chart_grid], dtype="int64"),
+            "high": pd.array([num(total[p][HI_CUR]) if p in total else 0 for p in chart_grid], dtype="int64"),
+            "partial": [partial(p) for p in chart_grid],
+        }
     )
-    totals["n"] = totals["n"].astype("int64")
-    totals["high"] = totals["high"].astype("int64")
-    totals["partial"] = [partial(p) for p in totals["period"]]
-
-    trend_raw = part("trend").assign(period=lambda d: pd.to_datetime(d["period"]))
-    trend = (
-        trend_raw[trend_raw["period"].isin(idx)][["period", "k1", "n_cur"]]
-        .rename(columns={"k1": "value", "n_cur": "n"})
-        .query("n > 0")
-        .astype({"n": "int64"})
-        .sort_values(["period", "value"], ignore_index=True)
+    trend_rows = sorted(
+        (r[PERIOD], str(r[K1]), num(r[N_CUR]))
+        for r in parts.get("trend", [])
+        if r[PERIOD] in in_chart and r[K1] is not None and num(r[N_CUR]) > 0
+    )
+    trend = pd.DataFrame(
+        {
+            "period": pd.to_datetime([r[0] for r in trend_rows]),
+            "value": [r[1] for r in trend_rows],
+            "n": pd.array([r[2] for r in trend_rows], dtype="int64"),
+        }
     )
 
     # Anomalies: whole periods (baseline rows included) tested against their trailing baseline; only the
     # chart's periods are reported.
-    base_idx = observed_grid(base_grid, total.loc[total["n"] > 0, "period"])
-    series = pd.concat(
-        [
-            total[["period", "n"]].assign(value="All incidents"),
-            part("trend")[["period", "k1", "n"]].rename(columns={"k1": "value"}),
-        ]
-    ).assign(period=lambda d: pd.to_datetime(d["period"]))
-    anomalies = flag_anomalies(series, base_idx, rule=rule)
-    anomalies = anomalies[anomalies["period"].isin(idx)].reset_index(drop=True)
+    seen = [p for p, r in total.items() if num(r[N]) > 0]
+    observed = [p for p in base_grid if p >= min(seen)] if seen else []
+    series: dict[str, dict[date, int]] = {"All incidents": {p: num(r[N]) for p, r in total.items()}}
+    for r in parts.get("trend", []):
+        if r[K1] is not None:
+            series.setdefault(str(r[K1]), {})[r[PERIOD]] = num(r[N])
+    anomalies = flag_grid(series, observed, rule)
+    anomalies = anomalies[anomalies["period"].isin(pd.to_datetime(chart_grid))].reset_index(drop=True)
 
-    def counted(name: str, cols: dict[str, str]) -> pd.DataFrame:
-        df = part(name)[[*cols, "n_cur"]].rename(columns={**cols, "n_cur": "n"}).astype({"n": "int64"})
-        return df[df["n"] > 0]
+    def counted(name: str, cols: tuple[str, ...], key: Any) -> pd.DataFrame:
+        rows = sorted(
+            ((*(r[K1 + i] for i in range(len(cols))), num(r[N_CUR])) for r in parts.get(name, [])),
+            key=key,
+        )
+        rows = [r for r in rows if r[-1] > 0]
+        data: dict[str, Any] = {c: [r[i] for r in rows] for i, c in enumerate(cols)}
+        data["n"] = np.array([r[-1] for r in rows], dtype="int64")
+        return pd.DataFrame(data)
 
-    by_originator = counted("cat_orig", {"k1": "category", "k2": "originator"}).sort_values(
-        ["category", "originator"], ignore_index=True
-    )
-    heatmap = counted("heat", {"k1": "category", "k2": "sector"}).sort_values(
-        ["category", "sector"], ignore_index=True
-    )
+    by_originator = counted("cat_orig", ("category", "originator"), lambda r: (r[0], r[1]))
+    heatmap = counted("heat", ("category", "sector"), lambda r: (r[0], r[1]))
 
     def ranked(name: str, col: str) -> pd.DataFrame:
-        return counted(name, {"k1": col}).sort_values(["n", col], ascending=[False, True], ignore_index=True)
+        return counted(name, (col,), lambda r: (-r[-1], r[0]))
 
-    severities = ranked("severity", "severity")
-    severities["severity"] = severities["severity"].astype("int64")
-    severities = severities.sort_values("severity", ignore_index=True)
+    severities = counted("severity", ("severity",), lambda r: int(r[0]))
+    severities["severity"] = np.array([int(v) for v in severities["severity"]], dtype="int64")
+
+    marks = {r[K1]: r for r in parts.get("marking", [])}
 
     def marking(key: str) -> Marking:
-        rows = part("marking")
-        rows = rows[rows["k1"] == key]
-        if rows.empty or pd.isna(rows.iloc[0]["n"]) or int(rows.iloc[0]["n"]) == 0:
+        r = marks.get(key)
+        if r is None or not num(r[N]):
             return Marking()
-        r = rows.iloc[0]
-        return marking_from_row(r["m_tlp"], r["m_uk"], r["m_au"], int(r["n"]), list(r["m_sources"]))
+        return marking_from_row(r[8], r[9], r[10], num(r[N]), list(r[12] or []))
 
     return ExplorerData(
         grain=grain,

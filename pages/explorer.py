@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from analytics import incident_charts, incidents, session, table_export
+from analytics import exports_audit, incident_charts, incidents, session, table_export
 from analytics.access import RECORD_ROLES
 from analytics.anomalies import DEFAULT_RULE
 from analytics.markings import Marking
@@ -460,11 +460,19 @@ if tab_table.open:
             scoped = incidents.incidents_for_export(store.cursor(), viewer, f, today, *order)
             # The file name was chosen before the rows were read, from the marking of every matching row;
             # the header carries the same (never lower) marking.
+            marking = data.marking.combine(scoped.marking)
+            exports_audit.record_export(
+                store,
+                viewer,
+                kind="table",
+                obj="table:incidents",
+                fmt="csv",
+                marking=marking,
+                filters=f,
+                extra={"rows": len(scoped.data), "sort": sort, "descending": bool(descending)},
+            )
             return table_export.to_csv_bytes(
-                scoped.data,
-                data.marking.combine(scoped.marking),
-                description=f.describe(today),
-                exported_on=today,
+                scoped.data, marking, description=f.describe(today), exported_on=today
             )
 
         limit_note = (
