@@ -313,14 +313,15 @@ def _explorer_sql(where: str, grain: str, dim: Dimension) -> str:
         f"from incidents i where {where})",
         f"trend as materialized (select period, v, {counts} from (select b.period, {trend_value} as v, "
         "b.cur, b.prev, b.severity from base b) group by all)",
+        # Only the trend and the markings need the baseline rows read before the range.
         f"cube as materialized (select category, originator, severity, actor_type, {counts} from base "
-        "group by all)",
+        "where cur or prev group by all)",
         "marks as materialized (select tlp, rel_uk, rel_au, source, count(*) as n, "
         "count(*) filter (cur) as n_cur from base group by all)",
         f"heat as (select category, s, {counts} from (select category, unnest(sectors) as s, cur, prev, "
-        "severity from base) group by all)",
-        "systems as materialized (select affected_system, developer, count(*) filter (cur) as n_cur "
-        "from base group by all)",
+        "severity from base where cur or prev) group by all)",
+        "systems as materialized (select affected_system, developer, count(*) as n_cur "
+        "from base where cur group by all)",
     ]
     if dim.unnest:
         ctes.append(f"totals as (select period, {counts} from base group by all)")
