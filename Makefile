@@ -19,11 +19,15 @@ $(UV):
 install: $(UV)
 	$(UV) sync --frozen --quiet
 
+# The synthetic demo store, plus the real public ATLAS taxonomy and Epoch benchmark results when ../shared/data
+# is beside the checkout (the demo works without them; the matrix then shows the demo's ATLAS subset).
 demo: install
 	@if [ ! -f "$(THREAT_DB)" ]; then \
 		$(PY) -m analytics demo --db "$(THREAT_DB)" && \
-		if [ -f "$(SHARED)/atlas/ATLAS.yaml" ] && $(PY) -m analytics import --help 2>/dev/null | grep -q atlas; then \
-			$(PY) -m analytics import atlas "$(SHARED)/atlas/ATLAS.yaml" --db "$(THREAT_DB)"; fi; \
+		if [ -f "$(SHARED)/atlas/ATLAS.yaml" ]; then \
+			$(PY) -m analytics import atlas "$(SHARED)/atlas/ATLAS.yaml" --db "$(THREAT_DB)"; fi && \
+		if [ -d "$(SHARED)/epoch-benchmarks" ]; then \
+			$(PY) -m analytics import epoch "$(SHARED)/epoch-benchmarks" --db "$(THREAT_DB)"; fi; \
 	else echo "using existing $(THREAT_DB)"; fi
 
 run: demo
