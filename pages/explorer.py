@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from analytics import exports_audit, incident_charts, incidents, session, table_export
+from analytics import exports_audit, incident_charts, incidents, links, session, table_export
 from analytics.access import RECORD_ROLES
 from analytics.anomalies import DEFAULT_RULE
 from analytics.markings import Marking
@@ -17,6 +17,7 @@ from pages.ui import (
     empty_state,
     inert_markdown,
     marking_banner,
+    page_to_slide,
     request_filter_change,
     selection_points,
 )
@@ -150,26 +151,30 @@ def show_detail(incident: str) -> None:
                     "tlp": "TLP",
                 },
             )
-        st.markdown("**Evaluations of the affected model**")
-        if detail.evaluations.data.empty:
-            st.caption("No evaluation runs of this model that you may see.")
+        st.markdown("**Evaluations of the affected model and of its techniques**")
+        linked = session.query(links.evaluations_for_incident, incident)
+        if linked.data.empty:
+            st.caption(
+                "No evaluation results you may see cover this model or (through the benchmark mapping on the "
+                "Threat matrix page) this incident's techniques."
+            )
         else:
-            marking_banner(detail.evaluations.marking, "evaluation runs")
+            marking_banner(linked.marking, "evaluation runs")
             st.dataframe(
-                detail.evaluations.data,
+                linked.data,
                 hide_index=True,
                 width="stretch",
                 column_config={
-                    "run_id": "Run",
-                    "institute": "Institute",
+                    "link": "Linked by",
+                    "via": "Via",
                     "benchmark": "Benchmark",
-                    "task_version": "Version",
-                    "eval_date": st.column_config.DateColumn("Date"),
-                    "metric": "Metric",
-                    "score": st.column_config.NumberColumn("Score", format="%.3f"),
-                    "stderr": st.column_config.NumberColumn("Std. error", format="%.3f"),
-                    "n_samples": st.column_config.NumberColumn("Samples", format="%d"),
-                    "tlp": "TLP",
+                    "model": "Model",
+                    "runs": st.column_config.NumberColumn("Runs", format="%d"),
+                    "latest_score": st.column_config.NumberColumn("Latest score", format="%.3f"),
+                    "latest_date": st.column_config.DateColumn("Latest run"),
+                    "latest_institute": "By",
+                    "best_score": st.column_config.NumberColumn("Best", format="%.3f"),
+                    "trend": st.column_config.LineChartColumn("Trend", y_min=0.0, y_max=1.0),
                 },
             )
 
@@ -266,20 +271,20 @@ if tab_trend.open:
         )
         dim = incidents.DIMENSIONS[dimension]
         marking_banner(data.baseline_marking, "trend and flags (includes the baseline periods)")
-        clickable(
-            incident_charts.trend_chart(
-                data.totals,
-                data.trend,
-                data.anomalies,
-                grain=grain,
-                dimension=dimension,
-                dimension_field=dim.filter_attr,
-                mode=mode or "stacked",
-                start=data.start,
-                end=data.end,
-            ),
-            "trend",
-            data.baseline_marking,
+        trend_fig = incident_charts.trend_chart(
+            data.totals,
+            data.trend,
+            data.anomalies,
+            grain=grain,
+            dimension=dimension,
+            dimension_field=dim.filter_attr,
+            mode=mode or "stacked",
+            start=data.start,
+            end=data.end,
+        )
+        clickable(trend_fig, "trend", data.baseline_marking)
+        page_to_slide(
+            f"Incidents per {grain} by {dimension}", [(trend_fig, data.baseline_marking)], key="xp_slide"
         )
         notes = ["Click a bar or point to narrow the filters to that period and value."]
         if data.totals["partial"].any():

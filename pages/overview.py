@@ -7,10 +7,10 @@ the split by category and institute for the sidebar's period."""
 import pandas as pd
 import streamlit as st
 
-from analytics import incident_charts, incidents, session
+from analytics import assessments, incident_charts, incidents, session
 from analytics.access import EVERYONE
 from analytics.anomalies import DEFAULT_RULE
-from pages.ui import chart, empty_state, inert_markdown, marking_banner
+from pages.ui import chart, empty_state, inert_markdown, marking_banner, page_to_slide
 
 viewer = session.require_role(*EVERYONE)
 f = session.filters()
@@ -140,11 +140,26 @@ marking_banner(by_cat.marking, f"{total:,} incidents in the sidebar's period")
 if by_cat.data.empty:
     empty_state("No incidents match these filters.")
 else:
-    chart(
-        incident_charts.category_by_originator_chart(by_cat.data), key="by_category", marking=by_cat.marking
+    by_cat_fig = incident_charts.category_by_originator_chart(by_cat.data)
+    chart(by_cat_fig, key="by_category", marking=by_cat.marking)
+    page_to_slide(
+        "Incidents by category and reporting institute", [(by_cat_fig, by_cat.marking)], key="ov_slide"
     )
 
 st.subheader("Latest approved joint assessments")
-# TODO(integration): the assessments feature renders its latest approved joint assessments here (title, date,
-# bottom line, marking). This placeholder stays until the lead wires it in.
-st.caption("Approved joint assessments will be listed here.")
+latest = session.query(assessments.latest_approved, 5)
+if latest.data.empty:
+    st.caption("No approved joint assessment you are cleared for yet.")
+else:
+    marking_banner(latest.marking, f"{len(latest.data)} approved assessments")
+    for row in latest.data.itertuples():
+        with st.container(border=True):
+            st.markdown(f"**{inert_markdown(str(row.title))}**")
+            st.caption(f"Approved {row.approved_at:%d %B %Y} · TLP:{row.tlp}")
+            st.text(str(row.bluf))
+            st.page_link(
+                "pages/assessments_read.py",
+                label="Read the assessment",
+                icon=":material/verified:",
+                query_params={"a": str(row.id)},
+            )
