@@ -68,14 +68,6 @@ def _by_category(
     return Scoped(charts.counts_by_originator_and_category(scoped.data), scoped.marking)
 
 
-def _title_above_legend(fig: go.Figure) -> go.Figure:
-    # style_figure's top legend shares the title's line on screen; give the title its own line above it.
-    fig.update_layout(
-        title={"y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 12}}, margin={"t": 84}
-    )
-    return fig
-
-
 def incidents_by_month_and_originator(
     con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today: date
 ) -> Scoped[pd.DataFrame]:
@@ -102,7 +94,7 @@ def _by_month(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today:
         labels={"month": "", "incidents": "Incidents per month", "originator": "Reported by"},
     )
     return Scoped(
-        _title_above_legend(charts.style_figure(fig, "Incidents per month by reporting institute")),
+        charts.style_figure(fig, "Incidents per month by reporting institute"),
         scoped.marking,
     )
 
@@ -140,7 +132,7 @@ def _by_severity(
         labels={"level": "Severity", "incidents": "Incidents", "originator": "Reported by"},
     )
     return Scoped(
-        _title_above_legend(charts.style_figure(fig, "Incidents by severity and reporting institute")),
+        charts.style_figure(fig, "Incidents by severity and reporting institute"),
         scoped.marking,
     )
 

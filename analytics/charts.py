@@ -14,10 +14,13 @@ FONT = "Source Sans Pro, Arial, sans-serif"
 
 
 def style_figure(fig: go.Figure, title: str | None = None, height: int = 420) -> go.Figure:
+    # A title gets its own line at the top of the figure, above the horizontal legend, so the two never overlap.
     fig.update_layout(
-        title=title,
+        title={"text": title, "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 12}}
+        if title
+        else None,
         height=height,
-        margin={"l": 10, "r": 10, "t": 50 if title else 20, "b": 10},
+        margin={"l": 10, "r": 10, "t": 84 if title else 20, "b": 10},
         font={"family": FONT, "size": 13},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
         plot_bgcolor="white",
@@ -48,7 +51,19 @@ def counts_by_originator_and_category(df: pd.DataFrame) -> go.Figure:
 # Trace attributes that can carry stored text (category names, titles, system names). Plotly renders a subset of
 # HTML (<a href>, <b>, <span style>) in them, so stored text must reach the browser as entities. Templates and
 # titles we write ourselves are left alone.
-_TEXT_ATTRIBUTES = ("x", "y", "z", "text", "hovertext", "customdata", "labels", "parents", "ids", "name", "legendgroup")
+_TEXT_ATTRIBUTES = (
+    "x",
+    "y",
+    "z",
+    "text",
+    "hovertext",
+    "customdata",
+    "labels",
+    "parents",
+    "ids",
+    "name",
+    "legendgroup",
+)
 
 
 def _inert(value: object) -> object:
