@@ -14,7 +14,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from analytics.anomalies import DEFAULT_RULE, AnomalyRule, flag_anomalies, flag_grid
+from analytics.anomalies import DEFAULT_RULE, AnomalyRule, flag_grid
 from analytics.filters import Filters
 from analytics.markings import (
     Marking,
@@ -183,16 +183,6 @@ def period_grid(first: date, last: date, grain: str) -> list[date]:
         out.append(p)
         p = _step(p, grain, 1)
     return out
-
-
-def observed_grid(grid: list[date], with_data: pd.Series) -> pd.DatetimeIndex:
-    """The grid from the first period that has any incident: before it the store holds nothing (the data
-    starts there), and empty periods would make every series look new."""
-    idx = pd.DatetimeIndex(pd.to_datetime(grid))
-    seen = pd.to_datetime(with_data)
-    if seen.empty:
-        return idx[:0]
-    return idx[idx >= seen.min()]
 
 
 @dataclass(frozen=True)
@@ -738,7 +728,8 @@ class OverviewData:
     rising_categories: pd.DataFrame  # value, n, prev, change
     rising_sectors: pd.DataFrame  # value, n, prev, change
     anomalies: pd.DataFrame  # series, period, count, expected, ratio, p_value (monthly, by category)
-    marking: Marking  # every row behind the page
+    marking: Marking  # every row behind the fixed windows
+    by_category: Scoped[pd.DataFrame]  # originator, category, incidents: the sidebar's period
 
 
 def rising(df: pd.DataFrame, limit: int = 5) -> pd.DataFrame:
@@ -758,48 +749,64 @@ def overview_query(
     viewer: Viewer, f: Filters, today: date, rule: AnomalyRule = DEFAULT_RULE
 ) -> tuple[str, dict[str, Any], date, date, date]:
     """The overview's one statement and parameters, and the first anomaly-baseline month, the first sparkline
-    week and the first month whose flags are listed."""
+    week and the first month whose flags are listed.
+
+    One read serves both halves of the page: the fixed windows (the last ~19 months: 90+90 days, 26 weeks,
+    six flagged months and their baselines) and the split by category for the sidebar's own period. The rows
+    read are the union of the two ranges; `recent` and `chosen` say which half a row counts in."""
     month0 = _step(_trunc(today, "month"), "month", -(OVERVIEW_ANOMALY_MONTHS - 1))
     anomaly_from = _step(month0, "month", -rule.window)
     spark_from = _step(_trunc(today, "week"), "week", -(SPARK_WEEKS - 1))
     read_from = min(today - timedelta(days=179), anomaly_from, spark_from)
-    where, params = f.with_dates(read_from, today).sql_where(viewer, today)
+    chosen_from, chosen_to = f.date_range(today)
+    wide_from = None if chosen_from is None else min(chosen_from, read_from)
+    wide_to = None if chosen_to is None else max(chosen_to, today)
+    where, params = f.with_dates(wide_from, wide_to).sql_where(viewer, today)
     params.update(
         {
+            "o_read": read_from,
+            "o_today": today,
             "o_30": today - timedelta(days=29),
             "o_60": today - timedelta(days=59),
             "o_90": today - timedelta(days=89),
             "o_180": today - timedelta(days=179),
             "o_spark": spark_from,
+            "o_from": chosen_from,
+            "o_to": chosen_to,
         }
     )
     hi = f"i.severity >= {HIGH_SEVERITY}"
-    no_m = (
-        "null::integer as m_tlp, null::boolean as m_uk, null::boolean as m_au, null::bigint as m_rows, "
-        "null::varchar[] as m_sources"
-    )
-    zeros = "0, 0, 0, 0, 0, 0, null, null, null, null, null"
+    zeros = "0, 0, 0, 0, 0, 0, " + _NO_MARKING
     sql = (
-        "with base as materialized (select i.category, i.sectors, i.occurred_on, "
+        "with base as (select i.category, i.originator, i.sectors, i.occurred_on, i.severity, "
+        "i.occurred_on between $o_read and $o_today as recent, "
+        "i.occurred_on between coalesce($o_from, i.occurred_on) and coalesce($o_to, i.occurred_on) as chosen, "
+        "i.tlp, i.source, list_contains(i.releasable_to, 'UK') as rel_uk, "
+        f"list_contains(i.releasable_to, 'AU') as rel_au from incidents i where {where}), "
+        # Per-row work only for the rows the fixed windows use.
+        "recent as materialized (select i.category, i.sectors, i.occurred_on, "
         "date_trunc('month', i.occurred_on)::date as month, date_trunc('week', i.occurred_on)::date as week, "
         "i.occurred_on >= $o_90 as in90, i.occurred_on < $o_90 and i.occurred_on >= $o_180 as in_prev90, "
-        "i.tlp, i.source, list_contains(i.releasable_to, 'UK') as rel_uk, "
-        f"list_contains(i.releasable_to, 'AU') as rel_au, {hi} as high from incidents i where {where}), "
-        "marks as (select tlp, rel_uk, rel_au, source, count(*) as n from base group by all) "
-        "select 'head' as part, null::varchar as k, null::date as period, "
+        f"{hi} as high from base i where i.recent), "
+        "marks as materialized (select tlp, rel_uk, rel_au, source, count(*) filter (recent) as n_recent, "
+        "count(*) filter (chosen) as n_chosen from base group by all) "
+        "select 'head' as part, null::varchar as k, null::varchar as k2, null::date as period, "
         "count(*) filter (occurred_on >= $o_30) as a, count(*) filter (occurred_on >= $o_60 "
         "and occurred_on < $o_30) as b, count(*) filter (in90) as c, count(*) filter (in_prev90) as d, "
         "count(*) filter (high and occurred_on >= $o_30) as e, count(*) filter (high and occurred_on >= $o_60 "
         "and occurred_on < $o_30) as f, count(*) filter (high and in90) as g, "
-        f"count(*) filter (high and in_prev90) as h, {no_m} from base "
-        f"union all select 'week', null, week, count(*), 0, {zeros} from base "
+        f"count(*) filter (high and in_prev90) as h, {_NO_MARKING} from recent "
+        f"union all select 'week', null, null, week, count(*), 0, {zeros} from recent "
         "where week >= $o_spark group by all "
-        f"union all select 'month', category, month, count(*), 0, {zeros} from base group by all "
-        "union all select 'category', category, null, count(*) filter (in90), count(*) filter (in_prev90), "
-        f"{zeros} from base group by all "
-        "union all select 'sector', s, null, count(*) filter (in90), count(*) filter (in_prev90), "
-        f"{zeros} from (select unnest(sectors) as s, in90, in_prev90 from base) group by all "
-        f"union all select 'marking', null, null, {_marking_of_groups('marks', 'n', pad=7)}"
+        f"union all select 'month', category, null, month, count(*), 0, {zeros} from recent group by all "
+        "union all select 'category', category, null, null, count(*) filter (in90), "
+        f"count(*) filter (in_prev90), {zeros} from recent group by all "
+        "union all select 'sector', s, null, null, count(*) filter (in90), count(*) filter (in_prev90), "
+        f"{zeros} from (select unnest(sectors) as s, in90, in_prev90 from recent) group by all "
+        f"union all select 'by_category', category, originator, null, count(*), 0, {zeros} from base "
+        "where chosen group by all "
+        f"union all select 'marking', 'recent', null, null, {_marking_of_groups('marks', 'n_recent', pad=7)} "
+        f"union all select 'marking', 'chosen', null, null, {_marking_of_groups('marks', 'n_chosen', pad=7)}"
     )
     return sql, params, anomaly_from, spark_from, month0
 
@@ -811,55 +818,73 @@ def overview_summary(
     today: date,
     rule: AnomalyRule = DEFAULT_RULE,
 ) -> OverviewData:
-    """The overview's figures for what this viewer may see. The sidebar's dates are replaced by the fixed
-    windows (last 30/90 days against the 30/90 before, 26 weeks of trend, monthly anomaly baselines); every
-    other filter applies."""
+    """The overview's figures for what this viewer may see. The fixed windows (last 30/90 days against the
+    30/90 before, 26 weeks of trend, monthly anomaly baselines) replace the sidebar's dates; every other
+    filter applies. `by_category` follows the sidebar's period too."""
     sql, params, anomaly_from, spark_from, month0 = overview_query(viewer, f, today, rule)
-    raw = con.execute(sql, params).df()
-    mrow = raw[raw["part"] == "marking"].iloc[0]
-    marking = (
-        marking_from_row(mrow["m_tlp"], mrow["m_uk"], mrow["m_au"], int(mrow["a"]), list(mrow["m_sources"]))
-        if pd.notna(mrow["a"]) and int(mrow["a"])
-        else Marking()
-    )
+    parts: dict[str, list[tuple[Any, ...]]] = {}
+    for row in con.execute(sql, params).fetchall():
+        parts.setdefault(row[0], []).append(row[1:])
+    # row layout after `part`: k, k2, period, a, b, c, d, e, f, g, h, m_tlp, m_uk, m_au, m_rows, m_sources
 
-    def part(name: str) -> pd.DataFrame:
-        return raw[raw["part"] == name]
+    def num(v: Any) -> int:
+        return 0 if v is None else int(v)
 
-    head = part("head").iloc[0]
+    def marking(key: str) -> Marking:
+        r = next((r for r in parts.get("marking", []) if r[0] == key), None)
+        if r is None or not num(r[3]):
+            return Marking()
+        return marking_from_row(r[11], r[12], r[13], num(r[3]), list(r[15] or []))
+
+    head = [num(v) for v in parts["head"][0][3:11]]
     windows = (
-        WindowFigures(30, int(head["a"]), int(head["b"]), int(head["e"]), int(head["f"])),
-        WindowFigures(90, int(head["c"]), int(head["d"]), int(head["g"]), int(head["h"])),
+        WindowFigures(30, head[0], head[1], head[4], head[5]),
+        WindowFigures(90, head[2], head[3], head[6], head[7]),
     )
-    week_grid = pd.DatetimeIndex(pd.to_datetime(period_grid(spark_from, today, "week")))
-    weekly = (
-        part("week")
-        .assign(period=lambda d: pd.to_datetime(d["period"]))
-        .set_index("period")["a"]
-        .reindex(week_grid, fill_value=0)
-        .astype("int64")
-        .rename("n")
-        .rename_axis("period")
-        .reset_index()
+    week_grid = period_grid(spark_from, today, "week")
+    per_week = {r[2]: num(r[3]) for r in parts.get("week", [])}
+    weekly = pd.DataFrame(
+        {
+            "period": pd.to_datetime(week_grid),
+            "n": np.array([per_week.get(w, 0) for w in week_grid], dtype="int64"),
+        }
     )
 
     def changes(name: str) -> pd.DataFrame:
-        df = part(name)[["k", "a", "b"]].rename(columns={"k": "value", "a": "n", "b": "prev"})
-        return rising(df.astype({"n": "int64", "prev": "int64"}))
+        rows = parts.get(name, [])
+        df = pd.DataFrame(
+            {
+                "value": [str(r[0]) for r in rows],
+                "n": np.array([num(r[3]) for r in rows], dtype="int64"),
+                "prev": np.array([num(r[4]) for r in rows], dtype="int64"),
+            }
+        )
+        return rising(df)
 
-    month_grid = observed_grid(period_grid(anomaly_from, today, "month"), part("month")["period"])
-    monthly = (
-        part("month")[["k", "period", "a"]]
-        .rename(columns={"k": "value", "a": "n"})
-        .assign(period=lambda d: pd.to_datetime(d["period"]))
-    )
-    anomalies = flag_anomalies(monthly, month_grid, rule=rule)
+    monthly: dict[str, dict[date, int]] = {}
+    for r in parts.get("month", []):
+        monthly.setdefault(str(r[0]), {})[r[2]] = num(r[3])
+    seen = [p for series in monthly.values() for p, n in series.items() if n > 0]
+    month_grid = [p for p in period_grid(anomaly_from, today, "month") if seen and p >= min(seen)]
+    anomalies = flag_grid(monthly, month_grid, rule)
     anomalies = anomalies[anomalies["period"] >= pd.Timestamp(month0)].reset_index(drop=True)
+    by_cat = sorted(
+        ((str(r[1]), str(r[0]), num(r[3])) for r in parts.get("by_category", [])),
+        key=lambda r: (r[0], -r[2], r[1]),
+    )
+    by_category = pd.DataFrame(
+        {
+            "originator": [r[0] for r in by_cat],
+            "category": [r[1] for r in by_cat],
+            "incidents": np.array([r[2] for r in by_cat], dtype="int64"),
+        }
+    )
     return OverviewData(
         windows=windows,
         weekly=weekly,
         rising_categories=changes("category"),
         rising_sectors=changes("sector"),
         anomalies=anomalies,
-        marking=marking,
+        marking=marking("recent"),
+        by_category=Scoped(by_category, marking("chosen")),
     )

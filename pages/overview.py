@@ -18,7 +18,7 @@ today = session.today()
 
 st.title("Overview")
 summary = session.query(incidents.overview_summary, f, today)
-by_cat = session.query(incidents.counts_by_originator_and_category, f, today)
+by_cat = summary.by_category
 total = int(by_cat.data["incidents"].sum())
 marking_banner(summary.marking.combine(by_cat.marking), "everything on this page")
 others = f.describe(today).split("; ", 1)

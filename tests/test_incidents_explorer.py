@@ -471,3 +471,22 @@ def test_counts_by_originator_and_category_carry_their_marking(known) -> None:
         ("UK", "Prompt injection", 1),
     ]
     assert out.marking == Marking("AMBER", ("AU", "UK"), 3, ("institute",))
+
+
+def test_overview_splits_the_sidebar_period_by_category(known) -> None:
+    all_time = incidents.overview_summary(known.cursor(), UK_ANALYST, Filters(), TODAY)
+    assert records(all_time.by_category.data) == [
+        ("AU", "Jailbreak", 1),
+        ("AU", "Prompt injection", 1),
+        ("UK", "Prompt injection", 2),
+        ("UK", "Data poisoning", 1),
+        ("UK", "Jailbreak", 1),
+    ]
+    assert all_time.by_category.marking.tlp == "AMBER" and all_time.by_category.marking.rows == 6
+    old = Filters(preset="custom", date_from=date(2025, 1, 1), date_to=date(2025, 1, 31))
+    ov = incidents.overview_summary(known.cursor(), UK_ANALYST, old, TODAY)
+    assert records(ov.by_category.data) == [("UK", "Prompt injection", 1)]  # T-0008 only
+    assert ov.by_category.marking == Marking("GREEN", ("AU", "UK"), 1, ("institute",))
+    assert ov.windows[1].incidents == 3  # the fixed windows ignore the sidebar's period
+    same = incidents.counts_by_originator_and_category(known.cursor(), UK_ANALYST, Filters(), TODAY)
+    assert sorted(records(same.data)) == sorted(records(all_time.by_category.data))
