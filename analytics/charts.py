@@ -5,6 +5,8 @@ Feature modules keep their own builders (e.g. analytics/incident_charts.py) and 
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -66,11 +68,14 @@ _TEXT_ATTRIBUTES = (
 )
 
 
+# Plotly's own formatting tags stay (builders use them for line breaks and emphasis, and they cannot link or
+# restyle); every other "<" becomes an entity, so no <a href>, <span style> or unknown tag survives.
+_FORMATTING_TAG = re.compile(r"<(?!/?(?:br|b|i|em|sup|sub)\s*/?>)", re.IGNORECASE)
+
+
 def _inert(value: object) -> object:
     if isinstance(value, str):
-        if "<" in value or ">" in value:
-            return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        return value
+        return _FORMATTING_TAG.sub("&lt;", value) if "<" in value else value
     if isinstance(value, list | tuple):
         return [_inert(v) for v in value]
     return value

@@ -32,7 +32,12 @@ def _store(path: str) -> Store:
 def store() -> Store:
     from analytics.store import db_path_from_env
 
-    return _store(str(db_path_from_env()))
+    path = str(db_path_from_env())
+    opened = _store(path)
+    if opened.closed:  # closed behind the cache's back (a restore, or tests closing every store): open anew
+        _store.clear()
+        opened = _store(path)
+    return opened
 
 
 def cursor() -> duckdb.DuckDBPyConnection:

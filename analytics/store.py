@@ -82,6 +82,7 @@ class Store:
         self.read_only = read_only
         self.generation = 0  # bumped after every committed write in this process; part of cache keys
         self.hardened = False
+        self.closed = False
         self._lock = threading.Lock()
         if not read_only and str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -184,6 +185,7 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+        self.closed = True
 
 
 def _first_line(msg: str) -> str:

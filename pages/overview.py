@@ -141,7 +141,12 @@ if by_cat.data.empty:
     empty_state("No incidents match these filters.")
 else:
     by_cat_fig = incident_charts.category_by_originator_chart(by_cat.data)
-    chart(by_cat_fig, key="by_category", marking=by_cat.marking)
+    chart(
+        by_cat_fig,
+        key="by_category",
+        marking=by_cat.marking,
+        export_title="Incidents by category and reporting institute",
+    )
     page_to_slide(
         "Incidents by category and reporting institute", [(by_cat_fig, by_cat.marking)], key="ov_slide"
     )

@@ -33,14 +33,16 @@ def chart(fig: go.Figure, key: str, marking: Marking, **kwargs: Any) -> Any:
     """Show a figure with the standard config. `marking` is the marking of the rows behind this figure; the
     briefing exports (PNG/SVG with banner and provenance footer) hang off this one function. Extra kwargs go
     to st.plotly_chart (e.g. on_select="rerun", selection_mode=...), except `export_filters` (a Filters or a
-    phrase) which the export footer names instead of the shared sidebar filters.
+    phrase) which the export footer names instead of the shared sidebar filters, and `export_title`, the title
+    an exported image carries when the figure has none on screen.
 
     Under the figure sits a small "Export chart" popover with PNG and SVG downloads at briefing sizes. The
     images are built only when someone clicks (deferred download data), so showing a chart stays cheap."""
     export_filters = kwargs.pop("export_filters", None)
+    export_title = kwargs.pop("export_title", None)
     fig = inert_figure(fig)  # stored text in a figure must never become a link or markup in the browser
     event = st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False}, **kwargs)
-    _chart_export_controls(fig, key, marking, export_filters)
+    _chart_export_controls(fig, key, marking, export_filters, export_title)
     return event
 
 
@@ -269,7 +271,9 @@ def _export_context() -> tuple[Any, Any, Any, Any]:
 
 
 @st.fragment
-def _chart_export_controls(fig: go.Figure, key: str, marking: Marking, export_filters: Any) -> None:
+def _chart_export_controls(
+    fig: go.Figure, key: str, marking: Marking, export_filters: Any, export_title: str | None = None
+) -> None:
     # A fragment, so choosing a size reruns only this popover, not the page.
     from functools import partial
 
@@ -277,6 +281,9 @@ def _chart_export_controls(fig: go.Figure, key: str, marking: Marking, export_fi
 
     store, viewer, shared_filters, today = _export_context()
     filters = shared_filters if export_filters is None else export_filters
+    if export_title and not chart_export.figure_title(fig, ""):
+        # On screen the page heading names the chart; a briefing image must carry its own title.
+        fig = go.Figure(fig).update_layout(title=export_title)
     title = chart_export.figure_title(fig)
     with st.popover("Export chart", icon=":material/download:", key=f"{key}__export", type="tertiary"):
         preset = st.radio(

@@ -33,6 +33,12 @@ ADMIN = PERSONAS["admin@joint.example"]
 os.environ.setdefault("THREAT_TODAY", TODAY.isoformat())
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: pytest-playwright's sync API keeps an event loop running in the main thread for the
+    rest of the session, which breaks later tests that run their own loop (inspect-ai's eval)."""
+    items.sort(key=lambda item: "tests/browser/" in str(item.fspath))
+
+
 class StoreBuilder:
     """A migrated empty store plus helpers that insert rows with sensible defaults."""
 
