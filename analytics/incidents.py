@@ -608,7 +608,7 @@ def incidents_for_export(
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# One incident: every field, techniques, related incidents, evaluations of the affected model.
+# One incident: every field, techniques, related incidents (its evaluations: analytics.links).
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -618,7 +618,7 @@ class IncidentDetail:
     marking: Marking  # of this incident
     techniques: pd.DataFrame  # technique_id, name, tactics
     related: Scoped[pd.DataFrame]  # id, occurred_on, title, category, shared_techniques, same_system
-    evaluations: Scoped[pd.DataFrame]  # eval runs of the affected model the viewer may see
+    # Evaluations of the model and of the techniques: analytics.links.evaluations_for_incident.
 
 
 RELATED_LIMIT = 15
@@ -675,22 +675,11 @@ def incident_detail(
         drop=("named_recipients", "source", "releasable_to"),
     )
 
-    # Evaluations of the affected model, by model name, scoped by eval_runs markings.
-    evis, eparams = visible_sql(viewer, "eval_runs", "r")
-    eparams["model"] = record.get("affected_system")
-    ewhere = f"r.model = $model and {evis}"
-    evals = con.execute(
-        "select r.run_id, r.institute, r.benchmark, r.task_version, r.eval_date, r.metric, r.score, r.stderr, "
-        f"r.n_samples, r.tlp from eval_runs r where {ewhere} order by r.eval_date desc nulls last, r.run_id",
-        eparams,
-    ).df()
-    emark = highest_marking(con, "eval_runs r", ewhere, eparams, alias="r")
     return IncidentDetail(
         record=record,
         marking=marking,
         techniques=techniques,
         related=related,
-        evaluations=Scoped(evals, emark),
     )
 
 

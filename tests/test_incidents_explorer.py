@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from analytics import incidents
+from analytics import incidents, links
 from analytics.filters import Filters
 from analytics.markings import Marking
 from tests.conftest import ADMIN, AU_ANALYST, TODAY, UK_ANALYST, UK_LEAD
@@ -389,12 +389,16 @@ def test_detail_has_every_field_techniques_related_and_evaluations(known) -> Non
     assert d.related.data["shared_techniques"].tolist() == [1, 1]
     assert d.related.data["same_system"].tolist() == [True, False]
     assert d.related.marking.tlp == "AMBER"
-    assert d.evaluations.data["benchmark"].tolist() == ["Cybench"]
-    assert d.evaluations.marking.tlp == "GREEN"
+    evs = links.evaluations_for_incident(known.cursor(), UK_ANALYST, "T-0002").data
+    assert evs[evs["link"] == "model"]["benchmark"].tolist() == ["Cybench"]
     au = incidents.incident_detail(known.cursor(), AU_ANALYST, "T-0002")
     assert au is not None
-    assert sorted(au.evaluations.data["benchmark"]) == ["Cybench", "Prompt injection suite"]
-    assert au.evaluations.marking == Marking("AMBER+STRICT", ("AU",), 2, ("institute",))
+    au_evs = links.evaluations_for_incident(known.cursor(), AU_ANALYST, "T-0002")
+    assert sorted(au_evs.data[au_evs.data["link"] == "model"]["benchmark"]) == [
+        "Cybench",
+        "Prompt injection suite",
+    ]
+    assert au_evs.marking.tlp == "AMBER+STRICT"
     assert au.related.data["id"].tolist() == ["T-0001", "T-0006", "T-0003"]
 
 
