@@ -314,7 +314,9 @@ def hand_over_import(db: Path, workdir: Path, rows: int = IMPORT_ROWS) -> Path |
     csv = workdir / "load-import.csv"
     lines = ["title,occurred_on,category,severity,sectors,countries"]
     for k in range(rows):
-        lines.append(f"Load-test import {k},2026-11-{1 + k % 19:02d},{IMPORT_CATEGORY},{1 + k % 5},finance,GB")
+        lines.append(
+            f"Load-test import {k},2026-11-{1 + k % 19:02d},{IMPORT_CATEGORY},{1 + k % 5},finance,GB"
+        )
     csv.write_text("\n".join(lines) + "\n")
     return inbox.hand_over(
         db, csv, kind="csv", actor="loadtest", institute="UK", tlp="GREEN", releasable=["UK", "AU"]
