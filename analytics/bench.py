@@ -38,6 +38,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from analytics.store import Store, _config
 from analytics.viewer import Viewer
 
@@ -179,10 +181,14 @@ def _load_cases() -> None:
         importlib.import_module(f"analytics.{path.stem}")
 
 
-def build_store(size: int, workdir: Path, *, samples: int | None = None, reuse: bool = False) -> Store:
-    """A demo store of `size` incidents (and min(10 x size, 10M) eval samples unless given)."""
-    from analytics.demo import build_demo
+BUILD_MEMORY_LIMIT = "8GB"  # for generating the store only; the cases run under the store's own limit
 
+
+def build_store(size: int, workdir: Path, *, samples: int | None = None, reuse: bool = False) -> Store:
+    """A demo store of `size` incidents (and min(10 x size, 10M) eval samples unless given).
+
+    The generator inserts everything in one transaction, which needs more than the app's 1 GB at 10M incidents,
+    so it runs in a subprocess with BUILD_MEMORY_LIMIT; the store is then opened here with the app's settings."""
     path = workdir / f"bench-{size}.duckdb"
     if reuse and path.exists():
         store = Store(path)
@@ -192,10 +198,24 @@ def build_store(size: int, workdir: Path, *, samples: int | None = None, reuse: 
         store.close()
     for p in (path, Path(str(path) + ".wal")):
         p.unlink(missing_ok=True)
-    store = Store(path)
-    build_demo(store, incidents=size, samples=samples or min(10 * size, 10_000_000), seed=11)
-    store.db.execute("checkpoint")
-    return store
+    cmd = [
+        sys.executable,
+        "-m",
+        "analytics",
+        "demo",
+        "--db",
+        str(path),
+        "--incidents",
+        str(size),
+        "--seed",
+        "11",
+    ]
+    cmd += ["--samples", str(samples or min(10 * size, 10_000_000))]
+    env = {**os.environ, "THREAT_DB_MEMORY_LIMIT": BUILD_MEMORY_LIMIT}
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"building the {size:,} store failed: {done.stderr.strip()[-500:]}")
+    return Store(path)
 
 
 def page_runs(db: Path, pages: list[str], runs: int) -> dict[str, Any]:
@@ -218,10 +238,18 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2) if a is not None and b else None
 
 
-def run_case(c: BenchCase, ctx: BenchContext, runs: int) -> dict[str, Any]:
+# The naive pandas versions load whole tables into memory: at 10M incidents the explorer's took more than 20 GB
+# and was killed by the kernel on the 23 GB project machine. Above this size they are not run (ratio: null).
+PANDAS_MAX_SIZE = 1_000_000
+
+
+def run_case(
+    c: BenchCase, ctx: BenchContext, runs: int, *, pandas_max_size: int = PANDAS_MAX_SIZE
+) -> dict[str, Any]:
     n = c.runs or runs
     ours = measure(functools.partial(c.run, ctx), n)
-    pandas = measure(functools.partial(c.pandas, ctx), max(3, n // 2)) if c.pandas else None
+    naive = c.pandas if ctx.size <= pandas_max_size else None
+    pandas = measure(functools.partial(naive, ctx), max(3, n // 2)) if naive else None
     raw_ms = median_ms(functools.partial(c.raw, ctx), n) if c.raw else None
     return {
         "name": c.name,
@@ -253,6 +281,8 @@ def run(
     pages: bool = True,
     page_runs_n: int = 5,
     store_dir: str | None = None,
+    pandas_max_size: int = PANDAS_MAX_SIZE,
+    merge: bool = False,
 ) -> int:
     """Run the benchmark; returns a process exit code. `only` takes case-name patterns (fnmatch)."""
     _load_cases()
@@ -262,12 +292,21 @@ def run(
     machine = describe_machine()
     records: list[dict[str, Any]] = []
     app_process: dict[int, dict[str, Any]] = {}
+    if merge and details and Path(details).exists():
+        # Keep the figures of the sizes not run this time (a 10M run alone takes most of an hour).
+        earlier = json.loads(Path(details).read_text())
+        records = [r for r in earlier.get("records", []) if r["size"] not in sizes]
+        app_process = {int(k): v for k, v in earlier.get("app_process", {}).items() if int(k) not in sizes}
     with tempfile.TemporaryDirectory(prefix="threat-bench-") as tmp:
         stores = Path(store_dir) if store_dir else Path(tmp)
         stores.mkdir(parents=True, exist_ok=True)
         for size in sizes:
             t0 = time.perf_counter()
-            store = build_store(size, stores, reuse=store_dir is not None)
+            try:
+                store = build_store(size, stores, reuse=store_dir is not None)
+            except (RuntimeError, duckdb.Error) as e:
+                print(f"# {e}", flush=True)
+                continue
             print(f"# store of {size:,} incidents ready in {time.perf_counter() - t0:.1f} s", flush=True)
             workdir = Path(tmp) / f"work-{size}"
             workdir.mkdir(exist_ok=True)
@@ -275,7 +314,7 @@ def run(
             size_records = []
             for c in chosen:
                 try:
-                    rec = run_case(c, ctx, runs)
+                    rec = run_case(c, ctx, runs, pandas_max_size=pandas_max_size)
                 except Exception as e:  # one broken case must not hide the others' figures
                     print(f"# {c.name} at {size:,} failed: {type(e).__name__}: {e}", flush=True)
                     continue
@@ -298,6 +337,19 @@ def run(
                         rec["page_problems"] = got.get("problems", [])
                 print(f"# page runs at {size:,}: {json.dumps(measured)}", flush=True)
             records.extend(size_records)
+            # Written after every size, so a long run that fails later keeps what it measured.
+            _write_outputs(records, machine, app_process, json_path, details, markdown)
+    return 0
+
+
+def _write_outputs(
+    records: list[dict[str, Any]],
+    machine: dict[str, Any],
+    app_process: dict[int, dict[str, Any]],
+    json_path: str | None,
+    details: str | None,
+    markdown: str | None,
+) -> None:
     machine["finished_load_avg"] = _load_avg()
     if json_path:
         Path(json_path).write_text(
@@ -309,7 +361,6 @@ def run(
         )
     if markdown:
         write_markdown(Path(markdown), markdown_report(records, machine, app_process))
-    return 0
 
 
 BEGIN_MARK = (

@@ -42,6 +42,8 @@ def _bench(args: argparse.Namespace) -> int:
         pages=not args.no_pages,
         page_runs_n=args.page_runs,
         store_dir=args.store_dir,
+        pandas_max_size=args.pandas_max_size,
+        merge=args.merge,
     )
 
 
@@ -330,11 +332,20 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--runs", type=int, default=7)
     b.add_argument("--json", help="write records to this file")
     b.add_argument("--markdown", help="write a results table to this file")
-    b.add_argument("--details", help="write every measurement and the machine description (JSON) to this file")
+    b.add_argument(
+        "--details", help="write every measurement and the machine description (JSON) to this file"
+    )
     b.add_argument("--cases", help="only these cases (comma-separated names or patterns, e.g. 'matrix.*')")
     b.add_argument("--no-pages", action="store_true", help="skip the AppTest page runs")
     b.add_argument("--page-runs", type=int, default=5, help="filter changes timed per page in AppTest")
     b.add_argument("--store-dir", help="keep built stores here and reuse them (a 10M store takes minutes)")
+    b.add_argument(
+        "--pandas-max-size",
+        type=int,
+        default=1_000_000,
+        help="skip the naive pandas versions above this size",
+    )
+    b.add_argument("--merge", action="store_true", help="keep other sizes' figures from the --details file")
     b.set_defaults(fn=_bench)
 
     bk = sub.add_parser("backup", help="copy the store to a verified backup file (works while the app runs)")

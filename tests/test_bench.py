@@ -43,6 +43,8 @@ def test_json_records_are_well_formed(tmp_path: Path, monkeypatch: pytest.Monkey
     bench.case("tiny.count", pandas=naive, raw=count)(count)
     bench.case("tiny.plain", runs=5)(count)
     out = tmp_path / "bench.json"
+    earlier = {k: None for k in bench.JSON_KEYS} | {"name": "tiny.count", "size": 999, "median_ms": 1.0}
+    (tmp_path / "details.json").write_text(json.dumps({"records": [earlier], "app_process": {}}))
     code = bench.run(
         [2000],
         json_path=str(out),
@@ -51,10 +53,16 @@ def test_json_records_are_well_formed(tmp_path: Path, monkeypatch: pytest.Monkey
         details=str(tmp_path / "details.json"),
         only=["tiny.*"],
         pages=False,
+        merge=True,  # keeps the earlier run's other sizes
     )
     assert code == 0
     records = json.loads(out.read_text())
-    assert [(r["name"], r["size"]) for r in records] == [("tiny.count", 2000), ("tiny.plain", 2000)]
+    assert [(r["name"], r["size"]) for r in records] == [
+        ("tiny.count", 999),
+        ("tiny.count", 2000),
+        ("tiny.plain", 2000),
+    ]
+    records = records[1:]
     for r in records:
         assert tuple(r) == bench.JSON_KEYS
         assert isinstance(r["median_ms"], float) and r["median_ms"] > 0
@@ -66,7 +74,7 @@ def test_json_records_are_well_formed(tmp_path: Path, monkeypatch: pytest.Monkey
     machine = details["machine"]
     assert machine["nproc"] >= 1 and machine["memory_gb"] > 0 and machine["cpu"]
     assert {"python", "duckdb", "pandas", "streamlit"} <= set(machine["versions"])
-    assert details["records"][0]["pandas_mem_mb"] is not None and details["records"][0]["runs"] == 5
+    assert details["records"][1]["pandas_mem_mb"] is not None and details["records"][1]["runs"] == 5
     report = (tmp_path / "bench.md").read_text()
     assert f"{machine['nproc']} cores" in report and "| tiny.count | 2,000 |" in report
 
@@ -83,6 +91,23 @@ def test_report_goes_between_the_marks_of_an_existing_document(tmp_path: Path) -
     fresh = tmp_path / "fresh.md"
     bench.write_markdown(fresh, "| t |\n")
     assert fresh.read_text() == "| t |\n"
+
+
+def test_naive_versions_are_skipped_above_the_size_limit(tiny_db: Path) -> None:
+    store = Store(tiny_db)
+    try:
+        ctx = bench.BenchContext(store, 2000)
+
+        def count(c: bench.BenchContext) -> Any:
+            return c.store.cursor().execute("select count(*) from incidents").fetchall()
+
+        tiny = bench.BenchCase("tiny.count", count, pandas=count, raw=count)
+        assert bench.run_case(tiny, ctx, 5)["ratio_vs_pandas"] is not None
+        skipped = bench.run_case(tiny, ctx, 5, pandas_max_size=1000)
+        assert skipped["ratio_vs_pandas"] is None and skipped["pandas_mem_mb"] is None
+        assert skipped["ratio_vs_raw"] is not None
+    finally:
+        store.close()
 
 
 def test_unknown_case_pattern_is_refused() -> None:
