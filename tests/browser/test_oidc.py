@@ -213,8 +213,10 @@ def test_demo_mode_cannot_be_on_beside_oidc(page: Any, tmp_path: Path, deploymen
     assert "Demo mode (THREAT_DEMO_MODE) cannot be on" in app.log.read_text()
 
 
-def test_audit_log_holds_each_sign_in_and_refusal(deployment: OIDCDeployment) -> None:
+def test_audit_log_holds_each_sign_in_and_refusal(page: Any, deployment: OIDCDeployment) -> None:
     # Last in this module: stop the server to read its store (DuckDB lets one process hold the file).
+    # `page` is unused but keeps this test in the same browser-parametrised group as the others: without it
+    # pytest moves it away from them in a full run, tearing down and rebuilding the module's deployment.
     deployment.app.stop()
     store = Store(deployment.db, read_only=True)
     rows = (
