@@ -42,8 +42,11 @@ def proc_status_mb(pid: int, field: str) -> float:
 
 
 class AppServer:
-    def __init__(self, db: Path, *, env: dict[str, str] | None = None, log: Path | None = None) -> None:
+    def __init__(
+        self, db: Path, *, env: dict[str, str] | None = None, log: Path | None = None, app_root: Path = ROOT
+    ) -> None:
         self.db = db
+        self.app_root = app_root  # another checkout of the app, for A/B runs of a candidate fix
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log or ROOT / "artifacts" / f"load-server-{self.port}.log"
@@ -67,7 +70,7 @@ class AppServer:
                 "-m",
                 "streamlit",
                 "run",
-                str(ROOT / "app.py"),
+                str(self.app_root / "app.py"),
                 "--server.headless",
                 "true",
                 "--server.port",
@@ -77,7 +80,7 @@ class AppServer:
                 "--browser.gatherUsageStats",
                 "false",
             ],
-            cwd=ROOT,
+            cwd=self.app_root,
             env=self.env,
             stdout=self.log.open("w"),
             stderr=subprocess.STDOUT,
@@ -106,6 +109,11 @@ class AppServer:
 
     def rss_mb(self) -> float:
         return proc_status_mb(self.pid, "VmRSS")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
