@@ -1300,7 +1300,7 @@ def create_assessment(
     store: Store, viewer: Viewer, draft: AssessmentDraft, *, today: date | None = None
 ) -> int:
     """A new draft (version 1) by this analyst or lead. Returns its id."""
-    viewer.require(*AUTHOR_ROLES)
+    audit.require(store, viewer, *AUTHOR_ROLES, action="create assessment")
     if viewer.institute not in SIGNOFF_INSTITUTES:
         raise WorkflowError("Assessments are drafted by UK or AU staff.")
     draft = _normalise(draft)
@@ -1345,7 +1345,7 @@ def save_version(
 
     Raises EditConflict (with both texts) when someone else got there first; the refused text is written to
     the audit log so it survives even if the editor is closed. Sign-offs on the previous version stop counting."""
-    viewer.require(*AUTHOR_ROLES)
+    audit.require(store, viewer, *AUTHOR_ROLES, action="save assessment", obj=f"assessment:{assessment_id}")
     draft = _normalise(draft)
     if not draft.title:
         raise AssessmentError("An assessment needs a title.")
@@ -1416,7 +1416,7 @@ def draft_to_json(draft: AssessmentDraft) -> dict[str, Any]:
 
 def submit_for_review(store: Store, viewer: Viewer, assessment_id: int, expected_version: int) -> None:
     """Draft or returned -> in review, if the checker finds nothing blocking in the current version."""
-    viewer.require(*AUTHOR_ROLES)
+    audit.require(store, viewer, *AUTHOR_ROLES, action="submit assessment", obj=f"assessment:{assessment_id}")
     try:
         _submit(store, viewer, assessment_id, expected_version)
     except _RACE_ERRORS:
@@ -1480,7 +1480,7 @@ def authors_of(con: duckdb.DuckDBPyConnection, assessment_id: int) -> set[str]:
 def sign_off(store: Store, viewer: Viewer, assessment_id: int, version: int) -> str:
     """A lead signs off the version they read. When leads of both institutes have signed the current version it
     is approved and its evidence pinned. Returns the status afterwards."""
-    viewer.require("lead")
+    audit.require(store, viewer, "lead", action="sign off assessment", obj=f"assessment:{assessment_id}")
     if viewer.institute not in SIGNOFF_INSTITUTES:
         raise WorkflowError("Sign-off needs a UK or AU lead.")
     # Two leads signing at the same moment: the second commit fails; trying once more sees the first signature
@@ -1606,7 +1606,7 @@ def _jsonable(v: Any) -> Any:
 def return_for_changes(store: Store, viewer: Viewer, assessment_id: int, version: int, comment: str) -> None:
     """A lead sends the draft back to its authors with a comment (required). Sign-offs so far stop counting
     once the authors save their changes."""
-    viewer.require("lead")
+    audit.require(store, viewer, "lead", action="return assessment", obj=f"assessment:{assessment_id}")
     if not comment.strip():
         raise AssessmentError("Say what needs to change.")
     try:
@@ -1644,7 +1644,9 @@ def add_comment(
 ) -> int:
     """A comment on one judgement (or the whole assessment). A dissent is a comment that stays visible in the
     approved text, beside the judgement it disagrees with."""
-    viewer.require(*AUTHOR_ROLES)
+    audit.require(
+        store, viewer, *AUTHOR_ROLES, action="comment on assessment", obj=f"assessment:{assessment_id}"
+    )
     if not body.strip():
         raise AssessmentError("A comment needs some text.")
     with store.transaction() as con:
@@ -1688,7 +1690,7 @@ def _insert_comment(
 
 def start_successor(store: Store, viewer: Viewer, assessment_id: int, *, today: date | None = None) -> int:
     """A new draft that supersedes an approved assessment, starting from its approved text."""
-    viewer.require(*AUTHOR_ROLES)
+    audit.require(store, viewer, *AUTHOR_ROLES, action="start successor", obj=f"assessment:{assessment_id}")
     with store.transaction() as con:
         a = get_assessment(con, viewer, assessment_id, approved=True)
     if a is None:

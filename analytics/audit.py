@@ -44,15 +44,31 @@ def record(
     )
 
 
-def require(store: Store, viewer: Viewer, *roles: str, action: str, obj: str = "") -> None:
-    """`viewer.require(*roles)`, and when that refuses, an audit entry of the attempt (in its own transaction,
-    since the refused change never starts one). Write functions in `analytics` call this first."""
+def require(
+    target: Store | duckdb.DuckDBPyConnection, viewer: Viewer, *roles: str, action: str, obj: str = ""
+) -> None:
+    """`viewer.require(*roles)`, and when that refuses, an audit entry of the attempt. Write functions in
+    `analytics` call this first, with their store or their connection."""
     try:
         viewer.require(*roles)
     except AccessDenied:
-        with store.transaction() as tx:
-            record(tx, viewer.email, "refused", obj, {"action": action, "role": viewer.role})
+        refused(target, viewer, action, obj)
         raise
+
+
+def refused(target: Store | duckdb.DuckDBPyConnection, viewer: Viewer, action: str, obj: str = "") -> None:
+    """Record a refused attempt in a transaction of its own: the caller's transaction, if any, is rolled back
+    by the refusal, and the entry must outlive it."""
+    detail = {"action": action, "role": viewer.role}
+    if isinstance(target, Store):
+        with target.transaction() as tx:
+            record(tx, viewer.email, "refused", obj, detail)
+        return
+    own = target.cursor()  # a new connection to the same database, outside the caller's transaction
+    try:
+        record(own, viewer.email, "refused", obj, detail)
+    finally:
+        own.close()
 
 
 def search(

@@ -22,7 +22,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from analytics import assessments, charts, incidents, views
+from analytics import assessments, audit, charts, incidents, views
 from analytics.briefing import (
     Briefing,
     BriefingChart,
@@ -338,18 +338,23 @@ def export_briefing(
     today: date,
     assessment_id: int | None = None,
 ) -> bytes:
-    """The briefing file, and the audit entry of its export (assessment id and version, chart choices)."""
-    b = build_briefing(
-        store,
-        viewer,
-        title=title,
-        chart_keys=chart_keys,
-        current=current,
-        today=today,
-        assessment_id=assessment_id,
-    )
-    data = render(b, fmt)
+    """The briefing file, and the audit entry of its export (assessment id and version, chart choices); a
+    refused export (a chart or a draft outside the viewer's role) is audited too."""
     obj = f"assessment:{assessment_id}" if assessment_id is not None else "briefing:charts"
+    try:
+        b = build_briefing(
+            store,
+            viewer,
+            title=title,
+            chart_keys=chart_keys,
+            current=current,
+            today=today,
+            assessment_id=assessment_id,
+        )
+    except AccessDenied:
+        audit.refused(store, viewer, "export", obj)
+        raise
+    data = render(b, fmt)
     record_export(
         store,
         viewer,

@@ -192,7 +192,7 @@ def set_threshold(
     con: duckdb.DuckDBPyConnection, viewer: Viewer, benchmark: str, value: float, note: str = ""
 ) -> Threshold:
     """Analysts and leads set (or change) the threshold of a benchmark they can see; audited, old and new."""
-    viewer.require(*THRESHOLD_ROLES)
+    audit.require(con, viewer, *THRESHOLD_ROLES, action="eval threshold set", obj=benchmark)
     if not _benchmark_visible(con, viewer, benchmark):
         raise ValueError("no such benchmark")
     v = float(value)
@@ -221,7 +221,7 @@ def set_threshold(
 
 def clear_threshold(con: duckdb.DuckDBPyConnection, viewer: Viewer, benchmark: str) -> bool:
     """Remove a benchmark's threshold; audited. False when there was none (or the benchmark is not visible)."""
-    viewer.require(*THRESHOLD_ROLES)
+    audit.require(con, viewer, *THRESHOLD_ROLES, action="eval threshold cleared", obj=benchmark)
     if not _benchmark_visible(con, viewer, benchmark):
         return False
     old = con.execute("select threshold from eval_thresholds where benchmark = ?", [benchmark]).fetchone()

@@ -81,7 +81,9 @@ def _batch(con: duckdb.DuckDBPyConnection, viewer: Viewer | None, batch_id: str)
 def undo_batch(store: Store, batch_id: str, *, actor: str, viewer: Viewer | None = None) -> UndoReport:
     """Reverse one batch, all or nothing, and audit it."""
     if viewer is not None:
-        viewer.require("analyst", "lead", "admin")
+        audit.require(
+            store, viewer, "analyst", "lead", "admin", action="undo import", obj=f"batch:{batch_id}"
+        )
         actor = viewer.email
     with store.transaction() as con:
         _, kind, undone_at = _batch(con, viewer, batch_id)

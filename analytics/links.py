@@ -124,7 +124,9 @@ def add_mapping(
     con: duckdb.DuckDBPyConnection, viewer: Viewer, benchmark: str, technique_id: str, rationale: str = ""
 ) -> None:
     """Map a benchmark to a technique (analysts, leads, admins). Stored, kept in the history, audited."""
-    viewer.require(*EDIT_ROLES)
+    audit.require(
+        con, viewer, *EDIT_ROLES, action="map benchmark", obj=f"{benchmark.strip()} -> {technique_id}"
+    )
     name = benchmark.strip()
     key = bench_key(name)
     if not name or not key:
@@ -162,7 +164,9 @@ def add_mapping(
 
 def remove_mapping(con: duckdb.DuckDBPyConnection, viewer: Viewer, benchmark: str, technique_id: str) -> None:
     """Remove a mapping row the viewer can see; one they cannot see is reported as not existing."""
-    viewer.require(*EDIT_ROLES)
+    audit.require(
+        con, viewer, *EDIT_ROLES, action="unmap benchmark", obj=f"{benchmark.strip()} -> {technique_id}"
+    )
     key = bench_key(benchmark.strip())
     pred, params = mapping_predicate(viewer)
     where = f"bt.benchmark_key = $key and bt.technique_id = $tid and {pred}"

@@ -308,7 +308,9 @@ def _marking_of(records: list[dict[str, Any]]) -> Marking:
 def export_for_partner(store: Store, partner: str, *, actor: str, viewer: Viewer | None = None) -> StixExport:
     """Build the partner bundle and record the export in the audit log (what, for whom, how marked)."""
     if viewer is not None:
-        viewer.require("analyst", "lead", "admin")
+        audit.require(
+            store, viewer, "analyst", "lead", "admin", action="export stix", obj=f"partner:{partner}"
+        )
         actor = viewer.email
     con = store.cursor()
     try:

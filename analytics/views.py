@@ -28,7 +28,7 @@ class SavedView:
 
 
 def save_view(con: duckdb.DuckDBPyConnection, viewer: Viewer, name: str, page: str, f: Filters) -> int:
-    viewer.require("analyst", "lead", "admin")
+    audit.require(con, viewer, "analyst", "lead", "admin", action="save view")
     name = name.strip()
     if not name:
         raise ValueError("a saved view needs a name")

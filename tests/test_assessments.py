@@ -560,6 +560,7 @@ def test_writes_are_role_checked_and_audited(joint) -> None:
     ]
     assert actions == [
         "create assessment by analyst@uk.example",
+        "refused by admin@joint.example",
         "submit assessment by analyst@uk.example",
         "sign off assessment by lead@uk.example",
         "sign off assessment by lead@au.example",

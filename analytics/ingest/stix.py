@@ -576,7 +576,7 @@ def import_stix_bytes(
 ) -> ImportReport:
     """Check the bundle, then add, update or leave each record in one transaction (all or nothing)."""
     if viewer is not None:
-        viewer.require("analyst", "lead", "admin")
+        audit.require(store, viewer, "analyst", "lead", "admin", action="import", obj=f"file:{name}")
         actor = viewer.email
         if institute is None and viewer.institute in INSTITUTES:
             institute = viewer.institute
