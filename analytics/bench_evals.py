@@ -2,7 +2,8 @@
 
 - `evaluations.compare`: the comparison tab's recompute for five models: choose one run per model and
   benchmark, then for every pair on every shared benchmark the paired statistics over eval_samples (10M rows
-  at the 1M-incident size), McNemar or bootstrap, Holm. Baseline: the same answer computed in pandas after
+  at the 1M-incident size), McNemar or bootstrap, Holm, and the comparison figure (built, made inert and
+  serialised as st.plotly_chart would). Baseline: the same answer computed in pandas after
   loading runs and samples (what a page without DuckDB aggregation would do). Raw: the one pass over eval_samples that yields every pair's differences.
 - `evaluations.capability`: the capability chart's query for the busiest benchmark.
 - `evaluations.import_inspect_10k`: importing a real 10,000-sample Inspect `.eval` log into a store, made once
@@ -20,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from analytics import eval_stats, evals
+from analytics import eval_charts, eval_stats, evals
 from analytics.bench import BenchContext, case
+from analytics.charts import inert_figure
 from analytics.filters import Filters
 from analytics.store import Store
 
@@ -97,7 +99,10 @@ def _raw_compare(ctx: BenchContext) -> Any:
 
 @case("evaluations.compare", pandas=_pandas_compare, raw=_raw_compare)
 def evaluations_compare(ctx: BenchContext) -> Any:
-    return evals.compare_models(ctx.store.cursor(), ctx.viewer, _ALL, ctx.today, _picked(ctx))
+    models = _picked(ctx)
+    comparison = evals.compare_models(ctx.store.cursor(), ctx.viewer, _ALL, ctx.today, models)
+    figure = eval_charts.comparison_chart(comparison.data.scores, list(models))
+    return comparison, inert_figure(figure).to_json()
 
 
 @case("evaluations.capability")

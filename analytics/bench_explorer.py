@@ -1,9 +1,10 @@
 """Benchmark cases for the incident explorer and the overview (see analytics.bench for how they are run).
 
 `explorer.recompute` is what the explorer does after a filter change: the one-statement summary (headline
-figures, trend with anomaly flags, UK/AU, breakdowns) and the first page of the table. `explorer.recompute_all`
+figures, trend with anomaly flags, UK/AU, breakdowns), the first page of the table and the trend figure the
+page draws (built, made inert and serialised as st.plotly_chart would). `explorer.recompute_all`
 is the same over all time (the heaviest view, and the page's default). `overview.recompute` is everything the
-overview page queries.
+overview page queries and its one figure.
 
 Each has a pandas baseline that answers the same questions the naive way (load the table, apply markings and
 filters in pandas, group), and the raw time of the case's single heaviest SQL statement.
@@ -16,8 +17,9 @@ from typing import Any
 
 import pandas as pd
 
-from analytics import incidents
+from analytics import incident_charts, incidents
 from analytics.bench import BenchContext, case
+from analytics.charts import inert_figure
 from analytics.filters import Filters
 from analytics.viewer import Viewer
 
@@ -29,7 +31,20 @@ def _explorer(ctx: BenchContext, f: Filters) -> Any:
     con = ctx.store.cursor()
     summary = incidents.explorer_summary(con, ctx.viewer, f, ctx.today, "month", "category")
     page = incidents.incident_page(con, ctx.viewer, f, ctx.today, "Date", True, 1, 50)
-    return summary, page
+    data = summary
+    # The page opens on the Trend tab; the other tabs' figures are built only when opened.
+    trend = incident_charts.trend_chart(
+        data.totals,
+        data.trend,
+        data.anomalies,
+        grain="month",
+        dimension="category",
+        dimension_field=incidents.DIMENSIONS["category"].filter_attr,
+        mode="stacked",
+        start=data.start,
+        end=data.end,
+    )
+    return summary, page, inert_figure(trend).to_json()
 
 
 def _load_all(ctx: BenchContext) -> pd.DataFrame:
@@ -151,4 +166,6 @@ def _raw_overview(ctx: BenchContext) -> Any:
 @case("overview.recompute", pandas=_pandas_overview, raw=_raw_overview)
 def overview_recompute(ctx: BenchContext) -> Any:
     # What pages/overview.py asks: the fixed windows and the by-category split of the sidebar's period, in one.
-    return incidents.overview_summary(ctx.store.cursor(), ctx.viewer, _ALL, ctx.today)
+    summary = incidents.overview_summary(ctx.store.cursor(), ctx.viewer, _ALL, ctx.today)
+    figure = incident_charts.category_by_originator_chart(summary.by_category.data)
+    return summary, incident_charts.sparkline_values(summary.weekly), inert_figure(figure).to_json()
