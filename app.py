@@ -5,7 +5,7 @@ import streamlit as st
 from analytics import access, identity, inbox, incidents, session, taxonomy
 from analytics.filters import URL_KEYS, Filters
 from analytics.store import StoreError
-from pages.ui import filter_sidebar, inert_markdown
+from pages.ui import filter_sidebar, inert_markdown, saved_views_sidebar
 
 st.set_page_config(page_title="UK–AU AI Threat Dashboard", page_icon=":material/shield:", layout="wide")
 
@@ -99,6 +99,7 @@ names = {"techniques": taxonomy.technique_names(con), "tactics": taxonomy.tactic
 url_filters = Filters.from_query_params({k: st.query_params.get_all(k) for k in st.query_params})
 f = filter_sidebar(url_filters, options, names)
 st.session_state["filters"] = f
+saved_views_sidebar(viewer, f, page.url_path)
 wanted = f.to_query_params()
 current = {k: st.query_params.get_all(k) for k in st.query_params if k in URL_KEYS}
 if {k: (v if isinstance(v, list) else [v]) for k, v in wanted.items()} != current:

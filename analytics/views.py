@@ -17,6 +17,10 @@ from analytics import audit
 from analytics.filters import Filters
 from analytics.viewer import Viewer
 
+SAVE_ROLES: tuple[str, ...] = ("analyst", "lead", "admin")
+# The pages whose figures follow the shared sidebar filters: a view saved elsewhere reopens on the overview.
+FILTERED_PAGES: tuple[str, ...] = ("overview", "explorer", "evaluations", "matrix")
+
 
 @dataclass(frozen=True)
 class SavedView:
@@ -28,7 +32,7 @@ class SavedView:
 
 
 def save_view(con: duckdb.DuckDBPyConnection, viewer: Viewer, name: str, page: str, f: Filters) -> int:
-    audit.require(con, viewer, "analyst", "lead", "admin", action="save view")
+    audit.require(con, viewer, *SAVE_ROLES, action="save view")
     name = name.strip()
     if not name:
         raise ValueError("a saved view needs a name")

@@ -7,9 +7,11 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
+from analytics import access, session, views
 from analytics.charts import inert_figure
 from analytics.filters import PRESETS, Filters
 from analytics.markings import Marking
+from analytics.viewer import AccessDenied, Viewer
 from analytics.vocab import SEVERITY_LABELS
 
 _BANNER_COLOUR = {
@@ -144,6 +146,36 @@ def filter_sidebar(
         text=text or "",
         **values,
     )
+
+
+def saved_views_sidebar(viewer: Viewer, f: Filters, page: str) -> None:
+    """Save the current filters under a name (a view is evidence in assessments and a chart source in
+    briefings) and reopen one: its page with its filters, drawn with the opener's own markings."""
+    if viewer.role not in views.SAVE_ROLES:
+        return
+    mine = session.query(views.list_views)
+    box = st.sidebar.expander(f"Saved views ({len(mine)})", icon=":material/bookmark:")
+    name = box.text_input("Name for the current filters", key="sv_name", max_chars=200)
+    if box.button("Save view", icon=":material/bookmark_add:", key="sv_save"):
+        where = page if page in views.FILTERED_PAGES else "overview"
+        try:
+            with session.store().transaction() as con:
+                views.save_view(con, viewer, name, where, f)
+        except (AccessDenied, ValueError) as e:
+            box.error(str(e).capitalize())
+        else:
+            st.toast(f"Saved view “{inert_markdown(name.strip())}”", icon=":material/bookmark_added:")
+            st.rerun()
+    paths = {
+        spec.path.removeprefix("pages/").removesuffix(".py"): spec.path
+        for spec in access.pages_for(viewer.role)
+    }
+    for v in mine[:15]:
+        label = f"{inert_markdown(v.name)} · {v.page}"
+        if box.button(label, key=f"sv_open_{v.id}", icon=":material/bookmark:", width="stretch"):
+            # The sidebar takes its filters from the URL again on the next run (see filter_sidebar).
+            st.session_state["flt_init"] = False
+            st.switch_page(paths.get(v.page, "pages/overview.py"), query_params=v.filters.to_query_params())
 
 
 # -- assessments (pages/assessments.py, pages/assessments_read.py) ------------------------------------------------
