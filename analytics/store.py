@@ -40,6 +40,21 @@ class StoreTooNew(StoreError):
     pass
 
 
+class WriteConflict(duckdb.TransactionException, ValueError):
+    """Someone else changed the same rows in a transaction that overlapped this one, and committed first (DuckDB's
+    optimistic concurrency: no update is lost, the later writer is refused). A ValueError, so pages show it as
+    they show other refused input; still a TransactionException, so code that handles races itself catches it."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Someone else changed the same records at the same moment; nothing was saved. Try again."
+        )
+
+
+def _is_conflict(e: duckdb.TransactionException) -> bool:
+    return "conflict" in str(e).lower()
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -168,11 +183,19 @@ class Store:
         cur.execute("begin transaction")
         try:
             yield cur
-        except BaseException:
+        except BaseException as e:
             cur.execute("rollback")
             cur.close()
+            if isinstance(e, duckdb.TransactionException) and _is_conflict(e):
+                raise WriteConflict() from e
             raise
-        cur.execute("commit")
+        try:
+            cur.execute("commit")
+        except duckdb.TransactionException as e:
+            cur.close()
+            if _is_conflict(e):
+                raise WriteConflict() from e
+            raise
         cur.close()
         with self._lock:
             self.generation += 1

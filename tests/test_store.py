@@ -14,6 +14,7 @@ from analytics.store import (
     StoreCorrupt,
     StoreLocked,
     StoreTooNew,
+    WriteConflict,
     close_all,
     load_migrations,
     open_store,
@@ -106,6 +107,35 @@ def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
         con.execute(
             "insert into users values ('x@uk.example', 'X', 'UK', 'analyst', true, current_timestamp)"
         )
+    assert s.generation == gen + 1
+    s.close()
+
+
+def test_two_overlapping_edits_of_one_row_keep_the_first_and_refuse_the_second_clearly(
+    tmp_path: Path,
+) -> None:
+    from analytics import evals
+    from tests.conftest import AU_ANALYST, UK_ANALYST, StoreBuilder
+
+    b = StoreBuilder(Store(tmp_path / "t.duckdb"))
+    b.eval_run(benchmark="Cybench")
+    s = b.store
+    with s.transaction() as con:
+        evals.set_threshold(con, UK_ANALYST, "Cybench", 0.1)
+    gen = s.generation
+    with s.transaction() as first:  # two analysts' saves overlap; the UK one commits first
+        evals.set_threshold(first, UK_ANALYST, "Cybench", 0.5)
+        with pytest.raises(WriteConflict) as refused, s.transaction() as second:
+            evals.set_threshold(second, AU_ANALYST, "Cybench", 0.7)
+    assert isinstance(refused.value, ValueError)  # pages show it like other refused input
+    assert "nothing was saved" in str(refused.value)
+    assert s.db.execute("select threshold, set_by from eval_thresholds").fetchall() == [
+        (0.5, "analyst@uk.example")
+    ]
+    logged = s.db.execute(
+        "select email from audit_log where action = 'eval threshold set' order by id"
+    ).fetchall()
+    assert logged == [("analyst@uk.example",), ("analyst@uk.example",)]
     assert s.generation == gen + 1
     s.close()
 
