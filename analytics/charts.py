@@ -82,19 +82,32 @@ def _inert(value: object) -> object:
 
 
 def inert_figure(fig: go.Figure) -> go.Figure:
-    """A copy of `fig` in which stored text can never become markup (links, styles) in the browser or in SVG."""
-    out = go.Figure(fig)
-    for trace in out.data:
+    """`fig` with stored text that could become markup (links, styles) in the browser or in SVG made inert: a
+    copy when something needed changing, else `fig` itself (copying a figure re-validates every value, which
+    costs more than building it, and almost no figure holds a "<")."""
+    changes: list[tuple[int, str, object]] = []
+    for k, trace in enumerate(fig.data):
         for attr in _TEXT_ATTRIBUTES:
             value = trace[attr] if attr in trace else None  # noqa: SIM401 - Plotly traces have no .get
             if value is None:
                 continue
             plain = value.tolist() if hasattr(value, "tolist") else value
+            plain = list(plain) if isinstance(plain, tuple) else plain  # _inert returns lists
             cleaned = _inert(plain)
             if cleaned != plain:
-                trace[attr] = cleaned
-    for axis in [k for k in out.layout.to_plotly_json() if k.startswith(("xaxis", "yaxis"))]:
-        ticktext = out.layout[axis].ticktext
+                changes.append((k, attr, cleaned))
+    ticks: list[tuple[str, object]] = []
+    for axis in [k for k in fig.layout if k.startswith(("xaxis", "yaxis"))]:
+        ticktext = fig.layout[axis].ticktext
         if ticktext is not None:
-            out.layout[axis].ticktext = _inert(list(ticktext))
+            cleaned = _inert(list(ticktext))
+            if cleaned != list(ticktext):
+                ticks.append((axis, cleaned))
+    if not changes and not ticks:
+        return fig
+    out = go.Figure(fig)
+    for k, attr, cleaned in changes:
+        out.data[k][attr] = cleaned
+    for axis, cleaned in ticks:
+        out.layout[axis].ticktext = cleaned
     return out
