@@ -47,6 +47,7 @@ from analytics.markings import (
     Scoped,
     combine_markings,
     normalise_tlp,
+    releasable_sql,
     tlp_rank,
     visible_sql,
 )
@@ -588,9 +589,11 @@ def _visible_version_sql(viewer: Viewer) -> tuple[str, dict[str, Any]]:
     record it cites (checked now, with the same rules as the records' own pages), and the reader's role."""
     inc, params = visible_sql(viewer, "incidents", "i")
     run, run_params = visible_sql(viewer, "eval_runs", "r")
+    rel, rel_params = releasable_sql(viewer, "v")
     params.update(run_params)
+    params.update(rel_params)
     sql = (
-        "(list_has_all(v.releasable_to, $v_rel::varchar[])"
+        f"({rel}"
         " and (v.tlp <> 'RED' or list_contains(v.named_recipients, $v_email))"
         " and (v.tlp <> 'AMBER+STRICT' or v.originator = $v_inst)"
         " and not exists (select 1 from assessment_evidence e join incidents i on i.id = e.ref_id"

