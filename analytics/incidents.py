@@ -94,24 +94,29 @@ def filter_options(
             params,
         ).fetchall()
         out[name] = [(v, int(n)) for v, n in rows]
-    out["techniques"] = [
-        (v, int(n))
-        for v, n in con.execute(
-            f"select it.technique_id, count(distinct it.incident_id) as n from incident_techniques it "
-            f"join incidents i on i.id = it.incident_id where {where} group by 1 order by n desc, 1",
-            params,
-        ).fetchall()
-    ]
-    out["tactics"] = [
-        (v, int(n))
-        for v, n in con.execute(
-            f"select tt.tactic_id, count(distinct it.incident_id) as n from incident_techniques it "
-            "join atlas_technique_tactics tt on tt.technique_id = it.technique_id "
-            "or tt.technique_id = left(it.technique_id, 9) "
-            f"join incidents i on i.id = it.incident_id where {where} group by 1 order by n desc, 1",
-            params,
-        ).fetchall()
-    ]
+    # Techniques and tactics in one statement: the visible incidents' technique rows are joined once, and the
+    # technique -> tactic map (a sub-technique counts under its parent's tactics) is built over the few distinct
+    # technique ids, not joined with an OR condition against every row (1.0 s -> 0.25 s at 1M incidents).
+    ranked: dict[str, list[tuple[Any, int]]] = {"technique": [], "tactic": []}
+    for kind, v, n in con.execute(
+        f"""with hit as materialized (
+                select it.incident_id, it.technique_id from incident_techniques it
+                join incidents i on i.id = it.incident_id where {where}),
+            tmap as (
+                select distinct d.technique_id, tt.tactic_id
+                from (select distinct technique_id from hit) d
+                join atlas_technique_tactics tt
+                  on tt.technique_id = d.technique_id or tt.technique_id = left(d.technique_id, 9))
+            select 'technique', technique_id, count(*) from hit group by all
+            union all
+            select 'tactic', m.tactic_id, count(distinct h.incident_id) from hit h join tmap m using (technique_id)
+            group by all
+            order by 1, 3 desc, 2""",
+        params,
+    ).fetchall():
+        ranked[kind].append((v, int(n)))
+    out["techniques"] = ranked["technique"]
+    out["tactics"] = ranked["tactic"]
     return out
 
 

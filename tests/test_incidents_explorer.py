@@ -494,3 +494,26 @@ def test_overview_splits_the_sidebar_period_by_category(known) -> None:
     assert ov.windows[1].incidents == 3  # the fixed windows ignore the sidebar's period
     same = incidents.counts_by_originator_and_category(known.cursor(), UK_ANALYST, Filters(), TODAY)
     assert sorted(records(same.data)) == sorted(records(all_time.by_category.data))
+
+
+def test_technique_and_tactic_options_count_visible_incidents_once(store) -> None:
+    with store.store.transaction() as con:
+        con.executemany(
+            "insert into atlas_technique_tactics values (?, ?)",
+            [
+                ("AML.T0051", "AML.TA0005"),
+                ("AML.T0054", "AML.TA0005"),
+                ("AML.T0054", "AML.TA0007"),
+                ("AML.T0020", "AML.TA0003"),
+            ],
+        )
+    store.incident(techniques=["AML.T0051", "AML.T0054"])  # two techniques of one tactic: counted once there
+    store.incident(techniques=["AML.T0051.000"])  # a sub-technique counts under its parent's tactic
+    store.incident(techniques=["AML.T0020"])
+    store.incident(techniques=["AML.T0020"], tlp="AMBER+STRICT", originator="AU", releasable_to=["AU", "UK"])
+    opts = incidents.filter_options(store.cursor(), UK_ANALYST, TODAY)
+    assert opts["techniques"] == [("AML.T0020", 1), ("AML.T0051", 1), ("AML.T0051.000", 1), ("AML.T0054", 1)]
+    assert opts["tactics"] == [("AML.TA0005", 2), ("AML.TA0003", 1), ("AML.TA0007", 1)]
+    au = incidents.filter_options(store.cursor(), AU_ANALYST, TODAY)
+    assert dict(au["techniques"])["AML.T0020"] == 2
+    assert dict(au["tactics"])["AML.TA0003"] == 2
