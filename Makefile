@@ -34,11 +34,13 @@ run: demo
 	THREAT_DB="$(THREAT_DB)" THREAT_DEMO_MODE=1 $(VENV)/bin/streamlit run app.py \
 		--server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
-# Browser tests drive Debian's Chromium; install it when we can (root), otherwise say how.
+# Browser tests drive Debian's Chromium, and the PDF briefing test reads its text with poppler's pdftotext;
+# install them when we can (root), otherwise say how.
 browser:
-	@if [ ! -x /usr/bin/chromium ]; then \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
-		else echo "Browser tests need Debian's Chromium: sudo apt-get install -y chromium"; exit 1; fi; fi
+	@if [ ! -x /usr/bin/chromium ] || ! command -v pdftotext >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium poppler-utils >/dev/null; \
+		else echo "The tests need Debian's Chromium and poppler: sudo apt-get install -y chromium poppler-utils"; \
+		exit 1; fi; fi
 
 test: install browser
 	$(PY) -m pytest -q --junitxml=artifacts/junit.xml
