@@ -153,8 +153,7 @@ def saved_views_sidebar(viewer: Viewer, f: Filters, page: str) -> None:
     briefings) and reopen one: its page with its filters, drawn with the opener's own markings."""
     if viewer.role not in views.SAVE_ROLES:
         return
-    mine = session.query(views.list_views)
-    box = st.sidebar.expander(f"Saved views ({len(mine)})", icon=":material/bookmark:")
+    box = st.sidebar.expander("Saved views", icon=":material/bookmark:")
     name = box.text_input("Name for the current filters", key="sv_name", max_chars=200)
     if box.button("Save view", icon=":material/bookmark_add:", key="sv_save"):
         where = page if page in views.FILTERED_PAGES else "overview"
@@ -165,7 +164,9 @@ def saved_views_sidebar(viewer: Viewer, f: Filters, page: str) -> None:
             box.error(str(e).capitalize())
         else:
             st.toast(f"Saved view “{inert_markdown(name.strip())}”", icon=":material/bookmark_added:")
-            st.rerun()
+    mine = session.query(views.list_views)  # after a save: the write moved the store on, so it is listed
+    if not mine:
+        box.caption("Views saved here can be cited in assessments and drawn in briefings.")
     paths = {
         spec.path.removeprefix("pages/").removesuffix(".py"): spec.path
         for spec in access.pages_for(viewer.role)
