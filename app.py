@@ -66,8 +66,18 @@ if viewer is None:
     if email and st.session_state.get("refused_as") != email:
         identity.record_refused_sign_in(session.store(), email, mode)
         st.session_state["refused_as"] = email
-    # A one-page, hidden navigation: no page of the app is listed or reachable by URL before sign-in.
-    st.navigation([st.Page(_gate, title="Sign in", url_path="sign-in")], position="hidden").run()
+    # A hidden navigation in which every address runs the sign-in: no page of the app is listed or reachable
+    # before sign-in, yet a link to /explorer?cat=... keeps its address, and after sign-in opens that page
+    # with its filters (if the person's role may see it).
+    gate = [st.Page(_gate, title="Sign in", url_path="sign-in", default=True)]
+    gate += [st.Page(_gate, title="Sign in", url_path=spec.url_path) for spec in access.PAGES]
+    asked = st.navigation(gate, position="hidden")
+    if asked.url_path != "sign-in":
+        st.session_state["after_sign_in"] = (
+            asked.url_path,
+            {k: st.query_params.get_all(k) for k in st.query_params},
+        )
+    asked.run()
     st.stop()
 
 if st.session_state.get("signed_in_as") != viewer.email:
@@ -91,6 +101,11 @@ sections: dict[str, list] = {}
 for spec in pages:
     sections.setdefault(spec.section, []).append(st.Page(spec.path, title=spec.title, icon=spec.icon))
 page = st.navigation(sections)
+if "after_sign_in" in st.session_state:
+    asked_path, asked_query = st.session_state.pop("after_sign_in")
+    allowed = {spec.url_path: spec.path for spec in pages}
+    if asked_path in allowed and asked_path != page.url_path:
+        st.switch_page(allowed[asked_path], query_params=asked_query)
 st.session_state["page_path"] = page.url_path
 
 today = session.today()

@@ -16,6 +16,11 @@ class PageSpec:
     roles: tuple[str, ...]
     section: str
 
+    @property
+    def url_path(self) -> str:
+        """The page's address, as Streamlit derives it from the file name (pages/explorer.py -> explorer)."""
+        return self.path.removeprefix("pages/").removesuffix(".py")
+
 
 # Order is the order in the navigation.
 PAGES: tuple[PageSpec, ...] = (

@@ -197,6 +197,8 @@ def trend_chart(
     )
     if len(labels) > 30:
         fig.update_xaxes(nticks=16)
+    if int(totals["n"].max() if len(totals) else 0) <= 8:
+        fig.update_yaxes(dtick=1)  # counts are whole incidents: no 0.2 ticks on a small chart
     return fig
 
 

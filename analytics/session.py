@@ -56,9 +56,9 @@ def viewer() -> Viewer:
     if not isinstance(v, Viewer):
         # Reached only when Streamlit ran a page file without app.py: a fresh server's first request to a deep
         # link runs in its old 'pages/ directory' mode until app.py has called st.navigation once. Send the
-        # person through app.py (sign-in, navigation) instead of showing a bare page.
+        # person through app.py (sign-in, navigation) instead of showing a bare page, keeping the link's filters.
         with contextlib.suppress(st.errors.StreamlitAPIException):
-            st.switch_page("app.py")
+            st.switch_page("app.py", query_params={k: st.query_params.get_all(k) for k in st.query_params})
         st.error("You are not signed in.")
         st.stop()
     return v

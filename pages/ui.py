@@ -167,10 +167,7 @@ def saved_views_sidebar(viewer: Viewer, f: Filters, page: str) -> None:
     mine = session.query(views.list_views)  # after a save: the write moved the store on, so it is listed
     if not mine:
         box.caption("Views saved here can be cited in assessments and drawn in briefings.")
-    paths = {
-        spec.path.removeprefix("pages/").removesuffix(".py"): spec.path
-        for spec in access.pages_for(viewer.role)
-    }
+    paths = {spec.url_path: spec.path for spec in access.pages_for(viewer.role)}
     for v in mine[:15]:
         label = f"{inert_markdown(v.name)} · {v.page}"
         if box.button(label, key=f"sv_open_{v.id}", icon=":material/bookmark:", width="stretch"):

@@ -45,3 +45,30 @@ def test_unknown_persona_is_not_a_thing_in_the_browser(page, server) -> None:
     page.get_by_text("Demo mode").wait_for()
     assert page.get_by_role("button", name="analyst@uk.example", exact=False).count() == 1
     assert page.get_by_test_id("stMetricValue").count() == 0
+
+
+def test_a_link_followed_before_sign_in_opens_its_page_and_filters_after(page, server) -> None:
+    # (The very first request a fresh server gets runs a page file without app.py: see analytics/session.py.)
+    page.goto(server.url)
+    page.get_by_text("Demo mode").wait_for()
+    page.goto(server.url + "/explorer?cat=Jailbreak&sev=5")
+    page.get_by_text("Demo mode").wait_for()
+    assert page.get_by_test_id("stMetricValue").count() == 0  # nothing of the page before sign-in
+    page.get_by_role("button", name="analyst@uk.example", exact=False).click()
+    page.get_by_test_id("stSidebar").get_by_text("Sign out").wait_for(timeout=30_000)
+    wait_idle(page)
+    page.get_by_role("heading", name="Incident explorer").wait_for(timeout=30_000)
+    sidebar = page.get_by_test_id("stSidebar")
+    category = sidebar.get_by_test_id("stMultiSelect").filter(has_text="Category")
+    assert "Jailbreak" in category.inner_text()
+    assert "/explorer" in page.url and "cat=Jailbreak" in page.url and "sev=5" in page.url
+
+
+def test_a_link_to_a_page_outside_the_role_lands_on_the_overview(page, server) -> None:
+    page.goto(server.url + "/explorer?cat=Jailbreak")
+    page.get_by_role("button", name="policy@uk.example", exact=False).click()
+    page.get_by_test_id("stSidebar").get_by_text("Sign out").wait_for(timeout=30_000)
+    wait_idle(page)
+    page.get_by_role("heading", name="Overview").wait_for(timeout=30_000)
+    assert page.get_by_test_id("stException").count() == 0
+    assert "Incident explorer" not in page.get_by_test_id("stSidebar").inner_text()
