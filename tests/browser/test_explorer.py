@@ -50,7 +50,8 @@ def open_tab(page: Any, name: str) -> None:
 
 def test_a_sidebar_filter_redraws_the_trend(page, server, shots: Path) -> None:
     main = open_explorer(page, server)
-    before = page.evaluate(TREND_BARS)
+    # settle() holds for a page with no chart element yet (every() of nothing), so wait for the trend itself.
+    before = page.wait_for_function(TREND_BARS, timeout=45_000).json_value()
     assert "Jailbreak" in before and len(before) >= 5
     page.screenshot(path=str(shots / "explorer-trend-analyst-uk.png"))
     sidebar = page.get_by_test_id("stSidebar")
