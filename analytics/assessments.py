@@ -1399,7 +1399,7 @@ def save_version(
 
 
 def _record_conflict(store: Store, viewer: Viewer, aid: int, conflict: EditConflict) -> None:
-    with store.transaction() as con:
+    with store.transaction(changes_data=False) as con:
         audit.record(
             con,
             viewer.email,

@@ -44,6 +44,13 @@ def record(
     )
 
 
+def append(store: Store, email: str, action: str, obj: str = "", detail: Any = None) -> None:
+    """One entry that records no change of its own (a sign-in, an export, a refusal), in its own transaction.
+    Cached results stay valid: none of them reads the log (the admin page's search reads it uncached)."""
+    with store.transaction(changes_data=False) as tx:
+        record(tx, email, action, obj, detail)
+
+
 def require(
     target: Store | duckdb.DuckDBPyConnection, viewer: Viewer, *roles: str, action: str, obj: str = ""
 ) -> None:
@@ -61,8 +68,7 @@ def refused(target: Store | duckdb.DuckDBPyConnection, viewer: Viewer, action: s
     by the refusal, and the entry must outlive it."""
     detail = {"action": action, "role": viewer.role}
     if isinstance(target, Store):
-        with target.transaction() as tx:
-            record(tx, viewer.email, "refused", obj, detail)
+        append(target, viewer.email, "refused", obj, detail)
         return
     own = target.cursor()  # a new connection to the same database, outside the caller's transaction
     try:

@@ -50,5 +50,4 @@ def record_export(
 ) -> None:
     """Write the 'export' audit entry for `viewer` exporting `obj` (e.g. 'chart:by_category')."""
     detail = export_detail(kind, fmt, marking, filters, extra)
-    with store.transaction() as con:
-        audit.record(con, viewer.email, "export", obj, detail)
+    audit.append(store, viewer.email, "export", obj, detail)

@@ -130,14 +130,13 @@ def viewer_for_email(con: duckdb.DuckDBPyConnection, email: str | None) -> Viewe
 
 def record_sign_in(store: Store, viewer: Viewer, mode: AuthMode) -> None:
     """Once per session, when someone enrolled and active starts using the product."""
-    with store.transaction() as tx:
-        audit.record(tx, viewer.email, "sign-in", "", {"mode": mode, "role": viewer.role})
+    audit.append(store, viewer.email, "sign-in", "", {"mode": mode, "role": viewer.role})
 
 
 def record_refused_sign_in(store: Store, email: str, mode: AuthMode) -> None:
     """Someone proved an identity that is not enrolled, or is disabled. The two are not told apart on screen;
     the audit log says which, for the administrators."""
-    with store.transaction() as tx:
+    with store.transaction(changes_data=False) as tx:
         row = tx.execute("select active from users where email = ?", [normalise_email(email)]).fetchone()
         reason = "not enrolled" if row is None else "disabled"
         audit.record(

@@ -177,8 +177,10 @@ class Store:
         return self.db.cursor()
 
     @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """All-or-nothing writes: commit on success, roll back on any exception."""
+    def transaction(self, *, changes_data: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All-or-nothing writes: commit on success, roll back on any exception. A commit moves `generation`
+        on (cached results are keyed by it) unless `changes_data` is False: a transaction that only appends to
+        the audit log (a sign-in, an export) changes nothing a cached result reads."""
         cur = self.db.cursor()
         cur.execute("begin transaction")
         try:
@@ -197,8 +199,9 @@ class Store:
                 raise WriteConflict() from e
             raise
         cur.close()
-        with self._lock:
-            self.generation += 1
+        if changes_data:
+            with self._lock:
+                self.generation += 1
 
     def harden(self) -> None:
         """Once the app has opened the store: no file access, ATTACH, COPY or setting changes from SQL."""

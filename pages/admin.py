@@ -49,8 +49,7 @@ with log_tab:
     date_to = picked[1] if len(picked) > 1 else date_from
     criteria = {"email": person, "action": action, "text": text, "date_from": date_from, "date_to": date_to}
     if submitted:
-        with session.store().transaction() as tx:
-            audit.record(tx, viewer.email, "search audit", "audit_log", criteria)
+        audit.append(session.store(), viewer.email, "search audit", "audit_log", criteria)
     found = audit.search(
         session.cursor(),
         viewer,

@@ -178,3 +178,20 @@ def test_cli_reports_a_corrupt_store_in_one_line(tmp_path: Path) -> None:
     )
     assert r.returncode == 0 and "leaving it untouched" in r.stdout
     assert p.read_text() == "garbage"
+
+
+def test_audit_only_entries_leave_cached_results_valid_and_data_writes_do_not(tmp_path: Path) -> None:
+    from analytics import audit, identity
+    from tests.conftest import UK_ANALYST, StoreBuilder
+
+    b = StoreBuilder(Store(tmp_path / "t.duckdb"))
+    s = b.store
+    gen = s.generation
+    identity.record_sign_in(s, UK_ANALYST, "demo")
+    audit.append(s, UK_ANALYST.email, "export", "chart:by_category")
+    assert s.generation == gen  # a sign-in or an export changes nothing a cached result reads
+    logged = s.db.execute("select action from audit_log order by id").fetchall()
+    assert logged[-2:] == [("sign-in",), ("export",)]
+    b.incident()
+    assert s.generation == gen + 1
+    s.close()
