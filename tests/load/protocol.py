@@ -129,6 +129,13 @@ class ProtocolSession:
         self.widget_values[widget.id] = ws
         return self.rerun()
 
+    def type_text(self, key: str, value: str) -> RunResult:
+        """Set a text input (by its key) as the frontend does when the person leaves the field."""
+        widget = self.widget("text_input", key)
+        ws = WidgetState(id=widget.id, string_value=value)
+        self.widget_values[widget.id] = ws
+        return self.rerun()
+
     def switch_page(self, name: str) -> RunResult:
         for p in self.pages:
             if p.name == name:

@@ -279,7 +279,8 @@ class Probe(threading.Thread):
 
 
 class Writer(threading.Thread):
-    """Writes through the running app while the readers work: backups, sign-ins, an inbox import."""
+    """Writes through the running app while the readers work: assessment saves, sign-ins, a backup, an inbox
+    import."""
 
     def __init__(
         self, server: AppServer, cfg: LoadConfig, events: list[WriteEvent], t0: float, stop: threading.Event
@@ -313,11 +314,36 @@ class Writer(threading.Thread):
         s.close()
         return "lead@au.example signed in"
 
+    def assessment_save(self) -> str:
+        """An analyst opens a new assessment and saves a draft, through the page (a data write)."""
+        s = ProtocolSession(self.server.url)
+        try:
+            s.start()
+            s.click("persona_analyst@uk.example")
+            s.switch_page("Assessments")
+            s.click("as_new")
+            title = f"Load-test draft {uuid.uuid4().hex[:6]}"
+            s.type_text("ed_title", title)
+            s.click("ed_save")
+            if s.problems():
+                raise RuntimeError("; ".join(s.problems())[:200])
+            if not any("Saved" in m for m in s.markdown() + [a.body for a in s.of_type("alert")]):
+                raise RuntimeError("no confirmation of the save on the page")
+            return f"saved “{title}”"
+        finally:
+            s.close()
+
     def run(self) -> None:
         k = 0
         while not self.stop_event.wait(self.cfg.write_interval):
-            # Someone joins every interval (their sign-in is an audit write); every sixth time, a backup.
-            self.timed("backup" if k % 6 == 1 else "sign-in", self.backup if k % 6 == 1 else self.sign_in)
+            # Every interval a write through the app: an assessment draft saved (data) or someone signing in
+            # (an audit entry); once, a backup of the whole store while everyone works.
+            if k == 1:
+                self.timed("backup", self.backup)
+            elif k % 2 == 0:
+                self.timed("assessment save", self.assessment_save)
+            else:
+                self.timed("sign-in", self.sign_in)
             k += 1
 
 
