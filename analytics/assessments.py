@@ -1309,7 +1309,7 @@ def create_assessment(
     draft = _normalise(draft)
     if not draft.title:
         raise AssessmentError("An assessment needs a title.")
-    with store.transaction() as con:
+    with store.transaction(changes_records=False) as con:
         if (
             draft.supersedes is not None
             and get_assessment(con, viewer, draft.supersedes, approved=True) is None
@@ -1353,7 +1353,7 @@ def save_version(
     if not draft.title:
         raise AssessmentError("An assessment needs a title.")
     try:
-        with store.transaction() as con:
+        with store.transaction(changes_records=False) as con:
             base = require_assessment(con, viewer, assessment_id)
             if base.status not in EDITABLE_STATUSES:
                 raise WorkflowError(
@@ -1390,7 +1390,7 @@ def save_version(
         raise
     except _RACE_ERRORS:
         # Another session's write committed between our read and our commit.
-        with store.transaction() as con:
+        with store.transaction(changes_records=False) as con:
             theirs = require_assessment(con, viewer, assessment_id)
         late = EditConflict(expected_version, draft, theirs)
         _record_conflict(store, viewer, assessment_id, late)
@@ -1427,7 +1427,7 @@ def submit_for_review(store: Store, viewer: Viewer, assessment_id: int, expected
 
 
 def _submit(store: Store, viewer: Viewer, assessment_id: int, expected_version: int) -> None:
-    with store.transaction() as con:
+    with store.transaction(changes_records=False) as con:
         a = require_assessment(con, viewer, assessment_id)
         if a.status not in ("draft", "returned"):
             raise WorkflowError(
@@ -1498,7 +1498,7 @@ def sign_off(store: Store, viewer: Viewer, assessment_id: int, version: int) -> 
 
 
 def _sign_off(store: Store, viewer: Viewer, assessment_id: int, version: int) -> str:
-    with store.transaction() as con:
+    with store.transaction(changes_records=False) as con:
         a = require_assessment(con, viewer, assessment_id)
         if a.status != "in_review":
             raise WorkflowError(
@@ -1619,7 +1619,7 @@ def return_for_changes(store: Store, viewer: Viewer, assessment_id: int, version
 
 
 def _return(store: Store, viewer: Viewer, assessment_id: int, version: int, comment: str) -> None:
-    with store.transaction() as con:
+    with store.transaction(changes_records=False) as con:
         a = require_assessment(con, viewer, assessment_id)
         if a.status != "in_review":
             raise WorkflowError("Only assessments in review can be returned.")
@@ -1652,7 +1652,7 @@ def add_comment(
     )
     if not body.strip():
         raise AssessmentError("A comment needs some text.")
-    with store.transaction() as con:
+    with store.transaction(changes_records=False) as con:
         a = require_assessment(con, viewer, assessment_id, version)
         if judgement_key is not None and judgement_key not in {j.key for j in a.judgements}:
             raise NotFound("No such judgement in this version.")
@@ -1694,7 +1694,7 @@ def _insert_comment(
 def start_successor(store: Store, viewer: Viewer, assessment_id: int, *, today: date | None = None) -> int:
     """A new draft that supersedes an approved assessment, starting from its approved text."""
     audit.require(store, viewer, *AUTHOR_ROLES, action="start successor", obj=f"assessment:{assessment_id}")
-    with store.transaction() as con:
+    with store.transaction(changes_records=False) as con:
         a = get_assessment(con, viewer, assessment_id, approved=True)
     if a is None:
         raise NotFound(f"No approved assessment {assessment_id}.")

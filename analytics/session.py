@@ -91,11 +91,27 @@ def _cached(
 _REGISTRY: dict[str, Callable[..., Any]] = {}
 
 
+# Modules whose queries read only the records (incidents, evaluations, ATLAS, mappings): their results stay
+# cached across writes that change nothing else (assessment saves, saved views). A module added here must not
+# read assessments, saved views or the audit log.
+RECORD_MODULES: frozenset[str] = frozenset(
+    {"analytics.incidents", "analytics.evals", "analytics.matrix", "analytics.links", "analytics.taxonomy"}
+)
+
+
+def generation_for(fn: Callable[..., Any], s: Store) -> int:
+    """The write generation a cached result of `fn` is keyed by."""
+    return s.record_generation if fn.__module__ in RECORD_MODULES else s.generation
+
+
 def query(fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
     """Run `fn(cursor, viewer, *args)` through the cache. The key is (function, viewer, store path and write
-    generation, args), so two people never share a result and any committed write invalidates everything."""
+    generation, args), so two people never share a result and a committed write invalidates every result it
+    could change (see `generation_for`)."""
     key = f"{fn.__module__}.{fn.__qualname__}"
     _REGISTRY[key] = fn
     s = store()
-    result: R = _cached(key, viewer(), (str(s.path), s.generation), args, tuple(sorted(kwargs.items())))
+    result: R = _cached(
+        key, viewer(), (str(s.path), generation_for(fn, s)), args, tuple(sorted(kwargs.items()))
+    )
     return result

@@ -96,6 +96,9 @@ class Store:
         self.path = Path(path)
         self.read_only = read_only
         self.generation = 0  # bumped after every committed write in this process; part of cache keys
+        # Bumped only by writes that may change the records (incidents, evaluations, ATLAS, mappings, users):
+        # results computed from the records alone stay cached across assessment saves and saved views.
+        self.record_generation = 0
         self.hardened = False
         self.closed = False
         self._lock = threading.Lock()
@@ -177,10 +180,13 @@ class Store:
         return self.db.cursor()
 
     @contextmanager
-    def transaction(self, *, changes_data: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+    def transaction(
+        self, *, changes_data: bool = True, changes_records: bool = True
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
         """All-or-nothing writes: commit on success, roll back on any exception. A commit moves `generation`
         on (cached results are keyed by it) unless `changes_data` is False: a transaction that only appends to
-        the audit log (a sign-in, an export) changes nothing a cached result reads."""
+        the audit log (a sign-in, an export) changes nothing a cached result reads. `changes_records=False`
+        (assessments, saved views) leaves `record_generation` alone."""
         cur = self.db.cursor()
         cur.execute("begin transaction")
         try:
@@ -202,6 +208,8 @@ class Store:
         if changes_data:
             with self._lock:
                 self.generation += 1
+                if changes_records:
+                    self.record_generation += 1
 
     def harden(self) -> None:
         """Once the app has opened the store: no file access, ATTACH, COPY or setting changes from SQL."""

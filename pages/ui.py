@@ -158,7 +158,7 @@ def saved_views_sidebar(viewer: Viewer, f: Filters, page: str) -> None:
     if box.button("Save view", icon=":material/bookmark_add:", key="sv_save"):
         where = page if page in views.FILTERED_PAGES else "overview"
         try:
-            with session.store().transaction() as con:
+            with session.store().transaction(changes_records=False) as con:
                 views.save_view(con, viewer, name, where, f)
         except (AccessDenied, ValueError) as e:
             box.error(str(e).capitalize())

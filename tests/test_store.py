@@ -195,3 +195,21 @@ def test_audit_only_entries_leave_cached_results_valid_and_data_writes_do_not(tm
     b.incident()
     assert s.generation == gen + 1
     s.close()
+
+
+def test_assessment_saves_leave_results_over_the_records_cached(tmp_path: Path) -> None:
+    from analytics import assessments, evals, incidents, session
+    from tests.conftest import TODAY, UK_ANALYST, StoreBuilder
+
+    b = StoreBuilder(Store(tmp_path / "t.duckdb"))
+    s = b.store
+    gen, rec = s.generation, s.record_generation
+    assessments.create_assessment(s, UK_ANALYST, assessments.AssessmentDraft(title="A"), today=TODAY)
+    assert (s.generation, s.record_generation) == (gen + 1, rec)
+    # results over the records keep their key; everything else (assessments, briefings) is recomputed
+    assert session.generation_for(incidents.overview_summary, s) == rec
+    assert session.generation_for(evals.compare_models, s) == rec
+    assert session.generation_for(assessments.latest_approved, s) == gen + 1
+    b.incident()
+    assert (s.generation, s.record_generation) == (gen + 2, rec + 1)
+    s.close()
