@@ -61,13 +61,15 @@ bench: install
 		--details artifacts/bench-details.json --markdown docs/benchmarks.md
 
 # Many analysts at once against one server (tests/load/run.py): 20 sessions x 10 filter changes on a 1M store,
-# LOAD_BROWSERS of them in Chromium, the rest at the Streamlit protocol level; writes during the load.
+# LOAD_BROWSERS of them in Chromium, the rest at the Streamlit protocol level; writes during the load. Each
+# analyst looks at the result for LOAD_THINK seconds (+-50%) before the next change; LOAD_THINK=0 hammers.
 LOAD_INCIDENTS ?= 1000000
 LOAD_BROWSERS ?= 4
+LOAD_THINK ?= 5
 load: install browser
 	mkdir -p artifacts
 	$(PY) -m tests.load --incidents $(LOAD_INCIDENTS) --sessions 20 --browser-sessions $(LOAD_BROWSERS) \
-		--changes 10 --out artifacts/load.json
+		--changes 10 --think $(LOAD_THINK) --out artifacts/load.json
 
 clean:
 	rm -rf $(VENV) .tools artifacts .pytest_cache .mypy_cache .ruff_cache
