@@ -1,11 +1,22 @@
 """Joint UK–AU AI threat dashboard: sign-in, navigation for this person's role, shared filters, the page."""
 
+import importlib
+import threading
+
 import streamlit as st
 
-from analytics import access, identity, inbox, incidents, session, taxonomy
-from analytics.filters import URL_KEYS, Filters
+from analytics import access, identity, session
 from analytics.store import StoreError
-from pages.ui import filter_sidebar, inert_markdown, saved_views_sidebar
+
+# What the pages need beyond sign-in (pandas, plotly, SciPy: ~2 s of imports on a fresh server). The sign-in
+# screen does not wait for them; they load in the background while the person signs in.
+_AFTER_SIGN_IN = (
+    "analytics.inbox",
+    "analytics.incidents",
+    "analytics.taxonomy",
+    "pages.ui",
+    "plotly.express",
+)
 
 st.set_page_config(page_title="UK–AU AI Threat Dashboard", page_icon=":material/shield:", layout="wide")
 
@@ -21,6 +32,15 @@ def _sign_out() -> None:
     st.session_state.clear()  # the app reruns after this callback and shows the sign-in screen
     if bool(st.user.get("is_logged_in", False)):
         st.logout()  # clears the identity cookie and ends the provider session; starts a new session
+
+
+@st.cache_resource(show_spinner=False)
+def _preload() -> bool:
+    """Once per server process: import what the pages need while the first person is on the sign-in screen."""
+    threading.Thread(
+        target=lambda: [importlib.import_module(m) for m in _AFTER_SIGN_IN], name="preload", daemon=True
+    ).start()
+    return True
 
 
 def _gate() -> None:
@@ -77,8 +97,13 @@ if viewer is None:
             asked.url_path,
             {k: st.query_params.get_all(k) for k in st.query_params},
         )
+    _preload()
     asked.run()
     st.stop()
+
+from analytics import inbox, incidents, taxonomy  # noqa: E402 - see _AFTER_SIGN_IN
+from analytics.filters import URL_KEYS, Filters  # noqa: E402
+from pages.ui import filter_sidebar, inert_markdown, saved_views_sidebar  # noqa: E402
 
 if st.session_state.get("signed_in_as") != viewer.email:
     identity.record_sign_in(session.store(), viewer, mode)

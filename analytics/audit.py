@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 from analytics.markings import Marking
 from analytics.store import Store
 from analytics.viewer import AccessDenied, Viewer
+
+if TYPE_CHECKING:  # the sign-in screen imports this module and should not wait ~1 s for pandas
+    import pandas as pd
 
 # The log and the user directory are operational records of the joint service: both institutes' administrators
 # may read them, nobody outside. They hold no record content, so no record marking reaches them.
