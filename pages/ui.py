@@ -167,9 +167,11 @@ def saved_views_sidebar(viewer: Viewer, f: Filters, page: str) -> None:
     mine = session.query(views.list_views)  # after a save: the write moved the store on, so it is listed
     if not mine:
         box.caption("Views saved here can be cited in assessments and drawn in briefings.")
-    paths = {spec.url_path: spec.path for spec in access.pages_for(viewer.role)}
+    specs = {spec.url_path: spec for spec in access.pages_for(viewer.role)}
+    paths = {k: spec.path for k, spec in specs.items()}
     for v in mine[:15]:
-        label = f"{inert_markdown(v.name)} · {v.page}"
+        where = specs[v.page].title if v.page in specs else "Overview"
+        label = f"{inert_markdown(v.name)} · {where}"
         if box.button(label, key=f"sv_open_{v.id}", icon=":material/bookmark:", width="stretch"):
             # The sidebar takes its filters from the URL again on the next run (see filter_sidebar).
             st.session_state["flt_init"] = False
