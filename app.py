@@ -97,8 +97,8 @@ if viewer is None:
             asked.url_path,
             {k: st.query_params.get_all(k) for k in st.query_params},
         )
-    _preload()
     asked.run()
+    _preload()  # after the screen is drawn: the imports compete with drawing it for the interpreter
     st.stop()
 
 from analytics import inbox, incidents, taxonomy  # noqa: E402 - see _AFTER_SIGN_IN
