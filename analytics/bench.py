@@ -40,6 +40,7 @@ from typing import Any
 
 import duckdb
 
+from analytics import demo
 from analytics.store import Store, _config
 from analytics.viewer import Viewer
 
@@ -196,25 +197,9 @@ def build_store(size: int, workdir: Path, *, samples: int | None = None, reuse: 
         if row and row[0] == size:
             return store
         store.close()
-    for p in (path, Path(str(path) + ".wal")):
-        p.unlink(missing_ok=True)
-    cmd = [
-        sys.executable,
-        "-m",
-        "analytics",
-        "demo",
-        "--db",
-        str(path),
-        "--incidents",
-        str(size),
-        "--seed",
-        "11",
-    ]
-    cmd += ["--samples", str(samples or min(10 * size, 10_000_000))]
-    env = {**os.environ, "THREAT_DB_MEMORY_LIMIT": BUILD_MEMORY_LIMIT}
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"building the {size:,} store failed: {done.stderr.strip()[-500:]}")
+    demo.build_demo_in_subprocess(
+        path, size, samples=samples or min(10 * size, 10_000_000), seed=11, memory_limit=BUILD_MEMORY_LIMIT
+    )
     return Store(path)
 
 

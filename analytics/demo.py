@@ -12,8 +12,12 @@ samples build in well under a minute (the benchmark harness depends on that).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -539,3 +543,39 @@ def _seed_taxonomy(con: duckdb.DuckDBPyConnection) -> None:
         "insert into atlas_technique_tactics (technique_id, tactic_id) values (?, ?)",
         [[tid, ta] for tid, _, _, tactics in demo_taxonomy.TECHNIQUES for ta in tactics],
     )
+
+
+def build_demo_in_subprocess(
+    path: Path,
+    incidents: int,
+    *,
+    samples: int | None = None,
+    seed: int | None = None,
+    memory_limit: str | None = None,
+) -> Path:
+    """Replace `path` with a demo store built by `python -m analytics demo` in another process, so the caller
+    never holds the file (DuckDB lets one process at a time open it). `memory_limit` overrides the store's own
+    for the build only: the generator inserts everything in one transaction."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "analytics",
+        "demo",
+        "--db",
+        str(path),
+        "--incidents",
+        str(incidents),
+        "--force",
+    ]
+    if samples is not None:
+        cmd += ["--samples", str(samples)]
+    if seed is not None:
+        cmd += ["--seed", str(seed)]
+    env = {**os.environ, **({"THREAT_DB_MEMORY_LIMIT": memory_limit} if memory_limit else {})}
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"building the {incidents:,}-incident demo store failed: {done.stderr.strip()[-500:]}"
+        )
+    return path

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from analytics.demo import build_demo_in_subprocess
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
@@ -120,23 +122,7 @@ class Server:
 
 
 def build_demo_db(path: Path, incidents: int = 3000) -> Path:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "analytics",
-            "demo",
-            "--db",
-            str(path),
-            "--incidents",
-            str(incidents),
-            "--force",
-        ],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-    return path
+    return build_demo_in_subprocess(path, incidents)
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from analytics.demo import build_demo_in_subprocess
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -26,12 +28,7 @@ def free_port() -> int:
 
 def build_store(path: Path, incidents: int, *, samples: int | None = None, seed: int = 11) -> Path:
     """A demo store built by a separate process (so this one never holds the file)."""
-    cmd = [sys.executable, "-m", "analytics", "demo", "--db", str(path), "--incidents", str(incidents)]
-    cmd += ["--seed", str(seed), "--force"]
-    if samples:
-        cmd += ["--samples", str(samples)]
-    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
-    return path
+    return build_demo_in_subprocess(path, incidents, samples=samples or None, seed=seed)
 
 
 def proc_status_mb(pid: int, field: str) -> float:
