@@ -21,7 +21,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from analytics import exports_audit, incidents
+from analytics.filters import Filters
 from analytics.markings import Marking
+from analytics.store import Store
+from analytics.viewer import Viewer
 
 FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 LIST_SEPARATOR = "; "
@@ -128,3 +132,32 @@ def export_filename(stem: str, marking: Marking, ext: str, today: date) -> str:
     safe = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-_") or "export"
     ext = re.sub(r"[^A-Za-z0-9]+", "", ext) or "dat"
     return f"{safe[:60]}_{today.isoformat()}_{marking.short}.{ext}"
+
+
+def incidents_csv(
+    store: Store,
+    viewer: Viewer,
+    f: Filters,
+    today: date,
+    sort: str,
+    descending: bool,
+    *,
+    at_least: Marking,
+) -> bytes:
+    """The explorer's CSV download: the rows this viewer may see under these filters in this order (up to
+    incidents.EXPORT_ROW_LIMIT), marked with `at_least` combined with their own marking, and the audit entry of
+    the export. `at_least` is the marking of every matching row, which the file name was chosen from before the
+    rows were read: the header never says less than the name."""
+    scoped = incidents.incidents_for_export(store.cursor(), viewer, f, today, sort, descending)
+    marking = at_least.combine(scoped.marking)
+    exports_audit.record_export(
+        store,
+        viewer,
+        kind="table",
+        obj="table:incidents",
+        fmt="csv",
+        marking=marking,
+        filters=f,
+        extra={"rows": len(scoped.data), "sort": sort, "descending": descending},
+    )
+    return to_csv_bytes(scoped.data, marking, description=f.describe(today), exported_on=today)

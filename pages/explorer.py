@@ -2,12 +2,13 @@
 incident table with its detail. Every chart narrows the shared sidebar filters when clicked."""
 
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from analytics import exports_audit, incident_charts, incidents, links, session, table_export
+from analytics import incident_charts, incidents, links, session, table_export
 from analytics.access import RECORD_ROLES
 from analytics.anomalies import DEFAULT_RULE
 from analytics.markings import Marking
@@ -457,28 +458,17 @@ if tab_table.open:
                 st.query_params["incident"] = picked
                 incident_id = picked
 
-        store = session.store()
-        order = (sort, bool(descending))
-
-        def export_csv() -> bytes:
-            # Built only when the button is pressed (the file can run to 250k rows), with this viewer's scope.
-            scoped = incidents.incidents_for_export(store.cursor(), viewer, f, today, *order)
-            # The file name was chosen before the rows were read, from the marking of every matching row;
-            # the header carries the same (never lower) marking.
-            marking = data.marking.combine(scoped.marking)
-            exports_audit.record_export(
-                store,
-                viewer,
-                kind="table",
-                obj="table:incidents",
-                fmt="csv",
-                marking=marking,
-                filters=f,
-                extra={"rows": len(scoped.data), "sort": sort, "descending": bool(descending)},
-            )
-            return table_export.to_csv_bytes(
-                scoped.data, marking, description=f.describe(today), exported_on=today
-            )
+        # Built only when the button is pressed (the file can run to 250k rows), with this viewer's scope.
+        export_csv = partial(
+            table_export.incidents_csv,
+            session.store(),
+            viewer,
+            f,
+            today,
+            sort,
+            bool(descending),
+            at_least=data.marking,
+        )
 
         limit_note = (
             f" (the first {incidents.EXPORT_ROW_LIMIT:,} in this order)"

@@ -77,3 +77,25 @@ def test_the_explorer_export_of_known_rows(store) -> None:
     assert '"\'=HYPERLINK(""http://evil.example"",""click"")"' in last
     assert "'@SUM(1+1) planted in a partner feed" in last
     assert ",'-cmd,'+in-house," in last
+
+
+def test_incidents_csv_holds_the_visible_rows_never_marks_below_the_name_and_is_audited(store) -> None:
+    import json
+
+    from analytics.table_export import incidents_csv
+
+    store.incident(title="Seen", tlp="GREEN")
+    store.incident(title="Hidden", tlp="AMBER+STRICT", originator="AU", releasable_to=["AU", "UK"])
+    data = incidents_csv(
+        store.store, UK_ANALYST, Filters(), TODAY, "Date", True, at_least=Marking("AMBER", ("UK",), 5)
+    )
+    text = data.decode("utf-8")
+    assert text.splitlines()[0].startswith("# TLP:AMBER")  # the file name's marking, not the rows' GREEN
+    assert "Seen" in text and "Hidden" not in text
+    row = (
+        store.cursor()
+        .execute("select email, object, detail from audit_log where action = 'export'")
+        .fetchone()
+    )
+    assert row[:2] == (UK_ANALYST.email, "table:incidents")
+    assert json.loads(row[2])["rows"] == 1
