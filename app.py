@@ -128,9 +128,9 @@ for spec in pages:
 page = st.navigation(sections)
 if "after_sign_in" in st.session_state:
     asked_path, asked_query = st.session_state.pop("after_sign_in")
-    allowed = {spec.url_path: spec.path for spec in pages}
-    if asked_path in allowed and asked_path != page.url_path:
-        st.switch_page(allowed[asked_path], query_params=asked_query)
+    asked_page = access.page_at(asked_path, viewer.role)
+    if asked_page is not None and asked_path != page.url_path:
+        st.switch_page(asked_page.path, query_params=asked_query)
 st.session_state["page_path"] = page.url_path
 
 today = session.today()

@@ -40,6 +40,11 @@ def pages_for(role: str) -> list[PageSpec]:
     return [p for p in PAGES if role in p.roles]
 
 
+def page_at(url_path: str, role: str) -> PageSpec | None:
+    """The page at this address (`explorer`), if this role may open it: where a link or a saved view leads."""
+    return next((p for p in pages_for(role) if p.url_path == url_path), None)
+
+
 def roles_for(path: str) -> tuple[str, ...]:
     for p in PAGES:
         if p.path == path:

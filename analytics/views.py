@@ -36,6 +36,7 @@ def save_view(con: duckdb.DuckDBPyConnection, viewer: Viewer, name: str, page: s
     name = name.strip()
     if not name:
         raise ValueError("a saved view needs a name")
+    page = page if page in FILTERED_PAGES else "overview"
     row = con.execute(
         "insert into saved_views (name, page, query, owner, institute) values (?, ?, ?, ?, ?) returning id",
         [name[:200], page, json.dumps(f.to_query_params()), viewer.email, viewer.institute],

@@ -156,10 +156,9 @@ def saved_views_sidebar(viewer: Viewer, f: Filters, page: str) -> None:
     box = st.sidebar.expander("Saved views", icon=":material/bookmark:")
     name = box.text_input("Name for the current filters", key="sv_name", max_chars=200)
     if box.button("Save view", icon=":material/bookmark_add:", key="sv_save"):
-        where = page if page in views.FILTERED_PAGES else "overview"
         try:
             with session.store().transaction(changes_records=False) as con:
-                views.save_view(con, viewer, name, where, f)
+                views.save_view(con, viewer, name, page, f)
         except (AccessDenied, ValueError) as e:
             box.error(str(e).capitalize())
         else:
@@ -167,15 +166,14 @@ def saved_views_sidebar(viewer: Viewer, f: Filters, page: str) -> None:
     mine = session.query(views.list_views)  # after a save: the write moved the store on, so it is listed
     if not mine:
         box.caption("Views saved here can be cited in assessments and drawn in briefings.")
-    specs = {spec.url_path: spec for spec in access.pages_for(viewer.role)}
-    paths = {k: spec.path for k, spec in specs.items()}
     for v in mine[:15]:
-        where = specs[v.page].title if v.page in specs else "Overview"
-        label = f"{inert_markdown(v.name)} · {where}"
+        opens = access.page_at(v.page, viewer.role) or access.page_at("overview", viewer.role)
+        assert opens is not None  # everyone may open the overview
+        label = f"{inert_markdown(v.name)} · {opens.title}"
         if box.button(label, key=f"sv_open_{v.id}", icon=":material/bookmark:", width="stretch"):
             # The sidebar takes its filters from the URL again on the next run (see filter_sidebar).
             st.session_state["flt_init"] = False
-            st.switch_page(paths.get(v.page, "pages/overview.py"), query_params=v.filters.to_query_params())
+            st.switch_page(opens.path, query_params=v.filters.to_query_params())
 
 
 # -- assessments (pages/assessments.py, pages/assessments_read.py) ------------------------------------------------
