@@ -137,7 +137,16 @@ today = session.today()
 options = session.query(incidents.filter_options, today)
 names = {"techniques": taxonomy.technique_names(con), "tactics": taxonomy.tactic_names(con)}
 url_filters = Filters.from_query_params({k: st.query_params.get_all(k) for k in st.query_params})
-f = filter_sidebar(url_filters, options, names)
+# Only the filters this person may apply (Filters.for_viewer): policymakers see counts, never records, so a
+# free-text search (from the sidebar or a `?q=` link) would make every count an oracle on text they may not read.
+if url_filters.drops_for(viewer):
+    st.sidebar.info(
+        "Search and filter values from this link were ignored: your role sees summaries, which are "
+        "never narrowed by searching record text.",
+        icon=":material/search_off:",
+    )
+f = filter_sidebar(url_filters.for_viewer(viewer), options, names, search=viewer.can_see_records)
+f = f.for_viewer(viewer)
 st.session_state["filters"] = f
 saved_views_sidebar(viewer, f, page.url_path)
 wanted = f.to_query_params()

@@ -192,12 +192,14 @@ def _resolve(
     kind = CHART_KINDS[choice.kind]
     if not (kind.summary or viewer.can_see_records):
         raise AccessDenied(f"{viewer.role} may not export record-level charts")
+    # Only the filters this viewer may apply (Filters.for_viewer): a saved view can carry an analyst's search,
+    # which must neither narrow a policymaker's chart nor be named in its caption.
     if choice.view_id is None:
-        return kind, current, ""
+        return kind, current.for_viewer(viewer), ""
     view = views.get_view(con, viewer, choice.view_id)
     if view is None:  # not theirs to see looks the same as not there
         raise ValueError(f"no saved view {choice.view_id}")
-    return kind, view.filters, view.name
+    return kind, view.filters.for_viewer(viewer), view.name
 
 
 def draw_chart(
@@ -362,7 +364,9 @@ def export_briefing(
         obj=obj,
         fmt=fmt,
         marking=b.marking,
-        filters=current if any(ChartChoice.parse(k).view_id is None for k in chart_keys) else None,
+        filters=current.for_viewer(viewer)
+        if any(ChartChoice.parse(k).view_id is None for k in chart_keys)
+        else None,
         extra={
             "charts": list(chart_keys),
             "assessment_status": b.status if assessment_id is not None else None,

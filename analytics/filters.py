@@ -8,11 +8,13 @@ all bound parameters. Column names come only from the fixed fragments below.
 from __future__ import annotations
 
 import calendar
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date, timedelta
 from typing import Any
 
+from analytics import vocab
 from analytics.markings import visible_sql
 from analytics.viewer import Viewer
 
@@ -74,10 +76,32 @@ class Filters:
     def with_dates(self, start: date | None, end: date | None) -> Filters:
         return replace(self, preset="custom", date_from=start, date_to=end)
 
+    # -- who may filter by what ------------------------------------------------------------------------------
+
+    def for_viewer(self, viewer: Viewer) -> Filters:
+        """The filters this viewer may apply. People who may not read records (policymakers) see counts only,
+        so a free-text search would turn every count into an oracle on text they may not read ("how many
+        mention X?" answered 2 or 0); for them the search is dropped, and every other filter keeps only values
+        of the controlled vocabularies (and ATLAS ids), so no filter value can probe stored text either."""
+        if viewer.can_see_records:
+            return self
+        kept: dict[str, Any] = {"text": ""}
+        for attr in (*_VOCABULARIES, "techniques", "tactics"):
+            kept[attr] = tuple(v for v in getattr(self, attr) if controlled_value(attr, v))
+        return replace(self, **kept)
+
+    def drops_for(self, viewer: Viewer) -> bool:
+        """Whether `for_viewer` removes anything: the page says so rather than silently showing other numbers."""
+        return self.for_viewer(viewer) != self
+
     # -- SQL ------------------------------------------------------------------------------------------------
 
     def sql_where(self, viewer: Viewer, today: date, alias: str = "i") -> tuple[str, dict[str, Any]]:
-        """WHERE text over `incidents <alias>` and its parameters: the viewer's markings, then every filter."""
+        """WHERE text over `incidents <alias>` and its parameters: the viewer's markings, then every filter
+        this viewer may apply (`for_viewer`: every count is computed here, so no caller can skip that rule)."""
+        return self.for_viewer(viewer)._sql_where(viewer, today, alias)
+
+    def _sql_where(self, viewer: Viewer, today: date, alias: str) -> tuple[str, dict[str, Any]]:
         vis, params = visible_sql(viewer, "incidents", alias)
         parts = [vis]
         a = alias
@@ -237,3 +261,25 @@ _URL_KEYS: dict[str, str] = {
 
 
 URL_KEYS: frozenset[str] = frozenset(_URL_KEYS.values()) | {"preset", "from", "to", "q"}
+
+# What a person who may not read records may filter by: the controlled vocabularies every importer maps its
+# values onto, never a stored string (see Filters.for_viewer).
+_VOCABULARIES: dict[str, frozenset[Any]] = {
+    "originators": frozenset(("UK", "AU")),
+    "categories": frozenset(vocab.CATEGORIES),
+    "sectors": frozenset(vocab.SECTORS),
+    "countries": frozenset(vocab.COUNTRIES),
+    "severities": frozenset(vocab.SEVERITY_LABELS),
+    "actor_types": frozenset(vocab.ACTOR_TYPES),
+    "tlps": frozenset(("CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED")),
+    "statuses": frozenset(vocab.STATUSES),
+}
+_ATLAS_ID = re.compile(r"AML\.TA?\d{4}(\.\d{3})?")
+
+
+def controlled_value(attr: str, value: Any) -> bool:
+    """Whether `value` of filter `attr` comes from a controlled vocabulary (or is an ATLAS id), never from
+    stored text: the only values offered to, and applied for, people who may not read records."""
+    if attr in ("techniques", "tactics"):
+        return bool(_ATLAS_ID.fullmatch(str(value)))
+    return value in _VOCABULARIES.get(attr, frozenset())

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.anomalies import DEFAULT_RULE, AnomalyRule, flag_grid
-from analytics.filters import Filters
+from analytics.filters import Filters, controlled_value
 from analytics.markings import (
     Marking,
     Scoped,
@@ -84,6 +84,7 @@ def filter_options(
     """Values each filter can take and how many visible incidents have them, computed only over visible rows.
 
     Options ignore the other filters on purpose (choices don't vanish as one narrows) but never the markings.
+    People who may not read records are offered vocabulary values only (`filters.controlled_value`).
     """
     where, params = Filters().sql_where(viewer, today)
     out: dict[str, list[tuple[Any, int]]] = {}
@@ -117,6 +118,8 @@ def filter_options(
         ranked[kind].append((v, int(n)))
     out["techniques"] = ranked["technique"]
     out["tactics"] = ranked["tactic"]
+    if not viewer.can_see_records:  # only vocabulary values are offered to (and applied for) them
+        out = {k: [(v, n) for v, n in rows if controlled_value(k, v)] for k, rows in out.items()}
     return out
 
 

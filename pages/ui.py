@@ -68,10 +68,15 @@ _MAIN = {"originators", "categories", "sectors", "severities"}
 
 
 def filter_sidebar(
-    current: Filters, options: dict[str, list[tuple[Any, int]]], names: dict[str, dict[str, str]]
+    current: Filters,
+    options: dict[str, list[tuple[Any, int]]],
+    names: dict[str, dict[str, str]],
+    *,
+    search: bool = True,
 ) -> Filters:
     """The shared filters. Options and counts come from rows the viewer may see; values not among them
-    (from an old link, or invisible to this viewer) are dropped rather than echoed back."""
+    (from an old link, or invisible to this viewer) are dropped rather than echoed back. `search=False`
+    (people who may not read records, see Filters.for_viewer) offers no free-text search at all."""
     if not st.session_state.get("flt_init"):
         st.session_state["flt_preset"] = current.preset
         if current.preset == "custom":
@@ -106,7 +111,7 @@ def filter_sidebar(
         if isinstance(picked, tuple | list):
             date_from = picked[0] if len(picked) > 0 else None
             date_to = picked[1] if len(picked) > 1 else None
-    text = st.sidebar.text_input("Search title and summary", key="flt_text", max_chars=200)
+    text = st.sidebar.text_input("Search title and summary", key="flt_text", max_chars=200) if search else ""
 
     values: dict[str, tuple[Any, ...]] = {}
     main = [m for m in _MULTI if m[0] in _MAIN]
