@@ -8,15 +8,20 @@ Shape of the rules (docs/assessments.md has the reasoning):
 
 - Versions. Every save writes a new immutable version; `assessments.current_version` is the optimistic
   concurrency token. A save names the version it started from; if someone else saved first it is refused with
-  `EditConflict` carrying both texts, and the refused text is also written to the audit log, so nothing is lost.
+  `EditConflict` carrying both texts to the editor. The audit log records the conflict with ids, versions and
+  the names of the fields that differ, never the text (the log holds no record content).
 - Marking. A version's marking is derived from its evidence: highest TLP, narrowest releasability, RED only for
   people named on every RED record, AMBER+STRICT records narrow releasability to their originating institute.
   Authors may ask for more (a floor), never less. Reads also check every evidence record against the reader in
   SQL, so nobody sees an assessment built on a record they may not see, whatever the stored marking says.
 - Workflow. draft -> in_review -> approved, or in_review -> returned -> in_review. Approval needs sign-offs on
   the current version from a lead of each institute (UK and AU) who did not write any version of it. Any save
-  makes a new version, so sign-offs on the old one stop counting. Approved versions are final: they pin their
-  evidence (values and markings) and a successor assessment is started to update them.
+  makes a new version, so sign-offs on the old one stop counting. The checker's blocks apply at submission, to
+  every save while in review, and again to the version being signed off. Approved versions are final: they pin
+  their evidence (values and markings) and a successor assessment is started to update them.
+- Carried text. Comments, review remarks and version notes belong to their version. A dissent is also shown on
+  later versions (and in the approved text) only if the later version's audience may read the version it was
+  written on (`audience_within`); otherwise it stays on its own version and the saver is told a count.
 - Readers. Analysts and leads see drafts and approved assessments they are cleared for; everyone else
   (policymakers, administrators) sees only approved versions they are cleared for.
 
@@ -31,7 +36,8 @@ import json
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
+from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
 from typing import Any
 
@@ -703,7 +709,9 @@ def _assessment_from_row(con: duckdb.DuckDBPyConnection, viewer: Viewer, row: tu
         [aid, ver],
     ).fetchall():
         evidence.setdefault(key, []).append(EvidenceRef(kind, ref))
-    comments = _comments(con, aid, ver)
+    stored = DerivedMarking(tlp, tuple(rel), tuple(named), originator, tlp)
+    marking = _effective_marking(con, aid, ver, stored)
+    comments = _carried_comments(con, aid, ver, marking)
     judgements = []
     for pos, key, statement, term, conf, reasoning, edited_at, edited_by in con.execute(
         "select position, judgement_key, statement, term, confidence, reasoning, edited_at, edited_by "
@@ -742,8 +750,6 @@ def _assessment_from_row(con: duckdb.DuckDBPyConnection, viewer: Viewer, row: tu
     ).fetchone()
     all_authors = tuple(dict.fromkeys([created_by, *authors]))
     names = _names(con, all_authors)
-    stored = DerivedMarking(tlp, tuple(rel), tuple(named), originator, tlp)
-    marking = _effective_marking(con, aid, ver, stored)
     return Assessment(
         id=int(aid),
         version=int(ver),
@@ -773,7 +779,7 @@ def _assessment_from_row(con: duckdb.DuckDBPyConnection, viewer: Viewer, row: tu
         signoffs=tuple(SignOff(*r) for r in sign_rows),
         approved_version=int(approved_version) if approved_version is not None else None,
         approved_at=approved_at,
-        comments=tuple(c for c in comments if c.version == ver or c.kind == "dissent"),
+        comments=tuple(comments),
         dissents=tuple(c for c in comments if c.kind == "dissent" and c.judgement_key is None),
     )
 
@@ -819,14 +825,78 @@ def _current_evidence_markings(con: duckdb.DuckDBPyConnection, aid: int, ver: in
     return [EvidenceMarking(t, tuple(r), tuple(n), o) for t, r, n, o in rows]
 
 
-def _comments(con: duckdb.DuckDBPyConnection, aid: int, upto_version: int) -> list[Comment]:
+def _carried_comments(
+    con: duckdb.DuckDBPyConnection, aid: int, ver: int, marking: DerivedMarking
+) -> list[Comment]:
+    """The comments a version shows: those written on it (comments, dissents, review remarks), and dissents
+    written on an earlier version whose audience contains this version's audience (`audience_within`).
+
+    This is the only place text attached to one version reaches another: version notes and review remarks stay
+    on their own version, and the editor's text is the authors' own. A dissent written for a narrow audience
+    (RED named recipients, one institute, AMBER+STRICT) is therefore never shown on a later, wider version nor
+    in its approved text; it stays on the version it was written on, for that version's readers."""
     rows = con.execute(
         'select c.id, c.version, c.judgement_key, c.email, coalesce(u.name, c.email), c.institute, c.kind, c.body, c."at" '
         "from assessment_comments c left join users u on u.email = c.email "
-        "where c.assessment_id = ? and c.version <= ? order by c.id",
-        [aid, upto_version],
+        "where c.assessment_id = ? and (c.version = ? or (c.version < ? and c.kind = 'dissent')) order by c.id",
+        [aid, ver, ver],
     ).fetchall()
-    return [Comment(*r) for r in rows]
+    comments = [Comment(*r) for r in rows]
+    origins = {v: _version_marking(con, aid, v) for v in {c.version for c in comments if c.version != ver}}
+    return [
+        c
+        for c in comments
+        if c.version == ver or ((o := origins[c.version]) is not None and audience_within(marking, o))
+    ]
+
+
+def _version_marking(con: duckdb.DuckDBPyConnection, aid: int, ver: int) -> DerivedMarking | None:
+    """A version's marking as it stands: stored, raised by its evidence's current markings (never lower)."""
+    row = con.execute(
+        "select tlp, releasable_to, named_recipients, originator from assessment_versions "
+        "where assessment_id = ? and version = ?",
+        [aid, ver],
+    ).fetchone()
+    if row is None:
+        return None
+    tlp, rel, named, originator = row
+    return _effective_marking(con, aid, ver, DerivedMarking(tlp, tuple(rel), tuple(named), originator, tlp))
+
+
+def _admits(m: DerivedMarking, institute: str) -> bool:
+    """Whether some people of `institute` ('JOINT' for the joint service) pass the marking's institute rules."""
+    needed = set(INSTITUTES) if institute == "JOINT" else {institute}
+    if not needed <= set(m.releasable_to):
+        return False
+    return not (m.tlp == "AMBER+STRICT" and m.originator != institute)
+
+
+def audience_within(target: DerivedMarking, origin: DerivedMarking) -> bool:
+    """True when everyone cleared for `target` is also cleared for `origin` (the rules of
+    analytics.markings.visible_sql, per institute and per named recipient): text written for `origin`'s audience
+    may then be shown under `target`. Conservative where the marking alone cannot tell (a RED origin needs a RED
+    target whose recipients are all among the origin's)."""
+    admitted = [i for i in (*INSTITUTES, "JOINT") if _admits(target, i)]
+    if target.tlp == "RED" and not target.named_recipients:
+        admitted = []  # RED with nobody named: nobody reads it
+    if any(not _admits(origin, i) for i in admitted):
+        return False
+    if origin.tlp == "RED" and admitted:
+        return target.tlp == "RED" and set(target.named_recipients) <= set(origin.named_recipients)
+    return True
+
+
+def not_carried(con: duckdb.DuckDBPyConnection, viewer: Viewer, assessment_id: int, version: int) -> int:
+    """How many dissents shown on the version before `version` are not shown on `version` because its audience
+    is wider than that of the version they were written on (to tell the author after a save, without content).
+    0 when the viewer may not read both versions."""
+    viewer.require(*AUTHOR_ROLES)
+    new = get_assessment(con, viewer, assessment_id, version)
+    old = get_assessment(con, viewer, assessment_id, version - 1) if version > 1 else None
+    if new is None or old is None:
+        return 0
+    kept = {c.id for c in new.comments}
+    return sum(1 for c in old.comments if c.kind == "dissent" and c.id not in kept)
 
 
 def require_assessment(
@@ -1346,8 +1416,9 @@ def save_version(
 ) -> int:
     """Save an edit as a new version, if nobody else saved since `expected_version`. Returns the new version.
 
-    Raises EditConflict (with both texts) when someone else got there first; the refused text is written to
-    the audit log so it survives even if the editor is closed. Sign-offs on the previous version stop counting."""
+    Raises EditConflict (with both texts) when someone else got there first; the audit log records the conflict
+    (ids and the names of the fields that differ, not the text). In review, a save the checker blocks is refused
+    with the blocks named and nothing saved. Sign-offs on the previous version stop counting."""
     audit.require(store, viewer, *AUTHOR_ROLES, action="save assessment", obj=f"assessment:{assessment_id}")
     draft = _normalise(draft)
     if not draft.title:
@@ -1363,6 +1434,14 @@ def save_version(
                 raise EditConflict(expected_version, draft, base)
             if draft == _normalise(base.to_draft()):
                 return base.version  # nothing changed: no new version, sign-offs stand
+            if base.status == "in_review":
+                # Leads sign what is in review: once submitted, every save must pass what submission had to.
+                problems = blocking(check(con, viewer, draft, base, today))
+                if problems:
+                    raise WorkflowError(
+                        "Nothing was saved: this assessment is in review, so every save must pass the checker, "
+                        f"which blocks {_blocks_text(problems)}"
+                    )
             _claim(con, viewer, assessment_id, "save")
             new_version = base.current_version + 1
             creator = _created_institute(con, assessment_id)
@@ -1399,6 +1478,9 @@ def save_version(
 
 
 def _record_conflict(store: Store, viewer: Viewer, aid: int, conflict: EditConflict) -> None:
+    """The audit entry of a refused save: ids, versions and the names of the fields where the refused draft
+    differs from the saved version, never the text (the log holds no record content; the refused text stays
+    with its author, in the EditConflict the editor shows)."""
     with store.transaction(changes_data=False) as con:
         audit.record(
             con,
@@ -1408,13 +1490,17 @@ def _record_conflict(store: Store, viewer: Viewer, aid: int, conflict: EditConfl
             {
                 "expected_version": conflict.expected_version,
                 "current_version": conflict.theirs.version,
-                "refused_text": draft_to_json(conflict.mine),
+                "fields": differing_fields(conflict.mine, conflict.theirs.to_draft()),
             },
         )
 
 
-def draft_to_json(draft: AssessmentDraft) -> dict[str, Any]:
-    return asdict(draft)
+def differing_fields(mine: AssessmentDraft, theirs: AssessmentDraft) -> list[str]:
+    """Names of the draft's fields (AssessmentDraft attributes, a fixed list) whose values differ."""
+    a, b = _normalise(mine), _normalise(theirs)
+    return sorted(
+        f.name for f in dataclass_fields(AssessmentDraft) if getattr(a, f.name) != getattr(b, f.name)
+    )
 
 
 def submit_for_review(store: Store, viewer: Viewer, assessment_id: int, expected_version: int) -> None:
@@ -1437,16 +1523,19 @@ def _submit(store: Store, viewer: Viewer, assessment_id: int, expected_version: 
             raise EditConflict(expected_version, a.to_draft(), a)
         problems = blocking(check(con, viewer, a.to_draft(), a))
         if problems:
-            first = problems[0]
-            where = f"Judgement {first.judgement} " if first.judgement else ""
-            raise WorkflowError(
-                f"Fix {len(problems)} problem(s) the checker marks as blocking first: {where}{first.message}"
-            )
+            raise WorkflowError(f"Fix what the checker blocks first: {_blocks_text(problems)}")
         _claim(con, viewer, assessment_id, "submit")
         con.execute("update assessments set status = 'in_review' where id = ?", [assessment_id])
         audit.record(
             con, viewer.email, "submit assessment", f"assessment:{assessment_id}", {"version": a.version}
         )
+
+
+def _blocks_text(problems: Sequence[Finding]) -> str:
+    """'2 problem(s): Judgement 2 has no probability term …; Judgement 2 has no confidence level ….' Built from
+    the checker's fixed messages and numbers only, never author text."""
+    parts = [(f"Judgement {f.judgement} " if f.judgement else "") + f.message.rstrip(".") for f in problems]
+    return f"{len(problems)} problem(s): " + "; ".join(parts) + "."
 
 
 # DuckDB reports a lost race as either of these when the second writer commits (duplicate assessment_writes key).
@@ -1481,8 +1570,9 @@ def authors_of(con: duckdb.DuckDBPyConnection, assessment_id: int) -> set[str]:
 
 
 def sign_off(store: Store, viewer: Viewer, assessment_id: int, version: int) -> str:
-    """A lead signs off the version they read. When leads of both institutes have signed the current version it
-    is approved and its evidence pinned. Returns the status afterwards."""
+    """A lead signs off the version they read, if the checker finds nothing blocking in it (checked again here,
+    whatever the saves did). When leads of both institutes have signed the current version it is approved and its
+    evidence pinned. Returns the status afterwards."""
     audit.require(store, viewer, "lead", action="sign off assessment", obj=f"assessment:{assessment_id}")
     if viewer.institute not in SIGNOFF_INSTITUTES:
         raise WorkflowError("Sign-off needs a UK or AU lead.")
@@ -1512,6 +1602,14 @@ def _sign_off(store: Store, viewer: Viewer, assessment_id: int, version: int) ->
             raise WorkflowError("You wrote part of this assessment, so you cannot approve it.")
         if any(s.email == viewer.email for s in a.signoffs):
             raise WorkflowError("You have already signed off this version.")
+        # Defence in depth: saves in review are checked, but the version signed is checked again here, so a
+        # version that reached review by any other path is never approved.
+        problems = blocking(check(con, viewer, a.to_draft(), a))
+        if problems:
+            raise WorkflowError(
+                f"Version {version} cannot be signed off: the checker blocks {_blocks_text(problems)} "
+                "Return it to the authors."
+            )
         _claim(con, viewer, assessment_id, "sign off")
         con.execute(
             "insert into assessment_signoffs (assessment_id, version, email, institute) values (?, ?, ?, ?)",

@@ -186,15 +186,25 @@ def _save(a: A.Assessment | None, draft: A.AssessmentDraft, expected: int, *, su
         return
     ss.pop("ed_conflict", None)
     message = f"Saved A-{aid} version {version}."
+    # Told as a count only: those dissents stay on the version they were written on, for that version's readers.
+    dropped = (
+        A.not_carried(session.cursor(), viewer, aid, version) if a is not None and version > expected else 0
+    )
+    not_carried = (
+        f" {dropped} dissent(s) on version {version - 1} were not carried to version {version}: its audience "
+        "is wider than that of the version they were written on."
+        if dropped
+        else ""
+    )
     if submit:
         try:
             A.submit_for_review(store, viewer, aid, version)
             message = f"Saved version {version} and submitted A-{aid} for review."
         except A.AssessmentError as e:
-            _flash("warning", f"Saved version {version}, but not submitted: {e}")
+            _flash("warning", f"Saved version {version}, but not submitted: {e}{not_carried}")
             _open(aid)
             return
-    _flash("success", message)
+    _flash("warning" if dropped else "success", message + not_carried)
     _open(aid)
 
 
@@ -459,6 +469,7 @@ def _editor(a: A.Assessment | None) -> None:
             st.caption(
                 f"Editing from version {base_version}. Saving makes version {base_version + 1}"
                 + (" and clears sign-offs." if a.signoffs else ".")
+                + (" In review, a save the checker blocks is refused." if a.status == "in_review" else "")
             )
 
 

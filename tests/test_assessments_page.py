@@ -243,3 +243,40 @@ def test_versions_tab_compares(app) -> None:
     text = markdown_text(at)
     assert "**Probability term changed**" in text
     assert "judgement 1 → 1: likely → highly likely" in text
+
+
+def test_widening_the_audience_tells_the_author_how_many_dissents_stay_behind(app) -> None:
+    """A dissent written on a UK-only version is not carried to the wider version: the author is told a count,
+    and the AU readers of the new version never see the dissent."""
+    store, make = app
+    aid = make_assessment(store)
+    d = A.get_assessment(store.cursor(), UK_ANALYST, aid).to_draft()
+    A.save_version(store, UK_ANALYST, aid, replace(d, restrict_to=("UK",)), 1)
+    key = A.get_assessment(store.cursor(), UK_LEAD, aid).judgements[0].key
+    A.add_comment(store, UK_LEAD, aid, 2, key, "UK-eyes-only dissent zqxpagecarry", dissent=True)
+    at = make("analyst@uk.example", WORKSPACE, {"a": str(aid)})
+    at.multiselect(key="ed_restrict").set_value([]).run()
+    at.button(key="ed_save").click().run()
+    assert not at.exception
+    told = [w.value for w in at.warning]
+    assert any(
+        "Saved A-" in w and "1 dissent(s) on version 2 were not carried to version 3" in w for w in told
+    ), told
+    assert not any("zqxpagecarry" in w for w in told)
+    at = make("lead@au.example", WORKSPACE, {"a": str(aid)})
+    assert "zqxpagecarry" not in markdown_text(at)
+
+
+def test_a_save_in_review_that_the_checker_blocks_is_refused_on_the_page(app) -> None:
+    store, make = app
+    aid = make_assessment(store)
+    A.submit_for_review(store, UK_ANALYST, aid, 1)
+    at = make("analyst@uk.example", WORKSPACE, {"a": str(aid)})
+    assert any("In review, a save the checker blocks is refused." in c.value for c in at.caption)
+    k = at.session_state["ed_jkeys"][0]
+    at.selectbox(key=f"ed_j_{k}_term").set_value(None).run()
+    at.button(key="ed_save").click().run()
+    assert any(
+        "Nothing was saved" in e.value and "Judgement 1 has no probability term" in e.value for e in at.error
+    ), [e.value for e in at.error]
+    assert A.get_assessment(store.cursor(), UK_ANALYST, aid).version == 1
