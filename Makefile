@@ -5,6 +5,10 @@ PY := $(VENV)/bin/python
 UV := .tools/bin/uv
 UV_VERSION := 0.13.9
 PORT ?= 8501
+# The address `make run` listens on: the loopback interface only, since demo mode signs anyone who can reach
+# the port in without a password. `make run BIND_ADDRESS=0.0.0.0` serves other machines (never in demo mode
+# on a network you do not control; production runs behind a TLS proxy, docs/deployment.md).
+BIND_ADDRESS ?= 127.0.0.1
 THREAT_DB ?= data/threats.duckdb
 SHARED ?= ../shared/data
 export UV_PYTHON_DOWNLOADS := never
@@ -31,8 +35,9 @@ demo: install
 	else echo "using existing $(THREAT_DB)"; fi
 
 run: demo
-	THREAT_DB="$(THREAT_DB)" THREAT_DEMO_MODE=1 $(VENV)/bin/streamlit run app.py \
-		--server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+	THREAT_DB="$(THREAT_DB)" THREAT_DEMO_MODE=1 $(VENV)/bin/streamlit run asgi.py \
+		--server.address $(BIND_ADDRESS) --server.port $(PORT) --server.headless true \
+		--browser.gatherUsageStats false
 
 # Browser tests drive Debian's Chromium, and the PDF briefing test reads its text with poppler's pdftotext;
 # install them when we can (root), otherwise say how.

@@ -74,9 +74,9 @@ except StoreError as e:
     st.error(str(e), icon=":material/database:")
     st.stop()
 
-mode = identity.auth_mode(_secrets())
+mode = identity.auth_mode(_secrets(), con=con)  # con: demo mode only on a demo store
 if mode == "misconfigured":  # the reason goes to the operator's log, never to the page
-    print(f"sign-in misconfigured: {identity.configuration_problem(_secrets())}", flush=True)
+    print(f"sign-in misconfigured: {identity.configuration_problem(_secrets(), con=con)}", flush=True)
 email = identity.signed_in_email(mode, st.user.to_dict(), st.session_state.get("demo_email"))
 # Looked up on every rerun: disabling someone or changing their role takes effect at their next interaction.
 viewer = identity.viewer_for_email(con, email) if mode != "misconfigured" else None

@@ -4,7 +4,10 @@ Production signs people in with OIDC (`st.login`, configured by the `[auth]` sec
 provider proves who someone is; this module decides whether they may use the product: their email must be
 enrolled in `users` and active, and it is looked up again on every rerun, so disabling someone takes effect on
 their next interaction. Demo mode (personas to pick from, no password) must be switched on explicitly with
-THREAT_DEMO_MODE=1 and is refused when OIDC is configured, so a production deployment can never fall back to it.
+THREAT_DEMO_MODE=1 and is refused when OIDC is configured, so a production deployment can never fall back to it;
+it is refused too on any store the demo generator did not build (a `demo_store` row in `store_meta`), so
+pointing a demo server at real data never hands out password-less access to it. A browser sign-in (`st.user`)
+counts only in OIDC mode: in every other mode nobody configured an identity provider to vouch for it.
 
 Everything here is plain Python over a DuckDB connection, so app.py stays a thin shell and tests need no server.
 """
@@ -51,9 +54,33 @@ def demo_requested(env: Mapping[str, str] | None = None) -> bool:
     return env.get("THREAT_DEMO_MODE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def auth_mode(secrets: Mapping[str, Any] | None, env: Mapping[str, str] | None = None) -> AuthMode:
+DEMO_MARKER = "demo_store"
+
+
+def mark_demo_store(con: duckdb.DuckDBPyConnection) -> None:
+    """Record that this store was built by the demo generator (`python -m analytics demo` calls this in the
+    transaction that builds it). Nothing else writes this row."""
+    con.execute(
+        "insert into store_meta (key, value) values (?, ?) on conflict do nothing",
+        [DEMO_MARKER, "built by python -m analytics demo"],
+    )
+
+
+def is_demo_store(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the demo generator built this store. Real data imported into it later (ATLAS, Epoch, a CSV)
+    leaves it a demo store: the personas and their access were there from the start, by the operator's choice."""
+    row = con.execute("select count(*) from store_meta where key = ?", [DEMO_MARKER]).fetchone()
+    return bool(row and row[0])
+
+
+def auth_mode(
+    secrets: Mapping[str, Any] | None,
+    env: Mapping[str, str] | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> AuthMode:
     """Which sign-in this deployment uses. Any `[auth]` section at all counts as OIDC being configured, so demo
-    mode cannot be switched on beside a half-written OIDC configuration either."""
+    mode cannot be switched on beside a half-written OIDC configuration either. Demo mode needs `con`, the
+    store it would serve, and that store must be a demo store; without one to check it is refused."""
     oidc = bool(secrets and secrets.get("auth"))
     demo = demo_requested(env)
     if oidc and (demo or configuration_problem(secrets, env)):
@@ -61,15 +88,25 @@ def auth_mode(secrets: Mapping[str, Any] | None, env: Mapping[str, str] | None =
     if oidc:
         return "oidc"
     if demo:
-        return "demo"
+        return "demo" if con is not None and is_demo_store(con) else "misconfigured"
     return "unconfigured"
 
 
-def configuration_problem(secrets: Mapping[str, Any] | None, env: Mapping[str, str] | None = None) -> str:
+def configuration_problem(
+    secrets: Mapping[str, Any] | None,
+    env: Mapping[str, str] | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> str:
     """What is wrong with the sign-in configuration, in words for an operator ('' when nothing is).
     Names settings, never their values."""
     auth = (secrets or {}).get("auth") or {}
     if not auth:
+        if demo_requested(env) and (con is None or not is_demo_store(con)):
+            return (
+                "Demo mode (THREAT_DEMO_MODE) signs people in without a password, so it runs only on a demo "
+                "store, and THREAT_DB is not a demo store. Build one with `python -m analytics demo --db PATH` "
+                "and point THREAT_DB at it, or unset THREAT_DEMO_MODE and configure [auth]."
+            )
         return ""
     if demo_requested(env):
         return (
@@ -105,13 +142,12 @@ def claimed_email(user: Mapping[str, Any]) -> str:
 
 
 def signed_in_email(mode: AuthMode, user: Mapping[str, Any], demo_email: str | None) -> str:
-    """Who this session claims to be: the OIDC identity when signed in, else (demo mode only) the persona
-    picked on the demo screen. A persona left in session state counts for nothing outside demo mode."""
-    if mode == "misconfigured":
-        return ""
-    email = claimed_email(user)
-    if email:
-        return email
+    """Who this session claims to be: in OIDC mode the identity the provider vouched for (`st.user`), in demo
+    mode the persona picked on the demo screen, in any other mode nobody. Each counts only in its own mode: a
+    persona left in session state means nothing outside demo mode, and a logged-in `st.user` nothing outside
+    OIDC mode (no provider this deployment trusts stands behind it)."""
+    if mode == "oidc":
+        return claimed_email(user)
     if mode == "demo" and normalise_email(demo_email) in DEMO_EMAILS:
         return normalise_email(demo_email)
     return ""

@@ -43,9 +43,10 @@ DEMO_ON = {"THREAT_DEMO_MODE": "1"}
         ({"redirect_uri": "x"}, DEMO_ON, "misconfigured"),  # half-written OIDC still rules demo out
     ],
 )
-def test_auth_mode(auth: dict[str, str] | None, env: dict[str, str], mode: str) -> None:
+def test_auth_mode(auth: dict[str, str] | None, env: dict[str, str], mode: str, demo_store: Any) -> None:
+    """Over a demo store; demo mode over any other store is refused (tests/security/test_deployment_hardening.py)."""
     secrets = {"auth": auth} if auth else {}
-    assert identity.auth_mode(secrets, env) == mode
+    assert identity.auth_mode(secrets, env, demo_store.cursor()) == mode
 
 
 def test_configuration_problem_names_settings_never_values() -> None:

@@ -1,0 +1,48 @@
+"""The server entry point (`streamlit run asgi.py`, as `make run` and docs/deployment.md start it): app.py
+wrapped in Streamlit's ASGI app, for what app.py cannot do itself, the HTTP response headers.
+
+Every HTTP response forbids framing by any other page (Content-Security-Policy `frame-ancestors 'none'`, and
+X-Frame-Options DENY for older browsers): a page of another site that framed the dashboard could trick a
+signed-in analyst into clicks (clickjacking). The app uses no iframes of its own (no components, no st.html),
+so nothing legitimate is framed. The reverse proxy sets the same headers (docs/deployment.md); sent here too,
+they hold wherever the app is served. `streamlit run app.py` still works for development, without them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+SECURITY_HEADERS: dict[str, str] = {
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+}
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware (no response buffering, websockets untouched): adds SECURITY_HEADERS to every
+    HTTP response, pages, static files, health checks and errors alike."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+app = st.App(Path(__file__).resolve().parent / "app.py", middleware=[Middleware(SecurityHeaders)])
