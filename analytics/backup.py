@@ -8,7 +8,10 @@ that holds it, right after a checkpoint:
 
 1. `CHECKPOINT` folds the write-ahead log into the file. DuckDB refuses it while another write transaction is
    open, so it is retried until a deadline.
-2. The file is copied. DuckDB writes new data only into blocks the current database header does not reference,
+2. The file is copied, through the descriptor the store module keeps for the open store (`store.held_fd`),
+   never by opening the store's path: on Linux closing any descriptor of the file would drop DuckDB's lock and
+   let a second process write the store (see analytics/store.py). DuckDB writes new data only into blocks the
+   current database header does not reference,
    and switches headers (two slots, each with an iteration counter) only when a checkpoint completes. The
    counters are read before and after the copy: unchanged means the copy is exactly the checkpointed database
    (concurrent commits went to the WAL or to unreferenced blocks); changed means a checkpoint completed while
@@ -25,8 +28,11 @@ dashboard runs `serve_backup_requests` on a background thread from the moment it
 within about a second. Only request files owned by the dashboard's own user are honoured.
 
 Restore is offline: it verifies the backup, refuses to replace an existing store (or a stray WAL) unless
-forced, refuses a store that a running process holds, never deletes the file it replaces (it is moved to
-`<store>.replaced-<time>`), and writes the new file under a temporary name before an atomic rename.
+forced, refuses a store that any process holds (and holds it itself while replacing it, `store.exclusive`),
+never deletes the file it replaces (it is moved to `<store>.replaced-<time>`), and writes the new file under a
+temporary name, with its audit entry already in it, before an atomic rename.
+
+Backups are readable by their owner only: files 0600, folders this module creates 0700.
 """
 
 from __future__ import annotations
@@ -35,7 +41,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import struct
 import threading
 import time
@@ -49,12 +54,16 @@ import duckdb
 
 from analytics import audit
 from analytics.store import (
-    _OPEN,
     Store,
     StoreError,
     StoreLocked,
     _config,
+    exclusive,
+    held_fd,
+    held_here,
+    hold_file,
     load_migrations,
+    release_file,
 )
 
 MANIFEST_FORMAT = 1
@@ -99,11 +108,27 @@ class RestoreResult:
 # -- the copy itself -----------------------------------------------------------------------------------------
 
 
-def _header_iterations(path: Path) -> tuple[int, int]:
-    with path.open("rb") as fh:
-        head = fh.read(_HEADER_OFFSETS[-1] + 16)
+def _not_held_here(path: Path) -> Path:
+    """Every path this module opens by name goes through here: opening (and closing) a file this process holds
+    as its store would drop the store's lock (analytics/store.py), so such a path is refused."""
+    if held_here(path):
+        raise BackupError(
+            f"{path} is the store this process has open; it is read only through the open store"
+        )
+    return path
+
+
+def _store_fd(db_path: Path) -> int:
+    fd = held_fd(db_path)
+    if fd is None:
+        raise BackupError(f"{db_path} is not open in this process; open it as a store before backing it up")
+    return fd
+
+
+def _header_iterations(fd: int, name: Path) -> tuple[int, int]:
+    head = os.pread(fd, _HEADER_OFFSETS[-1] + 16, 0)
     if len(head) < _HEADER_OFFSETS[-1] + 16 or head[8:12] != b"DUCK":
-        raise BackupError(f"{path} does not look like a DuckDB file")
+        raise BackupError(f"{name} does not look like a DuckDB file")
     first, second = (struct.unpack_from("<Q", head, off + 8)[0] for off in _HEADER_OFFSETS)
     return int(first), int(second)
 
@@ -127,7 +152,7 @@ def _checkpoint(con: duckdb.DuckDBPyConnection, deadline: float) -> None:
 
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
-    with path.open("rb") as fh:
+    with _not_held_here(path).open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
@@ -142,16 +167,56 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+def _private_file(dst: Path) -> int:
+    """A new file only its owner can read (0600 whatever the umask), opened for writing."""
+    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
+def _private_dir(path: Path) -> None:
+    """Create `path` (and missing parents) so that the folders created here are 0700; an existing folder is
+    left as its owner set it."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for p in missing:
+        with contextlib.suppress(OSError):
+            os.chmod(p, 0o700)  # mkdir's mode is filtered by the umask; chmod is not
+
+
 def _copy_file(src: Path, dst: Path) -> None:
-    with src.open("rb") as fin, dst.open("wb") as fout:
-        shutil.copyfileobj(fin, fout, 4 << 20)
-        fout.flush()
-        os.fsync(fout.fileno())
+    fout = _private_file(dst)
+    try:
+        with _not_held_here(src).open("rb") as fin:
+            while chunk := fin.read(4 << 20):
+                os.write(fout, chunk)
+        os.fsync(fout)
+    finally:
+        os.close(fout)
+
+
+def _copy_from_fd(fd: int, dst: Path) -> None:
+    """Copy the open store's bytes through its held descriptor (pread: no file position shared with anyone)."""
+    fout = _private_file(dst)
+    try:
+        size = os.fstat(fd).st_size
+        offset = 0
+        while offset < size:
+            chunk = os.pread(fd, min(4 << 20, size - offset), offset)
+            if not chunk:
+                break
+            os.write(fout, chunk)
+            offset += len(chunk)
+        os.fsync(fout)
+    finally:
+        os.close(fout)
 
 
 def inspect_store_file(path: Path) -> tuple[int, dict[str, int]]:
     """Schema version and row count of every table, reading every row (DuckDB verifies block checksums as it
-    reads), in a small read-only instance of its own. Raises BackupError if it is not a readable store."""
+    reads), in a small read-only instance of its own. Raises BackupError if it is not a readable store. Never a
+    file this process holds as its store (a second instance would take, then on closing drop, its lock)."""
+    _not_held_here(path)
     try:
         db = duckdb.connect(
             str(path),
@@ -196,24 +261,31 @@ def _backup_name(source: Path, out_dir: Path) -> Path:
 
 
 def backup_connection(
-    con: duckdb.DuckDBPyConnection, db_path: Path, out_dir: Path, *, deadline_s: float = 120.0
+    con: duckdb.DuckDBPyConnection,
+    db_path: Path,
+    out_dir: Path,
+    *,
+    deadline_s: float = 120.0,
+    target: Path | None = None,
 ) -> BackupResult:
     """Checkpoint through `con` (a connection to the database at `db_path`, in the process that holds it),
-    copy the file, verify the copy and write its manifest. Does not write to the store."""
+    copy the file through the descriptor the store module holds for it, verify the copy and write its manifest
+    into `target` (default: a new name in `out_dir`). Does not write to the store."""
     t0 = time.monotonic()
     deadline = t0 + deadline_s
+    fd = _store_fd(db_path)
     out_dir = out_dir.resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = _backup_name(db_path, out_dir)
+    _private_dir(out_dir)
+    target = target or _backup_name(db_path, out_dir)
     partial = Path(str(target) + ".part")
     attempts = 0
     try:
         while True:
             attempts += 1
             _checkpoint(con, deadline)
-            before = _header_iterations(db_path)
-            _copy_file(db_path, partial)
-            after = _header_iterations(db_path)
+            before = _header_iterations(fd, db_path)
+            _copy_from_fd(fd, partial)
+            after = _header_iterations(fd, db_path)
             if before == after:
                 break
             if attempts >= _COPY_ATTEMPTS or time.monotonic() > deadline:
@@ -242,7 +314,11 @@ def backup_connection(
     )
     manifest = {"format": MANIFEST_FORMAT, "file": target.name, **result.to_json()}
     tmp = Path(result.manifest + ".part")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    fd = _private_file(tmp)
+    try:
+        os.write(fd, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    finally:
+        os.close(fd)
     os.replace(tmp, result.manifest)
     return result
 
@@ -250,32 +326,44 @@ def backup_connection(
 # -- entry points --------------------------------------------------------------------------------------------
 
 
+def _target(db_path: Path, out_dir: Path | str) -> tuple[Path, Path]:
+    out = Path(out_dir).resolve()
+    _private_dir(out)
+    return out, _backup_name(db_path, out)
+
+
+# Why the audit entry comes first (both entry points): it is committed before the copy starts, so a copy of the
+# store never exists without its entry (a crash or a kill mid-backup leaves at worst an entry naming a file that
+# was never finished). It also lands in the backup itself: the checkpoint that precedes the copy includes it.
+
+
 def backup_store(store: Store, out_dir: Path | str, *, actor: str) -> BackupResult:
     """Back up an open store from inside the process that holds it (the dashboard, a test, the CLI) and
-    record the backup in the audit log."""
+    record the backup in the audit log (first)."""
     if str(store.path) == ":memory:":
         raise BackupError("an in-memory store has no file to back up")
     # Store.__init__ leaves the last migration check's result pending on its own connection; a pending result
     # holds a snapshot from before any later commit, and DuckDB then refuses every checkpoint. Replacing it
     # with a finished statement releases that snapshot (the app's harden() does the same at start-up).
     store.db.execute("select 1").fetchall()
+    out, target = _target(store.path, out_dir)
+    with store.transaction(changes_records=False) as tx:  # first: see "Why the audit entry comes first"
+        audit.record(tx, actor, "backup", target.name, {"status": "started"})
     con = store.cursor()
     try:
-        result = backup_connection(con, store.path, Path(out_dir))
+        return backup_connection(con, store.path, out, target=target)
     finally:
         con.close()
-    with store.transaction() as tx:
-        audit.record(
-            tx, actor, "backup", Path(result.path).name, {"sha256": result.sha256, "bytes": result.bytes}
-        )
-    return result
 
 
 def backup_offline(db_path: Path | str, out_dir: Path | str, *, actor: str) -> BackupResult:
-    """Back up a store no process holds. Raises StoreLocked if one does (then use `request_backup`)."""
+    """Back up a store no process holds. Raises StoreLocked if one does (then use `request_backup`). The store
+    is opened as it is (no migrations: a backup taken before an upgrade must be the old store)."""
     path = Path(db_path)
     if not path.exists():
         raise BackupError(f"no store at {path}")
+    if held_here(path):
+        raise BackupError(f"{path} is the store this process has open; back it up with backup_store")
     try:
         db = duckdb.connect(str(path), config=_config())
     except duckdb.IOException as e:
@@ -284,16 +372,16 @@ def backup_offline(db_path: Path | str, out_dir: Path | str, *, actor: str) -> B
         raise BackupError(f"{path} cannot be opened ({_first_line(e)})") from None
     except duckdb.Error as e:
         raise BackupError(f"{path} cannot be opened ({_first_line(e)})") from None
+    key = hold_file(path)  # the copy reads through this descriptor, never by reopening the path
     try:
-        result = backup_connection(db.cursor(), path, Path(out_dir))
-        db.execute("begin transaction")
-        audit.record(
-            db, actor, "backup", Path(result.path).name, {"sha256": result.sha256, "bytes": result.bytes}
-        )
+        out, target = _target(path, out_dir)
+        db.execute("begin transaction")  # first: see "Why the audit entry comes first"
+        audit.record(db, actor, "backup", target.name, {"status": "started"})
         db.execute("commit")
-        return result
+        return backup_connection(db.cursor(), path, out, target=target)
     finally:
         db.close()
+        release_file(key)  # after DuckDB has closed the file
 
 
 # -- hand-over to the running dashboard ----------------------------------------------------------------------
@@ -420,21 +508,30 @@ def _is_open(store: Store) -> bool:
 # -- restore -------------------------------------------------------------------------------------------------
 
 
-def _held_by_someone(path: Path) -> bool:
-    if str(path.resolve()) in _OPEN:
-        return True
-    try:
-        db = duckdb.connect(str(path), read_only=True, config={"autoinstall_known_extensions": False})
-    except duckdb.IOException as e:
-        return "lock" in str(e).lower()
-    except duckdb.Error:
-        return False  # not a readable DuckDB file: nobody can be using it as a store
-    db.close()
-    return False
+def _aside_suffix(path: Path) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    suffix, k = stamp, 2
+    while any(Path(f"{p}.replaced-{suffix}").exists() for p in (path, Path(f"{path}.wal"))):
+        suffix, k = f"{stamp}-{k}", k + 1
+    return suffix
+
+
+def set_aside(path: Path, suffix: str | None = None) -> str | None:
+    """Move `path` and its WAL to `<name>.replaced-<time>` beside it, never deleting them; returns where `path`
+    went (None if it did not exist). The caller holds `store.exclusive(path)`."""
+    suffix = suffix or _aside_suffix(path)
+    replaced: str | None = None
+    for p in (path, Path(f"{path}.wal")):
+        if p.exists():
+            aside = Path(f"{p}.replaced-{suffix}")
+            os.replace(p, aside)
+            if p == path:
+                replaced = str(aside)
+    return replaced
 
 
 def restore(backup: Path | str, db_path: Path | str, *, actor: str, force: bool = False) -> RestoreResult:
-    """Put a verified backup in place at `db_path`. Offline only: refuses a store another process holds."""
+    """Put a verified backup in place at `db_path`. Offline only: refuses a store any process holds."""
     src = Path(backup)
     target = Path(db_path)
     if not src.is_file():
@@ -453,38 +550,41 @@ def restore(backup: Path | str, db_path: Path | str, *, actor: str, force: bool 
             f"{src} has schema version {version}, newer than this app ({known}); restore it with a newer app"
         )
     wal = Path(str(target) + ".wal")
-    existing = [p for p in (target, wal) if p.exists()]
-    if existing and not force:
+    if (target.exists() or wal.exists()) and not force:
         raise BackupError(
             f"{target} already exists; leaving it untouched. Use --force to replace it (the current file is "
             "kept beside it as .replaced-<time>)."
-        )
-    if target.exists() and _held_by_someone(target):
-        raise BackupError(
-            f"{target} is in use by a running process; stop the dashboard before restoring over it"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.parent / f".{target.name}.restore-{uuid.uuid4().hex[:8]}"
     replaced: str | None = None
     try:
         _copy_file(src, partial)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        for p in existing:
-            aside = p.parent / f"{p.name}.replaced-{stamp}"
-            os.replace(p, aside)
-            if p == target:
-                replaced = str(aside)
-        os.replace(partial, target)
-        _fsync_dir(target.parent)
+        try:
+            # Held for the whole replacement: no process can open the old file meanwhile (refused if one has).
+            with exclusive(target, purpose="restoring over it"):
+                suffix = _aside_suffix(target)
+                replaced = f"{target}.replaced-{suffix}" if target.exists() else None
+                # The audit entry goes into the new file before anything is moved, so the restored store
+                # always says where it came from, and a failure here leaves the old store where it was.
+                db = duckdb.connect(str(partial), config=_config())
+                try:
+                    db.execute("begin transaction")
+                    audit.record(
+                        db, actor, "restore", src.name, {"schema_version": version, "replaced": replaced}
+                    )
+                    db.execute("commit")
+                    db.execute("checkpoint")
+                finally:
+                    db.close()
+                set_aside(target, suffix)
+                os.replace(partial, target)
+                _fsync_dir(target.parent)
+        except StoreLocked as e:
+            raise BackupError(str(e)) from None
     finally:
         partial.unlink(missing_ok=True)
-    db = duckdb.connect(str(target), config=_config())
-    try:
-        db.execute("begin transaction")
-        audit.record(db, actor, "restore", src.name, {"schema_version": version, "replaced": replaced})
-        db.execute("commit")
-    finally:
-        db.close()
+        Path(f"{partial}.wal").unlink(missing_ok=True)
     return RestoreResult(str(target), str(src), version, tables, replaced)
 
 

@@ -11,20 +11,25 @@ from analytics.store import StoreError, StoreLocked, db_path_from_env, open_stor
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from analytics.backup import set_aside
     from analytics.demo import build_demo
+    from analytics.store import exclusive
 
     path = Path(args.db) if args.db else db_path_from_env()
-    if path.exists() and not args.force:
+    wal = Path(f"{path}.wal")
+    if (path.exists() or wal.exists()) and not args.force:
         print(f"{path} exists; leaving it untouched (use --force to rebuild)")
         return 0
-    if path.exists() and args.force:
-        path.unlink()
-        Path(str(path) + ".wal").unlink(missing_ok=True)
+    replaced = None
+    if args.force:
+        # Refused (one line, exit 2) while any process holds the store; the old file is kept, never deleted.
+        with exclusive(path, purpose="replacing it with a demo store"):
+            replaced = set_aside(path)
     store = open_store(path)
     counts = build_demo(
         store, incidents=args.incidents, evals=args.evals, samples=args.samples, seed=args.seed
     )
-    print(json.dumps({"db": str(path), **counts}))
+    print(json.dumps({"db": str(path), **counts, "replaced": replaced}))
     return 0
 
 
@@ -95,10 +100,7 @@ def _import(args: argparse.Namespace) -> int:
     db = Path(args.db) if args.db else db_path_from_env()
     tlp = normalise_tlp(args.tlp) if args.tlp else None
     releasable = parse_releasable(args.releasable) if args.releasable else None
-    tabular = args.kind in ("csv", "json", "jsonl")
-    extra = (
-        {"target": args.records, "source_key": args.source, "only_valid": args.only_valid} if tabular else {}
-    )
+    extra = import_options(args)
     try:
         if args.inbox:
             raise StoreLocked("hand-over requested with --inbox")
@@ -128,6 +130,15 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def import_options(args: argparse.Namespace) -> dict[str, object]:
+    """The importer's options from the CLI's, built once: the direct import and the hand-over to the running
+    dashboard both use this, so the dashboard imports with every option the CLI was given (`inbox.TABULAR_OPTIONS`
+    lists them; tests/security/test_inbox_privacy.py checks them against the parser)."""
+    if args.kind not in ("csv", "json", "jsonl"):
+        return {}
+    return {"target": args.records, "source_key": args.source, "only_valid": bool(args.only_valid)}
+
+
 def _hand_over(
     args: argparse.Namespace, db: Path, path: Path, tlp: str | None, releasable: tuple[str, ...] | None
 ) -> int:
@@ -149,14 +160,13 @@ def _hand_over(
         institute=args.institute,
         tlp=tlp,
         releasable=releasable,
-        options={"target": args.records, "source_key": args.source}
-        if args.kind in ("csv", "json", "jsonl")
-        else {},
+        options=import_options(args),
     )
     print(
         f"{db} is in use by the running dashboard, so {path.name} was handed over to its inbox "
         f"({manifest.parent}). The dashboard imports it on its next page load (all or nothing) and shows the "
-        "outcome on the Data page; `python -m analytics inbox` lists what is waiting."
+        f"outcome to {args.actor} only, when they next use the dashboard, and in their inbox log on the Data "
+        "page; `python -m analytics inbox` lists what is waiting."
     )
     return 0
 
@@ -273,7 +283,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--evals", type=int, default=None, help="number of eval runs (default ~300)")
     d.add_argument("--samples", type=int, default=None, help="total eval samples (default: natural sizes)")
     d.add_argument("--seed", type=int, default=7)
-    d.add_argument("--force", action="store_true", help="replace an existing file")
+    d.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing store nobody is using (kept as .replaced-<time>)",
+    )
     d.set_defaults(fn=_demo)
 
     i = sub.add_parser("import", help="import a file or folder into the store (one transaction)")
@@ -285,7 +299,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     i.add_argument("--tlp", help="TLP marking for records that carry none (never lowers a marking)")
     i.add_argument("--releasable", help="releasability, e.g. UK,AU")
-    i.add_argument("--actor", default="cli", help="who is importing, for the audit log")
+    i.add_argument(
+        "--actor",
+        default="cli",
+        help="who is importing (their email): the audit log names them, and when the file is handed over to "
+        "the running dashboard its outcome is shown to that person only",
+    )
     i.add_argument(
         "--records", choices=["incidents", "eval_runs"], help="csv/json: what the rows are (default: guess)"
     )

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from analytics import demo_taxonomy, identity, vocab
-from analytics.store import Store
+from analytics.store import Store, exclusive
 
 DEMO_START = date(2019, 1, 1)
 DEMO_END = date(2026, 11, 20)  # fixed so a seed gives the same store on any day
@@ -422,6 +422,7 @@ def build_demo(
         if existing and existing[0]:
             raise ValueError("the store already holds records; build the demo into a new file")
         identity.enrol_demo_users(con)
+        identity.mark_demo_store(con)  # demo mode (no passwords) runs only on a store built here
         _seed_taxonomy(con)
         if incidents == 0:
             return {"incidents": 0, "eval_runs": 0, "eval_samples": 0}
@@ -555,7 +556,13 @@ def build_demo_in_subprocess(
 ) -> Path:
     """Replace `path` with a demo store built by `python -m analytics demo` in another process, so the caller
     never holds the file (DuckDB lets one process at a time open it). `memory_limit` overrides the store's own
-    for the build only: the generator inserts everything in one transaction."""
+    for the build only: the generator inserts everything in one transaction.
+
+    For the caller's own scratch stores (benchmarks, load and browser tests): an existing file is deleted, not
+    kept as `.replaced-*` as `demo --force` keeps it, and only while no process holds it."""
+    with exclusive(path, purpose="replacing it with a demo store"):
+        path.unlink(missing_ok=True)
+        Path(f"{path}.wal").unlink(missing_ok=True)
     cmd = [
         sys.executable,
         "-m",
@@ -565,7 +572,6 @@ def build_demo_in_subprocess(
         str(path),
         "--incidents",
         str(incidents),
-        "--force",
     ]
     if samples is not None:
         cmd += ["--samples", str(samples)]

@@ -4,11 +4,28 @@ DuckDB lets one process hold a database file read-write; every other process (re
 it does. So the store is opened once per process (`open_store`), threads and Streamlit sessions each take their
 own cursor, and every failure to open is turned into a `StoreError` whose message says what to do: a raw lock
 or corruption traceback is never shown to a person, and nothing is ever overwritten on a failed open.
+
+The lock discipline. DuckDB's lock is a POSIX `fcntl` lock, and POSIX drops *every* lock a process holds on a
+file as soon as the process closes *any* descriptor of that file: a backup that opened and closed the store
+path, a header read with a fresh `open()`, a second DuckDB instance probing the file, each silently turned the
+dashboard's store into a file anyone could write, and writes were lost. So, in this module only:
+
+- every Store on a file registers it in `_HELD` (keyed by device and inode, so another name of the same file
+  counts) together with one read-only descriptor opened after DuckDB's and closed only after the last Store of
+  that file is closed. Whatever must read the bytes of an open store (the backup) reads them through
+  `held_fd(path)`, never by opening the path;
+- `held_here(path)` says whether this process holds the file: nothing may open such a path (readers check it
+  and refuse), and a Store under another name of a held file is refused (a second DuckDB instance in the same
+  process would take the lock again, then drop it when closed);
+- `exclusive(path)` is the only way to replace or delete a store file: it refuses a file held here, then takes a
+  write lock of its own (refused if any other process holds the file, read-only too) for as long as the caller
+  needs it, so a dashboard cannot open the file half-way through.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import threading
@@ -79,6 +96,106 @@ def db_path_from_env() -> Path:
     return Path(os.environ.get("THREAT_DB") or DEFAULT_DB)
 
 
+# -- the lock discipline (see the module docstring) --------------------------------------------------------
+
+
+@dataclass
+class _Hold:
+    fd: int  # read-only, opened after DuckDB's own; closing it drops the process's lock, so only at the end
+    name: str  # the absolute path the Stores use (DuckDB shares one instance per path string)
+    count: int  # open Stores of this file
+
+
+_HELD: dict[tuple[int, int], _Hold] = {}
+_HELD_LOCK = threading.Lock()
+
+
+def _file_key(path: Path | str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)  # stat opens nothing, so it never drops a lock
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def held_here(path: Path | str) -> bool:
+    """Whether this process holds the file at `path` (under any name) as an open store."""
+    key = _file_key(path)
+    with _HELD_LOCK:
+        return key is not None and key in _HELD
+
+
+def held_fd(path: Path | str) -> int | None:
+    """The descriptor through which this process reads the open store at `path` (never to be closed), or None."""
+    key = _file_key(path)
+    with _HELD_LOCK:
+        hold = _HELD.get(key) if key is not None else None
+        return hold.fd if hold is not None else None
+
+
+def hold_file(path: Path) -> tuple[int, int] | None:
+    """Register a file this process has just opened with DuckDB (Store does; so does an offline backup's raw
+    connection). Pair with `release_file(key)` after DuckDB has closed it."""
+    name = os.path.abspath(path)
+    fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC)
+    key = (os.fstat(fd).st_dev, os.fstat(fd).st_ino)
+    with _HELD_LOCK:
+        hold = _HELD.get(key)
+        if hold is None:
+            _HELD[key] = _Hold(fd, name, 1)
+            return key
+        hold.count += 1
+    # Another Store of this process already holds the file, so this second descriptor cannot be closed
+    # without dropping that Store's lock. It is kept, unused, for the life of the process (rare: the same
+    # file opened twice through `Store(...)` instead of `open_store`).
+    return key
+
+
+def release_file(key: tuple[int, int] | None) -> None:
+    if key is None:
+        return
+    with _HELD_LOCK:
+        hold = _HELD.get(key)
+        if hold is None:
+            return
+        hold.count -= 1
+        if hold.count > 0:
+            return
+        del _HELD[key]
+    os.close(
+        hold.fd
+    )  # the last Store of the file is closed (its DuckDB instance first): nothing left to drop
+
+
+@contextmanager
+def exclusive(path: Path | str, *, purpose: str) -> Iterator[None]:
+    """Hold `path` exclusively (no DuckDB in any process can open it meanwhile) to replace or delete it.
+
+    Refuses with a one-line StoreLocked if this process or any other holds it (read-only too). `purpose` ends
+    the message ("restoring over it", "replacing it with a demo store")."""
+    p = Path(path)
+    if held_here(p):
+        raise StoreLocked(f"{p} is the store this process has open; close it before {purpose}")
+    try:
+        fd = os.open(p, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        yield
+        return
+    except OSError as e:
+        raise StoreError(f"{p} cannot be opened to check that nobody uses it ({e.strerror})") from None
+    try:
+        try:
+            # The same kind of lock DuckDB takes: refused while any process holds the file, read-only too.
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise StoreLocked(
+                f"{p} is in use by a running process (the dashboard or a command); stop it before {purpose}"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # safe: this process holds no store on this file (checked above), only this lock
+
+
 def _config() -> dict[str, str | bool | int | float | list[str]]:
     return {
         # A stray extension autoload must fail at once rather than try the network.
@@ -102,8 +219,18 @@ class Store:
         self.hardened = False
         self.closed = False
         self._lock = threading.Lock()
-        if not read_only and str(path) != ":memory:":
+        self._hold: tuple[int, int] | None = None
+        in_memory = str(path) == ":memory:"
+        if not read_only and not in_memory:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not in_memory:
+            key = _file_key(self.path)
+            with _HELD_LOCK:
+                other = _HELD.get(key) if key is not None else None
+            if other is not None and other.name != os.path.abspath(self.path):
+                raise StoreLocked(
+                    f"{self.path} is already open in this process as {other.name}; open it under that name"
+                )
         if read_only and not self.path.exists():
             raise StoreError(
                 f"No store at {self.path}. Build one with `python -m analytics demo --db {self.path}`."
@@ -126,7 +253,16 @@ class Store:
             raise StoreCorrupt(
                 f"{self.path} could not be opened as a DuckDB store ({_first_line(str(e))}). It was left untouched."
             ) from None
-        self._migrate()
+        if not in_memory:
+            self._hold = hold_file(self.path)
+        try:
+            self._migrate()
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                self.db.close()
+            release_file(self._hold)
+            self._hold = None
+            raise
 
     # -- schema ---------------------------------------------------------------------------------------------
 
@@ -220,6 +356,9 @@ class Store:
     def close(self) -> None:
         self.db.close()
         self.closed = True
+        # After DuckDB's instance is closed, never before: closing this descriptor drops the process's lock.
+        release_file(self._hold)
+        self._hold = None
 
 
 def _first_line(msg: str) -> str:
