@@ -14,20 +14,28 @@ half-copied file. A claim is an atomic rename; a claim left behind by a process 
 CLAIM_TIMEOUT (the import itself is all or nothing, and a repeat is refused as duplicates or "no change").
 
 The inbox is a local folder with the same trust as the store file: whoever may write there may import, as whoever
-may run the CLI may. The manifest's actor is recorded as given, marked "via inbox".
+may run the CLI may. The manifest's actor is recorded as given, marked "via inbox". Everything the inbox writes is
+its owner's only (files 0600, the folders it creates 0700).
+
+An outcome belongs to the person who handed the file over (the manifest's actor, the CLI's `--actor`) and to
+nobody else: a refusal quotes the file (names, cell values, markings), so it is never shown to whoever happens to
+load the next page. `_finish` leaves each outcome in that person's own mailbox folder (`inbox/outcomes/<digest of
+the email>/`); `outcomes_for(store_path, viewer)` hands a person their own, once. The inbox log and the list of
+waiting files show each person their own hand-overs; an administrator also sees that others' exist (who, when,
+what kind, the outcome) but not their file names or messages.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
-import shutil
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -83,13 +91,37 @@ def _safe_name(name: str) -> str:
     return base[:120]
 
 
+def _private_dir(path: Path) -> Path:
+    """A folder of the inbox, created 0700 (chmod: mkdir's mode is filtered by the umask)."""
+    if not path.is_dir():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path, 0o700)
+    return path
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` under a temporary name, 0600 from the start, then rename it into place."""
     tmp = path.with_name(path.name + ".part")
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     tmp.replace(path)
+
+
+def _copy_private(src: Path, dst: Path) -> None:
+    """Copy a folder handed over: folders 0700, files 0600 (copytree would keep the source's modes)."""
+    _private_dir(dst)
+    for item in sorted(src.iterdir()):
+        if item.is_symlink():
+            continue  # a link could point anywhere on this machine; only real files are handed over
+        if item.is_dir():
+            _copy_private(item, dst / item.name)
+        elif item.is_file():
+            _write_atomic(dst / item.name, item.read_bytes())
 
 
 def hand_over(
@@ -109,16 +141,16 @@ def hand_over(
     if institute not in (None, "UK", "AU"):
         raise ValueError(f"unknown institute {institute!r}")
     src = Path(source)
-    folder = inbox_dir(store_path)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _private_dir(inbox_dir(store_path))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     # Each hand-over gets its own folder, so the importer sees the file under its original name.
     holder = folder / stamp
-    holder.mkdir()
+    holder.mkdir(mode=0o700)
+    os.chmod(holder, 0o700)
     data_name = _safe_name(src.name)
     if src.is_dir():
         tmp = holder / (data_name + ".part")
-        shutil.copytree(src, tmp)
+        _copy_private(src, tmp)
         tmp.replace(holder / data_name)
     else:
         _write_atomic(holder / data_name, src.read_bytes())
@@ -151,15 +183,24 @@ def pending(store_path: Path | str) -> list[Manifest]:
     return out
 
 
+WITHHELD = "(handed over by someone else)"
+
+
+def _is_own(actor: str | None, viewer: Viewer) -> bool:
+    return bool(actor) and str(actor).strip().lower() == viewer.email.strip().lower()
+
+
 def pending_for(store_path: Path | str, viewer: Viewer) -> list[Manifest]:
-    """What waits in the inbox, as the Data page lists it: admins everything; others their institute's and their
-    own hand-overs."""
+    """What waits in the inbox, as the Data page lists it: each person their own hand-overs; admins also the
+    others', with the file name withheld."""
     viewer.require("analyst", "lead", "admin")
-    return [
-        m
-        for m in pending(store_path)
-        if viewer.role == "admin" or m.institute == viewer.institute or m.actor == viewer.email
-    ]
+    out = []
+    for m in pending(store_path):
+        if _is_own(m.actor, viewer):
+            out.append(m)
+        elif viewer.role == "admin":
+            out.append(replace(m, original_name=WITHHELD, file=WITHHELD, options={}))
+    return out
 
 
 def _ready(folder: Path) -> list[Path]:
@@ -239,8 +280,14 @@ def _process_one(store: Store, folder: Path, manifest_path: Path) -> InboxResult
     return result
 
 
+# The options a hand-over carries, per importer kind: exactly the CLI's import options (analytics/cli.py
+# `import_options` builds them; tests/security/test_inbox_privacy.py checks both lists against the parser).
+TABULAR_OPTIONS = ("target", "source_key", "only_valid")
+
+
 def _allowed_options(manifest: Manifest) -> dict[str, Any]:
-    """Only the tabular importer takes options (target, source name); anything else in a manifest is ignored."""
+    """Only the tabular importer takes options (target, source name, only valid rows); anything else in a
+    manifest is ignored."""
     if manifest.kind not in ("csv", "json", "jsonl"):
         return {}
     out: dict[str, Any] = {}
@@ -250,6 +297,8 @@ def _allowed_options(manifest: Manifest) -> dict[str, Any]:
     source = manifest.options.get("source_key")
     if isinstance(source, str) and source.strip():
         out["source_key"] = source.strip()[:100]
+    if manifest.options.get("only_valid") is True:
+        out["only_valid"] = True
     return out
 
 
@@ -261,11 +310,12 @@ def _finish(
     result: InboxResult,
     manifest: Manifest | None,
 ) -> None:
-    dest = folder / ("done" if result.outcome == "imported" else "refused")
-    dest.mkdir(exist_ok=True)
+    dest = _private_dir(folder / ("done" if result.outcome == "imported" else "refused"))
     base = claimed.name.removesuffix(CLAIM_SUFFIX).removesuffix(MANIFEST_SUFFIX)
     with contextlib.suppress(OSError):
-        (dest / f"{base}.result.json").write_text(json.dumps(asdict(result), indent=1))
+        _write_atomic(dest / f"{base}.result.json", json.dumps(asdict(result), indent=1).encode("utf-8"))
+    with contextlib.suppress(OSError):
+        _deliver(folder, base, result)
     holder = data_path.parent if data_path is not None else None
     if holder is not None and holder != folder and holder.exists():
         with contextlib.suppress(OSError):
@@ -295,20 +345,68 @@ def _finish(
             con,
             result.actor,
             "inbox " + result.outcome,
-            f"batch:{result.batch_id}" if result.batch_id else result.file,
+            f"batch:{result.batch_id}" if result.batch_id else f"file:{result.file}",
             {"file": result.file, "kind": result.kind, "via": "inbox"},
         )
 
 
+def _mailbox(folder: Path, actor: str) -> Path:
+    """The folder of one person's undelivered outcomes: named by a digest of their email, so a listing of the
+    inbox does not list who handed files over."""
+    digest = hashlib.sha256(actor.strip().lower().encode("utf-8")).hexdigest()[:32]
+    return folder / "outcomes" / digest
+
+
+def _deliver(folder: Path, base: str, result: InboxResult) -> None:
+    if not result.actor or result.actor == "?":
+        return  # nobody to give it to: it stays in the log (its handed-over-by person) and done/ or refused/
+    box = _mailbox(folder, result.actor)
+    _private_dir(box.parent)
+    _private_dir(box)
+    _write_atomic(box / f"{base}.json", json.dumps(asdict(result)).encode("utf-8"))
+
+
+def outcomes_for(store_path: Path | str, viewer: Viewer) -> list[InboxResult]:
+    """The outcomes of this person's own hand-overs not yet shown to them, oldest first; each is given once.
+    Nobody else's: an outcome quotes the file it refused. Cheap when there are none (one stat)."""
+    if str(store_path) == ":memory:" or not viewer.email:
+        return []
+    box = _mailbox(inbox_dir(store_path), viewer.email)
+    if not box.is_dir():
+        return []
+    out = []
+    for p in sorted(box.glob("*.json")):
+        try:
+            taken = p.with_name(p.name + ".taken")
+            p.replace(taken)  # atomic: two sessions of the same person never both show it
+        except FileNotFoundError:
+            continue
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            result = InboxResult(**json.loads(taken.read_text()))
+            if _is_own(result.actor, viewer):
+                out.append(result)
+        taken.unlink(missing_ok=True)
+    return out
+
+
 def inbox_log(con: duckdb.DuckDBPyConnection, viewer: Viewer | None, *, limit: int = 50) -> pd.DataFrame:
-    """Recent hand-overs, newest first: admins see all; others their institute's and their own."""
-    if viewer is not None:
+    """Recent hand-overs, newest first: each person their own. Admins also see the others' (who, when, what kind,
+    the outcome) with the file name and message withheld: those quote the file. `viewer=None` (the CLI, which
+    has the store file itself) sees everything."""
+    params: list[Any] = []
+    if viewer is None:
+        where, name, message = "true", "file_name", "message"
+    else:
         viewer.require("analyst", "lead", "admin")
-    where, params = "true", []
-    if viewer is not None and viewer.role != "admin":
-        where, params = "(institute = ? or actor = ?)", [viewer.institute, viewer.email]
+        own = "lower(actor) = lower(?)"
+        name = f"case when {own} then file_name else ? end"
+        message = f"case when {own} then message else ? end"
+        params = [viewer.email, WITHHELD, viewer.email, WITHHELD]
+        where = "true" if viewer.role == "admin" else own
+        if viewer.role != "admin":
+            params.append(viewer.email)
     return con.execute(
-        f"select processed_at, file_name, kind, actor, institute, outcome, message, batch_id from inbox_log "
-        f"where {where} order by id desc limit ?",
+        f"select processed_at, {name} as file_name, kind, actor, institute, outcome, {message} as message, "
+        f"batch_id from inbox_log where {where} order by id desc limit ?",
         [*params, int(limit)],
     ).df()

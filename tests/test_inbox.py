@@ -15,7 +15,10 @@ import pytest
 from analytics import identity, inbox
 from analytics.cli import main
 from analytics.store import Store, close_all, open_store
+from analytics.viewer import Viewer
 from tests.conftest import ADMIN, AU_ANALYST, ROOT, UK_ANALYST
+
+OPS_UK = Viewer("ops@uk.example", "UK operations", "UK", "analyst")  # the person who hands files over here
 
 GOOD = (
     "id,title,occurred_on,category,severity,tlp,releasable_to\n"
@@ -109,9 +112,9 @@ def test_cli_hands_over_while_the_store_is_held_and_the_holder_imports(held, tmp
 
     store = open_store(db)
     con = store.cursor()
-    assert con.execute("select id, originator, tlp from incidents order by id").fetchall() == [
-        ("IN-1", "UK", "GREEN"),
-        ("IN-2", "UK", "AMBER"),
+    assert con.execute("select title, originator, tlp from incidents order by title").fetchall() == [
+        ("Also handed over", "UK", "AMBER"),
+        ("Handed over", "UK", "GREEN"),
     ]
     assert con.execute("select imported_by, source from import_batches").fetchall() == [
         ("ops@uk.example", "partner_weekly.csv")
@@ -139,12 +142,14 @@ def test_a_hand_over_that_fails_in_the_app_is_reported_not_lost(tmp_path) -> Non
     inbox.hand_over(db, src, kind="csv", actor="ops@uk.example", institute="UK", tlp=None, releasable=None)
     results = inbox.process_inbox(store)
     assert [r.outcome for r in results] == ["imported", "refused"]
-    assert "id 'IN-1' is already in the store" in results[1].message
+    assert "id 'IN-1'" in results[1].message and "is already in the store" in results[1].message
     assert store.cursor().execute("select count(*) from incidents").fetchall() == [(2,)]
-    log = inbox.inbox_log(store.cursor(), UK_ANALYST)
+    log = inbox.inbox_log(store.cursor(), OPS_UK)
     assert log["outcome"].tolist() == ["refused", "imported"]
-    assert inbox.inbox_log(store.cursor(), AU_ANALYST).empty  # another institute's hand-overs
-    assert len(inbox.inbox_log(store.cursor(), ADMIN)) == 2
+    assert inbox.inbox_log(store.cursor(), UK_ANALYST).empty  # someone else's hand-overs, same institute
+    assert inbox.inbox_log(store.cursor(), AU_ANALYST).empty  # another institute's
+    admin = inbox.inbox_log(store.cursor(), ADMIN)  # that they exist, not what they were
+    assert len(admin) == 2 and set(admin["message"]) == set(admin["file_name"]) == {inbox.WITHHELD}
     refused = list((db.parent / "inbox" / "refused").glob("*.result.json"))
     assert len(refused) == 1 and "already in the store" in json.loads(refused[0].read_text())["message"]
     close_all()
