@@ -111,9 +111,10 @@ if st.session_state.get("signed_in_as") != viewer.email:
 st.session_state["viewer"] = viewer
 
 # Files the CLI handed over while this process held the store (docs/exchange.md); one directory listing when empty.
-for handed_over in inbox.process_inbox(session.store()):
-    if viewer.can_see_records:
-        st.toast(inert_markdown(handed_over.describe()), icon=":material/move_to_inbox:")
+# An outcome goes only to the person who handed the file over (it quotes the file); everyone else sees nothing.
+inbox.process_inbox(session.store())
+for handed_over in inbox.outcomes_for(session.store().path, viewer):
+    st.toast(inert_markdown(handed_over.describe()), icon=":material/move_to_inbox:")
 
 with st.sidebar:
     if mode == "demo":
