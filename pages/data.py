@@ -189,6 +189,7 @@ with tab_file:
             tlp=default_tlp,
             releasable=default_rel,
             source_key=source_key.strip().lower() or None,
+            viewer=viewer,
         )
         marking_banner(plan.marking, f"{plan.rows.num_rows:,} valid rows as they would be marked")
         st.dataframe(tf.preview(), width="stretch", hide_index=True, height=table_height(len(tf.rows), 8))

@@ -19,7 +19,7 @@ from tests.test_stix_import import T0, T1, T2, _version, bundle_bytes, institute
 CSV = (
     "id,title,occurred_on,category,severity,techniques,tlp,releasable_to\n"
     "{p}-1,First,2025-01-01,Jailbreak,3,AML.T0054,GREEN,UK;AU\n"
-    "{p}-2,Second,2025-01-02,Model theft,4,AML.T0024,AMBER,UK\n"
+    "{p}-2,Second,2025-01-02,Model theft,4,AML.T0024,AMBER,UK;AU\n"
 )
 
 
@@ -72,7 +72,7 @@ def test_undo_removes_exactly_the_batch_and_is_audited(store) -> None:
     report = undo_batch(store.store, first, actor="", viewer=UK_ANALYST)
     assert (report.removed, report.restored) == (2, 0)
     ids = [r[0] for r in store.cursor().execute("select id from incidents order by id").fetchall()]
-    assert ids == ["B-1", "B-2", "KEEP-1"]
+    assert ids == ["KEEP-1", "UK-B-1", "UK-B-2"]  # a file's ids are namespaced by the importing institute
     assert counts(store) == (3, 3)
     batch = (
         store.cursor()
@@ -187,19 +187,26 @@ def test_cli_history_and_undo(store, tmp_path: Path, capsys) -> None:
     close_all()
 
 
-def test_a_batch_without_a_chosen_institute_belongs_to_the_one_its_records_come_from(store) -> None:
+def test_a_batch_belongs_to_the_institute_its_records_come_from(store) -> None:
     data = CSV.format(p="AUX").replace("tlp,releasable_to", "tlp,releasable_to,originator")
-    data = data.replace("UK;AU\n", "UK;AU,AU\n").replace(",UK\n", ",UK,AU\n")
+    data = data.replace("UK;AU\n", "UK;AU,AU\n")
     tf = tab.read_tabular("au.csv", data.encode())
-    plan = tab.validate(
-        store.cursor(),
-        tf,
-        target="incidents",
-        mapping=tab.auto_mapping(tf.columns, "incidents"),
-        institute=None,
-        tlp=None,
-        releasable=None,
-    )
+
+    def plan_as(institute: str | None) -> tab.ImportPlan:
+        return tab.validate(
+            store.cursor(),
+            tf,
+            target="incidents",
+            mapping=tab.auto_mapping(tf.columns, "incidents"),
+            institute=institute,
+            tlp=None,
+            releasable=None,
+        )
+
+    # an institute was chosen: a file's originator column that contradicts it is refused on its rows
+    assert {(p.row, p.field) for p in plan_as("UK").problems} == {(1, "originator"), (2, "originator")}
+    # the store's operator importing for no institute (a replica of both institutes) keeps the file's column
+    plan = plan_as(None)
     assert plan.ok, plan.problems
     batch = tab.commit(store.store, plan, actor="cli").batch_id
     assert history(store.cursor(), AU_LEAD)["batch_id"].tolist() == [batch]

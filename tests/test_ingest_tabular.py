@@ -97,7 +97,7 @@ def test_each_encoding_imports_the_same_text(store, tmp_path, encoding: str, exp
         store.store, write(tmp_path, "p.csv", data), actor="t@x", institute="UK", tlp=None, releasable=None
     )
     assert report.added == 1
-    got = store.cursor().execute("select title from incidents where id = 'X-001'").fetchall()
+    got = store.cursor().execute("select title from incidents where id = 'UK-X-001'").fetchall()
     assert got == [(title,)]
 
 
@@ -210,7 +210,7 @@ def test_json_lists_and_numbers_in_json_records(store, tmp_path) -> None:
         store.cursor()
         .execute(
             "select category, severity, sectors, countries, tlp, releasable_to, source from incidents "
-            "where id = 'J-1'"
+            "where id = 'UK-J-1'"
         )
         .fetchall()
     )
@@ -219,7 +219,7 @@ def test_json_lists_and_numbers_in_json_records(store, tmp_path) -> None:
     ]
     techs = (
         store.cursor()
-        .execute("select technique_id from incident_techniques where incident_id = 'J-1'")
+        .execute("select technique_id from incident_techniques where incident_id = 'UK-J-1'")
         .fetchall()
     )
     assert techs == [("AML.T0051.000",)]
@@ -415,11 +415,15 @@ def test_duplicate_ids_within_the_file(store) -> None:
 
 
 def test_duplicate_ids_against_the_store(store) -> None:
-    store.incident(id="X-002")
+    store.incident(id="UK-X-002")  # a file's ids are namespaced by the importing institute (UK here)
     before = state(store)
     plan = plan_for(store, csv_bytes([good_row(1), good_row(2)]))
     assert [(p.row, p.column, p.message) for p in plan.problems] == [
-        (2, "id", "id 'X-002' is already in the store; imports add records and never replace them")
+        (
+            2,
+            "id",
+            "id 'X-002' (as 'UK-X-002') is already in the store; imports add records and never replace them",
+        )
     ]
     with pytest.raises(ImportRefused):
         tab.commit(store.store, plan, actor="t")
@@ -438,7 +442,7 @@ def test_commit_only_valid_rows_keeps_the_rejected_as_a_file(store) -> None:
     assert (report.added, report.rejected) == (2, 2)
     assert "2 rows rejected and not imported (rows 2, 4)" in report.warnings
     ids = store.cursor().execute("select id from incidents order by id").fetchall()
-    assert ids == [("X-001",), ("X-003",)]
+    assert ids == [("UK-X-001",), ("UK-X-003",)]
     rejected = plan.rejected_rows_csv()
     assert rejected.startswith(codecs.BOM_UTF8)
     back = list(csv.reader(io.StringIO(rejected.decode("utf-8-sig"))))
@@ -483,13 +487,20 @@ def test_red_rows_keep_their_named_recipients(store, tmp_path) -> None:
     assert got == [("RED", ["lead@uk.example", "analyst@uk.example"])]
 
 
-def test_originator_comes_from_the_file_or_the_chosen_institute(store) -> None:
+def test_originator_is_the_importers_institute_never_the_files(store) -> None:
     header = [*HEADER, "originator"]
-    rows = [[*good_row(1), "AU"], [*good_row(2), ""]]
+    rows = [[*good_row(1), "AU"], [*good_row(2), ""], [*good_row(3), "uk"]]
     plan = plan_for(store, csv_bytes(rows, header=header), institute="UK")
-    assert plan.rows.column("originator").to_pylist() == ["AU", "UK"]
+    assert [(p.row, p.column) for p in plan.problems] == [(1, "originator")]
+    assert "a file cannot choose the originating institute" in plan.problems[0].message
+    assert plan.rows.column("originator").to_pylist() == ["UK", "UK"]
+    # a person importing always imports for their own institute, whatever the column says
+    plan = plan_for(store, csv_bytes(rows, header=header), institute=None, viewer=UK_ANALYST)
+    assert [(p.row, p.field) for p in plan.problems] == [(1, "originator")]
+    # only the store's operator replicating for no institute keeps the column (rows without one are refused)
     plan = plan_for(store, csv_bytes(rows, header=header), institute=None)
-    assert [(p.row, p.column) for p in plan.problems] == [(2, "originator")]
+    assert [(p.row, p.field) for p in plan.problems] == [(2, "originator")]
+    assert plan.rows.column("originator").to_pylist() == ["AU", "UK"]
 
 
 # -- limits ---------------------------------------------------------------------------------------------------
@@ -534,7 +545,7 @@ def test_imports_work_on_a_hardened_store(store, tmp_path) -> None:
     store.store.harden()
     with pytest.raises(Exception, match=r"disabled|external"):
         store.cursor().execute(f"select * from read_csv('{tmp_path}/x.csv')").fetchall()
-    plan = plan_for(store, csv_bytes([good_row(1), good_row(2)]))
+    plan = plan_for(store, csv_bytes([good_row(1), good_row(2)]), institute="AU", viewer=AU_ANALYST)
     report = tab.commit(store.store, plan, actor="", viewer=AU_ANALYST)
     assert report.added == 2
     assert store.cursor().execute("select count(*) from incidents").fetchall() == [(2,)]

@@ -154,8 +154,9 @@ def test_misp_like_bundle_becomes_incidents_with_techniques(store) -> None:
     report = load(store, data)
     assert (report.added, report.updated, report.unchanged, report.rejected) == (2, 0, 0, 0)
     assert "1 attack patterns have no ATLAS reference and were not used" in report.warnings
-    inc_id = f"STIX-{objs['incident'].id.split('--')[1]}"
-    ev_id = f"STIX-{objs['event'].id.split('--')[1]}"
+    # records get ids in the importer's namespace
+    inc_id = f"AU-STIX-{objs['incident'].id.split('--')[1]}"
+    ev_id = f"AU-STIX-{objs['event'].id.split('--')[1]}"
     rows = {
         r[0]: r[1:]
         for r in store.cursor()
@@ -383,17 +384,17 @@ def _version(modified: datetime, *, name: str, marking: Any, author: str = "UK",
 def test_same_id_and_modified_is_no_change_newer_is_an_update_with_history(store) -> None:
     amber = tlp2("AMBER")
     first = bundle_bytes(amber, institute("UK"), _version(T0, name="Weights stolen", marking=amber))
-    r1 = load(store, first, institute="AU")
+    r1 = load(store, first, institute="UK")
     assert r1.added == 1
     before = state(store)
-    r2 = load(store, first, institute="AU")
+    r2 = load(store, first, institute="UK")
     assert (r2.added, r2.updated, r2.unchanged) == (0, 0, 1)
     assert state(store)[:4] == before[:4]  # no record, technique, STIX or note rows changed
 
     newer = bundle_bytes(
         amber, institute("UK"), _version(T2, name="Weights stolen and sold", marking=amber, severity=5)
     )
-    r3 = load(store, newer, institute="AU")
+    r3 = load(store, newer, institute="UK")
     assert (r3.added, r3.updated, r3.unchanged) == (0, 1, 0)
     row = store.cursor().execute("select title, severity, originator, updated_at from incidents").fetchall()
     assert row == [("Weights stolen and sold", 5, "UK", datetime(2026, 3, 3, 9, 0))]
@@ -403,22 +404,24 @@ def test_same_id_and_modified_is_no_change_newer_is_an_update_with_history(store
 
     # an older version arriving late changes nothing
     middle = bundle_bytes(amber, institute("UK"), _version(T1, name="Middle", marking=amber))
-    r4 = load(store, middle, institute="AU")
+    r4 = load(store, middle, institute="UK")
     assert (r4.updated, r4.unchanged) == (0, 1)
     assert any("older version" in w for w in r4.warnings)
 
     # undoing the update restores the first version exactly
-    undo_batch(store.store, r3.batch_id, actor="lead@au.example")
+    undo_batch(store.store, r3.batch_id, actor="lead@uk.example")
     row = store.cursor().execute("select title, severity, updated_at from incidents").fetchall()
     assert row == [("Weights stolen", 3, datetime(2026, 3, 1, 9, 0))]
-    again = load(store, first, institute="AU")
+    again = load(store, first, institute="UK")
     assert again.unchanged == 1
 
 
 def test_an_update_never_lowers_the_marking(store) -> None:
     amber, green = tlp2("AMBER"), tlp2("GREEN")
-    load(store, bundle_bytes(amber, institute("UK"), _version(T0, name="v1", marking=amber)))
-    report = load(store, bundle_bytes(green, institute("UK"), _version(T1, name="v2", marking=green)))
+    load(store, bundle_bytes(amber, institute("UK"), _version(T0, name="v1", marking=amber)), institute="UK")
+    report = load(
+        store, bundle_bytes(green, institute("UK"), _version(T1, name="v2", marking=green)), institute="UK"
+    )
     assert report.updated == 1
     assert store.cursor().execute("select title, tlp from incidents").fetchall() == [("v2", "AMBER")]
     assert any("kept TLP:AMBER" in w for w in report.warnings)
@@ -426,13 +429,20 @@ def test_an_update_never_lowers_the_marking(store) -> None:
 
 def test_a_record_from_the_other_institute_is_never_overwritten(store) -> None:
     amber = tlp2("AMBER")
-    load(store, bundle_bytes(amber, institute("UK"), _version(T0, name="UK's record", marking=amber)))
+    load(
+        store,
+        bundle_bytes(amber, institute("UK"), _version(T0, name="UK's record", marking=amber)),
+        institute="UK",
+    )
+    before = state(store)
     hijack = bundle_bytes(
         amber, institute("AU"), _version(T1, name="AU's rewrite", marking=amber, author="AU")
     )
-    report = load(store, hijack, institute="AU")
-    assert (report.updated, report.rejected) == (0, 1)
-    assert "originated in UK" in report.warnings[0]
+    with pytest.raises(ImportRefused) as e:
+        load(store, hijack, institute="AU")
+    assert "incident--6a1f0b8e-2b7d-4c51-8f0a-8d1c2f3e4b5a" in str(e.value)
+    assert "may only change records of AU" in str(e.value)
+    assert state(store) == before
     assert store.cursor().execute("select title, originator from incidents").fetchall() == [
         ("UK's record", "UK")
     ]
@@ -460,8 +470,9 @@ def test_page_import_takes_the_viewer(store) -> None:
     ).fetchall() == [("AU", "analyst@au.example")]
 
 
-def test_records_the_importer_may_not_see_behave_as_taken_ids(store) -> None:
-    """A bundle touching a record hidden from the person importing reveals nothing about it and changes nothing."""
+def test_records_the_importer_may_not_see_behave_as_missing(store) -> None:
+    """A bundle touching a record hidden from the person importing reveals nothing about it and changes nothing:
+    its STIX id and x_ukau_id are treated as free, and the importer's record gets an id of its own namespace."""
     amber = tlp2("AMBER")
     # a UK record, AMBER+STRICT: invisible to AU staff
     load(
@@ -473,19 +484,22 @@ def test_records_the_importer_may_not_see_behave_as_taken_ids(store) -> None:
         ),
         institute="UK",
     )
-    before = state(store)
-    newer = bundle_bytes(amber, institute("UK"), _version(T1, name="rewritten", marking=amber))
+    newer = bundle_bytes(amber, _version(T1, name="rewritten", marking=amber, author="AU"))
     report = import_stix_bytes(
         store.store, "p.json", newer, actor="", institute=None, tlp=None, releasable=None, viewer=AU_ANALYST
     )
-    assert (report.added, report.updated, report.rejected) == (0, 0, 1)
-    assert report.warnings == [
-        "incident--6a1f0b8e-2b7d-4c51-8f0a-8d1c2f3e4b5a: not imported, its id is already in use"
+    assert (report.added, report.updated, report.rejected, report.warnings) == (1, 0, 0, [])
+    assert store.cursor().execute(
+        "select id, title, tlp, originator from incidents order by id"
+    ).fetchall() == [
+        ("AU-UK-2026-0000042", "rewritten", "AMBER", "AU"),
+        ("UK-2026-0000042", "UK strict", "AMBER+STRICT", "UK"),
     ]
-    assert store.cursor().execute("select title, tlp from incidents").fetchall() == [
-        ("UK strict", "AMBER+STRICT")
-    ]
-    assert state(store)[:4] == before[:4]
+    # the same bundle again is no change, exactly as for a STIX id nobody held
+    again = import_stix_bytes(
+        store.store, "p.json", newer, actor="", institute=None, tlp=None, releasable=None, viewer=AU_ANALYST
+    )
+    assert (again.added, again.updated, again.unchanged, again.rejected) == (0, 0, 1, 0)
     # a note about the hidden record is refused exactly as one about a record that does not exist
     note = stix2.Note(
         content="x",

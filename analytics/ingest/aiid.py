@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from analytics import audit
-from analytics.ingest import ImportRefused, ImportReport, new_batch_id, record_batch
+from analytics.ingest import ImportRefused, ImportReport, load_json, new_batch_id, record_batch
 from analytics.ingest.atlas import ORIGINATOR_DEFAULT, UNMAPPED_CATEGORY
 from analytics.ingest.public_incidents import PublicIncident, upsert_public_incidents
 from analytics.markings import INSTITUTES, normalise_tlp
@@ -247,7 +247,7 @@ def _json_list(cell: str, where: str) -> list[str]:
     if not cell.strip():
         return []
     try:
-        value = json.loads(cell)
+        value = load_json(where, cell)
     except json.JSONDecodeError:
         raise ImportRefused(f"{where}: {cell[:60]!r} is not a JSON list") from None
     if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):

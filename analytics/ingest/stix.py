@@ -40,7 +40,17 @@ import stix2.exceptions
 
 from analytics import audit, vocab
 from analytics.demo_taxonomy import CATEGORY_TECHNIQUES
-from analytics.ingest import ImportRefused, ImportReport, new_batch_id, record_batch
+from analytics.ingest import (
+    RESERVED_ID,
+    ImportRefused,
+    ImportReport,
+    id_namespace,
+    importer_institute,
+    load_json,
+    namespaced_id,
+    new_batch_id,
+    record_batch,
+)
 from analytics.ingest.tabular import _CONVERTERS, _Bad
 from analytics.markings import INSTITUTES, TLP_LEVELS, normalise_tlp, parse_releasable, visible_sql
 from analytics.store import Store
@@ -114,7 +124,7 @@ class BundleCheck:
     """A parsed bundle and what is wrong with it. `reasons` empty means it can be imported."""
 
     name: str
-    objects: dict[str, Any] = field(default_factory=dict)  # id -> stix2 object (newest version)
+    objects: dict[str, Any] = field(default_factory=dict)  # id -> stix2 object (repeated ids are refused)
     reasons: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
@@ -143,7 +153,7 @@ def check_bundle(name: str, data: bytes, *, known_ids: Iterable[str] = ()) -> Bu
             f"{label} is {len(data) / 1_048_576:.0f} MB; the limit is {MAX_BYTES / 1_048_576:.0f} MB per bundle"
         )
     try:
-        doc = json.loads(data.decode("utf-8-sig"))
+        doc = load_json(label, data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ImportRefused(f"{label}: not a JSON document ({e})") from None
     if not isinstance(doc, dict) or doc.get("type") != "bundle":
@@ -156,6 +166,7 @@ def check_bundle(name: str, data: bytes, *, known_ids: Iterable[str] = ()) -> Bu
     if not isinstance(raw_objects, list):
         raise ImportRefused(f"{label}: 'objects' must be a list")
 
+    first_at: dict[str, int] = {}
     for k, raw in enumerate(raw_objects, start=1):
         if not isinstance(raw, dict):
             check.reasons.append(f"object {k} is not a JSON object")
@@ -175,11 +186,15 @@ def check_bundle(name: str, data: bytes, *, known_ids: Iterable[str] = ()) -> Bu
         if created is not None and modified is not None and modified < created:
             check.reasons.append(f"{where}: modified {modified} is earlier than created {created}")
             continue
-        previous = check.objects.get(oid)
-        if previous is None or (
-            modified is not None and previous.get("modified") is not None and modified > previous["modified"]
-        ):
-            check.objects[oid] = obj
+        if oid in first_at:
+            # Which of two objects with one id is meant is a guess (the first? the newer?): refuse instead.
+            check.reasons.append(
+                f"{where}: the id {oid} appears more than once in the bundle (first as object "
+                f"{first_at[oid]})"
+            )
+            continue
+        first_at[oid] = k
+        check.objects[oid] = obj
 
     known = set(known_ids) | set(KNOWN_MARKINGS) | set(INSTITUTE_IDENTITIES.values())
     for oid, obj in check.objects.items():
@@ -224,6 +239,7 @@ class _Candidate:
     origin: str  # 'UK' | 'AU' | 'EXTERNAL'
     created: datetime
     modified: datetime
+    claimed_id: str | None = None  # x_ukau_id as the bundle gave it, before namespacing
 
 
 def _tlp_of(obj: Any) -> str | None:
@@ -244,6 +260,10 @@ def _origin(obj: Any, objects: Mapping[str, Any]) -> str:
         if claimed in INSTITUTES:
             return claimed
     return "EXTERNAL"
+
+
+def _new_incident_id(namespace: str | None) -> str:
+    return f"{(namespace or 'X').upper()}-IMP-{uuid.uuid4().hex[:12]}"
 
 
 def _technique_ids(ap: Any) -> list[str]:
@@ -297,6 +317,8 @@ def _build_candidates(
     institute: str | None,
     tlp: str | None,
     releasable: Sequence[str] | None,
+    namespace: str | None = None,
+    operator_replica: bool = False,
 ) -> tuple[list[_Candidate], list[tuple[str, str, Any]], list[str]]:
     """Records, notes (note stix id, incident stix id, note) and reasons to refuse, from a checked bundle."""
     objects = check.objects
@@ -344,11 +366,19 @@ def _build_candidates(
         problems: list[str] = []
         techs = sorted(uses.get(oid, set()))
         origin = _origin(obj, objects)
-        originator = origin if origin in INSTITUTES else institute
+        # Origin is the importer's institute. Only the store's operator importing for no institute (a replica or
+        # restore of both institutes' records; it holds the store file anyway) keeps the bundle's own claim.
+        originator = origin if operator_replica and origin in INSTITUTES else institute
         if originator not in INSTITUTES:
             problems.append(
-                "created by an organisation other than the two institutes and no originating institute was "
-                "chosen (UK or AU)"
+                "no originating institute was chosen (UK or AU); the originator of every record is the importer's "
+                "institute"
+            )
+        elif origin in INSTITUTES and origin != originator:
+            # Origin is who imports: a bundle claiming the other institute is refused, never obeyed.
+            problems.append(
+                f"created_by_ref says {origin}, but records imported for {institute} originate in {institute}; "
+                "a file cannot choose the originating institute"
             )
         own_tlp = _tlp_of(obj)
         if own_tlp is None and default_tlp is None:
@@ -365,6 +395,17 @@ def _build_candidates(
         rel = sorted(set(own_rel or INSTITUTES) & set(default_rel or INSTITUTES))
         if not rel:
             problems.append("its releasability and the chosen default have no institute in common")
+        elif namespace in ("UK", "AU", "JOINT") and final_tlp not in (None, "RED"):
+            # What an institute imports stays readable by it, so its own ids never hold records hidden from it.
+            need = set(INSTITUTES) if namespace == "JOINT" else {namespace}
+            if not need <= set(rel):
+                problems.append(
+                    f"releasable to {', '.join(rel)} only: {namespace} could not read what it imports"
+                )
+            elif final_tlp == "AMBER+STRICT" and namespace != originator:
+                problems.append(
+                    f"TLP:AMBER+STRICT is read only by the originating institute, not by {namespace}"
+                )
         row: dict[str, Any] = {}
         convert_fields = {
             "actor_type": "actor_type",
@@ -414,13 +455,24 @@ def _build_candidates(
             problems.append(f"date: {e}")
             occurred = reported = None
         record_id = obj.get("x_ukau_id")
+        claimed_id = None
         if record_id is not None:
             try:
-                record_id = _convert("id", record_id)
+                record_id = claimed_id = _convert("id", record_id)
             except _Bad as e:
                 problems.append(f"x_ukau_id: {e}")
+            if record_id and RESERVED_ID in str(record_id).upper():
+                problems.append(f"x_ukau_id: ids containing {RESERVED_ID!r} are made by the importer")
         if not record_id:
             record_id = f"STIX-{oid.split('--', 1)[1]}"
+        # The record id lives in the importer's namespace (see tabular): 'X' from AU is 'AU-X'. TLP:RED records
+        # get a random one, as no RED record keeps an id a file chose (the store's operator, who sees every
+        # record and so learns nothing from a clash, keeps the bundle's ids).
+        record_id = (
+            _new_incident_id(namespace)
+            if final_tlp == "RED" and namespace is not None
+            else namespaced_id(str(record_id), namespace)
+        )
         recipients = row.pop("named_recipients") or []
         if final_tlp == "RED" and not recipients:
             problems.append("TLP:RED needs named recipients (x_ukau_named_recipients)")
@@ -463,6 +515,7 @@ def _build_candidates(
                 origin,
                 _naive_ms(obj["created"]),
                 _naive_ms(obj["modified"]),
+                claimed_id,
             )
         )
     if defaulted_severity:
@@ -578,8 +631,10 @@ def import_stix_bytes(
     if viewer is not None:
         audit.require(store, viewer, "analyst", "lead", "admin", action="import", obj=f"file:{name}")
         actor = viewer.email
-        if institute is None and viewer.institute in INSTITUTES:
-            institute = viewer.institute
+    institute = importer_institute(viewer, institute)
+    namespace = id_namespace(viewer, institute)
+    if viewer is not None and institute is None:
+        raise ImportRefused(f"{Path(name).name}: choose the originating institute for the import (UK or AU)")
     con = store.cursor()
     try:
         known = existing_stix_ids(con, viewer)
@@ -588,7 +643,14 @@ def import_stix_bytes(
     check = check_bundle(name, data, known_ids=known)
     if not check.ok:
         raise ImportRefused(_refusal(check.name, check.reasons))
-    candidates, notes, reasons = _build_candidates(check, institute=institute, tlp=tlp, releasable=releasable)
+    candidates, notes, reasons = _build_candidates(
+        check,
+        institute=institute,
+        tlp=tlp,
+        releasable=releasable,
+        namespace=namespace,
+        operator_replica=viewer is None and institute is None,
+    )
     if reasons:
         raise ImportRefused(_refusal(check.name, reasons))
     if not candidates and not notes:
@@ -602,7 +664,9 @@ def import_stix_bytes(
     report.warnings = list(check.warnings)
     report.details = {"objects": dict(check.counts)}
     with store.transaction() as tx:
-        _apply(tx, candidates, notes, report, actor=actor, viewer=viewer)
+        _apply(
+            tx, candidates, notes, report, actor=actor, viewer=viewer, institute=institute, name=check.name
+        )
         record_batch(tx, report, actor=actor, institute=institute)
         audit.record(
             tx,
@@ -636,46 +700,99 @@ def _apply(
     *,
     actor: str,
     viewer: Viewer | None,
+    institute: str | None,
+    name: str,
 ) -> None:
+    """Add, update or leave each candidate. Only records the importer may see count as existing: a STIX id or
+    record id held by a hidden record is treated as free (the hidden record is never read, changed or named).
+    An update, and a note, may only touch records of the importer's own institute; a bundle that would change
+    a visible record of the other institute is refused, naming the object."""
     batch = report.batch_id
     ids = pa.table(
         {
             "stix_id": pa.array([c.stix_id for c in candidates], pa.string()),
             "record_id": pa.array([c.record_id for c in candidates], pa.string()),
+            "claimed_id": pa.array([c.claimed_id for c in candidates], pa.string()),
         }
     )
+
+    def seen_as(alias: str) -> tuple[str, dict[str, Any]]:
+        return visible_sql(viewer, "incidents", alias) if viewer is not None else ("true", {})
+
+    vis, params = seen_as("i")
+    vis_s, _ = seen_as("e")  # same parameters: the viewer's
+    vis_k, _ = seen_as("x")
     con.register("stix_candidates", ids)
     try:
-        # What each candidate already is in the store: a STIX record we imported before, or a record made here.
-        vis, params = visible_sql(viewer, "incidents", "i") if viewer is not None else ("true", {})
         rows = con.execute(
             f"""
-            select c.stix_id, c.record_id, s.stix_id, s.record_id, s.modified, i.id, i.originator, i.updated_at,
-                   i.id is not null and not coalesce({vis}, false) as hidden,
-                   i.tlp, i.releasable_to, i.named_recipients
+            select c.stix_id,
+                   s.stix_id is not null, s.record_id, s.modified,
+                   e.id is not null, coalesce({vis_s}, false), e.originator,
+                   i.id is not null, coalesce({vis}, false), i.originator, i.updated_at,
+                   i.tlp, i.releasable_to, i.named_recipients,
+                   x.id is not null and coalesce({vis_k}, false), x.originator
             from stix_candidates c
             left join stix_records s on s.stix_id = c.stix_id
-            left join incidents i on i.id = coalesce(s.record_id, c.record_id)
+            left join incidents e on e.id = s.record_id
+            left join incidents i on i.id = c.record_id
+            left join incidents x on x.id = c.claimed_id
             """,
             params,
         ).fetchall()
     finally:
         con.unregister("stix_candidates")
     state = {r[0]: r for r in rows}
-    new: list[_Candidate] = []
-    seen_records: set[str] = set()
+
+    # Refusals first, so nothing is written when one applies (the caller's transaction is all or nothing).
+    reasons: list[str] = []
     for c in candidates:
-        _, _, known_stix, known_record, known_modified, inc_id, inc_orig, inc_updated, hidden, *marks = state[
+        (_, has_s, _, _, s_rec, s_vis, s_orig, _, _, _, _, _, _, _, claimed_vis, claimed_orig) = state[
             c.stix_id
         ]
-        if hidden:
-            # A record this person may not see: say no more than for any other id already taken.
-            report.rejected += 1
-            report.warnings.append(f"{c.stix_id}: not imported, its id is already in use")
-            continue
-        if known_record is not None:
-            c.record_id = known_record
-            c.row["id"] = known_record
+        own = c.row["originator"]  # the importer's institute (see _build_candidates)
+        if has_s and s_rec and s_vis and s_orig != own:
+            reasons.append(
+                f"{c.stix_id}: this STIX object is a record of {s_orig}; an import for {own} may only change "
+                f"records of {own}"
+            )
+        elif claimed_vis and claimed_orig != own:
+            reasons.append(
+                f"{c.stix_id}: x_ukau_id {c.claimed_id} is a record of {claimed_orig}; an import for {own} "
+                f"may only change records of {own}"
+            )
+    if reasons:
+        raise ImportRefused(_refusal(name, reasons))
+
+    new: list[_Candidate] = []
+    accepted: dict[str, str] = {}
+    stix_taken: set[str] = set()
+    seen_records: set[str] = set()
+    for c in candidates:
+        (_, has_s, s_record, s_modified, s_rec, s_vis, _, inc, inc_vis, _, inc_updated, *marks) = state[
+            c.stix_id
+        ]
+        marks = marks[:3]
+        known_stix = has_s and (s_vis or not s_rec)
+        if has_s and s_rec and not s_vis:
+            stix_taken.add(c.stix_id)  # held by a record this person may not see: as if it were free
+        if known_stix and s_rec:
+            # the record this STIX id was imported as before, visible to the importer
+            c.record_id = s_record
+            c.row["id"] = s_record
+            inc_exists, current = True, _naive_ms(s_modified)
+        elif known_stix:  # its record was removed (undone) since; bring it back as new
+            con.execute("delete from stix_records where stix_id = ?", [c.stix_id])
+            c.record_id = s_record
+            c.row["id"] = s_record
+            inc_exists, current = False, None
+        elif inc and not inc_vis:
+            # the id is held by a record hidden from the importer (made before ids were namespaced): a new id
+            c.record_id = _new_incident_id(institute)
+            c.row["id"] = c.record_id
+            inc_exists, current = False, None
+        else:
+            inc_exists, current = bool(inc), (_naive_ms(inc_updated) if inc else None)
         if c.record_id in seen_records:
             report.rejected += 1
             report.warnings.append(
@@ -683,37 +800,34 @@ def _apply(
             )
             continue
         seen_records.add(c.record_id)
-        if inc_id is None:
-            if known_stix is not None:  # its record was removed (undone) since; bring it back as new
-                con.execute("delete from stix_records where stix_id = ?", [c.stix_id])
+        if not inc_exists:
             new.append(c)
+            accepted[c.stix_id] = c.record_id
             continue
-        if known_stix is None and c.origin == "EXTERNAL":
-            # An outside object whose derived id collides with a record made here: never merge the two.
+        if not known_stix and c.stix_id not in stix_taken and c.origin == "EXTERNAL":
+            # An outside object whose id collides with a record of ours made here: never merge the two.
             report.rejected += 1
             report.warnings.append(f"{c.stix_id}: not imported, its id is already in use")
             continue
-        current = _naive_ms(known_modified if known_modified is not None else inc_updated)
+        accepted[c.stix_id] = c.record_id
+        assert current is not None
         if c.modified <= current:
             report.unchanged += 1
             if c.modified < current:
                 report.warnings.append(f"{c.stix_id}: an older version than the one held; kept the newer one")
             continue
-        if inc_orig != c.row["originator"]:
-            report.rejected += 1
-            report.warnings.append(
-                f"{c.stix_id}: not updated, record {c.record_id} originated in {inc_orig} and this version "
-                f"comes from {c.row['originator'] if c.origin != 'EXTERNAL' else 'outside ' + str(inc_orig)}"
-            )
-            continue
-        _update(con, c, marks, report, actor=actor, had_stix=known_stix is not None)
+        _update(
+            con, c, marks, report, actor=actor, had_stix=known_stix, record_stix=c.stix_id not in stix_taken
+        )
     if new:
-        _insert(con, new, batch)
+        _insert(con, new, batch, skip_stix=stix_taken)
         report.added += len(new)
-    _insert_notes(con, notes, {c.stix_id: c.record_id for c in candidates}, state, report)
+    _insert_notes(con, notes, accepted, report, viewer=viewer, institute=institute, name=name)
 
 
-def _insert(con: duckdb.DuckDBPyConnection, new: list[_Candidate], batch: str) -> None:
+def _insert(
+    con: duckdb.DuckDBPyConnection, new: list[_Candidate], batch: str, *, skip_stix: set[str] | None = None
+) -> None:
     cols: dict[str, list[Any]] = {name: [] for name in _ARROW_SCHEMA.names}
     for c in new:
         for name in _ROW_COLUMNS:
@@ -727,14 +841,17 @@ def _insert(con: duckdb.DuckDBPyConnection, new: list[_Candidate], batch: str) -
             "technique_id": pa.array([t for c in new for t in c.techniques], pa.string()),
         }
     )
+    # A STIX id already held by a record hidden from the importer keeps pointing there; the new record is found
+    # again by its own id next time.
+    mapped = [c for c in new if c.stix_id not in (skip_stix or set())]
     records = pa.table(
         {
-            "stix_id": pa.array([c.stix_id for c in new], pa.string()),
-            "record_id": pa.array([c.record_id for c in new], pa.string()),
-            "object_type": pa.array([c.obj["type"] for c in new], pa.string()),
-            "created": pa.array([c.created for c in new], pa.timestamp("us")),
-            "modified": pa.array([c.modified for c in new], pa.timestamp("us")),
-            "origin": pa.array([c.origin for c in new], pa.string()),
+            "stix_id": pa.array([c.stix_id for c in mapped], pa.string()),
+            "record_id": pa.array([c.record_id for c in mapped], pa.string()),
+            "object_type": pa.array([c.obj["type"] for c in mapped], pa.string()),
+            "created": pa.array([c.created for c in mapped], pa.timestamp("us")),
+            "modified": pa.array([c.modified for c in mapped], pa.timestamp("us")),
+            "origin": pa.array([c.origin for c in mapped], pa.string()),
         }
     )
     con.register("stix_new_incidents", table)
@@ -787,6 +904,7 @@ def _update(
     *,
     actor: str,
     had_stix: bool,
+    record_stix: bool = True,
 ) -> None:
     old_tlp, old_rel, old_named = marks
     previous = snapshot_incident(con, c.record_id)
@@ -821,7 +939,7 @@ def _update(
         )
     if had_stix:
         con.execute("update stix_records set modified = ? where stix_id = ?", [c.modified, c.stix_id])
-    else:
+    elif record_stix:
         con.execute(
             "insert into stix_records (stix_id, record_id, object_type, created, modified, origin, import_batch) "
             "values (?, ?, ?, ?, ?, ?, ?)",
@@ -834,19 +952,38 @@ def _insert_notes(
     con: duckdb.DuckDBPyConnection,
     notes: list[tuple[str, str, Any]],
     record_for: Mapping[str, str],
-    state: Mapping[str, Any],
     report: ImportReport,
+    *,
+    viewer: Viewer | None,
+    institute: str | None,
+    name: str,
 ) -> None:
+    """Notes about records of this bundle that were imported, or about records the importer may see that belong
+    to their own institute (a note travels with the record into its owner's partner export, so adding one is a
+    change). A note about a visible record of the other institute refuses the bundle; a note about a record the
+    importer may not see was already refused by check_bundle exactly like one about a missing record."""
     if not notes:
         return
     existing = {
         (r[0], r[1]) for r in con.execute("select stix_id, incident_id from incident_notes").fetchall()
     }
+    vis, params = visible_sql(viewer, "incidents", "i") if viewer is not None else ("true", {})
     rows = []
+    reasons = []
     for note_id, target, obj in notes:
         record_id = record_for.get(target)
         if record_id is None:
-            hits = con.execute("select record_id from stix_records where stix_id = ?", [target]).fetchall()
+            hits = con.execute(
+                f"select s.record_id, i.originator from stix_records s join incidents i on i.id = s.record_id "
+                f"where s.stix_id = $target and {vis}",
+                {**params, "target": target},
+            ).fetchall()
+            if hits and institute is not None and hits[0][1] != institute:
+                reasons.append(
+                    f"{note_id}: {target} is a record of {hits[0][1]}; an import for {institute} may only add "
+                    f"notes to records of {institute}"
+                )
+                continue
             record_id = hits[0][0] if hits else None
         if record_id is None or (note_id, record_id) in existing:
             continue
@@ -863,6 +1000,8 @@ def _insert_notes(
                 report.batch_id,
             ]
         )
+    if reasons:
+        raise ImportRefused(_refusal(name, reasons))
     if rows:
         con.executemany(
             "insert into incident_notes (stix_id, incident_id, author, abstract, content, created, import_batch) "

@@ -28,6 +28,7 @@ import io
 import json
 import math
 import re
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -38,8 +39,18 @@ import duckdb
 import pyarrow as pa
 
 from analytics import audit, vocab
-from analytics.ingest import ImportRefused, ImportReport, new_batch_id, record_batch
-from analytics.markings import INSTITUTES, TLP_LEVELS, Marking, normalise_tlp, parse_releasable
+from analytics.ingest import (
+    RESERVED_ID,
+    ImportRefused,
+    ImportReport,
+    id_namespace,
+    importer_institute,
+    load_json,
+    namespaced_id,
+    new_batch_id,
+    record_batch,
+)
+from analytics.markings import INSTITUTES, TLP_LEVELS, Marking, normalise_tlp, parse_releasable, visible_sql
 from analytics.store import Store
 from analytics.viewer import Viewer
 
@@ -362,12 +373,12 @@ def _parse_json(label: str, text: str, fmt: str, max_rows: int) -> tuple[list[st
             if len(records) >= max_rows:
                 raise _too_many(label, len(records) + 1, max_rows)
             try:
-                records.append(json.loads(line))
+                records.append(load_json(label, line, where=f"line {n}"))
             except json.JSONDecodeError as e:
                 raise ImportRefused(f"{label}: line {n} is not valid JSON ({e.msg})") from None
     else:
         try:
-            doc = json.loads(text)
+            doc = load_json(label, text)
         except json.JSONDecodeError as e:
             raise ImportRefused(
                 f"{label}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})"
@@ -613,9 +624,11 @@ def split_list(raw: Any) -> list[str]:
         s = raw.strip()
         if s.startswith("["):
             try:
-                parsed = json.loads(s)
+                parsed = load_json("cell", s)
             except json.JSONDecodeError:
                 raise _Bad(f"{raw!r} looks like a JSON list but is not valid JSON") from None
+            except ImportRefused:
+                raise _Bad("a JSON list nested too deep") from None
             if not isinstance(parsed, list):
                 raise _Bad(f"{raw!r} is not a list")
             items = parsed
@@ -627,10 +640,23 @@ def split_list(raw: Any) -> list[str]:
     for it in items:
         if isinstance(it, dict | list):
             raise _Bad(f"{raw!r}: list items must be plain values")
-        text = str(it).strip()
+        text = _no_control(str(it).strip())
         if text and text not in out:
             out.append(text)
     return out
+
+
+# C0 control characters and DEL, except tab, line feed and carriage return (line breaks inside a cell): a NUL or
+# an escape sequence in a title is never intended and breaks terminals, CSV readers and partner systems.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _no_control(s: str) -> str:
+    if m := _CONTROL.search(s):
+        raise _Bad(
+            f"contains the control character U+{ord(m.group()):04X}; only tab and line breaks are allowed in text"
+        )
+    return s
 
 
 def _text(raw: Any, limit: int = 500) -> str | None:
@@ -640,7 +666,7 @@ def _text(raw: Any, limit: int = 500) -> str | None:
         raise _Bad("expected text, found a list or object")
     if isinstance(raw, float) and raw.is_integer():
         raw = int(raw)
-    s = str(raw).strip()
+    s = _no_control(str(raw).strip())
     if len(s) > limit:
         raise _Bad(f"is {len(s):,} characters long; the limit is {limit:,}")
     return s or None
@@ -924,14 +950,20 @@ def validate(
     tlp: str | None,
     releasable: Sequence[str] | None,
     source_key: str | None = None,
+    viewer: Viewer | None = None,
 ) -> ImportPlan:
     """Convert and check every cell; read the store only to find ids that already exist. Writes nothing.
 
     Markings: a row's TLP is the higher of its own and the default `tlp`; its releasability the intersection of
     its own and the default `releasable`. A row with neither is a problem: an unmarked record is never stored.
+
+    Origin: the importer's institute (`viewer`'s own, else the chosen `institute`); an originator or institute
+    column that says otherwise is a problem on its row. Ids: a file's id is namespaced by the importer's institute
+    and checked only against records `viewer` may see; rows without an id, and TLP:RED rows, get a new random id
+    (see module docstring), so no message, count or outcome depends on a record the importer may not see.
     """
     with _gc_paused():
-        return _validate(con, tf, target, mapping, institute, tlp, releasable, source_key)
+        return _validate(con, tf, target, mapping, institute, tlp, releasable, source_key, viewer)
 
 
 def _validate(
@@ -943,7 +975,10 @@ def _validate(
     tlp: str | None,
     releasable: Sequence[str] | None,
     source_key: str | None,
+    viewer: Viewer | None,
 ) -> ImportPlan:
+    institute = importer_institute(viewer, institute)
+    namespace = id_namespace(viewer, institute)
     specs = {f.name: f for f in FIELDS[target]}
     problems: list[Problem] = []
     warnings: list[str] = []
@@ -1034,25 +1069,45 @@ def _validate(
             if v is None and _cell_text(tf.rows[i][col_index[col]]).strip() == "":
                 problems.append(Problem(i + 1, col, fname, "", f"{fname} is required and this cell is empty"))
 
-    # Originating institute.
+    # Originating institute: the importer's. A cell may repeat it (or say PUBLIC for a published evaluation
+    # result); any other institute is refused on its row, never obeyed and never silently overridden.
     owner_field = "originator" if target == "incidents" else "institute"
-    owners = column(owner_field)
-    default_owner = institute if institute in ("UK", "AU") else None
+    owner_col = field_to_col.get(owner_field, "")
+    claimed = column(owner_field)
+    # The store's operator (no viewer) who chose no institute replicates or restores for both institutes and
+    # already holds the store file: only there does the file's column stand (see analytics.ingest).
+    operator_replica = viewer is None and institute is None
+    owners: list[str | None] = []
+    for i, v in enumerate(claimed):
+        if v is None or v == institute or (target == "eval_runs" and v == "PUBLIC") or operator_replica:
+            owners.append(v or institute)
+            continue
+        owners.append(None)
+        problems.append(
+            Problem(
+                i + 1,
+                owner_col,
+                owner_field,
+                _short(v),
+                f"says {v!r}, but a file cannot choose the originating institute: "
+                + (
+                    f"records imported for {institute} originate in {institute}"
+                    if institute
+                    else "choose the originating institute for the import (UK or AU)"
+                ),
+            )
+        )
     missing_owner = [
-        i for i, v in enumerate(owners) if v is None and _cell_empty(tf, field_to_col, owner_field, i)
+        i for i, v in enumerate(claimed) if v is None and _cell_empty(tf, field_to_col, owner_field, i)
     ]
-    if missing_owner and default_owner is None:
-        if owner_field in field_to_col:
-            for i in missing_owner:
-                problems.append(
-                    Problem(
-                        i + 1,
-                        field_to_col[owner_field],
-                        owner_field,
-                        "",
-                        f"no {owner_field} in this row and no originating institute was chosen",
-                    )
+    if missing_owner and institute is None:
+        if operator_replica and owner_col:
+            problems += [
+                Problem(
+                    i + 1, owner_col, owner_field, "", f"no {owner_field} in this row and no institute chosen"
                 )
+                for i in missing_owner
+            ]
         else:
             problems.append(
                 Problem(
@@ -1060,10 +1115,10 @@ def _validate(
                     "",
                     owner_field,
                     "",
-                    f"no column gives the {owner_field} and no originating institute was chosen (UK or AU)",
+                    f"no originating institute was chosen (UK or AU); the {owner_field} of every record is the "
+                    "importer's institute",
                 )
             )
-    owners = [v if v is not None else default_owner for v in owners]
 
     # Markings: own marking raised by the default, releasability narrowed by it, never the other way.
     tlps = column("tlp")
@@ -1129,16 +1184,68 @@ def _validate(
                 )
             )
 
-    # Ids: given, or derived from the row's content (so the same row imported twice is caught as a duplicate).
+        # What an institute imports stays readable by that institute (and by the JOINT importer who made it):
+        # otherwise its own ids would hold records hidden from it, and a clash would say they exist.
+        who = namespace if namespace in ("UK", "AU", "JOINT") else None
+        if who and final_tlp[i] and final_tlp[i] != "RED" and final_rel[i]:
+            need = set(INSTITUTES) if who == "JOINT" else {who}
+            if not need <= set(final_rel[i] or ()):
+                problems.append(
+                    Problem(
+                        i + 1,
+                        rel_col,
+                        "releasable_to",
+                        _short(final_rel[i]),
+                        f"releasable to {', '.join(final_rel[i] or [])} only: {who} could not read the record it "
+                        "imports",
+                    )
+                )
+            elif final_tlp[i] == "AMBER+STRICT" and owners[i] != who:
+                problems.append(
+                    Problem(
+                        i + 1,
+                        tlp_col,
+                        "tlp",
+                        "AMBER+STRICT",
+                        f"TLP:AMBER+STRICT is read only by the originating institute, and {who} imports this "
+                        f"{'record for ' + str(owners[i]) if owners[i] else 'record'}",
+                    )
+                )
+
+    # Ids. A file's id is namespaced by the importer ('X-1' from AU is stored as 'AU-X-1'); rows without one and
+    # TLP:RED rows get '<ns>-IMP-<random>'. Duplicates are looked for only among records the importer may see
+    # (by id, or for rows without an id by their content), so a hidden record is exactly like a missing one.
     id_field = "id" if target == "incidents" else "run_id"
-    ids = column(id_field)
+    given = column(id_field)
     id_col = field_to_col.get(id_field, "")
+    ids: list[str | None] = [None] * n
+    red_given = 0
+    fresh_red = namespace is not None  # the operator sees every record: a clash tells them nothing
     for i in range(n):
-        if ids[i] is None and _cell_empty(tf, field_to_col, id_field, i):
-            ids[i] = _derived_id(target, owners[i], values, i)
+        g = given[i]
+        if g is not None and RESERVED_ID in g.upper():
+            problems.append(
+                Problem(
+                    i + 1,
+                    id_col,
+                    id_field,
+                    g,
+                    f"ids containing {RESERVED_ID!r} are made by the importer; leave the {id_field} empty",
+                )
+            )
+            continue
+        if (fresh_red and final_tlp[i] == "RED") or g is None:
+            red_given += final_tlp[i] == "RED" and g is not None
+            ids[i] = _new_id(target, namespace or owners[i])
+        else:
+            ids[i] = namespaced_id(g, namespace)
+    if red_given:
+        warnings.append(
+            f"{red_given} TLP:RED rows get ids of their own: a RED record never keeps the id a file gives it"
+        )
     first_seen: dict[str, int] = {}
     for i, rid in enumerate(ids):
-        if rid is None:
+        if rid is None or given[i] is None or (fresh_red and final_tlp[i] == "RED"):
             continue
         if rid in first_seen:
             problems.append(
@@ -1146,24 +1253,26 @@ def _validate(
                     i + 1,
                     id_col,
                     id_field,
-                    rid,
-                    f"{id_field} {rid!r} is already used by row {first_seen[rid] + 1} of this file",
+                    given[i],
+                    f"{id_field} {given[i]!r} is already used by row {first_seen[rid] + 1} of this file",
                 )
             )
         else:
             first_seen[rid] = i
-    existing = _existing_ids(con, target, list(first_seen))
-    for rid in existing:
+    for rid in _existing_ids(con, target, list(first_seen), viewer):
         i = first_seen[rid]
+        stored = "" if rid == given[i] else f" (as {rid!r})"
         problems.append(
             Problem(
                 i + 1,
                 id_col,
                 id_field,
-                rid,
-                f"{id_field} {rid!r} is already in the store; imports add records and never replace them",
+                given[i],
+                f"{id_field} {given[i]!r}{stored} is already in the store; imports add records and never replace "
+                "them",
             )
         )
+    _content_duplicates(con, target, tf, values, owners, given, final_tlp, viewer, problems)
 
     # Techniques not in the loaded ATLAS release are kept (releases differ) but flagged.
     if target == "incidents" and "techniques" in values:
@@ -1222,6 +1331,7 @@ def _validate(
 
 
 _RANK: dict[str, int] = {t: k for k, t in enumerate(TLP_LEVELS)}
+_KIND_OF: dict[str, dict[str, str]] = {t: {f.name: f.kind for f in specs} for t, specs in FIELDS.items()}
 _UNIQUE_KINDS = frozenset({"id", "title", "long_text"})
 
 
@@ -1232,29 +1342,113 @@ def _cell_empty(tf: TabularFile, field_to_col: Mapping[str, str], fname: str, i:
     return _cell_text(tf.rows[i][tf.columns.index(col)]).strip() == ""
 
 
-def _derived_id(target: Target, owner: str | None, values: Mapping[str, list[Any]], i: int) -> str:
-    keys = (
-        ("title", "occurred_on", "category")
-        if target == "incidents"
-        else ("model", "benchmark", "eval_date", "metric", "task_version", "score")
-    )
-    basis = "|".join(str(values[k][i]) if k in values else "" for k in keys)
-    digest = hashlib.sha1(f"{owner}|{basis}".encode()).hexdigest()[:12]
-    prefix = (owner or "X").upper()
+def _new_id(target: Target, namespace: str | None) -> str:
+    """A fresh id for a row the file gives none (or a TLP:RED row): random, so it cannot be predicted from the
+    row's content and never meets a record someone else can see and this importer cannot."""
+    digest = uuid.uuid4().hex[:12]
+    prefix = (namespace or "X").upper()
     return f"{prefix}-IMP-{digest}" if target == "incidents" else f"{prefix.lower()}-imp-{digest}"
 
 
-def _existing_ids(con: duckdb.DuckDBPyConnection, target: Target, ids: list[str]) -> list[str]:
+_CONTENT_KEYS: dict[str, tuple[str, ...]] = {
+    "incidents": ("title", "occurred_on", "category"),
+    "eval_runs": ("model", "benchmark", "eval_date", "metric", "task_version", "score"),
+}
+
+
+def _content_duplicates(
+    con: duckdb.DuckDBPyConnection,
+    target: Target,
+    tf: TabularFile,
+    values: Mapping[str, list[Any]],
+    owners: Sequence[str | None],
+    given: Sequence[str | None],
+    tlps: Sequence[str | None],
+    viewer: Viewer | None,
+    problems: list[Problem],
+) -> None:
+    """Rows without an id that repeat an earlier row of the file, or a record of the same institute the importer
+    may see, with the same content (the same file imported twice): a problem on the row."""
+    keys = _CONTENT_KEYS[target]
+    owner_field = "originator" if target == "incidents" else "institute"
+    rows = [
+        i
+        for i in range(len(tf.rows))
+        if given[i] is None and tlps[i] != "RED" and owners[i] is not None and all(k in values for k in keys)
+    ]
+    if not rows:
+        return
+    what = (
+        "incident (title, date, category)"
+        if target == "incidents"
+        else "result (model, benchmark, date, score)"
+    )
+    seen: dict[tuple[Any, ...], int] = {}
+    candidates: list[int] = []
+    for i in rows:
+        key = (owners[i], *(values[k][i] for k in keys))
+        if key in seen:
+            problems.append(
+                Problem(i + 1, "", keys[0], "", f"the same {what} as row {seen[key] + 1} of this file")
+            )
+        else:
+            seen[key] = i
+            candidates.append(i)
+    table = pa.table(
+        {
+            "k": pa.array(candidates, pa.int64()),
+            "owner": pa.array([owners[i] for i in candidates], pa.string()),
+            **{
+                k: pa.array([values[k][i] for i in candidates], _ARROW_TYPES[_KIND_OF[target][k]])
+                for k in keys
+            },
+        }
+    )
+    table_name = {"incidents": "incidents", "eval_runs": "eval_runs"}[target]
+    alias = "i" if target == "incidents" else "r"
+    id_col = "id" if target == "incidents" else "run_id"
+    vis, params = visible_sql(viewer, target, alias) if viewer is not None else ("true", {})
+    on = " and ".join(f"{alias}.{k} is not distinct from c.{k}" for k in keys)
+    con.register("tabular_check_content", table)
+    try:
+        hits = con.execute(
+            f"select c.k, min({alias}.{id_col}) from tabular_check_content c join {table_name} {alias} "
+            f"on {on} and {alias}.{owner_field} = c.owner where {vis} group by c.k",
+            params,
+        ).fetchall()
+    finally:
+        con.unregister("tabular_check_content")
+    for i, rid in sorted(hits):
+        problems.append(
+            Problem(
+                i + 1,
+                "",
+                keys[0],
+                "",
+                f"the same {what} is already in the store as {rid!r}; imports add records and never replace them",
+            )
+        )
+
+
+def _existing_ids(
+    con: duckdb.DuckDBPyConnection, target: Target, ids: list[str], viewer: Viewer | None = None
+) -> list[str]:
+    """Those of `ids` held by a record `viewer` may see (every record for the store's operator)."""
     if not ids:
         return []
     table = pa.table({"rid": pa.array(ids, pa.string())})
+    vis, params = (
+        visible_sql(viewer, target, "i" if target == "incidents" else "r")
+        if viewer is not None
+        else ("true", {})
+    )
     con.register("tabular_check_ids", table)
     try:
         sql = {
             "incidents": "select c.rid from tabular_check_ids c join incidents i on i.id = c.rid",
             "eval_runs": "select c.rid from tabular_check_ids c join eval_runs r on r.run_id = c.rid",
         }[target]
-        return [r[0] for r in con.execute(sql).fetchall()]
+        return [r[0] for r in con.execute(f"{sql} where {vis}", params).fetchall()]
     finally:
         con.unregister("tabular_check_ids")
 
@@ -1300,6 +1494,12 @@ def commit(
     if viewer is not None:
         viewer.require("analyst", "lead", "admin")
         actor = viewer.email
+        if viewer.institute in INSTITUTES and plan.institute != viewer.institute:
+            # A plan validated for another institute (or for none) would record the wrong origin.
+            raise ImportRefused(
+                f"{plan.file.name}: validated for {plan.institute or 'no institute'}, but you import for "
+                f"{viewer.institute}; validate it again"
+            )
     if plan.file_level_problems or (plan.problems and not only_valid):
         raise ImportRefused(refusal_text(plan))
     if plan.rows.num_rows == 0:
@@ -1329,25 +1529,29 @@ def commit(
         con.register("tabular_rows", table)
         try:
             id_field = "id" if plan.target == "incidents" else "run_id"
-            clash = _existing_ids(con, plan.target, table.column(id_field).to_pylist())
+            clash = _existing_ids(con, plan.target, table.column(id_field).to_pylist(), viewer)
             if clash:  # written by someone else since validation
                 raise ImportRefused(
                     f"{plan.file.name}: {len(clash)} ids were added to the store since validation "
                     f"(e.g. {clash[0]!r}); validate again"
                 )
             if plan.target == "incidents":
-                con.execute(
+                _insert_rows(
+                    con,
+                    plan.file.name,
                     f"insert into incidents ({_INCIDENT_COLUMNS}, source, import_batch) "
-                    f"select {_INCIDENT_COLUMNS}, '{SOURCE_TAG}', import_batch from tabular_rows"
+                    f"select {_INCIDENT_COLUMNS}, '{SOURCE_TAG}', import_batch from tabular_rows",
                 )
                 con.execute(
                     "insert into incident_techniques (incident_id, technique_id) "
                     "select distinct id, unnest(techniques) from tabular_rows"
                 )
             else:
-                con.execute(
+                _insert_rows(
+                    con,
+                    plan.file.name,
                     f"insert into eval_runs ({_EVAL_COLUMNS}, source, import_batch) "
-                    f"select {_EVAL_COLUMNS}, '{SOURCE_TAG}', import_batch from tabular_rows"
+                    f"select {_EVAL_COLUMNS}, '{SOURCE_TAG}', import_batch from tabular_rows",
                 )
         finally:
             con.unregister("tabular_rows")
@@ -1375,6 +1579,16 @@ def commit(
     if progress:
         progress("done", 1.0)
     return report
+
+
+def _insert_rows(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
+    """Insert, turning a key clash into a plain refusal. Ids are namespaced per importer and new ones random, so
+    only a record made before that rule, in the importer's own namespace and hidden from them, can clash here;
+    the message then says nothing about it (no id, no count)."""
+    try:
+        con.execute(sql)
+    except duckdb.ConstraintException:
+        raise ImportRefused(f"{name}: could not be written; nothing was saved") from None
 
 
 def _ranges(rows: list[int]) -> str:
