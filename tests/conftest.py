@@ -147,6 +147,34 @@ def demo_store(demo_db: Path) -> Iterator[Store]:
     yield s
 
 
+# A complete [auth] section for AppTest runs. It never reaches an identity provider: AppTest seeds `st.user`.
+TEST_OIDC_AUTH: dict[str, str] = {
+    "redirect_uri": "https://threats.example/oauth2callback",
+    "cookie_secret": "t" * 40,
+    "client_id": "dashboard-tests",
+    "client_secret": "test-only-secret",
+    "server_metadata_url": "https://idp.example/.well-known/openid-configuration",
+}
+
+
+@pytest.fixture(autouse=True)
+def _logged_in_apptest_means_oidc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A logged-in `at.user` stands for an OIDC sign-in, and the app trusts `st.user` only when OIDC is
+    configured (identity.signed_in_email). An AppTest that seeds a logged-in user without any secrets gets
+    TEST_OIDC_AUTH; one that sets its own secrets, or sets `at.implied_oidc = False`, keeps what it set."""
+    from streamlit.testing.v1 import AppTest
+
+    original = AppTest._run
+
+    def run(self: AppTest, *args: Any, **kwargs: Any) -> AppTest:
+        implied = getattr(self, "implied_oidc", True)
+        if implied and not self.secrets and dict(self.user).get("is_logged_in"):
+            self.secrets["auth"] = dict(TEST_OIDC_AUTH)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(AppTest, "_run", run)
+
+
 @pytest.fixture
 def navigation_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make every AppTest rerun go through app.py, as the real server does once app.py has called st.navigation.

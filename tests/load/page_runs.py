@@ -20,6 +20,14 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+# A complete [auth] section, so the seeded `st.user` counts (OIDC mode); AppTest never contacts the provider.
+_OIDC = {
+    "redirect_uri": "https://threats.example/oauth2callback",
+    "cookie_secret": "b" * 40,
+    "client_id": "bench",
+    "client_secret": "bench-only-secret",
+    "server_metadata_url": "https://idp.example/.well-known/openid-configuration",
+}
 
 
 def _peak_rss_mb() -> float:
@@ -54,6 +62,7 @@ def measure(db: Path, pages: list[str], runs: int, email: str, timeout: float) -
             # check below fails if a future Streamlit reruns the sidebar and overrides them.
             at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
             at.user = {"is_logged_in": True, "email": email}
+            at.secrets["auth"] = dict(_OIDC)  # the app trusts st.user only in OIDC mode
             at.query_params["cat"] = categories[(k + 1) % len(categories)]
             at.run()
             wanted = categories[k % len(categories)]
@@ -78,6 +87,7 @@ def measure(db: Path, pages: list[str], runs: int, email: str, timeout: float) -
 def _categories(app_test: Any, email: str, timeout: float) -> list[str]:
     at = app_test.from_file(str(ROOT / "app.py"), default_timeout=timeout)
     at.user = {"is_logged_in": True, "email": email}
+    at.secrets["auth"] = dict(_OIDC)  # the app trusts st.user only in OIDC mode
     at.run()
     return [_option_value(o) for o in at.multiselect(key="flt_categories").options]
 
