@@ -24,7 +24,8 @@ st.caption(
     "and can be undone as a whole from the history."
 )
 
-for result in inbox.process_inbox(store):
+inbox.process_inbox(store)
+for result in inbox.outcomes_for(store.path, viewer):  # only this person's own hand-overs
     (st.success if result.outcome == "imported" else st.warning)(
         "Inbox: "
         + ("imported " if result.outcome == "imported" else "refused ")

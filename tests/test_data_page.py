@@ -85,7 +85,7 @@ def test_the_page_imports_what_the_cli_handed_over(page_store, tmp_path: Path) -
         page_store.store.path,
         src,
         kind="csv",
-        actor="ops@uk.example",
+        actor="lead@uk.example",  # the outcome is shown to the person who handed the file over, only
         institute="UK",
         tlp=None,
         releasable=None,
