@@ -414,8 +414,9 @@ def banner_height_px(preset: str = DEFAULT_PRESET) -> int:
 
 
 def export_summary(fig: go.Figure, marking: Marking, fmt: str, preset: str) -> dict[str, Any]:
-    """What an audit entry records about a chart export (fixed vocabulary plus the chart title)."""
-    return {"title": figure_title(fig), "format": fmt, "preset": preset, "marking": marking.label}
+    """What an audit entry records about a chart export: fixed vocabulary and the marking, never the chart's
+    title (titles can name records, benchmarks or search text; the object id names the chart)."""
+    return {"format": fmt, "preset": preset, "marking": marking.label}
 
 
 def export_and_record(
@@ -443,6 +444,6 @@ def export_and_record(
         fmt=fmt,
         marking=marking,
         filters=filters if isinstance(filters, Filters) else None,
-        extra={"preset": preset, "chart": figure_title(fig)},
+        extra={"preset": preset},
     )
     return data

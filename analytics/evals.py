@@ -192,7 +192,7 @@ def set_threshold(
     con: duckdb.DuckDBPyConnection, viewer: Viewer, benchmark: str, value: float, note: str = ""
 ) -> Threshold:
     """Analysts and leads set (or change) the threshold of a benchmark they can see; audited, old and new."""
-    audit.require(con, viewer, *THRESHOLD_ROLES, action="eval threshold set", obj=benchmark)
+    audit.require(con, viewer, *THRESHOLD_ROLES, action="eval threshold set", obj=f"benchmark:{benchmark}")
     if not _benchmark_visible(con, viewer, benchmark):
         raise ValueError("no such benchmark")
     v = float(value)
@@ -211,8 +211,8 @@ def set_threshold(
         con,
         viewer.email,
         "eval threshold set",
-        benchmark,
-        {"old": old[0] if old else None, "new": v, "note": text},
+        f"benchmark:{benchmark}",  # the log stores an opaque digest of the name, never the name or the note
+        {"old": old[0] if old else None, "new": v, "note_set": text is not None},
     )
     result = threshold_for(con, viewer, benchmark)
     assert result is not None
@@ -221,14 +221,16 @@ def set_threshold(
 
 def clear_threshold(con: duckdb.DuckDBPyConnection, viewer: Viewer, benchmark: str) -> bool:
     """Remove a benchmark's threshold; audited. False when there was none (or the benchmark is not visible)."""
-    audit.require(con, viewer, *THRESHOLD_ROLES, action="eval threshold cleared", obj=benchmark)
+    audit.require(
+        con, viewer, *THRESHOLD_ROLES, action="eval threshold cleared", obj=f"benchmark:{benchmark}"
+    )
     if not _benchmark_visible(con, viewer, benchmark):
         return False
     old = con.execute("select threshold from eval_thresholds where benchmark = ?", [benchmark]).fetchone()
     if not old:
         return False
     con.execute("delete from eval_thresholds where benchmark = ?", [benchmark])
-    audit.record(con, viewer.email, "eval threshold cleared", benchmark, {"old": old[0]})
+    audit.record(con, viewer.email, "eval threshold cleared", f"benchmark:{benchmark}", {"old": old[0]})
     return True
 
 

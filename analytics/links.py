@@ -9,7 +9,8 @@ Two bridges connect the record types:
   injection); a mapping to a sub-technique covers only that sub-technique.
 
 The mapping ships with defaults (migration 004) and is edited by analysts here; every edit is kept in
-`benchmark_technique_history` and the audit log. Benchmark names are matched on a normalised key (BENCH_KEY_SQL)
+`benchmark_technique_history` and the audit log (which names the edit by its history row id and the benchmark
+by an opaque digest, never by name or rationale: benchmark names of marked runs are record content). Benchmark names are matched on a normalised key (BENCH_KEY_SQL)
 so 'StrongREJECT', 'strong_reject' and 'inspect_evals/strong_reject' meet.
 
 Every read takes the viewer: incidents and runs pass through analytics.markings, and a mapping row is shown only
@@ -124,9 +125,8 @@ def add_mapping(
     con: duckdb.DuckDBPyConnection, viewer: Viewer, benchmark: str, technique_id: str, rationale: str = ""
 ) -> None:
     """Map a benchmark to a technique (analysts, leads, admins). Stored, kept in the history, audited."""
-    audit.require(
-        con, viewer, *EDIT_ROLES, action="map benchmark", obj=f"{benchmark.strip()} -> {technique_id}"
-    )
+    # benchmark names of marked runs are record content: the log holds an opaque id (see analytics.audit)
+    audit.require(con, viewer, *EDIT_ROLES, action="map benchmark", obj=f"benchmark:{bench_key(benchmark)}")
     name = benchmark.strip()
     key = bench_key(name)
     if not name or not key:
@@ -152,21 +152,24 @@ def add_mapping(
         "scope) values (?, ?, ?, ?, 'analyst', ?, ?)",
         [key, name, technique_id, why, viewer.email, viewer.institute],
     )
-    con.execute(
+    edit = con.execute(
         "insert into benchmark_technique_history (email, institute, action, benchmark, technique_id, rationale) "
-        "values (?, ?, 'add', ?, ?, ?)",
+        "values (?, ?, 'add', ?, ?, ?) returning id",
         [viewer.email, viewer.institute, name, technique_id, why],
-    )
+    ).fetchone()
+    assert edit is not None
     audit.record(
-        con, viewer.email, "map benchmark", f"{name} -> {technique_id}", {"rationale": why, "key": key}
+        con,
+        viewer.email,
+        "map benchmark",
+        f"benchmark:{key}",
+        {"technique": technique_id, "mapping_edit": int(edit[0]), "note_set": why is not None},
     )
 
 
 def remove_mapping(con: duckdb.DuckDBPyConnection, viewer: Viewer, benchmark: str, technique_id: str) -> None:
     """Remove a mapping row the viewer can see; one they cannot see is reported as not existing."""
-    audit.require(
-        con, viewer, *EDIT_ROLES, action="unmap benchmark", obj=f"{benchmark.strip()} -> {technique_id}"
-    )
+    audit.require(con, viewer, *EDIT_ROLES, action="unmap benchmark", obj=f"benchmark:{bench_key(benchmark)}")
     key = bench_key(benchmark.strip())
     pred, params = mapping_predicate(viewer)
     where = f"bt.benchmark_key = $key and bt.technique_id = $tid and {pred}"
@@ -180,12 +183,19 @@ def remove_mapping(con: duckdb.DuckDBPyConnection, viewer: Viewer, benchmark: st
         raise ValueError(f"no mapping of {benchmark.strip()} to {technique_id}")
     # every row of this pairing the viewer can see goes (an institute's own and, if visible, the default)
     con.execute(f"delete from benchmark_techniques as bt where {where}", params)
-    con.execute(
+    edit = con.execute(
         "insert into benchmark_technique_history (email, institute, action, benchmark, technique_id, rationale) "
-        "values (?, ?, 'remove', ?, ?, ?)",
+        "values (?, ?, 'remove', ?, ?, ?) returning id",
         [viewer.email, viewer.institute, row[0], technique_id, row[1]],
+    ).fetchone()
+    assert edit is not None
+    audit.record(
+        con,
+        viewer.email,
+        "unmap benchmark",
+        f"benchmark:{key}",
+        {"technique": technique_id, "mapping_edit": int(edit[0])},
     )
-    audit.record(con, viewer.email, "unmap benchmark", f"{row[0]} -> {technique_id}", None)
 
 
 def mapping_history(con: duckdb.DuckDBPyConnection, viewer: Viewer, limit: int = 200) -> pd.DataFrame:

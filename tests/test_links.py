@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from analytics import audit as audit_log
 from analytics import links
 from analytics.filters import Filters
 from analytics.viewer import AccessDenied
@@ -92,7 +93,10 @@ def test_mapping_edits_are_stored_audited_and_scoped(store) -> None:
         .execute("select email, action, object from audit_log where action like '%map%'")
         .fetchall()
     )
-    assert audit == [("analyst@au.example", "map benchmark", "Poison-Bench -> AML.T0020")]
+    # the log names the benchmark by an opaque id: its name belongs to an AU strict run, the log to JOINT admins
+    assert audit == [
+        ("analyst@au.example", "map benchmark", f"benchmark:{audit_log.opaque_id('poisonbench')}")
+    ]
     # UK cannot remove what it cannot see; it is reported as not existing
     with (
         pytest.raises(ValueError, match=r"no mapping of Poison-Bench to AML\.T0020"),

@@ -10,13 +10,16 @@ from typing import Any
 import pytest
 
 from analytics import assessments as A
+from analytics import audit, evals, imports, links, stix_export, views
 from analytics import briefing_builder as bb
-from analytics import evals, imports, links, stix_export, views
 from analytics.filters import Filters
 from analytics.ingest import stix
 from analytics.markings import Scoped
 from analytics.viewer import AccessDenied, Viewer
 from tests.conftest import ADMIN, TODAY, UK_ANALYST, UK_POLICY, StoreBuilder
+
+# the audit log names a benchmark by an opaque id, never by its name (analytics.audit)
+BENCH_ID = f"benchmark:{audit.opaque_id('cybench')}"
 
 DRAFT = A.AssessmentDraft(title="Refusal check", question="Will it hold?")
 
@@ -90,25 +93,25 @@ CASES: dict[str, tuple[Viewer, str, str, Callable[[StoreBuilder, int], Callable[
     "set threshold": (
         UK_POLICY,
         "eval threshold set",
-        "Cybench",
+        BENCH_ID,
         lambda s, a: in_transaction(s, lambda con: evals.set_threshold(con, UK_POLICY, "Cybench", 0.5)),
     ),
     "clear threshold": (
         UK_POLICY,
         "eval threshold cleared",
-        "Cybench",
+        BENCH_ID,
         lambda s, a: in_transaction(s, lambda con: evals.clear_threshold(con, UK_POLICY, "Cybench")),
     ),
     "add mapping": (
         UK_POLICY,
         "map benchmark",
-        "Cybench -> AML.T0051",
+        BENCH_ID,
         lambda s, a: in_transaction(s, lambda con: links.add_mapping(con, UK_POLICY, "Cybench", "AML.T0051")),
     ),
     "remove mapping": (
         UK_POLICY,
         "unmap benchmark",
-        "Cybench -> AML.T0051",
+        BENCH_ID,
         lambda s, a: in_transaction(
             s, lambda con: links.remove_mapping(con, UK_POLICY, "Cybench", "AML.T0051")
         ),
@@ -136,7 +139,7 @@ CASES: dict[str, tuple[Viewer, str, str, Callable[[StoreBuilder, int], Callable[
     "stix import": (
         UK_POLICY,
         "import",
-        "file:b.json",
+        f"file:{audit.opaque_id('b.json')}",
         lambda s, a: (
             lambda: stix.import_stix_bytes(
                 s.store,
