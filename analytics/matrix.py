@@ -37,6 +37,8 @@ from analytics.markings import (
     marking_from_row,
     marking_select_sql,
 )
+from analytics.store import Store
+from analytics.table_export import csv_bytes, export_csv
 from analytics.viewer import Viewer
 
 MODES: dict[str, str] = {
@@ -253,25 +255,20 @@ def technique_options(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     return out
 
 
-def _cell(text: str) -> str:
-    """Neutralise spreadsheet formulas in exported text (a benchmark name is typed by analysts)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def matrix_export_rows(data: MatrixData, names: dict[str, str]) -> list[dict[str, Any]]:
-    """The cells as plain rows for a CSV export (the page adds the marking and source credits)."""
+    """The cells as plain rows for a CSV export (escaped when written, by analytics.table_export)."""
     rows = []
     for r in data.cells.to_dict("records"):
         tid = str(r["technique_id"])
         rows.append(
             {
                 "technique_id": tid,
-                "technique": _cell(names.get(tid, "")),
+                "technique": names.get(tid, ""),
                 "parent_id": r["parent_id"] if isinstance(r["parent_id"], str) else "",
                 "incidents": int(r["incidents"]),
                 "reported_by_uk": int(r["uk"]),
                 "reported_by_au": int(r["au"]),
-                "covering_benchmarks": _cell("; ".join(r["benchmarks"])),
+                "covering_benchmarks": "; ".join(r["benchmarks"]),
                 "gap_incidents": int(r["gap_incidents"]),
             }
         )
@@ -288,18 +285,44 @@ def source_credits(*markings: Marking) -> list[str]:
     ]
 
 
-def matrix_csv(data: MatrixData, names: dict[str, str], marking: Marking, filters_text: str) -> bytes:
-    """The matrix as CSV, headed by its marking, the filters and the source credits (lines starting '#')."""
-    import csv
-    import io
-
-    out = io.StringIO()
-    out.write(f"# {marking.label}\n# Filters: {filters_text}\n")
+def matrix_header(marking: Marking, filters_text: str) -> list[str]:
+    """The '#' lines heading the matrix CSV: marking, filters in words, source credits."""
+    lines = [marking.label, f"Filters: {filters_text}"]
     credits = source_credits(marking)
     if credits:
-        out.write(f"# Sources: {'; '.join(credits)}\n")
+        lines.append(f"Sources: {'; '.join(credits)}")
+    return lines
+
+
+def matrix_frame(data: MatrixData, names: dict[str, str]) -> pd.DataFrame:
     rows = matrix_export_rows(data, names)
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["technique_id"])
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue().encode("utf-8")
+    return pd.DataFrame(rows) if rows else pd.DataFrame({"technique_id": pd.Series([], dtype=str)})
+
+
+def matrix_csv(data: MatrixData, names: dict[str, str], marking: Marking, filters_text: str) -> bytes:
+    """The matrix as CSV, headed by its marking, the filters and the source credits (lines starting '#'),
+    escaped like every CSV export (analytics.table_export.csv_bytes)."""
+    return csv_bytes(matrix_frame(data, names), matrix_header(marking, filters_text))
+
+
+def export_matrix_csv(
+    store: Store,
+    viewer: Viewer,
+    data: MatrixData,
+    names: dict[str, str],
+    marking: Marking,
+    f: Filters,
+    today: date,
+    mode: str,
+) -> bytes:
+    """The page's download: the matrix CSV, and the audit entry of its export."""
+    return export_csv(
+        store,
+        viewer,
+        matrix_frame(data, names),
+        marking,
+        header=matrix_header(marking, f.describe(today)),
+        obj=f"matrix:{mode}",
+        kind="matrix",
+        filters=f,
+    )

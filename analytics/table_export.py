@@ -6,7 +6,14 @@ the file name carries the date and the highest TLP with the releasability.
 
 CSV cells that a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return) are
 prefixed with a single quote, as OWASP recommends against CSV injection. Stored text is untrusted: titles and
-summaries come from partners and imports.
+summaries come from partners and imports. Header comment lines ('# ...') carry text too (the filters in words,
+which include whatever was typed into the search box): each is kept on one line (CR, LF and tabs become spaces,
+so a value cannot start a row of its own), its double quotes become single ones (no quoted cell can open), and
+any part after a comma or semicolon - where a spreadsheet starts a new cell - that would be a formula is
+escaped like a cell.
+
+Every CSV the product offers for download is built by `csv_bytes` (one escaping) and handed over by
+`export_csv` (that escaping plus the audit entry, through analytics.exports_audit.export_file).
 """
 
 from __future__ import annotations
@@ -32,8 +39,14 @@ LIST_SEPARATOR = "; "
 
 
 def escape_cell(value: str) -> str:
-    """A text cell made safe for spreadsheets: formula-like text gets a leading single quote."""
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+    """A text cell made safe for spreadsheets: formula-like text gets a leading single quote, and a bare
+    carriage return becomes a line feed (the CSV writer quotes cells holding a line feed, but not a lone CR,
+    which a spreadsheet reads as the end of the row: the rest would start a row of its own)."""
+    value = "'" + value if value.startswith(FORMULA_PREFIXES) else value
+    return _BARE_CR.sub("\n", value) if "\r" in value else value
+
+
+_BARE_CR = re.compile(r"\r\n?")
 
 
 def _text(value: Any) -> Any:
@@ -65,21 +78,38 @@ def _csv_column(col: pd.Series) -> pd.Series:
     if kind == "M":
         has_time = bool(((col.dropna() - col.dropna().dt.normalize()) != pd.Timedelta(0)).any())
         return col.dt.strftime("%Y-%m-%dT%H:%M:%S" if has_time else "%Y-%m-%d").fillna("")
-    if pd.api.types.is_string_dtype(col) and not col.map(type).isin([list, tuple]).any():
+    # a str-dtype column holds only strings; an object column may hold lists (tags), which _text joins. (Asking
+    # an empty str column for the type of each value gives a str column, which cannot be compared with types.)
+    if isinstance(col.dtype, pd.StringDtype) or (
+        pd.api.types.is_string_dtype(col) and not any(isinstance(v, list | tuple) for v in col)
+    ):
         text = col.astype(object).where(col.notna(), "").astype(str)
         risky = text.str.startswith(FORMULA_PREFIXES)
-        return text.where(~risky, "'" + text)
+        return text.where(~risky, "'" + text).str.replace(_BARE_CR, "\n", regex=True)
     return col.map(_text).astype(object)
 
 
 def _one_line(text: str) -> str:
-    return re.sub(r"[\r\n]+", " ", text).strip()
+    return re.sub(r"[\r\n\t\v\f]+", " ", text).strip()
+
+
+_CELL_BREAK = re.compile(r"([,;])")
+
+
+def comment_line(text: str) -> str:
+    """One '# ...' header line, safe in a spreadsheet: on one line, no quotes, no formula after a separator."""
+    parts = _CELL_BREAK.split(_one_line(text).replace('"', "'"))
+    for k in range(2, len(parts), 2):  # the pieces after each separator
+        body = parts[k].lstrip(" ")
+        if body.startswith(FORMULA_PREFIXES):
+            parts[k] = parts[k][: len(parts[k]) - len(body)] + "'" + body
+    return "# " + "".join(parts)
 
 
 def marking_comment(marking: Marking, extra: Iterable[str] = ()) -> str:
     """The first line of a marked CSV: '# TLP:AMBER · releasable to UK · <extra> · ...'."""
     bits = [marking.label, *(_one_line(e) for e in extra if e)]
-    return "# " + " · ".join(bits)
+    return comment_line(" · ".join(bits))
 
 
 def to_csv_bytes(
@@ -99,12 +129,47 @@ def to_csv_bytes(
         extra.append(description)
     if sources:
         extra.append(sources)
+    return csv_bytes(df, [marking_comment(marking, extra)])
+
+
+def csv_bytes(df: pd.DataFrame, header: Iterable[str]) -> bytes:
+    """The one CSV writer of the product: `header` lines as '# ...' comments (each made safe by
+    `comment_line`), then the column names and rows with every text cell escaped."""
     out = pd.DataFrame({col: _csv_column(df[col]) for col in df.columns})
     out.columns = [escape_cell(str(c)) for c in out.columns]
     buf = io.StringIO()
-    buf.write(marking_comment(marking, extra) + "\n")
+    for line in header:
+        text = line[1:] if line.startswith("#") else line
+        buf.write(comment_line(text.lstrip(" ")) + "\n")
     out.to_csv(buf, index=False, lineterminator="\n")
     return buf.getvalue().encode("utf-8")
+
+
+def export_csv(
+    store: Store,
+    viewer: Viewer,
+    df: pd.DataFrame,
+    marking: Marking,
+    *,
+    header: Iterable[str],
+    obj: str,
+    kind: str = "table",
+    filters: Filters | None = None,
+    extra: dict[str, Any] | None = None,
+) -> bytes:
+    """A CSV download: escaped by `csv_bytes`, audited as an export of `obj` under `marking`."""
+    lines = list(header)
+    return exports_audit.export_file(
+        store,
+        viewer,
+        lambda: csv_bytes(df, lines),
+        kind=kind,
+        obj=obj,
+        fmt="csv",
+        marking=marking,
+        filters=filters,
+        extra={"rows": len(df), **(extra or {})},
+    )
 
 
 def to_parquet_bytes(df: pd.DataFrame, marking: Marking, *, description: str = "") -> bytes:
@@ -150,14 +215,15 @@ def incidents_csv(
     rows were read: the header never says less than the name."""
     scoped = incidents.incidents_for_export(store.cursor(), viewer, f, today, sort, descending)
     marking = at_least.combine(scoped.marking)
-    exports_audit.record_export(
+    extra = [f"exported {today.isoformat()}", f"{len(scoped.data):,} rows", f.describe(today)]
+    return export_csv(
         store,
         viewer,
-        kind="table",
+        scoped.data,
+        marking,
+        header=[marking_comment(marking, extra)],
         obj="table:incidents",
-        fmt="csv",
-        marking=marking,
         filters=f,
-        extra={"rows": len(scoped.data), "sort": sort, "descending": descending},
+        # the sort column as a field name ('Reported by' -> 'reported_by'); it comes from incidents.SORT_COLUMNS
+        extra={"sort": re.sub(r"[^a-z]+", "_", sort.lower()).strip("_"), "descending": descending},
     )
-    return to_csv_bytes(scoped.data, marking, description=f.describe(today), exported_on=today)

@@ -1,5 +1,7 @@
 """Threat matrix: ATLAS techniques coloured by incidents, evaluation coverage or gaps; a technique's detail."""
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
@@ -327,8 +329,13 @@ with st.expander("Benchmark → technique mapping", icon=":material/link:"):
 
 st.download_button(
     "Download matrix (CSV)",
-    matrix.matrix_csv(data, names, shown_marking, f.describe(today)),
+    # built (escaped) and audited only when clicked, like every export
+    data=partial(
+        matrix.export_matrix_csv, session.store(), viewer, data, names, shown_marking, f, today, mode
+    ),
     file_name=f"threat-matrix_{shown_marking.short}.csv",
     mime="text/csv",
     icon=":material/download:",
+    on_click="ignore",
+    key="mx_csv",
 )

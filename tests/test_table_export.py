@@ -18,8 +18,11 @@ from tests.test_incidents_explorer import seed_known_incidents
 
 
 def test_formula_like_cells_are_escaped() -> None:
-    for risky in ["=1+1", "+cmd", "-2+3", "@SUM(A1)", "\tx", "\rx"]:
+    for risky in ["=1+1", "+cmd", "-2+3", "@SUM(A1)", "\tx"]:
         assert escape_cell(risky) == "'" + risky
+    # a bare CR would end the row in a spreadsheet: it is escaped and kept as a line feed (which gets quoted)
+    assert escape_cell("\rx") == "'\nx"
+    assert escape_cell("a\r=HYPERLINK()") == "a\n=HYPERLINK()"
     for safe in ["plain", " =not first", "", "1+1"]:
         assert escape_cell(safe) == safe
 
