@@ -51,9 +51,12 @@ def counts_by_originator_and_category(df: pd.DataFrame) -> go.Figure:
 
 
 # Trace attributes that can carry stored text (category names, titles, system names). Plotly renders a subset of
-# HTML (<a href>, <b>, <span style>) in them, so stored text must reach the browser as entities. Templates and
-# titles we write ourselves are left alone.
+# HTML (<a href>, <b>, <span style>) in them, so stored text must reach the browser as entities. Templates are
+# included: builders interpolate stored values into them (the trend chart's hover put a category name there,
+# and escaping stopped at the template), and the formatting tags they use themselves are kept.
 _TEXT_ATTRIBUTES = (
+    "hovertemplate",
+    "texttemplate",
     "x",
     "y",
     "z",
@@ -68,9 +71,10 @@ _TEXT_ATTRIBUTES = (
 )
 
 
-# Plotly's own formatting tags stay (builders use them for line breaks and emphasis, and they cannot link or
-# restyle); every other "<" becomes an entity, so no <a href>, <span style> or unknown tag survives.
-_FORMATTING_TAG = re.compile(r"<(?!/?(?:br|b|i|em|sup|sub)\s*/?>)", re.IGNORECASE)
+# Plotly's own formatting tags stay (builders use them for line breaks and emphasis, and <extra> names a hover
+# box; none can link or restyle); every other "<" becomes an entity, so no <a href>, <img>, <span style> or
+# unknown tag survives.
+_FORMATTING_TAG = re.compile(r"<(?!/?(?:br|b|i|em|sup|sub|extra)\s*/?>)", re.IGNORECASE)
 
 
 def _inert(value: object) -> object:

@@ -124,7 +124,8 @@ def trend_chart(
             )
             for p in periods
         ]
-        hover = f"<b>{name}</b><br>%{{x}}: %{{y:,}} incidents<extra></extra>"
+        # the value reaches the hover through the trace name, which inert_figure escapes; never interpolated
+        hover = "<b>%{fullData.name}</b><br>%{x}: %{y:,} incidents<extra></extra>"
         if mode == "lines":
             fig.add_trace(
                 go.Scatter(
