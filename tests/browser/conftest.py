@@ -2,6 +2,14 @@
 
 The server gets its own demo store built in a subprocess, because DuckDB lets only one process hold a file.
 Without Chromium these tests skip, unless REQUIRE_BROWSER=1 (as in CI), where they fail instead.
+
+Waiting: a browser test waits on conditions the page exposes, never on time (CI runs on a busy 2-core machine, where
+a page can take many seconds longer than on an idle one). `wait_idle` waits until Streamlit's run is over (the app
+root's `data-test-script-state` is `notRunning`, no element left stale) and every visible chart is drawn; `rerun`
+wraps an action that makes a run (a click on a widget, a page link, a stateful tab) and waits for the server's
+"script finished" message of that run before `wait_idle`, because right after a click the page is still idle from
+the run before. (The running indicator, stStatusWidget, shows only after a run has lasted 500 ms: its absence
+proves nothing.) Every wait has the generous BUSY timeout; an idle machine never waits for it.
 """
 
 from __future__ import annotations
@@ -13,16 +21,20 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from analytics.demo import build_demo_in_subprocess
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
+BUSY = 120_000  # ms: the timeout of every wait; a condition that holds ends the wait at once
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -52,6 +64,12 @@ def _require_chromium() -> None:
 @pytest.fixture(scope="session")
 def browser_type_launch_args() -> dict[str, Any]:
     return {"executable_path": CHROMIUM, "args": CHROMIUM_ARGS, "headless": True}
+
+
+@pytest.fixture
+def page(context: Any) -> Any:
+    """pytest-playwright's page, followed (see `track`) so `rerun` can see the server's messages."""
+    return track(context.new_page())
 
 
 @pytest.fixture(scope="session")
@@ -141,20 +159,94 @@ def shots() -> Path:
 
 def sign_in(page: Any, base_url: str, email: str, path: str = "") -> None:
     """Open the app in demo mode and pick the persona with this email."""
+    track(page)
     page.goto(base_url + "/" + path)
-    page.get_by_role("button", name=email, exact=False).click()
-    page.get_by_test_id("stSidebar").get_by_text("Sign out").wait_for(timeout=30_000)
+    page.get_by_role("button", name=email, exact=False).click(timeout=BUSY)
+    page.get_by_test_id("stSidebar").get_by_text("Sign out").wait_for(timeout=BUSY)
     wait_idle(page)
 
 
-def wait_idle(page: Any, timeout: float = 30_000) -> None:
-    """Wait until Streamlit has finished the current run (no running indicator)."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout
+IDLE = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+    if (app.getAttribute('data-test-connection-state') !== 'CONNECTED') return false;
+    if (document.querySelector('[data-stale="true"]')) return false;
+    // charts in a closed tab are never drawn: only the visible ones must be
+    return Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'))
+        .filter(c => c.checkVisibility())
+        .every(c => c.querySelector('.main-svg'));
+}"""
+
+
+def wait_idle(page: Any, timeout: float = BUSY) -> None:
+    """Wait until every run the page asked for is over, no element is stale and every visible chart is drawn.
+
+    On a tracked page "asked for" is exact: a rerun request the browser sent with no "script finished" after it
+    means a run is still to come, however idle the page looks now."""
+    tracker = _TRACKERS.get(id(page))
+    if tracker is not None and tracker.pending():
+        with tracker.sockets[-1].expect_event("framereceived", predicate=_run_finished, timeout=timeout):
+            pass
+    page.wait_for_function(IDLE, timeout=timeout)
+
+
+class _Tracker:
+    """A page's websockets (newest last) and, in the order seen, the last rerun request sent and run finished."""
+
+    def __init__(self) -> None:
+        self.sockets: list[Any] = []
+        self.seen = 0
+        self.last_request = 0
+        self.last_finished = 0
+
+    def pending(self) -> bool:
+        return bool(self.sockets) and self.last_request > self.last_finished
+
+    def follow(self, ws: Any) -> None:
+        self.sockets.append(ws)
+        ws.on("framesent", self._sent)
+        ws.on("framereceived", self._received)
+
+    def _sent(self, payload: Any) -> None:
+        self.seen += 1
+        if isinstance(payload, bytes) and BackMsg.FromString(payload).WhichOneof("type") == "rerun_script":
+            self.last_request = self.seen
+
+    def _received(self, payload: Any) -> None:
+        self.seen += 1
+        if _run_finished(payload):
+            self.last_finished = self.seen
+
+
+_TRACKERS: dict[int, _Tracker] = {}  # id(page) -> its tracker
+
+
+def track(page: Any) -> Any:
+    """Follow the page's websockets (call before its first goto): `rerun` and `wait_idle` read what they carry."""
+    if id(page) not in _TRACKERS:
+        _TRACKERS[id(page)] = tracker = _Tracker()
+        page.on("websocket", lambda ws: tracker.follow(ws))
+        page.on("close", lambda _: _TRACKERS.pop(id(page), None))
+    return page
+
+
+def _run_finished(payload: Any) -> bool:
+    if not isinstance(payload, bytes):
+        return False
+    msg = ForwardMsg.FromString(payload)
+    return (
+        msg.WhichOneof("type") == "script_finished"
+        and msg.script_finished != ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RERUN
     )
-    page.wait_for_timeout(200)
-    charts = page.get_by_test_id("stPlotlyChart")
-    for k in range(charts.count()):
-        if charts.nth(k).is_visible():  # charts in a hidden tab render only when their tab is opened
-            charts.nth(k).locator(".main-svg").first.wait_for(timeout=timeout)
+
+
+@contextmanager
+def rerun(page: Any, timeout: float = BUSY) -> Iterator[None]:
+    """Around an action that makes Streamlit run the script: wait for the server to finish that run, then for the
+    page to settle (`wait_idle`). Without this, a wait right after a click sees the previous run's idle page."""
+    tracker = _TRACKERS.get(id(page))
+    if tracker is None or not tracker.sockets:
+        raise RuntimeError("rerun(page): the page is not tracked; call track(page) before its first goto")
+    with tracker.sockets[-1].expect_event("framereceived", predicate=_run_finished, timeout=timeout):
+        yield
+    wait_idle(page, timeout)

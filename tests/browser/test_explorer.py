@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import BUSY, rerun, sign_in, wait_idle
 
 TREND_BARS = """() => {
     const plots = document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot');
@@ -20,51 +20,41 @@ ONE_BAR_TRACE = """() => {
 }"""
 
 
-SETTLED = """() => !document.querySelector('[data-testid="stStatusWidget"]')
-    && Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'))
-        .every(c => c.querySelector('.main-svg') && c.checkVisibility())"""
-
-
-def settle(page: Any) -> None:
-    """The run is over and every chart on the page is drawn (stale, hidden elements gone)."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(SETTLED, timeout=45_000)
-    page.wait_for_timeout(200)
-
-
 def open_explorer(page: Any, server: Any, email: str = "analyst@uk.example", path: str = "") -> Any:
     page.set_viewport_size({"width": 1400, "height": 2400})
     sign_in(page, server.url, email, path)
     if "Incident explorer" not in page.get_by_test_id("stMain").get_by_role("heading").first.inner_text():
-        page.get_by_test_id("stSidebarNav").get_by_text("Incident explorer", exact=True).click()
-        settle(page)
+        with rerun(page):
+            page.get_by_test_id("stSidebarNav").get_by_text("Incident explorer", exact=True).click()
     main = page.get_by_test_id("stMain")
-    main.get_by_text("TLP:").first.wait_for(timeout=30_000)
+    main.get_by_text("TLP:").first.wait_for(timeout=BUSY)
     return main
 
 
 def open_tab(page: Any, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
-    settle(page)
+    """The explorer's tabs are stateful: opening one makes a run."""
+    with rerun(page):
+        page.get_by_role("tab", name=name).click()
+    page.get_by_role("tab", name=name, selected=True).wait_for(timeout=BUSY)
 
 
 def test_a_sidebar_filter_redraws_the_trend(page, server, shots: Path) -> None:
     main = open_explorer(page, server)
-    # settle() holds for a page with no chart element yet (every() of nothing), so wait for the trend itself.
-    before = page.wait_for_function(TREND_BARS, timeout=45_000).json_value()
+    # wait_idle holds for a page with no chart element yet (every() of nothing), so wait for the trend itself.
+    before = page.wait_for_function(TREND_BARS, timeout=BUSY).json_value()
     assert "Jailbreak" in before and len(before) >= 5
     page.screenshot(path=str(shots / "explorer-trend-analyst-uk.png"))
     sidebar = page.get_by_test_id("stSidebar")
     sidebar.get_by_test_id("stMultiSelect").filter(has_text="Category").click()
-    page.get_by_role("option", name=re.compile(r"^Jailbreak \(")).click()
+    with rerun(page):
+        page.get_by_role("option", name=re.compile(r"^Jailbreak \(")).click()
     page.keyboard.press("Escape")
-    settle(page)
-    page.wait_for_function(ONE_BAR_TRACE, timeout=30_000)
+    page.wait_for_function(ONE_BAR_TRACE, timeout=BUSY)
     assert page.evaluate(TREND_BARS) == ["Jailbreak"]
     assert "cat=Jailbreak" in page.url
     assert main.get_by_test_id("stMetricValue").first.inner_text() != ""
     open_tab(page, "UK and AU")
-    main.get_by_text("Where their pictures differ most").wait_for()
+    main.get_by_text("Where their pictures differ most").wait_for(timeout=BUSY)
     page.screenshot(path=str(shots / "explorer-uk-au-analyst-uk.png"))
     assert page.get_by_test_id("stException").count() == 0
 
@@ -73,16 +63,16 @@ def test_clicking_a_heatmap_cell_narrows_the_filters(page, server, shots: Path) 
     main = open_explorer(page, server)
     open_tab(page, "Breakdowns")
     heatmap = main.get_by_test_id("stPlotlyChart").first
-    heatmap.locator("g.points path.point").first.wait_for()
+    heatmap.locator("g.points path.point").first.wait_for(timeout=BUSY)
     page.screenshot(path=str(shots / "explorer-breakdowns-analyst-uk.png"))
     before = main.get_by_test_id("stMetricValue").first.inner_text()
     point = heatmap.locator("g.points path.point").first
     box = point.bounding_box()
     assert box is not None
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    settle(page)
+    with rerun(page):
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     sidebar = page.get_by_test_id("stSidebar")
-    sidebar.get_by_role("button", name=re.compile(r"^Remove ")).first.wait_for(timeout=30_000)
+    sidebar.get_by_role("button", name=re.compile(r"^Remove ")).first.wait_for(timeout=BUSY)
     chips = [
         b.get_attribute("aria-label")
         for b in sidebar.get_by_role("button", name=re.compile(r"^Remove ")).all()
@@ -98,12 +88,12 @@ def test_clicking_a_heatmap_cell_narrows_the_filters(page, server, shots: Path) 
 def test_the_csv_download_is_marked_escaped_and_complete(page, server, shots: Path) -> None:
     main = open_explorer(page, server)
     open_tab(page, "Incidents")
-    main.get_by_test_id("stDataFrame").first.wait_for()
+    main.get_by_test_id("stDataFrame").first.wait_for(timeout=BUSY)
     page.screenshot(path=str(shots / "explorer-table-analyst-uk.png"))
     button = main.get_by_test_id("stDownloadButton").filter(has_text="as CSV")
     label = button.inner_text()
     rows = int(re.search(r"Download ([\d,]+) rows", label).group(1).replace(",", ""))
-    with page.expect_download(timeout=60_000) as info:
+    with page.expect_download(timeout=BUSY) as info:
         button.get_by_role("button").click()
     download = info.value
     assert re.fullmatch(r"incidents_2026-11-20_TLP-[A-Z-]+_REL-[A-Z-]+\.csv", download.suggested_filename)
@@ -124,20 +114,20 @@ def test_a_row_choice_and_a_link_open_the_incident(page, server, shots: Path) ->
     main = open_explorer(page, server)
     open_tab(page, "Incidents")
     grid = main.get_by_test_id("stDataFrame").first
-    grid.wait_for()
+    grid.wait_for(timeout=BUSY)
     box = grid.bounding_box()
     assert box is not None
     # The first column of a single-row-selection table is the row picker; rows are 35 px under a 35 px header.
-    page.mouse.click(box["x"] + 14, box["y"] + 35 + 17)
-    settle(page)
-    page.wait_for_function("() => location.search.includes('incident=')", timeout=30_000)
+    with rerun(page):
+        page.mouse.click(box["x"] + 14, box["y"] + 35 + 17)
+    page.wait_for_function("() => location.search.includes('incident=')", timeout=BUSY)
     incident = re.search(r"incident=([A-Z]{2}-\d{4}-\d{7})", page.url).group(1)
-    main.get_by_text("Related incidents", exact=False).first.wait_for(timeout=30_000)
+    main.get_by_text("Related incidents", exact=False).first.wait_for(timeout=BUSY)
     assert main.get_by_role("heading", name=incident).count() == 1
     page.screenshot(path=str(shots / "explorer-detail-analyst-uk.png"))
-    main.get_by_role("button", name="Close").click()
-    page.wait_for_function("() => !location.search.includes('incident=')", timeout=30_000)
-    settle(page)
+    with rerun(page):
+        main.get_by_role("button", name="Close").click()
+    page.wait_for_function("() => !location.search.includes('incident=')", timeout=BUSY)
     assert main.get_by_text("Related incidents", exact=False).count() == 0
 
 
@@ -145,14 +135,16 @@ def test_the_overview_at_1400px(page, server, shots: Path) -> None:
     page.set_viewport_size({"width": 1400, "height": 2000})
     sign_in(page, server.url, "policy@au.example")
     main = page.get_by_test_id("stMain")
-    main.get_by_text("Rising fastest").wait_for(timeout=30_000)
-    main.get_by_test_id("stPlotlyChart").locator(".main-svg").first.wait_for(timeout=30_000)
-    settle(page)
+    main.get_by_text("Rising fastest").wait_for(timeout=BUSY)
+    main.get_by_test_id("stPlotlyChart").locator(".main-svg").first.wait_for(timeout=BUSY)
+    wait_idle(page)
     page.screenshot(path=str(shots / "overview-policy-au.png"))
     assert main.get_by_test_id("stMetricValue").count() == 4, main.inner_text()[:500]
     sign_in(page, server.url, "analyst@uk.example")
-    page.get_by_test_id("stMain").get_by_text("Rising fastest").wait_for(timeout=30_000)
-    page.get_by_test_id("stMain").get_by_test_id("stPlotlyChart").locator(".main-svg").first.wait_for()
-    settle(page)
+    page.get_by_test_id("stMain").get_by_text("Rising fastest").wait_for(timeout=BUSY)
+    page.get_by_test_id("stMain").get_by_test_id("stPlotlyChart").locator(".main-svg").first.wait_for(
+        timeout=BUSY
+    )
+    wait_idle(page)
     page.screenshot(path=str(shots / "overview-analyst-uk.png"))
     assert page.get_by_test_id("stException").count() == 0

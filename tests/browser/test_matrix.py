@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import ROOT, Server, build_demo_db, sign_in, wait_idle
+from tests.browser.conftest import BUSY, ROOT, Server, build_demo_db, rerun, sign_in, wait_idle
 
 SHARED = ROOT.parent / "shared" / "data"
 
@@ -33,15 +33,15 @@ def atlas_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def _open_matrix(page, server: Server) -> None:
     page.set_viewport_size({"width": 1400, "height": 2400})
     sign_in(page, server.url, "analyst@uk.example")
-    page.get_by_test_id("stSidebarNav").get_by_text("Threat matrix", exact=True).click()
-    wait_idle(page)
-    page.get_by_test_id("stPlotlyChart").first.wait_for()
+    with rerun(page):
+        page.get_by_test_id("stSidebarNav").get_by_text("Threat matrix", exact=True).click()
+    page.get_by_test_id("stPlotlyChart").first.wait_for(timeout=BUSY)
 
 
 def test_click_a_technique_and_read_its_detail(page, atlas_server, shots: Path) -> None:
     _open_matrix(page, atlas_server)
     main = page.get_by_test_id("stMain")
-    main.get_by_text("TLP:").first.wait_for()
+    main.get_by_text("TLP:").first.wait_for(timeout=BUSY)
     assert main.get_by_text("AI Incident Database, CC BY-SA 4.0", exact=False).count() == 1
     page.screenshot(path=str(shots / "matrix-incidents-analyst-uk.png"))
 
@@ -50,7 +50,7 @@ def test_click_a_technique_and_read_its_detail(page, atlas_server, shots: Path) 
     assert box is not None
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     wait_idle(page)
-    main.get_by_text("Matching incidents").first.wait_for(timeout=30_000)
+    main.get_by_text("Matching incidents").first.wait_for(timeout=BUSY)
     assert "technique=AML.T0051" in page.url
     assert main.get_by_text("AML.T0051 LLM Prompt Injection", exact=True).count() == 1
     assert main.get_by_text("Mitigations", exact=True).count() == 1
@@ -69,7 +69,7 @@ def test_click_a_technique_and_read_its_detail(page, atlas_server, shots: Path) 
     page.mouse.click(box["x"] + 14, box["y"] + 35 + 17)  # the first row's selection box
     wait_idle(page)
     link = main.get_by_role("link", name="in the incident explorer")
-    link.wait_for(timeout=30_000)
+    link.wait_for(timeout=BUSY)
     assert "explorer?incident=" in (link.get_attribute("href") or "")
     link.click()
     wait_idle(page)
@@ -80,18 +80,16 @@ def test_click_a_technique_and_read_its_detail(page, atlas_server, shots: Path) 
 def test_gap_mode_and_institute_difference(page, atlas_server, shots: Path) -> None:
     _open_matrix(page, atlas_server)
     main = page.get_by_test_id("stMain")
-    main.get_by_text("Gaps", exact=True).click()
-    wait_idle(page)
-    main.get_by_text("no evaluation you can see covers", exact=False).first.wait_for()
+    with rerun(page):
+        main.get_by_text("Gaps", exact=True).click()
+    main.get_by_text("no evaluation you can see covers", exact=False).first.wait_for(timeout=BUSY)
     page.screenshot(path=str(shots / "matrix-gaps-analyst-uk.png"))
-    main.get_by_text("Incidents", exact=True).click()
-    # wait for the new run's legend before waiting for charts (a stale chart can linger while it reruns)
-    main.get_by_text("Click a cell for its detail", exact=False).first.wait_for()
-    page.wait_for_timeout(500)
-    wait_idle(page)
+    with rerun(page):
+        main.get_by_text("Incidents", exact=True).click()
+    main.get_by_text("Click a cell for its detail", exact=False).first.wait_for(timeout=BUSY)
     main.get_by_test_id("stSelectbox").filter(has_text="Institutes").click()
-    page.get_by_role("option", name="Difference (UK − AU)").click()
-    wait_idle(page)
-    main.get_by_text("Blue: UK reported more", exact=False).wait_for()
+    with rerun(page):
+        page.get_by_role("option", name="Difference (UK − AU)").click()
+    main.get_by_text("Blue: UK reported more", exact=False).wait_for(timeout=BUSY)
     page.screenshot(path=str(shots / "matrix-difference-analyst-uk.png"))
     assert page.get_by_test_id("stException").count() == 0

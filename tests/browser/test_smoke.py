@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from analytics import access
-from tests.browser.conftest import sign_in, wait_idle
+from tests.browser.conftest import BUSY, rerun, sign_in, wait_idle
 
 PERSONAS = ["analyst@uk.example", "policy@au.example", "admin@joint.example"]
 
@@ -20,10 +20,10 @@ def test_every_page_renders_for_persona(page, server, shots, email: str) -> None
     }[email]
     for spec in access.pages_for(role):
         if len(access.pages_for(role)) > 1:  # Streamlit shows no navigation for a single page
-            page.get_by_test_id("stSidebarNav").get_by_text(spec.title, exact=True).click()
-            wait_idle(page)
+            with rerun(page):
+                page.get_by_test_id("stSidebarNav").get_by_text(spec.title, exact=True).click()
         main = page.get_by_test_id("stMain")
-        main.get_by_text("TLP:").first.wait_for(timeout=30_000)
+        main.get_by_text("TLP:").first.wait_for(timeout=BUSY)
         assert page.get_by_test_id("stException").count() == 0
         page.screenshot(
             path=str(
@@ -42,7 +42,7 @@ def test_every_page_renders_for_persona(page, server, shots, email: str) -> None
 
 def test_unknown_persona_is_not_a_thing_in_the_browser(page, server) -> None:
     page.goto(server.url)
-    page.get_by_text("Demo mode").wait_for()
+    page.get_by_text("Demo mode").wait_for(timeout=BUSY)
     wait_idle(page)  # the warning is drawn before the persona buttons of the same run
     assert page.get_by_role("button", name="analyst@uk.example", exact=False).count() == 1
     assert page.get_by_test_id("stMetricValue").count() == 0
@@ -51,14 +51,14 @@ def test_unknown_persona_is_not_a_thing_in_the_browser(page, server) -> None:
 def test_a_link_followed_before_sign_in_opens_its_page_and_filters_after(page, server) -> None:
     # (The very first request a fresh server gets runs a page file without app.py: see analytics/session.py.)
     page.goto(server.url)
-    page.get_by_text("Demo mode").wait_for()
+    page.get_by_text("Demo mode").wait_for(timeout=BUSY)
     page.goto(server.url + "/explorer?cat=Jailbreak&sev=5")
-    page.get_by_text("Demo mode").wait_for()
+    page.get_by_text("Demo mode").wait_for(timeout=BUSY)
     assert page.get_by_test_id("stMetricValue").count() == 0  # nothing of the page before sign-in
     page.get_by_role("button", name="analyst@uk.example", exact=False).click()
-    page.get_by_test_id("stSidebar").get_by_text("Sign out").wait_for(timeout=30_000)
+    page.get_by_test_id("stSidebar").get_by_text("Sign out").wait_for(timeout=BUSY)
     wait_idle(page)
-    page.get_by_role("heading", name="Incident explorer").wait_for(timeout=30_000)
+    page.get_by_role("heading", name="Incident explorer").wait_for(timeout=BUSY)
     sidebar = page.get_by_test_id("stSidebar")
     category = sidebar.get_by_test_id("stMultiSelect").filter(has_text="Category")
     assert "Jailbreak" in category.inner_text()
@@ -68,8 +68,8 @@ def test_a_link_followed_before_sign_in_opens_its_page_and_filters_after(page, s
 def test_a_link_to_a_page_outside_the_role_lands_on_the_overview(page, server) -> None:
     page.goto(server.url + "/explorer?cat=Jailbreak")
     page.get_by_role("button", name="policy@uk.example", exact=False).click()
-    page.get_by_test_id("stSidebar").get_by_text("Sign out").wait_for(timeout=30_000)
+    page.get_by_test_id("stSidebar").get_by_text("Sign out").wait_for(timeout=BUSY)
     wait_idle(page)
-    page.get_by_role("heading", name="Overview").wait_for(timeout=30_000)
+    page.get_by_role("heading", name="Overview").wait_for(timeout=BUSY)
     assert page.get_by_test_id("stException").count() == 0
     assert "Incident explorer" not in page.get_by_test_id("stSidebar").inner_text()
