@@ -48,8 +48,9 @@ with log_tab:
     date_from = picked[0] if picked else None
     date_to = picked[1] if len(picked) > 1 else date_from
     criteria = {"email": person, "action": action, "text": text, "date_from": date_from, "date_to": date_to}
-    if submitted:
-        audit.append(session.store(), viewer.email, "search audit", "audit_log", criteria)
+    if submitted:  # which criteria were used, never their text (the log holds no typed text: analytics.audit)
+        used = {"fields": sorted(k for k, v in criteria.items() if v), "action": action or None}
+        audit.append(session.store(), viewer.email, "search audit", "audit_log", used)
     found = audit.search(
         session.cursor(),
         viewer,

@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from analytics import evals
+from analytics.audit import opaque_id
 from analytics.filters import Filters
 from analytics.viewer import AccessDenied
 from tests.conftest import ADMIN, AU_ANALYST, TODAY, UK_ANALYST, UK_LEAD, UK_POLICY
@@ -170,14 +171,11 @@ def test_threshold_set_audited_and_crossings(store) -> None:
     audit = con.execute(
         "select email, action, object, detail from audit_log where action like 'eval threshold%' order by id"
     ).fetchall()
+    # the log names the benchmark by an opaque id and says whether a note was given, never the name or note
+    bench = "benchmark:" + opaque_id("cybench")
     assert audit == [
-        (
-            "analyst@uk.example",
-            "eval threshold set",
-            "Cybench",
-            '{"new": 0.5, "note": "uplift line", "old": null}',
-        ),
-        ("lead@uk.example", "eval threshold set", "Cybench", '{"new": 0.6, "note": null, "old": 0.5}'),
+        ("analyst@uk.example", "eval threshold set", bench, '{"new": 0.5, "note_set": true, "old": null}'),
+        ("lead@uk.example", "eval threshold set", bench, '{"new": 0.6, "note_set": false, "old": 0.5}'),
     ]
     crossing = evals.threshold_crossings(con, AU_ANALYST, ALL, TODAY, "Cybench", 0.6).data
     assert crossing.models["model"].tolist() == ["N2", "M2", "N3"]

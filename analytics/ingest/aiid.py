@@ -447,5 +447,5 @@ def import_aiid(
         report.details["withdrawn"] = counts.withdrawn
         report.details["incidents"] = len(incidents)
         record_batch(con, report, actor=actor, institute=institute)
-        audit.record(con, actor, "import aiid", report.batch_id, report.summary())
+        audit.record(con, actor, "import aiid", report.batch_id, audit.import_counts(report))
     return report

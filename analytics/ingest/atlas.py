@@ -517,5 +517,5 @@ def import_atlas(
                 ],
             )
         record_batch(con, report, actor=actor, institute=institute)
-        audit.record(con, actor, "import atlas", report.batch_id, report.summary().splitlines()[0])
+        audit.record(con, actor, "import atlas", report.batch_id, audit.import_counts(report))
     return report
