@@ -6,7 +6,7 @@ from functools import partial
 
 import streamlit as st
 
-from analytics import imports, inbox, session, stix_export
+from analytics import imports, inbox, session, stix_export, table_export
 from analytics.access import RECORD_ROLES
 from analytics.ingest import ImportRefused, tabular
 from analytics.ingest import stix as stix_in
@@ -234,7 +234,16 @@ with tab_file:
             c1, c2 = st.columns(2)
             c1.download_button(
                 f"Rejected rows ({len(plan.rejected_rows):,}) as CSV",
-                data=plan.rejected_rows_csv(),
+                # built (formulas escaped, marked) and audited only when clicked, like every export
+                data=partial(
+                    table_export.export_csv,
+                    store,
+                    viewer,
+                    plan.rejected_rows_frame(),
+                    plan.marking,
+                    header=[table_export.marking_comment(plan.marking, ["rows this import refused"])],
+                    obj="table:rejected-rows",
+                ),
                 file_name=f"{tf.name.rsplit('.', 1)[0]}-rejected.csv",
                 mime="text/csv",
                 on_click="ignore",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import json
@@ -12,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from analytics import table_export
 from analytics.ingest import ImportRefused
 from analytics.ingest import tabular as tab
 from tests.conftest import AU_ANALYST, UK_ANALYST, UK_POLICY
@@ -434,7 +434,8 @@ def test_duplicate_ids_against_the_store(store) -> None:
 
 
 def test_commit_only_valid_rows_keeps_the_rejected_as_a_file(store) -> None:
-    rows = [good_row(1), good_row(2, severity="11"), good_row(3), good_row(4, category="??")]
+    formula = '=HYPERLINK("http://x.example","open")'
+    rows = [good_row(1), good_row(2, severity="11"), good_row(3), good_row(4, category="??", title=formula)]
     plan = plan_for(store, csv_bytes(rows))
     with pytest.raises(ImportRefused, match="2 problems in 2 of 4 rows"):
         tab.commit(store.store, plan, actor="t", viewer=UK_ANALYST)
@@ -443,13 +444,29 @@ def test_commit_only_valid_rows_keeps_the_rejected_as_a_file(store) -> None:
     assert "2 rows rejected and not imported (rows 2, 4)" in report.warnings
     ids = store.cursor().execute("select id from incidents order by id").fetchall()
     assert ids == [("UK-X-001",), ("UK-X-003",)]
-    rejected = plan.rejected_rows_csv()
-    assert rejected.startswith(codecs.BOM_UTF8)
-    back = list(csv.reader(io.StringIO(rejected.decode("utf-8-sig"))))
+    rejected = table_export.export_csv(
+        store.store,
+        UK_ANALYST,
+        plan.rejected_rows_frame(),
+        plan.marking,
+        header=[table_export.marking_comment(plan.marking)],
+        obj="table:rejected-rows",
+    )
+    lines = rejected.decode("utf-8").splitlines()
+    assert lines[0].startswith("# TLP:")
+    back = list(csv.reader(io.StringIO("\n".join(lines[1:]))))
     assert back[0] == ["source_row", *HEADER, "problems"]
     assert [r[0] for r in back[1:]] == ["2", "4"]
     assert back[1][1:-1] == good_row(2, severity="11")
     assert back[1][-1] == "severity: '11' is not a severity (1 to 5)"
+    # the file is an export like any other: formulas escaped, and audited
+    assert back[2][1 + HEADER.index("title")] == "'" + formula
+    exports = (
+        store.cursor()
+        .execute("select object from audit_log where action = 'export' and object = 'table:rejected-rows'")
+        .fetchall()
+    )
+    assert exports == [("table:rejected-rows",)]
     batch = store.cursor().execute("select imported_by, added, rejected from import_batches").fetchall()
     assert batch == [("analyst@uk.example", 2, 2)]
 

@@ -12,7 +12,7 @@ The Data page and the CLI share one path, in four steps, so the analyst sees exa
    lists every problem with its row and column. Nothing touches the store except a read of existing ids.
 4. `commit` writes the valid rows in one transaction with the batch record and an audit entry. It refuses a plan
    with problems unless the analyst explicitly asked for the valid rows only; the rejected rows are then
-   available as a CSV (`rejected_rows_csv`) with a column saying what was wrong with each.
+   available as a table (`rejected_rows_frame`, downloaded as an escaped, audited CSV) with a column saying what was wrong with each.
 
 `import_tabular` runs the four steps for the CLI and the inbox.
 """
@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 
 from analytics import audit, vocab
@@ -921,18 +922,19 @@ class ImportPlan:
             for p in self.problems
         ]
 
-    def rejected_rows_csv(self) -> bytes:
-        """The rejected rows as in the file, plus a 'problems' column; UTF-8 with BOM so Excel opens it."""
+    def rejected_rows_frame(self) -> pd.DataFrame:
+        """The rejected rows as in the file, plus a 'problems' column: what the Data page offers as a CSV
+        (through analytics.table_export, which escapes formulas and audits the download like every export)."""
         by_row: dict[int, list[str]] = {}
         for p in self.problems:
             if p.row:
                 by_row.setdefault(p.row, []).append(f"{p.column or p.field}: {p.message}")
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(["source_row", *self.file.columns, "problems"])
-        for r in sorted(by_row):
-            w.writerow([r, *[_cell_text(v) for v in self.file.rows[r - 1]], " | ".join(by_row[r])])
-        return codecs.BOM_UTF8 + buf.getvalue().encode("utf-8")
+        columns = ["source_row", *self.file.columns, "problems"]
+        rows = [
+            [r, *[_cell_text(v) for v in self.file.rows[r - 1]], " | ".join(by_row[r])]
+            for r in sorted(by_row)
+        ]
+        return pd.DataFrame(rows, columns=columns, dtype=object)
 
 
 def _short(v: Any) -> str:
