@@ -182,7 +182,9 @@ def wait_idle(page: Any, timeout: float = BUSY) -> None:
     """Wait until every run the page asked for is over, no element is stale and every visible chart is drawn.
 
     On a tracked page "asked for" is exact: a rerun request the browser sent with no "script finished" after it
-    means a run is still to come, however idle the page looks now."""
+    means a run is still to come, however idle the page looks now. Right after an action the request may not be
+    seen yet: wrap an action that makes a run in `rerun` instead; wait_idle is for settling after navigation or
+    after an action that may or may not make a run (an expander, a plain tab), followed by a wait on what it shows."""
     tracker = _TRACKERS.get(id(page))
     if tracker is not None and tracker.pending():
         with tracker.sockets[-1].expect_event("framereceived", predicate=_run_finished, timeout=timeout):

@@ -10,11 +10,11 @@ from docx import Document
 from PIL import Image
 from pptx import Presentation
 
-from tests.browser.conftest import sign_in, wait_idle
+from tests.browser.conftest import BUSY, rerun, sign_in, wait_idle
 
 
 def _download(page, button) -> tuple[str, bytes]:
-    with page.expect_download(timeout=60_000) as info:
+    with page.expect_download(timeout=BUSY) as info:
         button.click()
     d = info.value
     return d.suggested_filename, open(d.path(), "rb").read()
@@ -43,19 +43,21 @@ def test_overview_chart_downloads_png_and_svg(page, server, shots) -> None:
 
 def test_briefing_page_downloads_every_format(page, server, shots) -> None:
     sign_in(page, server.url, "lead@au.example")
-    page.get_by_test_id("stSidebarNav").get_by_text("Briefings", exact=True).click()
-    wait_idle(page)
+    with rerun(page):
+        page.get_by_test_id("stSidebarNav").get_by_text("Briefings", exact=True).click()
     main = page.get_by_test_id("stMain")
     main.get_by_label("Title").fill("Weekly AI threat pack")
-    main.get_by_label("Title").press("Enter")
-    wait_idle(page)
+    with rerun(page):
+        main.get_by_label("Title").press("Enter")
     # add a second chart, then move it to the top
     main.get_by_test_id("stMultiSelect").locator("input").click()
-    page.get_by_role("option", name="Incidents per month by reporting institute — current filters").click()
+    with rerun(page):
+        page.get_by_role(
+            "option", name="Incidents per month by reporting institute — current filters"
+        ).click()
     page.keyboard.press("Escape")
-    wait_idle(page)
-    main.locator(".st-key-brf_up_1 button").first.click()
-    wait_idle(page)
+    with rerun(page):
+        main.locator(".st-key-brf_up_1 button").first.click()
     page.screenshot(path=str(shots / "briefings-builder-lead-au.png"))
     files = {}
     for label in ("PowerPoint (16:9)", "Word", "PDF", "Markdown"):
@@ -94,8 +96,8 @@ def test_briefing_page_downloads_every_format(page, server, shots) -> None:
 
 def test_policymaker_builds_from_summary_charts_only(page, server, shots) -> None:
     sign_in(page, server.url, "policy@uk.example")
-    page.get_by_test_id("stSidebarNav").get_by_text("Briefings", exact=True).click()
-    wait_idle(page)
+    with rerun(page):
+        page.get_by_test_id("stSidebarNav").get_by_text("Briefings", exact=True).click()
     main = page.get_by_test_id("stMain")
     page.screenshot(path=str(shots / "briefings-policy-uk.png"))
     name, md = _download(page, main.get_by_role("button", name="Markdown"))

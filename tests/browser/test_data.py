@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import Server, build_demo_db, sign_in, wait_idle
+from tests.browser.conftest import BUSY, Server, build_demo_db, rerun, sign_in, wait_idle
 
 PARTNER_CSV = (
     "Ref,Headline,Incident Date,Threat Type,Impact,Industry,Marking,Releasability\n"
@@ -34,9 +34,9 @@ def data_server(tmp_path_factory: pytest.TempPathFactory):
 def open_data_page(page, server) -> None:
     page.set_viewport_size({"width": 1400, "height": 2400})
     sign_in(page, server.url, "analyst@uk.example")
-    page.get_by_test_id("stSidebarNav").get_by_text("Data exchange", exact=True).click()
-    wait_idle(page)
-    page.get_by_test_id("stMain").get_by_text("TLP:").first.wait_for(timeout=30_000)
+    with rerun(page):
+        page.get_by_test_id("stSidebarNav").get_by_text("Data exchange", exact=True).click()
+    page.get_by_test_id("stMain").get_by_text("TLP:").first.wait_for(timeout=BUSY)
 
 
 def test_upload_validate_import_valid_rows_and_undo(page, data_server, shots, tmp_path: Path) -> None:
@@ -45,10 +45,10 @@ def test_upload_validate_import_valid_rows_and_undo(page, data_server, shots, tm
 
     src = tmp_path / "CERT-AU_weekly_2026-03.csv"
     src.write_text(PARTNER_CSV, encoding="utf-8-sig")
-    page.locator("input[type=file]").first.set_input_files(str(src))
-    wait_idle(page)
+    with rerun(page):
+        page.locator("input[type=file]").first.set_input_files(str(src))
     main = page.get_by_test_id("stMain")
-    main.get_by_text("3 problems in 2 of 4 rows").wait_for(timeout=30_000)
+    main.get_by_text("3 problems in 2 of 4 rows").wait_for(timeout=BUSY)
     assert page.get_by_test_id("stException").count() == 0
     page.screenshot(path=str(shots / "data-exchange-validation.png"))
 
@@ -59,11 +59,11 @@ def test_upload_validate_import_valid_rows_and_undo(page, data_server, shots, tm
     assert [r[0] for r in rows[1:]] == ["3", "4"]
     assert "not a real date" in rows[1][-1]
 
-    main.get_by_text("Import only the 2 valid rows").click()
-    wait_idle(page)
-    main.get_by_role("button", name="Import valid rows").click()
-    wait_idle(page)
-    main.get_by_text("2 added").first.wait_for(timeout=30_000)
+    with rerun(page):
+        main.get_by_text("Import only the 2 valid rows").click()
+    with rerun(page):
+        main.get_by_role("button", name="Import valid rows").click()
+    main.get_by_text("2 added").first.wait_for(timeout=BUSY)
     wait_idle(page)
     page.screenshot(path=str(shots / "data-exchange-imported.png"))
 
@@ -77,13 +77,13 @@ def test_upload_validate_import_valid_rows_and_undo(page, data_server, shots, tm
 
     page.get_by_role("tab", name="Import history").click()
     wait_idle(page)
-    main.get_by_text("Undo an import").wait_for(timeout=30_000)
+    main.get_by_text("Undo an import").wait_for(timeout=BUSY)
     page.screenshot(path=str(shots / "data-exchange-history.png"))
-    main.get_by_text("Remove every record this batch added").click()
-    wait_idle(page)
-    main.get_by_role("button", name="Undo batch").click()
-    wait_idle(page)
-    main.get_by_text("2 records removed").wait_for(timeout=30_000)
+    with rerun(page):
+        main.get_by_text("Remove every record this batch added").click()
+    with rerun(page):
+        main.get_by_role("button", name="Undo batch").click()
+    main.get_by_text("2 records removed").wait_for(timeout=BUSY)
     wait_idle(page)
     assert page.get_by_test_id("stException").count() == 0
     page.screenshot(path=str(shots / "data-exchange-undone.png"))

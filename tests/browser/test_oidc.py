@@ -20,7 +20,7 @@ from playwright.sync_api import expect
 
 from analytics.store import Store
 from tests.browser.apps import ProductionApp, add_users, free_port, write_auth_secrets
-from tests.browser.conftest import build_demo_db, wait_idle
+from tests.browser.conftest import BUSY, build_demo_db, track, wait_idle
 from tests.oidc_provider import OIDCProvider
 
 
@@ -56,18 +56,18 @@ def oidc_sign_in(page: Any, d: OIDCDeployment, email: str) -> None:
     """Press Sign in, type the email into the provider's form, come back to the app."""
     page.goto(d.url + "/")
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(d.provider.issuer + "/authorize**", timeout=30_000)
+    page.wait_for_url(d.provider.issuer + "/authorize**", timeout=BUSY)
     page.fill("input[name=login_email]", email)
     page.get_by_role("button", name="Continue").click()
-    page.wait_for_url(d.url + "/**", timeout=30_000)
-    page.get_by_text("Sign out").first.wait_for(timeout=30_000)
+    page.wait_for_url(d.url + "/**", timeout=BUSY)
+    page.get_by_text("Sign out").first.wait_for(timeout=BUSY)
     wait_idle(page)
 
 
 def fill(page: Any, label: str, value: str) -> None:
     """Fill a text input once the rerun has settled (while it runs, the old tab panel can linger beside the new)."""
     field = page.get_by_label(label)
-    expect(field).to_have_count(1, timeout=30_000)
+    expect(field).to_have_count(1, timeout=BUSY)
     field.fill(value)
 
 
@@ -82,7 +82,7 @@ def assert_no_data(page: Any) -> None:
 def test_first_request_to_a_deep_link_shows_only_the_sign_in(page: Any, deployment: OIDCDeployment) -> None:
     # Runs first in this module, so it is the fresh server's very first page load.
     page.goto(f"{deployment.url}/explorer")
-    page.get_by_text("not signed in").or_(page.get_by_role("button", name="Sign in")).wait_for(timeout=30_000)
+    page.get_by_text("not signed in").or_(page.get_by_role("button", name="Sign in")).wait_for(timeout=BUSY)
     wait_idle(page)
     assert "TLP:" not in page.inner_text("body")  # no data either way: the page's own check stopped it
     assert page.get_by_test_id("stSidebarNav").count() == 0, "page files listed before sign-in"
@@ -90,11 +90,11 @@ def test_first_request_to_a_deep_link_shows_only_the_sign_in(page: Any, deployme
 
 def test_deep_links_before_sign_in_show_only_the_sign_in(page: Any, deployment: OIDCDeployment) -> None:
     page.goto(deployment.url + "/")
-    page.get_by_role("button", name="Sign in").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Sign in").wait_for(timeout=BUSY)
     wait_idle(page)
     for path in ("explorer", "admin", "overview", "assessments", ""):
         page.goto(f"{deployment.url}/{path}")
-        page.get_by_role("button", name="Sign in").wait_for(timeout=30_000)
+        page.get_by_role("button", name="Sign in").wait_for(timeout=BUSY)
         wait_idle(page)
         assert_no_data(page)
         assert page.get_by_role("button", name="analyst@uk.example", exact=False).count() == 0  # no demo
@@ -108,7 +108,7 @@ def test_enrolled_user_signs_in_through_the_provider(
     sidebar = page.get_by_test_id("stSidebar")
     assert "Liam Nguyen" in sidebar.inner_text()
     assert "AU · analyst" in sidebar.inner_text()
-    page.get_by_test_id("stMain").get_by_text("TLP:").first.wait_for()
+    page.get_by_test_id("stMain").get_by_text("TLP:").first.wait_for(timeout=BUSY)
     assert page.get_by_test_id("stMetricValue").count() > 0
     page.screenshot(path=str(shots / "oidc-signed-in-analyst-au.png"))
     # The app used the authorization code flow with PKCE and authenticated itself to the token endpoint.
@@ -125,14 +125,14 @@ def test_refused_sign_in_shows_not_enrolled_and_no_data(
     page: Any, deployment: OIDCDeployment, shots: Path, email: str, case: str
 ) -> None:
     oidc_sign_in(page, deployment, email)
-    page.get_by_role("heading", name="Not enrolled").wait_for()
+    page.get_by_role("heading", name="Not enrolled").wait_for(timeout=BUSY)
     wait_idle(page)
     assert_no_data(page)
     assert email in page.inner_text("body")
     page.screenshot(path=str(shots / f"oidc-refused-{case}.png"))
     # Signing out ends the provider session too and comes back to the sign-in screen.
     page.get_by_role("button", name="Sign out").click()
-    page.get_by_role("button", name="Sign in").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Sign in").wait_for(timeout=BUSY)
     assert ("GET", "/logout") in deployment.provider.requests
 
 
@@ -140,7 +140,7 @@ def test_unverified_email_is_refused(page: Any, deployment: OIDCDeployment) -> N
     deployment.provider.extra_claims["policy@uk.example"] = {"email_verified": False}
     try:
         oidc_sign_in(page, deployment, "policy@uk.example")
-        page.get_by_role("heading", name="Not enrolled").wait_for()
+        page.get_by_role("heading", name="Not enrolled").wait_for(timeout=BUSY)
         wait_idle(page)
         assert_no_data(page)
     finally:
@@ -151,8 +151,8 @@ def test_disabled_user_loses_access_at_next_interaction(
     browser: Any, deployment: OIDCDeployment, shots: Path
 ) -> None:
     viewport = {"width": 1400, "height": 1400}
-    lead = browser.new_context(viewport=viewport).new_page()
-    admin = browser.new_context(viewport=viewport).new_page()
+    lead = track(browser.new_context(viewport=viewport).new_page())
+    admin = track(browser.new_context(viewport=viewport).new_page())
     try:
         oidc_sign_in(lead, deployment, "lead@uk.example")
         assert "Tom Hargreaves" in lead.get_by_test_id("stSidebar").inner_text()
@@ -166,11 +166,11 @@ def test_disabled_user_loses_access_at_next_interaction(
         wait_idle(admin)
         admin.screenshot(path=str(shots / "admin-users.png"))
         admin.get_by_role("button", name="Disable").click()
-        admin.get_by_text("Disabled lead@uk.example.").wait_for(timeout=30_000)
+        admin.get_by_text("Disabled lead@uk.example.").wait_for(timeout=BUSY)
 
         # The lead's next interaction (any rerun) finds them disabled.
         lead.get_by_role("button", name="Reset filters").click()
-        lead.get_by_role("heading", name="Not enrolled").wait_for(timeout=30_000)
+        lead.get_by_role("heading", name="Not enrolled").wait_for(timeout=BUSY)
         wait_idle(lead)
         assert_no_data(lead)
 
@@ -179,13 +179,15 @@ def test_disabled_user_loses_access_at_next_interaction(
         fill(admin, "Object or detail contains", "user:lead@uk.example")
         admin.get_by_role("button", name="Search the log").click()
         wait_idle(admin)
-        admin.get_by_text("2 entries, newest first").wait_for()  # the disabling, and this search itself
+        admin.get_by_text("2 entries, newest first").wait_for(
+            timeout=BUSY
+        )  # the disabling, and this search itself
         fill(admin, "Object or detail contains", "")
         fill(admin, "Person (email contains)", "lead@uk.example")
         admin.get_by_role("button", name="Search the log").click()
         wait_idle(admin)
         admin.screenshot(path=str(shots / "admin-audit-log.png"))
-        admin.get_by_text("2 entries, newest first").wait_for()  # the sign-in, then the refusal
+        admin.get_by_text("2 entries, newest first").wait_for(timeout=BUSY)  # the sign-in, then the refusal
     finally:
         lead.context.close()
         admin.context.close()
@@ -204,7 +206,7 @@ def test_demo_mode_cannot_be_on_beside_oidc(page: Any, tmp_path: Path, deploymen
     app = ProductionApp(db, secrets_file=secrets_file, port=port, env={"THREAT_DEMO_MODE": "1"})
     try:
         page.goto(app.url)
-        page.get_by_text("Sign-in is misconfigured").wait_for(timeout=30_000)
+        page.get_by_text("Sign-in is misconfigured").wait_for(timeout=BUSY)
         assert page.get_by_role("button", name="analyst@uk.example", exact=False).count() == 0
         assert page.get_by_role("button", name="Sign in").count() == 0
         assert_no_data(page)
