@@ -89,7 +89,7 @@ class ProductionApp:
         self.proc = subprocess.Popen(
             args, cwd=ROOT, env=full_env, stdout=self.log.open("w"), stderr=subprocess.STDOUT
         )
-        deadline = time.time() + 60
+        deadline = time.time() + 120  # a busy 2-core machine starts Streamlit slowly
         while time.time() < deadline:
             try:
                 with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as r:

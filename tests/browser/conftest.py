@@ -120,7 +120,7 @@ class Server:
             stdout=self.log.open("w"),
             stderr=subprocess.STDOUT,
         )
-        deadline = time.time() + 60
+        deadline = time.time() + 120  # a busy 2-core machine starts Streamlit slowly
         while time.time() < deadline:
             try:
                 with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as r:
