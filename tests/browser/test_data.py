@@ -55,7 +55,9 @@ def test_upload_validate_import_valid_rows_and_undo(page, data_server, shots, tm
     with page.expect_download() as dl:
         main.get_by_test_id("stDownloadButton").filter(has_text="Rejected rows").click()
     rejected = Path(dl.value.path()).read_text(encoding="utf-8-sig")
-    rows = list(csv.reader(io.StringIO(rejected)))
+    marking_line, _, body = rejected.partition("\n")
+    assert marking_line.startswith("# TLP:")  # a marked export like every other
+    rows = list(csv.reader(io.StringIO(body)))
     assert [r[0] for r in rows[1:]] == ["3", "4"]
     assert "not a real date" in rows[1][-1]
 
@@ -73,7 +75,7 @@ def test_upload_validate_import_valid_rows_and_undo(page, data_server, shots, tm
     bundle = json.loads(Path(dl.value.path()).read_text())
     assert dl.value.suggested_filename.startswith("stix-for-AU_TLP-")
     ids = {o.get("x_ukau_id") for o in bundle["objects"] if o["type"] == "incident"}
-    assert {"CERT-101", "CERT-102"} <= ids
+    assert {"UK-CERT-101", "UK-CERT-102"} <= ids  # stored in the importer's namespace (docs/access-model.md)
 
     page.get_by_role("tab", name="Import history").click()
     wait_idle(page)
