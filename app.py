@@ -5,15 +5,17 @@ import threading
 
 import streamlit as st
 
-from analytics import access, identity, session
-from analytics.store import StoreError
+from analytics import session
+from analytics.access import pages as access
+from analytics.accounts import identity
+from analytics.store.database import StoreError
 
 # What the pages need beyond sign-in (pandas, plotly, SciPy: ~2 s of imports on a fresh server). The sign-in
 # screen does not wait for them; they load in the background while the person signs in.
 _AFTER_SIGN_IN = (
-    "analytics.inbox",
-    "analytics.incidents",
-    "analytics.taxonomy",
+    "analytics.ingest.inbox",
+    "analytics.incidents.queries",
+    "analytics.matrix.taxonomy",
     "pages.ui",
     "plotly.express",
 )
@@ -101,8 +103,10 @@ if viewer is None:
     _preload()  # after the screen is drawn: the imports compete with drawing it for the interpreter
     st.stop()
 
-from analytics import inbox, incidents, taxonomy  # noqa: E402 - see _AFTER_SIGN_IN
 from analytics.filters import URL_KEYS, Filters  # noqa: E402
+from analytics.incidents import queries as incidents  # noqa: E402 - see _AFTER_SIGN_IN
+from analytics.ingest import inbox  # noqa: E402 - see _AFTER_SIGN_IN
+from analytics.matrix import taxonomy  # noqa: E402 - see _AFTER_SIGN_IN
 from pages.ui import filter_sidebar, inert_markdown, saved_views_sidebar  # noqa: E402
 
 if st.session_state.get("signed_in_as") != viewer.email:

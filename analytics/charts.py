@@ -1,6 +1,6 @@
 """Chart builders: DataFrame in, Plotly figure out. No data access, no Streamlit.
 
-Feature modules keep their own builders (e.g. analytics/incident_charts.py) and share `style_figure`.
+Feature modules keep their own builders (e.g. analytics/incidents/charts.py) and share `style_figure`.
 """
 
 from __future__ import annotations

@@ -7,13 +7,13 @@ import json
 import sys
 from pathlib import Path
 
-from analytics.store import StoreError, StoreLocked, db_path_from_env, open_store
+from analytics.store.database import StoreError, StoreLocked, db_path_from_env, open_store
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from analytics.backup import set_aside
-    from analytics.demo import build_demo
-    from analytics.store import exclusive
+    from analytics.demo.generator import build_demo
+    from analytics.store.backup import set_aside
+    from analytics.store.database import exclusive
 
     path = Path(args.db) if args.db else db_path_from_env()
     wal = Path(f"{path}.wal")
@@ -34,7 +34,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from analytics import bench
+    from analytics.bench import harness as bench
 
     sizes = [int(s) for s in args.sizes.split(",") if s]
     return bench.run(
@@ -53,14 +53,14 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _backup(args: argparse.Namespace) -> int:
-    from analytics import backup
+    from analytics.store import backup
 
     path = Path(args.db) if args.db else db_path_from_env()
     out = Path(args.out) if args.out else path.resolve().parent / "backups"
     try:
         result = backup.backup_offline(path, out, actor=args.actor)
     except StoreLocked:
-        # The running dashboard holds the store: hand the request to it (analytics/backup.py explains why).
+        # The running dashboard holds the store: hand the request to it (analytics/store/backup.py explains why).
         print(f"{path} is in use; asking the process that holds it to make the backup", file=sys.stderr)
         result = backup.request_backup(path, out, actor=args.actor, timeout_s=args.timeout)
     print(json.dumps(result.to_json()))
@@ -68,7 +68,7 @@ def _backup(args: argparse.Namespace) -> int:
 
 
 def _restore(args: argparse.Namespace) -> int:
-    from analytics import backup
+    from analytics.store import backup
 
     path = Path(args.db) if args.db else db_path_from_env()
     result = backup.restore(Path(args.backup), path, actor=args.actor, force=args.force)
@@ -87,9 +87,9 @@ def _restore(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from analytics.access.markings import normalise_tlp, parse_releasable
     from analytics.ingest import ImportRefused, available_importers
-    from analytics.markings import normalise_tlp, parse_releasable
-    from analytics.store import StoreLocked
+    from analytics.store.database import StoreLocked
 
     importers = available_importers()
     if args.kind not in importers:
@@ -143,8 +143,7 @@ def _hand_over(
     args: argparse.Namespace, db: Path, path: Path, tlp: str | None, releasable: tuple[str, ...] | None
 ) -> int:
     """The store is held by the running dashboard: check the file here, then leave it in the dashboard's inbox."""
-    from analytics import inbox
-    from analytics.ingest import ImportRefused
+    from analytics.ingest import ImportRefused, inbox
 
     try:
         _precheck(args.kind, path, args, tlp, releasable)
@@ -178,7 +177,7 @@ def _precheck(
     if kind in ("csv", "json", "jsonl"):
         from analytics.ingest import ImportRefused
         from analytics.ingest.tabular import auto_mapping, detect_target, read_path, refusal_text, validate
-        from analytics.store import Store
+        from analytics.store.database import Store
 
         tf = read_path(path)
         target = args.records or detect_target(tf.columns)
@@ -209,7 +208,7 @@ def _precheck(
 
 
 def _export_stix(args: argparse.Namespace) -> int:
-    from analytics.stix_export import export_for_partner
+    from analytics.export.stix import export_for_partner
 
     store = open_store(Path(args.db) if args.db else db_path_from_env())
     export = export_for_partner(store, args.partner, actor=args.actor)
@@ -225,8 +224,8 @@ def _export_stix(args: argparse.Namespace) -> int:
 
 
 def _inbox(args: argparse.Namespace) -> int:
-    from analytics import inbox
-    from analytics.store import StoreLocked
+    from analytics.ingest import inbox
+    from analytics.store.database import StoreLocked
 
     db = Path(args.db) if args.db else db_path_from_env()
     waiting = inbox.pending(db)
@@ -246,7 +245,7 @@ def _inbox(args: argparse.Namespace) -> int:
 
 
 def _undo(args: argparse.Namespace) -> int:
-    from analytics.imports import UndoRefused, undo_batch
+    from analytics.ingest.history import UndoRefused, undo_batch
 
     store = open_store(Path(args.db) if args.db else db_path_from_env())
     try:
@@ -258,7 +257,7 @@ def _undo(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
-    from analytics.imports import history
+    from analytics.ingest.history import history
 
     store = open_store(Path(args.db) if args.db else db_path_from_env())
     df = history(store.cursor(), None, limit=args.limit)

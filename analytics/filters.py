@@ -15,8 +15,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from analytics import vocab
-from analytics.markings import visible_sql
-from analytics.viewer import Viewer
+from analytics.access.markings import visible_sql
+from analytics.access.viewer import Viewer
 
 PRESETS: dict[str, str] = {
     "30d": "Last 30 days",

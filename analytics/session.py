@@ -13,10 +13,10 @@ from typing import Any, TypeVar
 import duckdb
 import streamlit as st
 
-from analytics import audit, backup
+from analytics.access.viewer import Viewer
 from analytics.filters import Filters
-from analytics.store import Store, open_store
-from analytics.viewer import Viewer
+from analytics.store import audit, backup
+from analytics.store.database import Store, open_store
 
 R = TypeVar("R")
 
@@ -30,7 +30,7 @@ def _store(path: str) -> Store:
 
 
 def store() -> Store:
-    from analytics.store import db_path_from_env
+    from analytics.store.database import db_path_from_env
 
     path = str(db_path_from_env())
     opened = _store(path)
@@ -95,7 +95,13 @@ _REGISTRY: dict[str, Callable[..., Any]] = {}
 # cached across writes that change nothing else (assessment saves, saved views). A module added here must not
 # read assessments, saved views or the audit log.
 RECORD_MODULES: frozenset[str] = frozenset(
-    {"analytics.incidents", "analytics.evals", "analytics.matrix", "analytics.links", "analytics.taxonomy"}
+    {
+        "analytics.incidents.queries",
+        "analytics.evals.queries",
+        "analytics.matrix.queries",
+        "analytics.links.queries",
+        "analytics.matrix.taxonomy",
+    }
 )
 
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import duckdb
 
-from analytics import audit
+from analytics.access.viewer import Viewer
 from analytics.filters import Filters
-from analytics.viewer import Viewer
+from analytics.store import audit
 
 SAVE_ROLES: tuple[str, ...] = ("analyst", "lead", "admin")
 # The pages whose figures follow the shared sidebar filters: a view saved elsewhere reopens on the overview.

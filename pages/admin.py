@@ -1,6 +1,6 @@
 """Administration: search the audit log, and enrol, disable, enable or change the role of users. Admins only.
 
-Every change goes through analytics.users (which re-checks the role, refuses changes to oneself and audits),
+Every change goes through analytics.accounts.users (which re-checks the role, refuses changes to oneself and audits),
 and every audit search is itself recorded. Stored text is shown only in tables, never as markdown.
 """
 
@@ -10,8 +10,10 @@ from typing import Any
 
 import streamlit as st
 
-from analytics import audit, session, users
-from analytics.viewer import ROLES, VIEWER_INSTITUTES, AccessDenied
+from analytics import session
+from analytics.access.viewer import ROLES, VIEWER_INSTITUTES, AccessDenied
+from analytics.accounts import users
+from analytics.store import audit
 from pages.ui import marking_banner
 
 viewer = session.require_role("admin")
@@ -48,7 +50,9 @@ with log_tab:
     date_from = picked[0] if picked else None
     date_to = picked[1] if len(picked) > 1 else date_from
     criteria = {"email": person, "action": action, "text": text, "date_from": date_from, "date_to": date_to}
-    if submitted:  # which criteria were used, never their text (the log holds no typed text: analytics.audit)
+    if (
+        submitted
+    ):  # which criteria were used, never their text (the log holds no typed text: analytics.store.audit)
         used = {"fields": sorted(k for k, v in criteria.items() if v), "action": action or None}
         audit.append(session.store(), viewer.email, "search audit", "audit_log", used)
     found = audit.search(

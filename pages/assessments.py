@@ -1,6 +1,6 @@
 """Assessments workspace (analysts and leads): the list, the editor with its live checker, review and versions.
 
-The page only reads widgets, calls analytics.assessments and renders: every rule (who may sign, what the
+The page only reads widgets, calls analytics.assessments.workflow and renders: every rule (who may sign, what the
 marking is, what the checker flags, when a save conflicts) lives there. The editor keeps its fields in
 session state under `ed_*` keys, loaded from one version; saving names that version so a concurrent save by
 someone else comes back as a conflict with both texts instead of overwriting theirs.
@@ -14,9 +14,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from analytics import assessments as A
-from analytics import session, yardstick
-from analytics.markings import INSTITUTES, TLP_LEVELS, tlp_rank
+from analytics import session
+from analytics.access.markings import INSTITUTES, TLP_LEVELS, tlp_rank
+from analytics.assessments import workflow as A
+from analytics.assessments import yardstick
 from pages.ui import assessment_brief, empty_state, inert_markdown, judgement_estimate, marking_banner
 
 viewer = session.require_role(*A.AUTHOR_ROLES)

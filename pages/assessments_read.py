@@ -1,14 +1,15 @@
 """Approved assessments: the read-only brief. Everyone may open it; it is the only assessment page policymakers
-see, and it shows only approved assessments the reader is cleared for (analytics.assessments decides)."""
+see, and it shows only approved assessments the reader is cleared for (analytics.assessments.workflow decides)."""
 
 from collections import Counter
 
 import pandas as pd
 import streamlit as st
 
-from analytics import assessments, session
-from analytics.access import EVERYONE
-from analytics.assessments import EVIDENCE_KINDS
+from analytics import session
+from analytics.access.pages import EVERYONE
+from analytics.assessments import workflow as assessments
+from analytics.assessments.workflow import EVIDENCE_KINDS
 from pages.ui import assessment_brief, empty_state, inert_markdown, marking_banner
 
 viewer = session.require_role(*EVERYONE)

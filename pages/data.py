@@ -6,12 +6,15 @@ from functools import partial
 
 import streamlit as st
 
-from analytics import imports, inbox, session, stix_export, table_export
-from analytics.access import RECORD_ROLES
-from analytics.ingest import ImportRefused, tabular
+from analytics import session
+from analytics.access.markings import INSTITUTES, TLP_LEVELS
+from analytics.access.pages import RECORD_ROLES
+from analytics.access.viewer import AccessDenied
+from analytics.export import stix as stix_export
+from analytics.export import table as table_export
+from analytics.ingest import ImportRefused, inbox, tabular
+from analytics.ingest import history as imports
 from analytics.ingest import stix as stix_in
-from analytics.markings import INSTITUTES, TLP_LEVELS
-from analytics.viewer import AccessDenied
 from pages.ui import empty_state, inert_markdown, marking_banner
 
 viewer = session.require_role(*RECORD_ROLES)

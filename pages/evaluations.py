@@ -1,14 +1,17 @@
 """Evaluations: capability over time with thresholds, model comparison with paired tests, UK–AU agreement and
-run detail. Thin: widgets in, analytics.evals out, rendered with a marking banner above every piece of data.
+run detail. Thin: widgets in, analytics.evals.queries out, rendered with a marking banner above every piece of data.
 
 Only the open tab is computed (stateful tabs rerun on a switch): computing all four on every run made the first
 chart wait for the other tabs' queries, figures and tables, which on a busy 2-core machine took seconds."""
 
 import streamlit as st
 
-from analytics import eval_charts, evals, links, session
-from analytics.access import RECORD_ROLES
-from analytics.viewer import AccessDenied
+from analytics import session
+from analytics.access.pages import RECORD_ROLES
+from analytics.access.viewer import AccessDenied
+from analytics.evals import charts as eval_charts
+from analytics.evals import queries as evals
+from analytics.links import queries as links
 from pages.ui import chart, empty_state, marking_banner, page_to_slide
 
 viewer = session.require_role(*RECORD_ROLES)

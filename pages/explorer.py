@@ -8,10 +8,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from analytics import incident_charts, incidents, links, session, table_export
-from analytics.access import RECORD_ROLES
-from analytics.anomalies import DEFAULT_RULE
-from analytics.markings import Marking
+from analytics import session
+from analytics.access.markings import Marking
+from analytics.access.pages import RECORD_ROLES
+from analytics.export import table as table_export
+from analytics.incidents import charts as incident_charts
+from analytics.incidents import queries as incidents
+from analytics.links import queries as links
+from analytics.stats.anomalies import DEFAULT_RULE
 from analytics.vocab import SEVERITY_LABELS
 from pages.ui import (
     chart,

@@ -5,9 +5,14 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from analytics import access, links, matrix, matrix_charts, session, taxonomy
-from analytics.access import RECORD_ROLES
-from analytics.markings import combine_markings
+from analytics import session
+from analytics.access import pages as access
+from analytics.access.markings import combine_markings
+from analytics.access.pages import RECORD_ROLES
+from analytics.links import queries as links
+from analytics.matrix import charts as matrix_charts
+from analytics.matrix import queries as matrix
+from analytics.matrix import taxonomy
 from pages.ui import chart, empty_state, marking_banner, page_to_slide
 
 viewer = session.require_role(*RECORD_ROLES)

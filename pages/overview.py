@@ -7,9 +7,12 @@ the split by category and institute for the sidebar's period."""
 import pandas as pd
 import streamlit as st
 
-from analytics import assessments, incident_charts, incidents, session
-from analytics.access import EVERYONE
-from analytics.anomalies import DEFAULT_RULE
+from analytics import session
+from analytics.access.pages import EVERYONE
+from analytics.assessments import workflow as assessments
+from analytics.incidents import charts as incident_charts
+from analytics.incidents import queries as incidents
+from analytics.stats.anomalies import DEFAULT_RULE
 from pages.ui import chart, empty_state, inert_markdown, marking_banner, page_to_slide
 
 viewer = session.require_role(*EVERYONE)

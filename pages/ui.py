@@ -7,11 +7,12 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import access, session, views
+from analytics import session, views
+from analytics.access import pages as access
+from analytics.access.markings import Marking
+from analytics.access.viewer import AccessDenied, Viewer
 from analytics.charts import inert_figure
 from analytics.filters import PRESETS, Filters
-from analytics.markings import Marking
-from analytics.viewer import AccessDenied, Viewer
 from analytics.vocab import SEVERITY_LABELS
 
 _BANNER_COLOUR = {
@@ -197,7 +198,7 @@ _CONFIDENCE_COLOUR = {"high": "green", "moderate": "orange", "low": "red"}
 
 def judgement_estimate(term: str | None, confidence: str | None) -> str:
     """Badges for a judgement's yardstick term (with its band) and confidence; fixed vocabularies only."""
-    from analytics import yardstick
+    from analytics.assessments import yardstick
 
     if term:
         band = yardstick.phia_band(term)
@@ -212,10 +213,10 @@ def judgement_estimate(term: str | None, confidence: str | None) -> str:
 
 
 def assessment_brief(a: Any, evidence_labels: dict[Any, str] | None = None) -> None:
-    """An assessment (analytics.assessments.Assessment) as a clean read-only brief. Stored text goes through
+    """An assessment (analytics.assessments.workflow.Assessment) as a clean read-only brief. Stored text goes through
     st.text or inert_markdown only. `evidence_labels` (record roles) lists each judgement's evidence by name;
     without it a judgement says how many records it rests on."""
-    from analytics.assessments import EVIDENCE_KINDS
+    from analytics.assessments.workflow import EVIDENCE_KINDS
 
     if a.question:
         st.markdown("**Question**")
@@ -312,7 +313,7 @@ def _chart_export_controls(
     # A fragment, so choosing a size reruns only this popover, not the page.
     from functools import partial
 
-    from analytics import chart_export
+    from analytics.export import chart_image as chart_export
 
     store, viewer, shared_filters, today = _export_context()
     filters = shared_filters if export_filters is None else export_filters
@@ -362,7 +363,7 @@ def page_to_slide(title: str, figures: list[tuple[go.Figure, Marking]], key: str
     slide titled `title`, marked with the combination of all the figures' markings. Built only on click."""
     from functools import partial
 
-    from analytics import briefing_builder
+    from analytics.export.briefing import builder as briefing_builder
 
     if not figures:
         return

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from analytics import identity
-from analytics.demo import build_demo
-from analytics.store import Store, close_all, open_store
-from analytics.viewer import Viewer
+from analytics.access.viewer import Viewer
+from analytics.accounts import identity
+from analytics.demo.generator import build_demo
+from analytics.store.database import Store, close_all, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"

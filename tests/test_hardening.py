@@ -18,11 +18,12 @@ from typing import Any
 import duckdb
 import pytest
 
-from analytics import access, incidents
+from analytics.access import pages as access
 from analytics.filters import Filters
-from analytics.store import Store, close_all, open_store
+from analytics.incidents import queries as incidents
+from analytics.store.database import Store, close_all, open_store
+from tests.analytics.accounts.test_identity import navigation_mode  # noqa: F401 - autouse: every rerun runs app.py first
 from tests.conftest import ROOT, TODAY, UK_ANALYST, StoreBuilder
-from tests.test_identity import navigation_mode  # noqa: F401 - autouse: every rerun runs app.py first
 
 # -- server configuration ---------------------------------------------------------------------------------------
 

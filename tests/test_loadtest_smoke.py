@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from analytics.demo import build_demo
-from analytics.store import Store
+from analytics.demo.generator import build_demo
+from analytics.store.database import Store
 from tests.load import run
 from tests.load.server import AppServer
 

@@ -33,12 +33,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from analytics import audit
+from analytics.access.markings import INSTITUTES, normalise_tlp
 from analytics.ingest import ImportRefused, ImportReport, load_json, new_batch_id, record_batch
 from analytics.ingest.atlas import ORIGINATOR_DEFAULT, UNMAPPED_CATEGORY
 from analytics.ingest.public_incidents import PublicIncident, upsert_public_incidents
-from analytics.markings import INSTITUTES, normalise_tlp
-from analytics.store import Store
+from analytics.store import audit
+from analytics.store.database import Store
 
 SOURCE = "aiid"
 CREDIT = "AI Incident Database, CC BY-SA 4.0"

@@ -33,11 +33,11 @@ import duckdb
 import pyarrow as pa
 import yaml
 
-from analytics import audit
+from analytics.access.markings import INSTITUTES, normalise_tlp
 from analytics.ingest import ImportRefused, ImportReport, new_batch_id, record_batch
 from analytics.ingest.public_incidents import PublicIncident, upsert_public_incidents
-from analytics.markings import INSTITUTES, normalise_tlp
-from analytics.store import Store
+from analytics.store import audit
+from analytics.store.database import Store
 
 SOURCE = "atlas"
 CREDIT = "MITRE ATLAS, Apache-2.0"

@@ -33,10 +33,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from analytics.access.markings import INSTITUTES
 from analytics.ingest import ImportRefused, ImportReport, new_batch_id, record_batch
 from analytics.ingest.inspect_logs import ParsedRun, resolve_marking, write_runs
-from analytics.markings import INSTITUTES
-from analytics.store import Store
+from analytics.store.database import Store
 
 SOURCE = "epoch"
 CREDIT = "Epoch AI Benchmarking Hub, CC BY 4.0"

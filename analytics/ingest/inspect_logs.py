@@ -38,9 +38,9 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from analytics.access.markings import INSTITUTES, TLP_LEVELS, normalise_tlp, parse_releasable, tlp_rank
 from analytics.ingest import ImportRefused, ImportReport, new_batch_id, record_batch
-from analytics.markings import INSTITUTES, TLP_LEVELS, normalise_tlp, parse_releasable, tlp_rank
-from analytics.store import Store
+from analytics.store.database import Store
 
 SOURCE = "inspect"
 DEFAULT_TLP = "AMBER"

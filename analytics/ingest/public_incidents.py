@@ -22,8 +22,8 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from analytics.access.markings import tlp_rank
 from analytics.ingest import ImportRefused
-from analytics.markings import tlp_rank
 
 # Columns a public importer supplies, in the order of PublicIncident's fields that map onto `incidents`.
 _COMPARED: tuple[str, ...] = (

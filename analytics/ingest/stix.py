@@ -38,8 +38,10 @@ import pyarrow as pa
 import stix2
 import stix2.exceptions
 
-from analytics import audit, vocab
-from analytics.demo_taxonomy import CATEGORY_TECHNIQUES
+from analytics import vocab
+from analytics.access.markings import INSTITUTES, TLP_LEVELS, normalise_tlp, parse_releasable, visible_sql
+from analytics.access.viewer import Viewer
+from analytics.demo.taxonomy import CATEGORY_TECHNIQUES
 from analytics.ingest import (
     RESERVED_ID,
     ImportRefused,
@@ -52,9 +54,8 @@ from analytics.ingest import (
     record_batch,
 )
 from analytics.ingest.tabular import _CONVERTERS, _Bad
-from analytics.markings import INSTITUTES, TLP_LEVELS, normalise_tlp, parse_releasable, visible_sql
-from analytics.store import Store
-from analytics.viewer import Viewer
+from analytics.store import audit
+from analytics.store.database import Store
 
 MAX_BYTES = 48 * 1024 * 1024  # as for spreadsheets: below the server's 50 MB upload cap
 SOURCE_TAG = "stix"

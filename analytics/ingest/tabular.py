@@ -39,7 +39,16 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from analytics import audit, vocab
+from analytics import vocab
+from analytics.access.markings import (
+    INSTITUTES,
+    TLP_LEVELS,
+    Marking,
+    normalise_tlp,
+    parse_releasable,
+    visible_sql,
+)
+from analytics.access.viewer import Viewer
 from analytics.ingest import (
     RESERVED_ID,
     ImportRefused,
@@ -51,9 +60,8 @@ from analytics.ingest import (
     new_batch_id,
     record_batch,
 )
-from analytics.markings import INSTITUTES, TLP_LEVELS, Marking, normalise_tlp, parse_releasable, visible_sql
-from analytics.store import Store
-from analytics.viewer import Viewer
+from analytics.store import audit
+from analytics.store.database import Store
 
 MAX_BYTES = 48 * 1024 * 1024  # below the server's 50 MB upload cap, so the importer's message is the one seen
 MAX_ROWS = 200_000
@@ -924,7 +932,7 @@ class ImportPlan:
 
     def rejected_rows_frame(self) -> pd.DataFrame:
         """The rejected rows as in the file, plus a 'problems' column: what the Data page offers as a CSV
-        (through analytics.table_export, which escapes formulas and audits the download like every export)."""
+        (through analytics.export.table, which escapes formulas and audits the download like every export)."""
         by_row: dict[int, list[str]] = {}
         for p in self.problems:
             if p.row:

@@ -16,7 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from analytics.store import Store
+from analytics.store.database import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 

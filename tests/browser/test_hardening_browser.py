@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from analytics import access
-from analytics.store import Store
+from analytics.access import pages as access
+from analytics.store.database import Store
 from tests.browser.apps import ProductionApp, free_port
 from tests.browser.conftest import Server, build_demo_db, sign_in, wait_idle
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from analytics.store import Store
+from analytics.store.database import Store
 from tests.browser.apps import ProductionApp, add_users, free_port, write_auth_secrets
 from tests.browser.conftest import BUSY, build_demo_db, track, wait_idle
 from tests.oidc_provider import OIDCProvider

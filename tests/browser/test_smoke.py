@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from analytics import access
+from analytics.access import pages as access
 from tests.browser.conftest import BUSY, rerun, sign_in, wait_idle
 
 PERSONAS = ["analyst@uk.example", "policy@au.example", "admin@joint.example"]

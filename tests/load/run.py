@@ -41,7 +41,8 @@ from typing import Any
 
 import duckdb
 
-from analytics import identity, vocab
+from analytics import vocab
+from analytics.accounts import identity
 from tests.load.protocol import ProtocolError, ProtocolSession
 from tests.load.server import ROOT, AppServer, build_store
 
@@ -298,7 +299,7 @@ class Writer(threading.Thread):
         self.events.append(WriteEvent(kind, start - self.t0, time.perf_counter() - start, ok, detail))
 
     def backup(self) -> str:
-        from analytics import backup
+        from analytics.store import backup
 
         r = backup.request_backup(
             self.server.db, self.cfg.workdir / "backups", actor="loadtest", timeout_s=120
@@ -354,7 +355,7 @@ IMPORT_CATEGORY = "Jailbreak"
 def hand_over_import(db: Path, workdir: Path, rows: int = IMPORT_ROWS) -> Path | None:
     """A CSV of new incidents handed to the app's inbox, if this build has one."""
     try:
-        from analytics import inbox
+        from analytics.ingest import inbox
     except ImportError:
         return None
     csv = workdir / "load-import.csv"

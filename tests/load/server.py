@@ -15,7 +15,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from analytics.demo import build_demo_in_subprocess
+from analytics.demo.generator import build_demo_in_subprocess
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ where the marking rules allow and nowhere else (page text, chart specs, tables, 
     assert_only_allowed(blob, viewer, canaries, where="overview")
 
 Who may see which canary is decided here by an independent, plain-Python statement of the rules in
-docs/access-model.md (not by analytics.markings), so the suite checks the SQL rather than restating it.
+docs/access-model.md (not by analytics.access.markings), so the suite checks the SQL rather than restating it.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from analytics.store import Store
-from analytics.viewer import Viewer
+from analytics.access.viewer import Viewer
+from analytics.store.database import Store
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def plant_canaries(store: Any, *, evals: bool = True, seed: str | None = None) -
 
 
 def may_see_record(c: Canary, viewer: Viewer) -> bool:
-    """The marking rules, stated independently of analytics.markings."""
+    """The marking rules, stated independently of analytics.access.markings."""
     if viewer.institute == "JOINT":
         institute_ok = {"UK", "AU"} <= set(c.releasable_to)
     else:

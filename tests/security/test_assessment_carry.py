@@ -16,8 +16,8 @@ from dataclasses import asdict, replace
 
 import pytest
 
-from analytics import assessments as A
-from analytics.viewer import Viewer
+from analytics.access.viewer import Viewer
+from analytics.assessments import workflow as A
 from tests.conftest import (
     ADMIN,
     AU_ANALYST,

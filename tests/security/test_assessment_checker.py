@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import pytest
 
-from analytics import assessments as A
+from analytics.assessments import workflow as A
 from tests.conftest import AU_ANALYST, AU_LEAD, TODAY, UK_ANALYST, UK_LEAD, StoreBuilder
 
 

@@ -6,7 +6,7 @@ The administrators who read the log (JOINT staff, AMBER, releasable to AU and UK
 AMBER+STRICT records, so the log may hold only people, actions, ids, field names, markings and counts.
 
 `SWEEPS` names one scenario per action; `test_every_audited_action_has_a_sweep` compares it with
-`analytics.audit.ACTIONS`, so an action added without a sweep here fails the suite.
+`analytics.store.audit.ACTIONS`, so an action added without a sweep here fails the suite.
 """
 
 from __future__ import annotations
@@ -21,27 +21,24 @@ from typing import Any
 import plotly.graph_objects as go
 import pytest
 
-from analytics import assessments as A
-from analytics import (
-    audit,
-    backup,
-    briefing_builder,
-    chart_export,
-    evals,
-    identity,
-    imports,
-    inbox,
-    links,
-    matrix,
-    stix_export,
-    table_export,
-    users,
-    views,
-)
+from analytics import views
+from analytics.access.markings import Marking
+from analytics.access.viewer import AccessDenied
+from analytics.accounts import identity, users
+from analytics.assessments import workflow as A
+from analytics.evals import queries as evals
+from analytics.export import chart_image as chart_export
+from analytics.export import stix as stix_export
+from analytics.export import table as table_export
+from analytics.export.briefing import builder as briefing_builder
 from analytics.filters import Filters
-from analytics.ingest import aiid, atlas, stix, tabular
-from analytics.markings import Marking
-from analytics.viewer import AccessDenied
+from analytics.ingest import aiid, atlas, inbox, stix, tabular
+from analytics.ingest import history as imports
+from analytics.links import queries as links
+from analytics.matrix import queries as matrix
+from analytics.store import audit, backup
+from tests.analytics.accounts.test_identity import navigation_mode  # noqa: F401 - autouse for the admin page run
+from tests.analytics.matrix.test_matrix import seed
 from tests.conftest import (
     ADMIN,
     AU_ANALYST,
@@ -54,8 +51,6 @@ from tests.conftest import (
     StoreBuilder,
 )
 from tests.security.canary import Canary, plant_canaries
-from tests.test_identity import navigation_mode  # noqa: F401 - autouse for the admin page run
-from tests.test_matrix import seed
 
 SHARED = ROOT.parent / "shared" / "data"
 

@@ -12,10 +12,13 @@ from typing import Any
 
 import pytest
 
-from analytics import access, incidents, session
+from analytics import session
+from analytics.access import pages as access
+from analytics.access.markings import visible_sql
 from analytics.filters import Filters
-from analytics.markings import visible_sql
-from analytics.store import Store
+from analytics.incidents import queries as incidents
+from analytics.store.database import Store
+from tests.analytics.accounts.test_identity import navigation_mode  # noqa: F401 - autouse: every rerun runs app.py first
 from tests.conftest import PERSONAS, ROOT, TODAY, StoreBuilder
 from tests.security.canary import (
     allowed_cases,
@@ -25,7 +28,6 @@ from tests.security.canary import (
     plant_canaries,
     rendered_text,
 )
-from tests.test_identity import navigation_mode  # noqa: F401 - autouse: every rerun runs app.py first
 
 
 def test_canary_cases_cover_every_marking_rule() -> None:
@@ -63,7 +65,7 @@ def test_sql_markings_agree_with_the_rules(store: StoreBuilder, email: str) -> N
 
 @pytest.fixture(scope="module")
 def canary_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    from analytics.demo import build_demo
+    from analytics.demo.generator import build_demo
 
     path = tmp_path_factory.mktemp("canary") / "canary.duckdb"
     s = Store(path)

@@ -10,10 +10,15 @@ from typing import Any
 
 import pytest
 
-from analytics import assessments, evals, incidents, links, stix_export, table_export
-from analytics.demo import build_demo
+from analytics.assessments import workflow as assessments
+from analytics.demo.generator import build_demo
+from analytics.evals import queries as evals
+from analytics.export import stix as stix_export
+from analytics.export import table as table_export
 from analytics.filters import Filters
-from analytics.store import Store, close_all, open_store
+from analytics.incidents import queries as incidents
+from analytics.links import queries as links
+from analytics.store.database import Store, close_all, open_store
 from tests.conftest import PERSONAS, TODAY
 from tests.security.canary import allowed_cases, found_cases, may_see_record
 

@@ -8,9 +8,10 @@ import json
 
 import pytest
 
-from analytics import incident_charts, incidents
 from analytics.charts import inert_figure
 from analytics.filters import Filters
+from analytics.incidents import charts as incident_charts
+from analytics.incidents import queries as incidents
 from tests.conftest import TODAY, UK_ANALYST, StoreBuilder
 
 PAYLOAD = "<img src=x onerror=alert(document.domain)>"

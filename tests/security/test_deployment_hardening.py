@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 
-from analytics import identity
-from analytics.demo import build_demo
-from analytics.store import Store, open_store
+from analytics.accounts import identity
+from analytics.demo.generator import build_demo
+from analytics.store.database import Store, open_store
+from tests.analytics.accounts.test_identity import FULL_AUTH
 from tests.conftest import ROOT, StoreBuilder
-from tests.test_identity import FULL_AUTH
 
 DEMO_ON = {"THREAT_DEMO_MODE": "1"}
 
@@ -176,7 +176,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real server, started with the entry point and address `make run` uses."""
-    from analytics.demo import build_demo_in_subprocess
+    from analytics.demo.generator import build_demo_in_subprocess
 
     db = build_demo_in_subprocess(tmp_path_factory.mktemp("frame") / "frame.duckdb", 50)
     line = _make_n()

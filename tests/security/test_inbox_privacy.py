@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 
-from analytics import identity, inbox
+from analytics.accounts import identity
 from analytics.cli import build_parser, main
-from analytics.store import Store, close_all, open_store
+from analytics.ingest import inbox
+from analytics.store.database import Store, close_all, open_store
 from tests.conftest import ADMIN, AU_ANALYST, AU_LEAD, ROOT, UK_ANALYST, UK_LEAD
 
 CANARY = "CANARYinboxUKlead"
@@ -141,8 +142,8 @@ def test_every_import_option_of_the_cli_is_carried_by_the_hand_over(tmp_path: Pa
 
 HOLDER = """
 import json, sys
-from analytics.inbox import process_inbox
-from analytics.store import open_store
+from analytics.ingest.inbox import process_inbox
+from analytics.store.database import open_store
 store = open_store(sys.argv[1], harden=True)   # as the app opens it
 print("ready", flush=True)
 sys.stdin.readline()

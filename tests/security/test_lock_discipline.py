@@ -19,17 +19,17 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from analytics import backup
-from analytics.demo import build_demo
-from analytics.store import Store, StoreLocked, close_all, open_store
+from analytics.demo.generator import build_demo
+from analytics.store import backup
+from analytics.store.database import Store, StoreLocked, close_all, open_store
 from tests.conftest import ROOT
 
 # The dashboard's side: opens the store as analytics.session does, serves backups, and on "backup" makes one
 # itself (backup_store, as an in-process caller would); each command is answered with one line.
 APP = """
 import sys
-from analytics import backup
-from analytics.store import open_store
+from analytics.store import backup
+from analytics.store.database import open_store
 store = open_store(sys.argv[1], harden=True)
 backup.serve_backup_requests(store, poll_s=0.1)
 print("ready", flush=True)
@@ -177,7 +177,7 @@ def test_nothing_in_this_process_opens_the_path_of_the_store_it_holds(
 ) -> None:
     """The in-process audit: every reader of a store path refuses the file this process holds as its store,
     under any name, and the backup itself reads only through the held descriptor."""
-    from analytics.store import exclusive, held_here
+    from analytics.store.database import exclusive, held_here
 
     store = open_store(store_file)
     try:

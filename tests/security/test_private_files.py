@@ -15,8 +15,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from analytics import backup, identity, inbox
-from analytics.store import Store, close_all, open_store
+from analytics.accounts import identity
+from analytics.ingest import inbox
+from analytics.store import backup
+from analytics.store.database import Store, close_all, open_store
 from tests.conftest import UK_LEAD
 
 GOOD = "id,title,occurred_on,category,severity,tlp,releasable_to\nP-1,x,2025-05-01,Jailbreak,3,GREEN,UK;AU\n"

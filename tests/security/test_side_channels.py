@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
-from analytics import briefing_builder, incidents, views
+from analytics import views
+from analytics.export.briefing import builder as briefing_builder
 from analytics.filters import Filters
+from analytics.incidents import queries as incidents
 from tests.conftest import TODAY, UK_ANALYST, UK_POLICY, StoreBuilder, figure_spec
 
 SECRET = "CEOSECstrictuk"

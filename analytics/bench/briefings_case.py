@@ -1,0 +1,64 @@
+"""Benchmark cases for briefing exports (targets from issue 7: warm chart export ≤ 0.5 s, 10-slide deck ≤ 5 s).
+
+`export.chart_png` is what a chart's PNG button does once the process's kaleido server is up (the harness's
+warm-up run starts it): provenance, the 16:9 image with banner and footer, the audit entry.
+`briefing.pptx_10` is a whole 10-slide deck from scratch: two charts queried and rendered (slide and print
+shapes), five key judgements, written as PPTX.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from analytics.bench.harness import BenchContext, case
+from analytics.export import chart_image as chart_export
+from analytics.export.briefing import builder as briefing_builder
+from analytics.export.briefing import document as briefing
+from analytics.filters import Filters
+
+_RECENT = Filters(preset="12m")
+
+
+@case("export.chart_png", runs=5)
+def chart_png(ctx: BenchContext) -> Any:
+    drawn = briefing_builder.draw_chart(
+        ctx.store.cursor(), ctx.viewer, "by_category|current", _RECENT, ctx.today
+    )
+    return chart_export.export_and_record(
+        ctx.store,
+        ctx.viewer,
+        drawn.data,
+        drawn.marking,
+        fmt="png",
+        preset="slide",
+        filters=_RECENT,
+        today=ctx.today,
+        obj="chart:bench",
+    )
+
+
+@case("briefing.pptx_10", runs=3)
+def pptx_10(ctx: BenchContext) -> Any:
+    b = briefing_builder.build_briefing(
+        ctx.store,
+        ctx.viewer,
+        title="Benchmark briefing",
+        chart_keys=("by_category|current", "by_month|current"),
+        current=_RECENT,
+        today=ctx.today,
+    )
+    judgements = tuple(
+        briefing.KeyJudgement(
+            n, f"Judgement {n} about agentic intrusion.", "likely", "moderate", "likely (55–75%)"
+        )
+        for n in range(1, 6)
+    )
+    deck = briefing.make_briefing(
+        b.title,
+        bottom_line="It is likely that intrusions will rise.",
+        judgements=judgements,
+        charts=b.charts,
+        base_marking=b.marking,
+    )
+    assert deck.slide_count == 10
+    return briefing.to_pptx(deck)

@@ -1,0 +1,184 @@
+"""Benchmark cases for the Evaluations page (see analytics.bench.harness for how cases are run).
+
+- `evaluations.compare`: the comparison tab's recompute for five models: choose one run per model and
+  benchmark, then for every pair on every shared benchmark the paired statistics over eval_samples (10M rows
+  at the 1M-incident size), McNemar or bootstrap, Holm, and the comparison figure (built, made inert and
+  serialised as st.plotly_chart would). Baseline: the same answer computed in pandas after
+  loading runs and samples (what a page without DuckDB aggregation would do). Raw: the one pass over eval_samples that yields every pair's differences.
+- `evaluations.capability`: the capability chart's query for the busiest benchmark.
+- `evaluations.import_inspect_10k`: importing a real 10,000-sample Inspect `.eval` log into a store, made once
+  once by running a task against an offline model (Inspect's own writer, so the file is what the institutes
+  produce) and kept in the temp folder; each timed run imports it into a store the previous copy was removed
+  from (a second import of the same log would be the no-op path).
+"""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analytics.bench.harness import BenchContext, case
+from analytics.charts import inert_figure
+from analytics.evals import charts as eval_charts
+from analytics.evals import queries as evals
+from analytics.filters import Filters
+from analytics.stats import eval_stats
+from analytics.store.database import Store
+
+_ALL = Filters()
+_COMPARED = 5
+_IMPORT_SAMPLES = 10_000
+
+
+_MODELS: dict[str, tuple[str, ...]] = {}
+
+
+def _picked(ctx: BenchContext) -> tuple[str, ...]:
+    """The five models with results on the most benchmarks (fixed per store, so every run compares the same)."""
+    key = str(ctx.store.path)
+    if key not in _MODELS:
+        options = evals.model_options(ctx.store.cursor(), ctx.viewer, _ALL, ctx.today)
+        _MODELS[key] = tuple(m for m, _ in options[:_COMPARED])
+    return _MODELS[key]
+
+
+def _pandas_compare(ctx: BenchContext) -> Any:
+    """The naive page: load runs and every sample into pandas, apply markings there, pair and count."""
+    con = ctx.store.cursor()
+    runs = con.execute(
+        "select run_id, model, benchmark, institute, tlp, releasable_to, named_recipients, score, stderr, "
+        "n_samples, eval_date, status from eval_runs"
+    ).df()
+    v = ctx.viewer
+    visible = (
+        runs["releasable_to"].map(lambda r: v.institute in list(r))
+        & ((runs["tlp"] != "RED") | runs["named_recipients"].map(lambda r: v.email in list(r)))
+        & ((runs["tlp"] != "AMBER+STRICT") | (runs["institute"] == v.institute))
+    )
+    models = list(_picked(ctx))
+    runs = runs[visible & runs["model"].isin(models) & (runs["status"] == "success") & runs["score"].notna()]
+    runs = runs.assign(has=runs["n_samples"].fillna(0) > 0).sort_values(
+        ["has", "eval_date", "run_id"], ascending=[False, False, False]
+    )
+    chosen = runs.drop_duplicates(["model", "benchmark"])
+    samples = con.execute("select run_id, sample_id, score from eval_samples").df()
+    samples = samples[samples["run_id"].isin(chosen["run_id"]) & samples["score"].notna()]
+    per_sample = samples.groupby(["run_id", "sample_id"], as_index=False)["score"].mean()
+    out = []
+    for bench, group in chosen.groupby("benchmark"):
+        rows = group.sort_values("model").to_dict("records")
+        for i, a in enumerate(rows):
+            for b in rows[i + 1 :]:
+                sa = per_sample[per_sample["run_id"] == a["run_id"]]
+                sb = per_sample[per_sample["run_id"] == b["run_id"]]
+                m = sa.merge(sb, on="sample_id", suffixes=("_a", "_b"))
+                if m.empty:
+                    continue
+                b10 = int(((m["score_a"] == 1) & (m["score_b"] == 0)).sum())
+                b01 = int(((m["score_a"] == 0) & (m["score_b"] == 1)).sum())
+                if np.isin(m[["score_a", "score_b"]].to_numpy(), [0.0, 1.0]).all():
+                    out.append((bench, eval_stats.paired_binary(len(m), b10, b01)))
+                else:
+                    out.append((bench, eval_stats.paired_bootstrap_differences(m["score_a"] - m["score_b"])))
+    return out
+
+
+def _raw_compare(ctx: BenchContext) -> Any:
+    where, params = evals.eval_where(ctx.viewer, _ALL, ctx.today)
+    models = sorted(_picked(ctx))
+    params.update(models=models, n_models=len(models))
+    chosen = evals._CHOSEN_SQL.format(
+        where=where, scored=evals._SCORED, ci_low=evals._CI_LOW, ci_high=evals._CI_HIGH
+    )
+    scores = ", ".join(f"avg(s.score) filter (c.k = {k})" for k in range(1, len(models) + 1))
+    sql = evals._PAIR_DIFFS_SQL.format(chosen=chosen, scores=scores)
+    return ctx.store.cursor().execute(sql, params).fetchall()
+
+
+@case("evaluations.compare", pandas=_pandas_compare, raw=_raw_compare)
+def evaluations_compare(ctx: BenchContext) -> Any:
+    models = _picked(ctx)
+    comparison = evals.compare_models(ctx.store.cursor(), ctx.viewer, _ALL, ctx.today, models)
+    figure = eval_charts.comparison_chart(comparison.data.scores, list(models))
+    return comparison, inert_figure(figure).to_json()
+
+
+@case("evaluations.capability")
+def evaluations_capability(ctx: BenchContext) -> Any:
+    con = ctx.store.cursor()
+    top = evals.benchmark_summary(con, ctx.viewer, _ALL, ctx.today).data["benchmark"].iloc[0]
+    return evals.capability_over_time(con, ctx.viewer, _ALL, ctx.today, str(top))
+
+
+# -- Inspect import of a 10k-sample log ----------------------------------------------------------------------
+
+
+def make_inspect_log(folder: Path, samples: int = _IMPORT_SAMPLES) -> Path:
+    """Run a `samples`-sample task against an offline model and return the `.eval` log Inspect wrote."""
+    from inspect_ai import Task, eval
+    from inspect_ai.dataset import Sample
+    from inspect_ai.model import GenerateConfig, ModelAPI, ModelOutput, modelapi
+    from inspect_ai.scorer import match
+    from inspect_ai.solver import generate
+
+    @modelapi(name="benchoffline")
+    class BenchModel(ModelAPI):
+        def __init__(
+            self,
+            model_name: str,
+            base_url: str | None = None,
+            api_key: str | None = None,
+            config: GenerateConfig = GenerateConfig(),  # noqa: B008 - Inspect's own signature
+            **model_args: Any,
+        ) -> None:
+            super().__init__(model_name, base_url, api_key, [], config)
+
+        async def generate(self, input: Any, tools: Any, tool_choice: Any, config: Any) -> ModelOutput:
+            return ModelOutput.from_content(model=self.model_name, content="4")
+
+    del BenchModel  # registered by the decorator; referenced by name below
+    dataset = [
+        Sample(input=f"question {i}", target="4" if i % 3 else "5", id=f"s{i:05d}") for i in range(samples)
+    ]
+    [log] = eval(
+        Task(dataset=dataset, solver=generate(), scorer=match(), name="bench_import"),
+        model="benchoffline/model",
+        log_dir=str(folder),
+        display="none",
+        max_samples=500,
+        max_connections=500,
+    )
+    return Path(log.location)
+
+
+# Making the log runs 10,000 samples through Inspect (minutes of CPU), so it is kept between bench runs in the
+# system temp folder; the store it is imported into is made fresh in the run's own workdir.
+LOG_CACHE = Path(tempfile.gettempdir()) / "threat-bench-inspect-10k"
+
+
+@functools.cache
+def _import_fixture(workdir: str) -> tuple[Path, Store]:
+    existing = sorted(LOG_CACHE.glob("*.eval")) if LOG_CACHE.exists() else []
+    log = existing[0] if existing else make_inspect_log(LOG_CACHE)
+    db = Path(workdir) / "inspect-import.duckdb"
+    for p in (db, Path(str(db) + ".wal")):
+        p.unlink(missing_ok=True)
+    return log, Store(db)
+
+
+@case("evaluations.import_inspect_10k", runs=3)
+def evaluations_import_inspect_10k(ctx: BenchContext) -> Any:
+    from analytics.ingest.inspect_logs import import_inspect
+
+    log, store = _import_fixture(str(ctx.workdir))
+    with store.transaction() as con:  # start from an empty store each time (a re-import would be a no-op)
+        con.execute("delete from eval_samples")
+        con.execute("delete from eval_sample_scores")
+        con.execute("delete from eval_runs")
+    report = import_inspect(store, log, actor="bench", institute="UK", tlp=None, releasable=None)
+    assert report.added == 1
+    return report

@@ -1,0 +1,69 @@
+"""Benchmark case for the threat matrix: `matrix.recompute` (target: <= 300 ms median at 1M incidents).
+
+The naive baseline loads incidents and their techniques into pandas, applies the markings and the period there,
+rolls sub-techniques up and counts per technique; the raw floor is the single counting query. The timed run
+includes what the page draws by default: the taxonomy reads, the layout and the incidents heatmap (built, made
+inert and serialised as st.plotly_chart would).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from analytics.bench.harness import BenchContext, case
+from analytics.charts import inert_figure
+from analytics.filters import Filters
+from analytics.matrix import charts as matrix_charts
+from analytics.matrix import queries as matrix
+from analytics.matrix import taxonomy
+
+_RECENT = Filters(preset="12m")
+
+
+def _pandas_matrix(ctx: BenchContext) -> Any:
+    con = ctx.store.cursor()
+    inc = con.execute(
+        "select id, originator, occurred_on, tlp, releasable_to, named_recipients from incidents"
+    ).df()
+    tech = con.execute("select incident_id, technique_id from incident_techniques").df()
+    v = ctx.viewer
+    rel = inc["releasable_to"].map(lambda r: v.institute in list(r))
+    red = (inc["tlp"] != "RED") | inc["named_recipients"].map(lambda r: v.email in list(r))
+    strict = (inc["tlp"] != "AMBER+STRICT") | (inc["originator"] == v.institute)
+    start, end = _RECENT.date_range(ctx.today)
+    occurred = inc["occurred_on"].dt.date
+    visible = inc[rel & red & strict & (occurred >= start) & (occurred <= end)]
+    hit = tech.merge(visible[["id", "originator"]], left_on="incident_id", right_on="id")
+    hit["parent"] = hit["technique_id"].str[:9]
+    rolled = hit.groupby(["parent", "originator"])["incident_id"].nunique()
+    exact = hit[hit["technique_id"] != hit["parent"]].groupby(["technique_id", "originator"]).size()
+    return rolled, exact
+
+
+def _raw_matrix(ctx: BenchContext) -> Any:
+    where, params = _RECENT.sql_where(ctx.viewer, ctx.today)
+    return (
+        ctx.store.cursor()
+        .execute(
+            f"select left(it.technique_id, 9), count(distinct i.id) from incidents i "
+            f"join incident_techniques it on it.incident_id = i.id where {where} group by 1",
+            params,
+        )
+        .fetchall()
+    )
+
+
+@case("matrix.recompute", pandas=_pandas_matrix, raw=_raw_matrix)
+def matrix_recompute(ctx: BenchContext) -> Any:
+    con = ctx.store.cursor()
+    result = matrix.recompute(con, ctx.viewer, _RECENT, ctx.today)
+    tactics, techs = taxonomy.tactics(con), taxonomy.techniques(con)
+    cells = result.data.cells
+    figure = matrix_charts.matrix_heatmap(
+        matrix_charts.matrix_layout(tactics, techs),
+        list(tactics["name"]),
+        dict(zip(cells["technique_id"], cells["incidents"], strict=True)),
+        mode="incidents",
+        covered=result.data.covered,
+    )
+    return result, inert_figure(figure).to_json()

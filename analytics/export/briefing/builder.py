@@ -1,0 +1,426 @@
+"""What the briefing builder offers and assembles: the charts one can put in a briefing, drawn for the viewer.
+
+A chart in a briefing is a chart kind (a viewer-scoped query plus a Plotly builder) drawn under a filter state:
+either the filters the person has on now, or one of the saved views they may see (analytics.views). Views store
+filters, never data, so a briefing built from a view shows exactly what its builder may see today, and its
+marking is computed from those rows.
+
+Everything here is summary (aggregate) charts, so everyone, policymakers included, may put them in a briefing;
+a kind marked `summary=False` is refused for people who may not see records. Other features add their kinds with
+`register_chart` (their query and builder stay in their own modules).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from analytics import charts, views
+from analytics.access.markings import Marking, Scoped, combine_markings, highest_marking
+from analytics.access.viewer import AccessDenied, Viewer
+from analytics.assessments import workflow as assessments
+from analytics.export.audit import record_export
+from analytics.export.briefing.document import (
+    Briefing,
+    BriefingChart,
+    briefing_chart,
+    from_assessment,
+    make_briefing,
+    one_slide,
+    render,
+)
+from analytics.export.chart_image import (
+    data_as_of,
+    export_chart,
+    export_filename,
+    figure_title,
+    provenance_for,
+)
+from analytics.filters import Filters
+from analytics.incidents import queries as incidents
+from analytics.store import audit
+from analytics.store.database import Store
+from analytics.vocab import SEVERITY_LABELS
+
+ChartBuild = Callable[[duckdb.DuckDBPyConnection, Viewer, Filters, date], Scoped[go.Figure]]
+
+
+@dataclass(frozen=True)
+class ChartKind:
+    key: str
+    title: str
+    build: ChartBuild
+    summary: bool = True  # aggregate only: policymakers may use it
+
+
+CHART_KINDS: dict[str, ChartKind] = {}
+
+
+def register_chart(kind: ChartKind) -> None:
+    CHART_KINDS[kind.key] = kind
+
+
+# -- the kinds this module provides ------------------------------------------------------------------------------
+
+
+def _by_category(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today: date
+) -> Scoped[go.Figure]:
+    scoped = incidents.counts_by_originator_and_category(con, viewer, f, today)
+    return Scoped(charts.counts_by_originator_and_category(scoped.data), scoped.marking)
+
+
+def incidents_by_month_and_originator(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today: date
+) -> Scoped[pd.DataFrame]:
+    """Incidents per month and reporting institute, for what this viewer may see under these filters."""
+    where, params = f.sql_where(viewer, today)
+    df = con.execute(
+        f"select date_trunc('month', i.occurred_on) as month, i.originator, count(*) as incidents "
+        f"from incidents i where {where} group by all order by all",
+        params,
+    ).df()
+    return Scoped(df, highest_marking(con, "incidents i", where, params))
+
+
+def _by_month(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today: date) -> Scoped[go.Figure]:
+    scoped = incidents_by_month_and_originator(con, viewer, f, today)
+    fig = px.line(
+        scoped.data,
+        x="month",
+        y="incidents",
+        color="originator",
+        markers=True,
+        category_orders={"originator": ["UK", "AU"]},
+        color_discrete_map=charts.ORIGINATOR_COLOURS,
+        labels={"month": "", "incidents": "Incidents per month", "originator": "Reported by"},
+    )
+    return Scoped(
+        charts.style_figure(fig, "Incidents per month by reporting institute"),
+        scoped.marking,
+    )
+
+
+def incidents_by_severity_and_originator(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today: date
+) -> Scoped[pd.DataFrame]:
+    """Incidents per severity level and reporting institute, for what this viewer may see."""
+    where, params = f.sql_where(viewer, today)
+    df = con.execute(
+        f"select i.severity, i.originator, count(*) as incidents from incidents i where {where} "
+        "group by all order by all",
+        params,
+    ).df()
+    return Scoped(df, highest_marking(con, "incidents i", where, params))
+
+
+def _by_severity(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today: date
+) -> Scoped[go.Figure]:
+    scoped = incidents_by_severity_and_originator(con, viewer, f, today)
+    df = scoped.data.copy()
+    df["level"] = [f"{int(s)} {SEVERITY_LABELS.get(int(s), '')}" for s in df["severity"]]
+    fig = px.bar(
+        df,
+        x="level",
+        y="incidents",
+        color="originator",
+        barmode="group",
+        category_orders={
+            "originator": ["UK", "AU"],
+            "level": [f"{k} {v}" for k, v in SEVERITY_LABELS.items()],
+        },
+        color_discrete_map=charts.ORIGINATOR_COLOURS,
+        labels={"level": "Severity", "incidents": "Incidents", "originator": "Reported by"},
+    )
+    return Scoped(
+        charts.style_figure(fig, "Incidents by severity and reporting institute"),
+        scoped.marking,
+    )
+
+
+register_chart(ChartKind("by_category", "Incidents by category and reporting institute", _by_category))
+register_chart(ChartKind("by_month", "Incidents per month by reporting institute", _by_month))
+register_chart(ChartKind("by_severity", "Incidents by severity and reporting institute", _by_severity))
+
+
+# -- choices -------------------------------------------------------------------------------------------------------
+
+CURRENT = "current"
+
+
+@dataclass(frozen=True)
+class ChartChoice:
+    """One chart the builder offers: `kind` drawn under the current filters or saved view `view_id`."""
+
+    kind: str
+    view_id: int | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}|{CURRENT if self.view_id is None else f'view:{self.view_id}'}"
+
+    @classmethod
+    def parse(cls, key: str) -> ChartChoice:
+        kind, _, source = key.partition("|")
+        if kind not in CHART_KINDS:
+            raise ValueError(f"unknown chart {kind!r}")
+        if source in ("", CURRENT):
+            return cls(kind)
+        if source.startswith("view:") and source[5:].isdigit():
+            return cls(kind, int(source[5:]))
+        raise ValueError(f"unknown chart source {source!r}")
+
+
+def allowed_kinds(viewer: Viewer) -> list[ChartKind]:
+    return [k for k in CHART_KINDS.values() if k.summary or viewer.can_see_records]
+
+
+def chart_choices(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> list[tuple[str, str]]:
+    """(choice key, label) for every chart this viewer may put in a briefing: each kind under the current
+    filters, then under each saved view they may see. Labels hold view names (stored text): show as text."""
+    out: list[tuple[str, str]] = []
+    saved = views.list_views(con, viewer)
+    for kind in allowed_kinds(viewer):
+        out.append((ChartChoice(kind.key).key, f"{kind.title} — current filters"))
+        for v in saved:
+            out.append((ChartChoice(kind.key, v.id).key, f"{kind.title} — saved view “{v.name}” ({v.page})"))
+    return out
+
+
+def _resolve(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, choice: ChartChoice, current: Filters
+) -> tuple[ChartKind, Filters, str]:
+    kind = CHART_KINDS[choice.kind]
+    if not (kind.summary or viewer.can_see_records):
+        raise AccessDenied(f"{viewer.role} may not export record-level charts")
+    # Only the filters this viewer may apply (Filters.for_viewer): a saved view can carry an analyst's search,
+    # which must neither narrow a policymaker's chart nor be named in its caption.
+    if choice.view_id is None:
+        return kind, current.for_viewer(viewer), ""
+    view = views.get_view(con, viewer, choice.view_id)
+    if view is None:  # not theirs to see looks the same as not there
+        raise ValueError(f"no saved view {choice.view_id}")
+    return kind, view.filters.for_viewer(viewer), view.name
+
+
+def draw_chart(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, key: str, current: Filters, today: date
+) -> Scoped[go.Figure]:
+    """The figure a choice stands for, drawn for this viewer (for previews and page views)."""
+    kind, f, _ = _resolve(con, viewer, ChartChoice.parse(key), current)
+    return kind.build(con, viewer, f, today)
+
+
+@dataclass(frozen=True)
+class BriefingPlan:
+    """What a briefing will be, known before it is rendered: enough for the banner and the file names."""
+
+    title: str
+    marking: Marking
+    draft: bool
+    slides: int
+    judgements: int = 0
+
+    def filename(self, ext: str, today: date) -> str:
+        title = f"DRAFT {self.title}" if self.draft else self.title
+        return export_filename(title, self.marking, ext, today)
+
+
+def plan_briefing(
+    con: duckdb.DuckDBPyConnection,
+    viewer: Viewer,
+    *,
+    title: str,
+    chart_keys: Sequence[str],
+    current: Filters,
+    today: date,
+    assessment_id: int | None = None,
+) -> BriefingPlan:
+    """The marking (assessment and every chart combined), title and size of the briefing these choices make."""
+    assessment = briefing_assessment(con, viewer, assessment_id)
+    markings = [draw_chart(con, viewer, k, current, today).marking for k in chart_keys]
+    if assessment is not None:
+        markings.append(assessment.marking)
+    draft = assessment is not None and not getattr(assessment, "is_approved_text", False)
+    name = title.strip() or (assessment.title if assessment is not None else "Chart pack")
+    judgements = len(assessment.judgements) if assessment is not None else 0
+    slides = 2 + int(assessment is not None) + judgements + len(chart_keys)
+    return BriefingPlan(name, combine_markings(markings), draft, slides, judgements)
+
+
+# -- assessments -----------------------------------------------------------------------------------------------
+
+
+def assessment_choices(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> list[tuple[int, str]]:
+    """(id, label) of the assessments this viewer may brief from: analysts and leads every assessment they may
+    read (drafts too; a draft briefing is watermarked), everyone else approved ones only. Titles are stored
+    text: show labels as text."""
+    if viewer.role in assessments.AUTHOR_ROLES:
+        rows = assessments.list_assessments(con, viewer).data[["id", "title", "status", "version"]]
+    else:
+        rows = (
+            assessments.list_approved(con, viewer).data[["id", "title", "version"]].assign(status="approved")
+        )
+        rows = rows[["id", "title", "status", "version"]]
+    out: list[tuple[int, str]] = []
+    for aid, title, status, version in rows.itertuples(index=False):
+        label = assessments.STATUS_LABELS.get(str(status), str(status))
+        out.append((int(aid), f"A-{int(aid)} · {title} · {label} · v{int(version)}"))
+    return out
+
+
+def briefing_assessment(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, assessment_id: int | None
+) -> assessments.Assessment | None:
+    """The version of the assessment this viewer briefs from (current for authors, approved for everyone
+    else, as analytics.assessments.workflow decides). An id they may not read raises like one that does not exist."""
+    if assessment_id is None:
+        return None
+    a = assessments.get_assessment(con, viewer, int(assessment_id))
+    if a is None:
+        raise assessments.NotFound(f"No assessment {assessment_id}.")
+    check_assessment_allowed(viewer, a)
+    return a
+
+
+# -- assembling ----------------------------------------------------------------------------------------------------
+
+
+def check_assessment_allowed(viewer: Viewer, assessment: Any | None) -> None:
+    """Only people who may see drafts (analysts, leads) may brief from anything but the approved text."""
+    if assessment is None:
+        return
+    if not getattr(assessment, "is_approved_text", False) and viewer.role not in ("analyst", "lead"):
+        raise AccessDenied(f"{viewer.role} may only brief from approved assessments")
+
+
+def build_briefing(
+    store: Store,
+    viewer: Viewer,
+    *,
+    title: str,
+    chart_keys: Sequence[str],
+    current: Filters,
+    today: date,
+    assessment_id: int | None = None,
+    now: datetime | None = None,
+) -> Briefing:
+    """The briefing: the assessment (or none, for a chart pack) and the chosen charts in the chosen order,
+    each drawn for this viewer; its marking combines all of them."""
+    con = store.cursor()
+    assessment = briefing_assessment(con, viewer, assessment_id)
+    as_of = data_as_of(con, viewer)
+    prepared_by = f"{viewer.name} ({viewer.email})"
+    figures: list[BriefingChart] = []
+    for key in chart_keys:
+        kind, f, view_name = _resolve(con, viewer, ChartChoice.parse(key), current)
+        scoped = kind.build(con, viewer, f, today)
+        prov = provenance_for(viewer, scoped.marking, filters=f, today=today, as_of=as_of, now=now)
+        caption = f"filters: {f.describe(today)}" + (f" (saved view “{view_name}”)" if view_name else "")
+        figures.append(briefing_chart(scoped.data, scoped.marking, prov, caption))
+    if assessment is not None:
+        b = from_assessment(assessment, charts=figures, prepared_by=prepared_by, now=now)
+        return b if not title.strip() else _retitled(b, title)
+    return make_briefing(title or "Chart pack", charts=figures, prepared_by=prepared_by, now=now)
+
+
+def _retitled(b: Briefing, title: str) -> Briefing:
+    from dataclasses import replace
+
+    return replace(b, title=title.strip())
+
+
+def export_briefing(
+    store: Store,
+    viewer: Viewer,
+    fmt: str,
+    *,
+    title: str,
+    chart_keys: Sequence[str],
+    current: Filters,
+    today: date,
+    assessment_id: int | None = None,
+) -> bytes:
+    """The briefing file, and the audit entry of its export (assessment id and version, chart choices); a
+    refused export (a chart or a draft outside the viewer's role) is audited too."""
+    obj = f"assessment:{assessment_id}" if assessment_id is not None else "briefing:charts"
+    try:
+        b = build_briefing(
+            store,
+            viewer,
+            title=title,
+            chart_keys=chart_keys,
+            current=current,
+            today=today,
+            assessment_id=assessment_id,
+        )
+    except AccessDenied:
+        audit.refused(store, viewer, "export", obj)
+        raise
+    data = render(b, fmt)
+    record_export(
+        store,
+        viewer,
+        kind="briefing",
+        obj=obj,
+        fmt=fmt,
+        marking=b.marking,
+        filters=current.for_viewer(viewer)
+        if any(ChartChoice.parse(k).view_id is None for k in chart_keys)
+        else None,
+        extra={
+            "charts": list(chart_keys),
+            "assessment_status": b.status if assessment_id is not None else None,
+            "draft": b.draft,
+        },
+    )
+    return data
+
+
+# -- page to slide ---------------------------------------------------------------------------------------------------
+
+
+def slide_filename(title: str, markings: Sequence[Marking], today: date) -> str:
+    """File name of a page's slide: date, 'slide' and the page title, and the combined marking of its charts."""
+    return export_filename(f"slide {title}", combine_markings(markings), "pptx", today)
+
+
+def export_page_slide(
+    store: Store,
+    viewer: Viewer,
+    *,
+    title: str,
+    figures: Sequence[tuple[go.Figure, Marking]],
+    filters: Filters | None,
+    today: date,
+    page: str,
+) -> bytes:
+    """One 16:9 slide of what a page shows now (its charts, each with banner and provenance), marked with the
+    combination of their markings, and the audit entry of the export."""
+    as_of = data_as_of(store.cursor(), viewer)
+    images = []
+    for fig, marking in figures:
+        prov = provenance_for(viewer, marking, filters=filters, today=today, as_of=as_of)
+        images.append(
+            BriefingChart(figure_title(fig), export_chart(fig, marking, prov, "png", "slide"), marking)
+        )
+    data, marking = one_slide(title, images, prepared_by=f"{viewer.name} ({viewer.email})")
+    record_export(
+        store,
+        viewer,
+        kind="slide",
+        obj=f"page:{page}",
+        fmt="pptx",
+        marking=marking,
+        filters=filters,
+        extra={"chart_count": len(figures)},  # chart titles can carry record text: the log holds none
+    )
+    return data

@@ -1,0 +1,1 @@
+"""Incident analysis: the explorer's and the overview's viewer-scoped queries and their figures."""

@@ -1,0 +1,1 @@
+"""Bridges between record types: which evaluations speak to an incident, which incidents to a benchmark."""

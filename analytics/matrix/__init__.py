@@ -1,0 +1,3 @@
+"""The threat matrix: the public ATLAS taxonomy, the heatmap queries over incidents and evaluations,
+and their figures.
+"""

@@ -1,0 +1,321 @@
+"""Viewer-scoped evaluation queries on real stores: markings, filters, frontier, thresholds, comparison with
+paired tests, cross-institute agreement and run detail."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from analytics.access.viewer import AccessDenied
+from analytics.evals import queries as evals
+from analytics.filters import Filters
+from analytics.store.audit import opaque_id
+from tests.conftest import ADMIN, AU_ANALYST, TODAY, UK_ANALYST, UK_LEAD, UK_POLICY
+
+ALL = Filters()
+
+
+def _samples(prefix: str, right: int, n: int) -> dict[str, float]:
+    """n samples named prefix0000.., the first `right` scored 1."""
+    return {f"{prefix}{k:04d}": (1.0 if k < right else 0.0) for k in range(n)}
+
+
+# -- markings -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def marked(store):
+    """Two benchmarks; one run visible to UK only (AMBER+STRICT), one public, one shared."""
+    store.eval_run(run_id="shared", benchmark="Cybench", model="A", score=0.4, tlp="GREEN")
+    store.eval_run(
+        run_id="uk-strict",
+        benchmark="Cybench",
+        model="B",
+        score=0.9,
+        tlp="AMBER+STRICT",
+        releasable_to=["UK"],
+        samples=_samples("s", 9, 10),
+        n_samples=10,
+    )
+    store.eval_run(
+        run_id="uk-only-bench",
+        benchmark="Secret range",
+        model="B",
+        score=0.7,
+        tlp="AMBER",
+        releasable_to=["UK"],
+    )
+    store.eval_run(
+        run_id="epoch:x",
+        institute="PUBLIC",
+        source="epoch",
+        benchmark="Cybench",
+        model="C",
+        score=0.6,
+        tlp="CLEAR",
+        eval_date=None,
+    )
+    return store
+
+
+def test_au_analyst_sees_nothing_of_uk_only_runs(marked) -> None:
+    con = marked.cursor()
+    uk = evals.benchmark_summary(con, UK_ANALYST, ALL, TODAY)
+    au = evals.benchmark_summary(con, AU_ANALYST, ALL, TODAY)
+    assert dict(zip(uk.data["benchmark"], uk.data["runs"], strict=True)) == {"Cybench": 3, "Secret range": 1}
+    assert dict(zip(au.data["benchmark"], au.data["runs"], strict=True)) == {"Cybench": 2}
+    assert (uk.marking.tlp, uk.marking.releasable_to) == ("AMBER+STRICT", ("UK",))
+    assert (au.marking.tlp, au.marking.releasable_to) == ("GREEN", ("AU", "UK"))
+    cap = evals.capability_over_time(con, AU_ANALYST, ALL, TODAY, "Cybench")
+    assert sorted(cap.data.points["run_id"]) == ["epoch:x", "shared"]
+    assert cap.data.frontier["best"].max() == 0.6  # the invisible 0.9 does not lift the frontier
+    assert evals.model_options(con, AU_ANALYST, ALL, TODAY) == [("A", 1), ("C", 1)]
+    assert evals.run_detail(con, AU_ANALYST, "uk-strict") is None
+    assert evals.run_detail(con, AU_ANALYST, "no-such-run") is None
+    assert evals.sample_page(con, AU_ANALYST, "uk-strict", 0).data.empty
+    cmp = evals.compare_models(con, AU_ANALYST, ALL, TODAY, ("A", "B", "C"))
+    assert sorted(cmp.data.scores["model"]) == ["A", "C"]
+    assert evals.threshold_for(con, AU_ANALYST, "Secret range") is None
+    assert evals.runs_of_benchmark(con, AU_ANALYST, ALL, TODAY, "Secret range").data.empty
+
+
+def test_thresholds_on_invisible_benchmarks_behave_as_missing(marked) -> None:
+    with marked.store.transaction() as con:
+        evals.set_threshold(con, UK_ANALYST, "Secret range", 0.5, "UK line")
+    con = marked.cursor()
+    assert evals.threshold_for(con, UK_ANALYST, "Secret range").threshold == 0.5
+    assert evals.threshold_for(con, AU_ANALYST, "Secret range") is None
+    with pytest.raises(ValueError, match="no such benchmark"), marked.store.transaction() as tx:
+        evals.set_threshold(tx, AU_ANALYST, "Secret range", 0.1)
+    with marked.store.transaction() as tx:
+        assert evals.clear_threshold(tx, AU_ANALYST, "Secret range") is False
+    assert evals.threshold_for(con, UK_ANALYST, "Secret range").threshold == 0.5
+
+
+def test_filters_that_apply_to_runs(marked) -> None:
+    con = marked.cursor()
+    uk_only = Filters(originators=("UK",))
+    assert sorted(
+        evals.capability_over_time(con, UK_ANALYST, uk_only, TODAY, "Cybench").data.points["run_id"]
+    ) == [
+        "shared",
+        "uk-strict",
+    ]
+    green = Filters(tlps=("GREEN",))
+    assert evals.capability_over_time(con, UK_ANALYST, green, TODAY, "Cybench").data.points[
+        "run_id"
+    ].tolist() == ["shared"]
+    # a period filters on the evaluation date: the public run has none and drops out
+    period = Filters().with_dates(date(2025, 1, 1), date(2025, 12, 31))
+    assert sorted(
+        evals.capability_over_time(con, UK_ANALYST, period, TODAY, "Cybench").data.points["run_id"]
+    ) == [
+        "shared",
+        "uk-strict",
+    ]
+    later = Filters().with_dates(date(2026, 1, 1), date(2026, 12, 31))
+    assert evals.capability_over_time(con, UK_ANALYST, later, TODAY, "Cybench").data.points.empty
+
+
+# -- capability and frontier ----------------------------------------------------------------------------------
+
+
+def test_frontier_is_the_best_score_released_so_far(store) -> None:
+    for k, (rel, score) in enumerate(
+        [
+            ((2024, 1, 1), 0.2),
+            ((2024, 6, 1), 0.5),
+            ((2024, 9, 1), 0.4),
+            ((2025, 2, 1), 0.7),
+            ((2025, 3, 1), 0.1),
+        ]
+    ):
+        store.eval_run(run_id=f"r{k}", model=f"M{k}", model_release_date=date(*rel), score=score, stderr=0.1)
+    store.eval_run(run_id="undated", model="U", model_release_date=None, score=0.99)
+    store.eval_run(
+        run_id="failed", model="F", status="error", score=None, model_release_date=date(2025, 4, 1)
+    )
+    cap = evals.capability_over_time(store.cursor(), UK_ANALYST, ALL, TODAY, "Cybench").data
+    assert cap.frontier["best"].tolist() == [0.2, 0.5, 0.5, 0.7, 0.7]
+    assert cap.points["on_frontier"].tolist() == [True, True, False, True, False]
+    assert cap.undated == 1
+    assert "failed" not in cap.points["run_id"].tolist()
+    first = cap.points.iloc[0]
+    assert (first["ci_low"], first["ci_high"]) == pytest.approx((0.2 - 0.196, 0.2 + 0.196), abs=1e-4)
+    # shares of tasks are clipped to [0, 1]
+    low = cap.points[cap.points["run_id"] == "r4"].iloc[0]
+    assert low["ci_low"] == 0.0
+
+
+# -- thresholds -----------------------------------------------------------------------------------------------
+
+
+def test_threshold_set_audited_and_crossings(store) -> None:
+    runs = [
+        ("Northwind AI", "N1", date(2024, 1, 1), 0.3),
+        ("Northwind AI", "N2", date(2024, 8, 1), 0.62),
+        ("Northwind AI", "N3", date(2025, 3, 1), 0.8),
+        ("Meridian Labs", "M1", date(2024, 5, 1), 0.4),
+        ("Meridian Labs", "M2", date(2025, 1, 1), 0.65),
+    ]
+    for dev, model, rel, score in runs:
+        store.eval_run(model=model, model_developer=dev, model_release_date=rel, score=score)
+    with store.store.transaction() as con:
+        evals.set_threshold(con, UK_ANALYST, "Cybench", 0.5, "uplift line")
+    with store.store.transaction() as con:
+        evals.set_threshold(con, UK_LEAD, "Cybench", 0.6)
+    con = store.cursor()
+    t = evals.threshold_for(con, AU_ANALYST, "Cybench")
+    assert (t.threshold, t.set_by, t.set_by_institute, t.note) == (0.6, "lead@uk.example", "UK", None)
+    audit = con.execute(
+        "select email, action, object, detail from audit_log where action like 'eval threshold%' order by id"
+    ).fetchall()
+    # the log names the benchmark by an opaque id and says whether a note was given, never the name or note
+    bench = "benchmark:" + opaque_id("cybench")
+    assert audit == [
+        ("analyst@uk.example", "eval threshold set", bench, '{"new": 0.5, "note_set": true, "old": null}'),
+        ("lead@uk.example", "eval threshold set", bench, '{"new": 0.6, "note_set": false, "old": 0.5}'),
+    ]
+    crossing = evals.threshold_crossings(con, AU_ANALYST, ALL, TODAY, "Cybench", 0.6).data
+    assert crossing.models["model"].tolist() == ["N2", "M2", "N3"]
+    first = crossing.first_by_developer
+    assert first[["developer", "first_model"]].values.tolist() == [
+        ["Northwind AI", "N2"],
+        ["Meridian Labs", "M2"],
+    ]
+    assert [d.date() for d in first["first_crossed"]] == [date(2024, 8, 1), date(2025, 1, 1)]
+    with store.store.transaction() as tx:
+        assert evals.clear_threshold(tx, AU_ANALYST, "Cybench") is True
+    assert evals.threshold_for(store.cursor(), UK_ANALYST, "Cybench") is None
+    last = (
+        store.cursor()
+        .execute("select email, action, detail from audit_log order by id desc limit 1")
+        .fetchone()
+    )
+    assert last == ("analyst@au.example", "eval threshold cleared", '{"old": 0.6}')
+
+
+@pytest.mark.parametrize("viewer", [UK_POLICY, ADMIN])
+def test_only_analysts_and_leads_set_thresholds(store, viewer) -> None:
+    store.eval_run()
+    with pytest.raises(AccessDenied), store.store.transaction() as con:
+        evals.set_threshold(con, viewer, "Cybench", 0.5)
+    assert store.cursor().execute("select count(*) from eval_thresholds").fetchone() == (0,)
+
+
+def test_threshold_must_be_a_number(store) -> None:
+    store.eval_run()
+    with pytest.raises(ValueError, match="finite"), store.store.transaction() as con:
+        evals.set_threshold(con, UK_ANALYST, "Cybench", float("nan"))
+
+
+# -- comparison -----------------------------------------------------------------------------------------------
+
+
+def test_paired_comparison_on_shared_samples(store) -> None:
+    """A and B answer the same 400 samples: B is right on the first 200, A on those and 16 more. McNemar: 16
+    discordant pairs all for A, p = 2 * 0.5**16. C has only a score and stderr: unpaired z-tests."""
+    store.eval_run(
+        run_id="a", model="A", score=0.54, stderr=0.0249, samples=_samples("q", 216, 400), n_samples=400
+    )
+    store.eval_run(
+        run_id="b", model="B", score=0.50, stderr=0.025, samples=_samples("q", 200, 400), n_samples=400
+    )
+    store.eval_run(run_id="c", model="C", score=0.45, stderr=0.025)
+    store.eval_run(run_id="a-old", model="A", score=0.1, eval_date=date(2024, 1, 1))  # not chosen: no samples
+    store.eval_run(run_id="other", model="A", benchmark="GPQA", score=0.3)  # only A: not compared
+    res = evals.compare_models(store.cursor(), UK_ANALYST, ALL, TODAY, ("A", "B", "C"))
+    scores = res.data.scores.set_index("model")
+    assert scores.loc["A", "run_id"] == "a"
+    assert res.data.single == ["GPQA"]
+    pairs = {(r.model_a, r.model_b): r for r in res.data.pairs.itertuples()}
+    ab = pairs[("A", "B")]
+    assert (ab.test, ab.n_paired) == ("McNemar exact", 400)
+    assert ab.diff == pytest.approx(0.04)
+    assert ab.p == pytest.approx(2 * 0.5**16)
+    assert ab.p_holm == pytest.approx(3 * 2 * 0.5**16)  # smallest of three p-values, times three
+    assert ab.verdict == "real difference: A higher"
+    ac = pairs[("A", "C")]
+    assert ac.test == "z-test (unpaired)"
+    assert ac.n_paired == 0
+    bc = pairs[("B", "C")]
+    assert bc.verdict == "no clear difference"
+    assert res.marking.rows == 3
+
+
+def test_partial_credit_pairs_use_the_bootstrap(store) -> None:
+    a = {f"q{k:03d}": (0.5 if k < 60 else 1.0 if k < 90 else 0.0) for k in range(200)}
+    b = {f"q{k:03d}": (0.0 if k < 60 else 1.0 if k < 90 else 0.0) for k in range(200)}
+    store.eval_run(run_id="a", model="A", samples=a, n_samples=200)
+    store.eval_run(run_id="b", model="B", samples=b, n_samples=200)
+    pair = evals.compare_models(store.cursor(), UK_ANALYST, ALL, TODAY, ("A", "B")).data.pairs.iloc[0]
+    assert pair["test"] == "paired bootstrap"
+    assert pair["n_paired"] == 200
+    assert pair["diff"] == pytest.approx(60 * 0.5 / 200)
+    assert pair["verdict"] == "real difference: A higher"
+
+
+def test_too_few_shared_samples_are_not_tested(store) -> None:
+    store.eval_run(run_id="a", model="A", samples=_samples("q", 3, 5), n_samples=5, stderr=None)
+    store.eval_run(run_id="b", model="B", samples=_samples("q", 2, 5), n_samples=5, stderr=None)
+    pair = evals.compare_models(store.cursor(), UK_ANALYST, ALL, TODAY, ("A", "B")).data.pairs.iloc[0]
+    assert pair["verdict"] == "too few shared samples (5): cannot test"
+
+
+def test_at_most_five_models_are_compared(store) -> None:
+    for k in range(7):
+        store.eval_run(model=f"M{k}", score=0.1 * k)
+    res = evals.compare_models(store.cursor(), UK_ANALYST, ALL, TODAY, tuple(f"M{k}" for k in range(7)))
+    assert sorted(res.data.scores["model"]) == ["M0", "M1", "M2", "M3", "M4"]
+    assert len(res.data.pairs) == 10
+
+
+# -- agreement ------------------------------------------------------------------------------------------------
+
+
+def test_agreement_flags_planted_disagreements(store) -> None:
+    plant = [
+        # model, UK (score, se), AU (score, se), expected status
+        ("Agree", (0.60, 0.02), (0.62, 0.02), "agree"),
+        ("Disagree", (0.80, 0.02), (0.50, 0.02), "disagree"),
+        ("Check", (0.60, 0.02), (0.66, 0.02), "check"),  # overlap (0.639 > 0.621) but z = 2.12
+        ("Unknown", (0.60, None), (0.70, 0.02), "no interval"),
+    ]
+    for model, (us, ue), (as_, ae), _ in plant:
+        store.eval_run(model=model, institute="UK", score=us, stderr=ue)
+        store.eval_run(model=model, institute="AU", score=as_, stderr=ae)
+    store.eval_run(model="UK only", institute="UK")
+    store.eval_run(model="Agree", institute="AU", task_version="2", score=0.1)  # other task version: no pair
+    df = evals.institute_agreement(store.cursor(), AU_ANALYST, ALL, TODAY).data.set_index("model")
+    assert sorted(df.index) == ["Agree", "Check", "Disagree", "Unknown"]
+    for model, _, _, status in plant:
+        assert df.loc[model, "status"] == status, model
+    assert df.loc["Disagree", "difference"] == pytest.approx(0.30)
+    assert not df.loc["Disagree", "overlap"]
+    assert df.loc["Check", "overlap"]
+    assert df.loc["Check", "p_value"] == pytest.approx(0.0339, abs=1e-3)
+
+
+def test_agreement_uses_only_runs_the_viewer_may_see(store) -> None:
+    store.eval_run(model="X", institute="UK", score=0.9, tlp="AMBER+STRICT", releasable_to=["UK"])
+    store.eval_run(model="X", institute="AU", score=0.1, tlp="AMBER+STRICT", releasable_to=["AU"])
+    assert evals.institute_agreement(store.cursor(), UK_ANALYST, ALL, TODAY).data.empty
+    assert evals.institute_agreement(store.cursor(), AU_ANALYST, ALL, TODAY).data.empty
+
+
+# -- run detail -----------------------------------------------------------------------------------------------
+
+
+def test_run_detail_distribution_and_paging(store) -> None:
+    samples = {f"s{k:03d}": (1.0 if k % 3 == 0 else 0.0) for k in range(120)}
+    store.eval_run(run_id="r", samples=samples, n_samples=120, tlp="AMBER", releasable_to=["UK"])
+    con = store.cursor()
+    detail = evals.run_detail(con, UK_ANALYST, "r")
+    assert detail.data.samples_total == 120
+    assert detail.data.distribution.values.tolist() == [["C", 1.0, 40], ["I", 0.0, 80]]
+    assert (detail.marking.tlp, detail.marking.releasable_to) == ("AMBER", ("UK",))
+    page = evals.sample_page(con, UK_ANALYST, "r", 2, 50).data
+    assert page["sample_id"].tolist() == [f"s{k:03d}" for k in range(100, 120)]
+    assert evals.sample_page(con, UK_ANALYST, "r", 0, 999).data.shape[0] == 50  # unknown page size -> 50
+    assert evals.run_detail(con, AU_ANALYST, "r") is None

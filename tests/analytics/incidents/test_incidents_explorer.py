@@ -1,0 +1,520 @@
+"""The explorer's and overview's questions on a small store with known rows: exact figures per filter and
+per persona, table sorting and paging, the incident detail, exports, and options that never reveal rows."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from analytics.access.markings import Marking
+from analytics.filters import Filters
+from analytics.incidents import queries as incidents
+from analytics.links import queries as links
+from tests.conftest import ADMIN, AU_ANALYST, TODAY, UK_ANALYST, UK_LEAD
+
+ATLAS_TACTICS = [("AML.TA0005", "Execution", 5), ("AML.TA0007", "Defense Evasion", 8)]
+ATLAS_TECHNIQUES = [
+    ("AML.T0051", "LLM Prompt Injection", None),
+    ("AML.T0054", "LLM Jailbreak", None),
+    ("AML.T0020", "Poison Training Data", None),
+]
+ATLAS_TECHNIQUE_TACTICS = [("AML.T0051", "AML.TA0005"), ("AML.T0054", "AML.TA0007")]
+LAST_90 = Filters(preset="90d")
+
+
+def seed_known_incidents(store: Any) -> None:
+    """Today is 2026-11-20. "Last 90 days" is 2026-08-23..2026-11-20, the previous period 2026-05-25..08-22.
+
+    The UK analyst sees T-0001..T-0003 in the last 90 days and T-0004, T-0005 before; T-0006 is AU
+    AMBER+STRICT (AU only), T-0007 TLP:RED for the UK lead only, T-0008 is old and carries formula-like text.
+    """
+    with store.store.transaction() as con:
+        con.executemany("insert into atlas_tactics (id, name, ordinal) values (?, ?, ?)", ATLAS_TACTICS)
+        con.executemany(
+            "insert into atlas_techniques (id, name, parent_id) values (?, ?, ?)", ATLAS_TECHNIQUES
+        )
+        con.executemany("insert into atlas_technique_tactics values (?, ?)", ATLAS_TECHNIQUE_TACTICS)
+    store.incident(
+        title="Prompt injection hijacked the Aurora payments assistant",
+        originator="UK",
+        category="Prompt injection",
+        severity=3,
+        actor_type="criminal",
+        sectors=["finance"],
+        countries=["GB"],
+        occurred_on=date(2026, 10, 5),
+        tlp="GREEN",
+        affected_system="Aurora-1.0",
+        developer="Northwind AI",
+        techniques=["AML.T0051"],
+        status="triaged",
+    )
+    store.incident(
+        title="Indirect injection through a retrieved web page",
+        originator="AU",
+        category="Prompt injection",
+        severity=4,
+        actor_type="criminal",
+        sectors=["finance", "retail"],
+        countries=["AU"],
+        occurred_on=date(2026, 10, 10),
+        tlp="GREEN",
+        affected_system="Aurora-1.0",
+        developer="Northwind AI",
+        techniques=["AML.T0051", "AML.T0054"],
+        status="new",
+    )
+    store.incident(
+        title="Jailbreak of a tutoring chatbot",
+        originator="UK",
+        category="Jailbreak",
+        severity=5,
+        actor_type="researcher",
+        sectors=["education"],
+        countries=["GB", "US"],
+        occurred_on=date(2026, 11, 2),
+        tlp="AMBER",
+        affected_system="Nimbus-2.1",
+        developer="Tasman AI",
+        techniques=["AML.T0054"],
+        status="investigating",
+    )
+    store.incident(
+        title="Jailbreak prompts traded on a forum",
+        originator="AU",
+        category="Jailbreak",
+        severity=2,
+        actor_type="hacktivist",
+        sectors=["technology"],
+        countries=["AU"],
+        occurred_on=date(2026, 6, 15),
+        tlp="CLEAR",
+        affected_system="Nimbus-2.1",
+        developer="Tasman AI",
+        status="closed",
+    )
+    store.incident(
+        title="Poisoned training data in a defence model",
+        originator="UK",
+        category="Data poisoning",
+        severity=4,
+        actor_type="state-sponsored",
+        sectors=["defence"],
+        occurred_on=date(2026, 7, 1),
+        tlp="GREEN",
+        affected_system="Lumen-2.2",
+        developer="Kestrel Systems",
+        techniques=["AML.T0020"],
+        status="confirmed",
+    )
+    store.incident(
+        title="SECRET-AU deepfake call defrauded a bank",
+        originator="AU",
+        category="Deepfake fraud",
+        severity=4,
+        actor_type="criminal",
+        sectors=["finance", "government"],
+        countries=["AU"],
+        occurred_on=date(2026, 9, 15),
+        tlp="AMBER+STRICT",
+        releasable_to=["AU"],
+        affected_system="Aurora-1.0",
+        techniques=["AML.T0051"],
+    )
+    store.incident(
+        title="SECRET-RED model weights stolen",
+        originator="UK",
+        category="Model theft",
+        severity=5,
+        actor_type="state-sponsored",
+        sectors=["energy"],
+        occurred_on=date(2026, 10, 20),
+        tlp="RED",
+        releasable_to=["UK"],
+        named_recipients=["lead@uk.example"],
+        affected_system="Aurora-1.0",
+        techniques=["AML.T0054"],
+    )
+    store.incident(
+        title='=HYPERLINK("http://evil.example","click")',
+        summary="@SUM(1+1) planted in a partner feed",
+        originator="UK",
+        category="Prompt injection",
+        severity=1,
+        actor_type="insider",
+        sectors=["healthcare"],
+        occurred_on=date(2025, 1, 10),
+        tlp="GREEN",
+        affected_system="-cmd",
+        developer="+in-house",
+    )
+    store.eval_run(model="Aurora-1.0", benchmark="Cybench", institute="UK", tlp="GREEN", score=0.42)
+    store.eval_run(
+        model="Aurora-1.0",
+        benchmark="Prompt injection suite",
+        institute="AU",
+        tlp="AMBER+STRICT",
+        releasable_to=["AU"],
+        score=0.7,
+    )
+    store.eval_run(model="Nimbus-2.1", benchmark="Cybench", institute="UK", tlp="GREEN", score=0.6)
+
+
+@pytest.fixture
+def known(store):
+    seed_known_incidents(store)
+    return store
+
+
+def summary(known, viewer=UK_ANALYST, f=LAST_90, grain="month", dimension="category"):
+    return incidents.explorer_summary(known.cursor(), viewer, f, TODAY, grain, dimension)
+
+
+def records(df: pd.DataFrame) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in df.itertuples(index=False)]
+
+
+# -- headline figures, trend and breakdowns ------------------------------------------------------------------
+
+
+def test_last_90_days_for_the_uk_analyst(known) -> None:
+    d = summary(known)
+    assert d.headline == incidents.Headline(
+        incidents=3,
+        high_share=2 / 3,
+        sectors=3,
+        prev_incidents=2,
+        prev_high_share=1 / 2,
+        prev_sectors=2,
+    )
+    assert [p.date() for p in d.totals["period"]] == [date(2026, m, 1) for m in (8, 9, 10, 11)]
+    assert d.totals["n"].tolist() == [0, 0, 2, 1]
+    assert d.totals["high"].tolist() == [0, 0, 1, 1]
+    # August starts before the range (23rd), November is not over.
+    assert d.totals["partial"].tolist() == [True, False, False, True]
+    assert records(d.trend) == [
+        (pd.Timestamp(2026, 10, 1), "Prompt injection", 2),
+        (pd.Timestamp(2026, 11, 1), "Jailbreak", 1),
+    ]
+    assert records(d.by_originator) == [
+        ("Jailbreak", "UK", 1),
+        ("Prompt injection", "AU", 1),
+        ("Prompt injection", "UK", 1),
+    ]
+    assert records(d.heatmap) == [
+        ("Jailbreak", "education", 1),
+        ("Prompt injection", "finance", 2),
+        ("Prompt injection", "retail", 1),
+    ]
+    assert records(d.actors) == [("criminal", 2), ("researcher", 1)]
+    assert records(d.severities) == [(3, 1), (4, 1), (5, 1)]
+    assert records(d.systems) == [("Aurora-1.0", 2), ("Nimbus-2.1", 1)]
+    assert records(d.developers) == [("Northwind AI", 2), ("Tasman AI", 1)]
+    assert d.marking == Marking("AMBER", ("AU", "UK"), 3, ("institute",))
+    # The trend's baseline reaches back six months before August and covers the previous period too.
+    assert d.baseline_marking.tlp == "AMBER" and d.baseline_marking.rows == 5
+
+
+@pytest.mark.parametrize(
+    ("changed", "now", "before"),
+    [
+        ({"categories": ("Jailbreak",)}, 1, 1),
+        ({"originators": ("AU",)}, 1, 1),
+        ({"sectors": ("finance",)}, 2, 0),
+        ({"severities": (4, 5)}, 2, 1),
+        ({"actor_types": ("criminal",)}, 2, 0),
+        ({"tlps": ("AMBER",)}, 1, 0),
+        ({"statuses": ("new",)}, 1, 0),
+        ({"countries": ("US",)}, 1, 0),
+        ({"techniques": ("AML.T0054",)}, 2, 0),
+        ({"tactics": ("AML.TA0007",)}, 2, 0),
+        ({"text": "INJECTION"}, 2, 0),
+        ({"text": "SECRET"}, 0, 0),  # only invisible rows say it
+    ],
+)
+def test_each_filter_changes_the_figures(known, changed: dict[str, Any], now: int, before: int) -> None:
+    d = summary(known, f=Filters(preset="90d", **changed))
+    assert (d.headline.incidents, d.headline.prev_incidents) == (now, before)
+    assert int(d.totals["n"].sum()) == now
+    assert int(d.trend["n"].sum()) == now
+    assert int(d.by_originator["n"].sum()) == now
+    page = incidents.incident_page(known.cursor(), UK_ANALYST, Filters(preset="90d", **changed), TODAY)
+    assert len(page.data) == now
+
+
+def test_filters_pick_exact_rows_in_table_and_charts(known) -> None:
+    f = Filters(preset="90d", severities=(4, 5))
+    d = summary(known, f=f)
+    assert records(d.trend) == [
+        (pd.Timestamp(2026, 10, 1), "Prompt injection", 1),
+        (pd.Timestamp(2026, 11, 1), "Jailbreak", 1),
+    ]
+    assert records(d.heatmap) == [
+        ("Jailbreak", "education", 1),
+        ("Prompt injection", "finance", 1),
+        ("Prompt injection", "retail", 1),
+    ]
+    assert d.headline.high_share == 1.0 and d.headline.prev_high_share == 1.0
+    page = incidents.incident_page(known.cursor(), UK_ANALYST, f, TODAY)
+    assert page.data["id"].tolist() == ["T-0003", "T-0002"]
+
+
+def test_split_by_sector_counts_an_incident_in_each_sector(known) -> None:
+    d = summary(known, dimension="sector")
+    assert records(d.trend) == [
+        (pd.Timestamp(2026, 10, 1), "finance", 2),
+        (pd.Timestamp(2026, 10, 1), "retail", 1),
+        (pd.Timestamp(2026, 11, 1), "education", 1),
+    ]
+    for dim, first in [("originator", "AU"), ("severity", "3"), ("actor", "criminal")]:
+        assert summary(known, dimension=dim).trend.iloc[0]["value"] == first
+
+
+def test_weeks_and_quarters(known) -> None:
+    weekly = summary(known, grain="week")
+    assert weekly.totals["period"].iloc[0] == pd.Timestamp(2026, 8, 17)  # the Monday of 23 Aug
+    assert int(weekly.totals["n"].sum()) == 3
+    assert records(weekly.trend) == [
+        (pd.Timestamp(2026, 10, 5), "Prompt injection", 2),  # Monday 5 and Saturday 10 October
+        (pd.Timestamp(2026, 11, 2), "Jailbreak", 1),
+    ]
+    assert weekly.totals["partial"].iloc[0] and weekly.totals["partial"].iloc[-1]
+    assert not weekly.totals["partial"].iloc[1:-1].any()
+    quarterly = summary(known, grain="quarter")
+    assert [p.date() for p in quarterly.totals["period"]] == [date(2026, 7, 1), date(2026, 10, 1)]
+    assert quarterly.totals["n"].tolist() == [0, 3]
+
+
+def test_all_time_has_no_previous_period(known) -> None:
+    d = summary(known, f=Filters())
+    assert d.headline.incidents == 6
+    assert d.headline.prev_incidents is None and d.headline.prev_sectors is None
+    assert d.totals["period"].iloc[0] == pd.Timestamp(2025, 1, 1)
+    assert d.totals["period"].iloc[-1] == pd.Timestamp(2026, 11, 1)
+    assert len(d.totals) == 23
+
+
+def test_each_persona_counts_only_what_it_may_see(known) -> None:
+    au = summary(known, viewer=AU_ANALYST)
+    assert au.headline.incidents == 4 and au.headline.sectors == 4  # + T-0006 (finance, government)
+    assert au.marking.tlp == "AMBER+STRICT" and au.marking.releasable_to == ("AU",)
+    lead = summary(known, viewer=UK_LEAD)
+    assert lead.headline.incidents == 4
+    assert lead.marking.tlp == "RED" and lead.marking.releasable_to == ("UK",)
+    assert ("Model theft", "energy", 1) in records(lead.heatmap)
+    assert "Model theft" not in set(summary(known).heatmap["category"])
+    joint = summary(known, viewer=ADMIN)  # JOINT staff: only rows released to both, never STRICT or RED
+    assert joint.headline.incidents == 3 and joint.marking.tlp == "AMBER"
+
+
+def test_unknown_grain_or_dimension_is_refused(known) -> None:
+    with pytest.raises(ValueError):
+        summary(known, grain="day; drop table incidents")
+    with pytest.raises(ValueError):
+        summary(known, dimension="title")
+
+
+# -- anomaly flags ------------------------------------------------------------------------------------------
+
+
+def test_a_planted_spike_is_flagged_and_steady_counts_are_not(store) -> None:
+    for month in range(1, 12):
+        for k in range(10):  # a steady background: never flagged
+            store.incident(category="Jailbreak", occurred_on=date(2026, month, 1 + k))
+        n_agentic = 15 if month == 9 else 3
+        for k in range(n_agentic):
+            store.incident(category="Agentic system misuse", occurred_on=date(2026, month, 2 + k))
+    d = incidents.explorer_summary(
+        store.cursor(), UK_ANALYST, Filters(preset="12m"), TODAY, "month", "category"
+    )
+    assert records(d.anomalies[["series", "period", "count", "expected", "ratio"]]) == [
+        ("Agentic system misuse", pd.Timestamp(2026, 9, 1), 15, 3.0, 5.0)
+    ]
+    assert d.anomalies["p_value"].iloc[0] < 1e-5
+    ov = incidents.overview_summary(store.cursor(), UK_ANALYST, Filters(), TODAY)
+    assert records(ov.anomalies[["series", "period", "count"]]) == [
+        ("Agentic system misuse", pd.Timestamp(2026, 9, 1), 15)
+    ]
+
+
+# -- the table ----------------------------------------------------------------------------------------------
+
+
+def test_table_sorts_in_sql_and_pages_without_gaps(known) -> None:
+    con = known.cursor()
+    everything = Filters()
+    by_date = incidents.incident_page(con, UK_ANALYST, everything, TODAY, "Date", True, 1, 25)
+    assert by_date.data["id"].tolist() == ["T-0003", "T-0002", "T-0001", "T-0005", "T-0004", "T-0008"]
+    assert by_date.marking.tlp == "AMBER"
+    by_severity = incidents.incident_page(con, UK_ANALYST, everything, TODAY, "Severity", False, 1, 25)
+    # ties (T-0002 and T-0005 both 4) are broken by id, so paging is stable
+    assert by_severity.data["id"].tolist() == ["T-0008", "T-0004", "T-0001", "T-0002", "T-0005", "T-0003"]
+    pages = [
+        incidents.incident_page(con, UK_ANALYST, everything, TODAY, "Date", True, p, 2).data["id"].tolist()
+        for p in (1, 2, 3, 4)
+    ]
+    assert pages == [["T-0003", "T-0002"], ["T-0001", "T-0005"], ["T-0004", "T-0008"], []]
+    last = incidents.incident_page(con, UK_ANALYST, everything, TODAY, "Date", True, 3, 2)
+    assert last.marking.tlp == "CLEAR" or last.marking.tlp == "GREEN"
+    assert incidents.page_count(6, 2) == 3 and incidents.page_count(0, 50) == 1
+    by_tlp = incidents.incident_page(con, UK_ANALYST, everything, TODAY, "TLP", True, 1, 1)
+    assert by_tlp.data["id"].tolist() == ["T-0003"]
+
+
+def test_table_sort_is_allow_listed(known) -> None:
+    with pytest.raises(ValueError):
+        incidents.incident_page(known.cursor(), UK_ANALYST, Filters(), TODAY, "i.id; drop table incidents")
+    with pytest.raises(ValueError):
+        incidents.incident_page(known.cursor(), UK_ANALYST, Filters(), TODAY, "Date", True, 1, 10_000)
+
+
+# -- the detail ---------------------------------------------------------------------------------------------
+
+
+def test_detail_has_every_field_techniques_related_and_evaluations(known) -> None:
+    d = incidents.incident_detail(known.cursor(), UK_ANALYST, "T-0002")
+    assert d is not None
+    assert d.record["title"] == "Indirect injection through a retrieved web page"
+    assert list(d.record["sectors"]) == ["finance", "retail"]
+    assert {"tlp", "releasable_to", "named_recipients", "source_reliability", "credibility"} <= set(d.record)
+    assert d.marking == Marking("GREEN", ("AU", "UK"), 1, ("institute",))
+    assert records(d.techniques) == [
+        ("AML.T0051", "LLM Prompt Injection", "Execution"),
+        ("AML.T0054", "LLM Jailbreak", "Defense Evasion"),
+    ]
+    # T-0001 shares a technique and the system; T-0003 shares a technique. T-0006/T-0007 are invisible.
+    assert d.related.data["id"].tolist() == ["T-0001", "T-0003"]
+    assert d.related.data["shared_techniques"].tolist() == [1, 1]
+    assert d.related.data["same_system"].tolist() == [True, False]
+    assert d.related.marking.tlp == "AMBER"
+    evs = links.evaluations_for_incident(known.cursor(), UK_ANALYST, "T-0002").data
+    assert evs[evs["link"] == "model"]["benchmark"].tolist() == ["Cybench"]
+    au = incidents.incident_detail(known.cursor(), AU_ANALYST, "T-0002")
+    assert au is not None
+    au_evs = links.evaluations_for_incident(known.cursor(), AU_ANALYST, "T-0002")
+    assert sorted(au_evs.data[au_evs.data["link"] == "model"]["benchmark"]) == [
+        "Cybench",
+        "Prompt injection suite",
+    ]
+    assert au_evs.marking.tlp == "AMBER+STRICT"
+    assert au.related.data["id"].tolist() == ["T-0001", "T-0006", "T-0003"]
+
+
+def test_an_invisible_incident_is_the_same_as_a_missing_one(known) -> None:
+    con = known.cursor()
+    assert incidents.incident_detail(con, UK_ANALYST, "T-0006") is None  # AU eyes only
+    assert incidents.incident_detail(con, UK_ANALYST, "T-0007") is None  # RED, not named
+    assert incidents.incident_detail(con, UK_ANALYST, "T-9999") is None  # does not exist
+    assert incidents.incident_detail(con, UK_ANALYST, "' or 1=1 --") is None
+    assert incidents.incident_detail(con, UK_LEAD, "T-0007") is not None
+
+
+# -- export and options -------------------------------------------------------------------------------------
+
+
+def test_export_holds_only_visible_rows_in_table_order(known) -> None:
+    out = incidents.incidents_for_export(known.cursor(), UK_ANALYST, Filters(), TODAY)
+    assert out.data["id"].tolist() == ["T-0003", "T-0002", "T-0001", "T-0005", "T-0004", "T-0008"]
+    assert "named_recipients" not in out.data.columns
+    assert out.marking.tlp == "AMBER"
+    capped = incidents.incidents_for_export(known.cursor(), UK_ANALYST, Filters(), TODAY, "Date", False, 2)
+    assert capped.data["id"].tolist() == ["T-0008", "T-0004"]
+    assert capped.marking.tlp == "GREEN"
+
+
+def test_options_never_reveal_invisible_rows(known) -> None:
+    opts = incidents.filter_options(known.cursor(), UK_ANALYST, TODAY)
+    assert opts["categories"] == [("Prompt injection", 3), ("Jailbreak", 2), ("Data poisoning", 1)]
+    assert "government" not in dict(opts["sectors"]) and "energy" not in dict(opts["sectors"])
+    assert dict(opts["sectors"])["finance"] == 2
+    assert dict(opts["techniques"]) == {"AML.T0051": 2, "AML.T0054": 2, "AML.T0020": 1}
+    assert dict(opts["tlps"]) == {"GREEN": 4, "AMBER": 1, "CLEAR": 1}
+    au = incidents.filter_options(known.cursor(), AU_ANALYST, TODAY)
+    assert ("Deepfake fraud", 1) in au["categories"]
+
+
+# -- overview -----------------------------------------------------------------------------------------------
+
+
+def test_overview_windows_and_sparkline(known) -> None:
+    ov = incidents.overview_summary(known.cursor(), UK_ANALYST, Filters(), TODAY)
+    w30, w90 = ov.windows
+    assert (w30.incidents, w30.prev_incidents, w30.high, w30.prev_high) == (1, 2, 1, 1)
+    assert (w90.incidents, w90.prev_incidents, w90.high, w90.prev_high) == (3, 2, 2, 1)
+    assert w90.high_share == 2 / 3
+    assert len(ov.weekly) == incidents.SPARK_WEEKS
+    assert ov.weekly["period"].iloc[-1] == pd.Timestamp(2026, 11, 16)
+    assert int(ov.weekly["n"].sum()) == 5
+    assert ov.rising_categories.empty and ov.rising_sectors.empty  # tiny numbers make no trend
+    assert ov.marking.tlp == "AMBER"
+    au = incidents.overview_summary(known.cursor(), AU_ANALYST, Filters(originators=("AU",)), TODAY)
+    assert (au.windows[1].incidents, au.windows[1].prev_incidents) == (2, 1)  # T-0002, T-0006; T-0004
+    assert au.marking == Marking("AMBER+STRICT", ("AU",), 3, ("institute",))
+
+
+def test_rising_is_guarded_against_small_numbers() -> None:
+    df = pd.DataFrame(
+        {
+            "value": ["tiny", "steady", "big rise", "new", "fall"],
+            "n": [9, 100, 60, 12, 10],
+            "prev": [1, 95, 20, 0, 40],
+        }
+    )
+    out = incidents.rising(df)
+    assert out["value"].tolist() == ["new", "big rise"]
+    assert out["change"].iloc[1] == 2.0 and pd.isna(out["change"].iloc[0])
+
+
+def test_counts_by_originator_and_category_carry_their_marking(known) -> None:
+    out = incidents.counts_by_originator_and_category(known.cursor(), UK_ANALYST, LAST_90, TODAY)
+    assert records(out.data) == [
+        ("AU", "Prompt injection", 1),
+        ("UK", "Jailbreak", 1),
+        ("UK", "Prompt injection", 1),
+    ]
+    assert out.marking == Marking("AMBER", ("AU", "UK"), 3, ("institute",))
+
+
+def test_overview_splits_the_sidebar_period_by_category(known) -> None:
+    all_time = incidents.overview_summary(known.cursor(), UK_ANALYST, Filters(), TODAY)
+    assert records(all_time.by_category.data) == [
+        ("AU", "Jailbreak", 1),
+        ("AU", "Prompt injection", 1),
+        ("UK", "Prompt injection", 2),
+        ("UK", "Data poisoning", 1),
+        ("UK", "Jailbreak", 1),
+    ]
+    assert all_time.by_category.marking.tlp == "AMBER" and all_time.by_category.marking.rows == 6
+    old = Filters(preset="custom", date_from=date(2025, 1, 1), date_to=date(2025, 1, 31))
+    ov = incidents.overview_summary(known.cursor(), UK_ANALYST, old, TODAY)
+    assert records(ov.by_category.data) == [("UK", "Prompt injection", 1)]  # T-0008 only
+    assert ov.by_category.marking == Marking("GREEN", ("AU", "UK"), 1, ("institute",))
+    assert ov.windows[1].incidents == 3  # the fixed windows ignore the sidebar's period
+    same = incidents.counts_by_originator_and_category(known.cursor(), UK_ANALYST, Filters(), TODAY)
+    assert sorted(records(same.data)) == sorted(records(all_time.by_category.data))
+
+
+def test_technique_and_tactic_options_count_visible_incidents_once(store) -> None:
+    with store.store.transaction() as con:
+        con.executemany(
+            "insert into atlas_technique_tactics values (?, ?)",
+            [
+                ("AML.T0051", "AML.TA0005"),
+                ("AML.T0054", "AML.TA0005"),
+                ("AML.T0054", "AML.TA0007"),
+                ("AML.T0020", "AML.TA0003"),
+            ],
+        )
+    store.incident(techniques=["AML.T0051", "AML.T0054"])  # two techniques of one tactic: counted once there
+    store.incident(techniques=["AML.T0051.000"])  # a sub-technique counts under its parent's tactic
+    store.incident(techniques=["AML.T0020"])
+    store.incident(techniques=["AML.T0020"], tlp="AMBER+STRICT", originator="AU", releasable_to=["AU", "UK"])
+    opts = incidents.filter_options(store.cursor(), UK_ANALYST, TODAY)
+    assert opts["techniques"] == [("AML.T0020", 1), ("AML.T0051", 1), ("AML.T0051.000", 1), ("AML.T0054", 1)]
+    assert opts["tactics"] == [("AML.TA0005", 2), ("AML.TA0003", 1), ("AML.TA0007", 1)]
+    au = incidents.filter_options(store.cursor(), AU_ANALYST, TODAY)
+    assert dict(au["techniques"])["AML.T0020"] == 2
+    assert dict(au["tactics"])["AML.TA0003"] == 2

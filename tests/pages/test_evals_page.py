@@ -1,0 +1,248 @@
+"""The Evaluations page through Streamlit's AppTest: what each persona sees and what the widgets do."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from analytics.demo.generator import build_demo
+from analytics.evals import queries as evals
+from analytics.filters import Filters
+from analytics.store.database import Store, close_all
+from tests.conftest import AU_ANALYST, ROOT, TODAY, UK_ANALYST, figure_spec
+
+PAGE = "pages/evaluations.py"
+
+
+@pytest.fixture(scope="module")
+def evals_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("evals-page") / "base.duckdb"
+    s = Store(path)
+    build_demo(s, incidents=300, seed=7)
+    s.close()
+    return path
+
+
+@pytest.fixture
+def db(evals_db: Path, tmp_path: Path) -> Iterator[Path]:
+    """A private copy per test: the page writes (thresholds, audit), and tests must not see each other's."""
+    path = tmp_path / "page.duckdb"
+    shutil.copy(evals_db, path)
+    yield path
+    close_all()
+
+
+@pytest.fixture
+def open_page(db: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Any]:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("THREAT_DB", str(db))
+
+    def make(email: str) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+        at.user = {"is_logged_in": True, "email": email}  # type: ignore[assignment]
+        at.run()
+        at.switch_page(PAGE).run()
+        assert not at.exception, [e.message for e in at.exception]
+        return at
+
+    return make
+
+
+def _store(db: Path) -> Store:
+    from analytics.store.database import open_store
+
+    return open_store(db)
+
+
+def _charts(at: Any) -> list[dict[str, Any]]:
+    return [figure_spec(c) for c in at.get("plotly_chart")]
+
+
+def _tab(at: Any, label: str) -> Any:
+    """Open a tab as a click would: the tabs are stateful (key ev_tab), so only the open one is computed."""
+    at.session_state["ev_tab"] = label
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def _keys(widgets: Any) -> set[str]:
+    return {str(w.key) for w in widgets}
+
+
+def test_first_render_computes_only_the_capability_tab(open_page) -> None:
+    """The first run draws the headline and the open tab; the other tabs' queries and charts wait for a click."""
+    at = open_page("analyst@uk.example")
+    assert len(_charts(at)) == 1 and "Cybench" in _charts(at)[0]["layout"]["title"]["text"]
+    assert "ev_models" not in _keys(at.multiselect)  # compare tab not computed
+    assert "ev_run" not in _keys(at.selectbox)  # run detail tab not computed
+    assert "Run by both" not in {m.label for m in at.metric}  # agreement tab not computed
+    _tab(at, "UK–AU agreement")
+    assert "Run by both" in {m.label for m in at.metric}
+    assert "ev_threshold_value" not in _keys(at.number_input)  # and the capability tab no longer is
+
+
+def test_picks_survive_a_visit_to_another_tab(open_page) -> None:
+    """Streamlit forgets the value of a widget a run does not draw; the page keeps the analyst's picks anyway."""
+    at = _tab(open_page("analyst@uk.example"), "Compare models")
+    at.multiselect(key="ev_models").set_value(["Helix-2.1", "Fjord-2.2"]).run()
+    at.selectbox(key="ev_benchmark").set_value("SWE-bench Verified").run()
+    _tab(at, "Run detail")
+    runs = at.selectbox(key="ev_run")
+    for k in range(len(runs.options) - 1, 0, -1):  # a run other than the default, with two pages of samples
+        at.selectbox(key="ev_run").select_index(k).run()
+        if "ev_page" in _keys(at.number_input) and at.number_input(key="ev_page").max >= 2:
+            break
+    other = at.selectbox(key="ev_run").value
+    assert other != runs.options[0]
+    at.number_input(key="ev_page").set_value(2).run()
+    _tab(at, "UK–AU agreement")
+    _tab(at, "Compare models")
+    assert at.multiselect(key="ev_models").value == ["Helix-2.1", "Fjord-2.2"]
+    _tab(at, "Run detail")
+    assert at.selectbox(key="ev_run").value == other
+    assert at.number_input(key="ev_page").value == 2
+    assert not at.warning, [w.value for w in at.warning]  # no "value set via Session State" warnings
+
+
+def test_importing_the_evaluation_queries_does_not_load_scipy() -> None:
+    """scipy.stats takes 1.7 s to import on an idle 2-core machine and 6 s on a busy one; only the paired tests
+    of the Compare tab need it, so the first render of the page must not wait for it."""
+    code = "import sys, analytics.evals.queries, analytics.evals.charts, analytics.links.queries; print('scipy.stats' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_capability_chart_shows_the_viewers_runs(open_page, db) -> None:
+    at = open_page("analyst@au.example")
+    assert at.selectbox(key="ev_benchmark").value == "Cybench"
+    expected = evals.capability_over_time(_store(db).cursor(), AU_ANALYST, Filters(), TODAY, "Cybench").data
+    fig = _charts(at)[0]
+    markers = [t for t in fig["data"] if t.get("mode") == "markers"]
+    assert sum(len(t["y"]) for t in markers) == len(expected.points)
+    assert {t["name"] for t in markers} == set(expected.points["developer"])
+    frontier = [t for t in fig["data"] if t.get("name") == "Frontier (best so far)"]
+    assert frontier and max(frontier[0]["y"]) == pytest.approx(expected.frontier["best"].max())
+    banners = [m.value for m in at.markdown if "TLP:" in m.value]
+    assert len(banners) >= 3  # page, chart, related incidents
+    assert any("Sidebar filters used here" in c.value for c in at.caption)
+
+
+def test_picking_another_benchmark_redraws(open_page) -> None:
+    at = open_page("analyst@uk.example")
+    at.selectbox(key="ev_benchmark").set_value("WMDP-Cyber").run()
+    assert not at.exception
+    assert "WMDP-Cyber" in _charts(at)[0]["layout"]["title"]["text"]
+
+
+def test_analyst_sets_a_threshold_it_is_drawn_audited_and_crossings_listed(open_page, db) -> None:
+    at = open_page("analyst@uk.example")
+    at.number_input(key="ev_threshold_value").set_value(0.3)
+    at.text_input(key="ev_threshold_note").set_value("uplift line")
+    at.button(key="FormSubmitter:ev_threshold_form-Save threshold").click().run()
+    assert not at.exception and not at.error
+    fig = _charts(at)[0]
+    assert [s["y0"] for s in fig["layout"]["shapes"]] == [0.3]
+    con = _store(db).cursor()
+    # one audit entry by this analyst (what the entry names is analytics.evals.queries' and its audit tests' business)
+    assert con.execute("select email from audit_log where action = 'eval threshold set'").fetchall() == [
+        ("analyst@uk.example",)
+    ]
+    crossing = evals.threshold_crossings(con, UK_ANALYST, Filters(), TODAY, "Cybench", 0.3).data
+    tables = [d.value for d in at.dataframe]
+    assert any(list(t.get("model", [])) == crossing.models["model"].tolist() for t in tables)
+    assert any("Threshold **0.3**" in m.value for m in at.markdown)
+    # and clearing it removes the line
+    at.button(key="FormSubmitter:ev_threshold_form-Clear threshold").click().run()
+    assert not _charts(at)[0]["layout"].get("shapes")
+
+
+def test_admin_sees_thresholds_but_cannot_set_them(open_page) -> None:
+    at = open_page("admin@joint.example")
+    assert not [b for b in at.button if "threshold" in str(b.key)]
+    assert any("Analysts and leads set thresholds" in c.value for c in at.caption)
+
+
+def test_comparing_models_shows_intervals_and_paired_verdicts(open_page, db) -> None:
+    at = _tab(open_page("analyst@uk.example"), "Compare models")
+    options = at.multiselect(key="ev_models").options
+    assert options, "models to pick from"
+    picked = ["Helix-2.1", "Fjord-2.2", "Basalt-2.1"]
+    at.multiselect(key="ev_models").set_value(picked).run()
+    assert not at.exception
+    expected = evals.compare_models(_store(db).cursor(), UK_ANALYST, Filters(), TODAY, tuple(picked)).data
+    pairs = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
+    assert pairs["verdict"].tolist() == expected.pairs["verdict"].tolist()
+    assert "McNemar exact" in set(pairs["test"])
+    fig = next(f for f in _charts(at) if f["layout"].get("annotations") and len(f["data"]) >= 3)
+    assert {a["text"] for a in fig["layout"]["annotations"]} == set(expected.scores["benchmark"])
+
+
+def test_one_model_asks_for_more(open_page) -> None:
+    at = _tab(open_page("analyst@uk.example"), "Compare models")
+    at.multiselect(key="ev_models").set_value(["Helix-2.1"]).run()
+    assert any("Pick two to five models" in i.value for i in at.info)
+
+
+def test_agreement_counts_match_the_query(open_page, db) -> None:
+    at = _tab(open_page("analyst@au.example"), "UK–AU agreement")
+    expected = evals.institute_agreement(_store(db).cursor(), AU_ANALYST, Filters(), TODAY).data
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Run by both"] == f"{len(expected):,}"
+    assert metrics["Disagree"] == f"{(expected['status'] == 'disagree').sum():,}"
+    at.toggle(key="ev_flagged_only").set_value(True).run()
+    flagged = next(d.value for d in at.dataframe if "status" in d.value.columns)
+    assert set(flagged["status"]) <= {"disagree", "check"}
+    assert len(flagged) == expected["status"].isin(["disagree", "check"]).sum()
+
+
+def test_run_detail_pages_samples_in_sql(open_page, db) -> None:
+    at = open_page("analyst@uk.example")
+    at.selectbox(key="ev_benchmark").set_value("SWE-bench Verified").run()
+    _tab(at, "Run detail")
+    run_id = at.selectbox(key="ev_run").value
+    detail = evals.run_detail(_store(db).cursor(), UK_ANALYST, run_id).data
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Score"] == f"{detail.run['score']:.3f}"
+    assert metrics["Samples"] == f"{detail.samples_total:,}"
+    samples = next(d.value for d in at.dataframe if "sample_id" in d.value.columns)
+    assert samples["sample_id"].tolist() == [f"s{k:05d}" for k in range(50)]
+    at.number_input(key="ev_page").set_value(2).run()
+    samples = next(d.value for d in at.dataframe if "sample_id" in d.value.columns)
+    assert samples["sample_id"].tolist()[0] == "s00050"
+
+
+def test_the_run_picker_offers_only_runs_the_viewer_may_see(open_page, db) -> None:
+    con = _store(db).cursor()
+    counts = {
+        inst: con.execute(
+            "select count(*), count(*) filter (list_contains(releasable_to, ?) "
+            "and (tlp <> 'AMBER+STRICT' or institute = ?) and tlp <> 'RED') "
+            "from eval_runs where benchmark = 'Cybench'",
+            [inst, inst],
+        ).fetchone()
+        for inst in ("UK", "AU")
+    }
+    assert counts["AU"][1] < counts["AU"][0], "the demo has Cybench runs AU may not see"
+    for inst, email in (("AU", "analyst@au.example"), ("UK", "analyst@uk.example")):
+        at = _tab(open_page(email), "Run detail")
+        assert len(at.selectbox(key="ev_run").options) == counts[inst][1], inst
+
+
+def test_threshold_form_follows_the_benchmark(open_page) -> None:
+    at = open_page("lead@au.example")
+    at.number_input(key="ev_threshold_value").set_value(0.3)
+    at.button(key="FormSubmitter:ev_threshold_form-Save threshold").click().run()
+    assert at.number_input(key="ev_threshold_value").value == pytest.approx(0.3)
+    at.selectbox(key="ev_benchmark").set_value("WMDP-Cyber").run()
+    assert at.number_input(key="ev_threshold_value").value == pytest.approx(0.5)  # no threshold here yet
+    assert any("No threshold is set" in c.value for c in at.caption)
+    at.selectbox(key="ev_benchmark").set_value("Cybench").run()
+    assert at.number_input(key="ev_threshold_value").value == pytest.approx(0.3)

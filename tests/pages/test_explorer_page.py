@@ -1,0 +1,197 @@
+"""The explorer and overview pages through Streamlit's AppTest, over a small store with known rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from analytics.filters import Filters
+from tests.analytics.incidents.test_incidents_explorer import seed_known_incidents
+from tests.conftest import ROOT, figure_spec
+
+EXPLORER = "pages/explorer.py"
+
+
+@pytest.fixture
+def app(store, monkeypatch) -> Callable[..., AppTest]:
+    seed_known_incidents(store)
+    monkeypatch.setenv("THREAT_DB", str(store.store.path))
+    # Results are cached per viewer and store generation; another test's store must not answer for this one.
+    st.cache_data.clear()
+
+    def make(email: str = "analyst@uk.example", page: str = EXPLORER, **state: Any) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        at.user = {"is_logged_in": True, "email": email}  # type: ignore[assignment]
+        at.run()
+        at.switch_page(page).run()
+        if state:
+            for k, v in state.items():
+                at.session_state[k] = v
+            at.run()
+        assert not at.exception, [e.message for e in at.exception]
+        return at
+
+    return make
+
+
+def set_state(at: AppTest, **state: Any) -> None:
+    """Set session state and rerun, asserting the run is clean.
+
+    With st.navigation and a pages/ folder, AppTest runs a page switched to by switch_page() on its own,
+    without app.py (so without the sidebar): the shared filters are then set as the `filters` object that
+    app.py's sidebar would have stored. The sidebar itself is tested on the default page (app.py runs)."""
+    for k, v in state.items():
+        at.session_state[k] = v
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def trend_bars(at: AppTest) -> dict[str, list[Any]]:
+    fig = figure_spec(at.get("plotly_chart")[0])
+    return {t["name"]: t["y"] for t in fig["data"] if t["type"] == "bar"}
+
+
+def test_figures_and_trend_follow_the_sidebar(app) -> None:
+    at = app()
+    assert metrics(at)["Incidents"] == "6"
+    assert metrics(at)["High or critical"] == "50%"
+    assert at.markdown[0].value.startswith(":orange-background[**TLP:AMBER**]")
+    bars = trend_bars(at)
+    assert sum(bars["Prompt injection"]) == 3 and sum(bars["Jailbreak"]) == 2
+    set_state(at, filters=Filters(categories=("Jailbreak",)))
+    assert metrics(at)["Incidents"] == "2"
+    assert metrics(at)["High or critical"] == "50%"
+    assert set(trend_bars(at)) == {"Jailbreak"}
+    set_state(at, filters=Filters(preset="90d", categories=("Jailbreak",)))
+    assert metrics(at)["Incidents"] == "1"
+    assert at.metric[0].delta == "+0%"  # one jailbreak now, one in the 90 days before
+    assert trend_bars(at) == {"Jailbreak": [0, 0, 0, 1]}
+
+
+def test_switching_the_split_redraws_the_trend(app) -> None:
+    at = app()
+    at.selectbox(key="xp_dim").set_value("originator").run()
+    assert {k: sum(v) for k, v in trend_bars(at).items()} == {"UK": 4, "AU": 2}
+    at.selectbox(key="xp_dim").set_value("severity").run()
+    assert {k: sum(v) for k, v in trend_bars(at).items()} == {
+        "1 negligible": 1,
+        "2 low": 1,
+        "3 moderate": 1,
+        "4 high": 2,
+        "5 critical": 1,
+    }
+    at.button_group(key="xp_grain").set_value("quarter").run()
+    fig = figure_spec(at.get("plotly_chart")[0])
+    assert fig["layout"]["xaxis"]["categoryarray"][-2:] == ["Q3 2026", "Q4 2026"]
+
+
+def test_a_chart_click_narrows_the_sidebar_filters(app) -> None:
+    at = app(xp_tab="Breakdowns")
+    assert any(el.proto.id.endswith("-heatmap_0") for el in at.get("plotly_chart"))
+    set_state(
+        at,
+        heatmap_0={
+            "selection": {
+                "points": [{"customdata": ["categories", "Prompt injection", "sectors", "finance"]}]
+            }
+        },
+    )
+    # The click is handed to the sidebar, which applies it before drawing its widgets...
+    assert at.session_state["flt_pending"] == {"categories": ["Prompt injection"], "sectors": ["finance"]}
+    # ...and the chart comes back under a new key, so the old selection is not applied again.
+    assert any(el.proto.id.endswith("-heatmap_1") for el in at.get("plotly_chart"))
+
+
+def test_the_sidebar_applies_a_click_as_filter_chips(app) -> None:
+    # Only a first run goes through app.py in AppTest (see set_state), so the click is pending before it.
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.user = {"is_logged_in": True, "email": "analyst@uk.example"}  # type: ignore[assignment]
+    at.session_state["flt_pending"] = {
+        "categories": ["Prompt injection", "Model theft"],  # Model theft: not an option for this viewer
+        "sectors": ["finance"],
+        "dates": [(date(2026, 10, 1), date(2026, 10, 31))],
+    }
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.multiselect(key="flt_categories").value == ["Prompt injection"]
+    assert at.multiselect(key="flt_sectors").value == ["finance"]
+    assert at.selectbox(key="flt_preset").value == "custom"
+    assert at.date_input(key="flt_dates").value == (date(2026, 10, 1), date(2026, 10, 31))
+    assert at.query_params["cat"] == "Prompt injection" and at.query_params["from"] == "2026-10-01"
+    assert metrics(at)["Incidents"] == "2"  # T-0001 and T-0002
+    assert not at.warning
+    assert "flt_pending" not in at.session_state
+
+
+def test_the_table_pages_in_sql_and_a_row_opens_the_detail(app, store) -> None:
+    for k in range(30):
+        store.incident(title=f"Bulk {k:02d}", occurred_on=date(2024, 1, 1 + k))
+    st.cache_data.clear()
+    at = app(xp_tab="Incidents")
+    assert len(at.dataframe[0].value) == 36  # 50 a page by default
+    at.selectbox(key="xp_size").set_value(25).run()
+    first = at.dataframe[0].value
+    assert len(first) == 25
+    assert first["id"].tolist()[:7] == ["T-0003", "T-0002", "T-0001", "T-0005", "T-0004", "T-0008", "T-0041"]
+    assert "Rows 1–25 of 36" in " ".join(c.value for c in at.caption)
+    key = at.dataframe[0].key
+    at.session_state[key] = {"selection": {"rows": [5], "columns": [], "cells": []}}
+    at.run()
+    assert at.query_params["incident"] == "T-0008"
+    assert [s.value for s in at.subheader] == ["T-0008"]
+    assert any("=HYPERLINK" in t.value for t in at.text)  # stored text shown as text, never markdown
+    at.get("pagination")[0].set_value(2).run()
+    second = at.dataframe[-1].value
+    assert second["id"].tolist() == [f"T-{n:04d}" for n in range(22, 11, -1)]  # the bulk rows, newest first
+    assert "Rows 26–36 of 36" in " ".join(c.value for c in at.caption)
+    at.selectbox(key="xp_sort").set_value("Title").run()
+    assert at.dataframe[-1].value["id"].iloc[0] == "T-0001"  # "Prompt injection hijacked..." last A-Z
+    at.button_group(key="xp_desc").set_value(False).run()
+    assert at.dataframe[-1].value["id"].iloc[0] == "T-0008"  # '=' sorts before letters
+    assert at.get("download_button")[0].label == "Download 36 rows as CSV"
+
+
+def test_detail_by_link_and_an_invisible_id_looks_missing(app) -> None:
+    at = app()
+    at.query_params["incident"] = "T-0002"
+    at.run()
+    assert [s.value for s in at.subheader] == ["T-0002"]
+    techniques = next(d.value for d in at.dataframe if "technique_id" in d.value.columns)
+    assert techniques["name"].tolist() == ["LLM Prompt Injection", "LLM Jailbreak"]
+    related = next(d.value for d in at.dataframe if "shared_techniques" in d.value.columns)
+    assert related["id"].tolist() == ["T-0001", "T-0003"]
+    evals = next(d.value for d in at.dataframe if "benchmark" in d.value.columns)
+    assert evals["benchmark"].tolist() == ["Cybench"]
+
+    def shown(incident: str) -> tuple[list[str], list[str]]:
+        at.query_params["incident"] = incident
+        at.run()
+        return [w.value for w in at.warning], [
+            t.value for t in at.text if not t.value.startswith("Requested")
+        ]
+
+    invisible = shown("T-0006")  # AU eyes only
+    missing = shown("T-9999")
+    red = shown("T-0007")
+    assert invisible == missing == red == (["No incident with this id."], [])
+    assert not any("SECRET" in m.value for m in at.markdown)
+
+
+def test_the_overview_for_a_policymaker_shows_summaries_only(app) -> None:
+    at = app("policy@uk.example", page="pages/overview.py")
+    assert metrics(at)["Last 90 days"] == "3"
+    assert metrics(at)["Last 30 days"] == "1"
+    assert at.metric[1].delta == "+50%"
+    assert any(m.value.startswith(":orange-background[**TLP:AMBER**]") for m in at.markdown)
+    # aggregates only: no incident ids or titles on the page
+    for d in at.dataframe:
+        assert "id" not in d.value.columns and "title" not in d.value.columns
