@@ -7,7 +7,7 @@ import streamlit as st
 from analytics import session
 from analytics.access.pages import EVERYONE
 from analytics.export.briefing import builder as briefing_builder
-from analytics.export.briefing import document as briefing
+from analytics.export.briefing import content as briefing
 from pages.ui import chart, marking_banner, page_to_slide
 
 viewer = session.require_role(*EVERYONE)

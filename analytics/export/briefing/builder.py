@@ -27,7 +27,7 @@ from analytics.access.markings import Marking, Scoped, combine_markings, highest
 from analytics.access.viewer import AccessDenied, Viewer
 from analytics.assessments import workflow as assessments
 from analytics.export.audit import record_export
-from analytics.export.briefing.document import (
+from analytics.export.briefing.content import (
     Briefing,
     BriefingChart,
     briefing_chart,

@@ -14,7 +14,7 @@ from pptx import Presentation
 from analytics import charts
 from analytics.access.markings import Marking
 from analytics.export import chart_image as chart_export
-from analytics.export.briefing import document as briefing
+from analytics.export.briefing import content as briefing
 from analytics.filters import Filters
 from analytics.incidents import queries as incidents
 from tests.conftest import AU_ANALYST, TODAY, UK_ANALYST
