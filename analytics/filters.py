@@ -7,7 +7,6 @@ all bound parameters. Column names come only from the fixed fragments below.
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
@@ -17,6 +16,7 @@ from typing import Any
 from analytics import vocab
 from analytics.access.markings import visible_sql
 from analytics.access.viewer import Viewer
+from analytics.periods import months_back
 
 PRESETS: dict[str, str] = {
     "30d": "Last 30 days",
@@ -24,12 +24,6 @@ PRESETS: dict[str, str] = {
     "12m": "Last 12 months",
     "all": "All time",
 }
-
-
-def _months_back(d: date, months: int) -> date:
-    y, m = divmod(d.year * 12 + d.month - 1 - months, 12)
-    m += 1
-    return date(y, m, min(d.day, calendar.monthrange(y, m)[1]))
 
 
 @dataclass(frozen=True)
@@ -58,7 +52,7 @@ class Filters:
         if self.preset == "90d":
             return today - timedelta(days=89), today
         if self.preset == "12m":
-            return _months_back(today, 12) + timedelta(days=1), today
+            return months_back(today, 12) + timedelta(days=1), today
         if self.preset == "custom":
             return self.date_from, self.date_to
         return None, None

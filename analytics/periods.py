@@ -1,0 +1,64 @@
+"""Calendar arithmetic: period starts and ends, moving by whole periods, period grids, months back.
+
+Why a module of its own: the sidebar's presets (`filters`), the explorer's and overview's period grids
+(`incidents`) and the chart's click ranges (`incidents.charts`) all reason about the same weeks, months and
+quarters. Held in one place, a change to what a "period" means lands once, and every grid a chart draws
+lines up with the groups the SQL makes (`date_trunc(grain, ...)`: weeks start on Monday, as in DuckDB).
+Pure functions of dates; no data access.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, timedelta
+
+# Period lengths the trend can be drawn in; each is also the DuckDB `date_trunc` part (a fixed string).
+GRAINS: tuple[str, ...] = ("week", "month", "quarter")
+_MONTHS = {"month": 1, "quarter": 3}
+
+
+def _check(grain: str) -> None:
+    if grain not in GRAINS:
+        raise ValueError(f"unknown period length {grain!r}: expected one of {', '.join(GRAINS)}")
+
+
+def period_start(d: date, grain: str) -> date:
+    """The first day of the period holding `d` (weeks start on Monday, as DuckDB's date_trunc)."""
+    _check(grain)
+    if grain == "week":
+        return d - timedelta(days=d.weekday())
+    if grain == "month":
+        return d.replace(day=1)
+    return date(d.year, 3 * ((d.month - 1) // 3) + 1, 1)
+
+
+def shift(start: date, grain: str, n: int) -> date:
+    """`start` (a period start) moved by `n` whole periods, back when `n` is negative."""
+    _check(grain)
+    if grain == "week":
+        return start + timedelta(weeks=n)
+    y, m = divmod(start.year * 12 + start.month - 1 + n * _MONTHS[grain], 12)
+    return date(y, m + 1, 1)
+
+
+def period_end(d: date, grain: str) -> date:
+    """The last day of the period holding `d`."""
+    return shift(period_start(d, grain), grain, 1) - timedelta(days=1)
+
+
+def period_grid(first: date, last: date, grain: str) -> list[date]:
+    """Starts of every period from the one holding `first` to the one holding `last`, inclusive."""
+    out, p = [], period_start(first, grain)
+    end = period_start(last, grain)
+    while p <= end:
+        out.append(p)
+        p = shift(p, grain, 1)
+    return out
+
+
+def months_back(d: date, months: int) -> date:
+    """The same day `months` calendar months before `d`, clamped to that month's last day (31 March -> 28 or
+    29 February)."""
+    y, m = divmod(d.year * 12 + d.month - 1 - months, 12)
+    m += 1
+    return date(y, m, min(d.day, calendar.monthrange(y, m)[1]))
