@@ -1,31 +1,61 @@
-"""Briefings: pick an assessment and charts, order them, download a marked PPTX, DOCX, PDF or Markdown file."""
+"""Briefings: pick an assessment and charts, order them, download a marked PPTX, DOCX, PDF or Markdown file.
 
+Thin: `main` draws the three steps (content, outline, produce) and the optional chart preview, one function
+each; what a briefing holds and how it is marked is analytics.export.briefing's business."""
+
+from datetime import date
 from functools import partial
 
 import streamlit as st
 
 from analytics import session
 from analytics.access.pages import EVERYONE
+from analytics.access.viewer import Viewer
 from analytics.export.briefing import builder as briefing_builder
-from analytics.export.briefing import content as briefing
+from analytics.export.briefing.builder import BriefingPlan
+from analytics.export.briefing.formats import FORMAT_LABELS, FORMATS
+from analytics.filters import Filters
 from pages.ui import chart, marking_banner, page_to_slide
 
-viewer = session.require_role(*EVERYONE)
-f = session.filters()
-today = session.today()
-store = session.store()
 
-st.title("Briefings")
-st.caption(
-    "Build a briefing from charts drawn for you under the current filters or a saved view. Every file is marked "
-    "with the highest TLP and narrowest releasability of what it contains, and every download is audited."
-)
+def main() -> None:
+    viewer = session.require_role(*EVERYONE)
+    f = session.filters()
+    today = session.today()
 
-choices = session.query(briefing_builder.chart_choices)
-labels = dict(choices)
-if "brf_charts" not in st.session_state:
-    st.session_state["brf_charts"] = [k for k, _ in choices[:1]]
-st.session_state["brf_charts"] = [k for k in st.session_state["brf_charts"] if k in labels]
+    st.title("Briefings")
+    st.caption(
+        "Build a briefing from charts drawn for you under the current filters or a saved view. Every file is "
+        "marked with the highest TLP and narrowest releasability of what it contains, and every download is "
+        "audited."
+    )
+    labels = _chart_labels()
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        assessment_id, title, picked = _content(labels)
+    plan = session.query(
+        briefing_builder.plan_briefing,
+        title=title,
+        chart_keys=tuple(picked),
+        current=f,
+        today=today,
+        assessment_id=assessment_id,
+    )
+    with right:
+        _outline(plan, [labels[k] for k in picked], assessment_id)
+    st.divider()
+    _produce(viewer, plan, title, picked, f, today, assessment_id)
+    _preview(labels, picked, title, f, today)
+
+
+def _chart_labels() -> dict[str, str]:
+    """The charts this viewer may put in a briefing, by key; the picked list keeps only keys still offered."""
+    choices = session.query(briefing_builder.chart_choices)
+    labels = dict(choices)
+    if "brf_charts" not in st.session_state:
+        st.session_state["brf_charts"] = [k for k, _ in choices[:1]]
+    st.session_state["brf_charts"] = [k for k in st.session_state["brf_charts"] if k in labels]
+    return labels
 
 
 def _move(index: int, step: int) -> None:
@@ -42,11 +72,10 @@ def _remove(index: int) -> None:
     st.session_state["brf_charts"] = order
 
 
-assessment_options = session.query(briefing_builder.assessment_choices)
-assessment_labels: dict[int | None, str] = {None: "None: a chart pack", **dict(assessment_options)}
-
-left, right = st.columns([3, 2], gap="large")
-with left:
+def _content(labels: dict[str, str]) -> tuple[int | None, str, list[str]]:
+    """Step 1: the assessment, the title and the charts in their order; returns (assessment id, title, keys)."""
+    assessment_options = session.query(briefing_builder.assessment_choices)
+    assessment_labels: dict[int | None, str] = {None: "None: a chart pack", **dict(assessment_options)}
     st.subheader("1. Content")
     assessment_id = st.selectbox(
         "Assessment",
@@ -106,64 +135,73 @@ with left:
                 type="tertiary",
             )
 
-plan = session.query(
-    briefing_builder.plan_briefing,
-    title=title,
-    chart_keys=tuple(picked),
-    current=f,
-    today=today,
-    assessment_id=assessment_id,
-)
+    return assessment_id, title, picked
 
-with right:
+
+def _outline(plan: BriefingPlan, chart_labels: list[str], assessment_id: int | None) -> None:
+    """Step 2: the slides in order, as the deck will have them."""
     st.subheader("2. Outline")
     judgements = [f"Key judgement {n}" for n in range(1, plan.judgements + 1)]
-    charts_outline = [labels[k].split(" — ")[0] for k in picked]
+    charts_outline = [label.split(" — ")[0] for label in chart_labels]
     bottom_line = ["Bottom line"] if assessment_id is not None else []
     outline = [plan.title, *bottom_line, *judgements, *charts_outline, "Sources"]
     st.text("\n".join(f"{n}. {line}" for n, line in enumerate(outline, 1)))
     st.caption(f"{plan.slides} slides at 16:9; a document of the same content in Word, PDF and Markdown.")
 
-st.divider()
-st.subheader("3. Produce")
-ready = bool(picked) or assessment_id is not None
-marking_banner(
-    plan.marking,
-    f"{plan.slides} slides" + (" · DRAFT" if plan.draft else "") if ready else "nothing chosen yet",
-)
-if not ready:
-    st.info("Choose an assessment or at least one chart above.", icon=":material/info:")
-cols = st.columns(len(briefing.FORMATS))
-for col, fmt in zip(cols, briefing.FORMATS, strict=True):
-    col.download_button(
-        briefing.FORMAT_LABELS[fmt],
-        data=partial(
-            briefing_builder.export_briefing,
-            store,
-            viewer,
-            fmt,
-            title=title,
-            chart_keys=tuple(picked),
-            current=f,
-            today=today,
-            assessment_id=assessment_id,
-        ),
-        file_name=plan.filename(fmt, today),
-        mime=briefing.FORMATS[fmt],
-        key=f"brf_dl_{fmt}",
-        on_click="ignore",
-        icon=":material/download:",
-        disabled=not ready,
-        width="stretch",
-    )
-st.caption(
-    "PowerPoint: title, bottom line, one slide per key judgement, one per chart, sources (16:9). Word and PDF: "
-    "the same as a document with the marking in every header and footer. Markdown: the text, with the charts "
-    "listed. Drafts are watermarked DRAFT on every page and slide."
-)
 
-# A toggle, not a collapsed expander: charts are drawn only when asked for, and never hidden.
-if picked and st.toggle("Preview the charts", key="brf_preview"):
+def _produce(
+    viewer: Viewer,
+    plan: BriefingPlan,
+    title: str,
+    picked: list[str],
+    f: Filters,
+    today: date,
+    assessment_id: int | None,
+) -> None:
+    """Step 3: the marking of what would be produced and one download button per format (built on click)."""
+    st.subheader("3. Produce")
+    ready = bool(picked) or assessment_id is not None
+    marking_banner(
+        plan.marking,
+        f"{plan.slides} slides" + (" · DRAFT" if plan.draft else "") if ready else "nothing chosen yet",
+    )
+    if not ready:
+        st.info("Choose an assessment or at least one chart above.", icon=":material/info:")
+    cols = st.columns(len(FORMATS))
+    for col, fmt in zip(cols, FORMATS, strict=True):
+        col.download_button(
+            FORMAT_LABELS[fmt],
+            data=partial(
+                briefing_builder.export_briefing,
+                session.store(),
+                viewer,
+                fmt,
+                title=title,
+                chart_keys=tuple(picked),
+                current=f,
+                today=today,
+                assessment_id=assessment_id,
+            ),
+            file_name=plan.filename(fmt, today),
+            mime=FORMATS[fmt],
+            key=f"brf_dl_{fmt}",
+            on_click="ignore",
+            icon=":material/download:",
+            disabled=not ready,
+            width="stretch",
+        )
+    st.caption(
+        "PowerPoint: title, bottom line, one slide per key judgement, one per chart, sources (16:9). Word and "
+        "PDF: the same as a document with the marking in every header and footer. Markdown: the text, with the "
+        "charts listed. Drafts are watermarked DRAFT on every page and slide."
+    )
+
+
+def _preview(labels: dict[str, str], picked: list[str], title: str, f: Filters, today: date) -> None:
+    """The picked charts drawn on request, with the page-to-slide button for them."""
+    # A toggle, not a collapsed expander: charts are drawn only when asked for, and never hidden.
+    if not (picked and st.toggle("Preview the charts", key="brf_preview")):
+        return
     figures = []
     for k, key in enumerate(picked):
         scoped = session.query(briefing_builder.draw_chart, key, f, today)
@@ -171,3 +209,6 @@ if picked and st.toggle("Preview the charts", key="brf_preview"):
         st.text(f"{k + 1}. {labels[key]}")
         chart(scoped.data, key=f"brf_preview_{k}", marking=scoped.marking)
     page_to_slide(title or "Chart pack", figures, key="brf_slide", page="briefings")
+
+
+main()

@@ -33,9 +33,9 @@ from analytics.export.briefing.content import (
     briefing_chart,
     from_assessment,
     make_briefing,
-    one_slide,
-    render,
 )
+from analytics.export.briefing.formats import render
+from analytics.export.briefing.slides import one_slide
 from analytics.export.chart_image import (
     data_as_of,
     export_chart,
