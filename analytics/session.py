@@ -6,19 +6,22 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Callable
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import duckdb
 import streamlit as st
 
+from analytics.access.roles import Role
 from analytics.access.viewer import Viewer
 from analytics.filters import Filters
 from analytics.store import audit, backup
 from analytics.store.database import Store, open_store
 
 R = TypeVar("R")
+P = ParamSpec("P")
 
 
 @st.cache_resource(show_spinner=False)
@@ -64,7 +67,7 @@ def viewer() -> Viewer:
     return v
 
 
-def require_role(*roles: str) -> Viewer:
+def require_role(*roles: Role) -> Viewer:
     """Stop the page unless the signed-in person has one of these roles; refusals are audited."""
     v = viewer()
     if v.role not in roles:
@@ -91,26 +94,27 @@ def _cached(
 _REGISTRY: dict[str, Callable[..., Any]] = {}
 
 
-# Modules whose queries read only the records (incidents, evaluations, ATLAS, mappings): their results stay
-# cached across writes that change nothing else (assessment saves, saved views). A module added here must not
-# read assessments, saved views or the audit log.
-RECORD_MODULES: frozenset[str] = frozenset(
-    {
-        "analytics.incidents.queries",
-        "analytics.evals.queries",
-        "analytics.matrix.queries",
-        "analytics.links.queries",
-        "analytics.matrix.taxonomy",
-    }
-)
+def reads_only_records(fn: Callable[..., Any]) -> bool:
+    """Whether `fn` reads only the records (incidents, evaluations, ATLAS, mappings), so its cached results
+    may outlive writes that change nothing else (assessment saves, saved views).
+
+    Each module whose functions go through `query` declares `READS_ONLY_RECORDS: bool` itself, next to its
+    SQL, and it is read here through the function's own module object: moving or renaming a module carries
+    its declaration along, and a function moved into another module takes that module's. A module that
+    declares nothing is treated as reading everything (results follow every write): never stale, only less
+    cached; tests/analytics/test_session.py fails until it declares."""
+    declared = getattr(sys.modules.get(fn.__module__), "READS_ONLY_RECORDS", False)
+    return declared is True
 
 
 def generation_for(fn: Callable[..., Any], s: Store) -> int:
     """The write generation a cached result of `fn` is keyed by."""
-    return s.record_generation if fn.__module__ in RECORD_MODULES else s.generation
+    return s.record_generation if reads_only_records(fn) else s.generation
 
 
-def query(fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+def query(
+    fn: Callable[Concatenate[duckdb.DuckDBPyConnection, Viewer, P], R], *args: P.args, **kwargs: P.kwargs
+) -> R:
     """Run `fn(cursor, viewer, *args)` through the cache. The key is (function, viewer, store path and write
     generation, args), so two people never share a result and a committed write invalidates every result it
     could change (see `generation_for`)."""

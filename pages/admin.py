@@ -11,12 +11,13 @@ from typing import Any
 import streamlit as st
 
 from analytics import session
-from analytics.access.viewer import ROLES, VIEWER_INSTITUTES, AccessDenied
+from analytics.access.roles import ADMINS, ROLES
+from analytics.access.viewer import VIEWER_INSTITUTES, AccessDenied
 from analytics.accounts import users
 from analytics.store import audit
 from pages.ui import marking_banner
 
-viewer = session.require_role("admin")
+viewer = session.require_role(*ADMINS)
 # The audit log is stamped with the real clock, not the demo's pinned 'today'.
 today = date.today()
 

@@ -8,14 +8,14 @@ import streamlit as st
 from analytics import session
 from analytics.access import pages as access
 from analytics.access.markings import combine_markings
-from analytics.access.pages import RECORD_ROLES
+from analytics.access.roles import RECORD_READERS
 from analytics.links import queries as links
 from analytics.matrix import charts as matrix_charts
 from analytics.matrix import queries as matrix
 from analytics.matrix import taxonomy
 from pages.ui import chart, empty_state, marking_banner, page_to_slide
 
-viewer = session.require_role(*RECORD_ROLES)
+viewer = session.require_role(*RECORD_READERS)
 f = session.filters()
 today = session.today()
 con = session.cursor()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-RECORD_ROLES: tuple[str, ...] = ("analyst", "lead", "admin")
-EVERYONE: tuple[str, ...] = ("analyst", "lead", "policymaker", "admin")
+from analytics.access.roles import ADMINS, ASSESSMENT_AUTHORS, EVERYONE, RECORD_READERS, Role
+
+# The pages of raw records are for the record readers (kept under its old name for the pages that import it).
+RECORD_ROLES: tuple[Role, ...] = RECORD_READERS
 
 
 @dataclass(frozen=True)
@@ -13,7 +15,7 @@ class PageSpec:
     path: str  # relative to the project root
     title: str
     icon: str
-    roles: tuple[str, ...]
+    roles: tuple[Role, ...]
     section: str
 
     @property
@@ -29,23 +31,23 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/explorer.py", "Incident explorer", ":material/travel_explore:", RECORD_ROLES, "Analysis"),
     PageSpec("pages/evaluations.py", "Evaluations", ":material/science:", RECORD_ROLES, "Analysis"),
     PageSpec("pages/matrix.py", "Threat matrix", ":material/grid_view:", RECORD_ROLES, "Analysis"),
-    PageSpec("pages/assessments.py", "Assessments", ":material/edit_note:", ("analyst", "lead"), "Assess"),
+    PageSpec("pages/assessments.py", "Assessments", ":material/edit_note:", ASSESSMENT_AUTHORS, "Assess"),
     PageSpec("pages/briefings.py", "Briefings", ":material/slideshow:", EVERYONE, "Assess"),
     PageSpec("pages/data.py", "Data exchange", ":material/swap_horiz:", RECORD_ROLES, "Data"),
-    PageSpec("pages/admin.py", "Administration", ":material/admin_panel_settings:", ("admin",), "Data"),
+    PageSpec("pages/admin.py", "Administration", ":material/admin_panel_settings:", ADMINS, "Data"),
 )
 
 
-def pages_for(role: str) -> list[PageSpec]:
+def pages_for(role: Role) -> list[PageSpec]:
     return [p for p in PAGES if role in p.roles]
 
 
-def page_at(url_path: str, role: str) -> PageSpec | None:
+def page_at(url_path: str, role: Role) -> PageSpec | None:
     """The page at this address (`explorer`), if this role may open it: where a link or a saved view leads."""
     return next((p for p in pages_for(role) if p.url_path == url_path), None)
 
 
-def roles_for(path: str) -> tuple[str, ...]:
+def roles_for(path: str) -> tuple[Role, ...]:
     for p in PAGES:
         if p.path == path:
             return p.roles

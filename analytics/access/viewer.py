@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ROLES: tuple[str, ...] = ("analyst", "lead", "policymaker", "admin")
+from analytics.access.roles import RECORD_READERS, ROLES, Role
+
+__all__ = ["ROLES", "AccessDenied", "Role", "Viewer"]
+
 VIEWER_INSTITUTES: tuple[str, ...] = ("UK", "AU", "JOINT")
 
 
@@ -17,7 +20,7 @@ class Viewer:
     email: str
     name: str
     institute: str  # 'UK' | 'AU' | 'JOINT'
-    role: str  # 'analyst' | 'lead' | 'policymaker' | 'admin'
+    role: Role
 
     def __post_init__(self) -> None:
         if self.institute not in VIEWER_INSTITUTES:
@@ -28,9 +31,9 @@ class Viewer:
     @property
     def can_see_records(self) -> bool:
         """Policymakers read summaries and approved assessments, not raw records."""
-        return self.role in ("analyst", "lead", "admin")
+        return self.role in RECORD_READERS
 
-    def require(self, *roles: str) -> None:
+    def require(self, *roles: Role) -> None:
         if self.role not in roles:
             raise AccessDenied(f"{self.role} may not do this (needs {' or '.join(roles)})")
 

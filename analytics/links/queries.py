@@ -36,11 +36,15 @@ from analytics.access.markings import (
     marking_select_sql,
     visible_sql,
 )
+from analytics.access.roles import RECORD_READERS
 from analytics.access.viewer import Viewer
 from analytics.filters import Filters
 from analytics.store import audit
 
-EDIT_ROLES: tuple[str, ...] = ("analyst", "lead", "admin")
+# Reads only records: cached results outlive assessment and saved-view writes (session.generation_for).
+READS_ONLY_RECORDS = True
+
+
 MAX_BENCHMARK_NAME = 200
 
 
@@ -126,7 +130,9 @@ def add_mapping(
 ) -> None:
     """Map a benchmark to a technique (analysts, leads, admins). Stored, kept in the history, audited."""
     # benchmark names of marked runs are record content: the log holds an opaque id (see analytics.store.audit)
-    audit.require(con, viewer, *EDIT_ROLES, action="map benchmark", obj=f"benchmark:{bench_key(benchmark)}")
+    audit.require(
+        con, viewer, *RECORD_READERS, action="map benchmark", obj=f"benchmark:{bench_key(benchmark)}"
+    )
     name = benchmark.strip()
     key = bench_key(name)
     if not name or not key:
@@ -169,7 +175,9 @@ def add_mapping(
 
 def remove_mapping(con: duckdb.DuckDBPyConnection, viewer: Viewer, benchmark: str, technique_id: str) -> None:
     """Remove a mapping row the viewer can see; one they cannot see is reported as not existing."""
-    audit.require(con, viewer, *EDIT_ROLES, action="unmap benchmark", obj=f"benchmark:{bench_key(benchmark)}")
+    audit.require(
+        con, viewer, *RECORD_READERS, action="unmap benchmark", obj=f"benchmark:{bench_key(benchmark)}"
+    )
     key = bench_key(benchmark.strip())
     pred, params = mapping_predicate(viewer)
     where = f"bt.benchmark_key = $key and bt.technique_id = $tid and {pred}"

@@ -41,6 +41,9 @@ from analytics.links.queries import bench_key_sql, mapping_predicate, runs_predi
 from analytics.matrix import taxonomy
 from analytics.store.database import Store
 
+# Reads only records: cached results outlive assessment and saved-view writes (session.generation_for).
+READS_ONLY_RECORDS = True
+
 MODES: dict[str, str] = {
     "incidents": "Incidents",
     "coverage": "Evaluation coverage",

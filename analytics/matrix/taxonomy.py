@@ -13,6 +13,9 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
+# Reads only records: cached results outlive assessment and saved-view writes (session.generation_for).
+READS_ONLY_RECORDS = True
+
 
 def technique_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(con.execute("select id, name from atlas_techniques order by id").fetchall())

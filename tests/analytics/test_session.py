@@ -1,0 +1,167 @@
+"""The result cache's classification of query functions: every function a page runs through `session.query`
+says (through its module) whether it reads only the records, and none that reads assessments, saved views or the
+audit log claims to. A wrong "records only" would serve a stale result after an assessment save; a missing one
+would silently stop caching.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import re
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from analytics import session
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE_FILES = sorted([*ROOT.glob("pages/*.py"), ROOT / "app.py"])
+
+# Tables written with `changes_records=False` or `changes_data=False` (assessments, saved views, the audit log):
+# a cached result that reads them must follow every write, never only the records' generation.
+NOT_RECORDS = re.compile(r"\b(from|join)\s+(assessment\w*|saved_views|audit_log)\b", re.IGNORECASE)
+
+
+def _imported_names(tree: ast.Module) -> dict[str, str]:
+    """Local name -> dotted target, for the imports a page makes."""
+    names: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                names[a.asname or a.name] = a.name
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for a in node.names:
+                names[a.asname or a.name] = f"{node.module}.{a.name}"
+    return names
+
+
+def _resolve(dotted: str) -> Any:
+    """A dotted name as an object: the longest importable module prefix, then attributes."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj: Any = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise LookupError(dotted)
+
+
+def page_queries() -> Iterator[tuple[str, Callable[..., Any]]]:
+    """(where, function) for every first argument of `session.query(...)` in the pages and app.py."""
+    for path in PAGE_FILES:
+        tree = ast.parse(path.read_text(), str(path))
+        names = _imported_names(tree)
+        for node in ast.walk(tree):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "query"
+                and isinstance(node.func.value, ast.Name)
+                and names.get(node.func.value.id) == "analytics.session"
+            ):
+                continue
+            target = node.args[0]
+            assert isinstance(target, ast.Attribute | ast.Name), (
+                f"{path.name}:{node.lineno}: not a named function"
+            )
+            dotted = ast.unparse(target)
+            head, _, rest = dotted.partition(".")
+            full = names.get(head, head) + (f".{rest}" if rest else "")
+            yield f"{path.name}:{node.lineno}", _resolve(full)
+
+
+def _module_of(fn: Callable[..., Any]) -> ModuleType:
+    return sys.modules[fn.__module__]
+
+
+def test_pages_run_queries_through_the_cache() -> None:
+    found = list(page_queries())
+    assert len(found) >= 30  # the scan sees the pages' calls; an empty scan would prove nothing
+    modules = {fn.__module__ for _, fn in found}
+    assert {"analytics.incidents.explorer", "analytics.assessments.reads"} <= modules
+
+
+@pytest.mark.parametrize("where,fn", list(page_queries()), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_page_query_is_classified(where: str, fn: Callable[..., Any]) -> None:
+    declared = getattr(_module_of(fn), "READS_ONLY_RECORDS", None)
+    assert isinstance(declared, bool), (
+        f"{where}: {fn.__module__} declares no READS_ONLY_RECORDS (True only if none of its queries reads "
+        "assessments, saved views or the audit log)"
+    )
+    assert session.reads_only_records(fn) is declared
+
+
+def _reads_not_records(path: Path) -> list[str]:
+    """SQL text in the module at `path` that reads a table outside the records."""
+    tree = ast.parse(path.read_text())
+    return [
+        m.group(0)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        for m in [NOT_RECORDS.search(node.value)]
+        if m
+    ]
+
+
+def misclassified(modules: set[ModuleType]) -> list[str]:
+    """Modules that say READS_ONLY_RECORDS but read assessments, saved views or the audit log (in their SQL or
+    through the modules that own those tables)."""
+    wrong = []
+    for module in modules:
+        if getattr(module, "READS_ONLY_RECORDS", None) is not True:
+            continue
+        path = Path(module.__file__ or "")
+        imported = _imported_names(ast.parse(path.read_text())).values()
+        through = [m for m in imported if m.startswith(("analytics.assessments", "analytics.views"))]
+        if _reads_not_records(path) or through:
+            wrong.append(f"{module.__name__}: {_reads_not_records(path) + through}")
+    return wrong
+
+
+def test_records_only_modules_read_no_assessments_views_or_audit() -> None:
+    modules = {_module_of(fn) for _, fn in page_queries()}
+    assert any(
+        getattr(m, "READS_ONLY_RECORDS", None) is True for m in modules
+    )  # incidents, evaluations, matrix
+    assert misclassified(modules) == []
+
+
+def test_a_module_reading_assessments_views_or_audit_cannot_claim_records_only(tmp_path: Path) -> None:
+    for n, sql in enumerate(
+        [
+            "select * from assessments",
+            "select 1 from incidents i join assessment_pins p on true",
+            "select * from saved_views",
+            "select count(*) from audit_log",
+        ]
+    ):
+        path = tmp_path / f"stray_{n}.py"
+        path.write_text(f"READS_ONLY_RECORDS = True\nSQL = {sql!r}\n")
+        spec = importlib.util.spec_from_file_location(f"stray_{n}", path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        assert misclassified({module}) != [], sql
+        module.READS_ONLY_RECORDS = False  # declared honestly, it is fine
+        assert misclassified({module}) == []
+    # and every page query whose module reads those tables follows every write
+    for where, fn in page_queries():
+        if _reads_not_records(Path(_module_of(fn).__file__ or "")):
+            assert not session.reads_only_records(fn), where
+
+
+def test_an_undeclared_module_follows_every_write() -> None:
+    def stray(con: Any, viewer: Any) -> None:
+        return None
+
+    stray.__module__ = "tests.nowhere"  # a function whose module never declared anything
+    assert session.reads_only_records(stray) is False
