@@ -1,6 +1,6 @@
 """Assessments workspace (analysts and leads): the list, the editor with its live checker, review and versions.
 
-The page only reads widgets, calls analytics.assessments.workflow and renders: every rule (who may sign, what the
+The page only reads widgets, calls analytics.assessments (reads, workflow, checker, ...) and renders: every rule (who may sign, what the
 marking is, what the checker flags, when a save conflicts) lives there. The editor keeps its fields in
 session state under `ed_*` keys, loaded from one version; saving names that version so a concurrent save by
 someone else comes back as a conflict with both texts instead of overwriting theirs.
@@ -16,11 +16,41 @@ import streamlit as st
 
 from analytics import session
 from analytics.access.markings import INSTITUTES, TLP_LEVELS, tlp_rank
-from analytics.assessments import workflow as A
-from analytics.assessments import yardstick
+from analytics.access.roles import SIGNERS
+from analytics.assessments import reads, yardstick
+from analytics.assessments.checker import Finding, blocking, check
+from analytics.assessments.diff import compare_versions
+from analytics.assessments.evidence import (
+    draft_marking,
+    evidence_changed_count,
+    evidence_info,
+    search_evidence,
+)
+from analytics.assessments.model import (
+    AUTHOR_ROLES,
+    EDITABLE_STATUSES,
+    EVIDENCE_KINDS,
+    SIGNOFF_INSTITUTES,
+    STATUS_LABELS,
+    Assessment,
+    AssessmentDraft,
+    AssessmentError,
+    EditConflict,
+    EvidenceRef,
+    JudgementDraft,
+)
+from analytics.assessments.workflow import (
+    add_comment,
+    create_assessment,
+    return_for_changes,
+    save_version,
+    sign_off,
+    start_successor,
+    submit_for_review,
+)
 from pages.ui import assessment_brief, empty_state, inert_markdown, judgement_estimate, marking_banner
 
-viewer = session.require_role(*A.AUTHOR_ROLES)
+viewer = session.require_role(*AUTHOR_ROLES)
 today = session.today()
 ss = st.session_state
 
@@ -64,7 +94,7 @@ def _jkey() -> str:
     return secrets.token_hex(4)
 
 
-def _load_judgement(k: str, j: A.JudgementDraft) -> None:
+def _load_judgement(k: str, j: JudgementDraft) -> None:
     ss[f"ed_j_{k}_statement"] = j.statement
     ss[f"ed_j_{k}_term"] = j.term
     ss[f"ed_j_{k}_icd"] = None
@@ -75,11 +105,11 @@ def _load_judgement(k: str, j: A.JudgementDraft) -> None:
     ss[f"ed_j_{k}_kind"] = "incident"
 
 
-def _load_editor(a: A.Assessment | None, draft: A.AssessmentDraft | None = None) -> None:
+def _load_editor(a: Assessment | None, draft: AssessmentDraft | None = None) -> None:
     """Fill the editor from a saved version (or a blank draft); runs before any editor widget exists."""
     for key in [k for k in ss if str(k).startswith("ed_")]:
         del ss[key]
-    d = draft or (a.to_draft() if a else A.AssessmentDraft(title="", judgements=(A.JudgementDraft(""),)))
+    d = draft or (a.to_draft() if a else AssessmentDraft(title="", judgements=(JudgementDraft(""),)))
     ss["ed_loaded"] = a.id if a else "new"
     ss["ed_base_version"] = a.version if a else 0
     ss["ed_title"] = d.title
@@ -99,7 +129,7 @@ def _load_editor(a: A.Assessment | None, draft: A.AssessmentDraft | None = None)
         _load_judgement(k, j)
     ss["ed_jkeys"] = keys
     refs = [e for j in d.judgements for e in j.evidence]
-    info = session.query(A.evidence_info, tuple(refs), today) if refs else {}
+    info = session.query(evidence_info, tuple(refs), today) if refs else {}
     ss["ed_labels"] = {
         r.key: _with_marking(i.label, i.marking.tlp, i.marking.releasable_to) for r, i in info.items()
     }
@@ -107,7 +137,7 @@ def _load_editor(a: A.Assessment | None, draft: A.AssessmentDraft | None = None)
 
 def _add_judgement() -> None:
     k = _jkey()
-    _load_judgement(k, A.JudgementDraft(""))
+    _load_judgement(k, JudgementDraft(""))
     ss["ed_jkeys"] = [*ss["ed_jkeys"], k]
 
 
@@ -138,19 +168,19 @@ def _lines(text: str) -> tuple[str, ...]:
     return tuple(line.strip() for line in (text or "").splitlines() if line.strip())
 
 
-def _draft_from_widgets() -> A.AssessmentDraft:
+def _draft_from_widgets() -> AssessmentDraft:
     judgements = tuple(
-        A.JudgementDraft(
+        JudgementDraft(
             statement=ss.get(f"ed_j_{k}_statement", ""),
             term=ss.get(f"ed_j_{k}_term"),
             confidence=ss.get(f"ed_j_{k}_conf"),
             reasoning=ss.get(f"ed_j_{k}_reasoning", ""),
-            evidence=tuple(A.EvidenceRef.parse(e) for e in ss.get(f"ed_j_{k}_evidence", [])),
+            evidence=tuple(EvidenceRef.parse(e) for e in ss.get(f"ed_j_{k}_evidence", [])),
             key=k,
         )
         for k in ss["ed_jkeys"]
     )
-    return A.AssessmentDraft(
+    return AssessmentDraft(
         title=ss.get("ed_title", ""),
         question=ss.get("ed_question", ""),
         bluf=ss.get("ed_bluf", ""),
@@ -171,25 +201,27 @@ def _draft_from_widgets() -> A.AssessmentDraft:
 # -- actions ----------------------------------------------------------------------------------------------------
 
 
-def _save(a: A.Assessment | None, draft: A.AssessmentDraft, expected: int, *, submit: bool = False) -> None:
+def _save(a: Assessment | None, draft: AssessmentDraft, expected: int, *, submit: bool = False) -> None:
     """Save (and optionally submit); every outcome becomes a flash message or a conflict to resolve."""
     store = session.store()
     try:
         if a is None:
-            aid, version = A.create_assessment(store, viewer, draft, today=today), 1
+            aid, version = create_assessment(store, viewer, draft, today=today), 1
         else:
-            aid, version = a.id, A.save_version(store, viewer, a.id, draft, expected, today=today)
-    except A.EditConflict as conflict:
+            aid, version = a.id, save_version(store, viewer, a.id, draft, expected, today=today)
+    except EditConflict as conflict:
         ss["ed_conflict"] = conflict
         return
-    except A.AssessmentError as e:
+    except AssessmentError as e:
         _flash("error", str(e))
         return
     ss.pop("ed_conflict", None)
     message = f"Saved A-{aid} version {version}."
     # Told as a count only: those dissents stay on the version they were written on, for that version's readers.
     dropped = (
-        A.not_carried(session.cursor(), viewer, aid, version) if a is not None and version > expected else 0
+        reads.not_carried(session.cursor(), viewer, aid, version)
+        if a is not None and version > expected
+        else 0
     )
     not_carried = (
         f" {dropped} dissent(s) on version {version - 1} were not carried to version {version}: its audience "
@@ -199,9 +231,9 @@ def _save(a: A.Assessment | None, draft: A.AssessmentDraft, expected: int, *, su
     )
     if submit:
         try:
-            A.submit_for_review(store, viewer, aid, version)
+            submit_for_review(store, viewer, aid, version)
             message = f"Saved version {version} and submitted A-{aid} for review."
-        except A.AssessmentError as e:
+        except AssessmentError as e:
             _flash("warning", f"Saved version {version}, but not submitted: {e}{not_carried}")
             _open(aid)
             return
@@ -212,27 +244,27 @@ def _save(a: A.Assessment | None, draft: A.AssessmentDraft, expected: int, *, su
 def _act(fn: Any, *args: Any, success: str, **kwargs: Any) -> None:
     try:
         result = fn(session.store(), viewer, *args, **kwargs)
-    except A.AssessmentError as e:
+    except AssessmentError as e:
         _flash("error", str(e))
     else:
-        _flash("success", success.format(label=A.STATUS_LABELS.get(str(result), "")))
+        _flash("success", success.format(label=STATUS_LABELS.get(str(result), "")))
     st.rerun()
 
 
 # -- rendering pieces -------------------------------------------------------------------------------------------
 
 
-def _status_badges(a: A.Assessment) -> str:
+def _status_badges(a: Assessment) -> str:
     colour = {"draft": "gray", "in_review": "blue", "returned": "orange", "approved": "green"}[a.status]
     signed = set(a.signed_institutes)
     signs = " ".join(
         f":green-badge[{i} lead signed]" if i in signed else f":gray-badge[{i} lead to sign]"
-        for i in A.SIGNOFF_INSTITUTES
+        for i in SIGNOFF_INSTITUTES
     )
-    return f":{colour}-badge[{A.STATUS_LABELS[a.status]}] :gray-badge[version {a.version}] {signs}"
+    return f":{colour}-badge[{STATUS_LABELS[a.status]}] :gray-badge[version {a.version}] {signs}"
 
 
-def _draft_preview(d: A.AssessmentDraft) -> None:
+def _draft_preview(d: AssessmentDraft) -> None:
     """A draft that is not saved (one side of a conflict): the parts people edit most."""
     st.text(d.title)
     if d.bluf:
@@ -242,11 +274,11 @@ def _draft_preview(d: A.AssessmentDraft) -> None:
         st.markdown(judgement_estimate(j.term, j.confidence))
 
 
-def _render_findings(findings: list[A.Finding]) -> None:
+def _render_findings(findings: list[Finding]) -> None:
     if not findings:
         st.success("No problems found.", icon=":material/check_circle:")
         return
-    errors = A.blocking(findings)
+    errors = blocking(findings)
     st.caption(f"{len(errors)} blocking, {len(findings) - len(errors)} advice")
     for f in sorted(findings, key=lambda f: (f.severity != "error", f.judgement or 0)):
         where = f"Judgement {f.judgement} " if f.judgement else ""
@@ -254,8 +286,8 @@ def _render_findings(findings: list[A.Finding]) -> None:
         st.markdown(f"{badge} {where}{f.message}")
 
 
-def _conflict_panel(a: A.Assessment | None) -> None:
-    conflict: A.EditConflict = ss["ed_conflict"]
+def _conflict_panel(a: Assessment | None) -> None:
+    conflict: EditConflict = ss["ed_conflict"]
     st.warning(str(conflict), icon=":material/sync_problem:")
     theirs, mine = st.columns(2)
     with theirs:
@@ -281,10 +313,10 @@ def _evidence_picker(k: str) -> None:
     with st.expander("Find evidence", icon=":material/search:"):
         c1, c2 = st.columns([1, 2])
         kind = c1.selectbox(
-            "Kind", list(A.EVIDENCE_KINDS), format_func=A.EVIDENCE_KINDS.__getitem__, key=f"ed_j_{k}_kind"
+            "Kind", list(EVIDENCE_KINDS), format_func=EVIDENCE_KINDS.__getitem__, key=f"ed_j_{k}_kind"
         )
         q = c2.text_input("Search titles, models, benchmarks or an id", key=f"ed_j_{k}_q", max_chars=200)
-        found = session.query(A.search_evidence, kind, q, today) if q.strip() or kind == "view" else None
+        found = session.query(search_evidence, kind, q, today) if q.strip() or kind == "view" else None
         if found is not None:
             labels.update(
                 {
@@ -303,7 +335,7 @@ def _evidence_picker(k: str) -> None:
     st.multiselect(
         "Evidence",
         options,
-        format_func=lambda r: f"{A.EVIDENCE_KINDS[r.partition(':')[0]]} · {labels.get(r, r)}",
+        format_func=lambda r: f"{EVIDENCE_KINDS[r.partition(':')[0]]} · {labels.get(r, r)}",
         key=f"ed_j_{k}_evidence",
         placeholder="Search above, then pick records",
     )
@@ -375,7 +407,7 @@ def _judgement_editor(n: int, k: str, total: int) -> None:
         _evidence_picker(k)
 
 
-def _editor(a: A.Assessment | None) -> None:
+def _editor(a: Assessment | None) -> None:
     # Bound to the assessment, not its newest version: someone else's save must not wipe what is being typed.
     if ss.get("ed_loaded") != (a.id if a else "new"):
         _load_editor(a)
@@ -410,10 +442,8 @@ def _editor(a: A.Assessment | None) -> None:
     with side:
         st.markdown("#### Marking")
         try:
-            floor = A.draft_marking(
-                con, viewer, A.AssessmentDraft(title="", judgements=draft.judgements), today
-            )
-        except A.AssessmentError as e:
+            floor = draft_marking(con, viewer, AssessmentDraft(title="", judgements=draft.judgements), today)
+        except AssessmentError as e:
             st.warning(str(e))
             floor = None
         raise_options: list[str] = [""]
@@ -445,16 +475,16 @@ def _editor(a: A.Assessment | None) -> None:
         )
         draft = _draft_from_widgets()
         try:
-            derived = A.draft_marking(con, viewer, draft, today)
+            derived = draft_marking(con, viewer, draft, today)
             marking_banner(derived.marking, "derived")
             if derived.tlp == "RED":
                 st.caption(
                     f"Named recipients: {inert_markdown(', '.join(derived.named_recipients) or 'nobody')}"
                 )
-        except A.AssessmentError:
+        except AssessmentError:
             pass
         st.markdown("#### Checker")
-        _render_findings(A.check(con, viewer, draft, a, today))
+        _render_findings(check(con, viewer, draft, a, today))
         st.divider()
         st.text_input("Note for this version (optional)", key="ed_note", max_chars=200)
         if st.button("Save draft", type="primary", icon=":material/save:", width="stretch", key="ed_save"):
@@ -474,12 +504,12 @@ def _editor(a: A.Assessment | None) -> None:
             )
 
 
-def _review(a: A.Assessment) -> None:
+def _review(a: Assessment) -> None:
     evidence = a.evidence()
-    info = session.query(A.evidence_info, evidence, today) if evidence else {}
+    info = session.query(evidence_info, evidence, today) if evidence else {}
     labels = {r: i.label for r, i in info.items()}
     is_author = viewer.email in a.authors
-    if a.status == "in_review" and viewer.role == "lead":
+    if a.status == "in_review" and viewer.role in SIGNERS:
         if is_author:
             st.info("You wrote part of this assessment, so a lead who did not will sign it off.")
         elif any(s.email == viewer.email for s in a.signoffs):
@@ -491,19 +521,17 @@ def _review(a: A.Assessment) -> None:
                 if c1.button(
                     "Sign off this version", type="primary", icon=":material/verified:", key="rv_sign"
                 ):
-                    _act(A.sign_off, a.id, a.version, success="Signed off. Status now: {label}.")
+                    _act(sign_off, a.id, a.version, success="Signed off. Status now: {label}.")
                 with c2:
                     reason = st.text_area("Or return it with comments", key="rv_return_text", height=68)
                     if st.button("Return to authors", icon=":material/undo:", key="rv_return"):
-                        _act(
-                            A.return_for_changes, a.id, a.version, reason, success="Returned to the authors."
-                        )
+                        _act(return_for_changes, a.id, a.version, reason, success="Returned to the authors.")
     if a.status in ("draft", "returned") and st.button(
         "Submit for review", icon=":material/send:", key="rv_submit"
     ):
-        _act(A.submit_for_review, a.id, a.version, success="Submitted for review.")
+        _act(submit_for_review, a.id, a.version, success="Submitted for review.")
     if a.status == "approved":
-        changed = session.query(A.evidence_changed_count, a.id)
+        changed = session.query(evidence_changed_count, a.id)
         st.success(
             f"Approved {a.approved_at:%d %B %Y}. Evidence is pinned as it was at approval"
             + (f"; {changed} record(s) have changed since." if changed else "; none has changed since."),
@@ -511,8 +539,8 @@ def _review(a: A.Assessment) -> None:
         )
         if st.button("Start a successor assessment", icon=":material/update:", key="rv_successor"):
             try:
-                new_id = A.start_successor(session.store(), viewer, a.id, today=today)
-            except A.AssessmentError as e:
+                new_id = start_successor(session.store(), viewer, a.id, today=today)
+            except AssessmentError as e:
                 _flash("error", str(e))
             else:
                 _flash("success", f"Started A-{new_id}, superseding A-{a.id}.")
@@ -527,7 +555,7 @@ def _review(a: A.Assessment) -> None:
     _comments(a)
 
 
-def _comments(a: A.Assessment) -> None:
+def _comments(a: Assessment) -> None:
     st.markdown("#### Comments")
     general = [c for c in a.comments if c.kind == "comment"]
     numbers = {j.key: j.number for j in a.judgements}
@@ -555,11 +583,11 @@ def _comments(a: A.Assessment) -> None:
             help="A dissent is shown beside the judgement in the approved assessment.",
         )
         if st.form_submit_button("Add comment", icon=":material/add_comment:"):
-            _act(A.add_comment, a.id, a.version, on, body, dissent=dissent, success="Comment added.")
+            _act(add_comment, a.id, a.version, on, body, dissent=dissent, success="Comment added.")
 
 
-def _versions(a: A.Assessment) -> None:
-    versions = session.query(A.list_versions, a.id)
+def _versions(a: Assessment) -> None:
+    versions = session.query(reads.list_versions, a.id)
     st.dataframe(
         pd.DataFrame(
             [
@@ -585,7 +613,7 @@ def _versions(a: A.Assessment) -> None:
     c1, c2 = st.columns(2)
     old = c1.selectbox("Compare version", numbers, index=1, key=f"vs_old_{a.id}")
     new = c2.selectbox("with version", numbers, index=0, key=f"vs_new_{a.id}")
-    d = session.query(A.compare_versions, a.id, old, new)
+    d = session.query(compare_versions, a.id, old, new)
     if d.empty:
         st.caption("No differences.")
         return
@@ -628,7 +656,7 @@ if "as_open" not in ss:
 if flash := ss.pop("as_flash", None):
     {"success": st.success, "warning": st.warning, "error": st.error}[flash[0]](flash[1])
 
-listing = session.query(A.list_assessments)
+listing = session.query(reads.list_assessments)
 df = listing.data
 marking_banner(listing.marking, f"{len(df)} assessment{'s' if len(df) != 1 else ''} you may see")
 
@@ -649,13 +677,13 @@ else:
             "Yours to sign": ["● yes" if x else "" for x in df["awaiting_me"]],
             "Id": [f"A-{i}" for i in df["id"]],
             "Title": df["title"],
-            "Status": [A.STATUS_LABELS[s] for s in df["status"]],
+            "Status": [STATUS_LABELS[s] for s in df["status"]],
             "Marking": [
                 f"TLP:{t} · {' and '.join(r)}" for t, r in zip(df["tlp"], df["releasable_to"], strict=True)
             ],
             "Authors": [", ".join(a) for a in df["authors"]],
             "Signed off": [
-                " ".join(f"{i} ✓" if i in list(s) else f"{i} …" for i in A.SIGNOFF_INSTITUTES)
+                " ".join(f"{i} ✓" if i in list(s) else f"{i} …" for i in SIGNOFF_INSTITUTES)
                 for s in df["signed_by"]
             ],
             "Version": df["version"],
@@ -694,7 +722,7 @@ if opened == "new":
     st.subheader("New assessment", anchor=False)
     _editor(None)
 elif opened is not None:
-    a = session.query(A.get_assessment, int(opened))
+    a = session.query(reads.get_assessment, int(opened))
     st.divider()
     if a is None:
         empty_state(f"No assessment A-{opened}.")
@@ -708,7 +736,7 @@ elif opened is not None:
         with review:
             _review(a)
         with edit:
-            if a.status in A.EDITABLE_STATUSES:
+            if a.status in EDITABLE_STATUSES:
                 _editor(a)
             else:
                 st.info("Approved assessments are final. Start a successor from the Read and review tab.")

@@ -1,5 +1,5 @@
 """Approved assessments: the read-only brief. Everyone may open it; it is the only assessment page policymakers
-see, and it shows only approved assessments the reader is cleared for (analytics.assessments.workflow decides)."""
+see, and it shows only approved assessments the reader is cleared for (analytics.assessments.reads decides)."""
 
 from collections import Counter
 
@@ -8,14 +8,15 @@ import streamlit as st
 
 from analytics import session
 from analytics.access.pages import EVERYONE
-from analytics.assessments import workflow as assessments
-from analytics.assessments.workflow import EVIDENCE_KINDS
+from analytics.assessments.evidence import pinned_evidence
+from analytics.assessments.model import EVIDENCE_KINDS
+from analytics.assessments.reads import get_assessment, list_approved
 from pages.ui import assessment_brief, empty_state, inert_markdown, marking_banner
 
 viewer = session.require_role(*EVERYONE)
 
 st.title("Approved assessments")
-approved = session.query(assessments.list_approved)
+approved = session.query(list_approved)
 df = approved.data
 marking_banner(approved.marking, f"{len(df)} approved assessment{'s' if len(df) != 1 else ''}")
 
@@ -39,7 +40,7 @@ picked = st.selectbox("Assessment", ids, index=ids.index(current), format_func=_
 if str(picked) != wanted:
     st.query_params["a"] = str(picked)
 
-a = session.query(assessments.get_assessment, picked, None, approved=True)
+a = session.query(get_assessment, picked, None, approved=True)
 if a is None:  # approved list and detail are the same rule; this only happens if something changed between
     empty_state("This assessment is no longer available to you.")
     st.stop()
@@ -53,7 +54,7 @@ st.caption(f"Approved {approved_on} by {signed}.")
 if a.superseded_by is not None:
     st.info(f"Superseded by assessment A-{a.superseded_by}, approved since.", icon=":material/update:")
 
-pins = session.query(assessments.pinned_evidence, a.id)
+pins = session.query(pinned_evidence, a.id)
 changed = [p for p in pins if p.changed]
 if changed:
     st.warning(

@@ -9,7 +9,7 @@ whenever the ICD band does not fit inside that PHIA band (PHIA "unlikely" is 25-
 Confidence is a separate axis (high / moderate / low): how good the information and analysis behind a
 judgement are, not how probable it is.
 
-Everything here is pure data and functions, used by the checker (analytics.assessments.workflow) and the editor page.
+Everything here is pure data and functions, used by the checker (analytics.assessments.checker) and the editor page.
 """
 
 from __future__ import annotations

@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 
-from analytics.assessments import workflow as A
+from analytics.assessments.model import AssessmentDraft, EvidenceRef, JudgementDraft
+from analytics.assessments.reads import get_assessment, list_assessments
+from analytics.assessments.workflow import (
+    add_comment,
+    create_assessment,
+    save_version,
+    sign_off,
+    submit_for_review,
+)
 from analytics.store.database import Store, close_all, open_store
 from tests.conftest import AU_ANALYST, AU_LEAD, ROOT, TODAY, UK_ANALYST, UK_LEAD
 
@@ -63,20 +71,20 @@ def shared_incidents(store: Store, n: int = 3) -> list[str]:
 
 def make_assessment(store: Store, author=UK_ANALYST, title: str = "Agent misuse in finance") -> int:
     ids = shared_incidents(store)
-    return A.create_assessment(
+    return create_assessment(
         store,
         author,
-        A.AssessmentDraft(
+        AssessmentDraft(
             title=title,
             question="Will agentic misuse against banks rise?",
             bluf="Agentic misuse against banks is likely to rise through 2027.",
             judgements=(
-                A.JudgementDraft(
+                JudgementDraft(
                     "Criminal use of agent kits against banks will grow.",
                     "likely",
                     "moderate",
                     "Both institutes' reporting rose each quarter.",
-                    (A.EvidenceRef("incident", ids[0]), A.EvidenceRef("incident", ids[1])),
+                    (EvidenceRef("incident", ids[0]), EvidenceRef("incident", ids[1])),
                 ),
             ),
             assumptions=("Reporting stays level",),
@@ -115,9 +123,9 @@ def test_analyst_drafts_a_new_assessment_with_the_checker_and_saves_it(app) -> N
     at.button(key="ed_save").click().run()
     assert not at.exception
     assert at.success[0].value.startswith("Saved A-")
-    saved = A.list_assessments(store.cursor(), UK_ANALYST).data
+    saved = list_assessments(store.cursor(), UK_ANALYST).data
     assert list(saved["title"]) == ["Deepfake fraud against UK and AU banks"]
-    a = A.get_assessment(store.cursor(), UK_ANALYST, int(saved["id"][0]))
+    a = get_assessment(store.cursor(), UK_ANALYST, int(saved["id"][0]))
     assert [(j.term, j.confidence, [e.ref_id for e in j.evidence]) for j in a.judgements] == [
         ("highly likely", "moderate", [evidence])
     ]
@@ -142,8 +150,8 @@ def test_the_second_save_from_an_old_version_gets_a_conflict_with_both_texts(app
     at = make("analyst@uk.example", WORKSPACE, {"a": str(aid)})
     at.text_input(key="ed_title").input("My UK title").run()
     # meanwhile an AU analyst saves version 2
-    theirs = replace(A.get_assessment(store.cursor(), AU_ANALYST, aid).to_draft(), title="Their AU title")
-    A.save_version(store, AU_ANALYST, aid, theirs, 1)
+    theirs = replace(get_assessment(store.cursor(), AU_ANALYST, aid).to_draft(), title="Their AU title")
+    save_version(store, AU_ANALYST, aid, theirs, 1)
     at.button(key="ed_save").click().run()
     assert any(
         "Version 2 was saved by analyst@au.example after you opened version 1" in w.value for w in at.warning
@@ -152,15 +160,15 @@ def test_the_second_save_from_an_old_version_gets_a_conflict_with_both_texts(app
     assert "Saved: version 2" in text and "Yours: not saved yet" in text
     assert {"My UK title", "Their AU title"} <= {t.value for t in at.text}
     at.button(key="ed_keep_mine").click().run()
-    a = A.get_assessment(store.cursor(), UK_ANALYST, aid)
+    a = get_assessment(store.cursor(), UK_ANALYST, aid)
     assert (a.version, a.title) == (3, "My UK title")
-    assert A.get_assessment(store.cursor(), UK_ANALYST, aid, version=2).title == "Their AU title"
+    assert get_assessment(store.cursor(), UK_ANALYST, aid, version=2).title == "Their AU title"
 
 
 def test_lead_sees_awaiting_sign_off_and_signs(app) -> None:
     store, make = app
     aid = make_assessment(store)
-    A.submit_for_review(store, UK_ANALYST, aid, 1)
+    submit_for_review(store, UK_ANALYST, aid, 1)
     at = make("lead@au.example", WORKSPACE)
     assert at.metric[0].value == "1"  # awaiting my sign-off
     at = make("lead@au.example", WORKSPACE, {"a": str(aid)})
@@ -169,13 +177,13 @@ def test_lead_sees_awaiting_sign_off_and_signs(app) -> None:
     at = make("lead@uk.example", WORKSPACE, {"a": str(aid)})
     at.button(key="rv_sign").click().run()
     assert any("Status now: Approved" in s.value for s in at.success)
-    assert A.get_assessment(store.cursor(), UK_LEAD, aid).status == "approved"
+    assert get_assessment(store.cursor(), UK_LEAD, aid).status == "approved"
 
 
 def test_author_lead_is_not_offered_sign_off(app) -> None:
     store, make = app
     aid = make_assessment(store, author=UK_LEAD)
-    A.submit_for_review(store, UK_LEAD, aid, 1)
+    submit_for_review(store, UK_LEAD, aid, 1)
     at = make("lead@uk.example", WORKSPACE, {"a": str(aid)})
     assert not [b for b in at.button if b.key == "rv_sign"]
     assert any("You wrote part of this assessment" in i.value for i in at.info)
@@ -184,7 +192,7 @@ def test_author_lead_is_not_offered_sign_off(app) -> None:
 def test_lead_returns_with_comments_and_analyst_sees_them(app) -> None:
     store, make = app
     aid = make_assessment(store)
-    A.submit_for_review(store, UK_ANALYST, aid, 1)
+    submit_for_review(store, UK_ANALYST, aid, 1)
     at = make("lead@au.example", WORKSPACE, {"a": str(aid)})
     at.text_area(key="rv_return_text").input("Add the AU reporting.").run()
     at.button(key="rv_return").click().run()
@@ -197,9 +205,9 @@ def test_policymaker_reads_only_approved_assessments(app) -> None:
     store, make = app
     approved = make_assessment(store, title="Approved brief")
     make_assessment(store, title="Still a draft")
-    A.submit_for_review(store, UK_ANALYST, approved, 1)
-    A.sign_off(store, UK_LEAD, approved, 1)
-    A.sign_off(store, AU_LEAD, approved, 1)
+    submit_for_review(store, UK_ANALYST, approved, 1)
+    sign_off(store, UK_LEAD, approved, 1)
+    sign_off(store, AU_LEAD, approved, 1)
     at = make("policy@au.example", READER)
     assert not at.error
     assert at.selectbox(key="read_pick").options == [f"A-{approved} · Approved brief"]
@@ -214,10 +222,10 @@ def test_policymaker_reads_only_approved_assessments(app) -> None:
 def test_analyst_reader_sees_pinned_evidence_and_changes(app) -> None:
     store, make = app
     aid = make_assessment(store)
-    A.submit_for_review(store, UK_ANALYST, aid, 1)
-    A.sign_off(store, UK_LEAD, aid, 1)
-    A.sign_off(store, AU_LEAD, aid, 1)
-    cited = A.get_assessment(store.cursor(), UK_ANALYST, aid).judgements[0].evidence[0].ref_id
+    submit_for_review(store, UK_ANALYST, aid, 1)
+    sign_off(store, UK_LEAD, aid, 1)
+    sign_off(store, AU_LEAD, aid, 1)
+    cited = get_assessment(store.cursor(), UK_ANALYST, aid).judgements[0].evidence[0].ref_id
     with store.transaction() as con:
         con.execute("update incidents set severity = 5, updated_at = current_timestamp where id = ?", [cited])
     at = make("analyst@au.example", READER)
@@ -236,9 +244,9 @@ def test_empty_reader_page_for_policymaker(app) -> None:
 def test_versions_tab_compares(app) -> None:
     store, make = app
     aid = make_assessment(store)
-    d = A.get_assessment(store.cursor(), UK_ANALYST, aid).to_draft()
+    d = get_assessment(store.cursor(), UK_ANALYST, aid).to_draft()
     j = d.judgements[0]
-    A.save_version(store, AU_ANALYST, aid, replace(d, judgements=(replace(j, term="highly likely"),)), 1)
+    save_version(store, AU_ANALYST, aid, replace(d, judgements=(replace(j, term="highly likely"),)), 1)
     at = make("analyst@uk.example", WORKSPACE, {"a": str(aid)})
     text = markdown_text(at)
     assert "**Probability term changed**" in text
@@ -250,10 +258,10 @@ def test_widening_the_audience_tells_the_author_how_many_dissents_stay_behind(ap
     and the AU readers of the new version never see the dissent."""
     store, make = app
     aid = make_assessment(store)
-    d = A.get_assessment(store.cursor(), UK_ANALYST, aid).to_draft()
-    A.save_version(store, UK_ANALYST, aid, replace(d, restrict_to=("UK",)), 1)
-    key = A.get_assessment(store.cursor(), UK_LEAD, aid).judgements[0].key
-    A.add_comment(store, UK_LEAD, aid, 2, key, "UK-eyes-only dissent zqxpagecarry", dissent=True)
+    d = get_assessment(store.cursor(), UK_ANALYST, aid).to_draft()
+    save_version(store, UK_ANALYST, aid, replace(d, restrict_to=("UK",)), 1)
+    key = get_assessment(store.cursor(), UK_LEAD, aid).judgements[0].key
+    add_comment(store, UK_LEAD, aid, 2, key, "UK-eyes-only dissent zqxpagecarry", dissent=True)
     at = make("analyst@uk.example", WORKSPACE, {"a": str(aid)})
     at.multiselect(key="ed_restrict").set_value([]).run()
     at.button(key="ed_save").click().run()
@@ -270,7 +278,7 @@ def test_widening_the_audience_tells_the_author_how_many_dissents_stay_behind(ap
 def test_a_save_in_review_that_the_checker_blocks_is_refused_on_the_page(app) -> None:
     store, make = app
     aid = make_assessment(store)
-    A.submit_for_review(store, UK_ANALYST, aid, 1)
+    submit_for_review(store, UK_ANALYST, aid, 1)
     at = make("analyst@uk.example", WORKSPACE, {"a": str(aid)})
     assert any("In review, a save the checker blocks is refused." in c.value for c in at.caption)
     k = at.session_state["ed_jkeys"][0]
@@ -279,4 +287,4 @@ def test_a_save_in_review_that_the_checker_blocks_is_refused_on_the_page(app) ->
     assert any(
         "Nothing was saved" in e.value and "Judgement 1 has no probability term" in e.value for e in at.error
     ), [e.value for e in at.error]
-    assert A.get_assessment(store.cursor(), UK_ANALYST, aid).version == 1
+    assert get_assessment(store.cursor(), UK_ANALYST, aid).version == 1

@@ -17,7 +17,17 @@ from dataclasses import asdict, replace
 import pytest
 
 from analytics.access.viewer import Viewer
-from analytics.assessments import workflow as A
+from analytics.assessments.marking import DerivedMarking, audience_within
+from analytics.assessments.model import Assessment, AssessmentDraft, EvidenceRef, JudgementDraft
+from analytics.assessments.reads import get_assessment, list_versions, not_carried
+from analytics.assessments.workflow import (
+    add_comment,
+    create_assessment,
+    return_for_changes,
+    save_version,
+    sign_off,
+    submit_for_review,
+)
 from tests.conftest import (
     ADMIN,
     AU_ANALYST,
@@ -34,13 +44,13 @@ from tests.conftest import (
 WIDER_AUDIENCE: tuple[Viewer, ...] = (AU_ANALYST, AU_LEAD, AU_POLICY, ADMIN)
 
 
-def _blob(a: A.Assessment | None) -> str:
+def _blob(a: Assessment | None) -> str:
     """Every value of the read API's object: what pages, the overview and briefings can render from it."""
     return json.dumps(asdict(a), default=str) if a is not None else ""
 
 
-def _judgement(evidence: tuple[A.EvidenceRef, ...]) -> A.JudgementDraft:
-    return A.JudgementDraft(
+def _judgement(evidence: tuple[EvidenceRef, ...]) -> JudgementDraft:
+    return JudgementDraft(
         "Agentic misuse against banks will rise.",
         term="likely",
         confidence="moderate",
@@ -49,8 +59,8 @@ def _judgement(evidence: tuple[A.EvidenceRef, ...]) -> A.JudgementDraft:
     )
 
 
-def _draft(evidence: tuple[A.EvidenceRef, ...], **kw: object) -> A.AssessmentDraft:
-    return A.AssessmentDraft(
+def _draft(evidence: tuple[EvidenceRef, ...], **kw: object) -> AssessmentDraft:
+    return AssessmentDraft(
         title="Agentic misuse in finance",
         question="Will it rise?",
         bluf="It is likely to rise.",
@@ -72,37 +82,37 @@ def test_a_dissent_on_a_narrow_version_is_not_carried_to_a_wider_one_nor_to_the_
     store: StoreBuilder, case: str
 ) -> None:
     token = f"zqxdissent{secrets.token_hex(4)}"
-    shared = A.EvidenceRef("incident", store.incident(title="Shared control", tlp="GREEN"))
-    aid = A.create_assessment(store.store, UK_ANALYST, _draft((shared,), **NARROW[case]), today=TODAY)
-    narrow = A.get_assessment(store.cursor(), UK_LEAD, aid)
+    shared = EvidenceRef("incident", store.incident(title="Shared control", tlp="GREEN"))
+    aid = create_assessment(store.store, UK_ANALYST, _draft((shared,), **NARROW[case]), today=TODAY)
+    narrow = get_assessment(store.cursor(), UK_LEAD, aid)
     assert narrow is not None and narrow.version == 1
     for reader in WIDER_AUDIENCE:  # the premise: the narrow version is not theirs to read
-        assert A.get_assessment(store.cursor(), reader, aid, 1) is None
+        assert get_assessment(store.cursor(), reader, aid, 1) is None
     key = narrow.judgements[0].key
-    A.add_comment(store.store, UK_LEAD, aid, 1, key, f"{token} judgement dissent", dissent=True)
-    A.add_comment(store.store, UK_LEAD, aid, 1, None, f"{token} whole dissent", dissent=True)
-    A.add_comment(store.store, UK_LEAD, aid, 1, key, f"{token} plain comment")
+    add_comment(store.store, UK_LEAD, aid, 1, key, f"{token} judgement dissent", dissent=True)
+    add_comment(store.store, UK_LEAD, aid, 1, None, f"{token} whole dissent", dissent=True)
+    add_comment(store.store, UK_LEAD, aid, 1, key, f"{token} plain comment")
 
     # The authors widen the audience: GREEN, releasable to both institutes, no named recipients.
     wide = replace(narrow.to_draft(), raise_tlp=None, restrict_to=(), named_recipients=())
-    assert A.save_version(store.store, UK_ANALYST, aid, wide, 1, note="widened", today=TODAY) == 2
-    v2 = A.get_assessment(store.cursor(), UK_LEAD, aid)
+    assert save_version(store.store, UK_ANALYST, aid, wide, 1, note="widened", today=TODAY) == 2
+    v2 = get_assessment(store.cursor(), UK_LEAD, aid)
     assert v2 is not None and v2.marking.tlp == "GREEN" and v2.marking.releasable_to == ("AU", "UK")
     assert token not in _blob(v2), (
         "a dissent written for the narrow audience was carried to the wider version"
     )
     # The author is told how many items stayed behind, and nothing of what they say.
-    assert A.not_carried(store.cursor(), UK_ANALYST, aid, 2) == 2
+    assert not_carried(store.cursor(), UK_ANALYST, aid, 2) == 2
 
-    A.submit_for_review(store.store, UK_ANALYST, aid, 2)
-    A.sign_off(store.store, UK_LEAD, aid, 2)
-    assert A.sign_off(store.store, AU_LEAD, aid, 2) == "approved"
+    submit_for_review(store.store, UK_ANALYST, aid, 2)
+    sign_off(store.store, UK_LEAD, aid, 2)
+    assert sign_off(store.store, AU_LEAD, aid, 2) == "approved"
     for reader in (*WIDER_AUDIENCE, UK_POLICY, UK_LEAD):
-        assert token not in _blob(A.get_assessment(store.cursor(), reader, aid)), reader.email
-        assert token not in _blob(A.get_assessment(store.cursor(), reader, aid, approved=True)), reader.email
+        assert token not in _blob(get_assessment(store.cursor(), reader, aid)), reader.email
+        assert token not in _blob(get_assessment(store.cursor(), reader, aid, approved=True)), reader.email
 
     # Nothing is lost: the dissents stay on the version they were written on, for its audience.
-    v1 = A.get_assessment(store.cursor(), UK_LEAD, aid, 1)
+    v1 = get_assessment(store.cursor(), UK_LEAD, aid, 1)
     assert v1 is not None
     assert [d.body for d in v1.judgements[0].dissents] == [f"{token} judgement dissent"]
     assert [d.body for d in v1.dissents] == [f"{token} whole dissent"]
@@ -110,25 +120,25 @@ def test_a_dissent_on_a_narrow_version_is_not_carried_to_a_wider_one_nor_to_the_
 
 def test_review_remarks_and_version_notes_stay_with_their_version(store: StoreBuilder) -> None:
     token = f"zqxremark{secrets.token_hex(4)}"
-    shared = A.EvidenceRef("incident", store.incident(title="Shared control", tlp="GREEN"))
+    shared = EvidenceRef("incident", store.incident(title="Shared control", tlp="GREEN"))
     red = {
         "raise_tlp": "RED",
         "named_recipients": ("analyst@uk.example", "lead@uk.example", "lead@au.example"),
     }
-    aid = A.create_assessment(store.store, UK_ANALYST, _draft((shared,), **red), today=TODAY)
-    v1 = A.get_assessment(store.cursor(), UK_ANALYST, aid)
+    aid = create_assessment(store.store, UK_ANALYST, _draft((shared,), **red), today=TODAY)
+    v1 = get_assessment(store.cursor(), UK_ANALYST, aid)
     assert v1 is not None
     # a second RED version, with a note, submitted and returned with a remark by the UK lead
-    A.save_version(
+    save_version(
         store.store, UK_ANALYST, aid, replace(v1.to_draft(), bluf="Likely."), 1, note=f"{token} note"
     )
-    A.submit_for_review(store.store, UK_ANALYST, aid, 2)
-    A.return_for_changes(store.store, UK_LEAD, aid, 2, f"{token} return remark")
+    submit_for_review(store.store, UK_ANALYST, aid, 2)
+    return_for_changes(store.store, UK_LEAD, aid, 2, f"{token} return remark")
     wide = replace(v1.to_draft(), bluf="Likely.", raise_tlp=None, named_recipients=())
-    A.save_version(store.store, UK_ANALYST, aid, wide, 2, today=TODAY)
-    assert A.get_assessment(store.cursor(), AU_ANALYST, aid, 3) is not None
-    assert token not in _blob(A.get_assessment(store.cursor(), AU_ANALYST, aid))
-    notes = [v.note for v in A.list_versions(store.cursor(), AU_ANALYST, aid)]
+    save_version(store.store, UK_ANALYST, aid, wide, 2, today=TODAY)
+    assert get_assessment(store.cursor(), AU_ANALYST, aid, 3) is not None
+    assert token not in _blob(get_assessment(store.cursor(), AU_ANALYST, aid))
+    notes = [v.note for v in list_versions(store.cursor(), AU_ANALYST, aid)]
     assert notes and all(token not in n for n in notes)
 
 
@@ -136,22 +146,22 @@ def test_a_dissent_is_still_carried_to_a_version_whose_audience_is_the_same_or_n
     store: StoreBuilder,
 ) -> None:
     """The positive control: the rule drops only what the new audience may not read."""
-    shared = A.EvidenceRef("incident", store.incident(title="Shared control", tlp="GREEN"))
-    aid = A.create_assessment(store.store, UK_ANALYST, _draft((shared,)), today=TODAY)
-    a = A.get_assessment(store.cursor(), UK_ANALYST, aid)
+    shared = EvidenceRef("incident", store.incident(title="Shared control", tlp="GREEN"))
+    aid = create_assessment(store.store, UK_ANALYST, _draft((shared,)), today=TODAY)
+    a = get_assessment(store.cursor(), UK_ANALYST, aid)
     assert a is not None
-    A.add_comment(store.store, AU_LEAD, aid, 1, a.judgements[0].key, "I read it differently.", dissent=True)
-    A.add_comment(store.store, AU_LEAD, aid, 1, None, "Overall I disagree.", dissent=True)
+    add_comment(store.store, AU_LEAD, aid, 1, a.judgements[0].key, "I read it differently.", dissent=True)
+    add_comment(store.store, AU_LEAD, aid, 1, None, "Overall I disagree.", dissent=True)
     # same audience, then a narrower one (UK only): both carry the dissents
-    A.save_version(store.store, UK_ANALYST, aid, replace(a.to_draft(), bluf="Likely."), 1, today=TODAY)
+    save_version(store.store, UK_ANALYST, aid, replace(a.to_draft(), bluf="Likely."), 1, today=TODAY)
     narrower = replace(a.to_draft(), bluf="Likely.", restrict_to=("UK",))
-    A.save_version(store.store, UK_ANALYST, aid, narrower, 2, today=TODAY)
+    save_version(store.store, UK_ANALYST, aid, narrower, 2, today=TODAY)
     for version in (2, 3):
-        v = A.get_assessment(store.cursor(), UK_LEAD, aid, version)
+        v = get_assessment(store.cursor(), UK_LEAD, aid, version)
         assert v is not None
         assert [d.body for d in v.judgements[0].dissents] == ["I read it differently."], version
         assert [d.body for d in v.dissents] == ["Overall I disagree."], version
-        assert A.not_carried(store.cursor(), UK_ANALYST, aid, version) == 0
+        assert not_carried(store.cursor(), UK_ANALYST, aid, version) == 0
 
 
 @pytest.mark.parametrize(
@@ -178,6 +188,6 @@ def test_a_dissent_is_still_carried_to_a_version_whose_audience_is_the_same_or_n
     ],
 )
 def test_audience_within(origin: tuple, target: tuple, within: bool) -> None:
-    o = A.DerivedMarking(origin[0], origin[1], origin[2], origin[3], origin[0])
-    t = A.DerivedMarking(target[0], target[1], target[2], target[3], target[0])
-    assert A.audience_within(t, o) is within
+    o = DerivedMarking(origin[0], origin[1], origin[2], origin[3], origin[0])
+    t = DerivedMarking(target[0], target[1], target[2], target[3], target[0])
+    assert audience_within(t, o) is within

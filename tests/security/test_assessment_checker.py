@@ -13,30 +13,45 @@ from dataclasses import replace
 
 import pytest
 
-from analytics.assessments import workflow as A
+from analytics.assessments.model import (
+    Assessment,
+    AssessmentDraft,
+    AssessmentError,
+    EvidenceRef,
+    JudgementDraft,
+    WorkflowError,
+)
+from analytics.assessments.reads import get_assessment
+from analytics.assessments.workflow import (
+    create_assessment,
+    return_for_changes,
+    save_version,
+    sign_off,
+    submit_for_review,
+)
 from tests.conftest import AU_ANALYST, AU_LEAD, TODAY, UK_ANALYST, UK_LEAD, StoreBuilder
 
 
-def _submitted(store: StoreBuilder) -> tuple[int, A.Assessment]:
+def _submitted(store: StoreBuilder) -> tuple[int, Assessment]:
     """A clean two-judgement assessment by the AU analyst, in review at version 1."""
     i1 = store.incident(title="Agent drained accounts")
     i2 = store.incident(title="Invoice agent hijacked", originator="AU")
-    draft = A.AssessmentDraft(
+    draft = AssessmentDraft(
         title="Agentic misuse in finance",
         question="Will it rise?",
         bluf="It is likely to rise.",
         judgements=(
-            A.JudgementDraft(
-                "Misuse will rise.", "likely", "moderate", "Reports rose.", (A.EvidenceRef("incident", i1),)
+            JudgementDraft(
+                "Misuse will rise.", "likely", "moderate", "Reports rose.", (EvidenceRef("incident", i1),)
             ),
-            A.JudgementDraft(
-                "Kits will spread.", "highly likely", "low", "Forums.", (A.EvidenceRef("incident", i2),)
+            JudgementDraft(
+                "Kits will spread.", "highly likely", "low", "Forums.", (EvidenceRef("incident", i2),)
             ),
         ),
     )
-    aid = A.create_assessment(store.store, AU_ANALYST, draft, today=TODAY)
-    A.submit_for_review(store.store, AU_ANALYST, aid, 1)
-    a = A.get_assessment(store.cursor(), AU_ANALYST, aid)
+    aid = create_assessment(store.store, AU_ANALYST, draft, today=TODAY)
+    submit_for_review(store.store, AU_ANALYST, aid, 1)
+    a = get_assessment(store.cursor(), AU_ANALYST, aid)
     assert a is not None and a.status == "in_review"
     return aid, a
 
@@ -62,37 +77,37 @@ def test_a_save_in_review_that_the_checker_blocks_is_refused_and_saves_nothing(
     aid, a = _submitted(store)
     d = a.to_draft()
     broken = replace(d, judgements=(d.judgements[0], replace(d.judgements[1], **change)))  # type: ignore[arg-type]
-    with pytest.raises(A.AssessmentError) as refused:
-        A.save_version(store.store, AU_ANALYST, aid, broken, 1, today=TODAY)
+    with pytest.raises(AssessmentError) as refused:
+        save_version(store.store, AU_ANALYST, aid, broken, 1, today=TODAY)
     assert named in str(refused.value)
     assert "nothing was saved" in str(refused.value).lower()
     assert _versions(store, aid) == 1
-    now = A.get_assessment(store.cursor(), UK_LEAD, aid)
+    now = get_assessment(store.cursor(), UK_LEAD, aid)
     assert now is not None and now.version == 1 and now.status == "in_review"
     # a save in review that the checker passes is still a save
     fixed = replace(d, judgements=(d.judgements[0], replace(d.judgements[1], confidence="high")))
-    assert A.save_version(store.store, AU_ANALYST, aid, fixed, 1, today=TODAY) == 2
+    assert save_version(store.store, AU_ANALYST, aid, fixed, 1, today=TODAY) == 2
 
 
 def test_a_save_in_review_that_leaves_only_one_institute_able_to_sign_is_refused(store: StoreBuilder) -> None:
     aid, a = _submitted(store)
-    au_only = A.EvidenceRef("incident", store.incident(originator="AU", releasable_to=["AU"]))
+    au_only = EvidenceRef("incident", store.incident(originator="AU", releasable_to=["AU"]))
     d = a.to_draft()
     narrowed = replace(d, judgements=(replace(d.judgements[0], evidence=(au_only,)), d.judgements[1]))
-    with pytest.raises(A.AssessmentError, match="no UK lead can read it"):
-        A.save_version(store.store, AU_ANALYST, aid, narrowed, 1, today=TODAY)
+    with pytest.raises(AssessmentError, match="no UK lead can read it"):
+        save_version(store.store, AU_ANALYST, aid, narrowed, 1, today=TODAY)
     assert _versions(store, aid) == 1
 
 
 def test_drafts_and_returned_assessments_may_still_be_saved_unfinished(store: StoreBuilder) -> None:
     """Blocks apply once submitted; an author's work in progress is saved as it is (and checked at submission)."""
     aid, a = _submitted(store)
-    A.return_for_changes(store.store, UK_LEAD, aid, 1, "Judgement 2 needs more.")
+    return_for_changes(store.store, UK_LEAD, aid, 1, "Judgement 2 needs more.")
     d = a.to_draft()
     unfinished = replace(d, judgements=(d.judgements[0], replace(d.judgements[1], term=None)))
-    assert A.save_version(store.store, AU_ANALYST, aid, unfinished, 1, today=TODAY) == 2
-    with pytest.raises(A.WorkflowError, match="Judgement 2 has no probability term"):
-        A.submit_for_review(store.store, AU_ANALYST, aid, 2)
+    assert save_version(store.store, AU_ANALYST, aid, unfinished, 1, today=TODAY) == 2
+    with pytest.raises(WorkflowError, match="Judgement 2 has no probability term"):
+        submit_for_review(store.store, AU_ANALYST, aid, 2)
 
 
 def test_sign_off_checks_the_version_being_signed_again(store: StoreBuilder) -> None:
@@ -106,8 +121,8 @@ def test_sign_off_checks_the_version_being_signed_again(store: StoreBuilder) -> 
             [aid],
         )
     for lead in (UK_LEAD, AU_LEAD):
-        with pytest.raises(A.WorkflowError) as refused:
-            A.sign_off(store.store, lead, aid, 1)
+        with pytest.raises(WorkflowError) as refused:
+            sign_off(store.store, lead, aid, 1)
         message = str(refused.value)
         assert "Judgement 2 has no probability term" in message, lead.email
         assert "Judgement 2 has no confidence level" in message, lead.email
@@ -126,5 +141,5 @@ def test_sign_off_checks_the_version_being_signed_again(store: StoreBuilder) -> 
         ).fetchall()
     ]
     # the lead can still send it back to the authors
-    A.return_for_changes(store.store, UK_LEAD, aid, 1, "Judgement 2 lost its estimate.")
-    assert A.get_assessment(store.cursor(), UK_ANALYST, aid).status == "returned"  # type: ignore[union-attr]
+    return_for_changes(store.store, UK_LEAD, aid, 1, "Judgement 2 lost its estimate.")
+    assert get_assessment(store.cursor(), UK_ANALYST, aid).status == "returned"  # type: ignore[union-attr]
