@@ -176,7 +176,10 @@ def _precheck(
     """What can be checked without the store (it is locked): the file itself, its mapping and markings."""
     if kind in ("csv", "json", "jsonl"):
         from analytics.ingest import ImportRefused
-        from analytics.ingest.tabular import auto_mapping, detect_target, read_path, refusal_text, validate
+        from analytics.ingest.tabular.commit import refusal_text
+        from analytics.ingest.tabular.mapping import auto_mapping, detect_target
+        from analytics.ingest.tabular.read import read_path
+        from analytics.ingest.tabular.validate import validate
         from analytics.store.database import Store
 
         tf = read_path(path)

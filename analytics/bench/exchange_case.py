@@ -28,7 +28,7 @@ from typing import Any
 from analytics.bench.harness import BenchContext, case
 from analytics.export.stix import _attack_pattern, _identity, _tlp_definition
 from analytics.ingest.stix import INSTITUTE_IDENTITIES, TLP2_IDS, import_stix
-from analytics.ingest.tabular import import_tabular
+from analytics.ingest.tabular.commit import import_tabular
 from analytics.store.database import Store
 from analytics.vocab import CATEGORIES, SECTORS
 

@@ -123,9 +123,9 @@ IMPORTERS: dict[str, str] = {
     "epoch": "analytics.ingest.epoch:import_epoch",
     "atlas": "analytics.ingest.atlas:import_atlas",
     "aiid": "analytics.ingest.aiid:import_aiid",
-    "csv": "analytics.ingest.tabular:import_tabular",
-    "json": "analytics.ingest.tabular:import_tabular",
-    "jsonl": "analytics.ingest.tabular:import_tabular",
+    "csv": "analytics.ingest.tabular.commit:import_tabular",
+    "json": "analytics.ingest.tabular.commit:import_tabular",
+    "jsonl": "analytics.ingest.tabular.commit:import_tabular",
     "stix": "analytics.ingest.stix:import_stix",
 }
 

@@ -21,9 +21,13 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from analytics.access.roles import ADMINS, RECORD_READERS, SIGNERS
 from analytics.access.viewer import Viewer
 from analytics.store import audit
 from analytics.store.database import Store
+
+# Not records only: cached results follow every write (session.generation_for).
+READS_ONLY_RECORDS = False
 
 NOT_UNDOABLE: frozenset[str] = frozenset({"atlas"})
 
@@ -43,9 +47,9 @@ class UndoReport:
 
 
 def _scope(viewer: Viewer | None) -> tuple[str, list[Any]]:
-    if viewer is None or viewer.role == "admin":
+    if viewer is None or viewer.role in ADMINS:
         return "true", []
-    if viewer.role == "lead":
+    if viewer.role in SIGNERS:  # a lead answers for their institute's imports
         return "(b.institute = ? or b.imported_by = ?)", [viewer.institute, viewer.email]
     return "b.imported_by = ?", [viewer.email]
 
@@ -53,7 +57,7 @@ def _scope(viewer: Viewer | None) -> tuple[str, list[Any]]:
 def history(con: duckdb.DuckDBPyConnection, viewer: Viewer | None, *, limit: int = 200) -> pd.DataFrame:
     """Newest first: the batches this person may see (see module docstring)."""
     if viewer is not None:
-        viewer.require("analyst", "lead", "admin")
+        viewer.require(*RECORD_READERS)
     where, params = _scope(viewer)
     return con.execute(
         f"""
@@ -81,9 +85,7 @@ def _batch(con: duckdb.DuckDBPyConnection, viewer: Viewer | None, batch_id: str)
 def undo_batch(store: Store, batch_id: str, *, actor: str, viewer: Viewer | None = None) -> UndoReport:
     """Reverse one batch, all or nothing, and audit it."""
     if viewer is not None:
-        audit.require(
-            store, viewer, "analyst", "lead", "admin", action="undo import", obj=f"batch:{batch_id}"
-        )
+        audit.require(store, viewer, *RECORD_READERS, action="undo import", obj=f"batch:{batch_id}")
         actor = viewer.email
     with store.transaction() as con:
         _, kind, undone_at = _batch(con, viewer, batch_id)

@@ -44,10 +44,14 @@ import duckdb
 import pandas as pd
 
 from analytics.access.markings import normalise_tlp, parse_releasable
+from analytics.access.roles import ADMINS, RECORD_READERS
 from analytics.access.viewer import Viewer
 from analytics.ingest import IMPORTERS, ImportRefused, available_importers
 from analytics.store import audit
 from analytics.store.database import Store, StoreError
+
+# Not records only: cached results follow every write (session.generation_for).
+READS_ONLY_RECORDS = False
 
 MANIFEST_SUFFIX = ".manifest.json"
 CLAIM_SUFFIX = ".processing"
@@ -193,12 +197,12 @@ def _is_own(actor: str | None, viewer: Viewer) -> bool:
 def pending_for(store_path: Path | str, viewer: Viewer) -> list[Manifest]:
     """What waits in the inbox, as the Data page lists it: each person their own hand-overs; admins also the
     others', with the file name withheld."""
-    viewer.require("analyst", "lead", "admin")
+    viewer.require(*RECORD_READERS)
     out = []
     for m in pending(store_path):
         if _is_own(m.actor, viewer):
             out.append(m)
-        elif viewer.role == "admin":
+        elif viewer.role in ADMINS:
             out.append(replace(m, original_name=WITHHELD, file=WITHHELD, options={}))
     return out
 
@@ -397,13 +401,13 @@ def inbox_log(con: duckdb.DuckDBPyConnection, viewer: Viewer | None, *, limit: i
     if viewer is None:
         where, name, message = "true", "file_name", "message"
     else:
-        viewer.require("analyst", "lead", "admin")
+        viewer.require(*RECORD_READERS)
         own = "lower(actor) = lower(?)"
         name = f"case when {own} then file_name else ? end"
         message = f"case when {own} then message else ? end"
         params = [viewer.email, WITHHELD, viewer.email, WITHHELD]
-        where = "true" if viewer.role == "admin" else own
-        if viewer.role != "admin":
+        where = "true" if viewer.role in ADMINS else own
+        if viewer.role not in ADMINS:
             params.append(viewer.email)
     return con.execute(
         f"select processed_at, {name} as file_name, kind, actor, institute, outcome, {message} as message, "

@@ -40,6 +40,7 @@ import stix2.exceptions
 
 from analytics import vocab
 from analytics.access.markings import INSTITUTES, TLP_LEVELS, normalise_tlp, parse_releasable, visible_sql
+from analytics.access.roles import RECORD_READERS
 from analytics.access.viewer import Viewer
 from analytics.demo.taxonomy import CATEGORY_TECHNIQUES
 from analytics.ingest import (
@@ -53,7 +54,7 @@ from analytics.ingest import (
     new_batch_id,
     record_batch,
 )
-from analytics.ingest.tabular import _CONVERTERS, _Bad
+from analytics.ingest.tabular.convert import CONVERTERS, BadCell
 from analytics.store import audit
 from analytics.store.database import Store
 
@@ -278,11 +279,11 @@ def _technique_ids(ap: Any) -> list[str]:
 
 
 def _convert(kind: str, raw: Any) -> Any:
-    return _CONVERTERS[kind](raw)
+    return CONVERTERS[kind](raw)
 
 
 def _category(obj: Any, techniques: Sequence[str]) -> str | None:
-    convert = _CONVERTERS["category"]
+    convert = CONVERTERS["category"]
     candidates = [obj.get("x_ukau_category")]
     candidates += [*list(obj.get("incident_types") or []), obj.get("incident_type")]
     candidates += list(obj.get("labels") or []) + list(obj.get("report_types") or [])
@@ -291,7 +292,7 @@ def _category(obj: Any, techniques: Sequence[str]) -> str | None:
             continue
         try:
             hit = convert(c)
-        except _Bad:
+        except BadCell:
             continue
         if hit:
             return str(hit)
@@ -308,7 +309,7 @@ def _to_date(value: Any) -> date | None:
         return None
     if isinstance(value, datetime):
         return value.date()
-    converted: date | None = _CONVERTERS["date"](value)
+    converted: date | None = CONVERTERS["date"](value)
     return converted
 
 
@@ -423,7 +424,7 @@ def _build_candidates(
             raw = obj.get(f"x_ukau_{fname}")
             try:
                 row[fname] = _convert(kind, raw) if raw is not None else None
-            except _Bad as e:
+            except BadCell as e:
                 problems.append(f"x_ukau_{fname}: {e}")
                 row[fname] = None
         category = _category(obj, techs)
@@ -439,7 +440,7 @@ def _build_candidates(
         if raw_sev is not None:
             try:
                 severity = _convert("severity", raw_sev)
-            except _Bad as e:
+            except BadCell as e:
                 problems.append(f"severity: {e}")
         if severity is None and not any(p.startswith("severity") for p in problems):
             severity = 3
@@ -452,7 +453,7 @@ def _build_candidates(
                 or obj["created"]
             )
             reported = _to_date(obj.get("x_ukau_reported_on") or obj.get("published") or obj["created"])
-        except _Bad as e:
+        except BadCell as e:
             problems.append(f"date: {e}")
             occurred = reported = None
         record_id = obj.get("x_ukau_id")
@@ -460,7 +461,7 @@ def _build_candidates(
         if record_id is not None:
             try:
                 record_id = claimed_id = _convert("id", record_id)
-            except _Bad as e:
+            except BadCell as e:
                 problems.append(f"x_ukau_id: {e}")
             if record_id and RESERVED_ID in str(record_id).upper():
                 problems.append(f"x_ukau_id: ids containing {RESERVED_ID!r} are made by the importer")
@@ -481,7 +482,7 @@ def _build_candidates(
             title = _convert("title", obj.get("name"))
             summary = _convert("long_text", obj.get("description"))
             tags = _convert("tags", list(obj.get("labels") or []))
-        except _Bad as e:
+        except BadCell as e:
             problems.append(f"text: {e}")
             title, summary, tags = obj.get("name"), None, []
         if problems:
@@ -630,7 +631,7 @@ def import_stix_bytes(
 ) -> ImportReport:
     """Check the bundle, then add, update or leave each record in one transaction (all or nothing)."""
     if viewer is not None:
-        audit.require(store, viewer, "analyst", "lead", "admin", action="import", obj=f"file:{name}")
+        audit.require(store, viewer, *RECORD_READERS, action="import", obj=f"file:{name}")
         actor = viewer.email
     institute = importer_institute(viewer, institute)
     namespace = id_namespace(viewer, institute)

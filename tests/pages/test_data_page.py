@@ -8,7 +8,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from analytics.ingest import inbox
-from analytics.ingest import tabular as tab
+from analytics.ingest.tabular.commit import commit
+from analytics.ingest.tabular.mapping import auto_mapping
+from analytics.ingest.tabular.read import read_tabular
+from analytics.ingest.tabular.validate import validate
 from analytics.store.database import close_all
 from tests.conftest import ROOT, UK_ANALYST
 
@@ -52,17 +55,17 @@ def test_export_tab_shows_the_marking_and_offers_the_bundle(page_store) -> None:
 
 
 def test_history_and_undo_from_the_page(page_store) -> None:
-    tf = tab.read_tabular("partner.csv", CSV.encode())
-    plan = tab.validate(
+    tf = read_tabular("partner.csv", CSV.encode())
+    plan = validate(
         page_store.cursor(),
         tf,
         target="incidents",
-        mapping=tab.auto_mapping(tf.columns, "incidents"),
+        mapping=auto_mapping(tf.columns, "incidents"),
         institute="UK",
         tlp=None,
         releasable=None,
     )
-    batch = tab.commit(page_store.store, plan, actor="", viewer=UK_ANALYST).batch_id
+    batch = commit(page_store.store, plan, actor="", viewer=UK_ANALYST).batch_id
     at = open_page("analyst@uk.example")
     assert at.selectbox(key="dx_undo_batch").value == batch
     assert at.button(key="dx_undo").disabled
@@ -103,17 +106,17 @@ def test_the_page_imports_what_the_cli_handed_over(page_store, tmp_path: Path) -
 
 
 def test_au_analyst_does_not_see_uk_batches(page_store) -> None:
-    tf = tab.read_tabular("partner.csv", CSV.encode())
-    plan = tab.validate(
+    tf = read_tabular("partner.csv", CSV.encode())
+    plan = validate(
         page_store.cursor(),
         tf,
         target="incidents",
-        mapping=tab.auto_mapping(tf.columns, "incidents"),
+        mapping=auto_mapping(tf.columns, "incidents"),
         institute="UK",
         tlp=None,
         releasable=None,
     )
-    tab.commit(page_store.store, plan, actor="", viewer=UK_ANALYST)
+    commit(page_store.store, plan, actor="", viewer=UK_ANALYST)
     at = open_page("analyst@au.example")
     assert all(sb.key != "dx_undo_batch" for sb in at.selectbox)
     assert any("No imports yet that you may see" in i.value for i in at.info)

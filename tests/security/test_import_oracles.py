@@ -15,7 +15,10 @@ import uuid
 from typing import Any
 
 from analytics.ingest import stix as stix_in
-from analytics.ingest import tabular as tab
+from analytics.ingest.tabular.commit import commit
+from analytics.ingest.tabular.mapping import auto_mapping, detect_target
+from analytics.ingest.tabular.read import read_tabular
+from analytics.ingest.tabular.validate import validate
 from tests.conftest import AU_ANALYST
 from tests.security.canary import plant_canaries
 
@@ -31,13 +34,13 @@ def _csv(header: list[str], rows: list[list[Any]]) -> bytes:
 def _outcome(store: Any, data: bytes, name: str, secret: str, stand_in: str) -> tuple[Any, ...]:
     """Everything the importer learns from validating and committing a file, with `secret` written as
     `stand_in`, so two imports that differ only in that string can be compared."""
-    tf = tab.read_tabular(name, data)
-    target = tab.detect_target(tf.columns)
-    plan = tab.validate(
+    tf = read_tabular(name, data)
+    target = detect_target(tf.columns)
+    plan = validate(
         store.cursor(),
         tf,
         target=target,
-        mapping=tab.auto_mapping(tf.columns, target),
+        mapping=auto_mapping(tf.columns, target),
         institute="AU",
         tlp=None,
         releasable=None,
@@ -45,7 +48,7 @@ def _outcome(store: Any, data: bytes, name: str, secret: str, stand_in: str) -> 
     )
     problems = [p.text() for p in plan.problems]
     try:
-        report = tab.commit(store.store, plan, actor=AU_ANALYST.email, viewer=AU_ANALYST)
+        report = commit(store.store, plan, actor=AU_ANALYST.email, viewer=AU_ANALYST)
         result: tuple[Any, ...] = ("ok", report.added, report.updated, report.rejected, report.warnings)
     except Exception as e:
         result = ("refused", type(e).__name__, str(e))

@@ -17,7 +17,10 @@ import pytest
 
 from analytics.ingest import ImportRefused
 from analytics.ingest import stix as stix_in
-from analytics.ingest import tabular as tab
+from analytics.ingest.tabular.commit import commit
+from analytics.ingest.tabular.mapping import auto_mapping, detect_target
+from analytics.ingest.tabular.read import read_tabular
+from analytics.ingest.tabular.validate import validate
 from tests.conftest import AU_ANALYST, UK_ANALYST
 from tests.security.canary import plant_canaries
 
@@ -32,19 +35,19 @@ def _csv(header: list[str], rows: list[list[Any]]) -> bytes:
 
 def _page_import(store: Any, name: str, data: bytes, viewer: Any) -> Any:
     """What the Data page does: validate with the viewer's institute, then commit as the viewer."""
-    tf = tab.read_tabular(name, data)
-    target = tab.detect_target(tf.columns)
-    plan = tab.validate(
+    tf = read_tabular(name, data)
+    target = detect_target(tf.columns)
+    plan = validate(
         store.cursor(),
         tf,
         target=target,
-        mapping=tab.auto_mapping(tf.columns, target),
+        mapping=auto_mapping(tf.columns, target),
         institute=viewer.institute,
         tlp=None,
         releasable=None,
         viewer=viewer,
     )
-    return tab.commit(store.store, plan, actor=viewer.email, viewer=viewer)
+    return commit(store.store, plan, actor=viewer.email, viewer=viewer)
 
 
 def _counts(store: Any) -> tuple[int, ...]:
@@ -115,13 +118,13 @@ def test_an_import_always_records_the_importers_institute(store) -> None:
     _page_import(store, "mine.csv", data, AU_ANALYST)
     assert store.cursor().execute("select originator from incidents").fetchall() == [("AU",)]
     # an institute chosen for the import that is not the viewer's own is refused, not obeyed
-    tf = tab.read_tabular("mine.csv", data.replace(b"F-3", b"F-4"))
+    tf = read_tabular("mine.csv", data.replace(b"F-3", b"F-4"))
     with pytest.raises(ImportRefused, match="AU"):
-        tab.validate(
+        validate(
             store.cursor(),
             tf,
             target="incidents",
-            mapping=tab.auto_mapping(tf.columns, "incidents"),
+            mapping=auto_mapping(tf.columns, "incidents"),
             institute="UK",
             tlp=None,
             releasable=None,

@@ -16,7 +16,10 @@ import pytest
 
 from analytics.ingest import ImportRefused
 from analytics.ingest import stix as stix_in
-from analytics.ingest import tabular as tab
+from analytics.ingest.tabular.commit import commit, import_tabular
+from analytics.ingest.tabular.mapping import auto_mapping
+from analytics.ingest.tabular.read import read_tabular
+from analytics.ingest.tabular.validate import validate
 from tests.conftest import AU_ANALYST
 
 DEEP = 200_000  # about 400 KB of brackets
@@ -38,7 +41,7 @@ def _one_line_naming(e: pytest.ExceptionInfo[ImportRefused], name: str) -> None:
 )
 def test_deeply_nested_json_is_refused_in_one_line(name: str, data: bytes) -> None:
     with pytest.raises(ImportRefused) as e:
-        tab.read_tabular(name, data)
+        read_tabular(name, data)
     _one_line_naming(e, name)
 
 
@@ -46,7 +49,7 @@ def test_deeply_nested_json_through_the_cli_path(store, tmp_path: Path) -> None:
     p = tmp_path / "deep.json"
     p.write_bytes(b"[" * DEEP + b"]" * DEEP)
     with pytest.raises(ImportRefused) as e:
-        tab.import_tabular(store.store, p, actor="ops", institute="UK", tlp="GREEN", releasable=["UK"])
+        import_tabular(store.store, p, actor="ops", institute="UK", tlp="GREEN", releasable=["UK"])
     _one_line_naming(e, "deep.json")
 
 
@@ -133,12 +136,12 @@ def test_control_characters_in_a_spreadsheet_are_refused_naming_row_and_field(st
         "C-1,Fine\tline,2026-05-01,Jailbreak,3,GREEN,UK;AU\n"
         f"C-2,Bad{char}title,2026-05-01,Jailbreak,3,GREEN,UK;AU\n"
     ).encode()
-    tf = tab.read_tabular("ctl.csv", data)
-    plan = tab.validate(
+    tf = read_tabular("ctl.csv", data)
+    plan = validate(
         store.cursor(),
         tf,
         target="incidents",
-        mapping=tab.auto_mapping(tf.columns, "incidents"),
+        mapping=auto_mapping(tf.columns, "incidents"),
         institute="AU",
         tlp=None,
         releasable=None,
@@ -149,7 +152,7 @@ def test_control_characters_in_a_spreadsheet_are_refused_naming_row_and_field(st
         "are allowed in text"
     ]
     with pytest.raises(ImportRefused):
-        tab.commit(store.store, plan, actor="", viewer=AU_ANALYST)
+        commit(store.store, plan, actor="", viewer=AU_ANALYST)
     assert store.cursor().execute("select count(*) from incidents").fetchall() == [(0,)]
 
 

@@ -9,9 +9,13 @@ from typing import Any
 import pytest
 
 from analytics.cli import main
-from analytics.ingest import tabular as tab
 from analytics.ingest.history import UndoRefused, history, undo_batch
 from analytics.ingest.stix import import_stix_bytes
+from analytics.ingest.tabular.commit import commit
+from analytics.ingest.tabular.mapping import auto_mapping
+from analytics.ingest.tabular.plan import ImportPlan
+from analytics.ingest.tabular.read import read_tabular
+from analytics.ingest.tabular.validate import validate
 from analytics.store.database import close_all
 from tests.analytics.ingest.test_stix_import import T0, T1, T2, _version, bundle_bytes, institute, tlp2
 from tests.conftest import ADMIN, AU_ANALYST, AU_LEAD, UK_ANALYST, UK_LEAD
@@ -24,17 +28,17 @@ CSV = (
 
 
 def import_csv(store: Any, viewer: Any, prefix: str) -> str:
-    tf = tab.read_tabular(f"{prefix}.csv", CSV.format(p=prefix).encode())
-    plan = tab.validate(
+    tf = read_tabular(f"{prefix}.csv", CSV.format(p=prefix).encode())
+    plan = validate(
         store.cursor(),
         tf,
         target="incidents",
-        mapping=tab.auto_mapping(tf.columns, "incidents"),
+        mapping=auto_mapping(tf.columns, "incidents"),
         institute=viewer.institute if viewer.institute != "JOINT" else "UK",
         tlp=None,
         releasable=None,
     )
-    return tab.commit(store.store, plan, actor="", viewer=viewer).batch_id
+    return commit(store.store, plan, actor="", viewer=viewer).batch_id
 
 
 def counts(store: Any) -> tuple[int, int]:
@@ -155,17 +159,17 @@ def test_taxonomy_batches_are_not_undone(store) -> None:
 def test_undo_of_eval_results_removes_them(store) -> None:
     store.eval_run(run_id="KEEP")
     data = b"model,benchmark,score,tlp,releasable_to\nA,Cybench,0.5,GREEN,UK\nB,Cybench,0.6,GREEN,UK\n"
-    tf = tab.read_tabular("evals.csv", data)
-    plan = tab.validate(
+    tf = read_tabular("evals.csv", data)
+    plan = validate(
         store.cursor(),
         tf,
         target="eval_runs",
-        mapping=tab.auto_mapping(tf.columns, "eval_runs"),
+        mapping=auto_mapping(tf.columns, "eval_runs"),
         institute="UK",
         tlp=None,
         releasable=None,
     )
-    batch = tab.commit(store.store, plan, actor="t").batch_id
+    batch = commit(store.store, plan, actor="t").batch_id
     assert undo_batch(store.store, batch, actor="t").removed == 2
     assert store.cursor().execute("select run_id from eval_runs").fetchall() == [("KEEP",)]
 
@@ -190,14 +194,14 @@ def test_cli_history_and_undo(store, tmp_path: Path, capsys) -> None:
 def test_a_batch_belongs_to_the_institute_its_records_come_from(store) -> None:
     data = CSV.format(p="AUX").replace("tlp,releasable_to", "tlp,releasable_to,originator")
     data = data.replace("UK;AU\n", "UK;AU,AU\n")
-    tf = tab.read_tabular("au.csv", data.encode())
+    tf = read_tabular("au.csv", data.encode())
 
-    def plan_as(institute: str | None) -> tab.ImportPlan:
-        return tab.validate(
+    def plan_as(institute: str | None) -> ImportPlan:
+        return validate(
             store.cursor(),
             tf,
             target="incidents",
-            mapping=tab.auto_mapping(tf.columns, "incidents"),
+            mapping=auto_mapping(tf.columns, "incidents"),
             institute=institute,
             tlp=None,
             releasable=None,
@@ -208,6 +212,6 @@ def test_a_batch_belongs_to_the_institute_its_records_come_from(store) -> None:
     # the store's operator importing for no institute (a replica of both institutes) keeps the file's column
     plan = plan_as(None)
     assert plan.ok, plan.problems
-    batch = tab.commit(store.store, plan, actor="cli").batch_id
+    batch = commit(store.store, plan, actor="cli").batch_id
     assert history(store.cursor(), AU_LEAD)["batch_id"].tolist() == [batch]
     assert history(store.cursor(), UK_LEAD).empty

@@ -13,7 +13,12 @@ import pytest
 
 from analytics.export import table as table_export
 from analytics.ingest import ImportRefused
-from analytics.ingest import tabular as tab
+from analytics.ingest.tabular.commit import commit, import_tabular
+from analytics.ingest.tabular.convert import BadCell, parse_date
+from analytics.ingest.tabular.mapping import auto_mapping, detect_target, source_key_for, suggest_mapping
+from analytics.ingest.tabular.plan import ImportPlan
+from analytics.ingest.tabular.read import read_path, read_tabular
+from analytics.ingest.tabular.validate import validate
 from tests.conftest import AU_ANALYST, UK_ANALYST, UK_POLICY
 
 HEADER = ["id", "title", "occurred_on", "category", "severity", "sectors", "tlp", "releasable_to"]
@@ -56,14 +61,14 @@ def state(store: Any) -> tuple[int, ...]:
     return tuple(row)
 
 
-def plan_for(store: Any, data: bytes, name: str = "partner.csv", **kw: Any) -> tab.ImportPlan:
-    tf = tab.read_tabular(name, data)
-    target = kw.pop("target", None) or tab.detect_target(tf.columns)
-    mapping = kw.pop("mapping", None) or tab.auto_mapping(tf.columns, target)
+def plan_for(store: Any, data: bytes, name: str = "partner.csv", **kw: Any) -> ImportPlan:
+    tf = read_tabular(name, data)
+    target = kw.pop("target", None) or detect_target(tf.columns)
+    mapping = kw.pop("mapping", None) or auto_mapping(tf.columns, target)
     kw.setdefault("institute", "UK")
     kw.setdefault("tlp", None)
     kw.setdefault("releasable", None)
-    return tab.validate(store.cursor(), tf, target=target, mapping=mapping, **kw)
+    return validate(store.cursor(), tf, target=target, mapping=mapping, **kw)
 
 
 def write(tmp_path: Path, name: str, data: bytes) -> Path:
@@ -90,10 +95,10 @@ TITLE = "Café intrusion — £2m fraud via Zürich deepfake"
 def test_each_encoding_imports_the_same_text(store, tmp_path, encoding: str, expected: str) -> None:
     title = TITLE if encoding != "latin-1" else TITLE.replace("—", "-")  # no em dash in Latin-1
     data = csv_bytes([good_row(1, title=title)], encoding=encoding)
-    tf = tab.read_tabular("p.csv", data)
+    tf = read_tabular("p.csv", data)
     assert tf.encoding == expected
     assert tf.columns == HEADER
-    report = tab.import_tabular(
+    report = import_tabular(
         store.store, write(tmp_path, "p.csv", data), actor="t@x", institute="UK", tlp=None, releasable=None
     )
     assert report.added == 1
@@ -103,13 +108,13 @@ def test_each_encoding_imports_the_same_text(store, tmp_path, encoding: str, exp
 
 def test_windows_1252_specials_decode(store) -> None:
     data = "id,title\nA,“quoted” €5\n".encode("cp1252")
-    tf = tab.read_tabular("p.csv", data)
+    tf = read_tabular("p.csv", data)
     assert tf.rows == [["A", "“quoted” €5"]]
 
 
 def test_semicolon_delimited_csv_is_sniffed() -> None:
     data = b"id;title;severity\nA;One;3\nB;Two;4\n"
-    tf = tab.read_tabular("p.csv", data)
+    tf = read_tabular("p.csv", data)
     assert tf.columns == ["id", "title", "severity"]
     assert tf.rows == [["A", "One", "3"], ["B", "Two", "4"]]
 
@@ -139,7 +144,7 @@ def test_semicolon_delimited_csv_is_sniffed() -> None:
     ],
 )
 def test_date_formats(raw: str, expected: date) -> None:
-    assert tab.parse_date(raw) == expected
+    assert parse_date(raw) == expected
 
 
 @pytest.mark.parametrize(
@@ -152,8 +157,8 @@ def test_date_formats(raw: str, expected: date) -> None:
     ],
 )
 def test_bad_dates_say_why(raw: str, message: str) -> None:
-    with pytest.raises(tab._Bad, match=message):
-        tab.parse_date(raw)
+    with pytest.raises(BadCell, match=message):
+        parse_date(raw)
 
 
 def test_month_first_column_is_detected_and_warned(store) -> None:
@@ -204,7 +209,7 @@ def test_json_lists_and_numbers_in_json_records(store, tmp_path) -> None:
         }
     ]
     p = write(tmp_path, "feed.json", json.dumps({"incidents": records}).encode())
-    report = tab.import_tabular(store.store, p, actor="t@x", institute="UK", tlp=None, releasable=None)
+    report = import_tabular(store.store, p, actor="t@x", institute="UK", tlp=None, releasable=None)
     assert (report.kind, report.added) == ("json", 1)
     row = (
         store.cursor()
@@ -238,13 +243,11 @@ def test_jsonl(store, tmp_path) -> None:
         for k in (1, 2, 3)
     ]
     p = write(tmp_path, "feed.jsonl", ("\n".join(lines) + "\n").encode())
-    report = tab.import_tabular(
-        store.store, p, actor="t@x", institute="AU", tlp="CLEAR", releasable=["UK", "AU"]
-    )
+    report = import_tabular(store.store, p, actor="t@x", institute="AU", tlp="CLEAR", releasable=["UK", "AU"])
     assert (report.kind, report.added) == ("jsonl", 3)
     # no id column: ids are derived from the content, so the same rows again are duplicates
     with pytest.raises(ImportRefused, match="already in the store"):
-        tab.import_tabular(store.store, p, actor="t@x", institute="AU", tlp="CLEAR", releasable=["UK", "AU"])
+        import_tabular(store.store, p, actor="t@x", institute="AU", tlp="CLEAR", releasable=["UK", "AU"])
     ids = [r[0] for r in store.cursor().execute("select id from incidents order by id").fetchall()]
     assert len(ids) == 3 and all(i.startswith("AU-IMP-") for i in ids)
 
@@ -253,8 +256,8 @@ def test_jsonl(store, tmp_path) -> None:
 
 
 def test_file_with_field_names_needs_no_mapping(store, tmp_path) -> None:
-    tf = tab.read_tabular("p.csv", csv_bytes([good_row()]))
-    assert tab.auto_mapping(tf.columns, "incidents") == {h: h for h in HEADER}
+    tf = read_tabular("p.csv", csv_bytes([good_row()]))
+    assert auto_mapping(tf.columns, "incidents") == {h: h for h in HEADER}
 
 
 def test_aliases_are_matched_and_the_confirmed_mapping_is_saved_per_source(store, tmp_path) -> None:
@@ -269,15 +272,15 @@ def test_aliases_are_matched_and_the_confirmed_mapping_is_saved_per_source(store
         "Releasability",
     ]
     data = csv_bytes([good_row()], header=header)
-    tf = tab.read_tabular("CERT-AU_weekly_2026-11-01.csv", data)
-    key = tab.source_key_for(tf.name)
+    tf = read_tabular("CERT-AU_weekly_2026-11-01.csv", data)
+    key = source_key_for(tf.name)
     assert key == "cert au weekly"
-    mapping, origin = tab.suggest_mapping(store.cursor(), tf, "incidents", key, "UK")
+    mapping, origin = suggest_mapping(store.cursor(), tf, "incidents", key, "UK")
     assert origin == "matched by name"
     assert mapping == dict(zip(header, HEADER, strict=True))
     # the analyst fixes one column by hand; next week's file from the same source gets it again
     mapping["Impact"] = "severity"
-    plan = tab.validate(
+    plan = validate(
         store.cursor(),
         tf,
         target="incidents",
@@ -287,13 +290,13 @@ def test_aliases_are_matched_and_the_confirmed_mapping_is_saved_per_source(store
         releasable=None,
         source_key=key,
     )
-    tab.commit(store.store, plan, actor="", viewer=UK_ANALYST)
-    next_week = tab.read_tabular("CERT-AU_weekly_2026-11-08.csv", csv_bytes([good_row(2)], header=header))
-    again, origin = tab.suggest_mapping(store.cursor(), next_week, "incidents", key, "UK")
+    commit(store.store, plan, actor="", viewer=UK_ANALYST)
+    next_week = read_tabular("CERT-AU_weekly_2026-11-08.csv", csv_bytes([good_row(2)], header=header))
+    again, origin = suggest_mapping(store.cursor(), next_week, "incidents", key, "UK")
     assert origin == "saved"
     assert again == mapping
     # mappings are per institute: AU's analysts start from the name match
-    _, au_origin = tab.suggest_mapping(store.cursor(), next_week, "incidents", key, "AU")
+    _, au_origin = suggest_mapping(store.cursor(), next_week, "incidents", key, "AU")
     assert au_origin == "matched by name"
 
 
@@ -304,9 +307,9 @@ def test_eval_results_are_detected_and_imported(store, tmp_path) -> None:
         b"Aurora-3,Northwind AI,2025-09-01,Cybench,0.61,01/10/2025,GREEN,UK;AU\n"
     )
     p = write(tmp_path, "epoch_like.csv", data)
-    tf = tab.read_path(p)
-    assert tab.detect_target(tf.columns) == "eval_runs"
-    report = tab.import_tabular(store.store, p, actor="t@x", institute="UK", tlp=None, releasable=None)
+    tf = read_path(p)
+    assert detect_target(tf.columns) == "eval_runs"
+    report = import_tabular(store.store, p, actor="t@x", institute="UK", tlp=None, releasable=None)
     assert report.added == 2
     rows = (
         store.cursor()
@@ -356,7 +359,7 @@ def test_each_validation_error_names_row_and_column_and_writes_nothing(
     assert bad[0].text().startswith(f"row 3, column '{column}': ")
     assert plan.valid_rows == [1, 2]
     with pytest.raises(ImportRefused) as e:
-        tab.import_tabular(
+        import_tabular(
             store.store,
             write(tmp_path, "p.csv", csv_bytes(rows)),
             actor="t",
@@ -394,7 +397,7 @@ def test_missing_required_mapping_is_a_file_problem(store) -> None:
     assert "file: no column is mapped to the required field 'category'" in texts
     assert "file: no column is mapped to the required field 'severity'" in texts
     with pytest.raises(ImportRefused):  # never committed, not even "only the valid rows"
-        tab.commit(store.store, plan, actor="t", only_valid=True)
+        commit(store.store, plan, actor="t", only_valid=True)
 
 
 def test_no_marking_at_all_is_refused(store) -> None:
@@ -426,7 +429,7 @@ def test_duplicate_ids_against_the_store(store) -> None:
         )
     ]
     with pytest.raises(ImportRefused):
-        tab.commit(store.store, plan, actor="t")
+        commit(store.store, plan, actor="t")
     assert state(store) == before
 
 
@@ -438,8 +441,8 @@ def test_commit_only_valid_rows_keeps_the_rejected_as_a_file(store) -> None:
     rows = [good_row(1), good_row(2, severity="11"), good_row(3), good_row(4, category="??", title=formula)]
     plan = plan_for(store, csv_bytes(rows))
     with pytest.raises(ImportRefused, match="2 problems in 2 of 4 rows"):
-        tab.commit(store.store, plan, actor="t", viewer=UK_ANALYST)
-    report = tab.commit(store.store, plan, actor="t", viewer=UK_ANALYST, only_valid=True)
+        commit(store.store, plan, actor="t", viewer=UK_ANALYST)
+    report = commit(store.store, plan, actor="t", viewer=UK_ANALYST, only_valid=True)
     assert (report.added, report.rejected) == (2, 2)
     assert "2 rows rejected and not imported (rows 2, 4)" in report.warnings
     ids = store.cursor().execute("select id from incidents order by id").fetchall()
@@ -474,7 +477,7 @@ def test_commit_only_valid_rows_keeps_the_rejected_as_a_file(store) -> None:
 def test_policymakers_cannot_import(store) -> None:
     plan = plan_for(store, csv_bytes([good_row()]))
     with pytest.raises(PermissionError):
-        tab.commit(store.store, plan, actor="", viewer=UK_POLICY)
+        commit(store.store, plan, actor="", viewer=UK_POLICY)
 
 
 # -- markings -------------------------------------------------------------------------------------------------
@@ -499,7 +502,7 @@ def test_red_rows_keep_their_named_recipients(store, tmp_path) -> None:
     header = [*HEADER, "named_recipients"]
     rows = [[*good_row(1, tlp="RED"), "Lead@UK.example; analyst@uk.example"]]
     p = write(tmp_path, "red.csv", csv_bytes(rows, header=header))
-    tab.import_tabular(store.store, p, actor="t", institute="UK", tlp=None, releasable=None)
+    import_tabular(store.store, p, actor="t", institute="UK", tlp=None, releasable=None)
     got = store.cursor().execute("select tlp, named_recipients from incidents").fetchall()
     assert got == [("RED", ["lead@uk.example", "analyst@uk.example"])]
 
@@ -525,7 +528,7 @@ def test_originator_is_the_importers_institute_never_the_files(store) -> None:
 
 def test_size_limit_has_a_clear_message() -> None:
     with pytest.raises(ImportRefused, match=r"big.csv is 2.0 MB; the limit is 1 MB per file"):
-        tab.read_tabular("big.csv", b"x" * (2 * 1_048_576), max_bytes=1_048_576)
+        read_tabular("big.csv", b"x" * (2 * 1_048_576), max_bytes=1_048_576)
 
 
 def test_row_limit_has_a_clear_message() -> None:
@@ -533,9 +536,9 @@ def test_row_limit_has_a_clear_message() -> None:
     with pytest.raises(
         ImportRefused, match=r"p.csv has more than 10 rows .* the limit is 10 rows per import"
     ):
-        tab.read_tabular("p.csv", data, max_rows=10)
+        read_tabular("p.csv", data, max_rows=10)
     with pytest.raises(ImportRefused, match=r"more than 10 rows"):
-        tab.read_tabular("p.json", json.dumps([{"a": k} for k in range(11)]).encode(), max_rows=10)
+        read_tabular("p.json", json.dumps([{"a": k} for k in range(11)]).encode(), max_rows=10)
 
 
 @pytest.mark.parametrize(
@@ -552,7 +555,7 @@ def test_row_limit_has_a_clear_message() -> None:
 )
 def test_unreadable_files_are_refused_with_the_reason(name: str, data: bytes, message: str) -> None:
     with pytest.raises(ImportRefused, match=message):
-        tab.read_tabular(name, data)
+        read_tabular(name, data)
 
 
 # -- the app's hardened store ---------------------------------------------------------------------------------
@@ -563,6 +566,6 @@ def test_imports_work_on_a_hardened_store(store, tmp_path) -> None:
     with pytest.raises(Exception, match=r"disabled|external"):
         store.cursor().execute(f"select * from read_csv('{tmp_path}/x.csv')").fetchall()
     plan = plan_for(store, csv_bytes([good_row(1), good_row(2)]), institute="AU", viewer=AU_ANALYST)
-    report = tab.commit(store.store, plan, actor="", viewer=AU_ANALYST)
+    report = commit(store.store, plan, actor="", viewer=AU_ANALYST)
     assert report.added == 2
     assert store.cursor().execute("select count(*) from incidents").fetchall() == [(2,)]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from analytics.accounts import identity
-from analytics.ingest.tabular import import_tabular
+from analytics.ingest.tabular.commit import import_tabular
 from analytics.store.database import Store
 from tests.conftest import ROOT
 
@@ -22,7 +22,7 @@ ROWS = 100_000
 
 CHILD = """
 import sys, time
-from analytics.ingest.tabular import import_tabular
+from analytics.ingest.tabular.commit import import_tabular
 from analytics.store.database import Store
 
 pause_at = sys.argv[3]
