@@ -9,6 +9,7 @@ from analytics import session
 from analytics.access import pages as access
 from analytics.access.markings import combine_markings
 from analytics.access.roles import RECORD_READERS
+from analytics.export import table as table_export
 from analytics.links import queries as links
 from analytics.matrix import charts as matrix_charts
 from analytics.matrix import queries as matrix
@@ -193,7 +194,7 @@ if technique:
                 },
             )
     with right:
-        incs = session.query(matrix.incidents_for_technique, f, today, technique)
+        incs = session.query(links.incidents_for_technique, f, today, technique)
         st.markdown(f"**Matching incidents** ({incs.marking.rows:,})")
         marking_banner(incs.marking)
         if incs.data.empty:
@@ -336,7 +337,7 @@ st.download_button(
     "Download matrix (CSV)",
     # built (escaped) and audited only when clicked, like every export
     data=partial(
-        matrix.export_matrix_csv, session.store(), viewer, data, names, shown_marking, f, today, mode
+        table_export.matrix_csv, session.store(), viewer, data, names, shown_marking, f, today, mode
     ),
     file_name=f"threat-matrix_{shown_marking.short}.csv",
     mime="text/csv",

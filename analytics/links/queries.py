@@ -1,4 +1,5 @@
-"""The incident <-> evaluation link: which evaluations speak to an incident, which incidents to a benchmark.
+"""The incident <-> evaluation link: which evaluations speak to an incident, which incidents to a benchmark or
+a technique.
 
 Two bridges connect the record types:
 
@@ -365,27 +366,27 @@ def evaluations_for_incident(
     return Scoped(df[columns], marking)
 
 
-# -- benchmark -> incidents ----------------------------------------------------------------------------------
+# -- benchmark or technique -> incidents ---------------------------------------------------------------------
 
 
-def incidents_for_benchmark(
+def _incidents_citing(
     con: duckdb.DuckDBPyConnection,
     viewer: Viewer,
-    benchmark: str,
     filters: Filters,
     today: date,
-    limit: int = 200,
+    techniques: str,
+    params: dict[str, Any],
+    limit: int,
 ) -> Scoped[pd.DataFrame]:
-    """Incidents matching the filters whose techniques the benchmark is mapped to (a mapping to a technique
-    covers its sub-techniques), newest first: id, occurred_on, title, originator, source, category, severity,
-    tlp, techniques (the matching ones). `marking.rows` is how many match in all; at most `limit` are listed."""
-    where, params = filters.sql_where(viewer, today)
-    pred, mparams = mapping_predicate(viewer)
-    params = {**params, **mparams, "bkey": bench_key(benchmark), "lim": int(limit)}
-    mapped = f"select bt.technique_id from benchmark_techniques bt where bt.benchmark_key = $bkey and {pred}"
+    """Incidents matching the filters that cite one of `techniques` (a subquery of technique ids, its values in
+    `params`) or a sub-technique of one, newest first: id, occurred_on, title, originator, source, category,
+    severity, tlp, techniques (the matching ones). `marking.rows` is how many match in all; at most `limit`
+    are listed. The one reading behind the matrix's technique detail and the evaluations page's benchmark."""
+    where, fparams = filters.sql_where(viewer, today)
+    params = {**fparams, **params, "lim": int(limit)}
     match = (
         "select it.incident_id, it.technique_id from incident_techniques it "
-        f"where it.technique_id in ({mapped}) or left(it.technique_id, 9) in ({mapped})"
+        f"where it.technique_id in ({techniques}) or left(it.technique_id, 9) in ({techniques})"
     )
     df = con.execute(
         f"""
@@ -402,3 +403,33 @@ def incidents_for_benchmark(
     marking_where = f"{where} and i.id in (select incident_id from ({match}))"
     marking = highest_marking(con, "incidents i", marking_where, used_params(marking_where, params))
     return Scoped(df, marking)
+
+
+def incidents_for_benchmark(
+    con: duckdb.DuckDBPyConnection,
+    viewer: Viewer,
+    benchmark: str,
+    filters: Filters,
+    today: date,
+    limit: int = 200,
+) -> Scoped[pd.DataFrame]:
+    """Incidents matching the filters whose techniques the benchmark is mapped to (a mapping to a technique
+    covers its sub-techniques), newest first; see `_incidents_citing` for the columns and the marking."""
+    pred, mparams = mapping_predicate(viewer)
+    mapped = f"select bt.technique_id from benchmark_techniques bt where bt.benchmark_key = $bkey and {pred}"
+    return _incidents_citing(
+        con, viewer, filters, today, mapped, {**mparams, "bkey": bench_key(benchmark)}, limit
+    )
+
+
+def incidents_for_technique(
+    con: duckdb.DuckDBPyConnection,
+    viewer: Viewer,
+    filters: Filters,
+    today: date,
+    technique_id: str,
+    limit: int = 200,
+) -> Scoped[pd.DataFrame]:
+    """Incidents matching the filters that cite the technique (or, for a parent, any sub-technique), newest
+    first; see `_incidents_citing` for the columns and the marking."""
+    return _incidents_citing(con, viewer, filters, today, "select $tid", {"tid": technique_id}, limit)

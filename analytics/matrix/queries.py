@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 import duckdb
 import pandas as pd
@@ -30,16 +29,13 @@ from analytics.access.markings import (
     Marking,
     Scoped,
     combine_markings,
-    highest_marking,
     marking_from_row,
     marking_select_sql,
 )
 from analytics.access.viewer import Viewer
-from analytics.export.table import csv_bytes, export_csv
 from analytics.filters import Filters
 from analytics.links.queries import bench_key_sql, mapping_predicate, runs_predicate, used_params
 from analytics.matrix import taxonomy
-from analytics.store.database import Store
 
 # Reads only records: cached results outlive assessment and saved-view writes (session.generation_for).
 READS_ONLY_RECORDS = True
@@ -209,39 +205,6 @@ def recompute(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today:
     return Scoped(data, marking)
 
 
-def incidents_for_technique(
-    con: duckdb.DuckDBPyConnection,
-    viewer: Viewer,
-    f: Filters,
-    today: date,
-    technique_id: str,
-    limit: int = 200,
-) -> Scoped[pd.DataFrame]:
-    """Incidents matching the filters that cite the technique (or, for a parent, any sub-technique), newest
-    first: id, occurred_on, title, originator, source, category, severity, tlp, techniques. `marking.rows` is
-    the number that match; at most `limit` are listed."""
-    where, params = f.sql_where(viewer, today)
-    params = {**params, "tid": technique_id, "lim": int(limit)}
-    match = (
-        "select it.incident_id, it.technique_id from incident_techniques it "
-        "where it.technique_id = $tid or left(it.technique_id, 9) = $tid"
-    )
-    df = con.execute(
-        f"""
-        select i.id, i.occurred_on, i.title, i.originator, i.source, i.category, i.severity, i.tlp,
-               list(distinct m.technique_id order by m.technique_id) as techniques
-        from incidents i join ({match}) m on m.incident_id = i.id
-        where {where}
-        group by all
-        order by i.occurred_on desc, i.id
-        limit $lim
-        """,
-        params,
-    ).df()
-    mwhere = f"{where} and i.id in (select incident_id from ({match}))"
-    return Scoped(df, highest_marking(con, "incidents i", mwhere, used_params(mwhere, params)))
-
-
 def technique_options(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """(id, "id name") for every current technique, parents followed by their sub-techniques."""
     techs = taxonomy.techniques(con)
@@ -258,74 +221,8 @@ def technique_options(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     return out
 
 
-def matrix_export_rows(data: MatrixData, names: dict[str, str]) -> list[dict[str, Any]]:
-    """The cells as plain rows for a CSV export (escaped when written, by analytics.export.table)."""
-    rows = []
-    for r in data.cells.to_dict("records"):
-        tid = str(r["technique_id"])
-        rows.append(
-            {
-                "technique_id": tid,
-                "technique": names.get(tid, ""),
-                "parent_id": r["parent_id"] if isinstance(r["parent_id"], str) else "",
-                "incidents": int(r["incidents"]),
-                "reported_by_uk": int(r["uk"]),
-                "reported_by_au": int(r["au"]),
-                "covering_benchmarks": "; ".join(r["benchmarks"]),
-                "gap_incidents": int(r["gap_incidents"]),
-            }
-        )
-    return rows
-
-
 def source_credits(*markings: Marking) -> list[str]:
-    """Licence credits for the public sources behind a result (ATLAS, AIID), for the screen and exports."""
-    from analytics.ingest import aiid, atlas
+    """Licence credits for the public sources behind a result (analytics.sources), for the screen and exports."""
+    from analytics.sources import credits_for
 
-    sources = {s for m in markings for s in m.sources}
-    return [
-        credit for key, credit in ((atlas.SOURCE, atlas.CREDIT), (aiid.SOURCE, aiid.CREDIT)) if key in sources
-    ]
-
-
-def matrix_header(marking: Marking, filters_text: str) -> list[str]:
-    """The '#' lines heading the matrix CSV: marking, filters in words, source credits."""
-    lines = [marking.label, f"Filters: {filters_text}"]
-    credits = source_credits(marking)
-    if credits:
-        lines.append(f"Sources: {'; '.join(credits)}")
-    return lines
-
-
-def matrix_frame(data: MatrixData, names: dict[str, str]) -> pd.DataFrame:
-    rows = matrix_export_rows(data, names)
-    return pd.DataFrame(rows) if rows else pd.DataFrame({"technique_id": pd.Series([], dtype=str)})
-
-
-def matrix_csv(data: MatrixData, names: dict[str, str], marking: Marking, filters_text: str) -> bytes:
-    """The matrix as CSV, headed by its marking, the filters and the source credits (lines starting '#'),
-    escaped like every CSV export (analytics.export.table.csv_bytes)."""
-    return csv_bytes(matrix_frame(data, names), matrix_header(marking, filters_text))
-
-
-def export_matrix_csv(
-    store: Store,
-    viewer: Viewer,
-    data: MatrixData,
-    names: dict[str, str],
-    marking: Marking,
-    f: Filters,
-    today: date,
-    mode: str,
-) -> bytes:
-    """The page's download: the matrix CSV, and the audit entry of its export."""
-    return export_csv(
-        store,
-        viewer,
-        matrix_frame(data, names),
-        marking,
-        header=matrix_header(marking, f.describe(today)),
-        obj=f"matrix:{mode}",
-        kind="matrix",
-        filters=f,
-    )
+    return credits_for(s for m in markings for s in m.sources)

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from analytics.export import table as table_export
 from analytics.filters import Filters
+from analytics.links import queries as links
 from analytics.matrix import queries as matrix
 from analytics.matrix import taxonomy
 from tests.conftest import AU_ANALYST, TODAY, UK_ANALYST
@@ -133,12 +135,12 @@ def test_new_mapping_closes_a_gap(store) -> None:
 
 def test_incidents_for_technique(store) -> None:
     ids = seed(store)
-    r = matrix.incidents_for_technique(store.cursor(), UK_ANALYST, LAST_12M, TODAY, "AML.T0051")
+    r = links.incidents_for_technique(store.cursor(), UK_ANALYST, LAST_12M, TODAY, "AML.T0051")
     assert sorted(r.data["id"]) == sorted([ids["direct"], ids["both_levels"]])
     assert r.marking.rows == 2
-    r = matrix.incidents_for_technique(store.cursor(), AU_ANALYST, Filters(), TODAY, "AML.T0020")
+    r = links.incidents_for_technique(store.cursor(), AU_ANALYST, Filters(), TODAY, "AML.T0020")
     assert sorted(r.data["id"]) == sorted([ids["poison"], ids["old"]])
-    r = matrix.incidents_for_technique(store.cursor(), UK_ANALYST, Filters(), TODAY, "AML.T0020", limit=1)
+    r = links.incidents_for_technique(store.cursor(), UK_ANALYST, Filters(), TODAY, "AML.T0020", limit=1)
     assert len(r.data) == 1 and r.marking.rows == 3
 
 
@@ -147,7 +149,9 @@ def test_matrix_csv_carries_marking_and_credits(store) -> None:
     store.incident(source="aiid", techniques=["AML.T0020"], tlp="CLEAR")
     result = matrix.recompute(store.cursor(), UK_ANALYST, LAST_12M, TODAY)
     names = taxonomy.technique_names(store.cursor())
-    text = matrix.matrix_csv(result.data, names, result.marking, LAST_12M.describe(TODAY)).decode()
+    text = table_export.matrix_csv(
+        store.store, UK_ANALYST, result.data, names, result.marking, LAST_12M, TODAY, "incidents"
+    ).decode()
     lines = text.splitlines()
     assert lines[0] == "# TLP:AMBER+STRICT · releasable to UK"
     assert lines[2] == "# Sources: AI Incident Database, CC BY-SA 4.0"
@@ -183,10 +187,10 @@ def test_plain_text_strips_markdown_links(markdown: str, plain: str) -> None:
 @pytest.mark.parametrize("viewer", [UK_ANALYST, AU_ANALYST])
 @pytest.mark.parametrize("f", [LAST_12M, Filters(), Filters(text="no such words")])
 def test_marking_equals_the_foundation_rule(store, viewer, f: Filters) -> None:
-    from analytics.incidents import queries as incidents
+    from analytics.incidents import base as incident_base
 
     seed(store)
     store.incident(source="aiid", tlp="CLEAR", techniques=["AML.T0020"])
     store.incident(source="atlas", tlp="RED", named_recipients=[viewer.email], techniques=["AML.T0020"])
     got = matrix.recompute(store.cursor(), viewer, f, TODAY).marking
-    assert got == incidents.marking_of(store.cursor(), viewer, f, TODAY)
+    assert got == incident_base.marking_of(store.cursor(), viewer, f, TODAY)
