@@ -58,46 +58,7 @@ def capability_chart(
     fig = go.Figure()
     developers = list(dict.fromkeys(points["developer"].tolist()))
     for k, dev in enumerate(developers):
-        sub = points[points["developer"] == dev]
-        has_ci = sub["ci_low"].notna()
-        err_plus = (sub["ci_high"] - sub["score"]).where(has_ci)
-        err_minus = (sub["score"] - sub["ci_low"]).where(has_ci)
-        ci_text = [
-            f"{_fmt(lo)} – {_fmt(hi)}" if pd.notna(lo) else "not reported"
-            for lo, hi in zip(sub["ci_low"], sub["ci_high"], strict=True)
-        ]
-        fig.add_trace(
-            go.Scatter(
-                x=sub["release_date"],
-                y=sub["score"],
-                mode="markers",
-                name=_safe(dev),
-                marker={
-                    "color": PALETTE[k % len(PALETTE)],
-                    "size": 9,
-                    "symbol": [INSTITUTE_SYMBOLS.get(i, "circle") for i in sub["institute"]],
-                    "line": {"color": "white", "width": 0.5},
-                },
-                error_y={
-                    "type": "data",
-                    "array": err_plus.tolist(),
-                    "arrayminus": err_minus.tolist(),
-                    "thickness": 1,
-                    "width": 0,
-                    "color": PALETTE[k % len(PALETTE)],
-                },
-                customdata=[
-                    [rid, _safe(model), ci, _safe(src), inst, _safe(dev)]
-                    for rid, model, ci, src, inst in zip(
-                        sub["run_id"], sub["model"], ci_text, sub["source"], sub["institute"], strict=True
-                    )
-                ],
-                hovertemplate=(
-                    "<b>%{customdata[1]}</b><br>%{customdata[5]}<br>released %{x|%d %b %Y}<br>score %{y:.3f}"
-                    "<br>95% CI %{customdata[2]}<br>source %{customdata[3]} · %{customdata[4]}<extra></extra>"
-                ),
-            )
-        )
+        fig.add_trace(_developer_trace(points[points["developer"] == dev], dev, PALETTE[k % len(PALETTE)]))
     if not frontier.empty:
         fig.add_trace(
             go.Scatter(
@@ -133,6 +94,47 @@ def capability_chart(
         margin={"r": 10},
     )
     return fig
+
+
+def _developer_trace(sub: pd.DataFrame, dev: str, colour: str) -> go.Scatter:
+    """One developer's runs: markers shaped by who ran them, 95% whiskers, the run id first in customdata."""
+    has_ci = sub["ci_low"].notna()
+    err_plus = (sub["ci_high"] - sub["score"]).where(has_ci)
+    err_minus = (sub["score"] - sub["ci_low"]).where(has_ci)
+    ci_text = [
+        f"{_fmt(lo)} – {_fmt(hi)}" if pd.notna(lo) else "not reported"
+        for lo, hi in zip(sub["ci_low"], sub["ci_high"], strict=True)
+    ]
+    return go.Scatter(
+        x=sub["release_date"],
+        y=sub["score"],
+        mode="markers",
+        name=_safe(dev),
+        marker={
+            "color": colour,
+            "size": 9,
+            "symbol": [INSTITUTE_SYMBOLS.get(i, "circle") for i in sub["institute"]],
+            "line": {"color": "white", "width": 0.5},
+        },
+        error_y={
+            "type": "data",
+            "array": err_plus.tolist(),
+            "arrayminus": err_minus.tolist(),
+            "thickness": 1,
+            "width": 0,
+            "color": colour,
+        },
+        customdata=[
+            [rid, _safe(model), ci, _safe(src), inst, _safe(dev)]
+            for rid, model, ci, src, inst in zip(
+                sub["run_id"], sub["model"], ci_text, sub["source"], sub["institute"], strict=True
+            )
+        ],
+        hovertemplate=(
+            "<b>%{customdata[1]}</b><br>%{customdata[5]}<br>released %{x|%d %b %Y}<br>score %{y:.3f}"
+            "<br>95% CI %{customdata[2]}<br>source %{customdata[3]} · %{customdata[4]}<extra></extra>"
+        ),
+    )
 
 
 def comparison_chart(scores: pd.DataFrame, models: list[str]) -> go.Figure:

@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from analytics.demo.generator import build_demo
+from analytics.evals import comparisons
 from analytics.evals import queries as evals
+from analytics.evals import runs as eval_runs
 from analytics.filters import Filters
 from analytics.store.database import Store, close_all
 from tests.conftest import AU_ANALYST, ROOT, TODAY, UK_ANALYST, figure_spec
@@ -115,7 +117,10 @@ def test_picks_survive_a_visit_to_another_tab(open_page) -> None:
 def test_importing_the_evaluation_queries_does_not_load_scipy() -> None:
     """scipy.stats takes 1.7 s to import on an idle 2-core machine and 6 s on a busy one; only the paired tests
     of the Compare tab need it, so the first render of the page must not wait for it."""
-    code = "import sys, analytics.evals.queries, analytics.evals.charts, analytics.links.queries; print('scipy.stats' in sys.modules)"
+    code = (
+        "import sys, analytics.evals.queries, analytics.evals.comparisons, analytics.evals.runs, "
+        "analytics.evals.charts, analytics.links.queries; print('scipy.stats' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -177,7 +182,9 @@ def test_comparing_models_shows_intervals_and_paired_verdicts(open_page, db) -> 
     picked = ["Helix-2.1", "Fjord-2.2", "Basalt-2.1"]
     at.multiselect(key="ev_models").set_value(picked).run()
     assert not at.exception
-    expected = evals.compare_models(_store(db).cursor(), UK_ANALYST, Filters(), TODAY, tuple(picked)).data
+    expected = comparisons.compare_models(
+        _store(db).cursor(), UK_ANALYST, Filters(), TODAY, tuple(picked)
+    ).data
     pairs = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
     assert pairs["verdict"].tolist() == expected.pairs["verdict"].tolist()
     assert "McNemar exact" in set(pairs["test"])
@@ -193,7 +200,7 @@ def test_one_model_asks_for_more(open_page) -> None:
 
 def test_agreement_counts_match_the_query(open_page, db) -> None:
     at = _tab(open_page("analyst@au.example"), "UK–AU agreement")
-    expected = evals.institute_agreement(_store(db).cursor(), AU_ANALYST, Filters(), TODAY).data
+    expected = comparisons.institute_agreement(_store(db).cursor(), AU_ANALYST, Filters(), TODAY).data
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Run by both"] == f"{len(expected):,}"
     assert metrics["Disagree"] == f"{(expected['status'] == 'disagree').sum():,}"
@@ -208,7 +215,7 @@ def test_run_detail_pages_samples_in_sql(open_page, db) -> None:
     at.selectbox(key="ev_benchmark").set_value("SWE-bench Verified").run()
     _tab(at, "Run detail")
     run_id = at.selectbox(key="ev_run").value
-    detail = evals.run_detail(_store(db).cursor(), UK_ANALYST, run_id).data
+    detail = eval_runs.run_detail(_store(db).cursor(), UK_ANALYST, run_id).data
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Score"] == f"{detail.run['score']:.3f}"
     assert metrics["Samples"] == f"{detail.samples_total:,}"

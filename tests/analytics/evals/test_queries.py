@@ -1,5 +1,5 @@
-"""Viewer-scoped evaluation queries on real stores: markings, filters, frontier, thresholds, comparison with
-paired tests, cross-institute agreement and run detail."""
+"""Viewer-scoped evaluation queries on real stores: markings (across every evaluation read), filters, frontier
+and thresholds. Comparisons are in test_comparisons.py, run detail in test_runs.py."""
 
 from __future__ import annotations
 
@@ -8,17 +8,15 @@ from datetime import date
 import pytest
 
 from analytics.access.viewer import AccessDenied
+from analytics.evals import comparisons
 from analytics.evals import queries as evals
+from analytics.evals import runs as eval_runs
 from analytics.filters import Filters
 from analytics.store.audit import opaque_id
+from tests.analytics.evals.samples import right_first as _samples
 from tests.conftest import ADMIN, AU_ANALYST, TODAY, UK_ANALYST, UK_LEAD, UK_POLICY
 
 ALL = Filters()
-
-
-def _samples(prefix: str, right: int, n: int) -> dict[str, float]:
-    """n samples named prefix0000.., the first `right` scored 1."""
-    return {f"{prefix}{k:04d}": (1.0 if k < right else 0.0) for k in range(n)}
 
 
 # -- markings -------------------------------------------------------------------------------------------------
@@ -70,14 +68,14 @@ def test_au_analyst_sees_nothing_of_uk_only_runs(marked) -> None:
     cap = evals.capability_over_time(con, AU_ANALYST, ALL, TODAY, "Cybench")
     assert sorted(cap.data.points["run_id"]) == ["epoch:x", "shared"]
     assert cap.data.frontier["best"].max() == 0.6  # the invisible 0.9 does not lift the frontier
-    assert evals.model_options(con, AU_ANALYST, ALL, TODAY) == [("A", 1), ("C", 1)]
-    assert evals.run_detail(con, AU_ANALYST, "uk-strict") is None
-    assert evals.run_detail(con, AU_ANALYST, "no-such-run") is None
-    assert evals.sample_page(con, AU_ANALYST, "uk-strict", 0).data.empty
-    cmp = evals.compare_models(con, AU_ANALYST, ALL, TODAY, ("A", "B", "C"))
+    assert comparisons.model_options(con, AU_ANALYST, ALL, TODAY) == [("A", 1), ("C", 1)]
+    assert eval_runs.run_detail(con, AU_ANALYST, "uk-strict") is None
+    assert eval_runs.run_detail(con, AU_ANALYST, "no-such-run") is None
+    assert eval_runs.sample_page(con, AU_ANALYST, "uk-strict", 0).data.empty
+    cmp = comparisons.compare_models(con, AU_ANALYST, ALL, TODAY, ("A", "B", "C"))
     assert sorted(cmp.data.scores["model"]) == ["A", "C"]
     assert evals.threshold_for(con, AU_ANALYST, "Secret range") is None
-    assert evals.runs_of_benchmark(con, AU_ANALYST, ALL, TODAY, "Secret range").data.empty
+    assert eval_runs.runs_of_benchmark(con, AU_ANALYST, ALL, TODAY, "Secret range").data.empty
 
 
 def test_thresholds_on_invisible_benchmarks_behave_as_missing(marked) -> None:
@@ -208,114 +206,3 @@ def test_threshold_must_be_a_number(store) -> None:
     store.eval_run()
     with pytest.raises(ValueError, match="finite"), store.store.transaction() as con:
         evals.set_threshold(con, UK_ANALYST, "Cybench", float("nan"))
-
-
-# -- comparison -----------------------------------------------------------------------------------------------
-
-
-def test_paired_comparison_on_shared_samples(store) -> None:
-    """A and B answer the same 400 samples: B is right on the first 200, A on those and 16 more. McNemar: 16
-    discordant pairs all for A, p = 2 * 0.5**16. C has only a score and stderr: unpaired z-tests."""
-    store.eval_run(
-        run_id="a", model="A", score=0.54, stderr=0.0249, samples=_samples("q", 216, 400), n_samples=400
-    )
-    store.eval_run(
-        run_id="b", model="B", score=0.50, stderr=0.025, samples=_samples("q", 200, 400), n_samples=400
-    )
-    store.eval_run(run_id="c", model="C", score=0.45, stderr=0.025)
-    store.eval_run(run_id="a-old", model="A", score=0.1, eval_date=date(2024, 1, 1))  # not chosen: no samples
-    store.eval_run(run_id="other", model="A", benchmark="GPQA", score=0.3)  # only A: not compared
-    res = evals.compare_models(store.cursor(), UK_ANALYST, ALL, TODAY, ("A", "B", "C"))
-    scores = res.data.scores.set_index("model")
-    assert scores.loc["A", "run_id"] == "a"
-    assert res.data.single == ["GPQA"]
-    pairs = {(r.model_a, r.model_b): r for r in res.data.pairs.itertuples()}
-    ab = pairs[("A", "B")]
-    assert (ab.test, ab.n_paired) == ("McNemar exact", 400)
-    assert ab.diff == pytest.approx(0.04)
-    assert ab.p == pytest.approx(2 * 0.5**16)
-    assert ab.p_holm == pytest.approx(3 * 2 * 0.5**16)  # smallest of three p-values, times three
-    assert ab.verdict == "real difference: A higher"
-    ac = pairs[("A", "C")]
-    assert ac.test == "z-test (unpaired)"
-    assert ac.n_paired == 0
-    bc = pairs[("B", "C")]
-    assert bc.verdict == "no clear difference"
-    assert res.marking.rows == 3
-
-
-def test_partial_credit_pairs_use_the_bootstrap(store) -> None:
-    a = {f"q{k:03d}": (0.5 if k < 60 else 1.0 if k < 90 else 0.0) for k in range(200)}
-    b = {f"q{k:03d}": (0.0 if k < 60 else 1.0 if k < 90 else 0.0) for k in range(200)}
-    store.eval_run(run_id="a", model="A", samples=a, n_samples=200)
-    store.eval_run(run_id="b", model="B", samples=b, n_samples=200)
-    pair = evals.compare_models(store.cursor(), UK_ANALYST, ALL, TODAY, ("A", "B")).data.pairs.iloc[0]
-    assert pair["test"] == "paired bootstrap"
-    assert pair["n_paired"] == 200
-    assert pair["diff"] == pytest.approx(60 * 0.5 / 200)
-    assert pair["verdict"] == "real difference: A higher"
-
-
-def test_too_few_shared_samples_are_not_tested(store) -> None:
-    store.eval_run(run_id="a", model="A", samples=_samples("q", 3, 5), n_samples=5, stderr=None)
-    store.eval_run(run_id="b", model="B", samples=_samples("q", 2, 5), n_samples=5, stderr=None)
-    pair = evals.compare_models(store.cursor(), UK_ANALYST, ALL, TODAY, ("A", "B")).data.pairs.iloc[0]
-    assert pair["verdict"] == "too few shared samples (5): cannot test"
-
-
-def test_at_most_five_models_are_compared(store) -> None:
-    for k in range(7):
-        store.eval_run(model=f"M{k}", score=0.1 * k)
-    res = evals.compare_models(store.cursor(), UK_ANALYST, ALL, TODAY, tuple(f"M{k}" for k in range(7)))
-    assert sorted(res.data.scores["model"]) == ["M0", "M1", "M2", "M3", "M4"]
-    assert len(res.data.pairs) == 10
-
-
-# -- agreement ------------------------------------------------------------------------------------------------
-
-
-def test_agreement_flags_planted_disagreements(store) -> None:
-    plant = [
-        # model, UK (score, se), AU (score, se), expected status
-        ("Agree", (0.60, 0.02), (0.62, 0.02), "agree"),
-        ("Disagree", (0.80, 0.02), (0.50, 0.02), "disagree"),
-        ("Check", (0.60, 0.02), (0.66, 0.02), "check"),  # overlap (0.639 > 0.621) but z = 2.12
-        ("Unknown", (0.60, None), (0.70, 0.02), "no interval"),
-    ]
-    for model, (us, ue), (as_, ae), _ in plant:
-        store.eval_run(model=model, institute="UK", score=us, stderr=ue)
-        store.eval_run(model=model, institute="AU", score=as_, stderr=ae)
-    store.eval_run(model="UK only", institute="UK")
-    store.eval_run(model="Agree", institute="AU", task_version="2", score=0.1)  # other task version: no pair
-    df = evals.institute_agreement(store.cursor(), AU_ANALYST, ALL, TODAY).data.set_index("model")
-    assert sorted(df.index) == ["Agree", "Check", "Disagree", "Unknown"]
-    for model, _, _, status in plant:
-        assert df.loc[model, "status"] == status, model
-    assert df.loc["Disagree", "difference"] == pytest.approx(0.30)
-    assert not df.loc["Disagree", "overlap"]
-    assert df.loc["Check", "overlap"]
-    assert df.loc["Check", "p_value"] == pytest.approx(0.0339, abs=1e-3)
-
-
-def test_agreement_uses_only_runs_the_viewer_may_see(store) -> None:
-    store.eval_run(model="X", institute="UK", score=0.9, tlp="AMBER+STRICT", releasable_to=["UK"])
-    store.eval_run(model="X", institute="AU", score=0.1, tlp="AMBER+STRICT", releasable_to=["AU"])
-    assert evals.institute_agreement(store.cursor(), UK_ANALYST, ALL, TODAY).data.empty
-    assert evals.institute_agreement(store.cursor(), AU_ANALYST, ALL, TODAY).data.empty
-
-
-# -- run detail -----------------------------------------------------------------------------------------------
-
-
-def test_run_detail_distribution_and_paging(store) -> None:
-    samples = {f"s{k:03d}": (1.0 if k % 3 == 0 else 0.0) for k in range(120)}
-    store.eval_run(run_id="r", samples=samples, n_samples=120, tlp="AMBER", releasable_to=["UK"])
-    con = store.cursor()
-    detail = evals.run_detail(con, UK_ANALYST, "r")
-    assert detail.data.samples_total == 120
-    assert detail.data.distribution.values.tolist() == [["C", 1.0, 40], ["I", 0.0, 80]]
-    assert (detail.marking.tlp, detail.marking.releasable_to) == ("AMBER", ("UK",))
-    page = evals.sample_page(con, UK_ANALYST, "r", 2, 50).data
-    assert page["sample_id"].tolist() == [f"s{k:03d}" for k in range(100, 120)]
-    assert evals.sample_page(con, UK_ANALYST, "r", 0, 999).data.shape[0] == 50  # unknown page size -> 50
-    assert evals.run_detail(con, AU_ANALYST, "r") is None
