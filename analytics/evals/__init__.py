@@ -1,3 +1,7 @@
-"""Evaluation results: capability over time, model comparisons, UK-AU agreement, run detail; queries
-and figures.
+"""Evaluation results, behind the Evaluations page.
+
+queries.py      the WHERE every evaluation read shares (eval_where), benchmarks, capability over time, thresholds
+comparisons.py  models compared on shared benchmarks (paired tests), UK-AU agreement
+runs.py         a benchmark's runs, one run in detail, pages of its samples
+charts.py       the figures of all of the above
 """
