@@ -1,5 +1,8 @@
 """Incident explorer: headline figures, trend with anomaly flags, UK and AU side by side, breakdowns, and the
-incident table with its detail. Every chart narrows the shared sidebar filters when clicked."""
+incident table with its detail. Every chart narrows the shared sidebar filters when clicked.
+
+`main()` draws the page: one function per section and tab. The data is `analytics.incidents.explorer`'s (one
+statement per filter change); the figures are `analytics.incidents.charts`'."""
 
 from datetime import date, datetime
 from functools import partial
@@ -11,13 +14,17 @@ import streamlit as st
 from analytics import session
 from analytics.access.markings import Marking
 from analytics.access.pages import RECORD_ROLES
+from analytics.access.viewer import Viewer
 from analytics.export import table as table_export
+from analytics.filters import Filters
 from analytics.incidents import charts as incident_charts
-from analytics.incidents import queries as incidents
+from analytics.incidents import explorer as incident_explorer
+from analytics.incidents.explorer import ExplorerData
 from analytics.links import queries as links
 from analytics.stats.anomalies import DEFAULT_RULE
 from analytics.vocab import SEVERITY_LABELS
 from pages.ui import (
+    change_label,
     chart,
     empty_state,
     inert_markdown,
@@ -27,17 +34,61 @@ from pages.ui import (
     selection_points,
 )
 
-viewer = session.require_role(*RECORD_ROLES)
-f = session.filters()
-today = session.today()
-incident_id = st.query_params.get("incident")
-
 TABS = ["Trend", "UK and AU", "Breakdowns", "Incidents"]
 GRAIN_LABELS = {"week": "Week", "month": "Month", "quarter": "Quarter"}
 MODE_LABELS = {"stacked": "Stacked bars", "lines": "Lines"}
+# Developer and releasability are in the detail; the table keeps to what fits at a glance.
+TABLE_ORDER = [
+    "id",
+    "occurred_on",
+    "title",
+    "originator",
+    "category",
+    "severity",
+    "actor_type",
+    "sectors",
+    "affected_system",
+    "status",
+    "tlp",
+]
 
-st.title("Incident explorer")
-st.caption(inert_markdown(f.describe(today)))
+
+def main() -> None:
+    viewer = session.require_role(*RECORD_ROLES)
+    f = session.filters()
+    today = session.today()
+    incident_id = st.query_params.get("incident")
+    st.title("Incident explorer")
+    st.caption(inert_markdown(f.describe(today)))
+    # The split and period of the trend live in the Trend tab but shape the one query behind the whole page.
+    grain = st.session_state.get("xp_grain") or "month"
+    dimension = st.session_state.get("xp_dim") or "category"
+    data = session.query(incident_explorer.explorer_summary, f, today, grain, dimension)
+    marking_banner(data.marking, f"{data.headline.incidents:,} incidents")
+    headline(data)
+    if data.empty:
+        empty_state("No incidents match these filters. Widen the period or remove a filter in the sidebar.")
+        if incident_id:
+            show_detail(str(incident_id))
+        return
+
+    if incident_id and st.session_state.get("xp_opened") != incident_id:
+        st.session_state["xp_tab"] = "Incidents"  # a link or a row choice names an incident: show it
+    st.session_state["xp_opened"] = incident_id
+    tab_trend, tab_orig, tab_break, tab_table = st.tabs(TABS, key="xp_tab", on_change="rerun")
+    if tab_trend.open:
+        with tab_trend:
+            trend_tab(data)
+            whats_new(data)
+    if tab_orig.open:
+        with tab_orig:
+            originators_tab(data)
+    if tab_break.open:
+        with tab_break:
+            breakdowns_tab(data)
+    if tab_table.open:
+        with tab_table:
+            incidents_tab(viewer, f, today, data, incident_id)
 
 
 def clicked(event: Any, key: str) -> None:
@@ -61,12 +112,298 @@ def clickable(fig: Any, key: str, marking: Marking) -> None:
     clicked(event, key)
 
 
+def headline(data: ExplorerData) -> None:
+    """Four figures, each against the previous period of equal length when the range has one."""
+    h = data.headline
+    prev_words = "vs the previous period of equal length" if h.prev_incidents is not None else None
+    incidents_col, high_col, sectors_col, flags_col = st.columns(4)
+    incidents_col.metric(
+        "Incidents",
+        f"{h.incidents:,}",
+        change_label(h.incidents, h.prev_incidents),
+        delta_color="inverse",
+        help=prev_words,
+    )
+    high_col.metric(
+        "High or critical",
+        f"{h.high_share:.0%}" if h.high_share is not None else "–",
+        change_label(h.high_share, h.prev_high_share, points=True),
+        delta_color="inverse",
+        help="Share of incidents with severity 4 (high) or 5 (critical). " + (prev_words or ""),
+    )
+    sectors_col.metric(
+        "Sectors affected",
+        f"{h.sectors:,}",
+        change_label(h.sectors, h.prev_sectors),
+        delta_color="inverse",
+        help=prev_words,
+    )
+    flags = data.anomalies
+    flags_col.metric(
+        "Periods flagged",
+        f"{flags['period'].nunique():,}" if not flags.empty else "0",
+        help=DEFAULT_RULE.describe(),
+    )
+    if h.prev_incidents is None:
+        st.caption("Choose a period in the sidebar to compare with the period of equal length before it.")
+
+
+def trend_tab(data: ExplorerData) -> None:
+    """The trend split by a dimension, with its controls; a click narrows the filters."""
+    grain_col, split_col, mode_col = st.columns([2, 3, 2])
+    grain_col.segmented_control(
+        "Period",
+        list(GRAIN_LABELS),
+        format_func=GRAIN_LABELS.__getitem__,
+        default="month",
+        key="xp_grain",
+        required=True,
+        persist_state="page",
+    )
+    split_col.selectbox(
+        "Split by",
+        list(incident_explorer.DIMENSIONS),
+        format_func=lambda d: incident_explorer.DIMENSIONS[d].label,
+        key="xp_dim",
+        persist_state="page",
+    )
+    mode = mode_col.segmented_control(
+        "Show",
+        list(MODE_LABELS),
+        format_func=MODE_LABELS.__getitem__,
+        default="stacked",
+        key="xp_mode",
+        required=True,
+        persist_state="page",
+    )
+    dim = incident_explorer.DIMENSIONS[data.dimension]
+    marking_banner(data.baseline_marking, "trend and flags (includes the baseline periods)")
+    trend_fig = incident_charts.trend_chart(
+        data.totals,
+        data.trend,
+        data.anomalies,
+        grain=data.grain,
+        dimension=data.dimension,
+        dimension_field=dim.filter_attr,
+        mode=mode or "stacked",
+        start=data.start,
+        end=data.end,
+    )
+    clickable(trend_fig, "trend", data.baseline_marking)
+    page_to_slide(
+        f"Incidents per {data.grain} by {data.dimension}",
+        [(trend_fig, data.baseline_marking)],
+        key="xp_slide",
+    )
+    notes = ["Click a bar or point to narrow the filters to that period and value."]
+    if data.totals["partial"].any():
+        notes.append("Paler bars are periods only partly inside the range (or not over yet).")
+    if dim.unnest:
+        notes.append("An incident with several sectors counts once in each.")
+    st.caption(" ".join(notes))
+
+
+def whats_new(data: ExplorerData) -> None:
+    """The periods flagged as breaking from their recent baseline."""
+    st.subheader("What's new")
+    st.caption(DEFAULT_RULE.describe() + " See docs/incident-analysis.md.")
+    flags = data.anomalies
+    if flags.empty:
+        st.caption("No period in this view breaks from its recent baseline.")
+        return
+    severity_split = data.dimension == "severity"
+    shown = flags.head(12).assign(
+        period=lambda d: [incident_charts.period_label(p, data.grain) for p in d["period"]],
+        series=lambda d: [
+            f"{v} {SEVERITY_LABELS.get(int(v), '')}" if severity_split and v.isdigit() else v
+            for v in d["series"]
+        ],
+    )
+    st.dataframe(
+        shown[["period", "series", "count", "expected", "ratio"]],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "period": st.column_config.TextColumn(GRAIN_LABELS[data.grain]),
+            "series": st.column_config.TextColumn(
+                incident_explorer.DIMENSIONS[data.dimension].label + " (or all incidents)"
+            ),
+            "count": st.column_config.NumberColumn("Incidents", format="%d"),
+            "expected": st.column_config.NumberColumn("Baseline (mean)", format="%.1f"),
+            "ratio": st.column_config.NumberColumn("× baseline", format="%.1f×"),
+        },
+    )
+
+
+def originators_tab(data: ExplorerData) -> None:
+    """Each institute's incidents by category, and the categories where their pictures differ most."""
+    marking_banner(data.marking)
+    by_orig = data.by_originator
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown("**Each institute's incidents by category** (share of its own total)")
+        clickable(incident_charts.originator_chart(by_orig), "originators", data.marking)
+    with right:
+        st.markdown("**Where their pictures differ most**")
+        if set(by_orig["originator"]) != {"UK", "AU"}:
+            st.caption("Only one institute's incidents match these filters; there is nothing to compare.")
+            return
+        diff = incident_charts.originator_differences(by_orig)
+        st.dataframe(
+            diff.assign(
+                uk_share=diff["uk_share"] * 100,
+                au_share=diff["au_share"] * 100,
+                difference=diff["difference"] * 100,
+            )[["category", "uk_share", "au_share", "difference", "uk", "au"]],
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "category": "Category",
+                "uk_share": st.column_config.NumberColumn("UK share", format="%.1f%%"),
+                "au_share": st.column_config.NumberColumn("AU share", format="%.1f%%"),
+                "difference": st.column_config.NumberColumn("UK − AU", format="%+.1f pts"),
+                "uk": st.column_config.NumberColumn("UK n", format="%d"),
+                "au": st.column_config.NumberColumn("AU n", format="%d"),
+            },
+        )
+        small = diff[diff["z"].abs() < 2]
+        if not small.empty:
+            st.caption(
+                f"{len(small)} of these differences could be chance (|z| < 2 in a two-proportion test)."
+            )
+        st.caption("Click a bar to narrow the filters to that institute and category.")
+
+
+def breakdowns_tab(data: ExplorerData) -> None:
+    """Category × sector, actor types, severities, and the most affected systems and developers."""
+    marking_banner(data.marking)
+    st.markdown("**Category × sector** (click a cell to narrow the filters)")
+    clickable(incident_charts.heatmap_chart(data.heatmap), "heatmap", data.marking)
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**By actor type**")
+        clickable(
+            incident_charts.bars_chart(data.actors, "actor_type", "actor_types"), "actors", data.marking
+        )
+    with right:
+        st.markdown("**By severity**")
+        clickable(incident_charts.severity_chart(data.severities), "severity", data.marking)
+    left, right = st.columns(2)
+    with left:
+        st.markdown(f"**Top {incident_explorer.TOP_SYSTEMS} affected systems**")
+        chart(incident_charts.bars_chart(data.systems, "affected_system", None), "systems", data.marking)
+    with right:
+        st.markdown(f"**Top {incident_explorer.TOP_SYSTEMS} developers**")
+        chart(incident_charts.bars_chart(data.developers, "developer", None), "developers", data.marking)
+
+
+def incidents_tab(
+    viewer: Viewer, f: Filters, today: date, data: ExplorerData, incident_id: str | None
+) -> None:
+    """The matching incidents, sorted and paged in SQL; choosing a row opens it above the table."""
+    total = data.headline.incidents
+    detail_box = st.container()
+    sort_col, order_col, size_col, pages_col = st.columns([3, 3, 2, 4])
+    sort = sort_col.selectbox(
+        "Sort by", list(incident_explorer.SORT_COLUMNS), key="xp_sort", persist_state="page"
+    )
+    descending = order_col.segmented_control(
+        "Order",
+        [True, False],
+        format_func=lambda v: "Descending" if v else "Ascending",
+        default=True,
+        required=True,
+        key="xp_desc",
+        persist_state="page",
+    )
+    size = size_col.selectbox(
+        "Rows per page", incident_explorer.PAGE_SIZES, index=1, key="xp_size", persist_state="page"
+    )
+    pages = incident_explorer.page_count(total, size)
+    # A new sort, page size or filter starts again at page 1 (and forgets the row chosen on the old page).
+    view = f"{sort}_{descending}_{size}_{abs(hash(f)) % 10**8}"
+    with pages_col:
+        st.markdown("&nbsp;")
+        page = st.pagination(pages, key=f"xp_page_{view}", max_visible_pages=5, persist_state="page")
+    page = max(1, min(int(page or 1), pages))
+    rows = session.query(incident_explorer.incident_page, f, today, sort, bool(descending), page, size)
+    marking_banner(data.marking, f"all {total:,} matching incidents")
+    first = (page - 1) * size + 1
+    st.caption(
+        f"Rows {first:,}–{first + len(rows.data) - 1:,} of {total:,}, sorted over all of them. "
+        "Choose a row to open the incident."
+    )
+    picked = _table(rows.data, key=f"xp_table_{st.session_state.get('xp_gen_table', 0)}_{view}_{page}")
+    if picked is not None and picked != incident_id:
+        st.query_params["incident"] = picked
+        incident_id = picked
+    _download(viewer, f, today, sort, bool(descending), data)
+    if incident_id:
+        with detail_box:
+            show_detail(str(incident_id))
+
+
+def _table(rows: pd.DataFrame, key: str) -> str | None:
+    """One page of incidents; the id of the row chosen, if any."""
+    event = st.dataframe(
+        rows,
+        hide_index=True,
+        width="stretch",
+        height=min(36 * (len(rows) + 1) + 2, 640),
+        on_select="rerun",
+        selection_mode="single-row",
+        key=key,
+        column_order=TABLE_ORDER,
+        column_config={
+            "id": "Id",
+            "occurred_on": st.column_config.DateColumn("Date"),
+            "title": st.column_config.TextColumn("Title", width="large"),
+            "originator": "By",
+            "category": "Category",
+            "severity": st.column_config.NumberColumn("Severity", format="%d"),
+            "actor_type": "Actor type",
+            "sectors": st.column_config.ListColumn("Sectors"),
+            "affected_system": "Affected system",
+            "developer": "Developer",
+            "status": "Status",
+            "tlp": "TLP",
+            "releasable_to": st.column_config.ListColumn("Releasable to"),
+        },
+    )
+    chosen = getattr(getattr(event, "selection", None), "rows", None) or []
+    if chosen and 0 <= chosen[0] < len(rows):
+        return str(rows.iloc[chosen[0]]["id"])
+    return None
+
+
+def _download(
+    viewer: Viewer, f: Filters, today: date, sort: str, descending: bool, data: ExplorerData
+) -> None:
+    """The marked CSV of every matching incident in the table's order (at most EXPORT_ROW_LIMIT)."""
+    total, limit = data.headline.incidents, incident_explorer.EXPORT_ROW_LIMIT
+    # Built only when the button is pressed (the file can run to 250k rows), with this viewer's scope.
+    export_csv = partial(
+        table_export.incidents_csv, session.store(), viewer, f, today, sort, descending, at_least=data.marking
+    )
+    limit_note = f" (the first {limit:,} in this order)" if total > limit else ""
+    st.download_button(
+        f"Download {min(total, limit):,} rows as CSV{limit_note}",
+        data=export_csv,
+        file_name=table_export.export_filename("incidents", data.marking, "csv", today),
+        mime="text/csv",
+        icon=":material/download:",
+        on_click="ignore",
+        key="xp_csv",
+    )
+
+
 def show_detail(incident: str) -> None:
-    detail = session.query(incidents.incident_detail, incident)
+    """One incident: every field, its techniques, related incidents and linked evaluations. An id that does
+    not exist and one this viewer may not see get the same answer."""
+    detail = session.query(incident_explorer.incident_detail, incident)
     with st.container(border=True):
         top_l, top_r = st.columns([5, 1])
         if detail is None:
-            # The same answer for an id that does not exist and one this viewer may not see.
             top_l.warning("No incident with this id.", icon=":material/search_off:")
             top_l.text(f"Requested: {incident[:100]}")
         if top_r.button("Close", icon=":material/close:", key="xp_close"):
@@ -80,40 +417,6 @@ def show_detail(incident: str) -> None:
             marking_banner(detail.marking, "this incident")
             st.subheader(str(r["id"]), anchor=False)
             st.text(str(r["title"]))
-        fields = {
-            "Occurred": r["occurred_on"],
-            "Reported": r["reported_on"],
-            "Reported by": r["originator"],
-            "Source": r["source"],
-            "Category": r["category"],
-            "Severity": f"{r['severity']} {SEVERITY_LABELS.get(int(r['severity']), '')}",
-            "Actor type": r["actor_type"],
-            "Sectors": ", ".join(map(str, r["sectors"])),
-            "Countries": ", ".join(map(str, r["countries"])),
-            "Affected system": r["affected_system"],
-            "Developer": r["developer"],
-            "Status": r["status"],
-            "Source reliability": r["source_reliability"],
-            "Credibility": r["credibility"],
-            "Tags": ", ".join(map(str, r["tags"])),
-            "TLP": f"TLP:{r['tlp']}",
-            "Releasable to": ", ".join(map(str, r["releasable_to"])),
-            "Named recipients": ", ".join(map(str, r["named_recipients"])),
-            "Import batch": r["import_batch"],
-            "Created": r["created_at"],
-            "Updated": r["updated_at"],
-        }
-
-        def show(v: Any) -> str:
-            if v is None or (not isinstance(v, str) and pd.isna(v)):
-                return "–"
-            if isinstance(v, datetime | pd.Timestamp):
-                ts = pd.Timestamp(v)
-                return ts.date().isoformat() if ts == ts.normalize() else ts.strftime("%Y-%m-%d %H:%M")
-            if isinstance(v, date):
-                return v.isoformat()
-            return str(v) or "–"
-
         left, right = st.columns([3, 2])
         with left:
             st.markdown("**Summary**")
@@ -129,365 +432,107 @@ def show_detail(incident: str) -> None:
                     column_config={"technique_id": "Technique", "name": "Name", "tactics": "Tactics"},
                 )
         with right:
+            fields = _detail_fields(r)
             st.dataframe(
-                pd.DataFrame({"Field": list(fields), "Value": [show(v) for v in fields.values()]}),
+                pd.DataFrame({"Field": list(fields), "Value": list(fields.values())}),
                 hide_index=True,
                 width="stretch",
                 height=35 * (len(fields) + 1) + 3,
             )
-        st.markdown("**Related incidents** (sharing techniques or the affected system)")
-        if detail.related.data.empty:
-            st.caption("None that you may see.")
-        else:
-            marking_banner(detail.related.marking, "related incidents")
-            st.dataframe(
-                detail.related.data,
-                hide_index=True,
-                width="stretch",
-                column_config={
-                    "id": "Id",
-                    "occurred_on": st.column_config.DateColumn("Date"),
-                    "title": "Title",
-                    "originator": "By",
-                    "category": "Category",
-                    "affected_system": "Affected system",
-                    "shared_techniques": st.column_config.NumberColumn("Shared techniques", format="%d"),
-                    "same_system": st.column_config.CheckboxColumn("Same system"),
-                    "tlp": "TLP",
-                },
-            )
-        st.markdown("**Evaluations of the affected model and of its techniques**")
-        linked = session.query(links.evaluations_for_incident, incident)
-        if linked.data.empty:
-            st.caption(
-                "No evaluation results you may see cover this model or (through the benchmark mapping on the "
-                "Threat matrix page) this incident's techniques."
-            )
-        else:
-            marking_banner(linked.marking, "evaluation runs")
-            st.dataframe(
-                linked.data,
-                hide_index=True,
-                width="stretch",
-                column_config={
-                    "link": "Linked by",
-                    "via": "Via",
-                    "benchmark": "Benchmark",
-                    "model": "Model",
-                    "runs": st.column_config.NumberColumn("Runs", format="%d"),
-                    "latest_score": st.column_config.NumberColumn("Latest score", format="%.3f"),
-                    "latest_date": st.column_config.DateColumn("Latest run"),
-                    "latest_institute": "By",
-                    "best_score": st.column_config.NumberColumn("Best", format="%.3f"),
-                    "trend": st.column_config.LineChartColumn("Trend", y_min=0.0, y_max=1.0),
-                },
-            )
+        _related(detail.related.data, detail.related.marking)
+        _linked_evaluations(incident)
 
 
-# The split and period of the trend live in the Trend tab but shape the one query behind the whole page.
-grain = st.session_state.get("xp_grain") or "month"
-dimension = st.session_state.get("xp_dim") or "category"
-data = session.query(incidents.explorer_summary, f, today, grain, dimension)
-h = data.headline
-
-marking_banner(data.marking, f"{h.incidents:,} incidents")
-
-
-def delta(now: float | None, before: float | None, *, points: bool = False) -> str | None:
-    if now is None or before is None:
-        return None
-    if points:
-        return f"{(now - before) * 100:+.1f} pts"
-    if before == 0:
-        return "new" if now else None
-    return f"{(now - before) / before:+.0%}"
-
-
-prev_words = "vs the previous period of equal length" if h.prev_incidents is not None else None
-c1, c2, c3, c4 = st.columns(4)
-c1.metric(
-    "Incidents",
-    f"{h.incidents:,}",
-    delta(h.incidents, h.prev_incidents),
-    delta_color="inverse",
-    help=prev_words,
-)
-c2.metric(
-    "High or critical",
-    f"{h.high_share:.0%}" if h.high_share is not None else "–",
-    delta(h.high_share, h.prev_high_share, points=True),
-    delta_color="inverse",
-    help="Share of incidents with severity 4 (high) or 5 (critical). " + (prev_words or ""),
-)
-c3.metric(
-    "Sectors affected",
-    f"{h.sectors:,}",
-    delta(h.sectors, h.prev_sectors),
-    delta_color="inverse",
-    help=prev_words,
-)
-flags = data.anomalies
-c4.metric(
-    "Periods flagged",
-    f"{flags['period'].nunique():,}" if not flags.empty else "0",
-    help=DEFAULT_RULE.describe(),
-)
-if h.prev_incidents is None:
-    st.caption("Choose a period in the sidebar to compare with the period of equal length before it.")
-
-if data.empty:
-    empty_state("No incidents match these filters. Widen the period or remove a filter in the sidebar.")
-    if incident_id:
-        show_detail(str(incident_id))
-    st.stop()
-
-if incident_id and st.session_state.get("xp_opened") != incident_id:
-    st.session_state["xp_tab"] = "Incidents"  # a link or a row choice names an incident: show it
-st.session_state["xp_opened"] = incident_id
-tab_trend, tab_orig, tab_break, tab_table = st.tabs(TABS, key="xp_tab", on_change="rerun")
-
-if tab_trend.open:
-    with tab_trend:
-        a, b, c = st.columns([2, 3, 2])
-        a.segmented_control(
-            "Period",
-            list(GRAIN_LABELS),
-            format_func=GRAIN_LABELS.__getitem__,
-            default="month",
-            key="xp_grain",
-            required=True,
-            persist_state="page",
-        )
-        b.selectbox(
-            "Split by",
-            list(incidents.DIMENSIONS),
-            format_func=lambda d: incidents.DIMENSIONS[d].label,
-            key="xp_dim",
-            persist_state="page",
-        )
-        mode = c.segmented_control(
-            "Show",
-            list(MODE_LABELS),
-            format_func=MODE_LABELS.__getitem__,
-            default="stacked",
-            key="xp_mode",
-            required=True,
-            persist_state="page",
-        )
-        dim = incidents.DIMENSIONS[dimension]
-        marking_banner(data.baseline_marking, "trend and flags (includes the baseline periods)")
-        trend_fig = incident_charts.trend_chart(
-            data.totals,
-            data.trend,
-            data.anomalies,
-            grain=grain,
-            dimension=dimension,
-            dimension_field=dim.filter_attr,
-            mode=mode or "stacked",
-            start=data.start,
-            end=data.end,
-        )
-        clickable(trend_fig, "trend", data.baseline_marking)
-        page_to_slide(
-            f"Incidents per {grain} by {dimension}", [(trend_fig, data.baseline_marking)], key="xp_slide"
-        )
-        notes = ["Click a bar or point to narrow the filters to that period and value."]
-        if data.totals["partial"].any():
-            notes.append("Paler bars are periods only partly inside the range (or not over yet).")
-        if dim.unnest:
-            notes.append("An incident with several sectors counts once in each.")
-        st.caption(" ".join(notes))
-
-        st.subheader("What's new")
-        st.caption(DEFAULT_RULE.describe() + " See docs/incident-analysis.md.")
-        if flags.empty:
-            st.caption("No period in this view breaks from its recent baseline.")
-        else:
-            shown = flags.head(12).assign(
-                period=lambda d: [incident_charts.period_label(p, grain) for p in d["period"]],
-                series=lambda d: [
-                    f"{v} {SEVERITY_LABELS.get(int(v), '')}" if dimension == "severity" and v.isdigit() else v
-                    for v in d["series"]
-                ],
-            )
-            st.dataframe(
-                shown[["period", "series", "count", "expected", "ratio"]],
-                hide_index=True,
-                width="stretch",
-                column_config={
-                    "period": st.column_config.TextColumn(GRAIN_LABELS[grain]),
-                    "series": st.column_config.TextColumn(dim.label + " (or all incidents)"),
-                    "count": st.column_config.NumberColumn("Incidents", format="%d"),
-                    "expected": st.column_config.NumberColumn("Baseline (mean)", format="%.1f"),
-                    "ratio": st.column_config.NumberColumn("× baseline", format="%.1f×"),
-                },
-            )
-
-if tab_orig.open:
-    with tab_orig:
-        marking_banner(data.marking)
-        by_orig = data.by_originator
-        inst = set(by_orig["originator"])
-        left, right = st.columns([3, 2])
-        with left:
-            st.markdown("**Each institute's incidents by category** (share of its own total)")
-            clickable(incident_charts.originator_chart(by_orig), "originators", data.marking)
-        with right:
-            st.markdown("**Where their pictures differ most**")
-            if inst != {"UK", "AU"}:
-                st.caption("Only one institute's incidents match these filters; there is nothing to compare.")
-            else:
-                diff = incident_charts.originator_differences(by_orig)
-                st.dataframe(
-                    diff.assign(
-                        uk_share=diff["uk_share"] * 100,
-                        au_share=diff["au_share"] * 100,
-                        difference=diff["difference"] * 100,
-                    )[["category", "uk_share", "au_share", "difference", "uk", "au"]],
-                    hide_index=True,
-                    width="stretch",
-                    column_config={
-                        "category": "Category",
-                        "uk_share": st.column_config.NumberColumn("UK share", format="%.1f%%"),
-                        "au_share": st.column_config.NumberColumn("AU share", format="%.1f%%"),
-                        "difference": st.column_config.NumberColumn("UK − AU", format="%+.1f pts"),
-                        "uk": st.column_config.NumberColumn("UK n", format="%d"),
-                        "au": st.column_config.NumberColumn("AU n", format="%d"),
-                    },
-                )
-                small = diff[diff["z"].abs() < 2]
-                if not small.empty:
-                    st.caption(
-                        f"{len(small)} of these differences could be chance (|z| < 2 in a two-proportion test)."
-                    )
-                st.caption("Click a bar to narrow the filters to that institute and category.")
-
-if tab_break.open:
-    with tab_break:
-        marking_banner(data.marking)
-        st.markdown("**Category × sector** (click a cell to narrow the filters)")
-        clickable(incident_charts.heatmap_chart(data.heatmap), "heatmap", data.marking)
-        left, right = st.columns(2)
-        with left:
-            st.markdown("**By actor type**")
-            clickable(
-                incident_charts.bars_chart(data.actors, "actor_type", "actor_types"), "actors", data.marking
-            )
-        with right:
-            st.markdown("**By severity**")
-            clickable(incident_charts.severity_chart(data.severities), "severity", data.marking)
-        left, right = st.columns(2)
-        with left:
-            st.markdown(f"**Top {incidents.TOP_SYSTEMS} affected systems**")
-            chart(incident_charts.bars_chart(data.systems, "affected_system", None), "systems", data.marking)
-        with right:
-            st.markdown(f"**Top {incidents.TOP_SYSTEMS} developers**")
-            chart(incident_charts.bars_chart(data.developers, "developer", None), "developers", data.marking)
+def _detail_fields(r: dict[str, Any]) -> dict[str, str]:
+    """Every field of the record, labelled and shown as text."""
+    fields = {
+        "Occurred": r["occurred_on"],
+        "Reported": r["reported_on"],
+        "Reported by": r["originator"],
+        "Source": r["source"],
+        "Category": r["category"],
+        "Severity": f"{r['severity']} {SEVERITY_LABELS.get(int(r['severity']), '')}",
+        "Actor type": r["actor_type"],
+        "Sectors": ", ".join(map(str, r["sectors"])),
+        "Countries": ", ".join(map(str, r["countries"])),
+        "Affected system": r["affected_system"],
+        "Developer": r["developer"],
+        "Status": r["status"],
+        "Source reliability": r["source_reliability"],
+        "Credibility": r["credibility"],
+        "Tags": ", ".join(map(str, r["tags"])),
+        "TLP": f"TLP:{r['tlp']}",
+        "Releasable to": ", ".join(map(str, r["releasable_to"])),
+        "Named recipients": ", ".join(map(str, r["named_recipients"])),
+        "Import batch": r["import_batch"],
+        "Created": r["created_at"],
+        "Updated": r["updated_at"],
+    }
+    return {label: _shown(v) for label, v in fields.items()}
 
 
-if tab_table.open:
-    with tab_table:
-        detail_box = st.container()
-        a, b, c, d = st.columns([3, 3, 2, 4])
-        sort = a.selectbox("Sort by", list(incidents.SORT_COLUMNS), key="xp_sort", persist_state="page")
-        descending = b.segmented_control(
-            "Order",
-            [True, False],
-            format_func=lambda v: "Descending" if v else "Ascending",
-            default=True,
-            required=True,
-            key="xp_desc",
-            persist_state="page",
-        )
-        size = c.selectbox(
-            "Rows per page", incidents.PAGE_SIZES, index=1, key="xp_size", persist_state="page"
-        )
-        pages = incidents.page_count(h.incidents, size)
-        # A new sort, page size or filter starts again at page 1 (and forgets the row chosen on the old page).
-        view = f"{sort}_{descending}_{size}_{abs(hash(f)) % 10**8}"
-        with d:
-            st.markdown("&nbsp;")
-            page = st.pagination(pages, key=f"xp_page_{view}", max_visible_pages=5, persist_state="page")
-        page = max(1, min(int(page or 1), pages))
-        rows = session.query(incidents.incident_page, f, today, sort, bool(descending), page, size)
-        marking_banner(data.marking, f"all {h.incidents:,} matching incidents")
-        first = (page - 1) * size + 1
+def _shown(v: Any) -> str:
+    if v is None or (not isinstance(v, str) and pd.isna(v)):
+        return "–"
+    if isinstance(v, datetime | pd.Timestamp):
+        ts = pd.Timestamp(v)
+        return ts.date().isoformat() if ts == ts.normalize() else ts.strftime("%Y-%m-%d %H:%M")
+    if isinstance(v, date):
+        return v.isoformat()
+    return str(v) or "–"
+
+
+def _related(related: pd.DataFrame, marking: Marking) -> None:
+    st.markdown("**Related incidents** (sharing techniques or the affected system)")
+    if related.empty:
+        st.caption("None that you may see.")
+        return
+    marking_banner(marking, "related incidents")
+    st.dataframe(
+        related,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "id": "Id",
+            "occurred_on": st.column_config.DateColumn("Date"),
+            "title": "Title",
+            "originator": "By",
+            "category": "Category",
+            "affected_system": "Affected system",
+            "shared_techniques": st.column_config.NumberColumn("Shared techniques", format="%d"),
+            "same_system": st.column_config.CheckboxColumn("Same system"),
+            "tlp": "TLP",
+        },
+    )
+
+
+def _linked_evaluations(incident: str) -> None:
+    st.markdown("**Evaluations of the affected model and of its techniques**")
+    linked = session.query(links.evaluations_for_incident, incident)
+    if linked.data.empty:
         st.caption(
-            f"Rows {first:,}–{first + len(rows.data) - 1:,} of {h.incidents:,}, sorted over all of them. "
-            "Choose a row to open the incident."
+            "No evaluation results you may see cover this model or (through the benchmark mapping on the "
+            "Threat matrix page) this incident's techniques."
         )
-        gen = st.session_state.get("xp_gen_table", 0)
-        event = st.dataframe(
-            rows.data,
-            hide_index=True,
-            width="stretch",
-            height=min(36 * (len(rows.data) + 1) + 2, 640),
-            on_select="rerun",
-            selection_mode="single-row",
-            key=f"xp_table_{gen}_{view}_{page}",
-            # Developer and releasability are in the detail; the page keeps to what fits at a glance.
-            column_order=[
-                "id",
-                "occurred_on",
-                "title",
-                "originator",
-                "category",
-                "severity",
-                "actor_type",
-                "sectors",
-                "affected_system",
-                "status",
-                "tlp",
-            ],
-            column_config={
-                "id": "Id",
-                "occurred_on": st.column_config.DateColumn("Date"),
-                "title": st.column_config.TextColumn("Title", width="large"),
-                "originator": "By",
-                "category": "Category",
-                "severity": st.column_config.NumberColumn("Severity", format="%d"),
-                "actor_type": "Actor type",
-                "sectors": st.column_config.ListColumn("Sectors"),
-                "affected_system": "Affected system",
-                "developer": "Developer",
-                "status": "Status",
-                "tlp": "TLP",
-                "releasable_to": st.column_config.ListColumn("Releasable to"),
-            },
-        )
-        chosen = getattr(getattr(event, "selection", None), "rows", None) or []
-        if chosen and 0 <= chosen[0] < len(rows.data):
-            picked = str(rows.data.iloc[chosen[0]]["id"])
-            if picked != incident_id:
-                st.query_params["incident"] = picked
-                incident_id = picked
+        return
+    marking_banner(linked.marking, "evaluation runs")
+    st.dataframe(
+        linked.data,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "link": "Linked by",
+            "via": "Via",
+            "benchmark": "Benchmark",
+            "model": "Model",
+            "runs": st.column_config.NumberColumn("Runs", format="%d"),
+            "latest_score": st.column_config.NumberColumn("Latest score", format="%.3f"),
+            "latest_date": st.column_config.DateColumn("Latest run"),
+            "latest_institute": "By",
+            "best_score": st.column_config.NumberColumn("Best", format="%.3f"),
+            "trend": st.column_config.LineChartColumn("Trend", y_min=0.0, y_max=1.0),
+        },
+    )
 
-        # Built only when the button is pressed (the file can run to 250k rows), with this viewer's scope.
-        export_csv = partial(
-            table_export.incidents_csv,
-            session.store(),
-            viewer,
-            f,
-            today,
-            sort,
-            bool(descending),
-            at_least=data.marking,
-        )
 
-        limit_note = (
-            f" (the first {incidents.EXPORT_ROW_LIMIT:,} in this order)"
-            if h.incidents > incidents.EXPORT_ROW_LIMIT
-            else ""
-        )
-        st.download_button(
-            f"Download {min(h.incidents, incidents.EXPORT_ROW_LIMIT):,} rows as CSV{limit_note}",
-            data=export_csv,
-            file_name=table_export.export_filename("incidents", data.marking, "csv", today),
-            mime="text/csv",
-            icon=":material/download:",
-            on_click="ignore",
-            key="xp_csv",
-        )
-        if incident_id:
-            with detail_box:
-                show_detail(str(incident_id))
+main()

@@ -2,89 +2,110 @@
 
 Summaries only (no record tables): the last 30 and 90 days against the periods before, a weekly sparkline,
 what is rising fastest (guarded against tiny numbers), periods flagged as breaking from their baseline, and
-the split by category and institute for the sidebar's period."""
+the split by category and institute for the sidebar's period.
+
+`main()` draws the page, one function per section. The data is `analytics.incidents.overview`'s (one
+statement); the latest assessments are `analytics.assessments.reads`'."""
+
+from datetime import date
 
 import pandas as pd
 import streamlit as st
 
 from analytics import session
+from analytics.access.markings import Scoped
 from analytics.access.pages import EVERYONE
-from analytics.assessments import workflow as assessments
+from analytics.assessments.reads import latest_approved
+from analytics.filters import Filters
 from analytics.incidents import charts as incident_charts
-from analytics.incidents import queries as incidents
+from analytics.incidents import overview as incident_overview
+from analytics.incidents.overview import OverviewData
 from analytics.stats.anomalies import DEFAULT_RULE
-from pages.ui import chart, empty_state, inert_markdown, marking_banner, page_to_slide
-
-viewer = session.require_role(*EVERYONE)
-f = session.filters()
-today = session.today()
-
-st.title("Overview")
-summary = session.query(incidents.overview_summary, f, today)
-by_cat = summary.by_category
-total = int(by_cat.data["incidents"].sum())
-marking_banner(summary.marking.combine(by_cat.marking), "everything on this page")
-others = f.describe(today).split("; ", 1)
-st.caption(
-    f"Figures to {today:%d %B %Y}. "
-    + (f"Filters: {inert_markdown(others[1])}. " if len(others) > 1 else "")
-    + "The 30- and 90-day figures ignore the sidebar's period; the last chart follows it."
-)
+from pages.ui import change_label, chart, empty_state, inert_markdown, marking_banner, page_to_slide
 
 
-def change(now: float | None, before: float | None, *, points: bool = False) -> str | None:
-    if now is None or before is None:
-        return None
-    if points:
-        return f"{(now - before) * 100:+.1f} pts"
-    if before == 0:
-        return "new" if now else None
-    return f"{(now - before) / before:+.0%}"
+def main() -> None:
+    session.require_role(*EVERYONE)
+    f = session.filters()
+    today = session.today()
+    st.title("Overview")
+    summary = session.query(incident_overview.overview_summary, f, today)
+    marking_banner(summary.marking.combine(summary.by_category.marking), "everything on this page")
+    figures(summary, f, today)
+    rising_section(summary)
+    breaks_section(summary)
+    by_category_section(summary.by_category)
+    latest_assessments()
 
 
-w30, w90 = summary.windows
-c1, c2, c3, c4 = st.columns(4)
-c1.metric(
-    "Last 30 days",
-    f"{w30.incidents:,}",
-    change(w30.incidents, w30.prev_incidents),
-    delta_color="inverse",
-    delta_description="vs previous 30 days",
-    border=True,
-    height="stretch",
-)
-c2.metric(
-    "Last 90 days",
-    f"{w90.incidents:,}",
-    change(w90.incidents, w90.prev_incidents),
-    delta_color="inverse",
-    delta_description="vs previous 90 days",
-    chart_data=incident_charts.sparkline_values(summary.weekly),
-    chart_type="bar",
-    help=f"Bars: incidents per week over the last {incidents.SPARK_WEEKS} weeks (the last week is not over).",
-    border=True,
-    height="stretch",
-)
-c3.metric(
-    "High or critical, 90 days",
-    f"{w90.high_share:.0%}" if w90.high_share is not None else "–",
-    change(w90.high_share, w90.prev_high_share, points=True),
-    delta_color="inverse",
-    delta_description="vs previous 90 days",
-    help="Share of incidents with severity 4 (high) or 5 (critical).",
-    border=True,
-    height="stretch",
-)
-c4.metric(
-    "Incidents",
-    f"{total:,}",
-    help="Every incident you may see under the sidebar filters, in the sidebar's period.",
-    border=True,
-    height="stretch",
-)
+def figures(summary: OverviewData, f: Filters, today: date) -> None:
+    """The 30- and 90-day figures against the periods before, and the sidebar's total."""
+    others = f.describe(today).split("; ", 1)
+    st.caption(
+        f"Figures to {today:%d %B %Y}. "
+        + (f"Filters: {inert_markdown(others[1])}. " if len(others) > 1 else "")
+        + "The 30- and 90-day figures ignore the sidebar's period; the last chart follows it."
+    )
+    w30, w90 = summary.windows
+    last30, last90, high90, total_col = st.columns(4)
+    last30.metric(
+        "Last 30 days",
+        f"{w30.incidents:,}",
+        change_label(w30.incidents, w30.prev_incidents),
+        delta_color="inverse",
+        delta_description="vs previous 30 days",
+        border=True,
+        height="stretch",
+    )
+    last90.metric(
+        "Last 90 days",
+        f"{w90.incidents:,}",
+        change_label(w90.incidents, w90.prev_incidents),
+        delta_color="inverse",
+        delta_description="vs previous 90 days",
+        chart_data=incident_charts.sparkline_values(summary.weekly),
+        chart_type="bar",
+        help=f"Bars: incidents per week over the last {incident_overview.SPARK_WEEKS} weeks (the last week is "
+        "not over).",
+        border=True,
+        height="stretch",
+    )
+    high90.metric(
+        "High or critical, 90 days",
+        f"{w90.high_share:.0%}" if w90.high_share is not None else "–",
+        change_label(w90.high_share, w90.prev_high_share, points=True),
+        delta_color="inverse",
+        delta_description="vs previous 90 days",
+        help="Share of incidents with severity 4 (high) or 5 (critical).",
+        border=True,
+        height="stretch",
+    )
+    total_col.metric(
+        "Incidents",
+        f"{int(summary.by_category.data['incidents'].sum()):,}",
+        help="Every incident you may see under the sidebar filters, in the sidebar's period.",
+        border=True,
+        height="stretch",
+    )
 
 
-def rising_table(df: pd.DataFrame, label: str) -> None:
+def rising_section(summary: OverviewData) -> None:
+    st.subheader("Rising fastest")
+    st.caption(
+        f"Last 90 days against the 90 before. Only values with at least {incident_overview.RISING_MIN_COUNT} "
+        f"incidents and a rise of at least {incident_overview.RISING_MIN_Z:g} standard deviations are listed, "
+        "so small numbers do not make a trend."
+    )
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Categories**")
+        _rising_table(summary.rising_categories, "Category")
+    with right:
+        st.markdown("**Sectors**")
+        _rising_table(summary.rising_sectors, "Sector")
+
+
+def _rising_table(df: pd.DataFrame, label: str) -> None:
     if df.empty:
         st.caption("Nothing has risen clearly over the previous 90 days.")
         return
@@ -101,27 +122,15 @@ def rising_table(df: pd.DataFrame, label: str) -> None:
     )
 
 
-st.subheader("Rising fastest")
-st.caption(
-    f"Last 90 days against the 90 before. Only values with at least {incidents.RISING_MIN_COUNT} incidents "
-    f"and a rise of at least {incidents.RISING_MIN_Z:g} standard deviations are listed, so small numbers "
-    "do not make a trend."
-)
-left, right = st.columns(2)
-with left:
-    st.markdown("**Categories**")
-    rising_table(summary.rising_categories, "Category")
-with right:
-    st.markdown("**Sectors**")
-    rising_table(summary.rising_sectors, "Sector")
-
-st.subheader("Breaks from the recent pattern")
-st.caption(
-    f"Months in the last {incidents.OVERVIEW_ANOMALY_MONTHS} flagged by category. {DEFAULT_RULE.describe()}"
-)
-if summary.anomalies.empty:
-    st.caption("No category broke from its recent baseline.")
-else:
+def breaks_section(summary: OverviewData) -> None:
+    st.subheader("Breaks from the recent pattern")
+    st.caption(
+        f"Months in the last {incident_overview.OVERVIEW_ANOMALY_MONTHS} flagged by category. "
+        f"{DEFAULT_RULE.describe()}"
+    )
+    if summary.anomalies.empty:
+        st.caption("No category broke from its recent baseline.")
+        return
     flagged = summary.anomalies.assign(
         period=lambda d: [incident_charts.period_label(p, "month") for p in d["period"]]
     )
@@ -138,11 +147,14 @@ else:
         },
     )
 
-st.subheader("By category and institute")
-marking_banner(by_cat.marking, f"{total:,} incidents in the sidebar's period")
-if by_cat.data.empty:
-    empty_state("No incidents match these filters.")
-else:
+
+def by_category_section(by_cat: Scoped[pd.DataFrame]) -> None:
+    st.subheader("By category and institute")
+    total = int(by_cat.data["incidents"].sum())
+    marking_banner(by_cat.marking, f"{total:,} incidents in the sidebar's period")
+    if by_cat.data.empty:
+        empty_state("No incidents match these filters.")
+        return
     by_cat_fig = incident_charts.category_by_originator_chart(by_cat.data)
     chart(
         by_cat_fig,
@@ -154,11 +166,13 @@ else:
         "Incidents by category and reporting institute", [(by_cat_fig, by_cat.marking)], key="ov_slide"
     )
 
-st.subheader("Latest approved joint assessments")
-latest = session.query(assessments.latest_approved, 5)
-if latest.data.empty:
-    st.caption("No approved joint assessment you are cleared for yet.")
-else:
+
+def latest_assessments() -> None:
+    st.subheader("Latest approved joint assessments")
+    latest = session.query(latest_approved, 5)
+    if latest.data.empty:
+        st.caption("No approved joint assessment you are cleared for yet.")
+        return
     marking_banner(latest.marking, f"{len(latest.data)} approved assessments")
     for row in latest.data.itertuples():
         with st.container(border=True):
@@ -171,3 +185,6 @@ else:
                 icon=":material/verified:",
                 query_params={"a": str(row.id)},
             )
+
+
+main()

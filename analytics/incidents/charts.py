@@ -9,7 +9,7 @@ encoding here means the page only moves the result into the sidebar.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analytics.charts import ORIGINATOR_COLOURS, style_figure
+from analytics.periods import period_end
 from analytics.vocab import SEVERITY_LABELS
 
 PALETTE = [
@@ -60,18 +61,9 @@ def period_label(p: pd.Timestamp | date, grain: str) -> str:
     return ts.strftime("%b %Y")
 
 
-def period_end(p: pd.Timestamp | date, grain: str) -> date:
-    d = pd.Timestamp(p).date()
-    if grain == "week":
-        return d + timedelta(days=6)
-    months = 3 if grain == "quarter" else 1
-    y, m = divmod(d.year * 12 + d.month - 1 + months, 12)
-    return date(y, m + 1, 1) - timedelta(days=1)
-
-
 def _dates(p: pd.Timestamp, grain: str, start: date | None, end: date | None) -> str:
     lo = pd.Timestamp(p).date()
-    hi = period_end(p, grain)
+    hi = period_end(lo, grain)
     if start and lo < start:
         lo = start
     if end and hi > end:
@@ -116,77 +108,77 @@ def trend_chart(
     partial = dict(zip(periods, totals["partial"], strict=True))
     for k, value in enumerate(order):
         s = df[df["value"] == value].set_index("period")["n"].reindex(periods, fill_value=0)
-        colour = OTHER_COLOUR if value == OTHER else PALETTE[k % len(PALETTE)]
-        name = _value_label(value, dimension)
         custom = [
             _pairs(
                 "dates", _dates(p, grain, start, end), *((dimension_field, value) if value != OTHER else ())
             )
             for p in periods
         ]
-        # the value reaches the hover through the trace name, which inert_figure escapes; never interpolated
-        hover = "<b>%{fullData.name}</b><br>%{x}: %{y:,} incidents<extra></extra>"
+        style = {
+            "x": labels,
+            "y": s.to_numpy(),
+            "name": _value_label(value, dimension),
+            "customdata": custom,
+            # the value reaches the hover through the trace name, which inert_figure escapes; never interpolated
+            "hovertemplate": "<b>%{fullData.name}</b><br>%{x}: %{y:,} incidents<extra></extra>",
+        }
+        colour = OTHER_COLOUR if value == OTHER else PALETTE[k % len(PALETTE)]
         if mode == "lines":
             fig.add_trace(
                 go.Scatter(
-                    x=labels,
-                    y=s.to_numpy(),
-                    name=name,
-                    mode="lines+markers",
-                    line={"color": colour, "width": 2},
-                    marker={"size": 6},
-                    customdata=custom,
-                    hovertemplate=hover,
+                    **style, mode="lines+markers", line={"color": colour, "width": 2}, marker={"size": 6}
                 )
             )
         else:
-            fig.add_trace(
-                go.Bar(
-                    x=labels,
-                    y=s.to_numpy(),
-                    name=name,
-                    marker={
-                        "color": colour,
-                        "opacity": [0.45 if partial[p] else 1.0 for p in periods],
-                    },
-                    customdata=custom,
-                    hovertemplate=hover,
-                )
-            )
+            opacity = [0.45 if partial[p] else 1.0 for p in periods]
+            fig.add_trace(go.Bar(**style, marker={"color": colour, "opacity": opacity}))
+    fig.add_trace(_rolling_trace(totals, labels, grain))
+    # Flags sit above the stack, or above the highest line.
+    heights = df.groupby("period")["n"].max() if mode == "lines" else totals.set_index("period")["n"]
+    flags = _flag_trace(heights, anomalies, periods, grain)
+    if flags is not None:
+        fig.add_trace(flags)
+    return _trend_layout(fig, totals, labels, grain)
+
+
+def _rolling_trace(totals: pd.DataFrame, labels: list[str], grain: str) -> go.Scatter:
+    """The rolling average of all incidents over complete periods (a partial one would drag it down)."""
     window = ROLLING[grain]
     complete = totals["n"].where(~totals["partial"])
     rolling = complete.rolling(window, min_periods=window).mean()
-    fig.add_trace(
-        go.Scatter(
-            x=labels,
-            y=rolling.round(1).to_numpy(),
-            name=f"All incidents, {window}-{GRAIN_WORDS[grain]} average",
-            mode="lines",
-            line={"color": "#222222", "width": 2, "dash": "dot"},
-            hovertemplate=f"%{{x}}: %{{y:,.1f}} ({window}-{GRAIN_WORDS[grain]} average)<extra></extra>",
-        )
+    return go.Scatter(
+        x=labels,
+        y=rolling.round(1).to_numpy(),
+        name=f"All incidents, {window}-{GRAIN_WORDS[grain]} average",
+        mode="lines",
+        line={"color": "#222222", "width": 2, "dash": "dot"},
+        hovertemplate=f"%{{x}}: %{{y:,.1f}} ({window}-{GRAIN_WORDS[grain]} average)<extra></extra>",
     )
-    if not anomalies.empty:
-        flagged = anomalies[anomalies["period"].isin(periods)]
-        if not flagged.empty:
-            top = totals.set_index("period")["n"]
-            by_period = flagged.groupby("period")["series"].apply(lambda s: ", ".join(map(str, s)))
-            ys = [float(top.get(p, 0)) if mode != "lines" else None for p in by_period.index]
-            if mode == "lines":
-                peak = df.groupby("period")["n"].max()
-                ys = [float(peak.get(p, 0)) for p in by_period.index]
-            fig.add_trace(
-                go.Scatter(
-                    x=[period_label(p, grain) for p in by_period.index],
-                    y=ys,
-                    name="Breaks from its baseline",
-                    mode="markers",
-                    marker={"symbol": "triangle-down", "size": 13, "color": FLAG_COLOUR},
-                    text=list(by_period.to_numpy()),
-                    hovertemplate="<b>Flagged</b> %{x}: %{text}<extra></extra>",
-                    cliponaxis=False,
-                )
-            )
+
+
+def _flag_trace(
+    heights: pd.Series, anomalies: pd.DataFrame, periods: pd.DatetimeIndex, grain: str
+) -> go.Scatter | None:
+    """A marker at each flagged period's height, naming what broke from its baseline."""
+    if anomalies.empty:
+        return None
+    flagged = anomalies[anomalies["period"].isin(periods)]
+    if flagged.empty:
+        return None
+    by_period = flagged.groupby("period")["series"].apply(lambda s: ", ".join(map(str, s)))
+    return go.Scatter(
+        x=[period_label(p, grain) for p in by_period.index],
+        y=[float(heights.get(p, 0)) for p in by_period.index],
+        name="Breaks from its baseline",
+        mode="markers",
+        marker={"symbol": "triangle-down", "size": 13, "color": FLAG_COLOUR},
+        text=list(by_period.to_numpy()),
+        hovertemplate="<b>Flagged</b> %{x}: %{text}<extra></extra>",
+        cliponaxis=False,
+    )
+
+
+def _trend_layout(fig: go.Figure, totals: pd.DataFrame, labels: list[str], grain: str) -> go.Figure:
     style_figure(fig, None, height=440)
     fig.update_layout(
         barmode="stack",

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from analytics.filters import Filters
-from analytics.incidents import queries as incidents
+from analytics.incidents import base as incident_base
 from tests.conftest import TODAY, UK_ANALYST
 
 
@@ -88,7 +88,7 @@ def test_each_filter_narrows_exactly(rows, f: Filters, expected: set[str]) -> No
 
 
 def test_counts_follow_filters(rows) -> None:
-    df = incidents.counts_by_originator_and_category(
+    df = incident_base.counts_by_originator_and_category(
         rows.cursor(), UK_ANALYST, Filters(preset="12m"), TODAY
     ).data
     assert df.to_dict("records") == [

@@ -195,3 +195,21 @@ def test_the_overview_for_a_policymaker_shows_summaries_only(app) -> None:
     # aggregates only: no incident ids or titles on the page
     for d in at.dataframe:
         assert "id" not in d.value.columns and "title" not in d.value.columns
+
+
+@pytest.mark.parametrize(
+    ("now", "before", "points", "shown"),
+    [
+        (12, 10, False, "+20%"),
+        (5, 10, False, "-50%"),
+        (3, 0, False, "new"),  # nothing before: a rise has no percentage
+        (0, 0, False, None),
+        (4, None, False, None),  # no previous period: no change shown
+        (None, 0.2, True, None),
+        (0.5, 0.25, True, "+25.0 pts"),  # shares change in points, not in percent of a percentage
+    ],
+)
+def test_change_against_the_previous_period_reads_the_same_on_both_pages(now, before, points, shown) -> None:
+    from pages.ui import change_label
+
+    assert change_label(now, before, points=points) == shown

@@ -1,5 +1,6 @@
-"""The explorer's and overview's questions on a small store with known rows: exact figures per filter and
-per persona, table sorting and paging, the incident detail, exports, and options that never reveal rows."""
+"""The explorer's questions (analytics.incidents.explorer) on a small store with known rows: exact figures per
+filter and per persona, table sorting and paging, the incident detail and exports. The known rows are seeded
+here for the other incident tests too (`seed_known_incidents`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 
 from analytics.access.markings import Marking
 from analytics.filters import Filters
-from analytics.incidents import queries as incidents
+from analytics.incidents import explorer as incident_explorer
+from analytics.incidents import overview as incident_overview
 from analytics.links import queries as links
 from tests.conftest import ADMIN, AU_ANALYST, TODAY, UK_ANALYST, UK_LEAD
 
@@ -170,7 +172,7 @@ def known(store):
 
 
 def summary(known, viewer=UK_ANALYST, f=LAST_90, grain="month", dimension="category"):
-    return incidents.explorer_summary(known.cursor(), viewer, f, TODAY, grain, dimension)
+    return incident_explorer.explorer_summary(known.cursor(), viewer, f, TODAY, grain, dimension)
 
 
 def records(df: pd.DataFrame) -> list[tuple[Any, ...]]:
@@ -182,7 +184,7 @@ def records(df: pd.DataFrame) -> list[tuple[Any, ...]]:
 
 def test_last_90_days_for_the_uk_analyst(known) -> None:
     d = summary(known)
-    assert d.headline == incidents.Headline(
+    assert d.headline == incident_explorer.Headline(
         incidents=3,
         high_share=2 / 3,
         sectors=3,
@@ -241,7 +243,9 @@ def test_each_filter_changes_the_figures(known, changed: dict[str, Any], now: in
     assert int(d.totals["n"].sum()) == now
     assert int(d.trend["n"].sum()) == now
     assert int(d.by_originator["n"].sum()) == now
-    page = incidents.incident_page(known.cursor(), UK_ANALYST, Filters(preset="90d", **changed), TODAY)
+    page = incident_explorer.incident_page(
+        known.cursor(), UK_ANALYST, Filters(preset="90d", **changed), TODAY
+    )
     assert len(page.data) == now
 
 
@@ -258,7 +262,7 @@ def test_filters_pick_exact_rows_in_table_and_charts(known) -> None:
         ("Prompt injection", "retail", 1),
     ]
     assert d.headline.high_share == 1.0 and d.headline.prev_high_share == 1.0
-    page = incidents.incident_page(known.cursor(), UK_ANALYST, f, TODAY)
+    page = incident_explorer.incident_page(known.cursor(), UK_ANALYST, f, TODAY)
     assert page.data["id"].tolist() == ["T-0003", "T-0002"]
 
 
@@ -327,14 +331,14 @@ def test_a_planted_spike_is_flagged_and_steady_counts_are_not(store) -> None:
         n_agentic = 15 if month == 9 else 3
         for k in range(n_agentic):
             store.incident(category="Agentic system misuse", occurred_on=date(2026, month, 2 + k))
-    d = incidents.explorer_summary(
+    d = incident_explorer.explorer_summary(
         store.cursor(), UK_ANALYST, Filters(preset="12m"), TODAY, "month", "category"
     )
     assert records(d.anomalies[["series", "period", "count", "expected", "ratio"]]) == [
         ("Agentic system misuse", pd.Timestamp(2026, 9, 1), 15, 3.0, 5.0)
     ]
     assert d.anomalies["p_value"].iloc[0] < 1e-5
-    ov = incidents.overview_summary(store.cursor(), UK_ANALYST, Filters(), TODAY)
+    ov = incident_overview.overview_summary(store.cursor(), UK_ANALYST, Filters(), TODAY)
     assert records(ov.anomalies[["series", "period", "count"]]) == [
         ("Agentic system misuse", pd.Timestamp(2026, 9, 1), 15)
     ]
@@ -346,36 +350,42 @@ def test_a_planted_spike_is_flagged_and_steady_counts_are_not(store) -> None:
 def test_table_sorts_in_sql_and_pages_without_gaps(known) -> None:
     con = known.cursor()
     everything = Filters()
-    by_date = incidents.incident_page(con, UK_ANALYST, everything, TODAY, "Date", True, 1, 25)
+    by_date = incident_explorer.incident_page(con, UK_ANALYST, everything, TODAY, "Date", True, 1, 25)
     assert by_date.data["id"].tolist() == ["T-0003", "T-0002", "T-0001", "T-0005", "T-0004", "T-0008"]
     assert by_date.marking.tlp == "AMBER"
-    by_severity = incidents.incident_page(con, UK_ANALYST, everything, TODAY, "Severity", False, 1, 25)
+    by_severity = incident_explorer.incident_page(
+        con, UK_ANALYST, everything, TODAY, "Severity", False, 1, 25
+    )
     # ties (T-0002 and T-0005 both 4) are broken by id, so paging is stable
     assert by_severity.data["id"].tolist() == ["T-0008", "T-0004", "T-0001", "T-0002", "T-0005", "T-0003"]
     pages = [
-        incidents.incident_page(con, UK_ANALYST, everything, TODAY, "Date", True, p, 2).data["id"].tolist()
+        incident_explorer.incident_page(con, UK_ANALYST, everything, TODAY, "Date", True, p, 2)
+        .data["id"]
+        .tolist()
         for p in (1, 2, 3, 4)
     ]
     assert pages == [["T-0003", "T-0002"], ["T-0001", "T-0005"], ["T-0004", "T-0008"], []]
-    last = incidents.incident_page(con, UK_ANALYST, everything, TODAY, "Date", True, 3, 2)
+    last = incident_explorer.incident_page(con, UK_ANALYST, everything, TODAY, "Date", True, 3, 2)
     assert last.marking.tlp == "CLEAR" or last.marking.tlp == "GREEN"
-    assert incidents.page_count(6, 2) == 3 and incidents.page_count(0, 50) == 1
-    by_tlp = incidents.incident_page(con, UK_ANALYST, everything, TODAY, "TLP", True, 1, 1)
+    assert incident_explorer.page_count(6, 2) == 3 and incident_explorer.page_count(0, 50) == 1
+    by_tlp = incident_explorer.incident_page(con, UK_ANALYST, everything, TODAY, "TLP", True, 1, 1)
     assert by_tlp.data["id"].tolist() == ["T-0003"]
 
 
 def test_table_sort_is_allow_listed(known) -> None:
     with pytest.raises(ValueError):
-        incidents.incident_page(known.cursor(), UK_ANALYST, Filters(), TODAY, "i.id; drop table incidents")
+        incident_explorer.incident_page(
+            known.cursor(), UK_ANALYST, Filters(), TODAY, "i.id; drop table incidents"
+        )
     with pytest.raises(ValueError):
-        incidents.incident_page(known.cursor(), UK_ANALYST, Filters(), TODAY, "Date", True, 1, 10_000)
+        incident_explorer.incident_page(known.cursor(), UK_ANALYST, Filters(), TODAY, "Date", True, 1, 10_000)
 
 
 # -- the detail ---------------------------------------------------------------------------------------------
 
 
 def test_detail_has_every_field_techniques_related_and_evaluations(known) -> None:
-    d = incidents.incident_detail(known.cursor(), UK_ANALYST, "T-0002")
+    d = incident_explorer.incident_detail(known.cursor(), UK_ANALYST, "T-0002")
     assert d is not None
     assert d.record["title"] == "Indirect injection through a retrieved web page"
     assert list(d.record["sectors"]) == ["finance", "retail"]
@@ -392,7 +402,7 @@ def test_detail_has_every_field_techniques_related_and_evaluations(known) -> Non
     assert d.related.marking.tlp == "AMBER"
     evs = links.evaluations_for_incident(known.cursor(), UK_ANALYST, "T-0002").data
     assert evs[evs["link"] == "model"]["benchmark"].tolist() == ["Cybench"]
-    au = incidents.incident_detail(known.cursor(), AU_ANALYST, "T-0002")
+    au = incident_explorer.incident_detail(known.cursor(), AU_ANALYST, "T-0002")
     assert au is not None
     au_evs = links.evaluations_for_incident(known.cursor(), AU_ANALYST, "T-0002")
     assert sorted(au_evs.data[au_evs.data["link"] == "model"]["benchmark"]) == [
@@ -405,116 +415,23 @@ def test_detail_has_every_field_techniques_related_and_evaluations(known) -> Non
 
 def test_an_invisible_incident_is_the_same_as_a_missing_one(known) -> None:
     con = known.cursor()
-    assert incidents.incident_detail(con, UK_ANALYST, "T-0006") is None  # AU eyes only
-    assert incidents.incident_detail(con, UK_ANALYST, "T-0007") is None  # RED, not named
-    assert incidents.incident_detail(con, UK_ANALYST, "T-9999") is None  # does not exist
-    assert incidents.incident_detail(con, UK_ANALYST, "' or 1=1 --") is None
-    assert incidents.incident_detail(con, UK_LEAD, "T-0007") is not None
+    assert incident_explorer.incident_detail(con, UK_ANALYST, "T-0006") is None  # AU eyes only
+    assert incident_explorer.incident_detail(con, UK_ANALYST, "T-0007") is None  # RED, not named
+    assert incident_explorer.incident_detail(con, UK_ANALYST, "T-9999") is None  # does not exist
+    assert incident_explorer.incident_detail(con, UK_ANALYST, "' or 1=1 --") is None
+    assert incident_explorer.incident_detail(con, UK_LEAD, "T-0007") is not None
 
 
 # -- export and options -------------------------------------------------------------------------------------
 
 
 def test_export_holds_only_visible_rows_in_table_order(known) -> None:
-    out = incidents.incidents_for_export(known.cursor(), UK_ANALYST, Filters(), TODAY)
+    out = incident_explorer.incidents_for_export(known.cursor(), UK_ANALYST, Filters(), TODAY)
     assert out.data["id"].tolist() == ["T-0003", "T-0002", "T-0001", "T-0005", "T-0004", "T-0008"]
     assert "named_recipients" not in out.data.columns
     assert out.marking.tlp == "AMBER"
-    capped = incidents.incidents_for_export(known.cursor(), UK_ANALYST, Filters(), TODAY, "Date", False, 2)
+    capped = incident_explorer.incidents_for_export(
+        known.cursor(), UK_ANALYST, Filters(), TODAY, "Date", False, 2
+    )
     assert capped.data["id"].tolist() == ["T-0008", "T-0004"]
     assert capped.marking.tlp == "GREEN"
-
-
-def test_options_never_reveal_invisible_rows(known) -> None:
-    opts = incidents.filter_options(known.cursor(), UK_ANALYST, TODAY)
-    assert opts["categories"] == [("Prompt injection", 3), ("Jailbreak", 2), ("Data poisoning", 1)]
-    assert "government" not in dict(opts["sectors"]) and "energy" not in dict(opts["sectors"])
-    assert dict(opts["sectors"])["finance"] == 2
-    assert dict(opts["techniques"]) == {"AML.T0051": 2, "AML.T0054": 2, "AML.T0020": 1}
-    assert dict(opts["tlps"]) == {"GREEN": 4, "AMBER": 1, "CLEAR": 1}
-    au = incidents.filter_options(known.cursor(), AU_ANALYST, TODAY)
-    assert ("Deepfake fraud", 1) in au["categories"]
-
-
-# -- overview -----------------------------------------------------------------------------------------------
-
-
-def test_overview_windows_and_sparkline(known) -> None:
-    ov = incidents.overview_summary(known.cursor(), UK_ANALYST, Filters(), TODAY)
-    w30, w90 = ov.windows
-    assert (w30.incidents, w30.prev_incidents, w30.high, w30.prev_high) == (1, 2, 1, 1)
-    assert (w90.incidents, w90.prev_incidents, w90.high, w90.prev_high) == (3, 2, 2, 1)
-    assert w90.high_share == 2 / 3
-    assert len(ov.weekly) == incidents.SPARK_WEEKS
-    assert ov.weekly["period"].iloc[-1] == pd.Timestamp(2026, 11, 16)
-    assert int(ov.weekly["n"].sum()) == 5
-    assert ov.rising_categories.empty and ov.rising_sectors.empty  # tiny numbers make no trend
-    assert ov.marking.tlp == "AMBER"
-    au = incidents.overview_summary(known.cursor(), AU_ANALYST, Filters(originators=("AU",)), TODAY)
-    assert (au.windows[1].incidents, au.windows[1].prev_incidents) == (2, 1)  # T-0002, T-0006; T-0004
-    assert au.marking == Marking("AMBER+STRICT", ("AU",), 3, ("institute",))
-
-
-def test_rising_is_guarded_against_small_numbers() -> None:
-    df = pd.DataFrame(
-        {
-            "value": ["tiny", "steady", "big rise", "new", "fall"],
-            "n": [9, 100, 60, 12, 10],
-            "prev": [1, 95, 20, 0, 40],
-        }
-    )
-    out = incidents.rising(df)
-    assert out["value"].tolist() == ["new", "big rise"]
-    assert out["change"].iloc[1] == 2.0 and pd.isna(out["change"].iloc[0])
-
-
-def test_counts_by_originator_and_category_carry_their_marking(known) -> None:
-    out = incidents.counts_by_originator_and_category(known.cursor(), UK_ANALYST, LAST_90, TODAY)
-    assert records(out.data) == [
-        ("AU", "Prompt injection", 1),
-        ("UK", "Jailbreak", 1),
-        ("UK", "Prompt injection", 1),
-    ]
-    assert out.marking == Marking("AMBER", ("AU", "UK"), 3, ("institute",))
-
-
-def test_overview_splits_the_sidebar_period_by_category(known) -> None:
-    all_time = incidents.overview_summary(known.cursor(), UK_ANALYST, Filters(), TODAY)
-    assert records(all_time.by_category.data) == [
-        ("AU", "Jailbreak", 1),
-        ("AU", "Prompt injection", 1),
-        ("UK", "Prompt injection", 2),
-        ("UK", "Data poisoning", 1),
-        ("UK", "Jailbreak", 1),
-    ]
-    assert all_time.by_category.marking.tlp == "AMBER" and all_time.by_category.marking.rows == 6
-    old = Filters(preset="custom", date_from=date(2025, 1, 1), date_to=date(2025, 1, 31))
-    ov = incidents.overview_summary(known.cursor(), UK_ANALYST, old, TODAY)
-    assert records(ov.by_category.data) == [("UK", "Prompt injection", 1)]  # T-0008 only
-    assert ov.by_category.marking == Marking("GREEN", ("AU", "UK"), 1, ("institute",))
-    assert ov.windows[1].incidents == 3  # the fixed windows ignore the sidebar's period
-    same = incidents.counts_by_originator_and_category(known.cursor(), UK_ANALYST, Filters(), TODAY)
-    assert sorted(records(same.data)) == sorted(records(all_time.by_category.data))
-
-
-def test_technique_and_tactic_options_count_visible_incidents_once(store) -> None:
-    with store.store.transaction() as con:
-        con.executemany(
-            "insert into atlas_technique_tactics values (?, ?)",
-            [
-                ("AML.T0051", "AML.TA0005"),
-                ("AML.T0054", "AML.TA0005"),
-                ("AML.T0054", "AML.TA0007"),
-                ("AML.T0020", "AML.TA0003"),
-            ],
-        )
-    store.incident(techniques=["AML.T0051", "AML.T0054"])  # two techniques of one tactic: counted once there
-    store.incident(techniques=["AML.T0051.000"])  # a sub-technique counts under its parent's tactic
-    store.incident(techniques=["AML.T0020"])
-    store.incident(techniques=["AML.T0020"], tlp="AMBER+STRICT", originator="AU", releasable_to=["AU", "UK"])
-    opts = incidents.filter_options(store.cursor(), UK_ANALYST, TODAY)
-    assert opts["techniques"] == [("AML.T0020", 1), ("AML.T0051", 1), ("AML.T0051.000", 1), ("AML.T0054", 1)]
-    assert opts["tactics"] == [("AML.TA0005", 2), ("AML.TA0003", 1), ("AML.TA0007", 1)]
-    au = incidents.filter_options(store.cursor(), AU_ANALYST, TODAY)
-    assert dict(au["techniques"])["AML.T0020"] == 2
-    assert dict(au["tactics"])["AML.TA0003"] == 2

@@ -1,0 +1,192 @@
+"""Viewer-scoped incident reads both the explorer and the overview stand on, and the pieces their summary
+queries share.
+
+Why a module of its own: the sidebar's filter options, the store totals and the per-institute split by category
+are asked by several pages (the sidebar on every page, briefings, the benchmark), not by one; and the explorer's
+and overview's one-statement summaries (`incidents.explorer`, `incidents.overview`) fold their answers with the
+same marking columns and count conventions. Each function takes a cursor, the viewer and the filters; markings
+and filters become one WHERE clause with bound parameters (`Filters.sql_where`), and each result carries the
+marking of the rows behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any, Protocol, TypeVar
+
+import duckdb
+import pandas as pd
+
+from analytics.access.markings import (
+    Marking,
+    Scoped,
+    highest_marking,
+    marking_from_row,
+    marking_select_sql,
+)
+from analytics.access.viewer import Viewer
+from analytics.filters import Filters, controlled_value
+
+# Reads only records: cached results outlive assessment and saved-view writes (session.generation_for).
+READS_ONLY_RECORDS = True
+
+HIGH_SEVERITY = 4  # "high" and "critical" on the 1-5 scale (vocab.SEVERITY_LABELS)
+
+# The marking columns every branch of a summary query carries (null where a branch has nothing to say).
+NO_MARKING = (
+    "null::integer as m_tlp, null::boolean as m_uk, null::boolean as m_au, null::bigint as m_rows, "
+    "null::varchar[] as m_sources"
+)
+
+
+def marking_of_groups(source: str, count: str, pad: int = 4) -> str:
+    """Marking columns over a small grouped relation with boolean `rel_uk`/`rel_au`, `tlp`, `source` and a
+    row count column: releasability is rebuilt as a list so markings.marking_select_sql applies unchanged.
+    The row count comes first, then `pad` nulls, so the branch lines up with the counts of the others."""
+    return (
+        f"sum(i.{count})::bigint, {'null, ' * pad}{marking_select_sql('i')} "
+        f"from (select g.tlp, g.source, g.{count}, "
+        "list_filter(['AU', 'UK'], lambda x: (x = 'AU' and g.rel_au) or (x = 'UK' and g.rel_uk)) "
+        f"as releasable_to from {source} g where g.{count} > 0) i"
+    )
+
+
+def as_count(v: Any) -> int:
+    """A count from SQL: null (a branch with nothing to say) counts as zero."""
+    return 0 if v is None else int(v)
+
+
+def summed_marking(rows: Any, m_tlp: Any, m_uk: Any, m_au: Any, m_sources: Any) -> Marking:
+    """The marking a `marking_of_groups` branch returned; no rows behind it is the empty marking."""
+    if not as_count(rows):
+        return Marking()
+    return marking_from_row(m_tlp, m_uk, m_au, as_count(rows), list(m_sources or []))
+
+
+class _Part(Protocol):
+    @property
+    def part(self) -> str: ...
+
+
+P = TypeVar("P", bound=_Part)
+
+
+def by_part(rows: Iterable[P]) -> dict[str, list[P]]:
+    """The rows of a UNION ALL summary, grouped by the branch (`part`) that produced them, in order."""
+    parts: dict[str, list[P]] = {}
+    for row in rows:
+        parts.setdefault(row.part, []).append(row)
+    return parts
+
+
+# Filterable dimensions: option name -> SQL expression over `incidents i` yielding one value per row.
+# List columns are unnested so each sector or country counts once per incident.
+OPTION_COLUMNS: dict[str, str] = {
+    "originators": "i.originator",
+    "categories": "i.category",
+    "sectors": "unnest(i.sectors)",
+    "countries": "unnest(i.countries)",
+    "severities": "i.severity",
+    "actor_types": "i.actor_type",
+    "tlps": "i.tlp",
+    "statuses": "i.status",
+}
+
+
+def marking_of(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today: date) -> Marking:
+    where, params = f.sql_where(viewer, today)
+    return highest_marking(con, "incidents i", where, params)
+
+
+def counts_by_originator_and_category(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today: date
+) -> Scoped[pd.DataFrame]:
+    """Incident counts per originator and category, for what this viewer may see under these filters.
+
+    One scan: rows are grouped by (originator, category) and their marking columns, then summed twice, once
+    for the counts and once through markings.marking_select_sql for the marking."""
+    where, params = f.sql_where(viewer, today)
+    raw = con.execute(
+        "with g as materialized (select i.originator, i.category, i.tlp, i.source, "
+        "list_contains(i.releasable_to, 'UK') as rel_uk, list_contains(i.releasable_to, 'AU') as rel_au, "
+        f"count(*) as n from incidents i where {where} group by all) "
+        "select 'row' as part, originator, category, sum(n)::bigint as incidents, null::integer as m_tlp, "
+        "null::boolean as m_uk, null::boolean as m_au, null::bigint as m_rows, null::varchar[] as m_sources "
+        "from g group by all "
+        f"union all select 'marking', null, null, {marking_of_groups('g', 'n', pad=0)}",
+        params,
+    ).df()
+    df = (
+        raw[raw["part"] == "row"][["originator", "category", "incidents"]]
+        .astype({"incidents": "int64"})
+        .sort_values(
+            ["originator", "incidents", "category"], ascending=[True, False, True], ignore_index=True
+        )
+    )
+    m = raw[raw["part"] == "marking"].iloc[0]
+    rows = int(m["incidents"]) if pd.notna(m["incidents"]) else 0
+    marking = (
+        marking_from_row(m["m_tlp"], m["m_uk"], m["m_au"], rows, list(m["m_sources"])) if rows else Marking()
+    )
+    return Scoped(df, marking)
+
+
+def filter_options(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, today: date
+) -> dict[str, list[tuple[Any, int]]]:
+    """Values each filter can take and how many visible incidents have them, computed only over visible rows.
+
+    Options ignore the other filters on purpose (choices don't vanish as one narrows) but never the markings.
+    People who may not read records are offered vocabulary values only (`filters.controlled_value`).
+    """
+    where, params = Filters().sql_where(viewer, today)
+    out: dict[str, list[tuple[Any, int]]] = {}
+    for name, expr in OPTION_COLUMNS.items():
+        rows = con.execute(
+            f"select v, count(*) as n from (select {expr} as v from incidents i where {where}) "
+            "where v is not null group by v order by n desc, v",
+            params,
+        ).fetchall()
+        out[name] = [(v, int(n)) for v, n in rows]
+    # Techniques and tactics in one statement: the visible incidents' technique rows are joined once, and the
+    # technique -> tactic map (a sub-technique counts under its parent's tactics) is built over the few distinct
+    # technique ids, not joined with an OR condition against every row (1.0 s -> 0.25 s at 1M incidents).
+    ranked: dict[str, list[tuple[Any, int]]] = {"technique": [], "tactic": []}
+    for kind, v, n in con.execute(
+        f"""with hit as materialized (
+                select it.incident_id, it.technique_id from incident_techniques it
+                join incidents i on i.id = it.incident_id where {where}),
+            tmap as (
+                select distinct d.technique_id, tt.tactic_id
+                from (select distinct technique_id from hit) d
+                join atlas_technique_tactics tt
+                  on tt.technique_id = d.technique_id or tt.technique_id = left(d.technique_id, 9))
+            select 'technique', technique_id, count(*) from hit group by all
+            union all
+            select 'tactic', m.tactic_id, count(distinct h.incident_id) from hit h join tmap m using (technique_id)
+            group by all
+            order by 1, 3 desc, 2""",
+        params,
+    ).fetchall():
+        ranked[kind].append((v, int(n)))
+    out["techniques"] = ranked["technique"]
+    out["tactics"] = ranked["tactic"]
+    if not viewer.can_see_records:  # only vocabulary values are offered to (and applied for) them
+        out = {k: [(v, n) for v, n in rows if controlled_value(k, v)] for k, rows in out.items()}
+    return out
+
+
+def store_totals(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today: date
+) -> Scoped[dict[str, int]]:
+    """Visible incidents, and how many per originator, with the marking of all of them."""
+    where, params = f.sql_where(viewer, today)
+    row = con.execute(
+        f"select count(*) filter (i.originator = 'UK'), count(*) filter (i.originator = 'AU'), "
+        f"{marking_select_sql('i')} from incidents i where {where}",
+        params,
+    ).fetchone()
+    assert row is not None
+    uk, au, *m = row
+    return Scoped({"UK": int(uk), "AU": int(au), "total": int(uk) + int(au)}, marking_from_row(*m))

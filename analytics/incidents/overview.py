@@ -1,0 +1,267 @@
+"""The overview's questions: the last 30 and 90 days against the periods before, a weekly sparkline, what
+is rising fastest, months flagged as breaking from their baseline, and the split by category and institute
+for the sidebar's period, all in one statement.
+
+Why a module of its own: this is the data behind pages/overview.py (the landing page of policymakers, who
+read summaries and never records), with fixed windows rather than the sidebar's dates; the explorer's
+questions are `incidents.explorer`, the reads several pages share `incidents.base`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, NamedTuple
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from analytics.access.markings import Marking, Scoped
+from analytics.access.viewer import Viewer
+from analytics.filters import Filters
+from analytics.incidents.base import (
+    HIGH_SEVERITY,
+    NO_MARKING,
+    as_count,
+    by_part,
+    marking_of_groups,
+    summed_marking,
+)
+from analytics.periods import period_grid, period_start, shift
+from analytics.stats.anomalies import DEFAULT_RULE, AnomalyRule, flag_grid
+
+# Reads only records: cached results outlive assessment and saved-view writes (session.generation_for).
+READS_ONLY_RECORDS = True
+
+RISING_MIN_COUNT = 10  # a category needs this many incidents in the last 90 days to be called "rising"
+RISING_MIN_Z = 2.0  # and a rise of at least two standard deviations (Poisson) over the previous 90 days
+SPARK_WEEKS = 26
+OVERVIEW_ANOMALY_MONTHS = 6  # anomalies flagged in the last six months are listed
+
+
+@dataclass(frozen=True)
+class WindowFigures:
+    days: int
+    incidents: int
+    prev_incidents: int
+    high: int
+    prev_high: int
+
+    @property
+    def high_share(self) -> float | None:
+        return self.high / self.incidents if self.incidents else None
+
+    @property
+    def prev_high_share(self) -> float | None:
+        return self.prev_high / self.prev_incidents if self.prev_incidents else None
+
+
+@dataclass(frozen=True)
+class OverviewData:
+    windows: tuple[WindowFigures, WindowFigures]  # 30 and 90 days
+    weekly: pd.DataFrame  # period, n  (last SPARK_WEEKS complete or current weeks)
+    rising_categories: pd.DataFrame  # value, n, prev, change
+    rising_sectors: pd.DataFrame  # value, n, prev, change
+    anomalies: pd.DataFrame  # series, period, count, expected, ratio, p_value (monthly, by category)
+    marking: Marking  # every row behind the fixed windows
+    by_category: Scoped[pd.DataFrame]  # originator, category, incidents: the sidebar's period
+
+
+def rising(df: pd.DataFrame, limit: int = 5) -> pd.DataFrame:
+    """Values (columns value, n, prev) that rose most in relative terms, guarded against tiny numbers:
+    at least RISING_MIN_COUNT now and a Poisson z of at least RISING_MIN_Z for the difference."""
+    if df.empty:
+        return df.assign(change=pd.Series(dtype=float))
+    z = (df["n"] - df["prev"]) / (df["n"] + df["prev"]).clip(lower=1) ** 0.5
+    keep = df[(df["n"] >= RISING_MIN_COUNT) & (z >= RISING_MIN_Z)].copy()
+    keep["change"] = (keep["n"] - keep["prev"]) / keep["prev"].where(keep["prev"] > 0)
+    keep["_rank"] = keep["change"].fillna(float("inf"))
+    keep = keep.sort_values(["_rank", "n", "value"], ascending=[False, False, True]).head(limit)
+    return keep.drop(columns="_rank").reset_index(drop=True)
+
+
+def overview_query(
+    viewer: Viewer, f: Filters, today: date, rule: AnomalyRule = DEFAULT_RULE
+) -> tuple[str, dict[str, Any], date, date, date]:
+    """The overview's one statement and parameters, and the first anomaly-baseline month, the first sparkline
+    week and the first month whose flags are listed.
+
+    One read serves both halves of the page: the fixed windows (the last ~19 months: 90+90 days, 26 weeks,
+    six flagged months and their baselines) and the split by category for the sidebar's own period. The rows
+    read are the union of the two ranges; `recent` and `chosen` say which half a row counts in."""
+    month0 = shift(period_start(today, "month"), "month", -(OVERVIEW_ANOMALY_MONTHS - 1))
+    anomaly_from = shift(month0, "month", -rule.window)
+    spark_from = shift(period_start(today, "week"), "week", -(SPARK_WEEKS - 1))
+    read_from = min(today - timedelta(days=179), anomaly_from, spark_from)
+    chosen_from, chosen_to = f.date_range(today)
+    wide_from = None if chosen_from is None else min(chosen_from, read_from)
+    wide_to = None if chosen_to is None else max(chosen_to, today)
+    where, params = f.with_dates(wide_from, wide_to).sql_where(viewer, today)
+    params.update(
+        {
+            "o_read": read_from,
+            "o_today": today,
+            "o_30": today - timedelta(days=29),
+            "o_60": today - timedelta(days=59),
+            "o_90": today - timedelta(days=89),
+            "o_180": today - timedelta(days=179),
+            "o_spark": spark_from,
+            "o_from": chosen_from,
+            "o_to": chosen_to,
+        }
+    )
+    hi = f"i.severity >= {HIGH_SEVERITY}"
+    zeros = "0, 0, 0, 0, 0, 0, " + NO_MARKING
+    sql = (
+        # Not materialised, as in the explorer (see incidents.explorer): re-reading is cheaper than spilling.
+        "with base as not materialized (select i.category, i.originator, i.sectors, i.occurred_on, i.severity, "
+        "i.occurred_on between $o_read and $o_today as recent, "
+        "i.occurred_on between coalesce($o_from, i.occurred_on) and coalesce($o_to, i.occurred_on) as chosen, "
+        "i.tlp, i.source, list_contains(i.releasable_to, 'UK') as rel_uk, "
+        f"list_contains(i.releasable_to, 'AU') as rel_au from incidents i where {where}), "
+        # Per-row work only for the rows the fixed windows use.
+        "recent as materialized (select i.category, i.sectors, i.occurred_on, "
+        "date_trunc('month', i.occurred_on)::date as month, date_trunc('week', i.occurred_on)::date as week, "
+        "i.occurred_on >= $o_90 as in90, i.occurred_on < $o_90 and i.occurred_on >= $o_180 as in_prev90, "
+        f"{hi} as high from base i where i.recent), "
+        "marks as materialized (select tlp, rel_uk, rel_au, source, count(*) filter (recent) as n_recent, "
+        "count(*) filter (chosen) as n_chosen from base group by all) "
+        "select 'head' as part, null::varchar as k, null::varchar as k2, null::date as period, "
+        "count(*) filter (occurred_on >= $o_30) as n, count(*) filter (occurred_on >= $o_60 "
+        "and occurred_on < $o_30) as prev, count(*) filter (in90) as n90, count(*) filter (in_prev90) as prev90, "
+        "count(*) filter (high and occurred_on >= $o_30) as high, "
+        "count(*) filter (high and occurred_on >= $o_60 "
+        "and occurred_on < $o_30) as prev_high, count(*) filter (high and in90) as high90, "
+        f"count(*) filter (high and in_prev90) as prev_high90, {NO_MARKING} from recent "
+        f"union all select 'week', null, null, week, count(*), 0, {zeros} from recent "
+        "where week >= $o_spark group by all "
+        f"union all select 'month', category, null, month, count(*), 0, {zeros} from recent group by all "
+        "union all select 'category', category, null, null, count(*) filter (in90), "
+        f"count(*) filter (in_prev90), {zeros} from recent group by all "
+        "union all select 'sector', s, null, null, count(*) filter (in90), count(*) filter (in_prev90), "
+        f"{zeros} from (select unnest(sectors) as s, in90, in_prev90 from recent) group by all "
+        f"union all select 'by_category', category, originator, null, count(*), 0, {zeros} from base "
+        "where chosen group by all "
+        f"union all select 'marking', 'recent', null, null, {marking_of_groups('marks', 'n_recent', pad=7)} "
+        f"union all select 'marking', 'chosen', null, null, {marking_of_groups('marks', 'n_chosen', pad=7)}"
+    )
+    return sql, params, anomaly_from, spark_from, month0
+
+
+class OverviewRow(NamedTuple):
+    """One row of the overview's statement: the branch (`part`) that made it, up to two keys, a period, the
+    counts, and on the `marking` branch the marking columns (its row count is `n`). Most branches fill only
+    `n` (and `prev`: the 90 days before); the `head` branch fills every count."""
+
+    part: str
+    k: Any
+    k2: Any
+    period: date | None
+    n: int | None  # head: last 30 days; category/sector: last 90 days; week/month/by_category: incidents
+    prev: int | None  # head: the 30 days before; category/sector: the 90 days before
+    n90: int | None
+    prev90: int | None
+    high: (
+        int | None
+    )  # severity high or critical, last 30 days (then the 30 before, the last 90, the 90 before)
+    prev_high: int | None
+    high90: int | None
+    prev_high90: int | None
+    m_tlp: Any
+    m_uk: Any
+    m_au: Any
+    m_rows: Any
+    m_sources: Any
+
+
+def overview_summary(
+    con: duckdb.DuckDBPyConnection,
+    viewer: Viewer,
+    f: Filters,
+    today: date,
+    rule: AnomalyRule = DEFAULT_RULE,
+) -> OverviewData:
+    """The overview's figures for what this viewer may see. The fixed windows (last 30/90 days against the
+    30/90 before, 26 weeks of trend, monthly anomaly baselines) replace the sidebar's dates; every other
+    filter applies. `by_category` follows the sidebar's period too."""
+    sql, params, anomaly_from, spark_from, month0 = overview_query(viewer, f, today, rule)
+    parts = by_part(map(OverviewRow._make, con.execute(sql, params).fetchall()))
+    head = parts["head"][0]
+    marks = {r.k: r for r in parts.get("marking", [])}
+    return OverviewData(
+        windows=(
+            WindowFigures(
+                30, as_count(head.n), as_count(head.prev), as_count(head.high), as_count(head.prev_high)
+            ),
+            WindowFigures(
+                90,
+                as_count(head.n90),
+                as_count(head.prev90),
+                as_count(head.high90),
+                as_count(head.prev_high90),
+            ),
+        ),
+        weekly=_weekly(parts.get("week", []), spark_from, today),
+        rising_categories=_rising_of(parts.get("category", [])),
+        rising_sectors=_rising_of(parts.get("sector", [])),
+        anomalies=_monthly_anomalies(parts.get("month", []), anomaly_from, month0, today, rule),
+        marking=_marking(marks.get("recent")),
+        by_category=Scoped(_by_category(parts.get("by_category", [])), _marking(marks.get("chosen"))),
+    )
+
+
+def _weekly(rows: list[OverviewRow], spark_from: date, today: date) -> pd.DataFrame:
+    """Incidents per week from `spark_from` to this week, weeks without any included."""
+    week_grid = period_grid(spark_from, today, "week")
+    per_week = {r.period: as_count(r.n) for r in rows}
+    return pd.DataFrame(
+        {
+            "period": pd.to_datetime(week_grid),
+            "n": np.array([per_week.get(w, 0) for w in week_grid], dtype="int64"),
+        }
+    )
+
+
+def _rising_of(rows: list[OverviewRow]) -> pd.DataFrame:
+    df = pd.DataFrame(
+        {
+            "value": [str(r.k) for r in rows],
+            "n": np.array([as_count(r.n) for r in rows], dtype="int64"),
+            "prev": np.array([as_count(r.prev) for r in rows], dtype="int64"),
+        }
+    )
+    return rising(df)
+
+
+def _monthly_anomalies(
+    rows: list[OverviewRow], anomaly_from: date, month0: date, today: date, rule: AnomalyRule
+) -> pd.DataFrame:
+    """Months from `month0` in which a category broke from its trailing baseline (tested from its first
+    month with incidents, so an empty start is no baseline)."""
+    monthly: dict[str, dict[date, int]] = {}
+    for r in rows:
+        if r.period is not None:
+            monthly.setdefault(str(r.k), {})[r.period] = as_count(r.n)
+    seen = [p for series in monthly.values() for p, n in series.items() if n > 0]
+    month_grid = [p for p in period_grid(anomaly_from, today, "month") if seen and p >= min(seen)]
+    anomalies = flag_grid(monthly, month_grid, rule)
+    return anomalies[anomalies["period"] >= pd.Timestamp(month0)].reset_index(drop=True)
+
+
+def _by_category(rows: list[OverviewRow]) -> pd.DataFrame:
+    """Incidents per originator and category in the sidebar's period: by originator, then most first."""
+    kept = sorted(((str(r.k2), str(r.k), as_count(r.n)) for r in rows), key=lambda r: (r[0], -r[2], r[1]))
+    return pd.DataFrame(
+        {
+            "originator": [r[0] for r in kept],
+            "category": [r[1] for r in kept],
+            "incidents": np.array([r[2] for r in kept], dtype="int64"),
+        }
+    )
+
+
+def _marking(row: OverviewRow | None) -> Marking:
+    if row is None:
+        return Marking()
+    return summed_marking(row.n, row.m_tlp, row.m_uk, row.m_au, row.m_sources)
