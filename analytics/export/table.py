@@ -32,7 +32,7 @@ from analytics.access.markings import Marking
 from analytics.access.viewer import Viewer
 from analytics.export import audit as exports_audit
 from analytics.filters import Filters
-from analytics.incidents import queries as incidents
+from analytics.incidents import explorer as incident_explorer
 from analytics.store.database import Store
 
 FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
@@ -211,10 +211,10 @@ def incidents_csv(
     at_least: Marking,
 ) -> bytes:
     """The explorer's CSV download: the rows this viewer may see under these filters in this order (up to
-    incidents.EXPORT_ROW_LIMIT), marked with `at_least` combined with their own marking, and the audit entry of
-    the export. `at_least` is the marking of every matching row, which the file name was chosen from before the
-    rows were read: the header never says less than the name."""
-    scoped = incidents.incidents_for_export(store.cursor(), viewer, f, today, sort, descending)
+    incident_explorer.EXPORT_ROW_LIMIT), marked with `at_least` combined with their own marking, and the audit
+    entry of the export. `at_least` is the marking of every matching row, which the file name was chosen from
+    before the rows were read: the header never says less than the name."""
+    scoped = incident_explorer.incidents_for_export(store.cursor(), viewer, f, today, sort, descending)
     marking = at_least.combine(scoped.marking)
     extra = [f"exported {today.isoformat()}", f"{len(scoped.data):,} rows", f.describe(today)]
     return export_csv(
@@ -225,6 +225,6 @@ def incidents_csv(
         header=[marking_comment(marking, extra)],
         obj="table:incidents",
         filters=f,
-        # the sort column as a field name ('Reported by' -> 'reported_by'); it comes from incidents.SORT_COLUMNS
+        # the sort column as a field name ('Reported by' -> 'reported_by'), from incident_explorer.SORT_COLUMNS
         extra={"sort": re.sub(r"[^a-z]+", "_", sort.lower()).strip("_"), "descending": descending},
     )
