@@ -7,24 +7,14 @@ the sign-in and hardening tests need the production configuration instead, hence
 
 from __future__ import annotations
 
-import os
 import secrets
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 from analytics.store.database import Store
+from tests.servers import StreamlitServer, base_env, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["ProductionApp", "add_users", "free_port", "write_auth_secrets"]
 
 
 def write_auth_secrets(
@@ -65,45 +55,16 @@ class ProductionApp:
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        full_env = {k: v for k, v in os.environ.items() if k != "THREAT_DEMO_MODE"}
-        full_env.update({"THREAT_DB": str(db), "THREAT_TODAY": "2026-11-20", **(env or {})})
-        args = [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "app.py"),
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(self.port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-        ]
-        if secrets_file is not None:
-            args += ["--secrets.files", str(secrets_file)]
         self.log = ROOT / "artifacts" / f"server-{self.port}.log"
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            args, cwd=ROOT, env=full_env, stdout=self.log.open("w"), stderr=subprocess.STDOUT
+        args = ["--secrets.files", str(secrets_file)] if secrets_file is not None else []
+        self.server = StreamlitServer(
+            ROOT / "app.py",
+            env={**base_env(db, demo=False), **(env or {})},
+            log=self.log,
+            port=self.port,
+            args=args,
         )
-        deadline = time.time() + 120  # a busy 2-core machine starts Streamlit slowly
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as r:
-                    if r.read() == b"ok":
-                        return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"streamlit did not start; see {self.log}")
+        self.server.start(timeout=120)  # a busy 2-core machine starts Streamlit slowly
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        self.server.stop()

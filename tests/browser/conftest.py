@@ -15,11 +15,6 @@ proves nothing.) Every wait has the generous BUSY timeout; an idle machine never
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +25,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from analytics.demo.generator import build_demo_in_subprocess
+from tests.servers import StreamlitServer, base_env, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -77,66 +73,25 @@ def browser_context_args() -> dict[str, Any]:
     return {"viewport": {"width": 1400, "height": 1800}, "accept_downloads": True}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Server:
+    """The demo-mode app for page tests, with full error details so a failing page shows its traceback."""
+
     def __init__(self, db: Path, env: dict[str, str] | None = None) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.db = db
-        full_env = {
-            **os.environ,
-            "THREAT_DB": str(db),
-            "THREAT_DEMO_MODE": "1",
-            "THREAT_TODAY": "2026-11-20",
-            **(env or {}),
-        }
+        self.port = free_port()
         self.log = ROOT / "artifacts" / f"server-{self.port}.log"
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                str(ROOT / "app.py"),
-                "--server.headless",
-                "true",
-                "--server.port",
-                str(self.port),
-                "--server.address",
-                "127.0.0.1",
-                "--browser.gatherUsageStats",
-                "false",
-                "--client.showErrorDetails",
-                "full",
-            ],
-            cwd=ROOT,
-            env=full_env,
-            stdout=self.log.open("w"),
-            stderr=subprocess.STDOUT,
+        self.server = StreamlitServer(
+            ROOT / "app.py",
+            env={**base_env(db, demo=True), **(env or {})},
+            log=self.log,
+            port=self.port,
+            args=["--client.showErrorDetails", "full"],
         )
-        deadline = time.time() + 120  # a busy 2-core machine starts Streamlit slowly
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as r:
-                    if r.read() == b"ok":
-                        return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"streamlit did not start; see {self.log}")
+        self.url = self.server.url
+        self.server.start(timeout=120)  # a busy 2-core machine starts Streamlit slowly
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        self.server.stop()
 
 
 def build_demo_db(path: Path, incidents: int = 3000) -> Path:

@@ -8,22 +8,14 @@ the whole server process (Python, Streamlit, DuckDB's buffer pool), which is wha
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from analytics.demo.generator import build_demo_in_subprocess
+from tests.servers import StreamlitServer, base_env, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def build_store(path: Path, incidents: int, *, samples: int | None = None, seed: int = 11) -> Path:
@@ -47,54 +39,22 @@ class AppServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log or ROOT / "artifacts" / f"load-server-{self.port}.log"
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        self.env = {
-            **os.environ,
-            "THREAT_DB": str(db),
-            "THREAT_DEMO_MODE": "1",
-            "THREAT_TODAY": "2026-11-20",
-            **(env or {}),
-        }
+        self.env = {**base_env(db, demo=True), **(env or {})}
         self.started_at = 0.0
         self.ready_after = 0.0
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.server = StreamlitServer(
+            self.app_root / "app.py", env=self.env, log=self.log, port=self.port, cwd=self.app_root
+        )
 
     def start(self, timeout: float = 60.0) -> AppServer:
         self.started_at = time.perf_counter()
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                str(self.app_root / "app.py"),
-                "--server.headless",
-                "true",
-                "--server.port",
-                str(self.port),
-                "--server.address",
-                "127.0.0.1",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
-            cwd=self.app_root,
-            env=self.env,
-            stdout=self.log.open("w"),
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {self.proc.returncode}; see {self.log}")
-            try:
-                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as r:
-                    if r.read() == b"ok":
-                        self.ready_after = time.perf_counter() - self.started_at
-                        return self
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"streamlit did not start within {timeout:.0f} s; see {self.log}")
+        # a fine poll: the cold-start time is a measured result
+        self.ready_after = self.server.start(timeout=timeout, poll=0.05)
+        return self
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        return self.server.proc
 
     @property
     def pid(self) -> int:
@@ -113,14 +73,7 @@ class AppServer:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        self.server.stop(wait=15)
 
     def __enter__(self) -> AppServer:
         return self.start()
