@@ -14,9 +14,12 @@ from analytics.store.database import StoreError
 # screen does not wait for them; they load in the background while the person signs in.
 _AFTER_SIGN_IN = (
     "analytics.ingest.inbox",
-    "analytics.incidents.queries",
+    "analytics.incidents.base",
+    "analytics.incidents.explorer",
+    "analytics.incidents.overview",
     "analytics.matrix.taxonomy",
     "pages.ui",
+    "pages.parts.sidebar",
     "plotly.express",
 )
 
@@ -103,32 +106,18 @@ if viewer is None:
     _preload()  # after the screen is drawn: the imports compete with drawing it for the interpreter
     st.stop()
 
-from analytics.filters import URL_KEYS, Filters  # noqa: E402
-from analytics.incidents import queries as incidents  # noqa: E402 - see _AFTER_SIGN_IN
-from analytics.ingest import inbox  # noqa: E402 - see _AFTER_SIGN_IN
-from analytics.matrix import taxonomy  # noqa: E402 - see _AFTER_SIGN_IN
-from pages.ui import filter_sidebar, inert_markdown, saved_views_sidebar  # noqa: E402
+from pages.parts import sidebar  # noqa: E402 - see _AFTER_SIGN_IN
 
 if st.session_state.get("signed_in_as") != viewer.email:
     identity.record_sign_in(session.store(), viewer, mode)
     st.session_state["signed_in_as"] = viewer.email
 st.session_state["viewer"] = viewer
 
-# Files the CLI handed over while this process held the store (docs/exchange.md); one directory listing when empty.
-# An outcome goes only to the person who handed the file over (it quotes the file); everyone else sees nothing.
-inbox.process_inbox(session.store())
-for handed_over in inbox.outcomes_for(session.store().path, viewer):
-    st.toast(inert_markdown(handed_over.describe()), icon=":material/move_to_inbox:")
+sidebar.hand_over_notices(viewer)
+sidebar.signed_in_as(viewer, mode, on_sign_out=_sign_out)
 
-with st.sidebar:
-    if mode == "demo":
-        st.caption(":orange-background[DEMO MODE] synthetic data")
-    st.markdown(f"**{inert_markdown(viewer.name)}**  \n{viewer.institute} · {viewer.role}")
-    st.button("Sign out", icon=":material/logout:", on_click=_sign_out)
-
-pages = access.pages_for(viewer.role)
 sections: dict[str, list] = {}
-for spec in pages:
+for spec in access.pages_for(viewer.role):
     sections.setdefault(spec.section, []).append(st.Page(spec.path, title=spec.title, icon=spec.icon))
 page = st.navigation(sections)
 if "after_sign_in" in st.session_state:
@@ -138,27 +127,5 @@ if "after_sign_in" in st.session_state:
         st.switch_page(asked_page.path, query_params=asked_query)
 st.session_state["page_path"] = page.url_path
 
-today = session.today()
-options = session.query(incidents.filter_options, today)
-names = {"techniques": taxonomy.technique_names(con), "tactics": taxonomy.tactic_names(con)}
-url_filters = Filters.from_query_params({k: st.query_params.get_all(k) for k in st.query_params})
-# Only the filters this person may apply (Filters.for_viewer): policymakers see counts, never records, so a
-# free-text search (from the sidebar or a `?q=` link) would make every count an oracle on text they may not read.
-if url_filters.drops_for(viewer):
-    st.sidebar.info(
-        "Search and filter values from this link were ignored: your role sees summaries, which are "
-        "never narrowed by searching record text.",
-        icon=":material/search_off:",
-    )
-f = filter_sidebar(url_filters.for_viewer(viewer), options, names, search=viewer.can_see_records)
-f = f.for_viewer(viewer)
-st.session_state["filters"] = f
-saved_views_sidebar(viewer, f, page.url_path)
-wanted = f.to_query_params()
-current = {k: st.query_params.get_all(k) for k in st.query_params if k in URL_KEYS}
-if {k: (v if isinstance(v, list) else [v]) for k, v in wanted.items()} != current:
-    for k in current:
-        del st.query_params[k]
-    st.query_params.update(wanted)
-
+sidebar.shared_filters(viewer, page.url_path)
 page.run()
