@@ -15,7 +15,7 @@ from analytics.export.briefing import builder as briefing_builder
 from analytics.export.briefing.builder import BriefingPlan
 from analytics.export.briefing.formats import FORMAT_LABELS, FORMATS
 from analytics.filters import Filters
-from pages.ui import chart, marking_banner, page_to_slide
+from pages.ui import chart, marking_banner, move_buttons, page_to_slide
 
 
 def main() -> None:
@@ -105,25 +105,15 @@ def _content(labels: dict[str, str]) -> tuple[int | None, str, list[str]]:
         with st.container(border=True):
             text_col, up, down, rm = st.columns([12, 1, 1, 1], vertical_alignment="center", gap="small")
             text_col.text(f"{k + 1}. {labels[key]}")
-            up.button(
-                "",
-                icon=":material/arrow_upward:",
-                key=f"brf_up_{k}",
-                on_click=_move,
-                args=(k, -1),
-                disabled=k == 0,
-                help="Move up",
-                type="tertiary",
-            )
-            down.button(
-                "",
-                icon=":material/arrow_downward:",
-                key=f"brf_down_{k}",
-                on_click=_move,
-                args=(k, 1),
-                disabled=k == len(picked) - 1,
-                help="Move down",
-                type="tertiary",
+            move_buttons(
+                up,
+                down,
+                keys=(f"brf_up_{k}", f"brf_down_{k}"),
+                index=k,
+                count=len(picked),
+                on_move=_move,
+                args=(k,),
+                tertiary=True,
             )
             rm.button(
                 "",
