@@ -315,33 +315,45 @@ def _snapshot(
     con: duckdb.DuckDBPyConnection, ref: EvidenceRef
 ) -> tuple[dict[str, Any], EvidenceMarking] | None:
     """Current values of one record (no viewer filter: callers have already checked the reader may see it)."""
+    if ref.kind == "view":
+        return _view_snapshot(con, ref)
     fields = PIN_FIELDS[ref.kind]
     if ref.kind == "incident":
         sql = f"select {', '.join('i.' + f for f in fields)} from incidents i where i.id = ?"
-        key: Any = ref.ref_id
-    elif ref.kind == "eval_run":
-        sql = f"select {', '.join('r.' + f for f in fields)} from eval_runs r where r.run_id = ?"
-        key = ref.ref_id
     else:
-        sql = "select name, page, query, institute from saved_views where id = ?"
-        key = int(ref.ref_id) if ref.ref_id.isdigit() else -1
-    row = con.execute(sql, [key]).fetchone()
+        sql = f"select {', '.join('r.' + f for f in fields)} from eval_runs r where r.run_id = ?"
+    row = con.execute(sql, [ref.ref_id]).fetchone()
     if row is None:
         return None
-    values = {f: _jsonable(v) for f, v in zip(fields, row, strict=False)}
-    if ref.kind == "view":
-        stored = con.execute(
-            "select tlp, releasable_to, named_recipients, originator from assessment_evidence "
-            "where kind = 'view' and ref_id = ? order by version desc limit 1",
-            [ref.ref_id],
-        ).fetchone()
-        if stored:
-            return values, EvidenceMarking(stored[0], tuple(stored[1]), tuple(stored[2]), stored[3])
-        return values, EvidenceMarking("CLEAR", (str(row[3]),), (), str(row[3]))
+    values = {f: _jsonable(v) for f, v in zip(fields, row, strict=True)}
     origin = values["originator"] if ref.kind == "incident" else values["institute"]
     return values, EvidenceMarking(
         values["tlp"], tuple(values["releasable_to"]), tuple(values["named_recipients"]), origin
     )
+
+
+def _view_snapshot(
+    con: duckdb.DuckDBPyConnection, ref: EvidenceRef
+) -> tuple[dict[str, Any], EvidenceMarking] | None:
+    """A saved view's values, and the marking it was last cited with (a view has no marking of its own: its
+    incidents' marking was stored with the citation), else CLEAR within the view's institute."""
+    row = con.execute(
+        "select name, page, query, institute from saved_views where id = ?",
+        [int(ref.ref_id) if ref.ref_id.isdigit() else -1],
+    ).fetchone()
+    if row is None:
+        return None
+    name, page, query, institute = row
+    values = {"name": _jsonable(name), "page": _jsonable(page), "query": _jsonable(query)}
+    stored = con.execute(
+        "select tlp, releasable_to, named_recipients, originator from assessment_evidence "
+        "where kind = 'view' and ref_id = ? order by version desc limit 1",
+        [ref.ref_id],
+    ).fetchone()
+    if stored is None:
+        return values, EvidenceMarking("CLEAR", (str(institute),), (), str(institute))
+    tlp, releasable_to, named, originator = stored
+    return values, EvidenceMarking(tlp, tuple(releasable_to), tuple(named), originator)
 
 
 def _jsonable(v: Any) -> Any:

@@ -94,12 +94,12 @@ class VersionRow(NamedTuple):
     approved_at: datetime | None
 
 
-_VERSION_COLUMNS = (
-    "a.id, v.version, a.current_version, a.status, v.title, v.question, v.bluf, v.assumptions, v.alternatives, "
-    "v.indicators, v.changes, a.supersedes, v.tlp, v.releasable_to, v.named_recipients, v.originator, "
-    "v.raise_tlp, v.restrict_to, v.requested_recipients, a.created_by, v.saved_by, v.saved_at, "
-    "a.approved_version, a.approved_at"
+# The select list is spelled from VersionRow's fields, so the columns and the names they are read by cannot drift
+# apart: these come from `assessments a`, every other field from `assessment_versions v`.
+_ASSESSMENT_FIELDS = frozenset(
+    {"id", "current_version", "status", "supersedes", "created_by", "approved_version", "approved_at"}
 )
+_VERSION_COLUMNS = ", ".join(f"{'a' if f in _ASSESSMENT_FIELDS else 'v'}.{f}" for f in VersionRow._fields)
 
 
 def _names(con: duckdb.DuckDBPyConnection, emails: Iterable[str]) -> dict[str, str]:

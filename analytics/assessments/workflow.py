@@ -368,7 +368,7 @@ def authors_of(con: duckdb.DuckDBPyConnection, assessment_id: int) -> set[str]:
         "where assessment_id = ?",
         [assessment_id, assessment_id],
     ).fetchall()
-    return {r[0] for r in rows}
+    return {email for (email,) in rows}
 
 
 def sign_off(store: Store, viewer: Viewer, assessment_id: int, version: int) -> str:
