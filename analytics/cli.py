@@ -201,7 +201,7 @@ def _precheck(
             raise ImportRefused(refusal_text(plan))
     elif kind == "stix":
         from analytics.ingest import ImportRefused
-        from analytics.ingest.stix import check_bundle
+        from analytics.ingest.stix.check import check_bundle
 
         check = check_bundle(path.name, path.read_bytes())
         # references to records already in the store cannot be checked here; the dashboard checks them

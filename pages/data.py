@@ -17,7 +17,8 @@ from analytics.export import stix as stix_export
 from analytics.export import table as table_export
 from analytics.ingest import ImportRefused, inbox
 from analytics.ingest import history as imports
-from analytics.ingest import stix as stix_in
+from analytics.ingest.stix.check import check_bundle
+from analytics.ingest.stix.commit import existing_stix_ids, import_stix_bytes
 from analytics.ingest.tabular.commit import commit
 from analytics.ingest.tabular.convert import DATE_FORMATS_HELP
 from analytics.ingest.tabular.fields import TARGETS, Target, as_target, field_names, required_fields
@@ -335,9 +336,7 @@ def stix_tab(store: Store, viewer: Viewer) -> None:
         return
     data = bundle.getvalue()
     try:
-        check = stix_in.check_bundle(
-            bundle.name, data, known_ids=stix_in.existing_stix_ids(session.cursor(), viewer)
-        )
+        check = check_bundle(bundle.name, data, known_ids=existing_stix_ids(session.cursor(), viewer))
     except ImportRefused as e:
         refused(e)
         st.stop()
@@ -352,7 +351,7 @@ def stix_tab(store: Store, viewer: Viewer) -> None:
     if not st.button("Import bundle", type="primary", key="dx_stix_commit"):
         return
     try:
-        report = stix_in.import_stix_bytes(
+        report = import_stix_bytes(
             store,
             bundle.name,
             data,

@@ -27,8 +27,9 @@ from typing import Any
 
 from analytics.bench.harness import BenchContext, case
 from analytics.export.stix import _attack_pattern, _identity, _tlp_definition
-from analytics.ingest.stix import INSTITUTE_IDENTITIES, TLP2_IDS, import_stix
+from analytics.ingest.stix.commit import import_stix
 from analytics.ingest.tabular.commit import import_tabular
+from analytics.stix_vocabulary import INSTITUTE_IDENTITIES, TLP2_IDS
 from analytics.store.database import Store
 from analytics.vocab import CATEGORIES, SECTORS
 

@@ -23,7 +23,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from analytics import vocab
+from analytics import crosswalk, vocab
 from analytics.accounts import identity
 from analytics.demo import taxonomy as demo_taxonomy
 from analytics.store.database import Store, exclusive
@@ -341,7 +341,7 @@ def generate_incidents(n: int, seed: int, models: list[DemoModel]) -> tuple[pa.T
 
     # Techniques: 1-3 per incident from its category's list, earlier entries more often.
     ntech = 1 + (rng.random(n) < 0.55).astype(int) + (rng.random(n) < 0.25).astype(int)
-    tech_lists = [demo_taxonomy.CATEGORY_TECHNIQUES[c] for c in vocab.CATEGORIES]
+    tech_lists = [crosswalk.CATEGORY_TECHNIQUES[c] for c in vocab.CATEGORIES]
     rows_seq, rows_tech = [], []
     for slot in range(3):
         mask = ntech > slot
@@ -580,7 +580,7 @@ def build_demo_in_subprocess(
     if seed is not None:
         cmd += ["--seed", str(seed)]
     env = {**os.environ, **({"THREAT_DB_MEMORY_LIMIT": memory_limit} if memory_limit else {})}
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # the project root (analytics/demo/generator.py)
     done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(

@@ -70,31 +70,3 @@ TECHNIQUES: tuple[tuple[str, str, str | None, tuple[str, ...]], ...] = (
     ("AML.T0103", "Deploy AI Agent", None, ("AML.TA0005",)),
     ("AML.T0110", "AI Agent Tool Poisoning", None, ("AML.TA0006",)),
 )
-
-# Techniques seen per product category (first ones most often).
-CATEGORY_TECHNIQUES: dict[str, tuple[str, ...]] = {
-    "AI-enabled cyber intrusion": (
-        "AML.T0102",
-        "AML.T0049",
-        "AML.T0052",
-        "AML.T0072",
-        "AML.T0025",
-        "AML.T0017",
-    ),
-    "Agentic system misuse": ("AML.T0053", "AML.T0103", "AML.T0086", "AML.T0101", "AML.T0098", "AML.T0080"),
-    "Prompt injection": (
-        "AML.T0051.001",
-        "AML.T0051.000",
-        "AML.T0051",
-        "AML.T0070",
-        "AML.T0057",
-        "AML.T0056",
-    ),
-    "Jailbreak": ("AML.T0054", "AML.T0065", "AML.T0068", "AML.T0040", "AML.T0048"),
-    "Disinformation campaign": ("AML.T0048", "AML.T0047", "AML.T0088", "AML.T0016", "AML.T0073"),
-    "Deepfake fraud": ("AML.T0088", "AML.T0073", "AML.T0052", "AML.T0048"),
-    "Data poisoning": ("AML.T0020", "AML.T0019", "AML.T0070", "AML.T0031", "AML.T0110"),
-    "Model theft": ("AML.T0024", "AML.T0035", "AML.T0044", "AML.T0025", "AML.T0055"),
-    "Privacy and data leakage": ("AML.T0057", "AML.T0024", "AML.T0056", "AML.T0040"),
-    "Safety failure": ("AML.T0048", "AML.T0047", "AML.T0031", "AML.T0015"),
-}

@@ -25,8 +25,10 @@ from typing import Any
 import duckdb
 
 from analytics.access.markings import INSTITUTES, TLP_LEVELS, Marking, visible_sql
+from analytics.access.roles import RECORD_READERS
 from analytics.access.viewer import Viewer
-from analytics.ingest.stix import (
+from analytics.records import INCIDENT_RECORD_COLUMNS
+from analytics.stix_vocabulary import (
     INSTITUTE_IDENTITIES,
     INSTITUTE_NAMES,
     STIX_NAMESPACE,
@@ -40,23 +42,18 @@ from analytics.ingest.stix import (
 from analytics.store import audit
 from analytics.store.database import Store
 
+# Not records only: cached results follow every write (session.generation_for).
+READS_ONLY_RECORDS = False
+
 REFERENCE_CREATED = "2024-01-01T00:00:00.000Z"  # fixed timestamps for identities and ATLAS attack patterns
 ATLAS_URL = "https://atlas.mitre.org/techniques/{}"
 
-_FIELDS = (
-    "category",
-    "severity",
-    "actor_type",
-    "sectors",
-    "countries",
-    "affected_system",
-    "developer",
-    "status",
-    "releasable_to",
-    "named_recipients",
-    "source_reliability",
-    "credibility",
+# Record columns STIX has a property for (id as x_ukau_id, title as name, summary as description, originator as
+# created_by_ref, tlp as a marking, tags as labels; the dates as x_ukau_ dates); every other one travels as x_ukau_<col>.
+_STIX_PROPERTY_COLUMNS = frozenset(
+    {"id", "title", "summary", "occurred_on", "reported_on", "originator", "tlp", "tags"}
 )
+_FIELDS = tuple(c for c in INCIDENT_RECORD_COLUMNS if c not in _STIX_PROPERTY_COLUMNS)
 
 
 @dataclass
@@ -308,9 +305,7 @@ def _marking_of(records: list[dict[str, Any]]) -> Marking:
 def export_for_partner(store: Store, partner: str, *, actor: str, viewer: Viewer | None = None) -> StixExport:
     """Build the partner bundle and record the export in the audit log (what, for whom, how marked)."""
     if viewer is not None:
-        audit.require(
-            store, viewer, "analyst", "lead", "admin", action="export stix", obj=f"partner:{partner}"
-        )
+        audit.require(store, viewer, *RECORD_READERS, action="export stix", obj=f"partner:{partner}")
         actor = viewer.email
     con = store.cursor()
     try:

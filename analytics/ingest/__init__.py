@@ -126,7 +126,7 @@ IMPORTERS: dict[str, str] = {
     "csv": "analytics.ingest.tabular.commit:import_tabular",
     "json": "analytics.ingest.tabular.commit:import_tabular",
     "jsonl": "analytics.ingest.tabular.commit:import_tabular",
-    "stix": "analytics.ingest.stix:import_stix",
+    "stix": "analytics.ingest.stix.commit:import_stix",
 }
 
 

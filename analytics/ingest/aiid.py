@@ -33,6 +33,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from analytics import sources
 from analytics.access.markings import INSTITUTES, normalise_tlp
 from analytics.ingest import ImportRefused, ImportReport, load_json, new_batch_id, record_batch
 from analytics.ingest.atlas import ORIGINATOR_DEFAULT, UNMAPPED_CATEGORY
@@ -40,8 +41,8 @@ from analytics.ingest.public_incidents import PublicIncident, upsert_public_inci
 from analytics.store import audit
 from analytics.store.database import Store
 
-SOURCE = "aiid"
-CREDIT = "AI Incident Database, CC BY-SA 4.0"
+SOURCE = sources.AIID.key  # the registry in analytics.sources states key, licence and credit
+CREDIT = sources.AIID.credit
 DEFAULT_SEVERITY = 3
 ID_PREFIX = "AIID-"
 

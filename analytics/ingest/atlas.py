@@ -33,14 +33,15 @@ import duckdb
 import pyarrow as pa
 import yaml
 
+from analytics import sources
 from analytics.access.markings import INSTITUTES, normalise_tlp
 from analytics.ingest import ImportRefused, ImportReport, new_batch_id, record_batch
 from analytics.ingest.public_incidents import PublicIncident, upsert_public_incidents
 from analytics.store import audit
 from analytics.store.database import Store
 
-SOURCE = "atlas"
-CREDIT = "MITRE ATLAS, Apache-2.0"
+SOURCE = sources.ATLAS.key  # the registry in analytics.sources states key, licence and credit
+CREDIT = sources.ATLAS.credit
 ORIGINATOR_DEFAULT = "UK"
 UNMAPPED_CATEGORY = "Unmapped"  # a public record whose data supports none of vocab.CATEGORIES
 DEFAULT_SEVERITY: dict[str, int] = {"incident": 3, "exercise": 2}

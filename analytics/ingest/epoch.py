@@ -33,13 +33,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from analytics import sources
 from analytics.access.markings import INSTITUTES
 from analytics.ingest import ImportRefused, ImportReport, new_batch_id, record_batch
 from analytics.ingest.inspect_logs import ParsedRun, resolve_marking, write_runs
 from analytics.store.database import Store
 
-SOURCE = "epoch"
-CREDIT = "Epoch AI Benchmarking Hub, CC BY 4.0"
+SOURCE = sources.EPOCH.key  # the registry in analytics.sources states key, licence and credit
+CREDIT = sources.EPOCH.credit
 REQUIRED = ("Model version", "Release date", "Organization")
 MAX_FILE_BYTES = 50 * 1024**2
 # Columns that label a row (which scaffold or agent) and sit before the score in some files.

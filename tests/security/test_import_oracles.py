@@ -14,11 +14,12 @@ import json
 import uuid
 from typing import Any
 
-from analytics.ingest import stix as stix_in
+from analytics.ingest.stix.commit import import_stix_bytes
 from analytics.ingest.tabular.commit import commit
 from analytics.ingest.tabular.mapping import auto_mapping, detect_target
 from analytics.ingest.tabular.read import read_tabular
 from analytics.ingest.tabular.validate import validate
+from analytics.stix_vocabulary import TLP2_CREATED, TLP2_EXTENSION, TLP2_IDS, record_stix_id
 from tests.conftest import AU_ANALYST
 from tests.security.canary import plant_canaries
 
@@ -135,10 +136,10 @@ def _marking() -> dict[str, Any]:
     return {
         "type": "marking-definition",
         "spec_version": "2.1",
-        "id": stix_in.TLP2_IDS["GREEN"],
-        "created": stix_in.TLP2_CREATED,
+        "id": TLP2_IDS["GREEN"],
+        "created": TLP2_CREATED,
         "name": "TLP:GREEN",
-        "extensions": {stix_in.TLP2_EXTENSION: {"extension_type": "property-extension", "tlp_2_0": "green"}},
+        "extensions": {TLP2_EXTENSION: {"extension_type": "property-extension", "tlp_2_0": "green"}},
     }
 
 
@@ -151,7 +152,7 @@ def _incident(stix_id: str, **kw: Any) -> dict[str, Any]:
         "modified": "2027-01-01T00:00:00.000Z",
         "name": "From AU",
         "labels": ["jailbreak"],
-        "object_marking_refs": [stix_in.TLP2_IDS["GREEN"]],
+        "object_marking_refs": [TLP2_IDS["GREEN"]],
         "x_ukau_severity": 2,
         "x_ukau_category": "Jailbreak",
         "x_ukau_releasable_to": ["UK", "AU"],
@@ -169,14 +170,14 @@ def _note(target: str) -> dict[str, Any]:
         "modified": "2027-01-01T00:00:00.000Z",
         "content": "AU note",
         "object_refs": [target],
-        "object_marking_refs": [stix_in.TLP2_IDS["GREEN"]],
+        "object_marking_refs": [TLP2_IDS["GREEN"]],
     }
 
 
 def _stix_outcome(store: Any, objects: list[dict[str, Any]], secrets: dict[str, str]) -> tuple[Any, ...]:
     data = json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [_marking(), *objects]})
     try:
-        r = stix_in.import_stix_bytes(
+        r = import_stix_bytes(
             store.store,
             "b.json",
             data.encode(),
@@ -196,7 +197,7 @@ def _stix_outcome(store: Any, objects: list[dict[str, Any]], secrets: dict[str, 
 
 
 def _plant_stix_identity(store: Any, record_id: str) -> str:
-    stix_id = stix_in.record_stix_id(record_id)
+    stix_id = record_stix_id(record_id)
     with store.store.transaction() as con:
         con.execute(
             "insert into stix_records (stix_id, record_id, object_type, created, modified, origin) values "

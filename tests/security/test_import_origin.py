@@ -16,11 +16,18 @@ from typing import Any
 import pytest
 
 from analytics.ingest import ImportRefused
-from analytics.ingest import stix as stix_in
+from analytics.ingest.stix.commit import import_stix_bytes
 from analytics.ingest.tabular.commit import commit
 from analytics.ingest.tabular.mapping import auto_mapping, detect_target
 from analytics.ingest.tabular.read import read_tabular
 from analytics.ingest.tabular.validate import validate
+from analytics.stix_vocabulary import (
+    INSTITUTE_IDENTITIES,
+    TLP2_CREATED,
+    TLP2_EXTENSION,
+    TLP2_IDS,
+    record_stix_id,
+)
 from tests.conftest import AU_ANALYST, UK_ANALYST
 from tests.security.canary import plant_canaries
 
@@ -142,7 +149,7 @@ def _incident(**kw: Any) -> dict[str, Any]:
         "name": "Rewritten by AU",
         "description": "forged",
         "labels": ["jailbreak"],
-        "object_marking_refs": [stix_in.TLP2_IDS["GREEN"]],
+        "object_marking_refs": [TLP2_IDS["GREEN"]],
         "x_ukau_severity": 1,
         "x_ukau_category": "Jailbreak",
         "x_ukau_releasable_to": ["UK", "AU"],
@@ -155,10 +162,10 @@ def _bundle(*objects: dict[str, Any]) -> bytes:
     marking = {
         "type": "marking-definition",
         "spec_version": "2.1",
-        "id": stix_in.TLP2_IDS["GREEN"],
-        "created": stix_in.TLP2_CREATED,
+        "id": TLP2_IDS["GREEN"],
+        "created": TLP2_CREATED,
         "name": "TLP:GREEN",
-        "extensions": {stix_in.TLP2_EXTENSION: {"extension_type": "property-extension", "tlp_2_0": "green"}},
+        "extensions": {TLP2_EXTENSION: {"extension_type": "property-extension", "tlp_2_0": "green"}},
     }
     return json.dumps(
         {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [marking, *objects]}
@@ -166,7 +173,7 @@ def _bundle(*objects: dict[str, Any]) -> bytes:
 
 
 def _stix(store: Any, data: bytes, viewer: Any) -> Any:
-    return stix_in.import_stix_bytes(
+    return import_stix_bytes(
         store.store,
         "b.json",
         data,
@@ -190,9 +197,9 @@ def test_a_stix_bundle_cannot_claim_the_uk_identity_and_rewrite_a_uk_record(stor
         .fetchall()
     )
     claim = _incident(
-        created_by_ref=stix_in.INSTITUTE_IDENTITIES["UK"],
+        created_by_ref=INSTITUTE_IDENTITIES["UK"],
         x_ukau_id=shared.incident_id,
-        id=stix_in.record_stix_id(shared.incident_id),
+        id=record_stix_id(shared.incident_id),
     )
     counts = _counts(store)
     with pytest.raises(ImportRefused) as e:
@@ -216,10 +223,10 @@ def test_a_stix_bundle_cannot_claim_the_uk_identity_and_rewrite_a_uk_record(stor
 
 
 def test_a_stix_claim_of_the_importers_own_institute_is_accepted(store) -> None:
-    own = _incident(created_by_ref=stix_in.INSTITUTE_IDENTITIES["UK"], name="UK's own")
+    own = _incident(created_by_ref=INSTITUTE_IDENTITIES["UK"], name="UK's own")
     report = _stix(store, _bundle(own), UK_ANALYST)
     assert report.added == 1
     assert store.cursor().execute("select originator from incidents").fetchall() == [("UK",)]
-    other = _incident(created_by_ref=stix_in.INSTITUTE_IDENTITIES["AU"], name="claims AU")
+    other = _incident(created_by_ref=INSTITUTE_IDENTITIES["AU"], name="claims AU")
     with pytest.raises(ImportRefused, match=other["id"]):
         _stix(store, _bundle(other), UK_ANALYST)

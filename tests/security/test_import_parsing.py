@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 
 from analytics.ingest import ImportRefused
-from analytics.ingest import stix as stix_in
+from analytics.ingest.stix.commit import import_stix, import_stix_bytes
 from analytics.ingest.tabular.commit import commit, import_tabular
 from analytics.ingest.tabular.mapping import auto_mapping
 from analytics.ingest.tabular.read import read_tabular
 from analytics.ingest.tabular.validate import validate
+from analytics.stix_vocabulary import TLP2_CREATED, TLP2_EXTENSION, TLP2_IDS
 from tests.conftest import AU_ANALYST
 
 DEEP = 200_000  # about 400 KB of brackets
@@ -61,10 +62,10 @@ def _marking() -> dict[str, Any]:
     return {
         "type": "marking-definition",
         "spec_version": "2.1",
-        "id": stix_in.TLP2_IDS["GREEN"],
-        "created": stix_in.TLP2_CREATED,
+        "id": TLP2_IDS["GREEN"],
+        "created": TLP2_CREATED,
         "name": "TLP:GREEN",
-        "extensions": {stix_in.TLP2_EXTENSION: {"extension_type": "property-extension", "tlp_2_0": "green"}},
+        "extensions": {TLP2_EXTENSION: {"extension_type": "property-extension", "tlp_2_0": "green"}},
     }
 
 
@@ -77,7 +78,7 @@ def _incident(**kw: Any) -> dict[str, Any]:
         "modified": "2026-01-01T00:00:00.000Z",
         "name": "Incident",
         "labels": ["jailbreak"],
-        "object_marking_refs": [stix_in.TLP2_IDS["GREEN"]],
+        "object_marking_refs": [TLP2_IDS["GREEN"]],
         "x_ukau_category": "Jailbreak",
         "x_ukau_releasable_to": ["UK", "AU"],
     }
@@ -86,7 +87,7 @@ def _incident(**kw: Any) -> dict[str, Any]:
 
 
 def _import_stix(store: Any, data: bytes) -> Any:
-    return stix_in.import_stix_bytes(
+    return import_stix_bytes(
         store.store,
         "hostile.json",
         data,
@@ -116,7 +117,7 @@ def test_deeply_nested_stix_from_a_file(store, tmp_path: Path) -> None:
     p = tmp_path / "deep-bundle.json"
     p.write_bytes(b"[" * DEEP + b"]" * DEEP)
     with pytest.raises(ImportRefused) as e:
-        stix_in.import_stix(store.store, p, actor="ops", institute="UK", tlp=None, releasable=None)
+        import_stix(store.store, p, actor="ops", institute="UK", tlp=None, releasable=None)
     _one_line_naming(e, "deep-bundle.json")
 
 

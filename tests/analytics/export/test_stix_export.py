@@ -11,7 +11,8 @@ import stix2
 from analytics.accounts import identity
 from analytics.cli import main
 from analytics.export.stix import build_bundle, export_for_partner, export_marking
-from analytics.ingest.stix import INSTITUTE_IDENTITIES, TLP2_EXTENSION, TLP2_IDS, import_stix_bytes
+from analytics.ingest.stix.commit import import_stix_bytes
+from analytics.stix_vocabulary import INSTITUTE_IDENTITIES, TLP2_EXTENSION, TLP2_IDS
 from analytics.store.database import Store
 from tests.conftest import AU_ANALYST, UK_ANALYST, UK_LEAD
 

@@ -10,7 +10,7 @@ import pytest
 
 from analytics.cli import main
 from analytics.ingest.history import UndoRefused, history, undo_batch
-from analytics.ingest.stix import import_stix_bytes
+from analytics.ingest.stix.commit import import_stix_bytes
 from analytics.ingest.tabular.commit import commit
 from analytics.ingest.tabular.mapping import auto_mapping
 from analytics.ingest.tabular.plan import ImportPlan

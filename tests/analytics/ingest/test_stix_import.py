@@ -11,14 +11,9 @@ import stix2
 
 from analytics.ingest import ImportRefused
 from analytics.ingest.history import undo_batch
-from analytics.ingest.stix import (
-    INSTITUTE_IDENTITIES,
-    TLP2_CREATED,
-    TLP2_EXTENSION,
-    TLP2_IDS,
-    check_bundle,
-    import_stix_bytes,
-)
+from analytics.ingest.stix.check import check_bundle
+from analytics.ingest.stix.commit import import_stix_bytes
+from analytics.stix_vocabulary import INSTITUTE_IDENTITIES, TLP2_CREATED, TLP2_EXTENSION, TLP2_IDS
 from tests.conftest import AU_ANALYST, UK_POLICY
 
 T0 = datetime(2026, 3, 1, 9, 0, 0, tzinfo=UTC)

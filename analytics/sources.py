@@ -1,0 +1,40 @@
+"""The public sources this dashboard imports, in one registry: key, display name, licence and credit line.
+
+Why: each public source's licence asks that what is built from it credits it (ATLAS: Apache-2.0, AIID: CC BY-SA
+4.0, Epoch: CC BY 4.0). The key is what its importer writes to `source` on every record, so a result's Marking
+knows which sources it came from; features (the matrix, exports, briefings) turn those keys into credit lines
+through `credits_for` without importing the importers. Add a public source here first, then its importer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import NamedTuple
+
+
+class PublicSource(NamedTuple):
+    key: str  # incidents.source / eval_runs.source of its records
+    name: str
+    licence: str
+    url: str
+
+    @property
+    def credit(self) -> str:
+        """The credit line shown with results built from this source."""
+        return f"{self.name}, {self.licence}"
+
+
+ATLAS = PublicSource("atlas", "MITRE ATLAS", "Apache-2.0", "https://atlas.mitre.org/")
+AIID = PublicSource("aiid", "AI Incident Database", "CC BY-SA 4.0", "https://incidentdatabase.ai/")
+EPOCH = PublicSource(
+    "epoch", "Epoch AI Benchmarking Hub", "CC BY 4.0", "https://epoch.ai/data/ai-benchmarking-dashboard"
+)
+
+# In the order credits are listed.
+PUBLIC_SOURCES: tuple[PublicSource, ...] = (ATLAS, AIID, EPOCH)
+
+
+def credits_for(source_keys: Iterable[str]) -> list[str]:
+    """The credit lines of the public sources among `source_keys` (record sources), in registry order."""
+    keys = set(source_keys)
+    return [s.credit for s in PUBLIC_SOURCES if s.key in keys]
