@@ -2,35 +2,42 @@
 
 Every change goes through analytics.accounts.users (which re-checks the role, refuses changes to oneself and audits),
 and every audit search is itself recorded. Stored text is shown only in tables, never as markdown.
+
+`main()` draws the page: one function per tab, and one per form of the Users tab.
 """
 
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from analytics import session
 from analytics.access.roles import ADMINS, ROLES
-from analytics.access.viewer import VIEWER_INSTITUTES, AccessDenied
+from analytics.access.viewer import VIEWER_INSTITUTES, AccessDenied, Viewer
 from analytics.accounts import users
 from analytics.store import audit
 from pages.ui import marking_banner
 
-viewer = session.require_role(*ADMINS)
-# The audit log is stamped with the real clock, not the demo's pinned 'today'.
-today = date.today()
 
-st.title("Administration")
-marking_banner(audit.AUDIT_MARKING, "audit log and user directory")
+def main() -> None:
+    viewer = session.require_role(*ADMINS)
+    st.title("Administration")
+    marking_banner(audit.AUDIT_MARKING, "audit log and user directory")
+    flash = st.session_state.pop("admin_flash", None)
+    if flash:
+        st.success(flash, icon=":material/check_circle:")
+    log_tab, users_tab = st.tabs(["Audit log", "Users"])
+    with log_tab:
+        _audit_log(viewer)
+    with users_tab:
+        _users(viewer)
 
-flash = st.session_state.pop("admin_flash", None)
-if flash:
-    st.success(flash, icon=":material/check_circle:")
 
-log_tab, users_tab = st.tabs(["Audit log", "Users"])
-
-with log_tab:
+def _audit_log(viewer: Viewer) -> None:
+    """The search form and its results; a search is recorded by the criteria it used, never their text."""
+    today = date.today()  # the audit log is stamped with the real clock, not the demo's pinned 'today'
     with st.form("audit_search", border=False):
         c1, c2, c3, c4 = st.columns([2, 2, 2, 2])
         person = c1.text_input("Person (email contains)", max_chars=200, key="audit_person")
@@ -81,7 +88,8 @@ with log_tab:
         },
     )
 
-with users_tab:
+
+def _users(viewer: Viewer) -> None:
     directory = users.list_users(session.cursor(), viewer)
     st.dataframe(
         directory,
@@ -96,54 +104,67 @@ with users_tab:
             "created_at": st.column_config.DatetimeColumn("Enrolled", format="YYYY-MM-DD"),
         },
     )
-
-    def run_change(change: Callable[..., None], done: str, *args: Any, **kwargs: Any) -> None:
-        try:
-            change(session.store(), viewer, *args, **kwargs)
-        except (users.UserRefused, AccessDenied) as e:
-            st.error(str(e), icon=":material/block:")
-        else:
-            st.session_state["admin_flash"] = done
-            st.rerun()
-
     left, right = st.columns(2, gap="large")
-    with left, st.form("enrol_user", clear_on_submit=True):
+    with left:
+        _enrol_form(viewer)
+    with right:
+        _change_user(viewer, directory)
+
+
+def _run_change(viewer: Viewer, change: Callable[..., None], done: str, *args: Any, **kwargs: Any) -> None:
+    """A change through analytics.accounts.users; its refusal shown here, its success after the rerun."""
+    try:
+        change(session.store(), viewer, *args, **kwargs)
+    except (users.UserRefused, AccessDenied) as e:
+        st.error(str(e), icon=":material/block:")
+    else:
+        st.session_state["admin_flash"] = done
+        st.rerun()
+
+
+def _enrol_form(viewer: Viewer) -> None:
+    with st.form("enrol_user", clear_on_submit=True):
         st.subheader("Enrol a user")
-        new_email = st.text_input("Email", max_chars=200, key="enrol_email")
-        new_name = st.text_input("Name", max_chars=120, key="enrol_name")
+        email = st.text_input("Email", max_chars=200, key="enrol_email")
+        name = st.text_input("Name", max_chars=120, key="enrol_name")
         c1, c2 = st.columns(2)
-        new_inst = c1.selectbox("Institute", VIEWER_INSTITUTES, key="enrol_institute")
-        new_role = c2.selectbox("Role", ROLES, key="enrol_role")
+        institute = c1.selectbox("Institute", VIEWER_INSTITUTES, key="enrol_institute")
+        role = c2.selectbox("Role", ROLES, key="enrol_role")
         if st.form_submit_button("Enrol", icon=":material/person_add:", key="enrol_submit"):
-            run_change(
+            _run_change(
+                viewer,
                 users.enrol,
-                f"Enrolled {new_email.strip().lower()} as {new_inst} {new_role}.",
-                email=new_email,
-                name=new_name,
-                institute=new_inst,
-                role=new_role,
+                f"Enrolled {email.strip().lower()} as {institute} {role}.",
+                email=email,
+                name=name,
+                institute=institute,
+                role=role,
             )
 
-    with right:
-        st.subheader("Change a user")
-        others = [e for e in directory["email"].tolist() if e != viewer.email]
-        target = st.selectbox("User", others, key="admin_target", index=None, placeholder="Choose a user")
-        if target:
-            row = directory.loc[directory["email"] == target].iloc[0]
-            st.text(
-                f"{row['name']} · {row['institute']} · {row['role']} · {'active' if row['active'] else 'disabled'}"
-            )
-            c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
-            role = c1.selectbox("New role", [r for r in ROLES if r != row["role"]], key="admin_new_role")
-            if c2.button("Change role", icon=":material/badge:", key="admin_change_role"):
-                run_change(users.change_role, f"{target} is now {role}.", target, role)
-            if row["active"]:
-                if st.button("Disable", icon=":material/person_off:", type="primary", key="admin_disable"):
-                    run_change(users.set_active, f"Disabled {target}.", target, False)
-            elif st.button("Enable", icon=":material/person_check:", key="admin_enable"):
-                run_change(users.set_active, f"Enabled {target}.", target, True)
-        st.caption(
-            "Nobody can change their own role or disable themselves. Institutes are fixed at enrolment: "
-            "someone who moves institute is disabled and enrolled again. Changes apply at the user's next "
-            "interaction."
+
+def _change_user(viewer: Viewer, directory: pd.DataFrame) -> None:
+    st.subheader("Change a user")
+    others = [e for e in directory["email"].tolist() if e != viewer.email]
+    target = st.selectbox("User", others, key="admin_target", index=None, placeholder="Choose a user")
+    if target:
+        row = directory.loc[directory["email"] == target].iloc[0]
+        st.text(
+            f"{row['name']} · {row['institute']} · {row['role']} · {'active' if row['active'] else 'disabled'}"
         )
+        c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
+        role = c1.selectbox("New role", [r for r in ROLES if r != row["role"]], key="admin_new_role")
+        if c2.button("Change role", icon=":material/badge:", key="admin_change_role"):
+            _run_change(viewer, users.change_role, f"{target} is now {role}.", target, role)
+        if row["active"]:
+            if st.button("Disable", icon=":material/person_off:", type="primary", key="admin_disable"):
+                _run_change(viewer, users.set_active, f"Disabled {target}.", target, False)
+        elif st.button("Enable", icon=":material/person_check:", key="admin_enable"):
+            _run_change(viewer, users.set_active, f"Enabled {target}.", target, True)
+    st.caption(
+        "Nobody can change their own role or disable themselves. Institutes are fixed at enrolment: "
+        "someone who moves institute is disabled and enrolled again. Changes apply at the user's next "
+        "interaction."
+    )
+
+
+main()
