@@ -1,8 +1,8 @@
 """Marked file exports of tables: CSV and Parquet bytes, and their file names.
 
-Shared by the explorer's download and the briefings. Every file carries its marking where a reader will see
-it: the CSV's first line is a `# TLP:... ` comment, the Parquet file's key-value metadata holds the marking, and
-the file name carries the date and the highest TLP with the releasability.
+Shared by the explorer's and the threat matrix's downloads and the briefings. Every file carries its marking
+where a reader will see it: the CSV's first line is a `# TLP:... ` comment, the Parquet file's key-value metadata
+holds the marking, and the file name carries the date and the highest TLP with the releasability.
 
 CSV cells that a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return) are
 prefixed with a single quote, as OWASP recommends against CSV injection. Stored text is untrusted: titles and
@@ -33,6 +33,8 @@ from analytics.access.viewer import Viewer
 from analytics.export import audit as exports_audit
 from analytics.filters import Filters
 from analytics.incidents import explorer as incident_explorer
+from analytics.matrix import queries as matrix_queries
+from analytics.matrix.queries import MatrixData
 from analytics.store.database import Store
 
 FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
@@ -227,4 +229,60 @@ def incidents_csv(
         filters=f,
         # the sort column as a field name ('Reported by' -> 'reported_by'), from incident_explorer.SORT_COLUMNS
         extra={"sort": re.sub(r"[^a-z]+", "_", sort.lower()).strip("_"), "descending": descending},
+    )
+
+
+# -- the threat matrix ------------------------------------------------------------------------------------------
+
+
+def matrix_header(marking: Marking, filters_text: str) -> list[str]:
+    """The '#' lines heading the matrix CSV: marking, filters in words, source credits."""
+    lines = [marking.label, f"Filters: {filters_text}"]
+    credits = matrix_queries.source_credits(marking)
+    if credits:
+        lines.append(f"Sources: {'; '.join(credits)}")
+    return lines
+
+
+def _matrix_frame(data: MatrixData, names: dict[str, str]) -> pd.DataFrame:
+    """The cells as plain rows (escaped when written, by `csv_bytes`)."""
+    rows = []
+    for cell in data.cells.to_dict("records"):
+        tid = str(cell["technique_id"])
+        rows.append(
+            {
+                "technique_id": tid,
+                "technique": names.get(tid, ""),
+                "parent_id": cell["parent_id"] if isinstance(cell["parent_id"], str) else "",
+                "incidents": int(cell["incidents"]),
+                "reported_by_uk": int(cell["uk"]),
+                "reported_by_au": int(cell["au"]),
+                "covering_benchmarks": "; ".join(cell["benchmarks"]),
+                "gap_incidents": int(cell["gap_incidents"]),
+            }
+        )
+    return pd.DataFrame(rows) if rows else pd.DataFrame({"technique_id": pd.Series([], dtype=str)})
+
+
+def matrix_csv(
+    store: Store,
+    viewer: Viewer,
+    data: MatrixData,
+    names: dict[str, str],
+    marking: Marking,
+    f: Filters,
+    today: date,
+    mode: str,
+) -> bytes:
+    """The matrix page's download: the cells as CSV, headed by their marking, the filters in words and the
+    source credits, and the audit entry of the export."""
+    return export_csv(
+        store,
+        viewer,
+        _matrix_frame(data, names),
+        marking,
+        header=matrix_header(marking, f.describe(today)),
+        obj=f"matrix:{mode}",
+        kind="matrix",
+        filters=f,
     )

@@ -83,7 +83,7 @@ def test_technique_from_the_link_shows_its_detail(app_factory, demo_store) -> No
     assert not at.exception and not at.error
     assert at.selectbox(key="mx_technique").value == "AML.T0054"
     assert "LLM Jailbreak" in [t.value for t in at.text]
-    incs = matrix.incidents_for_technique(demo_store.cursor(), UK_ANALYST, Filters(), TODAY, "AML.T0054")
+    incs = links.incidents_for_technique(demo_store.cursor(), UK_ANALYST, Filters(), TODAY, "AML.T0054")
     assert f"**Matching incidents** ({incs.marking.rows:,})" in [m.value for m in at.markdown]
     frames = [df.value for df in at.dataframe]
     listed = next(f for f in frames if "occurred_on" in f.columns)
