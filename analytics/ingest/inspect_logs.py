@@ -40,6 +40,7 @@ import pyarrow as pa
 
 from analytics.access.markings import INSTITUTES, TLP_LEVELS, normalise_tlp, parse_releasable, tlp_rank
 from analytics.ingest import ImportRefused, ImportReport, new_batch_id, record_batch
+from analytics.records import EVAL_RUN_COLUMNS
 from analytics.store.database import Store
 
 SOURCE = "inspect"
@@ -374,27 +375,8 @@ def _first_line(e: BaseException) -> str:
 
 # -- writing ------------------------------------------------------------------------------------------------
 
-_RUN_COLUMNS = (
-    "run_id",
-    "institute",
-    "model",
-    "model_developer",
-    "model_release_date",
-    "benchmark",
-    "task_version",
-    "eval_date",
-    "metric",
-    "score",
-    "stderr",
-    "n_samples",
-    "status",
-    "source",
-    "tlp",
-    "releasable_to",
-    "named_recipients",
-    "details",
-    "import_batch",
-)
+# Every column of `eval_runs` but created_at (the store sets it): a run from a log supplies its details too.
+_RUN_COLUMNS = tuple(c for c in EVAL_RUN_COLUMNS if c != "created_at")
 
 
 def write_runs(

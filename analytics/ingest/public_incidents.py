@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from analytics.access.markings import tlp_rank
 from analytics.ingest import ImportRefused
+from analytics.records import INCIDENT_TYPES, arrow_schema
 
 # Columns a public importer supplies, in the order of PublicIncident's fields that map onto `incidents`.
 _COMPARED: tuple[str, ...] = (
@@ -189,24 +190,7 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("title", pa.string()),
-        ("summary", pa.string()),
-        ("occurred_on", pa.date32()),
-        ("category", pa.string()),
-        ("severity", pa.int8()),
-        ("actor_type", pa.string()),
-        ("sectors", pa.list_(pa.string())),
-        ("countries", pa.list_(pa.string())),
-        ("affected_system", pa.string()),
-        ("developer", pa.string()),
-        ("tags", pa.list_(pa.string())),
-        ("tlp", pa.string()),
-        ("releasable_to", pa.list_(pa.string())),
-    ]
-)
+_SCHEMA = arrow_schema(("id", *_COMPARED), INCIDENT_TYPES)
 
 
 def _frame(rows: list[dict[str, Any]]) -> pa.Table:
