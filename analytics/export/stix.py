@@ -156,6 +156,43 @@ def _json_value(v: Any) -> Any:
 def build_bundle(con: duckdb.DuckDBPyConnection, viewer: Viewer | None, partner: str) -> StixExport:
     """The bundle for `partner` (no audit entry; `export_for_partner` records one)."""
     partner = _check_partner(partner)
+    records, techniques, notes, technique_names = _read(con, viewer, partner)
+    objects: list[dict[str, Any]] = []
+    used_tlps = {"CLEAR"} | {r["tlp"] for r in records}
+    objects += [_tlp_definition(t) for t in TLP_LEVELS if t in used_tlps]
+    objects += [_identity(inst) for inst in INSTITUTES]
+    all_techniques = sorted({t for ts in techniques.values() for t in ts})
+    objects += [
+        _attack_pattern(t, technique_names.get(t) or technique_names.get(t[:9])) for t in all_techniques
+    ]
+    note_objects: dict[str, dict[str, Any]] = {}
+    relationships = 0
+    for r in records:
+        obj = _incident_object(r, techniques.get(r["id"], []))
+        objects.append(obj)
+        for t in techniques.get(r["id"], []):
+            relationships += 1
+            objects.append(_uses(obj, t))
+        _add_notes(note_objects, obj, notes.get(r["id"], []))
+    objects += list(note_objects.values())
+
+    marking = _marking_of(records)
+    bundle = {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objects}
+    counts = {
+        "incidents": len(records),
+        "attack_patterns": len(all_techniques),
+        "relationships": relationships,
+        "notes": len(note_objects),
+        "objects": len(objects),
+    }
+    return StixExport(partner, bundle, marking, counts)
+
+
+def _read(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer | None, partner: str
+) -> tuple[list[dict[str, Any]], dict[str, list[str]], dict[str, list[dict[str, Any]]], dict[str, str]]:
+    """The incidents releasable to `partner` (with their latest STIX record), their techniques, their notes and
+    the names of the ATLAS techniques."""
     where, params = _where(partner, viewer)
     cur = con.execute(
         f"""
@@ -170,125 +207,108 @@ def build_bundle(con: duckdb.DuckDBPyConnection, viewer: Viewer | None, partner:
         params,
     )
     names = [d[0] for d in cur.description]
-    records = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-    ids = [r["id"] for r in records]
-
+    rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    ids = [r["id"] for r in rows]
     techniques: dict[str, list[str]] = {}
     notes: dict[str, list[dict[str, Any]]] = {}
-    technique_names: dict[str, str] = {}
-    if ids:
-        for rid, tid in con.execute(
-            "select incident_id, technique_id from incident_techniques where incident_id = any($ids) order by 1, 2",
-            {"ids": ids},
-        ).fetchall():
-            techniques.setdefault(rid, []).append(tid)
-        ncur = con.execute(
-            "select * from incident_notes where incident_id = any($ids) order by stix_id", {"ids": ids}
-        )
-        nnames = [d[0] for d in ncur.description]
-        for row in ncur.fetchall():
-            stored = dict(zip(nnames, row, strict=True))
-            notes.setdefault(stored["incident_id"], []).append(stored)
-        technique_names = dict(con.execute("select id, name from atlas_techniques").fetchall())
+    if not ids:
+        return rows, techniques, notes, {}
+    for rid, tid in con.execute(
+        "select incident_id, technique_id from incident_techniques where incident_id = any($ids) order by 1, 2",
+        {"ids": ids},
+    ).fetchall():
+        techniques.setdefault(rid, []).append(tid)
+    ncur = con.execute(
+        "select * from incident_notes where incident_id = any($ids) order by stix_id", {"ids": ids}
+    )
+    nnames = [d[0] for d in ncur.description]
+    for row in ncur.fetchall():
+        stored = dict(zip(nnames, row, strict=True))
+        notes.setdefault(stored["incident_id"], []).append(stored)
+    technique_names = dict(con.execute("select id, name from atlas_techniques").fetchall())
+    return rows, techniques, notes, technique_names
 
-    objects: list[dict[str, Any]] = []
-    used_tlps = {"CLEAR"} | {r["tlp"] for r in records}
-    objects += [_tlp_definition(t) for t in TLP_LEVELS if t in used_tlps]
-    objects += [_identity(inst) for inst in INSTITUTES]
-    all_techniques = sorted({t for ts in techniques.values() for t in ts})
-    objects += [
-        _attack_pattern(t, technique_names.get(t) or technique_names.get(t[:9])) for t in all_techniques
-    ]
 
-    note_objects: dict[str, dict[str, Any]] = {}
-    relationships = 0
-    for r in records:
-        stix_id = r["s_stix_id"] or record_stix_id(r["id"])
-        created_dt = r["s_created"] or r["created_at"]
-        modified_dt = r["s_modified"] or r["updated_at"]
-        modified_dt = max(modified_dt, created_dt)
-        created, modified = stix_time(created_dt), stix_time(modified_dt)
-        marking_refs = [TLP2_IDS[r["tlp"]]]
-        author = INSTITUTE_IDENTITIES[r["originator"]]
-        obj: dict[str, Any] = {
-            "type": stix_id.split("--", 1)[0],
-            "spec_version": "2.1",
-            "id": stix_id,
-            "created": created,
-            "modified": modified,
-            "created_by_ref": author,
-            "name": r["title"],
-            "object_marking_refs": marking_refs,
-            "x_ukau_id": r["id"],
-            "x_ukau_occurred_on": r["occurred_on"].isoformat(),
-        }
-        if r["summary"]:
-            obj["description"] = r["summary"]
-        if r["tags"]:
-            obj["labels"] = list(r["tags"])
-        if r["reported_on"] is not None:
-            obj["x_ukau_reported_on"] = r["reported_on"].isoformat()
-        for f in _FIELDS:
-            value = r[f]
-            if value is None or (isinstance(value, list) and not value and f != "releasable_to"):
-                continue
-            obj[f"x_ukau_{f}"] = _json_value(value)
-        techs = techniques.get(r["id"], [])
-        if obj["type"] == "report":
-            # A report must refer to something; its techniques and its author are what it is about.
-            obj["published"] = stix_time(
-                datetime.combine(r["reported_on"] or r["occurred_on"], datetime.min.time())
-            )
-            obj["object_refs"] = [technique_stix_id(t) for t in techs] or [author]
-        objects.append(obj)
-        for t in techs:
-            relationships += 1
-            objects.append(
-                {
-                    "type": "relationship",
-                    "spec_version": "2.1",
-                    "id": f"relationship--{uuid.uuid5(STIX_NAMESPACE, f'uses:{stix_id}:{t}')}",
-                    "created": created,
-                    "modified": modified,
-                    "created_by_ref": author,
-                    "relationship_type": "uses",
-                    "source_ref": stix_id,
-                    "target_ref": technique_stix_id(t),
-                    "object_marking_refs": marking_refs,
-                }
-            )
-        for n in notes.get(r["id"], []):
-            existing = note_objects.get(n["stix_id"])
-            if existing is not None:
-                existing["object_refs"].append(stix_id)
-                continue
-            note: dict[str, Any] = {
-                "type": "note",
-                "spec_version": "2.1",
-                "id": n["stix_id"],
-                "created": stix_time(n["created"]),
-                "modified": stix_time(n["created"]),
-                "content": n["content"],
-                "object_refs": [stix_id],
-                "object_marking_refs": marking_refs,
-            }
-            if n["abstract"]:
-                note["abstract"] = n["abstract"]
-            if n["author"]:
-                note["authors"] = [n["author"]]
-            note_objects[n["stix_id"]] = note
-    objects += list(note_objects.values())
-
-    marking = _marking_of(records)
-    bundle = {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objects}
-    counts = {
-        "incidents": len(records),
-        "attack_patterns": len(all_techniques),
-        "relationships": relationships,
-        "notes": len(note_objects),
-        "objects": len(objects),
+def _incident_object(r: dict[str, Any], techs: list[str]) -> dict[str, Any]:
+    """One incident as a STIX incident (or, for one that came in as a report, a report), with its x_ukau_
+    properties, so the partner's instance imports it without loss."""
+    stix_id = r["s_stix_id"] or record_stix_id(r["id"])
+    created_dt = r["s_created"] or r["created_at"]
+    modified_dt = max(r["s_modified"] or r["updated_at"], created_dt)
+    author = INSTITUTE_IDENTITIES[r["originator"]]
+    obj: dict[str, Any] = {
+        "type": stix_id.split("--", 1)[0],
+        "spec_version": "2.1",
+        "id": stix_id,
+        "created": stix_time(created_dt),
+        "modified": stix_time(modified_dt),
+        "created_by_ref": author,
+        "name": r["title"],
+        "object_marking_refs": [TLP2_IDS[r["tlp"]]],
+        "x_ukau_id": r["id"],
+        "x_ukau_occurred_on": r["occurred_on"].isoformat(),
     }
-    return StixExport(partner, bundle, marking, counts)
+    if r["summary"]:
+        obj["description"] = r["summary"]
+    if r["tags"]:
+        obj["labels"] = list(r["tags"])
+    if r["reported_on"] is not None:
+        obj["x_ukau_reported_on"] = r["reported_on"].isoformat()
+    for f in _FIELDS:
+        value = r[f]
+        if value is None or (isinstance(value, list) and not value and f != "releasable_to"):
+            continue
+        obj[f"x_ukau_{f}"] = _json_value(value)
+    if obj["type"] == "report":
+        # A report must refer to something; its techniques and its author are what it is about.
+        obj["published"] = stix_time(
+            datetime.combine(r["reported_on"] or r["occurred_on"], datetime.min.time())
+        )
+        obj["object_refs"] = [technique_stix_id(t) for t in techs] or [author]
+    return obj
+
+
+def _uses(obj: dict[str, Any], technique: str) -> dict[str, Any]:
+    """The 'uses' relationship from an incident object to an ATLAS technique, marked and dated like it."""
+    stix_id = obj["id"]
+    return {
+        "type": "relationship",
+        "spec_version": "2.1",
+        "id": f"relationship--{uuid.uuid5(STIX_NAMESPACE, f'uses:{stix_id}:{technique}')}",
+        "created": obj["created"],
+        "modified": obj["modified"],
+        "created_by_ref": obj["created_by_ref"],
+        "relationship_type": "uses",
+        "source_ref": stix_id,
+        "target_ref": technique_stix_id(technique),
+        "object_marking_refs": obj["object_marking_refs"],
+    }
+
+
+def _add_notes(
+    note_objects: dict[str, dict[str, Any]], obj: dict[str, Any], notes: list[dict[str, Any]]
+) -> None:
+    """The incident's notes as STIX notes; a note about several exported incidents is one object naming all."""
+    for n in notes:
+        existing = note_objects.get(n["stix_id"])
+        if existing is not None:
+            existing["object_refs"].append(obj["id"])
+            continue
+        note: dict[str, Any] = {
+            "type": "note",
+            "spec_version": "2.1",
+            "id": n["stix_id"],
+            "created": stix_time(n["created"]),
+            "modified": stix_time(n["created"]),
+            "content": n["content"],
+            "object_refs": [obj["id"]],
+            "object_marking_refs": obj["object_marking_refs"],
+        }
+        if n["abstract"]:
+            note["abstract"] = n["abstract"]
+        if n["author"]:
+            note["authors"] = [n["author"]]
+        note_objects[n["stix_id"]] = note
 
 
 def _marking_of(records: list[dict[str, Any]]) -> Marking:
