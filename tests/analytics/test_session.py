@@ -21,7 +21,7 @@ import pytest
 from analytics import session
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGE_FILES = sorted([*ROOT.glob("pages/*.py"), ROOT / "app.py"])
+PAGE_FILES = sorted([*ROOT.glob("pages/**/*.py"), ROOT / "app.py"])
 
 # Tables written with `changes_records=False` or `changes_data=False` (assessments, saved views, the audit log):
 # a cached result that reads them must follow every write, never only the records' generation.
