@@ -24,8 +24,10 @@ import plotly.graph_objects as go
 
 from analytics import charts, views
 from analytics.access.markings import Marking, Scoped, combine_markings, highest_marking
+from analytics.access.roles import ASSESSMENT_AUTHORS
 from analytics.access.viewer import AccessDenied, Viewer
-from analytics.assessments import workflow as assessments
+from analytics.assessments.model import AUTHOR_ROLES, STATUS_LABELS, Assessment, NotFound
+from analytics.assessments.reads import get_assessment, list_approved, list_assessments
 from analytics.export.audit import record_export
 from analytics.export.briefing.content import (
     Briefing,
@@ -44,10 +46,13 @@ from analytics.export.chart_image import (
     provenance_for,
 )
 from analytics.filters import Filters
-from analytics.incidents import queries as incidents
+from analytics.incidents import base as incident_base
 from analytics.store import audit
 from analytics.store.database import Store
 from analytics.vocab import SEVERITY_LABELS
+
+# Not records only: cached results follow every write (session.generation_for).
+READS_ONLY_RECORDS = False
 
 ChartBuild = Callable[[duckdb.DuckDBPyConnection, Viewer, Filters, date], Scoped[go.Figure]]
 
@@ -73,7 +78,7 @@ def register_chart(kind: ChartKind) -> None:
 def _by_category(
     con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today: date
 ) -> Scoped[go.Figure]:
-    scoped = incidents.counts_by_originator_and_category(con, viewer, f, today)
+    scoped = incident_base.counts_by_originator_and_category(con, viewer, f, today)
     return Scoped(charts.counts_by_originator_and_category(scoped.data), scoped.marking)
 
 
@@ -263,30 +268,28 @@ def assessment_choices(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> list[t
     """(id, label) of the assessments this viewer may brief from: analysts and leads every assessment they may
     read (drafts too; a draft briefing is watermarked), everyone else approved ones only. Titles are stored
     text: show labels as text."""
-    if viewer.role in assessments.AUTHOR_ROLES:
-        rows = assessments.list_assessments(con, viewer).data[["id", "title", "status", "version"]]
+    if viewer.role in AUTHOR_ROLES:
+        rows = list_assessments(con, viewer).data[["id", "title", "status", "version"]]
     else:
-        rows = (
-            assessments.list_approved(con, viewer).data[["id", "title", "version"]].assign(status="approved")
-        )
+        rows = list_approved(con, viewer).data[["id", "title", "version"]].assign(status="approved")
         rows = rows[["id", "title", "status", "version"]]
     out: list[tuple[int, str]] = []
     for aid, title, status, version in rows.itertuples(index=False):
-        label = assessments.STATUS_LABELS.get(str(status), str(status))
+        label = STATUS_LABELS.get(str(status), str(status))
         out.append((int(aid), f"A-{int(aid)} · {title} · {label} · v{int(version)}"))
     return out
 
 
 def briefing_assessment(
     con: duckdb.DuckDBPyConnection, viewer: Viewer, assessment_id: int | None
-) -> assessments.Assessment | None:
+) -> Assessment | None:
     """The version of the assessment this viewer briefs from (current for authors, approved for everyone
-    else, as analytics.assessments.workflow decides). An id they may not read raises like one that does not exist."""
+    else, as analytics.assessments.reads decides). An id they may not read raises like one that does not exist."""
     if assessment_id is None:
         return None
-    a = assessments.get_assessment(con, viewer, int(assessment_id))
+    a = get_assessment(con, viewer, int(assessment_id))
     if a is None:
-        raise assessments.NotFound(f"No assessment {assessment_id}.")
+        raise NotFound(f"No assessment {assessment_id}.")
     check_assessment_allowed(viewer, a)
     return a
 
@@ -298,7 +301,7 @@ def check_assessment_allowed(viewer: Viewer, assessment: Any | None) -> None:
     """Only people who may see drafts (analysts, leads) may brief from anything but the approved text."""
     if assessment is None:
         return
-    if not getattr(assessment, "is_approved_text", False) and viewer.role not in ("analyst", "lead"):
+    if not getattr(assessment, "is_approved_text", False) and viewer.role not in ASSESSMENT_AUTHORS:
         raise AccessDenied(f"{viewer.role} may only brief from approved assessments")
 
 

@@ -12,7 +12,9 @@ from pptx import Presentation
 
 from analytics import views
 from analytics.access.viewer import AccessDenied
-from analytics.assessments import workflow as A
+from analytics.assessments.model import AssessmentDraft, EvidenceRef, JudgementDraft, NotFound
+from analytics.assessments.reads import get_assessment
+from analytics.assessments.workflow import create_assessment, sign_off, submit_for_review
 from analytics.export.briefing import builder as bb
 from analytics.filters import Filters
 from tests.conftest import AU_ANALYST, AU_LEAD, AU_POLICY, TODAY, UK_ANALYST, UK_LEAD, UK_POLICY
@@ -22,30 +24,30 @@ ALL = Filters()
 
 
 def _assessment(store, *, evidence: list[str], title: str = "Agentic AI misuse in finance, 2027") -> int:
-    j1 = A.JudgementDraft(
+    j1 = JudgementDraft(
         "Agentic misuse against banks will rise.",
         term="likely",
         confidence="moderate",
         reasoning="Reports rose every quarter.",
-        evidence=tuple(A.EvidenceRef("incident", e) for e in evidence),
+        evidence=tuple(EvidenceRef("incident", e) for e in evidence),
     )
-    j2 = A.JudgementDraft(
+    j2 = JudgementDraft(
         "Criminal groups will adopt agent kits.",
         term="highly likely",
         confidence="high",
-        evidence=tuple(A.EvidenceRef("incident", e) for e in evidence),
+        evidence=tuple(EvidenceRef("incident", e) for e in evidence),
     )
-    d = A.AssessmentDraft(
+    d = AssessmentDraft(
         title=title, question="Will misuse rise?", bluf="It is likely to rise in 2027.", judgements=(j1, j2)
     )
-    return A.create_assessment(store.store, UK_ANALYST, d, today=TODAY)
+    return create_assessment(store.store, UK_ANALYST, d, today=TODAY)
 
 
 def _approve(store, aid: int) -> None:
-    a = A.get_assessment(store.cursor(), UK_ANALYST, aid)
-    A.submit_for_review(store.store, UK_ANALYST, aid, a.version)
-    A.sign_off(store.store, UK_LEAD, aid, a.version)
-    assert A.sign_off(store.store, AU_LEAD, aid, a.version) == "approved"
+    a = get_assessment(store.cursor(), UK_ANALYST, aid)
+    submit_for_review(store.store, UK_ANALYST, aid, a.version)
+    sign_off(store.store, UK_LEAD, aid, a.version)
+    assert sign_off(store.store, AU_LEAD, aid, a.version) == "approved"
 
 
 @pytest.fixture
@@ -67,11 +69,11 @@ def test_policymakers_are_offered_approved_assessments_only(two) -> None:
     assert sorted(i for i, _ in bb.assessment_choices(con, UK_ANALYST)) == sorted([approved, draft])
     label = dict(bb.assessment_choices(con, UK_ANALYST))[draft]
     assert label == f"A-{draft} · Jailbreak kits, draft · Draft · v1"
-    with pytest.raises(A.NotFound):
+    with pytest.raises(NotFound):
         bb.plan_briefing(
             con, UK_POLICY, title="", chart_keys=(), current=ALL, today=TODAY, assessment_id=draft
         )
-    with pytest.raises(A.NotFound):
+    with pytest.raises(NotFound):
         bb.build_briefing(
             store.store, AU_POLICY, title="", chart_keys=(), current=ALL, today=TODAY, assessment_id=draft
         )

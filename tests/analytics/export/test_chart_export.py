@@ -16,7 +16,7 @@ from analytics.export import audit as exports_audit
 from analytics.export import chart_image as chart_export
 from analytics.export.audit import record_export
 from analytics.filters import Filters
-from analytics.incidents import queries as incidents
+from analytics.incidents import base as incident_base
 from tests.conftest import AU_ANALYST, TODAY, UK_ANALYST
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -25,7 +25,7 @@ NO_FILTERS = Filters()
 
 
 def _figure(store, viewer, f: Filters = NO_FILTERS):
-    scoped = incidents.counts_by_originator_and_category(store.cursor(), viewer, f, TODAY)
+    scoped = incident_base.counts_by_originator_and_category(store.cursor(), viewer, f, TODAY)
     return charts.counts_by_originator_and_category(scoped.data), scoped.marking
 
 
