@@ -13,7 +13,8 @@ from typing import Any
 from analytics.bench.harness import BenchContext, case
 from analytics.export import chart_image as chart_export
 from analytics.export.briefing import builder as briefing_builder
-from analytics.export.briefing import document as briefing
+from analytics.export.briefing import content as briefing
+from analytics.export.briefing.slides import to_pptx
 from analytics.filters import Filters
 
 _RECENT = Filters(preset="12m")
@@ -61,4 +62,4 @@ def pptx_10(ctx: BenchContext) -> Any:
         base_marking=b.marking,
     )
     assert deck.slide_count == 10
-    return briefing.to_pptx(deck)
+    return to_pptx(deck)

@@ -24,6 +24,7 @@ import numpy as np
 from analytics.bench.harness import BenchContext, case
 from analytics.charts import inert_figure
 from analytics.evals import charts as eval_charts
+from analytics.evals import comparisons
 from analytics.evals import queries as evals
 from analytics.filters import Filters
 from analytics.stats import eval_stats
@@ -41,7 +42,7 @@ def _picked(ctx: BenchContext) -> tuple[str, ...]:
     """The five models with results on the most benchmarks (fixed per store, so every run compares the same)."""
     key = str(ctx.store.path)
     if key not in _MODELS:
-        options = evals.model_options(ctx.store.cursor(), ctx.viewer, _ALL, ctx.today)
+        options = comparisons.model_options(ctx.store.cursor(), ctx.viewer, _ALL, ctx.today)
         _MODELS[key] = tuple(m for m, _ in options[:_COMPARED])
     return _MODELS[key]
 
@@ -91,18 +92,18 @@ def _raw_compare(ctx: BenchContext) -> Any:
     where, params = evals.eval_where(ctx.viewer, _ALL, ctx.today)
     models = sorted(_picked(ctx))
     params.update(models=models, n_models=len(models))
-    chosen = evals._CHOSEN_SQL.format(
-        where=where, scored=evals._SCORED, ci_low=evals._CI_LOW, ci_high=evals._CI_HIGH
+    chosen = comparisons.CHOSEN_SQL.format(
+        where=where, scored=evals.SCORED, ci_low=evals.CI_LOW, ci_high=evals.CI_HIGH
     )
     scores = ", ".join(f"avg(s.score) filter (c.k = {k})" for k in range(1, len(models) + 1))
-    sql = evals._PAIR_DIFFS_SQL.format(chosen=chosen, scores=scores)
+    sql = comparisons.PAIR_DIFFS_SQL.format(chosen=chosen, scores=scores)
     return ctx.store.cursor().execute(sql, params).fetchall()
 
 
 @case("evaluations.compare", pandas=_pandas_compare, raw=_raw_compare)
 def evaluations_compare(ctx: BenchContext) -> Any:
     models = _picked(ctx)
-    comparison = evals.compare_models(ctx.store.cursor(), ctx.viewer, _ALL, ctx.today, models)
+    comparison = comparisons.compare_models(ctx.store.cursor(), ctx.viewer, _ALL, ctx.today, models)
     figure = eval_charts.comparison_chart(comparison.data.scores, list(models))
     return comparison, inert_figure(figure).to_json()
 

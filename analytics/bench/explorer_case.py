@@ -22,7 +22,8 @@ from analytics.bench.harness import BenchContext, case
 from analytics.charts import inert_figure
 from analytics.filters import Filters
 from analytics.incidents import charts as incident_charts
-from analytics.incidents import queries as incidents
+from analytics.incidents import explorer as incident_explorer
+from analytics.incidents import overview as incident_overview
 
 _CHANGED = Filters(preset="12m", severities=(3, 4, 5))  # a typical narrowing: last year, moderate and above
 _ALL = Filters()
@@ -30,8 +31,8 @@ _ALL = Filters()
 
 def _explorer(ctx: BenchContext, f: Filters) -> Any:
     con = ctx.store.cursor()
-    summary = incidents.explorer_summary(con, ctx.viewer, f, ctx.today, "month", "category")
-    page = incidents.incident_page(con, ctx.viewer, f, ctx.today, "Date", True, 1, 50)
+    summary = incident_explorer.explorer_summary(con, ctx.viewer, f, ctx.today, "month", "category")
+    page = incident_explorer.incident_page(con, ctx.viewer, f, ctx.today, "Date", True, 1, 50)
     data = summary
     # The page opens on the Trend tab; the other tabs' figures are built only when opened.
     trend = incident_charts.trend_chart(
@@ -40,7 +41,7 @@ def _explorer(ctx: BenchContext, f: Filters) -> Any:
         data.anomalies,
         grain="month",
         dimension="category",
-        dimension_field=incidents.DIMENSIONS["category"].filter_attr,
+        dimension_field=incident_explorer.DIMENSIONS["category"].filter_attr,
         mode="stacked",
         start=data.start,
         end=data.end,
@@ -112,7 +113,7 @@ def _pandas_explorer(ctx: BenchContext, f: Filters) -> Any:
 
 
 def _raw_explorer(ctx: BenchContext, f: Filters) -> Any:
-    sql, params, _, _ = incidents.explorer_query(ctx.viewer, f, ctx.today, "month", "category")
+    sql, params, _, _ = incident_explorer.explorer_query(ctx.viewer, f, ctx.today, "month", "category")
     return ctx.store.cursor().execute(sql, params).fetchall()
 
 
@@ -160,13 +161,13 @@ def _pandas_overview(ctx: BenchContext) -> Any:
 
 
 def _raw_overview(ctx: BenchContext) -> Any:
-    sql, params, *_ = incidents.overview_query(ctx.viewer, _ALL, ctx.today)
+    sql, params, *_ = incident_overview.overview_query(ctx.viewer, _ALL, ctx.today)
     return ctx.store.cursor().execute(sql, params).fetchall()
 
 
 @case("overview.recompute", pandas=_pandas_overview, raw=_raw_overview)
 def overview_recompute(ctx: BenchContext) -> Any:
     # What pages/overview.py asks: the fixed windows and the by-category split of the sidebar's period, in one.
-    summary = incidents.overview_summary(ctx.store.cursor(), ctx.viewer, _ALL, ctx.today)
+    summary = incident_overview.overview_summary(ctx.store.cursor(), ctx.viewer, _ALL, ctx.today)
     figure = incident_charts.category_by_originator_chart(summary.by_category.data)
     return summary, incident_charts.sparkline_values(summary.weekly), inert_figure(figure).to_json()

@@ -42,7 +42,7 @@ import duckdb
 
 from analytics.access.viewer import Viewer
 from analytics.demo import generator as demo
-from analytics.store.database import Store, _config
+from analytics.store.database import Store, duckdb_config
 
 BENCH_VIEWER = Viewer("analyst@uk.example", "Bench Analyst", "UK", "analyst")
 BENCH_TODAY = date(2026, 11, 20)
@@ -400,7 +400,7 @@ def describe_machine() -> dict[str, Any]:
             from importlib.metadata import version
 
             versions[name] = version(name)
-    cfg = _config()
+    cfg = duckdb_config()
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "nproc": os.cpu_count(),

@@ -6,7 +6,7 @@ from typing import Any
 
 from analytics.bench.harness import BenchContext, case
 from analytics.filters import Filters
-from analytics.incidents import queries as incidents
+from analytics.incidents import base as incident_base
 
 _RECENT = Filters(preset="12m")
 
@@ -42,5 +42,5 @@ def _raw_overview(ctx: BenchContext) -> Any:
 @case("store.counts", pandas=_pandas_overview, raw=_raw_overview)
 def store_counts(ctx: BenchContext) -> Any:
     con = ctx.store.cursor()
-    incidents.store_totals(con, ctx.viewer, _RECENT, ctx.today)
-    return incidents.counts_by_originator_and_category(con, ctx.viewer, _RECENT, ctx.today)
+    incident_base.store_totals(con, ctx.viewer, _RECENT, ctx.today)
+    return incident_base.counts_by_originator_and_category(con, ctx.viewer, _RECENT, ctx.today)

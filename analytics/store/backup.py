@@ -57,7 +57,7 @@ from analytics.store.database import (
     Store,
     StoreError,
     StoreLocked,
-    _config,
+    duckdb_config,
     exclusive,
     held_fd,
     held_here,
@@ -365,7 +365,7 @@ def backup_offline(db_path: Path | str, out_dir: Path | str, *, actor: str) -> B
     if held_here(path):
         raise BackupError(f"{path} is the store this process has open; back it up with backup_store")
     try:
-        db = duckdb.connect(str(path), config=_config())
+        db = duckdb.connect(str(path), config=duckdb_config())
     except duckdb.IOException as e:
         if "lock" in str(e).lower():
             raise StoreLocked(f"{path} is held by another process") from None
@@ -567,7 +567,7 @@ def restore(backup: Path | str, db_path: Path | str, *, actor: str, force: bool 
                 replaced = f"{target}.replaced-{suffix}" if target.exists() else None
                 # The audit entry goes into the new file before anything is moved, so the restored store
                 # always says where it came from, and a failure here leaves the old store where it was.
-                db = duckdb.connect(str(partial), config=_config())
+                db = duckdb.connect(str(partial), config=duckdb_config())
                 try:
                     db.execute("begin transaction")
                     audit.record(

@@ -196,7 +196,9 @@ def exclusive(path: Path | str, *, purpose: str) -> Iterator[None]:
         os.close(fd)  # safe: this process holds no store on this file (checked above), only this lock
 
 
-def _config() -> dict[str, str | bool | int | float | list[str]]:
+def duckdb_config() -> dict[str, str | bool | int | float | list[str]]:
+    """The settings every DuckDB connection to a store file opens with (the app's, a backup's, the benchmark's):
+    one place, because DuckDB refuses to open one file twice with different settings."""
     return {
         # A stray extension autoload must fail at once rather than try the network.
         "autoinstall_known_extensions": False,
@@ -236,7 +238,7 @@ class Store:
                 f"No store at {self.path}. Build one with `python -m analytics demo --db {self.path}`."
             )
         try:
-            self.db = duckdb.connect(str(self.path), read_only=read_only, config=_config())
+            self.db = duckdb.connect(str(self.path), read_only=read_only, config=duckdb_config())
         except duckdb.IOException as e:
             msg = str(e)
             if "lock" in msg.lower():
