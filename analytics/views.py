@@ -13,11 +13,15 @@ from typing import Any
 
 import duckdb
 
+from analytics.access.roles import RECORD_READERS, Role
 from analytics.access.viewer import Viewer
 from analytics.filters import Filters
 from analytics.store import audit
 
-SAVE_ROLES: tuple[str, ...] = ("analyst", "lead", "admin")
+# Not records only: cached results follow every write (session.generation_for).
+READS_ONLY_RECORDS = False
+
+SAVE_ROLES: tuple[Role, ...] = RECORD_READERS
 # The pages whose figures follow the shared sidebar filters: a view saved elsewhere reopens on the overview.
 FILTERED_PAGES: tuple[str, ...] = ("overview", "explorer", "evaluations", "matrix")
 

@@ -15,7 +15,8 @@ import re
 import duckdb
 import pandas as pd
 
-from analytics.access.viewer import ROLES, VIEWER_INSTITUTES, AccessDenied, Viewer
+from analytics.access.roles import ADMINS, ROLES
+from analytics.access.viewer import VIEWER_INSTITUTES, AccessDenied, Viewer
 from analytics.store import audit
 from analytics.store.database import Store
 
@@ -28,7 +29,7 @@ class UserRefused(ValueError):
 
 def list_users(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> pd.DataFrame:
     """Admins only: every enrolled user, active ones first."""
-    viewer.require("admin")
+    viewer.require(*ADMINS)
     return con.execute(
         "select email, name, institute, role, active, created_at from users "
         "order by active desc, institute, role, email"
@@ -38,7 +39,7 @@ def list_users(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> pd.DataFrame:
 def _require_admin(store: Store, viewer: Viewer, action: str, email: str) -> None:
     """The viewer's role, then their row as it is now: both refusals are audited."""
     obj = f"user:{email.strip().lower()}"
-    audit.require(store, viewer, "admin", action=action, obj=obj)
+    audit.require(store, viewer, *ADMINS, action=action, obj=obj)
     with store.transaction() as tx:
         if not _is_active_admin(tx, viewer):
             audit.record(
@@ -53,7 +54,7 @@ def _require_admin(store: Store, viewer: Viewer, action: str, email: str) -> Non
 
 def _is_active_admin(tx: duckdb.DuckDBPyConnection, viewer: Viewer) -> bool:
     row = tx.execute("select role, active from users where email = ?", [viewer.email]).fetchone()
-    return row is not None and row[0] == "admin" and bool(row[1])
+    return row is not None and row[0] in ADMINS and bool(row[1])
 
 
 def _check_actor(tx: duckdb.DuckDBPyConnection, viewer: Viewer) -> None:

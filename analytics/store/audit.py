@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from analytics.access.markings import INSTITUTES, TLP_LEVELS, Marking
-from analytics.access.viewer import ROLES, AccessDenied, Viewer
+from analytics.access.roles import ADMINS, ROLES, Role
+from analytics.access.viewer import AccessDenied, Viewer
 from analytics.store.database import Store
 
 if TYPE_CHECKING:  # the sign-in screen imports this module and should not wait ~1 s for pandas
@@ -316,7 +317,7 @@ def append(
 
 
 def require(
-    target: Store | duckdb.DuckDBPyConnection, viewer: Viewer, *roles: str, action: str, obj: str = ""
+    target: Store | duckdb.DuckDBPyConnection, viewer: Viewer, *roles: Role, action: str, obj: str = ""
 ) -> None:
     """`viewer.require(*roles)`, and when that refuses, an audit entry of the attempt. Write functions in
     `analytics` call this first, with their store or their connection."""
@@ -354,7 +355,7 @@ def search(
 ) -> pd.DataFrame:
     """Admins only: entries matching every given criterion, newest first. `email` and `text` match parts,
     case-insensitively; dates are inclusive days. Every value is bound."""
-    viewer.require("admin")
+    viewer.require(*ADMINS)
     where = ["true"]
     params: list[Any] = []
     if email.strip():
@@ -383,5 +384,5 @@ def search(
 
 def actions(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> list[str]:
     """Admins only: the actions the log holds, for the search form."""
-    viewer.require("admin")
+    viewer.require(*ADMINS)
     return [str(r[0]) for r in con.execute("select distinct action from audit_log order by 1").fetchall()]
