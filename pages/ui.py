@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import plotly.graph_objects as go
@@ -51,6 +52,50 @@ def chart(fig: go.Figure, key: str, marking: Marking, **kwargs: Any) -> Any:
 
 def empty_state(message: str) -> None:
     st.info(message, icon=":material/filter_alt_off:")
+
+
+def move_buttons(
+    up: Any,
+    down: Any,
+    *,
+    keys: tuple[str, str],
+    index: int,
+    count: int,
+    on_move: Callable[..., None],
+    args: tuple[Any, ...] = (),
+    tertiary: bool = False,
+) -> None:
+    """Move-up and move-down buttons (in the columns `up` and `down`) for item `index` (0-based) of `count` in a
+    list the person orders: judgements in the assessment editor, charts in a briefing. `on_move(*args, step)`
+    runs as the click's callback, step -1 or 1, so the rerun draws the new order; the first item cannot move up
+    nor the last down. `keys` (up, down) are the widgets' keys, which tests and the browser find them by."""
+    for column, key, step, icon, label in (
+        (up, keys[0], -1, ":material/arrow_upward:", "Move up"),
+        (down, keys[1], 1, ":material/arrow_downward:", "Move down"),
+    ):
+        column.button(
+            "",
+            icon=icon,
+            key=key,
+            on_click=on_move,
+            args=(*args, step),
+            disabled=not 0 <= index + step < count,
+            help=label,
+            type="tertiary" if tertiary else "secondary",
+        )
+
+
+def change_label(now: float | None, before: float | None, *, points: bool = False) -> str | None:
+    """A metric's change against the previous period, as the explorer and the overview show it: relative
+    ("+20%"), or in points for a share (`points`), "new" when nothing came before; None when there is no
+    previous figure (or nothing either side), so the metric shows no arrow."""
+    if now is None or before is None:
+        return None
+    if points:
+        return f"{(now - before) * 100:+.1f} pts"
+    if before == 0:
+        return "new" if now else None
+    return f"{(now - before) / before:+.0%}"
 
 
 _MULTI: tuple[tuple[str, str], ...] = (
@@ -213,10 +258,10 @@ def judgement_estimate(term: str | None, confidence: str | None) -> str:
 
 
 def assessment_brief(a: Any, evidence_labels: dict[Any, str] | None = None) -> None:
-    """An assessment (analytics.assessments.workflow.Assessment) as a clean read-only brief. Stored text goes through
+    """An assessment (analytics.assessments.model.Assessment) as a clean read-only brief. Stored text goes through
     st.text or inert_markdown only. `evidence_labels` (record roles) lists each judgement's evidence by name;
     without it a judgement says how many records it rests on."""
-    from analytics.assessments.workflow import EVIDENCE_KINDS
+    from analytics.assessments.model import EVIDENCE_KINDS
 
     if a.question:
         st.markdown("**Question**")
