@@ -20,7 +20,7 @@ import pytest
 
 from analytics.access import pages as access
 from analytics.filters import Filters
-from analytics.incidents import queries as incidents
+from analytics.incidents import explorer as incident_explorer
 from analytics.store.database import Store, close_all, open_store
 from tests.analytics.accounts.test_identity import navigation_mode  # noqa: F401 - autouse: every rerun runs app.py first
 from tests.conftest import ROOT, TODAY, UK_ANALYST, StoreBuilder
@@ -97,14 +97,34 @@ def test_secret_scan_would_catch_the_real_thing(tmp_path: Path) -> None:
 # -- pages guard themselves -------------------------------------------------------------------------------------
 
 
+def _runs_code(node: ast.stmt) -> bool:
+    """A module-level statement that does something when the page runs (a definition or a constant does not)."""
+    if isinstance(node, ast.FunctionDef | ast.ClassDef):
+        return False
+    if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+        # column formats are plain values; any other call (session.*, st.*) does something
+        calls = [n for n in ast.walk(node.value) if isinstance(n, ast.Call)]
+        return any(not ast.unparse(c.func).startswith("st.column_config.") for c in calls)
+    return True
+
+
 def _first_statement_call(path: Path) -> ast.Call | None:
-    """The first top-level statement after the docstring and imports, if it is a call (or an assignment of one)."""
+    """The first statement the page runs, if it is a call (or an assignment of one): the first top-level one after
+    the docstring and imports, or, for a page that is a `main()` called at the bottom and nothing else runs before
+    it, main's first."""
     tree = ast.parse(path.read_text())
-    for node in tree.body:
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
-            continue  # docstring
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            continue
+    body = [
+        node
+        for node in tree.body
+        if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))  # docstrings
+        and not isinstance(node, ast.Import | ast.ImportFrom)
+    ]
+    mains = [n for n in body if isinstance(n, ast.FunctionDef) and n.name == "main"]
+    if mains and ast.unparse(body[-1]) == "main()" and not any(_runs_code(n) for n in body[:-1]):
+        body = [
+            n for n in mains[0].body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
+        ]
+    for node in body:
         value = node.value if isinstance(node, ast.Assign | ast.Expr) else None
         return value if isinstance(value, ast.Call) else None
     return None
@@ -273,14 +293,14 @@ def test_wildcards_match_literally(store: StoreBuilder) -> None:
 def test_sort_names_outside_the_allow_list_are_refused(store: StoreBuilder, sort: str) -> None:
     store.incident()
     with pytest.raises(ValueError, match="cannot sort by"):
-        incidents.incident_page(store.cursor(), UK_ANALYST, Filters(), TODAY, sort=sort)
+        incident_explorer.incident_page(store.cursor(), UK_ANALYST, Filters(), TODAY, sort=sort)
     assert store.cursor().execute("select count(*) from incidents").fetchone() == (1,)
 
 
 def test_allow_listed_sort_orders_rows(store: StoreBuilder) -> None:
     for title in ("b", "c", "a"):
         store.incident(title=title)
-    page = incidents.incident_page(
+    page = incident_explorer.incident_page(
         store.cursor(), UK_ANALYST, Filters(), TODAY, sort="Title", descending=False
     )
     assert list(page.data["title"]) == ["a", "b", "c"]

@@ -25,15 +25,26 @@ from analytics import views
 from analytics.access.markings import Marking
 from analytics.access.viewer import AccessDenied
 from analytics.accounts import identity, users
-from analytics.assessments import workflow as A
+from analytics.assessments.model import AssessmentDraft, EditConflict, EvidenceRef, JudgementDraft
+from analytics.assessments.reads import get_assessment
+from analytics.assessments.workflow import (
+    add_comment,
+    create_assessment,
+    return_for_changes,
+    save_version,
+    sign_off,
+    submit_for_review,
+)
 from analytics.evals import queries as evals
 from analytics.export import chart_image as chart_export
 from analytics.export import stix as stix_export
 from analytics.export import table as table_export
 from analytics.export.briefing import builder as briefing_builder
 from analytics.filters import Filters
-from analytics.ingest import aiid, atlas, inbox, stix, tabular
+from analytics.ingest import aiid, atlas, inbox
 from analytics.ingest import history as imports
+from analytics.ingest.stix.commit import import_stix, import_stix_bytes
+from analytics.ingest.tabular.commit import import_tabular
 from analytics.links import queries as links
 from analytics.matrix import queries as matrix
 from analytics.store import audit, backup
@@ -71,8 +82,8 @@ class Sweep:
         with self.store.store.transaction() as con:
             return write(con)
 
-    def judgement(self, evidence: tuple[A.EvidenceRef, ...]) -> A.JudgementDraft:
-        return A.JudgementDraft(
+    def judgement(self, evidence: tuple[EvidenceRef, ...]) -> JudgementDraft:
+        return JudgementDraft(
             f"{self.text} will rise.",
             term="likely",
             confidence="moderate",
@@ -80,10 +91,10 @@ class Sweep:
             evidence=evidence,
         )
 
-    def draft(self) -> A.AssessmentDraft:
+    def draft(self) -> AssessmentDraft:
         """A draft citing the RED canary incident (the UK analyst is a named recipient), canary text throughout."""
-        inc = A.EvidenceRef("incident", self.canaries["red-named"].incident_id)
-        return A.AssessmentDraft(
+        inc = EvidenceRef("incident", self.canaries["red-named"].incident_id)
+        return AssessmentDraft(
             title=f"{self.text} title",
             question=f"Will {self.text} rise?",
             bluf=f"{self.text} is likely to rise.",
@@ -93,11 +104,11 @@ class Sweep:
             indicators=(f"{self.text} indicator",),
         )
 
-    def joint_draft(self) -> A.AssessmentDraft:
+    def joint_draft(self) -> AssessmentDraft:
         """A draft both institutes' leads may read (cites the shared GREEN canary), canary text in every field."""
-        inc = A.EvidenceRef("incident", self.canaries["shared"].incident_id)
+        inc = EvidenceRef("incident", self.canaries["shared"].incident_id)
         d = self.draft()
-        return A.AssessmentDraft(
+        return AssessmentDraft(
             title=d.title,
             question=d.question,
             bluf=d.bluf,
@@ -108,17 +119,17 @@ class Sweep:
         )
 
     def assessment(self) -> int:
-        return A.create_assessment(self.store.store, UK_ANALYST, self.joint_draft(), today=TODAY)
+        return create_assessment(self.store.store, UK_ANALYST, self.joint_draft(), today=TODAY)
 
     def in_review(self) -> int:
         aid = self.assessment()
-        A.submit_for_review(self.store.store, UK_ANALYST, aid, 1)
+        submit_for_review(self.store.store, UK_ANALYST, aid, 1)
         return aid
 
     def approved(self) -> int:
         aid = self.in_review()
-        A.sign_off(self.store.store, UK_LEAD, aid, 1)
-        A.sign_off(self.store.store, AU_LEAD, aid, 1)
+        sign_off(self.store.store, UK_LEAD, aid, 1)
+        sign_off(self.store.store, AU_LEAD, aid, 1)
         return aid
 
     def csv_file(self) -> Path:
@@ -158,7 +169,7 @@ def _refused(s: Sweep) -> None:
         s.tx(lambda con: links.add_mapping(con, UK_POLICY, s.bench, "AML.T0051", s.text))
     with pytest.raises(AccessDenied):
         path = s.stix_file()
-        stix.import_stix_bytes(s.store.store, path.name, path.read_bytes(), actor=UK_POLICY.email,
+        import_stix_bytes(s.store.store, path.name, path.read_bytes(), actor=UK_POLICY.email,
                                institute="UK", tlp="AMBER", releasable=["UK"], viewer=UK_POLICY)  # fmt: skip
     with pytest.raises(AccessDenied):
         s.tx(lambda con: views.save_view(con, UK_POLICY, s.text, "pages/explorer.py", Filters(text=s.text)))
@@ -180,13 +191,13 @@ def _search_audit(s: Sweep, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _import_csv(s: Sweep) -> None:
-    tabular.import_tabular(
+    import_tabular(
         s.store.store, s.csv_file(), actor=UK_ANALYST.email, institute="UK", tlp="AMBER", releasable=["UK"]
     )
 
 
 def _import_stix(s: Sweep) -> None:
-    stix.import_stix(s.store.store, s.stix_file(), actor=UK_ANALYST.email, institute="UK", tlp="AMBER",
+    import_stix(s.store.store, s.stix_file(), actor=UK_ANALYST.email, institute="UK", tlp="AMBER",
                      releasable=["UK"])  # fmt: skip
 
 
@@ -251,7 +262,7 @@ def _exports(s: Sweep) -> None:
         s.store.store, UK_ANALYST, f, TODAY, "Title", False, at_least=Marking("RED", ("UK",))
     )
     data = matrix.recompute(s.store.cursor(), UK_ANALYST, f, TODAY).data
-    matrix.export_matrix_csv(
+    table_export.matrix_csv(
         s.store.store, UK_ANALYST, data, {}, Marking("RED", ("UK",)), f, TODAY, "incidents"
     )
     fig = go.Figure(go.Bar(x=[s.text], y=[1]), layout={"title": {"text": s.text}})
@@ -278,11 +289,11 @@ def _exports(s: Sweep) -> None:
 
 def _conflict(s: Sweep) -> None:
     aid = s.assessment()
-    base = A.get_assessment(s.store.cursor(), UK_ANALYST, aid).to_draft()
-    A.save_version(s.store.store, UK_ANALYST, aid, s.joint_draft(), 1)
+    base = get_assessment(s.store.cursor(), UK_ANALYST, aid).to_draft()
+    save_version(s.store.store, UK_ANALYST, aid, s.joint_draft(), 1)
     mine = dataclasses.replace(base, title=f"{s.text} mine", bluf=f"{s.text} mine")
-    with pytest.raises(A.EditConflict):
-        A.save_version(s.store.store, AU_ANALYST, aid, mine, 1)
+    with pytest.raises(EditConflict):
+        save_version(s.store.store, AU_ANALYST, aid, mine, 1)
 
 
 def _threshold(s: Sweep, clear: bool) -> None:
@@ -331,18 +342,16 @@ SWEEPS: dict[str, Callable[..., None]] = {
     "unmap benchmark": lambda s: _map(s, remove=True),
     "eval threshold set": lambda s: _threshold(s, clear=False),
     "eval threshold cleared": lambda s: _threshold(s, clear=True),
-    "create assessment": lambda s: A.create_assessment(s.store.store, UK_ANALYST, s.draft(), today=TODAY),
-    "save assessment": lambda s: A.save_version(
-        s.store.store, UK_ANALYST, s.assessment(), s.joint_draft(), 1
-    ),
+    "create assessment": lambda s: create_assessment(s.store.store, UK_ANALYST, s.draft(), today=TODAY),
+    "save assessment": lambda s: save_version(s.store.store, UK_ANALYST, s.assessment(), s.joint_draft(), 1),
     "assessment save conflict": _conflict,
     "submit assessment": lambda s: s.in_review(),
     "sign off assessment": lambda s: s.approved(),
-    "return assessment": lambda s: A.return_for_changes(s.store.store, UK_LEAD, s.in_review(), 1, s.text),
-    "comment on assessment": lambda s: A.add_comment(
+    "return assessment": lambda s: return_for_changes(s.store.store, UK_LEAD, s.in_review(), 1, s.text),
+    "comment on assessment": lambda s: add_comment(
         s.store.store, AU_ANALYST, s.assessment(), 1, None, s.text
     ),
-    "dissent on assessment": lambda s: A.add_comment(
+    "dissent on assessment": lambda s: add_comment(
         s.store.store, AU_LEAD, s.in_review(), 1, None, s.text, dissent=True
     ),
 }

@@ -16,7 +16,7 @@ from analytics import session
 from analytics.access import pages as access
 from analytics.access.markings import visible_sql
 from analytics.filters import Filters
-from analytics.incidents import queries as incidents
+from analytics.incidents import explorer as incident_explorer
 from analytics.store.database import Store
 from tests.analytics.accounts.test_identity import navigation_mode  # noqa: F401 - autouse: every rerun runs app.py first
 from tests.conftest import PERSONAS, ROOT, TODAY, StoreBuilder
@@ -122,7 +122,7 @@ def test_cached_results_are_never_shared_between_people(
     """The same question through session.query's cache, one person after the other: each gets their own."""
     db, canaries = canary_db
     monkeypatch.setenv("THREAT_DB", str(db))
-    fn = incidents.incident_page
+    fn = incident_explorer.incident_page
     key = f"{fn.__module__}.{fn.__qualname__}"
     session._REGISTRY[key] = fn
     f = Filters(text="canary title")

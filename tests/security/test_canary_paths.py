@@ -10,13 +10,15 @@ from typing import Any
 
 import pytest
 
-from analytics.assessments import workflow as assessments
+from analytics.assessments.evidence import evidence_info, search_evidence
+from analytics.assessments.model import EVIDENCE_KINDS, EvidenceRef
 from analytics.demo.generator import build_demo
-from analytics.evals import queries as evals
+from analytics.evals import runs as eval_runs
 from analytics.export import stix as stix_export
 from analytics.export import table as table_export
 from analytics.filters import Filters
-from analytics.incidents import queries as incidents
+from analytics.incidents import base as incident_base
+from analytics.incidents import explorer as incident_explorer
 from analytics.links import queries as links
 from analytics.store.database import Store, close_all, open_store
 from tests.conftest import PERSONAS, TODAY
@@ -46,9 +48,9 @@ def test_search_and_csv_parquet_downloads(planted: Any, email: str) -> None:
     con = store.cursor()
     expected = allowed_cases(viewer, canaries)
     for c in canaries.values():
-        hits = incidents.incidents_for_export(con, viewer, Filters(text=c.token), TODAY)
+        hits = incident_explorer.incidents_for_export(con, viewer, Filters(text=c.token), TODAY)
         assert (len(hits.data) == 1) == (c.case in expected), (email, c.case)
-    table = incidents.incidents_for_export(con, viewer, Filters(), TODAY)
+    table = incident_explorer.incidents_for_export(con, viewer, Filters(), TODAY)
     csv = table_export.to_csv_bytes(table.data, table.marking)
     parquet = table_export.to_parquet_bytes(table.data, table.marking)
     assert found_cases(csv, canaries) == expected
@@ -67,13 +69,13 @@ def test_detail_by_id_links_and_runs(planted: Any, email: str) -> None:
     con = store.cursor()
     for c in canaries.values():
         allowed = may_see_record(c, viewer)
-        detail = incidents.incident_detail(con, viewer, c.incident_id)
+        detail = incident_explorer.incident_detail(con, viewer, c.incident_id)
         assert (detail is not None) == allowed, (email, c.case)
         # an invisible id answers exactly like a missing one
         if not allowed:
-            assert incidents.incident_detail(con, viewer, "NO-SUCH-ID") is None
+            assert incident_explorer.incident_detail(con, viewer, "NO-SUCH-ID") is None
             assert links.evaluations_for_incident(con, viewer, c.incident_id).data.empty
-        run = evals.run_detail(con, viewer, c.run_id)
+        run = eval_runs.run_detail(con, viewer, c.run_id)
         assert (run is not None) == allowed, (email, c.case, "run")
 
 
@@ -87,10 +89,10 @@ def test_evidence_search_shows_only_what_the_author_may_cite(planted: Any, email
     expected = allowed_cases(viewer, canaries)
     blob = ""
     for c in canaries.values():
-        for kind in assessments.EVIDENCE_KINDS:
+        for kind in EVIDENCE_KINDS:
             if kind == "view":
                 continue
-            blob += assessments.search_evidence(con, viewer, kind, c.token, TODAY).to_csv()
+            blob += search_evidence(con, viewer, kind, c.token, TODAY).to_csv()
     assert found_cases(blob, canaries) == expected
 
 
@@ -113,12 +115,12 @@ def test_filter_options_and_figures_never_count_invisible_canaries(planted: Any,
     store, canaries = planted
     viewer = PERSONAS[email]
     con = store.cursor()
-    options = incidents.filter_options(con, viewer, TODAY)
-    visible_total = incidents.store_totals(con, viewer, Filters(), TODAY).data["total"]
+    options = incident_base.filter_options(con, viewer, TODAY)
+    visible_total = incident_base.store_totals(con, viewer, Filters(), TODAY).data["total"]
     # every option count is bounded by what the viewer can see, and the TLP counts add up to exactly that
     assert sum(n for _, n in options["tlps"]) == visible_total
     planted_visible = sum(1 for c in canaries.values() if may_see_record(c, viewer))
-    got = incidents.store_totals(con, viewer, Filters(text="canary title"), TODAY).data["total"]
+    got = incident_base.store_totals(con, viewer, Filters(text="canary title"), TODAY).data["total"]
     # people who may not read records get no free-text search at all (a count driven by text is an oracle on
     # it: test_side_channels.py), so for them the search changes nothing
     assert got == (planted_visible if viewer.can_see_records else visible_total)
@@ -130,10 +132,10 @@ def test_evidence_lookup_treats_an_invisible_record_as_absent(planted: Any) -> N
     con = store.cursor()
     strict_uk, shared = canaries["strict-uk"], canaries["shared"]
     refs = [
-        assessments.EvidenceRef("incident", strict_uk.incident_id),
-        assessments.EvidenceRef("incident", shared.incident_id),
-        assessments.EvidenceRef("incident", "NO-SUCH-ID"),
+        EvidenceRef("incident", strict_uk.incident_id),
+        EvidenceRef("incident", shared.incident_id),
+        EvidenceRef("incident", "NO-SUCH-ID"),
     ]
-    info = assessments.evidence_info(con, viewer, refs)
+    info = evidence_info(con, viewer, refs)
     assert set(info) == {refs[1]}
     assert strict_uk.token not in repr(info)

@@ -11,7 +11,7 @@ import pytest
 from analytics.charts import inert_figure
 from analytics.filters import Filters
 from analytics.incidents import charts as incident_charts
-from analytics.incidents import queries as incidents
+from analytics.incidents import explorer as incident_explorer
 from tests.conftest import TODAY, UK_ANALYST, StoreBuilder
 
 PAYLOAD = "<img src=x onerror=alert(document.domain)>"
@@ -25,14 +25,16 @@ def test_trend_chart_text_is_inert_in_every_attribute(
     for _ in range(3):
         store.incident(**{field: PAYLOAD})
     store.incident(category="Jailbreak")
-    data = incidents.explorer_summary(store.cursor(), UK_ANALYST, Filters(), TODAY, "month", dimension)
+    data = incident_explorer.explorer_summary(
+        store.cursor(), UK_ANALYST, Filters(), TODAY, "month", dimension
+    )
     fig = incident_charts.trend_chart(
         data.totals,
         data.trend,
         data.anomalies,
         grain="month",
         dimension=dimension,
-        dimension_field=incidents.DIMENSIONS[dimension].filter_attr,
+        dimension_field=incident_explorer.DIMENSIONS[dimension].filter_attr,
         mode=mode,
         start=data.start,
         end=data.end,

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +25,7 @@ from analytics.demo.generator import build_demo
 from analytics.store.database import Store, open_store
 from tests.analytics.accounts.test_identity import FULL_AUTH
 from tests.conftest import ROOT, StoreBuilder
+from tests.servers import StreamlitServer, base_env
 
 DEMO_ON = {"THREAT_DEMO_MODE": "1"}
 
@@ -165,66 +164,23 @@ def test_oidc_app_still_signs_in_a_logged_in_user(demo_db: Path, monkeypatch: py
 # -- no framing by another site -----------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real server, started with the entry point and address `make run` uses."""
     from analytics.demo.generator import build_demo_in_subprocess
 
     db = build_demo_in_subprocess(tmp_path_factory.mktemp("frame") / "frame.duckdb", 50)
-    line = _make_n()
-    entry = line.split("streamlit run ", 1)[1].split()[0]
-    port = _free_port()
-    log = tmp_path_factory.mktemp("frame-log") / "server.log"
-    env = {**os.environ, "THREAT_DB": str(db), "THREAT_DEMO_MODE": "1"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            entry,
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
+    entry = _make_n().split("streamlit run ", 1)[1].split()[0]
+    server = StreamlitServer(
+        entry,
+        env=base_env(db, demo=True, today=None),
+        log=tmp_path_factory.mktemp("frame-log") / "server.log",
     )
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                    if r.read() == b"ok":
-                        break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            raise RuntimeError(f"streamlit did not start: {log.read_text()[-2000:]}")
-        yield url
+        server.start(timeout=60)
+        yield server.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        server.stop()
 
 
 @pytest.mark.parametrize("path", ["/", "/explorer", "/_stcore/health", "/favicon.png"])

@@ -88,7 +88,7 @@ def matrix_csv(store: StoreBuilder, f: Filters) -> tuple[bytes, int]:
         t: f"{PREFIXES[k % len(PREFIXES)]}{n}"
         for k, (t, n) in enumerate(zip(techs["id"], techs["name"], strict=True))
     }
-    out = matrix.export_matrix_csv(
+    out = table_export.matrix_csv(
         store.store, UK_ANALYST, data.data, names, data.marking, f, TODAY, "incidents"
     )
     return out, 2 + bool(matrix.source_credits(data.marking))
@@ -131,12 +131,12 @@ def test_stored_formulas_in_every_cell_are_escaped(name: str, store: StoreBuilde
         assert any(c.startswith("'=") for c in cells) and any(c.startswith("'@") for c in cells)
 
 
-def test_matrix_filters_line_cannot_break_out() -> None:
+def test_matrix_filters_line_cannot_break_out(store: StoreBuilder) -> None:
     """The red team's exact URL: the '# Filters:' line stays one line and no cell becomes a formula."""
     payload = 'x"\n=HYPERLINK("http://evil.example","click")'
     f = Filters(text=payload)
     empty = matrix.MatrixData(cells=_empty_cells(), incidents=0, with_techniques=0, gap_incidents=0)
-    data = matrix.matrix_csv(empty, {}, MARK, f.describe(TODAY))
+    data = table_export.matrix_csv(store.store, UK_ANALYST, empty, {}, MARK, f, TODAY, "incidents")
     _assert_inert(data, 2)
 
 

@@ -18,7 +18,7 @@ import pytest
 from analytics import views
 from analytics.export.briefing import builder as briefing_builder
 from analytics.filters import Filters
-from analytics.incidents import queries as incidents
+from analytics.incidents import overview as incident_overview
 from tests.conftest import TODAY, UK_ANALYST, UK_POLICY, StoreBuilder, figure_spec
 
 SECRET = "CEOSECstrictuk"
@@ -40,7 +40,7 @@ def _plant(store: StoreBuilder) -> None:
 
 
 def _overview_numbers(store: StoreBuilder, viewer: Any, text: str) -> tuple[int, int]:
-    s = incidents.overview_summary(store.cursor(), viewer, Filters(text=text), TODAY)
+    s = incident_overview.overview_summary(store.cursor(), viewer, Filters(text=text), TODAY)
     return s.windows[0].incidents, int(s.by_category.data["incidents"].sum())
 
 

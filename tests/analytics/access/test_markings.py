@@ -6,7 +6,7 @@ import pytest
 
 from analytics.access.markings import Marking, combine_markings, normalise_tlp, parse_releasable, visible_sql
 from analytics.filters import Filters
-from analytics.incidents import queries as incidents
+from analytics.incidents import base as incident_base
 from tests.conftest import ADMIN, AU_ANALYST, AU_LEAD, PERSONAS, TODAY, UK_ANALYST, UK_LEAD
 
 
@@ -53,7 +53,7 @@ def test_demo_store_counts_match_an_independent_count(demo_store) -> None:
             """,
             [rel, rel, viewer.email, viewer.institute],
         ).fetchone()[0]
-        got = incidents.store_totals(con, viewer, Filters(), TODAY).data["total"]
+        got = incident_base.store_totals(con, viewer, Filters(), TODAY).data["total"]
         assert got == expected, viewer.email
         assert got > 0 or viewer.institute == "JOINT"
 
@@ -61,9 +61,9 @@ def test_demo_store_counts_match_an_independent_count(demo_store) -> None:
 def test_result_marking_is_the_most_restrictive_of_its_rows(store) -> None:
     store.incident(tlp="CLEAR")
     store.incident(tlp="AMBER", releasable_to=["UK"])
-    m = incidents.store_totals(store.cursor(), UK_ANALYST, Filters(), TODAY).marking
+    m = incident_base.store_totals(store.cursor(), UK_ANALYST, Filters(), TODAY).marking
     assert m == Marking("AMBER", ("UK",), 2, ("institute",))
-    m_au = incidents.store_totals(store.cursor(), AU_ANALYST, Filters(), TODAY).marking
+    m_au = incident_base.store_totals(store.cursor(), AU_ANALYST, Filters(), TODAY).marking
     assert m_au == Marking("CLEAR", ("AU", "UK"), 1, ("institute",))
 
 
@@ -95,9 +95,9 @@ def test_filter_options_never_reveal_invisible_values(store) -> None:
         techniques=["AML.T0024"],
     )
     store.incident(category="Jailbreak", tlp="GREEN")
-    opts_au = incidents.filter_options(store.cursor(), AU_ANALYST, TODAY)
+    opts_au = incident_base.filter_options(store.cursor(), AU_ANALYST, TODAY)
     assert opts_au["categories"] == [("Jailbreak", 1)]
     assert opts_au["sectors"] == [("finance", 1)]
     assert opts_au["techniques"] == []
-    opts_uk = incidents.filter_options(store.cursor(), UK_ANALYST, TODAY)
+    opts_uk = incident_base.filter_options(store.cursor(), UK_ANALYST, TODAY)
     assert dict(opts_uk["categories"]) == {"Model theft": 1, "Jailbreak": 1}

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from analytics.access.markings import Marking
 from analytics.export.table import escape_cell, export_filename, to_csv_bytes, to_parquet_bytes
 from analytics.filters import Filters
-from analytics.incidents import queries as incidents
+from analytics.incidents import explorer as incident_explorer
 from tests.analytics.incidents.test_incidents_explorer import seed_known_incidents
 from tests.conftest import TODAY, UK_ANALYST
 
@@ -70,7 +70,7 @@ def test_parquet_keeps_lists_and_the_marking() -> None:
 
 def test_the_explorer_export_of_known_rows(store) -> None:
     seed_known_incidents(store)
-    out = incidents.incidents_for_export(store.cursor(), UK_ANALYST, Filters(), TODAY)
+    out = incident_explorer.incidents_for_export(store.cursor(), UK_ANALYST, Filters(), TODAY)
     text = to_csv_bytes(out.data, out.marking, exported_on=TODAY).decode()
     lines = text.splitlines()
     assert lines[0].startswith("# TLP:AMBER · releasable to AU and UK · exported 2026-11-20 · 6 rows")

@@ -12,13 +12,22 @@ import pytest
 from analytics import views
 from analytics.access.markings import Scoped
 from analytics.access.viewer import AccessDenied, Viewer
-from analytics.assessments import workflow as A
+from analytics.assessments.model import AssessmentDraft
+from analytics.assessments.workflow import (
+    add_comment,
+    create_assessment,
+    return_for_changes,
+    save_version,
+    sign_off,
+    start_successor,
+    submit_for_review,
+)
 from analytics.evals import queries as evals
 from analytics.export import stix as stix_export
 from analytics.export.briefing import builder as bb
 from analytics.filters import Filters
 from analytics.ingest import history as imports
-from analytics.ingest import stix
+from analytics.ingest.stix.commit import import_stix_bytes
 from analytics.links import queries as links
 from analytics.store import audit
 from tests.conftest import ADMIN, TODAY, UK_ANALYST, UK_POLICY, StoreBuilder
@@ -26,7 +35,7 @@ from tests.conftest import ADMIN, TODAY, UK_ANALYST, UK_POLICY, StoreBuilder
 # the audit log names a benchmark by an opaque id, never by its name (analytics.store.audit)
 BENCH_ID = f"benchmark:{audit.opaque_id('cybench')}"
 
-DRAFT = A.AssessmentDraft(title="Refusal check", question="Will it hold?")
+DRAFT = AssessmentDraft(title="Refusal check", question="Will it hold?")
 
 
 def refusals(store: StoreBuilder) -> list[tuple[str, str, dict[str, Any]]]:
@@ -57,43 +66,43 @@ CASES: dict[str, tuple[Viewer, str, str, Callable[[StoreBuilder, int], Callable[
         UK_POLICY,
         "create assessment",
         "",
-        lambda s, a: lambda: A.create_assessment(s.store, UK_POLICY, DRAFT, today=TODAY),
+        lambda s, a: lambda: create_assessment(s.store, UK_POLICY, DRAFT, today=TODAY),
     ),
     "edit": (
         UK_POLICY,
         "save assessment",
         "assessment:{a}",
-        lambda s, a: lambda: A.save_version(s.store, UK_POLICY, a, DRAFT, 1, today=TODAY),
+        lambda s, a: lambda: save_version(s.store, UK_POLICY, a, DRAFT, 1, today=TODAY),
     ),
     "submit": (
         ADMIN,
         "submit assessment",
         "assessment:{a}",
-        lambda s, a: lambda: A.submit_for_review(s.store, ADMIN, a, 1),
+        lambda s, a: lambda: submit_for_review(s.store, ADMIN, a, 1),
     ),
     "approve": (
         UK_ANALYST,
         "sign off assessment",
         "assessment:{a}",
-        lambda s, a: lambda: A.sign_off(s.store, UK_ANALYST, a, 1),
+        lambda s, a: lambda: sign_off(s.store, UK_ANALYST, a, 1),
     ),
     "return": (
         UK_ANALYST,
         "return assessment",
         "assessment:{a}",
-        lambda s, a: lambda: A.return_for_changes(s.store, UK_ANALYST, a, 1, "Not yet"),
+        lambda s, a: lambda: return_for_changes(s.store, UK_ANALYST, a, 1, "Not yet"),
     ),
     "comment": (
         UK_POLICY,
         "comment on assessment",
         "assessment:{a}",
-        lambda s, a: lambda: A.add_comment(s.store, UK_POLICY, a, 1, None, "I disagree"),
+        lambda s, a: lambda: add_comment(s.store, UK_POLICY, a, 1, None, "I disagree"),
     ),
     "supersede": (
         UK_POLICY,
         "start successor",
         "assessment:{a}",
-        lambda s, a: lambda: A.start_successor(s.store, UK_POLICY, a, today=TODAY),
+        lambda s, a: lambda: start_successor(s.store, UK_POLICY, a, today=TODAY),
     ),
     "set threshold": (
         UK_POLICY,
@@ -146,7 +155,7 @@ CASES: dict[str, tuple[Viewer, str, str, Callable[[StoreBuilder, int], Callable[
         "import",
         f"file:{audit.opaque_id('b.json')}",
         lambda s, a: (
-            lambda: stix.import_stix_bytes(
+            lambda: import_stix_bytes(
                 s.store,
                 "b.json",
                 b"{}",
@@ -166,7 +175,7 @@ def test_a_write_outside_ones_role_is_refused_audited_and_changes_nothing(
     store: StoreBuilder, name: str
 ) -> None:
     store.eval_run(benchmark="Cybench")
-    assessment = A.create_assessment(store.store, UK_ANALYST, DRAFT, today=TODAY)
+    assessment = create_assessment(store.store, UK_ANALYST, DRAFT, today=TODAY)
     who, action, obj, make = CASES[name]
     before = content_counts(store)
     assert refusals(store) == []

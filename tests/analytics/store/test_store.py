@@ -200,20 +200,22 @@ def test_audit_only_entries_leave_cached_results_valid_and_data_writes_do_not(tm
 
 def test_assessment_saves_leave_results_over_the_records_cached(tmp_path: Path) -> None:
     from analytics import session
-    from analytics.assessments import workflow as assessments
-    from analytics.evals import queries as evals
-    from analytics.incidents import queries as incidents
+    from analytics.assessments.model import AssessmentDraft
+    from analytics.assessments.reads import latest_approved
+    from analytics.assessments.workflow import create_assessment
+    from analytics.evals import comparisons
+    from analytics.incidents import overview as incident_overview
     from tests.conftest import TODAY, UK_ANALYST, StoreBuilder
 
     b = StoreBuilder(Store(tmp_path / "t.duckdb"))
     s = b.store
     gen, rec = s.generation, s.record_generation
-    assessments.create_assessment(s, UK_ANALYST, assessments.AssessmentDraft(title="A"), today=TODAY)
+    create_assessment(s, UK_ANALYST, AssessmentDraft(title="A"), today=TODAY)
     assert (s.generation, s.record_generation) == (gen + 1, rec)
     # results over the records keep their key; everything else (assessments, briefings) is recomputed
-    assert session.generation_for(incidents.overview_summary, s) == rec
-    assert session.generation_for(evals.compare_models, s) == rec
-    assert session.generation_for(assessments.latest_approved, s) == gen + 1
+    assert session.generation_for(incident_overview.overview_summary, s) == rec
+    assert session.generation_for(comparisons.compare_models, s) == rec
+    assert session.generation_for(latest_approved, s) == gen + 1
     b.incident()
     assert (s.generation, s.record_generation) == (gen + 2, rec + 1)
     s.close()
