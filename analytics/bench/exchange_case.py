@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from analytics.bench.harness import BenchContext, case
-from analytics.export.stix import _attack_pattern, _identity, _tlp_definition
+from analytics.export.stix import attack_pattern, institute_identity, tlp_marking_definition
 from analytics.ingest.stix.commit import import_stix
 from analytics.ingest.tabular.commit import import_tabular
 from analytics.stix_vocabulary import INSTITUTE_IDENTITIES, TLP2_IDS
@@ -109,9 +109,9 @@ def _write_csv(path: Path, variant: int) -> None:
 
 def _write_bundle(path: Path, variant: int) -> None:
     techniques = [f"AML.T{n:04d}" for n in range(10, 50)]
-    objects: list[dict[str, Any]] = [_tlp_definition(t) for t in ("CLEAR", "GREEN", "AMBER")]
-    objects += [_identity(i) for i in ("UK", "AU")]
-    objects += [_attack_pattern(t, None) for t in techniques]
+    objects: list[dict[str, Any]] = [tlp_marking_definition(t) for t in ("CLEAR", "GREEN", "AMBER")]
+    objects += [institute_identity(i) for i in ("UK", "AU")]
+    objects += [attack_pattern(t, None) for t in techniques]
     note_budget = 10_000 - len(objects) - 2 * STIX_INCIDENTS
     notes = 0
     for k in range(STIX_INCIDENTS):

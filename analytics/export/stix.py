@@ -104,7 +104,8 @@ def export_marking(con: duckdb.DuckDBPyConnection, viewer: Viewer | None, partne
     return highest_marking(con, "incidents i", where, params)
 
 
-def _tlp_definition(tlp: str) -> dict[str, Any]:
+def tlp_marking_definition(tlp: str) -> dict[str, Any]:
+    """The TLP 2.0 marking-definition object for `tlp` (fixed ids and dates, so every bundle names it alike)."""
     return {
         "type": "marking-definition",
         "spec_version": "2.1",
@@ -115,7 +116,8 @@ def _tlp_definition(tlp: str) -> dict[str, Any]:
     }
 
 
-def _identity(inst: str) -> dict[str, Any]:
+def institute_identity(inst: str) -> dict[str, Any]:
+    """The STIX identity of institute `inst` (UK or AU), the creator named by every record it originates."""
     return {
         "type": "identity",
         "spec_version": "2.1",
@@ -130,7 +132,8 @@ def _identity(inst: str) -> dict[str, Any]:
     }
 
 
-def _attack_pattern(technique: str, name: str | None) -> dict[str, Any]:
+def attack_pattern(technique: str, name: str | None) -> dict[str, Any]:
+    """The STIX attack-pattern for ATLAS technique `technique`, referenced by the incidents that use it."""
     return {
         "type": "attack-pattern",
         "spec_version": "2.1",
@@ -159,11 +162,11 @@ def build_bundle(con: duckdb.DuckDBPyConnection, viewer: Viewer | None, partner:
     records, techniques, notes, technique_names = _read(con, viewer, partner)
     objects: list[dict[str, Any]] = []
     used_tlps = {"CLEAR"} | {r["tlp"] for r in records}
-    objects += [_tlp_definition(t) for t in TLP_LEVELS if t in used_tlps]
-    objects += [_identity(inst) for inst in INSTITUTES]
+    objects += [tlp_marking_definition(t) for t in TLP_LEVELS if t in used_tlps]
+    objects += [institute_identity(inst) for inst in INSTITUTES]
     all_techniques = sorted({t for ts in techniques.values() for t in ts})
     objects += [
-        _attack_pattern(t, technique_names.get(t) or technique_names.get(t[:9])) for t in all_techniques
+        attack_pattern(t, technique_names.get(t) or technique_names.get(t[:9])) for t in all_techniques
     ]
     note_objects: dict[str, dict[str, Any]] = {}
     relationships = 0
