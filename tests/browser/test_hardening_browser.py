@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +15,9 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from analytics.access import pages as access
 from analytics.store.database import Store
-from tests.browser.apps import ProductionApp, free_port
+from tests.browser.apps import ProductionApp
 from tests.browser.conftest import Server, build_demo_db, sign_in, wait_idle
+from tests.servers import ROOT, StreamlitServer, base_env, free_port
 
 PAYLOADS = (
     "<script>window.__xss=1</script>",
@@ -131,37 +127,16 @@ def test_production_errors_show_no_details(page: Any, tmp_path: Path, shots: Pat
 # -- clickjacking: no other page may frame the app ----------------------------------------------------------------
 
 
-class FramedApp(Server):
-    """The app as `make run` serves it: `streamlit run asgi.py` (app.py behind the security-headers middleware)."""
+class FramedApp(StreamlitServer):
+    """The app as `make run` serves it: `streamlit run asgi.py` (app.py behind the security-headers middleware),
+    in demo mode with a pinned today; started on construction, stopped with stop()."""
 
     def __init__(self, db: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.db = db
-        self.log = Path(__file__).resolve().parents[2] / "artifacts" / f"server-{self.port}.log"
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "THREAT_DB": str(db), "THREAT_DEMO_MODE": "1", "THREAT_TODAY": "2026-11-20"}
-        self.proc = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "streamlit", "run", "asgi.py", "--server.headless", "true"),
-                *("--server.port", str(self.port), "--server.address", "127.0.0.1"),
-                *("--browser.gatherUsageStats", "false"),
-            ],
-            cwd=Path(__file__).resolve().parents[2],
-            env=env,
-            stdout=self.log.open("w"),
-            stderr=subprocess.STDOUT,
+        port = free_port()
+        super().__init__(
+            "asgi.py", env=base_env(db, demo=True), log=ROOT / "artifacts" / f"server-{port}.log", port=port
         )
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as r:
-                    if r.read() == b"ok":
-                        return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"streamlit did not start; see {self.log}")
+        self.start(timeout=60)
 
 
 @pytest.fixture(scope="module")
