@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from analytics.access.roles import RECORD_READERS, Role
+from analytics.access.roles import RECORD_READERS
 from analytics.access.viewer import Viewer
 from analytics.filters import Filters
 from analytics.store import audit
@@ -21,7 +21,6 @@ from analytics.store import audit
 # Not records only: cached results follow every write (session.generation_for).
 READS_ONLY_RECORDS = False
 
-SAVE_ROLES: tuple[Role, ...] = RECORD_READERS
 # The pages whose figures follow the shared sidebar filters: a view saved elsewhere reopens on the overview.
 FILTERED_PAGES: tuple[str, ...] = ("overview", "explorer", "evaluations", "matrix")
 
@@ -36,7 +35,7 @@ class SavedView:
 
 
 def save_view(con: duckdb.DuckDBPyConnection, viewer: Viewer, name: str, page: str, f: Filters) -> int:
-    audit.require(con, viewer, *SAVE_ROLES, action="save view")
+    audit.require(con, viewer, *RECORD_READERS, action="save view")
     name = name.strip()
     if not name:
         raise ValueError("a saved view needs a name")

@@ -15,12 +15,11 @@ import pandas as pd
 import streamlit as st
 
 from analytics import session
-from analytics.access.roles import SIGNERS
+from analytics.access.roles import ASSESSMENT_AUTHORS, SIGNERS
 from analytics.access.viewer import Viewer
 from analytics.assessments.diff import VersionDiff, compare_versions
 from analytics.assessments.evidence import evidence_changed_count, evidence_info
 from analytics.assessments.model import (
-    AUTHOR_ROLES,
     EDITABLE_STATUSES,
     SIGNOFF_INSTITUTES,
     STATUS_LABELS,
@@ -42,7 +41,7 @@ ss = st.session_state
 
 
 def main() -> None:
-    viewer = session.require_role(*AUTHOR_ROLES)
+    viewer = session.require_role(*ASSESSMENT_AUTHORS)
     today = session.today()
     st.title("Assessments")
     if "as_open" not in ss:

@@ -11,7 +11,7 @@ import streamlit as st
 
 from analytics import session
 from analytics.access.markings import INSTITUTES, TLP_LEVELS
-from analytics.access.pages import RECORD_ROLES
+from analytics.access.roles import RECORD_READERS
 from analytics.access.viewer import AccessDenied, Viewer
 from analytics.export import stix as stix_export
 from analytics.export import table as table_export
@@ -46,7 +46,7 @@ HISTORY_COLUMNS: dict[str, Any] = {
 
 
 def main() -> None:
-    viewer = session.require_role(*RECORD_ROLES)
+    viewer = session.require_role(*RECORD_READERS)
     store = session.store()
     st.title("Data exchange")
     st.caption(

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics import session
-from analytics.access.pages import RECORD_ROLES
+from analytics.access.roles import ASSESSMENT_AUTHORS, RECORD_READERS
 from analytics.access.viewer import AccessDenied, Viewer
 from analytics.evals import charts as eval_charts
 from analytics.evals import comparisons
@@ -97,7 +97,7 @@ RUN_SPEC_FIELDS = (
 
 
 def main() -> None:
-    viewer = session.require_role(*RECORD_ROLES)
+    viewer = session.require_role(*RECORD_READERS)
     f = session.filters()
 
     st.title("Evaluations")
@@ -231,7 +231,7 @@ def _threshold_section(viewer: Viewer, benchmark: str, threshold: Threshold | No
         st.text(f"Set by {threshold.set_by}" + (f" · note: {threshold.note}" if threshold.note else ""))
     else:
         st.caption("No threshold is set for this benchmark.")
-    if viewer.role not in evals.THRESHOLD_ROLES:
+    if viewer.role not in ASSESSMENT_AUTHORS:
         st.caption("Analysts and leads set thresholds; every change is audited.")
         return
     # The form starts from this benchmark's threshold (or a value on its scale), not the last one typed.

@@ -13,7 +13,7 @@ import streamlit as st
 
 from analytics import session
 from analytics.access.markings import Marking
-from analytics.access.pages import RECORD_ROLES
+from analytics.access.roles import RECORD_READERS
 from analytics.access.viewer import Viewer
 from analytics.export import table as table_export
 from analytics.filters import Filters
@@ -54,7 +54,7 @@ TABLE_ORDER = [
 
 
 def main() -> None:
-    viewer = session.require_role(*RECORD_ROLES)
+    viewer = session.require_role(*RECORD_READERS)
     f = session.filters()
     today = session.today()
     incident_id = st.query_params.get("incident")

@@ -11,6 +11,7 @@ import streamlit as st
 from analytics import session, views
 from analytics.access import pages as access
 from analytics.access.markings import Marking
+from analytics.access.roles import RECORD_READERS
 from analytics.access.viewer import AccessDenied, Viewer
 from analytics.charts import inert_figure
 from analytics.filters import PRESETS, Filters
@@ -202,7 +203,7 @@ def filter_sidebar(
 def saved_views_sidebar(viewer: Viewer, f: Filters, page: str) -> None:
     """Save the current filters under a name (a view is evidence in assessments and a chart source in
     briefings) and reopen one: its page with its filters, drawn with the opener's own markings."""
-    if viewer.role not in views.SAVE_ROLES:
+    if viewer.role not in RECORD_READERS:
         return
     box = st.sidebar.expander("Saved views", icon=":material/bookmark:")
     name = box.text_input("Name for the current filters", key="sv_name", max_chars=200)

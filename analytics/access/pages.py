@@ -6,9 +6,6 @@ from dataclasses import dataclass
 
 from analytics.access.roles import ADMINS, ASSESSMENT_AUTHORS, EVERYONE, RECORD_READERS, Role
 
-# The pages of raw records are for the record readers (kept under its old name for the pages that import it).
-RECORD_ROLES: tuple[Role, ...] = RECORD_READERS
-
 
 @dataclass(frozen=True)
 class PageSpec:
@@ -28,12 +25,14 @@ class PageSpec:
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/overview.py", "Overview", ":material/dashboard:", EVERYONE, "Summary"),
     PageSpec("pages/assessments_read.py", "Approved assessments", ":material/verified:", EVERYONE, "Summary"),
-    PageSpec("pages/explorer.py", "Incident explorer", ":material/travel_explore:", RECORD_ROLES, "Analysis"),
-    PageSpec("pages/evaluations.py", "Evaluations", ":material/science:", RECORD_ROLES, "Analysis"),
-    PageSpec("pages/matrix.py", "Threat matrix", ":material/grid_view:", RECORD_ROLES, "Analysis"),
+    PageSpec(
+        "pages/explorer.py", "Incident explorer", ":material/travel_explore:", RECORD_READERS, "Analysis"
+    ),
+    PageSpec("pages/evaluations.py", "Evaluations", ":material/science:", RECORD_READERS, "Analysis"),
+    PageSpec("pages/matrix.py", "Threat matrix", ":material/grid_view:", RECORD_READERS, "Analysis"),
     PageSpec("pages/assessments.py", "Assessments", ":material/edit_note:", ASSESSMENT_AUTHORS, "Assess"),
     PageSpec("pages/briefings.py", "Briefings", ":material/slideshow:", EVERYONE, "Assess"),
-    PageSpec("pages/data.py", "Data exchange", ":material/swap_horiz:", RECORD_ROLES, "Data"),
+    PageSpec("pages/data.py", "Data exchange", ":material/swap_horiz:", RECORD_READERS, "Data"),
     PageSpec("pages/admin.py", "Administration", ":material/admin_panel_settings:", ADMINS, "Data"),
 )
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from analytics.access.roles import RECORD_READERS, ROLES, Role
 
-__all__ = ["ROLES", "AccessDenied", "Role", "Viewer"]
+__all__ = ["AccessDenied", "Viewer"]
 
 VIEWER_INSTITUTES: tuple[str, ...] = ("UK", "AU", "JOINT")
 

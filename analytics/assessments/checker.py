@@ -20,12 +20,12 @@ from datetime import date, datetime
 import duckdb
 
 from analytics.access.markings import INSTITUTES
+from analytics.access.roles import ASSESSMENT_AUTHORS
 from analytics.access.viewer import Viewer
 from analytics.assessments import yardstick
 from analytics.assessments.evidence import draft_marking, evidence_info
 from analytics.assessments.marking import DerivedMarking
 from analytics.assessments.model import (
-    AUTHOR_ROLES,
     EVIDENCE_KINDS,
     SIGNOFF_INSTITUTES,
     Assessment,
@@ -243,7 +243,7 @@ def check(
 ) -> list[Finding]:
     """The checker on a draft as the author writes it. Judgements unchanged since `base` (the saved version
     the author started from) keep their last-edit time, so evidence updated since then is flagged."""
-    viewer.require(*AUTHOR_ROLES)
+    viewer.require(*ASSESSMENT_AUTHORS)
     refs = [e for j in draft.judgements for e in j.evidence]
     info = evidence_info(con, viewer, refs, today)
     edited: dict[str, datetime] = {}

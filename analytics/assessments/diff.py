@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from analytics.access.roles import ASSESSMENT_AUTHORS
 from analytics.access.viewer import Viewer
-from analytics.assessments.model import AUTHOR_ROLES, Assessment, Judgement
+from analytics.assessments.model import Assessment, Judgement
 from analytics.assessments.reads import require_assessment
 
 # Not records only: cached results follow every write (session.generation_for).
@@ -128,7 +129,7 @@ def diff_versions(old: Assessment, new: Assessment) -> VersionDiff:
 def compare_versions(
     con: duckdb.DuckDBPyConnection, viewer: Viewer, assessment_id: int, old_version: int, new_version: int
 ) -> VersionDiff:
-    viewer.require(*AUTHOR_ROLES)
+    viewer.require(*ASSESSMENT_AUTHORS)
     old = require_assessment(con, viewer, assessment_id, old_version)
     new = require_assessment(con, viewer, assessment_id, new_version)
     return diff_versions(old, new)

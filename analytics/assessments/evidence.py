@@ -21,10 +21,10 @@ import pandas as pd
 
 from analytics import views
 from analytics.access.markings import INSTITUTES, TLP_LEVELS, visible_sql
+from analytics.access.roles import ASSESSMENT_AUTHORS
 from analytics.access.viewer import Viewer
 from analytics.assessments.marking import DerivedMarking, EvidenceMarking, derive_marking
 from analytics.assessments.model import (
-    AUTHOR_ROLES,
     EVIDENCE_KINDS,
     Assessment,
     AssessmentDraft,
@@ -211,7 +211,7 @@ def search_evidence(
 ) -> pd.DataFrame:
     """Evidence the author may cite: records matching `text` (title/summary, or an exact id) that this viewer
     may see, newest first. Columns: ref (kind:id), label, when, tlp, releasable_to."""
-    viewer.require(*AUTHOR_ROLES)
+    viewer.require(*ASSESSMENT_AUTHORS)
     if kind not in EVIDENCE_KINDS:
         raise AssessmentError(f"unknown evidence kind {kind!r}")
     q = text.strip()[:200]

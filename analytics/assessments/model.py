@@ -1,10 +1,11 @@
 """The assessment model: what an assessment is, as authors write it and as readers see it.
 
 This module owns the shapes every other assessments module passes around, and nothing that touches the store:
-the vocabularies (roles that author, institutes that sign, statuses, evidence kinds), the errors a refused
-action raises, the draft an author edits (`AssessmentDraft`, `JudgementDraft`), one saved version as a reader
-may see it (`Assessment`, the read API for pages and briefings), and the normalisation every save applies to a
-draft. It is pure so that the checker, the marking rules and the diff can be tested without a database.
+the vocabularies (institutes that sign, statuses, evidence kinds; who may author is access.roles'
+ASSESSMENT_AUTHORS), the errors a refused action raises, the draft an author edits (`AssessmentDraft`,
+`JudgementDraft`), one saved version as a reader may see it (`Assessment`, the read API for pages and
+briefings), and the normalisation every save applies to a draft. It is pure so that the checker, the marking
+rules and the diff can be tested without a database.
 
 An assessment answers one question in proper analytic form: a bottom line up front, numbered key judgements
 (each with one PHIA term, one confidence level, its reasoning and its evidence), assumptions, alternative views,
@@ -21,10 +22,8 @@ from dataclasses import fields as dataclass_fields
 from datetime import datetime
 
 from analytics.access.markings import INSTITUTES, Marking, normalise_tlp
-from analytics.access.roles import ASSESSMENT_AUTHORS, Role
 from analytics.assessments import yardstick
 
-AUTHOR_ROLES: tuple[Role, ...] = ASSESSMENT_AUTHORS
 SIGNOFF_INSTITUTES: tuple[str, ...] = ("UK", "AU")
 
 STATUS_LABELS: dict[str, str] = {

@@ -20,11 +20,10 @@ import duckdb
 import pandas as pd
 
 from analytics.access.markings import Marking, Scoped, combine_markings, releasable_sql, visible_sql
-from analytics.access.roles import SIGNERS
+from analytics.access.roles import ASSESSMENT_AUTHORS, SIGNERS
 from analytics.access.viewer import Viewer
 from analytics.assessments.marking import DerivedMarking, EvidenceMarking, audience_within, raise_to_current
 from analytics.assessments.model import (
-    AUTHOR_ROLES,
     Assessment,
     Comment,
     EvidenceRef,
@@ -60,7 +59,7 @@ def _visible_version_sql(viewer: Viewer) -> tuple[str, dict[str, Any]]:
         "   where e.assessment_id = v.assessment_id and e.version = v.version and e.kind = 'view'"
         "   and not ((sv.institute = $v_inst and sv.institute <> 'JOINT') or sv.owner = $v_email)))"
     )
-    if viewer.role not in AUTHOR_ROLES:
+    if viewer.role not in ASSESSMENT_AUTHORS:
         sql += " and a.status = 'approved' and v.version = a.approved_version"
     return sql, params
 
@@ -133,7 +132,7 @@ def get_assessment(
     elif version is not None:
         pick = "v.version = $ver"
         params["ver"] = int(version)
-    elif viewer.role in AUTHOR_ROLES:
+    elif viewer.role in ASSESSMENT_AUTHORS:
         pick = "v.version = a.current_version"
     else:
         pick = "v.version = a.approved_version"
@@ -310,7 +309,7 @@ def not_carried(con: duckdb.DuckDBPyConnection, viewer: Viewer, assessment_id: i
     """How many dissents shown on the version before `version` are not shown on `version` because its audience
     is wider than that of the version they were written on (to tell the author after a save, without content).
     0 when the viewer may not read both versions."""
-    viewer.require(*AUTHOR_ROLES)
+    viewer.require(*ASSESSMENT_AUTHORS)
     new = get_assessment(con, viewer, assessment_id, version)
     old = get_assessment(con, viewer, assessment_id, version - 1) if version > 1 else None
     if new is None or old is None:
@@ -331,7 +330,7 @@ def require_assessment(
 def list_assessments(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> Scoped[pd.DataFrame]:
     """The workspace list for analysts and leads: each assessment's current version this viewer may read, with
     status, marking, authors, sign-offs so far, and whether it awaits this viewer's sign-off."""
-    viewer.require(*AUTHOR_ROLES)
+    viewer.require(*ASSESSMENT_AUTHORS)
     where, params = _visible_version_sql(viewer)
     df = con.execute(
         "select a.id, v.title, a.status, v.version, v.tlp, v.releasable_to, v.saved_at as updated, "
@@ -390,7 +389,7 @@ def latest_approved(con: duckdb.DuckDBPyConnection, viewer: Viewer, n: int = 5) 
 
 def list_versions(con: duckdb.DuckDBPyConnection, viewer: Viewer, assessment_id: int) -> list[VersionInfo]:
     """Every version of an assessment this viewer may read, newest first."""
-    viewer.require(*AUTHOR_ROLES)
+    viewer.require(*ASSESSMENT_AUTHORS)
     where, params = _visible_version_sql(viewer)
     params["aid"] = int(assessment_id)
     rows = con.execute(

@@ -29,13 +29,12 @@ from datetime import date, datetime
 
 import duckdb
 
-from analytics.access.roles import SIGNERS
+from analytics.access.roles import ASSESSMENT_AUTHORS, SIGNERS
 from analytics.access.viewer import Viewer
 from analytics.assessments.checker import blocking, blocks_text, check
 from analytics.assessments.evidence import EvidenceInfo, cited_evidence, pin_evidence
 from analytics.assessments.marking import DerivedMarking, derive_marking
 from analytics.assessments.model import (
-    AUTHOR_ROLES,
     EDITABLE_STATUSES,
     SIGNOFF_INSTITUTES,
     STATUS_LABELS,
@@ -195,7 +194,7 @@ def create_assessment(
     store: Store, viewer: Viewer, draft: AssessmentDraft, *, today: date | None = None
 ) -> int:
     """A new draft (version 1) by this analyst or lead. Returns its id."""
-    audit.require(store, viewer, *AUTHOR_ROLES, action="create assessment")
+    audit.require(store, viewer, *ASSESSMENT_AUTHORS, action="create assessment")
     if viewer.institute not in SIGNOFF_INSTITUTES:
         raise WorkflowError("Assessments are drafted by UK or AU staff.")
     draft = normalise_draft(draft)
@@ -241,7 +240,9 @@ def save_version(
     Raises EditConflict (with both texts) when someone else got there first; the audit log records the conflict
     (ids and the names of the fields that differ, not the text). In review, a save the checker blocks is refused
     with the blocks named and nothing saved. Sign-offs on the previous version stop counting."""
-    audit.require(store, viewer, *AUTHOR_ROLES, action="save assessment", obj=f"assessment:{assessment_id}")
+    audit.require(
+        store, viewer, *ASSESSMENT_AUTHORS, action="save assessment", obj=f"assessment:{assessment_id}"
+    )
     draft = normalise_draft(draft)
     if not draft.title:
         raise AssessmentError("An assessment needs a title.")
@@ -319,7 +320,9 @@ def _record_conflict(store: Store, viewer: Viewer, aid: int, conflict: EditConfl
 
 def submit_for_review(store: Store, viewer: Viewer, assessment_id: int, expected_version: int) -> None:
     """Draft or returned -> in review, if the checker finds nothing blocking in the current version."""
-    audit.require(store, viewer, *AUTHOR_ROLES, action="submit assessment", obj=f"assessment:{assessment_id}")
+    audit.require(
+        store, viewer, *ASSESSMENT_AUTHORS, action="submit assessment", obj=f"assessment:{assessment_id}"
+    )
     try:
         _submit(store, viewer, assessment_id, expected_version)
     except _RACE_ERRORS:
@@ -479,7 +482,7 @@ def add_comment(
     """A comment on one judgement (or the whole assessment). A dissent is a comment that stays visible in the
     approved text, beside the judgement it disagrees with."""
     audit.require(
-        store, viewer, *AUTHOR_ROLES, action="comment on assessment", obj=f"assessment:{assessment_id}"
+        store, viewer, *ASSESSMENT_AUTHORS, action="comment on assessment", obj=f"assessment:{assessment_id}"
     )
     if not body.strip():
         raise AssessmentError("A comment needs some text.")
@@ -524,7 +527,9 @@ def _insert_comment(
 
 def start_successor(store: Store, viewer: Viewer, assessment_id: int, *, today: date | None = None) -> int:
     """A new draft that supersedes an approved assessment, starting from its approved text."""
-    audit.require(store, viewer, *AUTHOR_ROLES, action="start successor", obj=f"assessment:{assessment_id}")
+    audit.require(
+        store, viewer, *ASSESSMENT_AUTHORS, action="start successor", obj=f"assessment:{assessment_id}"
+    )
     with store.transaction(changes_records=False) as con:
         a = get_assessment(con, viewer, assessment_id, approved=True)
     if a is None:

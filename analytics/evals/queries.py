@@ -34,7 +34,7 @@ from analytics.access.markings import (
     marking_select_sql,
     visible_sql,
 )
-from analytics.access.roles import ASSESSMENT_AUTHORS, Role
+from analytics.access.roles import ASSESSMENT_AUTHORS
 from analytics.access.viewer import Viewer
 from analytics.filters import Filters
 from analytics.stats import eval_stats
@@ -43,7 +43,6 @@ from analytics.store import audit
 # Reads only records: cached results outlive assessment and saved-view writes (session.generation_for).
 READS_ONLY_RECORDS = True
 
-THRESHOLD_ROLES: tuple[Role, ...] = ASSESSMENT_AUTHORS  # the thresholds assessments cite
 FILTERS_APPLIED = "period (evaluation date), reported by (institute that ran it) and TLP"
 PUBLIC_CREDIT = "Epoch AI Benchmarking Hub, CC BY 4.0"
 
@@ -187,7 +186,7 @@ def set_threshold(
     con: duckdb.DuckDBPyConnection, viewer: Viewer, benchmark: str, value: float, note: str = ""
 ) -> Threshold:
     """Analysts and leads set (or change) the threshold of a benchmark they can see; audited, old and new."""
-    audit.require(con, viewer, *THRESHOLD_ROLES, action="eval threshold set", obj=f"benchmark:{benchmark}")
+    audit.require(con, viewer, *ASSESSMENT_AUTHORS, action="eval threshold set", obj=f"benchmark:{benchmark}")
     if not _benchmark_visible(con, viewer, benchmark):
         raise ValueError("no such benchmark")
     v = float(value)
@@ -217,7 +216,7 @@ def set_threshold(
 def clear_threshold(con: duckdb.DuckDBPyConnection, viewer: Viewer, benchmark: str) -> bool:
     """Remove a benchmark's threshold; audited. False when there was none (or the benchmark is not visible)."""
     audit.require(
-        con, viewer, *THRESHOLD_ROLES, action="eval threshold cleared", obj=f"benchmark:{benchmark}"
+        con, viewer, *ASSESSMENT_AUTHORS, action="eval threshold cleared", obj=f"benchmark:{benchmark}"
     )
     if not _benchmark_visible(con, viewer, benchmark):
         return False

@@ -26,7 +26,7 @@ from analytics import charts, views
 from analytics.access.markings import Marking, Scoped, combine_markings, highest_marking
 from analytics.access.roles import ASSESSMENT_AUTHORS
 from analytics.access.viewer import AccessDenied, Viewer
-from analytics.assessments.model import AUTHOR_ROLES, STATUS_LABELS, Assessment, NotFound
+from analytics.assessments.model import STATUS_LABELS, Assessment, NotFound
 from analytics.assessments.reads import get_assessment, list_approved, list_assessments
 from analytics.export.audit import record_export
 from analytics.export.briefing.content import (
@@ -268,7 +268,7 @@ def assessment_choices(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> list[t
     """(id, label) of the assessments this viewer may brief from: analysts and leads every assessment they may
     read (drafts too; a draft briefing is watermarked), everyone else approved ones only. Titles are stored
     text: show labels as text."""
-    if viewer.role in AUTHOR_ROLES:
+    if viewer.role in ASSESSMENT_AUTHORS:
         rows = list_assessments(con, viewer).data[["id", "title", "status", "version"]]
     else:
         rows = list_approved(con, viewer).data[["id", "title", "version"]].assign(status="approved")

@@ -64,3 +64,41 @@ def test_a_viewer_requires_by_capability() -> None:
         Viewer("a@uk.example", "A", "UK", "analyst").require(*roles.SIGNERS)
     with pytest.raises(AccessDenied, match="needs admin"):
         lead.require(*roles.ADMINS)
+
+
+CAPABILITIES = {"ROLES", "EVERYONE", "RECORD_READERS", "ASSESSMENT_AUTHORS", "SIGNERS", "ADMINS"}
+
+
+def capability_aliases(source: str) -> list[str]:
+    """Names bound to a capability set (`RECORD_ROLES = RECORD_READERS`, `X: tuple[Role, ...] = ...`): a second
+    name for one capability, which a reader must trace back and a changed rule can miss."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            value = node.value
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            aliased = (isinstance(value, ast.Name) and value.id in CAPABILITIES) or (
+                isinstance(value, ast.Attribute) and value.attr in CAPABILITIES
+            )
+            typed = (
+                isinstance(node, ast.AnnAssign)
+                and value is not None
+                and "Role" in ast.unparse(node.annotation)
+            )
+            if aliased or typed:
+                found += [ast.unparse(t) for t in targets]
+    return found
+
+
+@pytest.mark.parametrize("path", _product_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_each_capability_has_one_name(path: Path) -> None:
+    found = capability_aliases(path.read_text())
+    assert found == [], (
+        f"{path.relative_to(ROOT)} renames capability sets as {found}: use analytics.access.roles"
+    )
+
+
+def test_the_scan_sees_an_alias() -> None:
+    assert capability_aliases("RECORD_ROLES: tuple[Role, ...] = RECORD_READERS") == ["RECORD_ROLES"]
+    assert capability_aliases("SAVE = roles.RECORD_READERS") == ["SAVE"]
+    assert capability_aliases("viewer.require(*roles.RECORD_READERS)") == []
