@@ -7,9 +7,9 @@
   loading runs and samples (what a page without DuckDB aggregation would do). Raw: the one pass over eval_samples that yields every pair's differences.
 - `evaluations.capability`: the capability chart's query for the busiest benchmark.
 - `evaluations.import_inspect_10k`: importing a real 10,000-sample Inspect `.eval` log into a store, made once
-  once by running a task against an offline model (Inspect's own writer, so the file is what the institutes
-  produce) and kept in the temp folder; each timed run imports it into a store the previous copy was removed
-  from (a second import of the same log would be the no-op path).
+  by running a task against the offline model (analytics.bench.offline_model; Inspect's own writer, so the file
+  is what the institutes produce) and kept in the temp folder; each timed run imports it into a store the
+  previous copy was removed from (a second import of the same log would be the no-op path).
 """
 
 from __future__ import annotations
@@ -122,32 +122,18 @@ def make_inspect_log(folder: Path, samples: int = _IMPORT_SAMPLES) -> Path:
     """Run a `samples`-sample task against an offline model and return the `.eval` log Inspect wrote."""
     from inspect_ai import Task, eval
     from inspect_ai.dataset import Sample
-    from inspect_ai.model import GenerateConfig, ModelAPI, ModelOutput, modelapi
     from inspect_ai.scorer import match
     from inspect_ai.solver import generate
 
-    @modelapi(name="benchoffline")
-    class BenchModel(ModelAPI):
-        def __init__(
-            self,
-            model_name: str,
-            base_url: str | None = None,
-            api_key: str | None = None,
-            config: GenerateConfig = GenerateConfig(),  # noqa: B008 - Inspect's own signature
-            **model_args: Any,
-        ) -> None:
-            super().__init__(model_name, base_url, api_key, [], config)
+    from analytics.bench.offline_model import PROVIDER  # importing it registers the offline provider
 
-        async def generate(self, input: Any, tools: Any, tool_choice: Any, config: Any) -> ModelOutput:
-            return ModelOutput.from_content(model=self.model_name, content="4")
-
-    del BenchModel  # registered by the decorator; referenced by name below
     dataset = [
         Sample(input=f"question {i}", target="4" if i % 3 else "5", id=f"s{i:05d}") for i in range(samples)
     ]
     [log] = eval(
         Task(dataset=dataset, solver=generate(), scorer=match(), name="bench_import"),
-        model="benchoffline/model",
+        model=f"{PROVIDER}/model",
+        model_args={"fallback": "4"},
         log_dir=str(folder),
         display="none",
         max_samples=500,

@@ -14,10 +14,10 @@ import pytest
 from inspect_ai import Task, eval
 from inspect_ai.dataset import Sample
 from inspect_ai.log import EvalLog, read_eval_log, write_eval_log
-from inspect_ai.model import GenerateConfig, ModelAPI, ModelOutput, modelapi
 from inspect_ai.scorer import Score, Target, accuracy, match, scorer, stderr
 from inspect_ai.solver import TaskState, generate
 
+from analytics.bench.offline_model import PROVIDER
 from analytics.ingest import ImportRefused
 from analytics.ingest.inspect_logs import import_inspect, score_number, score_text
 from analytics.store.database import Store
@@ -38,27 +38,6 @@ PROMPTS: dict[str, str] = {
 }
 EXPECTED_GRADE: dict[str, str] = {"q1": "C", "q2": "I", "q3": "P", "q4": "N"}
 EXPECTED_MATCH: dict[str, str] = {"q1": "C", "q2": "I", "q3": "I", "q4": "I"}
-
-
-@modelapi(name="evalstest")
-class ScriptedModel(ModelAPI):
-    """Answers from SCRIPT; the model called 'broken' fails like an unreachable API."""
-
-    def __init__(
-        self,
-        model_name: str,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        config: GenerateConfig = GenerateConfig(),  # noqa: B008 - Inspect's own signature
-        **model_args: Any,
-    ) -> None:
-        super().__init__(model_name, base_url, api_key, [], config)
-
-    async def generate(self, input: Any, tools: Any, tool_choice: Any, config: Any) -> ModelOutput:
-        if self.model_name == "broken":
-            raise RuntimeError("model backend unavailable")
-        prompt = input[-1].text if input else ""
-        return ModelOutput.from_content(model=self.model_name, content=SCRIPT.get(prompt, ""))
 
 
 @scorer(metrics=[accuracy(), stderr()])
@@ -91,7 +70,11 @@ def arithmetic(version: int = 3) -> Task:
 
 
 def run_eval(log_dir: Path, model: str, fmt: str = "eval", **kw: Any) -> EvalLog:
-    [log] = eval(arithmetic(), model=model, log_dir=str(log_dir), display="none", log_format=fmt, **kw)
+    """Run `arithmetic` against the offline model `model`, answering from SCRIPT unless model_args say otherwise."""
+    kw.setdefault("model_args", {"script": SCRIPT})
+    [log] = eval(
+        arithmetic(), model=f"{PROVIDER}/{model}", log_dir=str(log_dir), display="none", log_format=fmt, **kw
+    )
     return log
 
 
@@ -102,14 +85,14 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out: dict[str, Path] = {}
     ok = run_eval(
         root / "ok",
-        "evalstest/m1",
+        "m1",
         epochs=2,
         metadata={"model_release_date": "2025-03-01", "model_developer": "Test Lab"},
     )
     out["success"] = Path(ok.location)
-    js = run_eval(root / "json", "evalstest/m2", fmt="json")
+    js = run_eval(root / "json", "m2", fmt="json")
     out["json"] = Path(js.location)
-    err = run_eval(root / "err", "evalstest/broken")
+    err = run_eval(root / "err", "broken", model_args={"error": "model backend unavailable"})
     assert err.status == "error"
     out["error"] = Path(err.location)
     # Cancelled and still-running logs, written by Inspect's own writer from a real log.
@@ -182,7 +165,7 @@ def test_success_log_fields_match_inspects_own_reading(store, logs) -> None:
     d = row["details"]
     assert d["task"] == "arithmetic"
     assert d["inspect_run_id"] == log.eval.run_id
-    assert d["model_full"] == "evalstest/m1"
+    assert d["model_full"] == f"{PROVIDER}/m1"
     assert d["epochs"] == 2
     assert d["headline"] == {"scorer": "letter_grade", "metric": "accuracy"}
     assert {s["scorer"]: s["metrics"] for s in d["scores"]} == {
