@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import pandas as pd
@@ -278,6 +278,38 @@ def evaluations_for_technique(
 # -- incident -> evaluations ---------------------------------------------------------------------------------
 
 
+# The columns of evaluations_for_incident, in order (also the empty result's).
+_INCIDENT_EVIDENCE_COLUMNS = [
+    "link",
+    "via",
+    "benchmark",
+    "model",
+    "runs",
+    "latest_score",
+    "latest_date",
+    "latest_institute",
+    "best_score",
+    "trend",
+]
+
+# The incident's techniques; a mapping to a technique covers its sub-techniques (left(tid, 9) is the parent).
+_INCIDENT_TECHNIQUES_SQL = (
+    "select it.technique_id as tid from incident_techniques it where it.incident_id = $iid"
+)
+
+
+class _LinkedIncident(NamedTuple):
+    affected_system: str | None
+    m_tlp: int
+    m_uk: bool
+    m_au: bool
+    m_rows: int
+    m_sources: list[str] | None
+
+    def marking(self) -> Marking:
+        return marking_from_row(self.m_tlp, self.m_uk, self.m_au, self.m_rows, self.m_sources)
+
+
 def evaluations_for_incident(
     con: duckdb.DuckDBPyConnection, viewer: Viewer, incident_id: str
 ) -> Scoped[pd.DataFrame]:
@@ -286,34 +318,43 @@ def evaluations_for_incident(
     latest_date, latest_institute, best_score, trend (scores by evaluation date). Only benchmarks with visible
     results are listed. An incident the viewer may not see gives the same empty result as one that does not
     exist."""
+    incident = _linked_incident(con, viewer, incident_id)
+    if incident is None:
+        return Scoped(pd.DataFrame(columns=_INCIDENT_EVIDENCE_COLUMNS), Marking(rows=0))
+    incident_marking = incident.marking()
+    runs, rparams = runs_predicate(viewer)
+    pred, mparams = mapping_predicate(viewer)
+    model = (incident.affected_system or "").strip().lower()
+    params = {**rparams, **mparams, "iid": incident_id, "model": model}
+    df = con.execute(_incident_evidence_sql(runs, pred), params).df()
+    run_marking = _runs_marking(
+        con,
+        f"{runs} and (($model <> '' and lower(trim(r.model)) = $model) or {bench_key_sql('r.benchmark')} in "
+        f"(select bt.benchmark_key from benchmark_techniques bt join ({_INCIDENT_TECHNIQUES_SQL}) t "
+        f"on bt.technique_id = t.tid or bt.technique_id = left(t.tid, 9) where {pred}))",
+        params,
+    )
+    marking = combine_markings([incident_marking, run_marking]) if run_marking.rows else incident_marking
+    return Scoped(df[_INCIDENT_EVIDENCE_COLUMNS], marking)
+
+
+def _linked_incident(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, incident_id: str
+) -> _LinkedIncident | None:
+    """The incident's affected system and marking, or None when it does not exist or the viewer may not see it."""
     vis, iparams = visible_sql(viewer, "incidents", "i")
-    inc = con.execute(
+    row = con.execute(
         f"select i.affected_system, {marking_select_sql('i')} from incidents i where i.id = $iid and {vis} "
         "group by i.affected_system",
         {**iparams, "iid": incident_id},
     ).fetchone()
-    columns = [
-        "link",
-        "via",
-        "benchmark",
-        "model",
-        "runs",
-        "latest_score",
-        "latest_date",
-        "latest_institute",
-        "best_score",
-        "trend",
-    ]
-    if inc is None:
-        return Scoped(pd.DataFrame(columns=columns), Marking(rows=0))
-    affected = str(inc[0] or "")
-    incident_marking = marking_from_row(*inc[1:])
-    runs, rparams = runs_predicate(viewer)
-    pred, mparams = mapping_predicate(viewer)
-    params = {**rparams, **mparams, "iid": incident_id, "model": affected.strip().lower()}
-    techniques = "select it.technique_id as tid from incident_techniques it where it.incident_id = $iid"
-    df = con.execute(
-        f"""
+    return None if row is None else _LinkedIncident(*row)
+
+
+def _incident_evidence_sql(runs: str, pred: str) -> str:
+    """One row per benchmark with visible results: of the affected model ($model) and of the benchmarks mapped to
+    the incident's techniques ($iid). `runs` and `pred` are runs_predicate's and mapping_predicate's WHERE text."""
+    return f"""
         with runs as (
             select {bench_key_sql("r.benchmark")} as k, r.benchmark, r.model, r.score, r.eval_date,
                    r.institute, r.run_id
@@ -330,7 +371,7 @@ def evaluations_for_incident(
         ),
         mapped as (
             select t.tid, bt.benchmark_key, any_value(bt.benchmark) as benchmark
-            from ({techniques}) t join benchmark_techniques bt
+            from ({_INCIDENT_TECHNIQUES_SQL}) t join benchmark_techniques bt
               on bt.technique_id = t.tid or bt.technique_id = left(t.tid, 9)
             where {pred}
             group by all
@@ -352,18 +393,7 @@ def evaluations_for_incident(
                list_transform(list_sort(points), lambda p: p.s) as trend
         from by_technique
         order by link, lower(benchmark)
-        """,
-        params,
-    ).df()
-    run_marking = _runs_marking(
-        con,
-        f"{runs} and (($model <> '' and lower(trim(r.model)) = $model) or {bench_key_sql('r.benchmark')} in "
-        f"(select bt.benchmark_key from benchmark_techniques bt join ({techniques}) t "
-        f"on bt.technique_id = t.tid or bt.technique_id = left(t.tid, 9) where {pred}))",
-        params,
-    )
-    marking = combine_markings([incident_marking, run_marking]) if run_marking.rows else incident_marking
-    return Scoped(df[columns], marking)
+        """
 
 
 # -- benchmark or technique -> incidents ---------------------------------------------------------------------
