@@ -2,14 +2,16 @@
 
 Why: each public source's licence asks that what is built from it credits it (ATLAS: Apache-2.0, AIID: CC BY-SA
 4.0, Epoch: CC BY 4.0). The key is what its importer writes to `source` on every record, so a result's Marking
-knows which sources it came from; features (the matrix, exports, briefings) turn those keys into credit lines
-through `credits_for` without importing the importers. Add a public source here first, then its importer.
+knows which sources it came from; every screen and export (the matrix, the evaluation pages, chart images, CSV
+headers, briefings) turns those keys into credit lines through `source_credits`, the one place they are spelt,
+without importing the importers. Add a public source here first, then its importer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import NamedTuple
+
+from analytics.access.markings import Marking
 
 
 class PublicSource(NamedTuple):
@@ -34,7 +36,10 @@ EPOCH = PublicSource(
 PUBLIC_SOURCES: tuple[PublicSource, ...] = (ATLAS, AIID, EPOCH)
 
 
-def credits_for(source_keys: Iterable[str]) -> list[str]:
-    """The credit lines of the public sources among `source_keys` (record sources), in registry order."""
-    keys = set(source_keys)
-    return [s.credit for s in PUBLIC_SOURCES if s.key in keys]
+def source_credits(*markings: Marking) -> tuple[str, ...]:
+    """The credit lines of the public sources behind a result (the `sources` of its markings), in registry order.
+
+    Other sources (the institutes' own records, STIX and spreadsheet imports) need no licence credit; stored text
+    is never part of a credit."""
+    keys = {key for marking in markings for key in marking.sources}
+    return tuple(s.credit for s in PUBLIC_SOURCES if s.key in keys)

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics import session
+from analytics.access.markings import Marking
 from analytics.access.roles import ASSESSMENT_AUTHORS, RECORD_READERS
 from analytics.access.viewer import AccessDenied, Viewer
 from analytics.evals import charts as eval_charts
@@ -20,6 +21,7 @@ from analytics.evals.queries import Capability, Threshold
 from analytics.evals.runs import RunDetail
 from analytics.filters import Filters
 from analytics.links import queries as links
+from analytics.sources import source_credits
 from pages.ui import chart, empty_state, marking_banner, page_to_slide
 
 DATE = st.column_config.DateColumn(format="YYYY-MM-DD")
@@ -189,8 +191,8 @@ def _capability_tab(viewer: Viewer, f: Filters, benchmark: str) -> None:
     notes = ["Marker shape: ● UK, ◆ AU, ■ public. Whiskers are 95% intervals where the run reported one."]
     if cap.data.undated:
         notes.append(f"{cap.data.undated} scored run(s) have no model release date and are not on the chart.")
-    if "epoch" in cap.marking.sources:
-        notes.append(f"Public results: {evals.PUBLIC_CREDIT} (epoch.ai/benchmarks).")
+    if credits := source_credits(cap.marking):
+        notes.append(f"Public results: {'; '.join(credits)}.")
     st.caption(" ".join(notes))
     if not cap.data.points.empty:
         page_to_slide(f"{benchmark}: capability over time", [(cap_fig, cap.marking)], key="ev_slide")
@@ -343,8 +345,8 @@ def _compare_tab(f: Filters) -> None:
         st.caption(
             f"{len(comparison.data.single)} benchmark(s) with a result for only one of these models are not shown."
         )
-    if "epoch" in comparison.marking.sources:
-        st.caption(f"Public results: {evals.PUBLIC_CREDIT}.")
+    if credits := source_credits(comparison.marking):
+        st.caption(f"Public results: {'; '.join(credits)}.")
 
 
 # -- cross-institute agreement ----------------------------------------------------------------------------------
@@ -400,7 +402,7 @@ def _run_tab(f: Filters, benchmark: str) -> None:
         empty_state("No such run.")
         return
     marking_banner(detail.marking, "this run")
-    _run_summary(detail.data)
+    _run_summary(detail.data, detail.marking)
     run = detail.data.run
     if detail.data.samples_total:
         st.markdown("**Per-sample scores**")
@@ -416,7 +418,7 @@ def _run_tab(f: Filters, benchmark: str) -> None:
         st.caption("This run has no per-sample scores (public results report one score per model).")
 
 
-def _run_summary(detail: RunDetail) -> None:
+def _run_summary(detail: RunDetail, marking: Marking) -> None:
     """Headline numbers, the run's spec and its metrics side by side."""
     run = detail.run
     score_col, stderr_col, samples_col, status_col = st.columns(4)
@@ -438,8 +440,8 @@ def _run_summary(detail: RunDetail) -> None:
     if run["details"]:
         with right.expander("Everything the import recorded"):
             st.json(run["details"], expanded=False)
-    if run["source"] == "epoch":
-        st.caption(f"Source: {evals.PUBLIC_CREDIT}.")
+    if credits := source_credits(marking):
+        st.caption(f"Source: {'; '.join(credits)}.")
 
 
 def _sample_pages(run_id: str, detail: RunDetail) -> None:

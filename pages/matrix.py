@@ -27,6 +27,7 @@ from analytics.matrix import charts as matrix_charts
 from analytics.matrix import queries as matrix
 from analytics.matrix import taxonomy
 from analytics.matrix.queries import MatrixData
+from analytics.sources import source_credits
 from pages.ui import chart, empty_state, marking_banner, page_to_slide
 
 
@@ -118,7 +119,7 @@ def _marking(incidents_marking: Marking, data: MatrixData, mode: str) -> Marking
         "" if mode == "incidents" else " and the evaluation runs covering them"
     )
     marking_banner(shown, what)
-    credits = matrix.source_credits(shown)
+    credits = source_credits(shown)
     if credits:
         st.caption("Sources: " + "; ".join(credits))
     return shown

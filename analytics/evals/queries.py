@@ -44,7 +44,6 @@ from analytics.store import audit
 READS_ONLY_RECORDS = True
 
 FILTERS_APPLIED = "period (evaluation date), reported by (institute that ran it) and TLP"
-PUBLIC_CREDIT = "Epoch AI Benchmarking Hub, CC BY 4.0"
 
 # A successful run with a score: the only runs that count as results anywhere on the page.
 SCORED = "r.status = 'success' and r.score is not null"

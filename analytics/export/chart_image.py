@@ -3,7 +3,7 @@
 Officials paste charts into slides and papers, where the dashboard's on-screen banner does not follow them. So an
 exported chart carries its own marking (a black band with the TLP label in its FIRST colour, as TLP 2.0 asks) and
 a footer that says where it came from: the filters in words, how fresh the data was, who made it and when, and
-the public sources it credits (ATLAS, AIID, Epoch) when their rows are behind it.
+the public sources it credits (ATLAS, AIID, Epoch: analytics.sources.source_credits) when their rows are behind it.
 
 The chart itself is drawn by kaleido with Debian's Chromium. A browser start costs 2 to 6 s, so one kaleido
 sync server is started per process on first use (never `kaleido.get_chrome`, which downloads) and every export
@@ -40,6 +40,7 @@ from analytics.access.viewer import Viewer
 from analytics.charts import inert_figure
 from analytics.export.audit import record_export
 from analytics.filters import Filters
+from analytics.sources import source_credits
 from analytics.store.database import Store
 
 ImageFormat = Literal["png", "svg"]
@@ -66,14 +67,6 @@ PRESETS: dict[str, SizePreset] = {
     "a4half": SizePreset("a4half", "A4 half page", 960, 720, 2),
 }
 DEFAULT_PRESET = "slide"
-
-# Public sources credited when their rows are behind a chart (keys are Marking.sources values). Other sources
-# (the institutes' own records, STIX imports) need no licence credit, and stored text is never printed here.
-SOURCE_CREDITS: dict[str, str] = {
-    "atlas": "MITRE ATLAS, Apache-2.0",
-    "aiid": "AI Incident Database, CC BY-SA 4.0",
-    "epoch": "Epoch AI Benchmarking Hub, CC BY 4.0",
-}
 
 # Layout in CSS pixels (multiplied by the preset's scale for PNG).
 BANNER_PX = 30
@@ -121,11 +114,6 @@ def _when(value: datetime | date) -> str:
             return value.strftime("%Y-%m-%d %H:%M UTC")
         return value.strftime("%Y-%m-%d %H:%M")
     return value.isoformat()
-
-
-def source_credits(marking: Marking) -> tuple[str, ...]:
-    """Credit lines for the public sources among a marking's sources, in a fixed order."""
-    return tuple(credit for key, credit in SOURCE_CREDITS.items() if key in marking.sources)
 
 
 def data_as_of(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> datetime | None:

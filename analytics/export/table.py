@@ -33,8 +33,8 @@ from analytics.access.viewer import Viewer
 from analytics.export import audit as exports_audit
 from analytics.filters import Filters
 from analytics.incidents import explorer as incident_explorer
-from analytics.matrix import queries as matrix_queries
 from analytics.matrix.queries import MatrixData
+from analytics.sources import source_credits
 from analytics.store.database import Store
 
 FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
@@ -238,7 +238,7 @@ def incidents_csv(
 def matrix_header(marking: Marking, filters_text: str) -> list[str]:
     """The '#' lines heading the matrix CSV: marking, filters in words, source credits."""
     lines = [marking.label, f"Filters: {filters_text}"]
-    credits = matrix_queries.source_credits(marking)
+    credits = source_credits(marking)
     if credits:
         lines.append(f"Sources: {'; '.join(credits)}")
     return lines

@@ -219,10 +219,3 @@ def technique_options(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
         )
         out.append((tid, label))
     return out
-
-
-def source_credits(*markings: Marking) -> list[str]:
-    """Licence credits for the public sources behind a result (analytics.sources), for the screen and exports."""
-    from analytics.sources import credits_for
-
-    return credits_for(s for m in markings for s in m.sources)

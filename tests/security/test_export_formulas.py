@@ -19,6 +19,7 @@ from analytics.export import table as table_export
 from analytics.filters import Filters
 from analytics.matrix import queries as matrix
 from analytics.matrix import taxonomy
+from analytics.sources import source_credits
 from tests.analytics.matrix.test_matrix import seed
 from tests.conftest import TODAY, UK_ANALYST, StoreBuilder
 
@@ -91,7 +92,7 @@ def matrix_csv(store: StoreBuilder, f: Filters) -> tuple[bytes, int]:
     out = table_export.matrix_csv(
         store.store, UK_ANALYST, data.data, names, data.marking, f, TODAY, "incidents"
     )
-    return out, 2 + bool(matrix.source_credits(data.marking))
+    return out, 2 + bool(source_credits(data.marking))
 
 
 # Every CSV download of the product: the explorer's table and the threat matrix. (The Data page's rejected-rows

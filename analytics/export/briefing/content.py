@@ -24,13 +24,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from analytics.access.markings import Marking, combine_markings
-from analytics.export.chart_image import (
-    Provenance,
-    export_chart,
-    export_filename,
-    figure_title,
-    source_credits,
-)
+from analytics.export.chart_image import Provenance, export_chart, export_filename, figure_title
+from analytics.sources import source_credits
 
 WATERMARK = "DRAFT"
 

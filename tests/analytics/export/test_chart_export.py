@@ -17,6 +17,7 @@ from analytics.export import chart_image as chart_export
 from analytics.export.audit import record_export
 from analytics.filters import Filters
 from analytics.incidents import base as incident_base
+from analytics.sources import source_credits
 from tests.conftest import AU_ANALYST, TODAY, UK_ANALYST
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -115,7 +116,7 @@ def test_sources_are_credited_only_when_their_rows_are_used(store) -> None:
     fig, marking = _figure(store, UK_ANALYST)
     svg = chart_export.export_chart(fig, marking, _prov(UK_ANALYST, marking), "svg")
     assert "Sources:" not in _svg_text(svg)
-    assert chart_export.source_credits(Marking(sources=("epoch", "stix", "aiid"))) == (
+    assert source_credits(Marking(sources=("epoch", "stix", "aiid"))) == (
         "AI Incident Database, CC BY-SA 4.0",
         "Epoch AI Benchmarking Hub, CC BY 4.0",
     )
