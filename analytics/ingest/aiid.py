@@ -28,10 +28,10 @@ import csv
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from analytics import sources
 from analytics.access.markings import INSTITUTES, normalise_tlp
@@ -151,28 +151,40 @@ _INCIDENT_COLUMNS: dict[str, str] = {
     "harmed": "Alleged harmed or nearly harmed parties",
 }
 
-# (file, column, tag prefix, split on commas)
-_CLASSIFICATION_TAGS: tuple[tuple[str, str, str, bool], ...] = (
-    ("MIT", "Risk Domain", "mit:domain", False),
-    ("MIT", "Risk Subdomain", "mit:subdomain", False),
-    ("MIT", "Entity", "mit:entity", False),
-    ("MIT", "Intent", "mit:intent", False),
-    ("MIT", "Timing", "mit:timing", False),
-    ("GMF", "Known AI Goal", "gmf:goal", True),
-    ("GMF", "Known AI Technology", "gmf:technology", True),
-    ("GMF", "Known AI Technical Failure", "gmf:failure", True),
-    ("GMF", "Potential AI Technical Failure", "gmf:potential-failure", True),
-    ("CSETv1", "Harm Domain", "cset:harm-domain", False),
-    ("CSETv1", "Tangible Harm", "cset:tangible-harm", False),
-    ("CSETv1", "AI Harm Level", "cset:ai-harm-level", False),
-    ("CSETv1", "Sector of Deployment", "cset:sector", False),
-    ("CSETv1", "Intentional Harm", "cset:intentional-harm", False),
-    ("CSETv1", "Autonomy Level", "cset:autonomy", False),
-    ("CSETv0", "Harm Type", "cset0:harm-type", True),
-    ("CSETv0", "Severity", "cset0:severity", False),
-    ("CSETv0", "Intent", "cset0:intent", False),
-    ("CSETv0", "Sector of Deployment", "cset0:sector", False),
-    ("CSETv0", "Problem Nature", "cset0:problem-nature", True),
+
+class ClassificationTag(NamedTuple):
+    """One classification column kept as tags: `<prefix>=<value>`, one tag per comma-separated value if `split`."""
+
+    scheme: str
+    column: str
+    prefix: str
+    split: bool
+
+
+_CLASSIFICATION_TAGS: tuple[ClassificationTag, ...] = tuple(
+    ClassificationTag(*row)
+    for row in (
+        ("MIT", "Risk Domain", "mit:domain", False),
+        ("MIT", "Risk Subdomain", "mit:subdomain", False),
+        ("MIT", "Entity", "mit:entity", False),
+        ("MIT", "Intent", "mit:intent", False),
+        ("MIT", "Timing", "mit:timing", False),
+        ("GMF", "Known AI Goal", "gmf:goal", True),
+        ("GMF", "Known AI Technology", "gmf:technology", True),
+        ("GMF", "Known AI Technical Failure", "gmf:failure", True),
+        ("GMF", "Potential AI Technical Failure", "gmf:potential-failure", True),
+        ("CSETv1", "Harm Domain", "cset:harm-domain", False),
+        ("CSETv1", "Tangible Harm", "cset:tangible-harm", False),
+        ("CSETv1", "AI Harm Level", "cset:ai-harm-level", False),
+        ("CSETv1", "Sector of Deployment", "cset:sector", False),
+        ("CSETv1", "Intentional Harm", "cset:intentional-harm", False),
+        ("CSETv1", "Autonomy Level", "cset:autonomy", False),
+        ("CSETv0", "Harm Type", "cset0:harm-type", True),
+        ("CSETv0", "Severity", "cset0:severity", False),
+        ("CSETv0", "Intent", "cset0:intent", False),
+        ("CSETv0", "Sector of Deployment", "cset0:sector", False),
+        ("CSETv0", "Problem Nature", "cset0:problem-nature", True),
+    )
 )
 _CLASSIFICATION_FILES: dict[str, str] = {
     "MIT": "classifications_MIT.csv",
@@ -270,6 +282,83 @@ def _published(row: dict[str, str]) -> bool:
     return row.get("Published", "").strip().lower() == "true"
 
 
+@dataclass
+class _Classifications:
+    """What the published classification files say, per incident number."""
+
+    tags: dict[int, list[str]] = field(default_factory=dict)
+    classified: dict[int, Classified] = field(default_factory=dict)
+    cset_sectors: dict[int, list[str]] = field(default_factory=dict)
+    countries: dict[int, list[str]] = field(default_factory=dict)
+    severity: dict[int, int] = field(default_factory=dict)
+    unpublished: dict[str, int] = field(default_factory=dict)
+
+
+def _read_duplicates(folder: Path, warnings: list[str]) -> dict[int, int]:
+    """Duplicate incident number -> the incident it duplicates, from duplicates.csv (none if it is missing)."""
+    dup_path = folder / "duplicates.csv"
+    if not dup_path.exists():
+        warnings.append("duplicates.csv is missing; no duplicates merged")
+        return {}
+    duplicates: dict[int, int] = {}
+    for k, r in enumerate(_read_csv(dup_path, ("duplicate_incident_number", "true_incident_number"))):
+        where = f"duplicates.csv row {k + 2}"
+        duplicates[_incident_number(r["duplicate_incident_number"], where)] = _incident_number(
+            r["true_incident_number"], where
+        )
+    return duplicates
+
+
+def _read_classifications(folder: Path, warnings: list[str]) -> _Classifications:
+    """Every published classification row of the four files; unpublished (draft) rows are only counted."""
+    found = _Classifications()
+    for scheme, filename in _CLASSIFICATION_FILES.items():
+        path = folder / filename
+        if not path.exists():
+            warnings.append(f"{filename} is missing; {scheme} classifications not imported")
+            continue
+        columns = [t.column for t in _CLASSIFICATION_TAGS if t.scheme == scheme]
+        for k, r in enumerate(_read_csv(path, ["Incident ID", "Published", *columns])):
+            n = _incident_number(r["Incident ID"], f"{filename} row {k + 2}, column 'Incident ID'")
+            if not _published(r):
+                found.unpublished[scheme] = found.unpublished.get(scheme, 0) + 1
+                continue
+            _add_classification(found, scheme, n, r)
+    return found
+
+
+def _add_classification(found: _Classifications, scheme: str, n: int, r: dict[str, str]) -> None:
+    """Record one published row of `scheme` for incident `n`: its tags and what the crosswalk reads."""
+    for t in _CLASSIFICATION_TAGS:
+        if t.scheme != scheme:
+            continue
+        value = (r.get(t.column) or "").strip()
+        for v in _split(value) if t.split else [value]:
+            if v:
+                found.tags.setdefault(n, []).append(f"{t.prefix}={v}")
+    c = found.classified.setdefault(n, Classified())
+    if scheme == "MIT":
+        code = (r.get("Risk Subdomain") or "").split(" ", 1)[0].rstrip(".")
+        found.classified[n] = Classified(code, c.gmf_failures, c.gmf_goals)
+    elif scheme == "GMF":
+        found.classified[n] = Classified(
+            c.mit_subdomain,
+            frozenset(_split(r.get("Known AI Technical Failure") or "")),
+            frozenset(_split(r.get("Known AI Goal") or "")),
+        )
+    elif scheme == "CSETv1":
+        found.cset_sectors.setdefault(n, []).append(r.get("Sector of Deployment") or "")
+        found.cset_sectors[n].append(r.get("Infrastructure Sectors") or "")
+        country = (r.get("Location Country (two letters)") or "").strip()
+        if re.fullmatch(r"[A-Z]{2}", country):
+            found.countries.setdefault(n, []).append(country)
+    elif scheme == "CSETv0":
+        found.cset_sectors.setdefault(n, []).append(r.get("Sector of Deployment") or "")
+        sev = CSET0_SEVERITY.get((r.get("Severity") or "").strip())
+        if sev:
+            found.severity[n] = sev
+
+
 def build_incidents(
     folder: Path, tlp: str, releasable: list[str], warnings: list[str], details: dict[str, Any]
 ) -> list[PublicIncident]:
@@ -278,74 +367,18 @@ def build_incidents(
     if not inc_path.exists():
         raise ImportRefused(f"{folder.name}: incidents.csv is missing; is this an AIID snapshot folder?")
     rows = _read_csv(inc_path, _INCIDENT_COLUMNS.values())
+    duplicates = _read_duplicates(folder, warnings)
+    found = _read_classifications(folder, warnings)
+    details["unpublished_classifications_skipped"] = found.unpublished
 
-    duplicates: dict[int, int] = {}
-    dup_path = folder / "duplicates.csv"
-    if dup_path.exists():
-        for k, r in enumerate(_read_csv(dup_path, ("duplicate_incident_number", "true_incident_number"))):
-            where = f"duplicates.csv row {k + 2}"
-            duplicates[_incident_number(r["duplicate_incident_number"], where)] = _incident_number(
-                r["true_incident_number"], where
-            )
-    else:
-        warnings.append("duplicates.csv is missing; no duplicates merged")
-
-    tags: dict[int, list[str]] = {}
-    classified: dict[int, Classified] = {}
-    cset_sectors: dict[int, list[str]] = {}
-    countries: dict[int, list[str]] = {}
-    severity: dict[int, int] = {}
-    unpublished: dict[str, int] = {}
-    for scheme, filename in _CLASSIFICATION_FILES.items():
-        path = folder / filename
-        if not path.exists():
-            warnings.append(f"{filename} is missing; {scheme} classifications not imported")
-            continue
-        columns = [col for s, col, _, _ in _CLASSIFICATION_TAGS if s == scheme]
-        for k, r in enumerate(_read_csv(path, ["Incident ID", "Published", *columns])):
-            n = _incident_number(r["Incident ID"], f"{filename} row {k + 2}, column 'Incident ID'")
-            if not _published(r):
-                unpublished[scheme] = unpublished.get(scheme, 0) + 1
-                continue
-            for s, col, prefix, split in _CLASSIFICATION_TAGS:
-                if s != scheme:
-                    continue
-                value = (r.get(col) or "").strip()
-                for v in _split(value) if split else [value]:
-                    if v:
-                        tags.setdefault(n, []).append(f"{prefix}={v}")
-            c = classified.setdefault(n, Classified())
-            if scheme == "MIT":
-                code = (r.get("Risk Subdomain") or "").split(" ", 1)[0].rstrip(".")
-                classified[n] = Classified(code, c.gmf_failures, c.gmf_goals)
-            elif scheme == "GMF":
-                classified[n] = Classified(
-                    c.mit_subdomain,
-                    frozenset(_split(r.get("Known AI Technical Failure") or "")),
-                    frozenset(_split(r.get("Known AI Goal") or "")),
-                )
-            elif scheme == "CSETv1":
-                cset_sectors.setdefault(n, []).append(r.get("Sector of Deployment") or "")
-                sectors_cell = r.get("Infrastructure Sectors") or ""
-                cset_sectors[n].append(sectors_cell)
-                country = (r.get("Location Country (two letters)") or "").strip()
-                if re.fullmatch(r"[A-Z]{2}", country):
-                    countries.setdefault(n, []).append(country)
-            elif scheme == "CSETv0":
-                cset_sectors.setdefault(n, []).append(r.get("Sector of Deployment") or "")
-                sev = CSET0_SEVERITY.get((r.get("Severity") or "").strip())
-                if sev:
-                    severity[n] = sev
-    details["unpublished_classifications_skipped"] = unpublished
-
-    out: list[PublicIncident] = []
-    merged: dict[int, list[int]] = {}
-    skipped: list[int] = []
-    seen: set[int] = set()
     numbers = {_incident_number(r["incident_id"], f"incidents.csv row {k + 2}") for k, r in enumerate(rows)}
+    merged: dict[int, list[int]] = {}
     for dup, true in duplicates.items():
         if dup in numbers:
             merged.setdefault(true, []).append(dup)
+    out: list[PublicIncident] = []
+    skipped: list[int] = []
+    seen: set[int] = set()
     mapped_rules: dict[str, int] = {}
     for k, r in enumerate(rows):
         where = f"incidents.csv row {k + 2}"
@@ -359,59 +392,67 @@ def build_incidents(
                 f"AIID incident {n} is a duplicate of {duplicates[n]} (duplicates.csv); not imported"
             )
             continue
-        try:
-            occurred = date.fromisoformat(r["date"].strip()[:10])
-        except ValueError:
-            raise ImportRefused(f"{where}, column 'date': {r['date']!r} is not a date (YYYY-MM-DD)") from None
-        title = r["title"].strip()
-        if not title:
-            raise ImportRefused(f"{where}, column 'title': empty")
-        description = r["description"].strip()
-        deployers = _json_list(
-            r[_INCIDENT_COLUMNS["deployers"]], f"{where}, column 'Alleged deployer of AI system'"
-        )
-        developers = _json_list(
-            r[_INCIDENT_COLUMNS["developers"]], f"{where}, column 'Alleged developer of AI system'"
-        )
-        harmed = _json_list(
-            r[_INCIDENT_COLUMNS["harmed"]], f"{where}, column 'Alleged harmed or nearly harmed parties'"
-        )
-        category, techniques, fired = crosswalk(title, description, classified.get(n, Classified()))
+        incident, fired = _incident(r, where, n, found, merged.get(n, []), tlp, releasable)
         for key in fired:
             mapped_rules[key] = mapped_rules.get(key, 0) + 1
-        incident_tags = [
-            "aiid",
-            *(f"deployer:{d}" for d in deployers),
-            *(f"developer:{d}" for d in developers),
-            *(f"harmed:{h}" for h in harmed),
-            *tags.get(n, []),
-            *(f"crosswalk:{key}" for key in fired),
-            *(f"aiid:merged={d}" for d in merged.get(n, [])),
-        ]
-        if n not in severity:
-            incident_tags.append("severity:not-assessed")
-        out.append(
-            PublicIncident(
-                id=f"{ID_PREFIX}{n}",
-                title=title,
-                summary=description,
-                occurred_on=occurred,
-                category=category,
-                severity=severity.get(n, DEFAULT_SEVERITY),
-                sectors=sectors_for(cset_sectors.get(n, [])),
-                countries=countries.get(n, []),
-                developer=", ".join(developers) or None,
-                tags=incident_tags,
-                tlp=tlp,
-                releasable_to=releasable,
-                techniques=techniques,
-            )
-        )
+        out.append(incident)
     details["duplicates_skipped"] = sorted(skipped)
     details["crosswalk_rules_fired"] = dict(sorted(mapped_rules.items()))
     details["mapped_category"] = sum(1 for i in out if i.category != UNMAPPED_CATEGORY)
     details["mapped_techniques"] = sum(1 for i in out if i.techniques)
     return out
+
+
+def _incident(
+    r: dict[str, str],
+    where: str,
+    n: int,
+    found: _Classifications,
+    merged: list[int],
+    tlp: str,
+    releasable: list[str],
+) -> tuple[PublicIncident, list[str]]:
+    """Incident `n` from its incidents.csv row and its classifications, and the crosswalk rules that fired."""
+    try:
+        occurred = date.fromisoformat(r["date"].strip()[:10])
+    except ValueError:
+        raise ImportRefused(f"{where}, column 'date': {r['date']!r} is not a date (YYYY-MM-DD)") from None
+    title = r["title"].strip()
+    if not title:
+        raise ImportRefused(f"{where}, column 'title': empty")
+    description = r["description"].strip()
+    parties = {
+        key: _json_list(r[_INCIDENT_COLUMNS[key]], f"{where}, column {_INCIDENT_COLUMNS[key]!r}")
+        for key in ("deployers", "developers", "harmed")
+    }
+    category, techniques, fired = crosswalk(title, description, found.classified.get(n, Classified()))
+    incident_tags = [
+        "aiid",
+        *(f"deployer:{d}" for d in parties["deployers"]),
+        *(f"developer:{d}" for d in parties["developers"]),
+        *(f"harmed:{h}" for h in parties["harmed"]),
+        *found.tags.get(n, []),
+        *(f"crosswalk:{key}" for key in fired),
+        *(f"aiid:merged={d}" for d in merged),
+    ]
+    if n not in found.severity:
+        incident_tags.append("severity:not-assessed")
+    incident = PublicIncident(
+        id=f"{ID_PREFIX}{n}",
+        title=title,
+        summary=description,
+        occurred_on=occurred,
+        category=category,
+        severity=found.severity.get(n, DEFAULT_SEVERITY),
+        sectors=sectors_for(found.cset_sectors.get(n, [])),
+        countries=found.countries.get(n, []),
+        developer=", ".join(parties["developers"]) or None,
+        tags=incident_tags,
+        tlp=tlp,
+        releasable_to=releasable,
+        techniques=techniques,
+    )
+    return incident, fired
 
 
 def import_aiid(

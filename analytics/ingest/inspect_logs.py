@@ -33,7 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -73,14 +73,33 @@ PROVIDER_DEVELOPERS: dict[str, str] = {
 STATUSES = frozenset({"success", "error", "cancelled", "started"})
 
 
+class SampleScore(NamedTuple):
+    """One sample's score from the run's headline scorer (a row of eval_samples without its run_id)."""
+
+    sample_id: str
+    epoch: int
+    score: float | None
+    value: str | None
+
+
+class OtherScore(NamedTuple):
+    """One sample's score from any other scorer (a row of eval_sample_scores without its run_id)."""
+
+    sample_id: str
+    epoch: int
+    scorer: str
+    score: float | None
+    value: str | None
+
+
 @dataclass
 class ParsedRun:
     """One log, read and validated, ready to write."""
 
     file: str
     row: dict[str, Any]
-    samples: list[tuple[str, int, float | None, str | None]] = field(default_factory=list)
-    other_scores: list[tuple[str, int, str, float | None, str | None]] = field(default_factory=list)
+    samples: list[SampleScore] = field(default_factory=list)
+    other_scores: list[OtherScore] = field(default_factory=list)
     fingerprint: str = ""
 
 
@@ -254,102 +273,40 @@ def _as_date(value: Any) -> date | None:
 
 def parse_log(path: Path, *, benchmark_names: dict[str, str] | None = None) -> ParsedRun:
     """Read one log with inspect-ai and turn it into a row and its samples. Bad input -> ImportRefused."""
-    from inspect_ai.log import read_eval_log, read_eval_log_sample_summaries
-
-    name = path.name
-    is_eval = path.suffix.lower() == ".eval"
-    if is_eval:
-        check_eval_zip(path)
-    elif path.stat().st_size > MAX_FILE_BYTES:
-        raise ImportRefused(f"{name}: larger than the {MAX_FILE_BYTES:,}-byte limit")
-    try:
-        log = read_eval_log(str(path), header_only=is_eval)
-    except Exception as e:  # inspect-ai raises many types (pydantic, json, zip, key errors) for bad input
-        raise ImportRefused(f"{name}: not a readable Inspect log ({_first_line(e)})") from None
+    log = _read_log(path)
     spec = log.eval
     status = str(log.status)
     if status not in STATUSES:
-        raise ImportRefused(f"{name}: unknown log status {status!r}")
+        raise ImportRefused(f"{path.name}: unknown log status {status!r}")
     if not spec.eval_id or not spec.task or not spec.model:
-        raise ImportRefused(f"{name}: wrong structure (no eval_id, task or model in the eval spec)")
+        raise ImportRefused(f"{path.name}: wrong structure (no eval_id, task or model in the eval spec)")
 
     model, developer = _model_parts(spec.model)
     # Institutes can annotate a run (`inspect eval --metadata model_release_date=2025-06-01`); logs say nothing
     # of release dates otherwise.
     meta = dict(spec.metadata or {})
-    release = _as_date(meta.get("model_release_date"))
     if isinstance(meta.get("model_developer"), str) and meta["model_developer"].strip():
         developer = meta["model_developer"].strip()[:200]
     task_short = spec.task.rsplit("/", 1)[-1]
     benchmark = (benchmark_names or {}).get(_norm_name(task_short), task_short)
-    created = _as_date(spec.created)
-
     scorer, metric = _headline(log.results)
-    score = stderr = None
-    if status == "success" and log.results is not None and scorer is not None:
-        by_name = {s.name: s for s in log.results.scores}
-        main = by_name.get(scorer)
-        if main is not None:
-            if metric in main.metrics:
-                score = score_number(main.metrics[metric].value)
-            if "stderr" in main.metrics:
-                stderr = score_number(main.metrics["stderr"].value)
-    revision = spec.revision.model_dump() if spec.revision is not None else None
-    details: dict[str, Any] = {
-        "file": name,
-        "task": spec.task,
-        "task_id": spec.task_id,
-        "task_file": spec.task_file,
-        "inspect_run_id": spec.run_id,
-        "model_full": spec.model,
-        "created": spec.created,
-        "revision": revision,
-        "dataset": {"name": spec.dataset.name, "samples": spec.dataset.samples} if spec.dataset else None,
-        "epochs": spec.config.epochs if spec.config else None,
-        "packages": dict(spec.packages or {}),
-        "headline": {"scorer": scorer, "metric": metric},
-        "scores": _scores_detail(log.results) if status == "success" else [],
-        "total_samples": log.results.total_samples if log.results else None,
-        "completed_samples": log.results.completed_samples if log.results else None,
-        "started_at": log.stats.started_at if log.stats else None,
-        "completed_at": log.stats.completed_at if log.stats else None,
-    }
-    if log.error is not None:
-        details["error"] = str(log.error.message)[:2000]
-
-    samples: list[tuple[str, int, float | None, str | None]] = []
-    others: list[tuple[str, int, str, float | None, str | None]] = []
-    if status == "success":
-        try:
-            summaries: Iterable[Any] = (
-                read_eval_log_sample_summaries(str(path)) if is_eval else (log.samples or [])
-            )
-        except Exception as e:
-            raise ImportRefused(f"{name}: sample scores unreadable ({_first_line(e)})") from None
-        for s in summaries:
-            sid, epoch = str(s.id), int(s.epoch)
-            for sc_name, sc in (s.scores or {}).items():
-                value = sc.value if sc is not None else None
-                if sc_name == scorer:
-                    samples.append((sid, epoch, score_number(value), score_text(value)))
-                else:
-                    others.append((sid, epoch, str(sc_name), score_number(value), score_text(value)))
-            if not s.scores or scorer not in s.scores:
-                samples.append((sid, epoch, None, None))
-    n_samples = (log.results.completed_samples if log.results else None) if status == "success" else None
-
+    score, stderr = _main_score(log.results, scorer, metric) if status == "success" else (None, None)
+    details = _run_details(path.name, log, status, scorer, metric)
+    samples, others = _sample_scores(path, log, scorer) if status == "success" else ([], [])
     row: dict[str, Any] = {
         "run_id": str(spec.eval_id),
         "model": model[:300],
         "model_developer": developer,
-        "model_release_date": release,
+        "model_release_date": _as_date(meta.get("model_release_date")),
         "benchmark": benchmark[:300],
         "task_version": str(spec.task_version),
-        "eval_date": created,
+        "eval_date": _as_date(spec.created),
         "metric": metric if status == "success" else None,
         "score": score,
         "stderr": stderr,
-        "n_samples": n_samples,
+        "n_samples": (log.results.completed_samples if log.results else None)
+        if status == "success"
+        else None,
         "status": status,
         "source": SOURCE,
     }
@@ -360,7 +317,88 @@ def parse_log(path: Path, *, benchmark_names: dict[str, str] | None = None) -> P
     fingerprint = digest.hexdigest()
     details["content_hash"] = fingerprint
     row["details"] = details
-    return ParsedRun(name, row, samples, others, fingerprint)
+    return ParsedRun(path.name, row, samples, others, fingerprint)
+
+
+def _read_log(path: Path) -> Any:
+    """The log's header and results (a `.json` log whole), after the size and zip checks."""
+    from inspect_ai.log import read_eval_log
+
+    is_eval = path.suffix.lower() == ".eval"
+    if is_eval:
+        check_eval_zip(path)
+    elif path.stat().st_size > MAX_FILE_BYTES:
+        raise ImportRefused(f"{path.name}: larger than the {MAX_FILE_BYTES:,}-byte limit")
+    try:
+        return read_eval_log(str(path), header_only=is_eval)
+    except Exception as e:  # inspect-ai raises many types (pydantic, json, zip, key errors) for bad input
+        raise ImportRefused(f"{path.name}: not a readable Inspect log ({_first_line(e)})") from None
+
+
+def _main_score(results: Any, scorer: str | None, metric: str | None) -> tuple[float | None, float | None]:
+    """(score, stderr) of a successful run: the headline scorer's metric and its standard error, if logged."""
+    if results is None or scorer is None:
+        return None, None
+    main = {s.name: s for s in results.scores}.get(scorer)
+    if main is None:
+        return None, None
+    score = score_number(main.metrics[metric].value) if metric in main.metrics else None
+    stderr = score_number(main.metrics["stderr"].value) if "stderr" in main.metrics else None
+    return score, stderr
+
+
+def _run_details(name: str, log: Any, status: str, scorer: str | None, metric: str | None) -> dict[str, Any]:
+    """What the log says beyond the row's columns, kept in eval_runs.details."""
+    spec, results, stats = log.eval, log.results, log.stats
+    details: dict[str, Any] = {
+        "file": name,
+        "task": spec.task,
+        "task_id": spec.task_id,
+        "task_file": spec.task_file,
+        "inspect_run_id": spec.run_id,
+        "model_full": spec.model,
+        "created": spec.created,
+        "revision": spec.revision.model_dump() if spec.revision is not None else None,
+        "dataset": {"name": spec.dataset.name, "samples": spec.dataset.samples} if spec.dataset else None,
+        "epochs": spec.config.epochs if spec.config else None,
+        "packages": dict(spec.packages or {}),
+        "headline": {"scorer": scorer, "metric": metric},
+        "scores": _scores_detail(results) if status == "success" else [],
+        "total_samples": results.total_samples if results else None,
+        "completed_samples": results.completed_samples if results else None,
+        "started_at": stats.started_at if stats else None,
+        "completed_at": stats.completed_at if stats else None,
+    }
+    if log.error is not None:
+        details["error"] = str(log.error.message)[:2000]
+    return details
+
+
+def _sample_scores(path: Path, log: Any, scorer: str | None) -> tuple[list[SampleScore], list[OtherScore]]:
+    """Every sample's headline score (None where it has none) and every other scorer's scores. A `.eval` log is
+    read through its sample summaries (no transcripts); a `.json` log was read whole, samples included."""
+    from inspect_ai.log import read_eval_log_sample_summaries
+
+    is_eval = path.suffix.lower() == ".eval"
+    try:
+        summaries: Iterable[Any] = (
+            read_eval_log_sample_summaries(str(path)) if is_eval else (log.samples or [])
+        )
+    except Exception as e:
+        raise ImportRefused(f"{path.name}: sample scores unreadable ({_first_line(e)})") from None
+    samples: list[SampleScore] = []
+    others: list[OtherScore] = []
+    for s in summaries:
+        sid, epoch = str(s.id), int(s.epoch)
+        for sc_name, sc in (s.scores or {}).items():
+            value = sc.value if sc is not None else None
+            if sc_name == scorer:
+                samples.append(SampleScore(sid, epoch, score_number(value), score_text(value)))
+            else:
+                others.append(OtherScore(sid, epoch, str(sc_name), score_number(value), score_text(value)))
+        if not s.scores or scorer not in s.scores:
+            samples.append(SampleScore(sid, epoch, None, None))
+    return samples, others
 
 
 def _norm_name(s: str) -> str:
@@ -379,6 +417,25 @@ def _first_line(e: BaseException) -> str:
 _RUN_COLUMNS = tuple(c for c in EVAL_RUN_COLUMNS if c != "created_at")
 
 
+class _StoredRun(NamedTuple):
+    """What an import needs to know of a run already in the store."""
+
+    institute: str
+    tlp: str
+    releasable_to: list[str]
+    named_recipients: list[str]
+    content_hash: str | None
+    whole: str  # the row as JSON, for record_history
+
+
+class _RunMarking(NamedTuple):
+    """The marking a written run carries."""
+
+    tlp: str
+    releasable_to: list[str]
+    named_recipients: list[str]
+
+
 def write_runs(
     con: duckdb.DuckDBPyConnection,
     runs: Sequence[ParsedRun],
@@ -393,26 +450,10 @@ def write_runs(
 
     Runs are keyed by run_id; a run_id that belongs to another institute is refused (an import never rewrites
     another institute's record)."""
-    ids = [r.row["run_id"] for r in runs]
-    existing: dict[str, dict[str, Any]] = {}
-    if ids:
-        cur = con.execute(
-            "select run_id, institute, tlp, releasable_to, named_recipients, details->>'content_hash' as h, "
-            "to_json(r) as whole from eval_runs r where run_id = any(?)",
-            [ids],
-        )
-        for rid, inst, r_tlp, r_rel, r_named, h, whole in cur.fetchall():
-            existing[rid] = {
-                "institute": inst,
-                "tlp": r_tlp,
-                "rel": list(r_rel),
-                "named": list(r_named),
-                "hash": h,
-                "whole": whole,
-            }
+    existing = _stored_runs(con, [r.row["run_id"] for r in runs])
     seen: dict[str, str] = {}
-    samples: list[tuple[str, str, int, float | None, str | None]] = []
-    others: list[tuple[str, str, int, str, float | None, str | None]] = []
+    samples: list[tuple[Any, ...]] = []
+    others: list[tuple[Any, ...]] = []
     for run in runs:
         rid = run.row["run_id"]
         if rid in seen:
@@ -423,48 +464,83 @@ def write_runs(
             report.unchanged += 1
             continue
         seen[rid] = run.fingerprint
-        row_tlp, row_rel, named = tlp, list(releasable), []
+        marking = _RunMarking(tlp, list(releasable), [])
         old = existing.get(rid)
         if old is not None:
-            if old["institute"] != institute:
+            if old.institute != institute:
                 raise ImportRefused(f"{run.file}: run {rid} is already recorded by another originator")
-            if old["hash"] == run.fingerprint:
+            if old.content_hash == run.fingerprint:
                 report.unchanged += 1
                 continue
-            # A changed log replaces the run; its marking can only rise (highest TLP, narrowest releasability).
-            if tlp_rank(old["tlp"]) > tlp_rank(row_tlp):
-                row_tlp = old["tlp"]
-            row_rel = sorted(set(row_rel) & set(old["rel"])) or sorted(old["rel"])
-            named = old["named"]
-            con.execute(
-                "insert into record_history (table_name, record_id, batch_id, previous, replaced_by) "
-                "values ('eval_runs', ?, ?, ?, ?)",
-                [rid, report.batch_id, old["whole"], actor],
-            )
-            con.execute("delete from eval_samples where run_id = ?", [rid])
-            con.execute("delete from eval_sample_scores where run_id = ?", [rid])
-            con.execute("delete from eval_runs where run_id = ?", [rid])
+            marking = _remove_replaced_run(con, rid, old, tlp, releasable, report, actor)
             report.updated += 1
         else:
             report.added += 1
-        values = {
-            **run.row,
-            "institute": institute,
-            "tlp": row_tlp,
-            "releasable_to": row_rel,
-            "named_recipients": named,
-            "details": json.dumps(run.row["details"], sort_keys=True, default=str),
-            "import_batch": report.batch_id,
-        }
-        con.execute(
-            f"insert into eval_runs ({', '.join(_RUN_COLUMNS)}) values ({', '.join('?' for _ in _RUN_COLUMNS)})",
-            [values[c] for c in _RUN_COLUMNS],
-        )
+        _insert_run(con, run, institute, marking, report.batch_id)
         samples.extend((rid, *s) for s in run.samples)
         others.extend((rid, *o) for o in run.other_scores)
-    _bulk_insert(con, "eval_samples", ("run_id", "sample_id", "epoch", "score", "value"), samples)
-    _bulk_insert(
-        con, "eval_sample_scores", ("run_id", "sample_id", "epoch", "scorer", "score", "value"), others
+    _bulk_insert(con, "eval_samples", ("run_id", *SampleScore._fields), samples)
+    _bulk_insert(con, "eval_sample_scores", ("run_id", *OtherScore._fields), others)
+
+
+def _stored_runs(con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str, _StoredRun]:
+    """The runs already stored under any of `ids`, whoever recorded them."""
+    if not ids:
+        return {}
+    cur = con.execute(
+        "select run_id, institute, tlp, releasable_to, named_recipients, details->>'content_hash' as h, "
+        "to_json(r) as whole from eval_runs r where run_id = any(?)",
+        [ids],
+    )
+    return {
+        rid: _StoredRun(inst, r_tlp, list(r_rel), list(r_named), h, whole)
+        for rid, inst, r_tlp, r_rel, r_named, h, whole in cur.fetchall()
+    }
+
+
+def _remove_replaced_run(
+    con: duckdb.DuckDBPyConnection,
+    rid: str,
+    old: _StoredRun,
+    tlp: str,
+    releasable: list[str],
+    report: ImportReport,
+    actor: str,
+) -> _RunMarking:
+    """Move the stored run `rid` to record_history and delete it and its samples, so a changed log replaces
+    it; returns the marking the new row keeps. The marking can only
+    rise: the highest TLP, the narrowest releasability, the old named recipients."""
+    row_tlp = old.tlp if tlp_rank(old.tlp) > tlp_rank(tlp) else tlp
+    row_rel = sorted(set(releasable) & set(old.releasable_to)) or sorted(old.releasable_to)
+    con.execute(
+        "insert into record_history (table_name, record_id, batch_id, previous, replaced_by) "
+        "values ('eval_runs', ?, ?, ?, ?)",
+        [rid, report.batch_id, old.whole, actor],
+    )
+    con.execute("delete from eval_samples where run_id = ?", [rid])
+    con.execute("delete from eval_sample_scores where run_id = ?", [rid])
+    con.execute("delete from eval_runs where run_id = ?", [rid])
+    return _RunMarking(row_tlp, row_rel, old.named_recipients)
+
+
+def _insert_run(
+    con: duckdb.DuckDBPyConnection,
+    run: ParsedRun,
+    institute: str,
+    marking: _RunMarking,
+    batch_id: str,
+) -> None:
+    """Insert the eval_runs row of `run` with its marking."""
+    values = {
+        **run.row,
+        "institute": institute,
+        **marking._asdict(),
+        "details": json.dumps(run.row["details"], sort_keys=True, default=str),
+        "import_batch": batch_id,
+    }
+    con.execute(
+        f"insert into eval_runs ({', '.join(_RUN_COLUMNS)}) values ({', '.join('?' for _ in _RUN_COLUMNS)})",
+        [values[c] for c in _RUN_COLUMNS],
     )
 
 
