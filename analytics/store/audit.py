@@ -202,7 +202,7 @@ DETAIL_KEYS: dict[str, Callable[[Any], Any]] = {
     "preset": _FIELDS,
     "via": _enum("inbox", "cli", "page"),
     "status": _FIELDS,
-    "assessment_status": _scalar(  # a briefing's status line, e.g. 'Approved · version 2' (analytics.export.briefing.document)
+    "assessment_status": _scalar(  # a briefing's status line, e.g. 'Approved · version 2' (briefing.content.from_assessment)
         lambda v: isinstance(v, str) and bool(_STATUS_LINE.fullmatch(v)), "an assessment status"
     ),
     # counts, numbers, booleans
