@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import plotly.graph_objects as go
@@ -125,72 +126,13 @@ def filter_sidebar(
     (from an old link, or invisible to this viewer) are dropped rather than echoed back. `search=False`
     (people who may not read records, see Filters.for_viewer) offers no free-text search at all."""
     if not st.session_state.get("flt_init"):
-        st.session_state["flt_preset"] = current.preset
-        if current.preset == "custom":
-            st.session_state["flt_dates"] = tuple(d for d in (current.date_from, current.date_to) if d)
-        for attr, _ in _MULTI:
-            allowed = {v for v, _ in options.get(attr, [])}
-            st.session_state[f"flt_{attr}"] = [v for v in getattr(current, attr) if v in allowed]
-        st.session_state["flt_text"] = current.text
-        st.session_state["flt_init"] = True
-    # A click on a chart (request_filter_change) narrows the filters: it is applied here, before the widgets
-    # exist, because Streamlit forbids changing a widget's state after it is drawn in the same run.
-    pending = st.session_state.pop("flt_pending", None)
-    if isinstance(pending, dict):
-        for attr, picked in pending.items():
-            if attr == "dates" and picked:
-                st.session_state["flt_preset"] = "custom"
-                st.session_state["flt_dates"] = tuple(picked[0])
-            elif attr in dict(_MULTI):
-                allowed = {v for v, _ in options.get(attr, [])}
-                st.session_state[f"flt_{attr}"] = [v for v in picked if v in allowed]
-
+        _seed_filter_state(current, options)
+    _apply_pending_filter_change(options)
     st.sidebar.header("Filters")
-    preset_labels = {**PRESETS, "custom": "Custom range"}
-    preset = st.sidebar.selectbox(
-        "Period", list(preset_labels), format_func=preset_labels.__getitem__, key="flt_preset"
-    )
-    date_from = date_to = None
-    if preset == "custom":
-        # No default when the state already holds dates (from a link or a click): Streamlit warns otherwise.
-        dates_kw: dict[str, Any] = {} if "flt_dates" in st.session_state else {"value": []}
-        picked = st.sidebar.date_input("From – to", key="flt_dates", **dates_kw)
-        if isinstance(picked, tuple | list):
-            date_from = picked[0] if len(picked) > 0 else None
-            date_to = picked[1] if len(picked) > 1 else None
+    preset, date_from, date_to = _period_inputs()
     text = st.sidebar.text_input("Search title and summary", key="flt_text", max_chars=200) if search else ""
-
-    values: dict[str, tuple[Any, ...]] = {}
-    main = [m for m in _MULTI if m[0] in _MAIN]
-    more = st.sidebar.expander(
-        "More filters", expanded=any(getattr(current, a) for a, _ in _MULTI if a not in _MAIN)
-    )
-    for attr, label in main + [m for m in _MULTI if m[0] not in _MAIN]:
-        opts = options.get(attr, [])
-        counts = dict(opts)
-        labels = names.get(attr, {})
-        container = st.sidebar if attr in _MAIN else more
-
-        def fmt(
-            v: Any, counts: dict[Any, int] = counts, labels: dict[str, str] = labels, attr: str = attr
-        ) -> str:
-            shown = labels.get(str(v), "")
-            if attr == "severities":
-                shown = f"{v} {SEVERITY_LABELS.get(int(v), '')}"
-            elif shown:
-                shown = f"{v} {shown}"
-            else:
-                shown = str(v)
-            return f"{shown} ({counts.get(v, 0):,})"
-
-        picked_values = container.multiselect(label, [v for v, _ in opts], format_func=fmt, key=f"flt_{attr}")
-        values[attr] = tuple(picked_values)
-    if st.sidebar.button("Reset filters", icon=":material/restart_alt:"):
-        for key in [k for k in st.session_state if str(k).startswith("flt_")]:
-            del st.session_state[key]
-        st.session_state["flt_init"] = True
-        st.session_state["flt_preset"] = "all"
-        st.rerun()
+    values = _multiselect_filters(current, options, names)
+    _reset_filters_button()
     return Filters(
         preset=preset,
         date_from=date_from,
@@ -198,6 +140,100 @@ def filter_sidebar(
         text=text or "",
         **values,
     )
+
+
+def _allowed(options: dict[str, list[tuple[Any, int]]], attr: str, values: Any) -> list[Any]:
+    """The values among this filter's options (options come from rows the viewer may see)."""
+    offered = {v for v, _ in options.get(attr, [])}
+    return [v for v in values if v in offered]
+
+
+def _seed_filter_state(current: Filters, options: dict[str, list[tuple[Any, int]]]) -> None:
+    """First run of a session: the widgets start from `current` (a link's or the page's filters)."""
+    st.session_state["flt_preset"] = current.preset
+    if current.preset == "custom":
+        st.session_state["flt_dates"] = tuple(d for d in (current.date_from, current.date_to) if d)
+    for attr, _ in _MULTI:
+        st.session_state[f"flt_{attr}"] = _allowed(options, attr, getattr(current, attr))
+    st.session_state["flt_text"] = current.text
+    st.session_state["flt_init"] = True
+
+
+def _apply_pending_filter_change(options: dict[str, list[tuple[Any, int]]]) -> None:
+    """A click on a chart (request_filter_change) narrows the filters: it is applied here, before the widgets
+    exist, because Streamlit forbids changing a widget's state after it is drawn in the same run."""
+    pending = st.session_state.pop("flt_pending", None)
+    if not isinstance(pending, dict):
+        return
+    for attr, picked in pending.items():
+        if attr == "dates" and picked:
+            st.session_state["flt_preset"] = "custom"
+            st.session_state["flt_dates"] = tuple(picked[0])
+        elif attr in dict(_MULTI):
+            st.session_state[f"flt_{attr}"] = _allowed(options, attr, picked)
+
+
+def _period_inputs() -> tuple[str, date | None, date | None]:
+    """The period preset and, for a custom range, its first and last day (None until picked)."""
+    preset_labels = {**PRESETS, "custom": "Custom range"}
+    preset = st.sidebar.selectbox(
+        "Period", list(preset_labels), format_func=preset_labels.__getitem__, key="flt_preset"
+    )
+    date_from: date | None = None
+    date_to: date | None = None
+    if preset == "custom":
+        # No default when the state already holds dates (from a link or a click): Streamlit warns otherwise.
+        dates_kw: dict[str, Any] = {} if "flt_dates" in st.session_state else {"value": []}
+        picked = st.sidebar.date_input("From – to", key="flt_dates", **dates_kw)
+        if isinstance(picked, tuple | list):
+            date_from = picked[0] if len(picked) > 0 else None
+            date_to = picked[1] if len(picked) > 1 else None
+    return preset, date_from, date_to
+
+
+def _multiselect_filters(
+    current: Filters, options: dict[str, list[tuple[Any, int]]], names: dict[str, dict[str, str]]
+) -> dict[str, tuple[Any, ...]]:
+    """One multiselect per filter: the main ones in the sidebar, the rest in 'More filters' (open when one of
+    them is set)."""
+    values: dict[str, tuple[Any, ...]] = {}
+    main = [m for m in _MULTI if m[0] in _MAIN]
+    more = st.sidebar.expander(
+        "More filters", expanded=any(getattr(current, a) for a, _ in _MULTI if a not in _MAIN)
+    )
+    for attr, label in main + [m for m in _MULTI if m[0] not in _MAIN]:
+        opts = options.get(attr, [])
+        container = st.sidebar if attr in _MAIN else more
+        fmt = _option_label(attr, dict(opts), names.get(attr, {}))
+        picked_values = container.multiselect(label, [v for v, _ in opts], format_func=fmt, key=f"flt_{attr}")
+        values[attr] = tuple(picked_values)
+    return values
+
+
+def _option_label(attr: str, counts: dict[Any, int], labels: dict[str, str]) -> Callable[[Any], str]:
+    """How a filter's option reads: value, its name (or severity label) and how many visible rows have it."""
+
+    def fmt(v: Any) -> str:
+        shown = labels.get(str(v), "")
+        if attr == "severities":
+            shown = f"{v} {SEVERITY_LABELS.get(int(v), '')}"
+        elif shown:
+            shown = f"{v} {shown}"
+        else:
+            shown = str(v)
+        return f"{shown} ({counts.get(v, 0):,})"
+
+    return fmt
+
+
+def _reset_filters_button() -> None:
+    """Back to every record: clears every filter widget's state and reruns with the 'all' period."""
+    if st.sidebar.button("Reset filters", icon=":material/restart_alt:"):
+        for key in [k for k in st.session_state if str(k).startswith("flt_")]:
+            del st.session_state[key]
+        st.session_state["flt_init"] = True
+        st.session_state["flt_preset"] = "all"
+        st.rerun()
 
 
 def saved_views_sidebar(viewer: Viewer, f: Filters, page: str) -> None:
