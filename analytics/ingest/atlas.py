@@ -36,7 +36,7 @@ import yaml
 from analytics import sources
 from analytics.access.markings import INSTITUTES, normalise_tlp
 from analytics.ingest import ImportRefused, ImportReport, new_batch_id, record_batch
-from analytics.ingest.public_incidents import PublicIncident, upsert_public_incidents
+from analytics.ingest.public_incidents import PublicIncident, UpsertCounts, upsert_public_incidents
 from analytics.store import audit
 from analytics.store.database import Store
 
@@ -473,50 +473,75 @@ def import_atlas(
             batch_id=report.batch_id,
             file_label=path.name,
         )
-        kinds = (tactics, techniques, mitigations)
-        report.added = sum(len(k["added"]) for k in kinds) + len(counts.added)
-        report.updated = (
-            sum(len(k["renamed"]) + len(k["updated"]) + len(k["removed"]) for k in kinds)
-            + len(counts.updated)
-            + len(counts.withdrawn)
-        )
-        report.unchanged = sum(len(k["unchanged"]) for k in kinds) + counts.unchanged
-        report.details = {
-            "version": release.version,
-            "previous_version": previous,
-            "tactics": {k: v for k, v in tactics.items() if k != "unchanged"},
-            "techniques": {k: v for k, v in techniques.items() if k != "unchanged"},
-            "mitigations": {k: v for k, v in mitigations.items() if k != "unchanged"},
-            "case_studies": {
-                "added": counts.added,
-                "updated": counts.updated,
-                "withdrawn": counts.withdrawn,
-                "incidents": sum(1 for c in release.case_studies if c["case-study-type"] == "incident"),
-                "exercises": sum(1 for c in release.case_studies if c["case-study-type"] == "exercise"),
-            },
-            "counts": {
-                "tactics": len(release.tactics),
-                "techniques": len(release.techniques),
-                "subtechniques": sum(1 for t in release.techniques if t.get("subtechnique-of")),
-                "mitigations": len(release.mitigations),
-                "case_studies": len(release.case_studies),
-            },
-        }
+        _count_changes(report, (tactics, techniques, mitigations), counts)
+        report.details = _release_details(release, previous, tactics, techniques, mitigations, counts)
         if previous != release.version or report.added or report.updated:
-            con.execute(
-                "insert into atlas_versions (batch_id, version, imported_by, tactics, techniques, mitigations, "
-                "case_studies, changes) values (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    report.batch_id,
-                    release.version,
-                    actor,
-                    len(release.tactics),
-                    len(release.techniques),
-                    len(release.mitigations),
-                    len(release.case_studies),
-                    json.dumps(report.details, default=str, sort_keys=True),
-                ],
-            )
+            _record_version(con, report, release, actor)
         record_batch(con, report, actor=actor, institute=institute)
         audit.record(con, actor, "import atlas", report.batch_id, audit.import_counts(report))
     return report
+
+
+def _count_changes(
+    report: ImportReport, kinds: tuple[dict[str, list[Any]], ...], counts: UpsertCounts
+) -> None:
+    """Added, updated (renamed, changed, removed or withdrawn) and unchanged, over the taxonomy and case studies."""
+    report.added = sum(len(k["added"]) for k in kinds) + len(counts.added)
+    report.updated = (
+        sum(len(k["renamed"]) + len(k["updated"]) + len(k["removed"]) for k in kinds)
+        + len(counts.updated)
+        + len(counts.withdrawn)
+    )
+    report.unchanged = sum(len(k["unchanged"]) for k in kinds) + counts.unchanged
+
+
+def _release_details(
+    release: AtlasRelease,
+    previous: str | None,
+    tactics: dict[str, list[Any]],
+    techniques: dict[str, list[Any]],
+    mitigations: dict[str, list[Any]],
+    counts: UpsertCounts,
+) -> dict[str, Any]:
+    """The report's details: what changed from the previous version, and what the release holds."""
+    return {
+        "version": release.version,
+        "previous_version": previous,
+        "tactics": {k: v for k, v in tactics.items() if k != "unchanged"},
+        "techniques": {k: v for k, v in techniques.items() if k != "unchanged"},
+        "mitigations": {k: v for k, v in mitigations.items() if k != "unchanged"},
+        "case_studies": {
+            "added": counts.added,
+            "updated": counts.updated,
+            "withdrawn": counts.withdrawn,
+            "incidents": sum(1 for c in release.case_studies if c["case-study-type"] == "incident"),
+            "exercises": sum(1 for c in release.case_studies if c["case-study-type"] == "exercise"),
+        },
+        "counts": {
+            "tactics": len(release.tactics),
+            "techniques": len(release.techniques),
+            "subtechniques": sum(1 for t in release.techniques if t.get("subtechnique-of")),
+            "mitigations": len(release.mitigations),
+            "case_studies": len(release.case_studies),
+        },
+    }
+
+
+def _record_version(
+    con: duckdb.DuckDBPyConnection, report: ImportReport, release: AtlasRelease, actor: str
+) -> None:
+    """A row in atlas_versions: the version now in the store, its sizes and the changes that brought it."""
+    con.execute(
+        "insert into atlas_versions (batch_id, version, imported_by, tactics, techniques, mitigations, "
+        "case_studies, changes) values (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            report.batch_id,
+            release.version,
+            actor,
+            len(release.tactics),
+            len(release.techniques),
+            len(release.mitigations),
+            len(release.case_studies),
+            json.dumps(report.details, default=str, sort_keys=True),
+        ],
+    )

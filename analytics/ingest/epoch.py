@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from analytics import sources
 from analytics.access.markings import INSTITUTES
@@ -196,33 +196,15 @@ def read_file(path: Path) -> tuple[list[ParsedRun], int, int]:
     """Runs (best row per model) of one CSV, the number of rows read, and rows skipped for an empty score
     or an empty model version."""
     name = path.name
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise ImportRefused(f"{name}: larger than the {MAX_FILE_BYTES:,}-byte limit")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise ImportRefused(f"{name}: not UTF-8 text (byte {e.start})") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise ImportRefused(f"{name}: empty file") from None
-    except csv.Error as e:
-        raise ImportRefused(f"{name}, line 1: {e}") from None
-    header = [h.strip() for h in header]
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise ImportRefused(f"{name}: missing column(s) {', '.join(repr(c) for c in missing)}")
+    reader, header = _open_csv(path)
     layout = score_column_for(path.stem, header)
     for col in (layout.score, layout.stderr, layout.eval_date):
         if col is not None and col not in header:
             raise ImportRefused(f"{name}: missing column {col!r}")
     idx = {c: k for k, c in enumerate(header)}
-    key = benchmark_key(path.stem)
-    best: dict[str, tuple[float, dict[str, Any], int]] = {}
+    best: dict[str, _Result] = {}
     counts: dict[str, int] = {}
     rows = skipped = 0
-    line = 1
     while True:
         try:
             cells = next(reader)
@@ -236,62 +218,98 @@ def read_file(path: Path) -> tuple[list[ParsedRun], int, int]:
         if len(cells) != len(header):
             raise ImportRefused(f"{name}, line {line}: {len(cells)} cells, the header has {len(header)}")
         rows += 1
-
-        def cell(col: str, cells: list[str] = cells) -> str:
-            return cells[idx[col]]
-
-        model = cell("Model version").strip()
-        release = parse_date(cell("Release date"), name, line, "Release date")
-        score = parse_number(cell(layout.score), name, line, layout.score)
-        stderr = parse_number(cell(layout.stderr), name, line, layout.stderr) if layout.stderr else None
-        evaluated = (
-            parse_date(cell(layout.eval_date), name, line, layout.eval_date) if layout.eval_date else None
-        )
-        if score is None or not model:
-            # Epoch lists models it has not scored yet, and results for systems it has not linked to a model
-            # version (only a free-text 'Name'): neither is a run of a known model.
+        result = _result(path, line, {c: cells[k] for c, k in idx.items()}, layout)
+        if result is None:
             skipped += 1
             continue
-        if layout.percent:
-            score /= 100
-        if stderr is not None and (layout.percent or layout.stderr_percent):
-            stderr /= 100
-        counts[model] = counts.get(model, 0) + 1
-        org = cell("Organization").strip() or None
-        row: dict[str, Any] = {
-            "run_id": f"epoch:{key}:{model}"[:400],
-            "model": model[:300],
-            "model_developer": org[:200] if org else None,
-            "model_release_date": release,
-            "benchmark": layout.name,
-            "task_version": None,
-            "eval_date": evaluated,
-            "metric": layout.score,
-            "score": score,
-            "stderr": stderr,
-            "n_samples": None,
-            "status": "success",
-            "source": SOURCE,
-            "details": {
-                "file": name,
-                "line": line,
-                "benchmark_key": key,
-                "unit": layout.unit,
-                "epoch_row_id": cell("id").strip() if "id" in idx else None,
-                "reported_by": cell("Source").strip()[:300] if "Source" in idx else None,
-                "reported_link": cell("Source link").strip()[:500] if "Source link" in idx else None,
-                "credit": CREDIT,
-            },
-        }
-        if model not in best or score > best[model][0]:
-            best[model] = (score, row, line)
+        counts[result.model] = counts.get(result.model, 0) + 1
+        if result.model not in best or result.score > best[result.model].score:
+            best[result.model] = result
     runs = []
-    for model, (_, row, _) in sorted(best.items()):
+    for model, (_, _, row) in sorted(best.items()):
         row["details"]["rows_for_model"] = counts[model]
         digest = hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode()).hexdigest()
         row["details"]["content_hash"] = digest
         runs.append(ParsedRun(name, row, fingerprint=digest))
     return runs, rows, skipped
+
+
+def _open_csv(path: Path) -> tuple[Any, list[str]]:
+    """A csv reader positioned after the header, and the header (stripped), refusing a file too large, not
+    UTF-8, empty, or without the required columns."""
+    name = path.name
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise ImportRefused(f"{name}: larger than the {MAX_FILE_BYTES:,}-byte limit")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ImportRefused(f"{name}: not UTF-8 text (byte {e.start})") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise ImportRefused(f"{name}: empty file") from None
+    except csv.Error as e:
+        raise ImportRefused(f"{name}, line 1: {e}") from None
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise ImportRefused(f"{name}: missing column(s) {', '.join(repr(c) for c in missing)}")
+    return reader, header
+
+
+class _Result(NamedTuple):
+    """One CSV line as a run: the model and score it is chosen by (best score per model), and its row."""
+
+    model: str
+    score: float
+    row: dict[str, Any]
+
+
+def _result(path: Path, line: int, cell: dict[str, str], layout: BenchmarkFile) -> _Result | None:
+    """One CSV line (`cell`: column -> text) as a run, or None for a line without a score or a model
+    version. Bad cells -> ImportRefused."""
+    name = path.name
+    model = cell["Model version"].strip()
+    release = parse_date(cell["Release date"], name, line, "Release date")
+    score = parse_number(cell[layout.score], name, line, layout.score)
+    stderr = parse_number(cell[layout.stderr], name, line, layout.stderr) if layout.stderr else None
+    evaluated = parse_date(cell[layout.eval_date], name, line, layout.eval_date) if layout.eval_date else None
+    if score is None or not model:
+        # Epoch lists models it has not scored yet, and results for systems it has not linked to a model
+        # version (only a free-text 'Name'): neither is a run of a known model.
+        return None
+    if layout.percent:
+        score /= 100
+    if stderr is not None and (layout.percent or layout.stderr_percent):
+        stderr /= 100
+    org = cell["Organization"].strip() or None
+    key = benchmark_key(path.stem)
+    row: dict[str, Any] = {
+        "run_id": f"epoch:{key}:{model}"[:400],
+        "model": model[:300],
+        "model_developer": org[:200] if org else None,
+        "model_release_date": release,
+        "benchmark": layout.name,
+        "task_version": None,
+        "eval_date": evaluated,
+        "metric": layout.score,
+        "score": score,
+        "stderr": stderr,
+        "n_samples": None,
+        "status": "success",
+        "source": SOURCE,
+        "details": {
+            "file": name,
+            "line": line,
+            "benchmark_key": key,
+            "unit": layout.unit,
+            "epoch_row_id": cell["id"].strip() if "id" in cell else None,
+            "reported_by": cell["Source"].strip()[:300] if "Source" in cell else None,
+            "reported_link": cell["Source link"].strip()[:500] if "Source link" in cell else None,
+            "credit": CREDIT,
+        },
+    }
+    return _Result(model, score, row)
 
 
 def import_epoch(

@@ -90,6 +90,40 @@ def upsert_public_incidents(
 ) -> UpsertCounts:
     """Bring the store's `source` incidents in line with `rows`, inside the caller's transaction."""
     ids = [r.id for r in rows]
+    _refuse_taken_ids(con, ids, source, file_label)
+    existing, existing_tech = _stored(con, source)
+    counts, inserts, updates = _compare(rows, existing, existing_tech)
+    cols = ", ".join(_COMPARED)
+    if inserts:
+        con.register("public_new", _frame(inserts))
+        con.execute(
+            f"insert into incidents (id, {cols}, originator, source, import_batch) "
+            f"select id, {cols}, ?, ?, ? from public_new",
+            [originator, source, batch_id],
+        )
+        con.unregister("public_new")
+    if updates:
+        con.register("public_upd", _frame(updates))
+        sets = ", ".join(f"{c} = u.{c}" for c in _COMPARED)
+        con.execute(
+            f"update incidents set {sets}, updated_at = current_timestamp from public_upd u "
+            "where incidents.id = u.id"
+        )
+        con.unregister("public_upd")
+    _replace_techniques(con, [r for r in rows if r.id in set(counts.added) | set(counts.updated)])
+    if withdraw_missing:
+        gone = sorted(set(existing) - set(ids))
+        if gone:
+            con.execute(
+                "delete from incident_techniques where list_contains(?::varchar[], incident_id)", [gone]
+            )
+            con.execute("delete from incidents where list_contains(?::varchar[], id)", [gone])
+            counts.withdrawn = gone
+    return counts
+
+
+def _refuse_taken_ids(con: duckdb.DuckDBPyConnection, ids: list[str], source: str, file_label: str) -> None:
+    """Refuse ids repeated in the import, or already held by a record of another source."""
     if len(set(ids)) != len(ids):
         dup = sorted({i for i in ids if ids.count(i) > 1})
         raise ImportRefused(f"{file_label}: duplicate record ids {', '.join(dup[:5])}")
@@ -101,6 +135,12 @@ def upsert_public_incidents(
         raise ImportRefused(
             f"{file_label}: record id {clash[0][0]} already exists from source {clash[0][1]!r}; nothing was written"
         )
+
+
+def _stored(
+    con: duckdb.DuckDBPyConnection, source: str
+) -> tuple[dict[str, dict[str, Any]], dict[str, set[str]]]:
+    """The stored `source` incidents (id -> compared columns) and their techniques (id -> technique ids)."""
     cols = ", ".join(_COMPARED)
     existing: dict[str, dict[str, Any]] = {}
     for row in con.execute(f"select id, {cols} from incidents where source = ?", [source]).fetchall():
@@ -112,7 +152,16 @@ def upsert_public_incidents(
         [source],
     ).fetchall():
         existing_tech.setdefault(iid, set()).add(tid)
+    return existing, existing_tech
 
+
+def _compare(
+    rows: Sequence[PublicIncident],
+    existing: dict[str, dict[str, Any]],
+    existing_tech: dict[str, set[str]],
+) -> tuple[UpsertCounts, list[dict[str, Any]], list[dict[str, Any]]]:
+    """Counts, rows to insert and rows to update: an existing row keeps the stricter marking, and is updated
+    only if a compared column or its techniques differ."""
     counts = UpsertCounts()
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -122,7 +171,6 @@ def upsert_public_incidents(
         new["countries"] = sorted(set(r.countries))
         new["tags"] = sorted(set(r.tags))
         new["releasable_to"] = sorted(r.releasable_to)
-        techniques = set(r.techniques)
         old = existing.get(r.id)
         if old is None:
             inserts.append({"id": r.id, **new})
@@ -131,53 +179,29 @@ def upsert_public_incidents(
         new["tlp"], new["releasable_to"] = _stricter(
             (old["tlp"], list(old["releasable_to"])), (new["tlp"], new["releasable_to"])
         )
-        same = all(_same(old[c], new[c]) for c in _COMPARED) and existing_tech.get(r.id, set()) == techniques
+        techniques_same = existing_tech.get(r.id, set()) == set(r.techniques)
+        same = techniques_same and all(_same(old[c], new[c]) for c in _COMPARED)
         if same:
             counts.unchanged += 1
         else:
             updates.append({"id": r.id, **new})
             counts.updated.append(r.id)
+    return counts, inserts, updates
 
-    if inserts:
-        df = _frame(inserts)
-        con.register("public_new", df)
-        con.execute(
-            f"insert into incidents (id, {cols}, originator, source, import_batch) "
-            f"select id, {cols}, ?, ?, ? from public_new",
-            [originator, source, batch_id],
-        )
-        con.unregister("public_new")
-    if updates:
-        df = _frame(updates)
-        con.register("public_upd", df)
-        sets = ", ".join(f"{c} = u.{c}" for c in _COMPARED)
-        con.execute(
-            f"update incidents set {sets}, updated_at = current_timestamp from public_upd u "
-            "where incidents.id = u.id"
-        )
-        con.unregister("public_upd")
 
-    changed = [r for r in rows if r.id in set(counts.added) | set(counts.updated)]
-    if changed:
-        changed_ids = [r.id for r in changed]
-        con.execute(
-            "delete from incident_techniques where list_contains(?::varchar[], incident_id)", [changed_ids]
-        )
-        pairs = [(r.id, t) for r in changed for t in sorted(set(r.techniques))]
-        if pairs:
-            con.register("public_tech", pd.DataFrame(pairs, columns=["incident_id", "technique_id"]))
-            con.execute("insert into incident_techniques select incident_id, technique_id from public_tech")
-            con.unregister("public_tech")
-
-    if withdraw_missing:
-        gone = sorted(set(existing) - set(ids))
-        if gone:
-            con.execute(
-                "delete from incident_techniques where list_contains(?::varchar[], incident_id)", [gone]
-            )
-            con.execute("delete from incidents where list_contains(?::varchar[], id)", [gone])
-            counts.withdrawn = gone
-    return counts
+def _replace_techniques(con: duckdb.DuckDBPyConnection, changed: list[PublicIncident]) -> None:
+    """The added and updated incidents' techniques are exactly theirs."""
+    if not changed:
+        return
+    changed_ids = [r.id for r in changed]
+    con.execute(
+        "delete from incident_techniques where list_contains(?::varchar[], incident_id)", [changed_ids]
+    )
+    pairs = [(r.id, t) for r in changed for t in sorted(set(r.techniques))]
+    if pairs:
+        con.register("public_tech", pd.DataFrame(pairs, columns=["incident_id", "technique_id"]))
+        con.execute("insert into incident_techniques select incident_id, technique_id from public_tech")
+        con.unregister("public_tech")
 
 
 def _same(a: Any, b: Any) -> bool:
