@@ -5,9 +5,9 @@ for the spec and results, and `read_eval_log_sample_summaries` for per-sample sc
 sample's scores without the transcripts, so a 10k-sample log reads in a fraction of a second instead of
 deserialising every message). A `.json` log has no summaries, so it is read whole once.
 
-Before inspect-ai sees a `.eval` file it is checked here as a zip: inspect-ai trusts its input, and a
-truncated download, a non-zip file, a member path with `..` or a decompression bomb must be refused with a
-message naming the file, not turned into a traceback or a full disk.
+Before inspect-ai sees a `.eval` file it is checked as a zip (analytics/ingest/eval_zip.py): inspect-ai trusts
+its input, and a truncated download, a non-zip file, a member path with `..` or a decompression bomb must be
+refused with a message naming the file, not turned into a traceback or a full disk.
 
 One row per log in eval_runs, keyed by Inspect's `eval_id` (Inspect's `run_id` is shared by every task of one
 `eval()` call, so it cannot identify a log; it is kept in `details`). The headline scorer's per-sample scores go
@@ -28,7 +28,6 @@ import hashlib
 import json
 import math
 import re
-import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -40,18 +39,12 @@ import pyarrow as pa
 
 from analytics.access.markings import INSTITUTES, TLP_LEVELS, normalise_tlp, parse_releasable, tlp_rank
 from analytics.ingest import ImportRefused, ImportReport, new_batch_id, record_batch
+from analytics.ingest.eval_zip import MAX_FILE_BYTES, check_eval_zip
 from analytics.records import EVAL_RUN_COLUMNS
 from analytics.store.database import Store
 
 SOURCE = "inspect"
 DEFAULT_TLP = "AMBER"
-
-# Limits on what is handed to inspect-ai. Real logs are tens of MB; a member that inflates more than
-# MAX_RATIO times (beyond RATIO_FLOOR bytes, below which ratios mean nothing) is a zip bomb, not a log.
-MAX_FILE_BYTES = 2 * 1024**3
-MAX_UNCOMPRESSED_BYTES = 4 * 1024**3
-MAX_RATIO = 100
-RATIO_FLOOR = 1024**2
 
 # Files Inspect writes into log folders that are not logs (the listing and eval-set manifests).
 NOT_LOGS = frozenset({"logs.json", "eval-set.json", "listing.json"})
@@ -149,49 +142,6 @@ def log_files(path: Path) -> list[Path]:
     if not files:
         raise ImportRefused(f"{path.name}: no .eval or .json Inspect logs in this folder")
     return files
-
-
-def check_eval_zip(path: Path) -> None:
-    """Refuse a `.eval` that is not a sound zip of an Inspect log, before any reader inflates it."""
-    name = path.name
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise ImportRefused(f"{name}: {size:,} bytes is larger than the {MAX_FILE_BYTES:,}-byte limit")
-    if not zipfile.is_zipfile(path):
-        raise ImportRefused(
-            f"{name}: not a zip archive, so not an .eval log (truncated or another file type)"
-        )
-    try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
-        raise ImportRefused(f"{name}: damaged zip archive ({e})") from None
-    if not infos:
-        raise ImportRefused(f"{name}: empty zip archive, not an .eval log")
-    total = 0
-    names = set()
-    for info in infos:
-        member = info.filename
-        parts = member.replace("\\", "/").split("/")
-        if member.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", member):
-            raise ImportRefused(f"{name}: unsafe path {member!r} inside the archive")
-        if info.header_offset + info.compress_size > size:
-            raise ImportRefused(
-                f"{name}: truncated archive (member {member!r} runs past the end of the file)"
-            )
-        if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            raise ImportRefused(
-                f"{name}: member {member!r} would inflate {info.file_size / max(info.compress_size, 1):,.0f}"
-                f" times (limit {MAX_RATIO}); refusing a likely zip bomb"
-            )
-        total += info.file_size
-        names.add(member)
-    if total > MAX_UNCOMPRESSED_BYTES:
-        raise ImportRefused(f"{name}: would inflate to {total:,} bytes (limit {MAX_UNCOMPRESSED_BYTES:,})")
-    if "header.json" not in names and "_journal/start.json" not in names:
-        raise ImportRefused(
-            f"{name}: wrong structure for an Inspect log (no header.json or _journal/start.json)"
-        )
 
 
 def score_number(value: Any) -> float | None:
