@@ -46,7 +46,7 @@ from analytics.store.database import Store, duckdb_config
 
 BENCH_VIEWER = Viewer("analyst@uk.example", "Bench Analyst", "UK", "analyst")
 BENCH_TODAY = date(2026, 11, 20)
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository: analytics/bench/harness.py -> ../..
 
 # The record names other tools rely on; each page's main interaction plus the import and export paths.
 STABLE_NAMES: tuple[str, ...] = (
