@@ -125,7 +125,11 @@ def filter_sidebar(
     """The shared filters. Options and counts come from rows the viewer may see; values not among them
     (from an old link, or invisible to this viewer) are dropped rather than echoed back. `search=False`
     (people who may not read records, see Filters.for_viewer) offers no free-text search at all."""
-    if not st.session_state.get("flt_init"):
+    # Seed the widgets from `current` on a session's first run, and again whenever Streamlit has dropped their
+    # state (it forgets a widget's value after a completed run that did not draw it, e.g. a sign-in or page
+    # switch). Otherwise the period would fall back to the selectbox's first option, "Last 30 days", and
+    # silently narrow every page and its link.
+    if not st.session_state.get("flt_init") or "flt_preset" not in st.session_state:
         _seed_filter_state(current, options)
     _apply_pending_filter_change(options)
     st.sidebar.header("Filters")

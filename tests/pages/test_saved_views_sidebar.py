@@ -80,3 +80,22 @@ def test_policymakers_have_no_saved_views(store: StoreBuilder, monkeypatch) -> N
     at = app(store, monkeypatch, "policy@uk.example")
     assert "sv_save" not in {b.key for b in at.button}
     assert not [e for e in at.sidebar.expander if "Saved views" in e.label]
+
+
+def test_filters_survive_streamlit_forgetting_the_sidebar_widgets(store: StoreBuilder, monkeypatch) -> None:
+    """Streamlit drops a widget's value after a completed run that did not draw it (a sign-in, a page switch),
+    while plain session keys such as `flt_init` stay: the period must then come back from the page's filters
+    (here the link's), never default to the selectbox's first option ("Last 30 days")."""
+    from streamlit.testing.v1 import AppTest
+
+    store.incident(category="Jailbreak")
+    monkeypatch.setenv("THREAT_DB", str(store.store.path))
+    monkeypatch.delenv("THREAT_DEMO_MODE", raising=False)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.user = {"is_logged_in": True, "email": UK_ANALYST.email}
+    at.session_state["flt_init"] = True  # seeded earlier; the widgets' own values are gone
+    at.query_params["cat"] = "Jailbreak"
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.selectbox(key="flt_preset").value == "all"
+    assert at.session_state["filters"] == Filters(categories=("Jailbreak",))
