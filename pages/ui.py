@@ -179,7 +179,13 @@ def _apply_pending_filter_change(options: dict[str, list[tuple[Any, int]]]) -> N
 
 def _period_inputs() -> tuple[str, date | None, date | None]:
     """The period preset and, for a custom range, its first and last day (None until picked)."""
-    preset_labels = {**PRESETS, "custom": "Custom range"}
+    # "All time" first: it is the default, so if Streamlit ever falls back to the first option the view widens
+    # to the default instead of silently narrowing to the last 30 days.
+    preset_labels = {
+        "all": PRESETS["all"],
+        **{k: v for k, v in PRESETS.items() if k != "all"},
+        "custom": "Custom range",
+    }
     preset = st.sidebar.selectbox(
         "Period", list(preset_labels), format_func=preset_labels.__getitem__, key="flt_preset"
     )

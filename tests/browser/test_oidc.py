@@ -109,7 +109,7 @@ def test_enrolled_user_signs_in_through_the_provider(
     assert "Liam Nguyen" in sidebar.inner_text()
     assert "AU · analyst" in sidebar.inner_text()
     page.get_by_test_id("stMain").get_by_text("TLP:").first.wait_for(timeout=BUSY)
-    assert page.get_by_test_id("stMetricValue").count() > 0
+    page.get_by_test_id("stMetricValue").first.wait_for(timeout=BUSY)  # the overview's figures are drawn
     page.screenshot(path=str(shots / "oidc-signed-in-analyst-au.png"))
     # The app used the authorization code flow with PKCE and authenticated itself to the token endpoint.
     token_request = deployment.provider.token_requests[before]
