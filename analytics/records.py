@@ -46,6 +46,7 @@ INCIDENT_TYPES: Final[Mapping[str, pa.DataType]] = {
     "import_batch": _TEXT,
     "created_at": pa.timestamp("us"),
     "updated_at": pa.timestamp("us"),
+    "occurred_precision": _TEXT,  # day, month or year (migration 008)
 }
 
 # `eval_runs`, in table order.

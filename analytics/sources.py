@@ -32,8 +32,24 @@ EPOCH = PublicSource(
     "epoch", "Epoch AI Benchmarking Hub", "CC BY 4.0", "https://epoch.ai/data/ai-benchmarking-dashboard"
 )
 
+AVID = PublicSource("avid", "AI Vulnerability Database (AVID)", "MIT", "https://avidml.org/")
+GARAK = PublicSource("garak", "garak (NVIDIA)", "Apache-2.0", "https://github.com/NVIDIA/garak")
+JAILBREAKBENCH = PublicSource(
+    "jailbreakbench", "JailbreakBench (Chao et al., 2024)", "MIT", "https://jailbreakbench.github.io/"
+)
+
 # In the order credits are listed.
-PUBLIC_SOURCES: tuple[PublicSource, ...] = (ATLAS, AIID, EPOCH)
+PUBLIC_SOURCES: tuple[PublicSource, ...] = (ATLAS, AIID, EPOCH, AVID, GARAK, JAILBREAKBENCH)
+PUBLIC_SOURCE_KEYS: frozenset[str] = frozenset(s.key for s in PUBLIC_SOURCES)
+
+# Records of a public source are nobody's institute reporting: their originator (incidents.originator,
+# eval_runs.institute) is this, whoever imported them (issue 15, migration 008).
+PUBLIC_ORIGINATOR = "PUBLIC"
+
+
+def public_source(key: str) -> PublicSource | None:
+    """The registered public source with this `source` key, or None for institute reporting and other imports."""
+    return next((s for s in PUBLIC_SOURCES if s.key == key), None)
 
 
 def source_credits(*markings: Marking) -> tuple[str, ...]:

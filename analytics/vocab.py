@@ -42,6 +42,9 @@ ACTOR_TYPES: tuple[str, ...] = (
 SEVERITY_LABELS: dict[int, str] = {1: "negligible", 2: "low", 3: "moderate", 4: "high", 5: "critical"}
 
 STATUSES: tuple[str, ...] = ("new", "triaged", "investigating", "confirmed", "closed")
+# How much of an incident's date its source knows (incidents.occurred_precision, migration 008): a month- or
+# year-precision date is stored as the 1st and must not be read as that day.
+DATE_PRECISIONS: tuple[str, ...] = ("day", "month", "year")
 
 COUNTRIES: tuple[str, ...] = (
     "GB",

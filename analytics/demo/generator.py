@@ -107,7 +107,8 @@ def _insert_incidents(con: duckdb.DuckDBPyConnection) -> None:
                  else ['lead@' || lower(originator) || '.example', 'analyst@' || lower(originator) || '.example']
             end as named_recipients,
             source_reliability, credibility, []::varchar[] as tags, 'demo' as import_batch,
-            timestamp '2026-11-20 09:00:00', timestamp '2026-11-20 09:00:00'
+            timestamp '2026-11-20 09:00:00', timestamp '2026-11-20 09:00:00',
+            'day' as occurred_precision
         from demo_inc order by ordinal
         """,
         {"end": DEMO_END.toordinal()},

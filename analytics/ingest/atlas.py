@@ -15,8 +15,9 @@ and descriptions in place, keeps ids (so incidents keep their techniques), marks
 with `removed_in` rather than deleting them (incidents that cite them still resolve), records the release in
 `atlas_versions`, and reports what was added, renamed and removed. Importing the same file twice changes nothing.
 
-`incidents.originator` must be UK or AU; a public case study has neither, so it records the institute that
-imported it (`--as`), or UK when none is given (ORIGINATOR_DEFAULT); `source = 'atlas'` says where it is from.
+A case study is public data, nobody's institute reporting: its originator is `PUBLIC` whoever imports it, and
+`source = 'atlas'` says where it is from. Its date precision is ATLAS's `incident-date-granularity` (DATE, MONTH
+or YEAR), so a month-precision case study is not counted as the 1st of its month.
 Severity is not assessed by ATLAS: case studies get a fixed default (DEFAULT_SEVERITY) and the tag
 `severity:not-assessed`, so nobody mistakes it for an analyst's judgement.
 """
@@ -42,10 +43,11 @@ from analytics.store.database import Store
 
 SOURCE = sources.ATLAS.key  # the registry in analytics.sources states key, licence and credit
 CREDIT = sources.ATLAS.credit
-ORIGINATOR_DEFAULT = "UK"
 UNMAPPED_CATEGORY = "Unmapped"  # a public record whose data supports none of vocab.CATEGORIES
 DEFAULT_SEVERITY: dict[str, int] = {"incident": 3, "exercise": 2}
 CASE_STUDY_TYPES: tuple[str, ...] = ("incident", "exercise")
+# ATLAS's incident-date-granularity -> incidents.occurred_precision
+PRECISION: dict[str, str] = {"date": "day", "day": "day", "month": "month", "year": "year"}
 
 # A case study's category is the first entry here whose technique (or a sub-technique of it) appears in its
 # procedure: the most specific technique of an AI attack first, generic enablers last. Case studies with none
@@ -433,6 +435,7 @@ def case_study_incidents(
                 tlp=tlp,
                 releasable_to=releasable,
                 techniques=sorted(techniques),
+                occurred_precision=PRECISION.get(granularity, "day"),
             )
         )
     return out
@@ -454,7 +457,6 @@ def import_atlas(
     if marking_tlp in ("RED", "AMBER+STRICT"):
         raise ImportRefused(f"{path.name}: public ATLAS data cannot be marked TLP:{marking_tlp}")
     rel = sorted(releasable) if releasable else sorted(INSTITUTES)
-    originator = institute if institute in INSTITUTES else ORIGINATOR_DEFAULT
     report = TaxonomyReport(kind="atlas", source=str(path), batch_id=new_batch_id("atlas"))
     with store.transaction() as con:
         row = con.execute(
@@ -469,7 +471,6 @@ def import_atlas(
             con,
             incidents,
             source=SOURCE,
-            originator=originator,
             batch_id=report.batch_id,
             file_label=path.name,
         )

@@ -6,8 +6,10 @@ withdrawn. The rules that make imports safe to repeat live here, once, for both 
 - rows are keyed on the source's own id; a row that has not changed is not touched (a second import of the same
   file changes nothing, not even `updated_at`);
 - a marking is never lowered: an existing row keeps the higher TLP and the narrower releasability;
-- the originating institute recorded at the first import stays (incidents.originator must be UK or AU; for a
-  public record it names the institute that brought it in, and `source` says where it came from);
+- the originator is `PUBLIC` (PUBLIC_ORIGINATOR), whoever imported it: public data is nobody's institute
+  reporting, and `source` says which public source it came from (issue 15);
+- the date's precision (day, month or year) is stored with it, so month- or year-precision dates are not
+  counted as the 1st of the month;
 - an id already used by another source is refused rather than overwritten.
 """
 
@@ -25,6 +27,7 @@ import pyarrow as pa
 from analytics.access.markings import tlp_rank
 from analytics.ingest import ImportRefused
 from analytics.records import INCIDENT_TYPES, arrow_schema
+from analytics.sources import PUBLIC_ORIGINATOR
 
 # Columns a public importer supplies, in the order of PublicIncident's fields that map onto `incidents`.
 _COMPARED: tuple[str, ...] = (
@@ -41,6 +44,7 @@ _COMPARED: tuple[str, ...] = (
     "tags",
     "tlp",
     "releasable_to",
+    "occurred_precision",
 )
 
 
@@ -61,6 +65,7 @@ class PublicIncident:
     tlp: str = "CLEAR"
     releasable_to: list[str] = field(default_factory=lambda: ["AU", "UK"])
     techniques: list[str] = field(default_factory=list)
+    occurred_precision: str = "day"  # day, month or year: how much of occurred_on the source knows
 
 
 @dataclass
@@ -83,7 +88,6 @@ def upsert_public_incidents(
     rows: Sequence[PublicIncident],
     *,
     source: str,
-    originator: str,
     batch_id: str,
     file_label: str,
     withdraw_missing: bool = True,
@@ -99,7 +103,7 @@ def upsert_public_incidents(
         con.execute(
             f"insert into incidents (id, {cols}, originator, source, import_batch) "
             f"select id, {cols}, ?, ?, ? from public_new",
-            [originator, source, batch_id],
+            [PUBLIC_ORIGINATOR, source, batch_id],
         )
         con.unregister("public_new")
     if updates:

@@ -35,7 +35,7 @@ def test_record_columns_leave_out_only_the_importers_bookkeeping() -> None:
     assert "source" not in records.INCIDENT_RECORD_COLUMNS
     assert "import_batch" not in records.EVAL_RUN_RECORD_COLUMNS
     assert records.INCIDENT_RECORD_COLUMNS[:3] == ("id", "title", "summary")
-    assert records.INCIDENT_RECORD_COLUMNS[-1] == "tags"
+    assert records.INCIDENT_RECORD_COLUMNS[-2:] == ("tags", "occurred_precision")
     assert records.EVAL_RUN_RECORD_COLUMNS[-3:] == ("tlp", "releasable_to", "named_recipients")
 
 

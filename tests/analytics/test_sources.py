@@ -45,8 +45,18 @@ def credit_literals(source: str) -> list[str]:
         if isinstance(node, ast.Constant)
         and isinstance(node.value, str)
         and id(node) not in docstrings
-        and any(text in node.value for text in CREDITS | licences)
+        and _spells_credit(node.value, licences)
     ]
+
+
+def _spells_credit(text: str, licences: set[str]) -> bool:
+    """A credit line, a licence on its own, or one written after a name as credits are ("X, MIT"). "MIT" is also
+    the name of the MIT AI risk taxonomy AIID classifies by, so on its own it is not a licence."""
+    return (
+        any(credit in text for credit in CREDITS)
+        or (text.strip() in licences and text.strip() != "MIT")
+        or any(f", {licence}" in text for licence in licences)
+    )
 
 
 def _product_files() -> list[Path]:

@@ -234,6 +234,7 @@ def _candidate(
             "releasable_to": rel,
             "named_recipients": recipients,
             "tags": tags or [],
+            "occurred_precision": _precision(obj.get("x_ukau_occurred_precision")),
         }
     )
     created, modified = naive_ms(obj["created"]), naive_ms(obj["modified"])
@@ -377,3 +378,9 @@ def _to_date(value: Any) -> date | None:
         return value.date()
     converted: date | None = CONVERTERS["date"](value)
     return converted
+
+
+def _precision(value: Any) -> str:
+    """The date precision a bundle states (our own exports do), or day: a date given plainly is taken at its
+    word."""
+    return value if value in vocab.DATE_PRECISIONS else "day"

@@ -30,6 +30,8 @@ from analytics.store.database import Store
 
 # What a spreadsheet row holds of each table: the record's own columns (the importer adds source and batch).
 _INCIDENT_COLUMNS = records.column_list(records.INCIDENT_RECORD_COLUMNS)
+# A date given without its precision is taken at its word: known to the day.
+_INCIDENT_VALUES = _INCIDENT_COLUMNS.replace("occurred_precision", "coalesce(occurred_precision, 'day')")
 _EVAL_COLUMNS = records.column_list(records.EVAL_RUN_RECORD_COLUMNS)
 
 
@@ -134,7 +136,7 @@ def _write_rows(
                 con,
                 plan.file.name,
                 f"insert into incidents ({_INCIDENT_COLUMNS}, source, import_batch) "
-                f"select {_INCIDENT_COLUMNS}, '{SOURCE_TAG}', import_batch from tabular_rows",
+                f"select {_INCIDENT_VALUES}, '{SOURCE_TAG}', import_batch from tabular_rows",
             )
             con.execute(
                 "insert into incident_techniques (incident_id, technique_id) "

@@ -342,6 +342,7 @@ def date_or_none(raw: Any, month_first: bool = False) -> date | None:
 CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "id": _id,
     "date": date_or_none,
+    "date_precision": _vocab(vocab.DATE_PRECISIONS, "date precision"),
     "title": lambda raw: _text(raw, 500),
     "long_text": lambda raw: _text(raw, 20_000),
     "text": lambda raw: _text(raw, 200),

@@ -48,7 +48,7 @@ def test_row_counts_and_duplicates(store, expected) -> None:
     assert "aiid:merged=88" in _one(store, "select tags from incidents where id = 'AIID-1057'")[0]
     assert report.details["duplicates_skipped"] == [88, 637]
     marks = _one(store, "select distinct tlp, releasable_to, originator from incidents where source = 'aiid'")
-    assert marks == ("CLEAR", ["AU", "UK"], "UK")
+    assert marks == ("CLEAR", ["AU", "UK"], "PUBLIC")
     # every category is the product's vocabulary or explicitly unmapped
     cats = {r[0] for r in store.cursor().execute("select distinct category from incidents").fetchall()}
     assert cats <= {*CATEGORIES, "Unmapped"}

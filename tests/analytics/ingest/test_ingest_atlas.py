@@ -111,15 +111,40 @@ def test_case_studies_become_public_incidents_with_procedure_techniques(store, r
         .fetchone()
     )
     assert row[0] == cs["name"] and row[1] == cs["incident-date"]
-    assert row[2:6] == ("CLEAR", ["AU", "UK"], "UK", "atlas")
+    assert row[2:6] == ("CLEAR", ["AU", "UK"], "PUBLIC", "atlas")
     assert row[6] == "Prompt injection"  # AML.T0051.001 in its procedure
     assert row[7] == cs["target"]
     assert "case-study-type:exercise" in row[8] and "severity:not-assessed" in row[8]
 
 
-def test_importing_institute_becomes_originator(store) -> None:
+def test_case_studies_are_public_whoever_imports_them(store) -> None:
+    """Issue 15: a public case study is nobody's institute reporting, so it never counts as UK or AU."""
     import_atlas(store.store, ATLAS_YAML, actor="test", institute="AU")
-    assert _count(store, "select count(*) from incidents where source = 'atlas' and originator = 'AU'") == 57
+    assert (
+        _count(store, "select count(*) from incidents where source = 'atlas' and originator = 'PUBLIC'") == 57
+    )
+
+
+def test_date_precision_is_atlas_granularity(store) -> None:
+    """Each case study's precision is its incident-date-granularity in the published file."""
+    import yaml
+
+    release = yaml.safe_load(ATLAS_YAML.read_text())
+    studies = [cs for m in [release, *release.get("matrices", [])] for cs in m.get("case-studies", [])]
+    expect = {
+        str(cs["id"]): {"date": "day", "month": "month", "year": "year"}[
+            str(cs.get("incident-date-granularity") or "DATE").lower()
+        ]
+        for cs in studies
+    }
+    import_atlas(store.store, ATLAS_YAML, actor="test")
+    got = dict(
+        store.cursor()
+        .execute("select id, occurred_precision from incidents where source = 'atlas'")
+        .fetchall()
+    )
+    assert got == expect
+    assert sorted(set(got.values())) == ["day", "month", "year"]
 
 
 def test_second_import_changes_nothing(store) -> None:

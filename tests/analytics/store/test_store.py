@@ -219,3 +219,41 @@ def test_assessment_saves_leave_results_over_the_records_cached(tmp_path: Path) 
     b.incident()
     assert (s.generation, s.record_generation) == (gen + 2, rec + 1)
     s.close()
+
+
+def test_migration_008_makes_public_records_public_and_keeps_everything_else(tmp_path: Path) -> None:
+    """A store written before migration 008 (public records borrowed UK) opens with ATLAS/AIID records as PUBLIC,
+    a date on the 1st of a month from a public source as month precision, and institute records untouched."""
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    for m in load_migrations():
+        if m.version < 8:
+            con.execute(m.sql)
+            con.execute("insert into schema_version values (?, ?, current_timestamp)", [m.version, m.name])
+    rows = [
+        ("AIID-1", "2020-01-01", "UK", "aiid"),
+        ("AIID-2", "2020-01-17", "AU", "aiid"),
+        ("AML.CS0001", "2021-03-01", "UK", "atlas"),
+        ("UK-1", "2026-11-01", "UK", "institute"),
+        ("AU-1", "2026-11-02", "AU", "stix"),
+    ]
+    for rid, day, originator, source in rows:
+        con.execute(
+            "insert into incidents (id, title, occurred_on, originator, source, category, severity, tlp, "
+            "releasable_to) values (?, 't', ?, ?, ?, 'Jailbreak', 3, 'CLEAR', ['AU', 'UK'])",
+            [rid, day, originator, source],
+        )
+    con.close()
+    s = Store(path)
+    assert s.schema_version() == load_migrations()[-1].version
+    got = s.db.execute("select id, originator, occurred_precision from incidents order by id").fetchall()
+    assert got == [
+        ("AIID-1", "PUBLIC", "month"),
+        ("AIID-2", "PUBLIC", "day"),
+        ("AML.CS0001", "PUBLIC", "month"),
+        ("AU-1", "AU", "day"),
+        ("UK-1", "UK", "day"),
+    ]
+    s.close()
