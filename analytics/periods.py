@@ -4,13 +4,16 @@ Why a module of its own: the sidebar's presets (`filters`), the explorer's and o
 (`incidents`) and the chart's click ranges (`incidents.charts`) all reason about the same weeks, months and
 quarters. Held in one place, a change to what a "period" means lands once, and every grid a chart draws
 lines up with the groups the SQL makes (`date_trunc(grain, ...)`: weeks start on Monday, as in DuckDB).
+"Today" is here too: every window ends on it, and it is the viewer's institute's calendar day (`today_for`),
+not the server's, so an Australian analyst at 09:00 in Canberra is not shown yesterday's figures.
 Pure functions of dates; no data access.
 """
 
 from __future__ import annotations
 
 import calendar
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 # Period lengths the trend can be drawn in; each is also the DuckDB `date_trunc` part (a fixed string).
 GRAINS: tuple[str, ...] = ("week", "month", "quarter")
@@ -62,3 +65,28 @@ def months_back(d: date, months: int) -> date:
     y, m = divmod(d.year * 12 + d.month - 1 - months, 12)
     m += 1
     return date(y, m, min(d.day, calendar.monthrange(y, m)[1]))
+
+
+# The calendar each institute works in. JOINT staff (and anyone else) belong to neither: UTC, and pages say so.
+INSTITUTE_TIME_ZONES: dict[str, str] = {"UK": "Europe/London", "AU": "Australia/Canberra"}
+UTC_ZONE = "UTC"
+
+
+def time_zone(institute: str) -> str:
+    """The IANA time zone whose calendar day is `institute`'s "today"."""
+    return INSTITUTE_TIME_ZONES.get(institute, UTC_ZONE)
+
+
+def today_for(institute: str, *, now: datetime | None = None, pinned: str | None = None) -> date:
+    """Today in `institute`'s time zone at the instant `now` (aware; the real clock when omitted), or the
+    `pinned` ISO date (THREAT_TODAY, which fixes "today" for demos and tests) when one is given."""
+    if pinned:
+        try:
+            return date.fromisoformat(pinned)
+        except ValueError:
+            raise ValueError(f"THREAT_TODAY must be an ISO date (YYYY-MM-DD), not {pinned!r}") from None
+    if now is None:
+        now = datetime.now(UTC)
+    elif now.tzinfo is None:
+        raise ValueError("today_for needs an aware instant, not a naive datetime")
+    return now.astimezone(ZoneInfo(time_zone(institute))).date()

@@ -3,7 +3,7 @@ included), grids cover their range, and months back clamp to the month's end."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 import pytest
@@ -103,3 +103,37 @@ def test_an_unknown_grain_is_refused_by_name(call) -> None:
         call(date(2026, 1, 1), "fortnight")
     with pytest.raises(ValueError, match="'fortnight'"):
         periods.shift(date(2026, 1, 1), "fortnight", 1)
+
+
+# "Today" is the viewer's institute's calendar day (issue 15, finding 9): the server's local date left AU users a
+# day behind for ten hours of their working day.
+@pytest.mark.parametrize(
+    ("institute", "now", "today"),
+    [
+        # 23:30 UTC on 20 November is 10:30 on 21 November in Canberra (AEDT, UTC+11).
+        ("AU", datetime(2026, 11, 20, 23, 30, tzinfo=UTC), date(2026, 11, 21)),
+        ("AU", datetime(2026, 11, 20, 12, 59, tzinfo=UTC), date(2026, 11, 20)),
+        # London is on GMT in November (same day) and BST in July (already the next day).
+        ("UK", datetime(2026, 11, 20, 23, 30, tzinfo=UTC), date(2026, 11, 20)),
+        ("UK", datetime(2026, 7, 20, 23, 30, tzinfo=UTC), date(2026, 7, 21)),
+        # Joint staff belong to neither institute: UTC, as the page says.
+        ("JOINT", datetime(2026, 11, 20, 23, 30, tzinfo=UTC), date(2026, 11, 20)),
+    ],
+)
+def test_today_is_the_viewers_institute_day(institute: str, now: datetime, today: date) -> None:
+    assert periods.today_for(institute, now=now) == today
+
+
+def test_a_pinned_today_wins_and_a_bad_one_is_refused_by_name() -> None:
+    late = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)
+    assert periods.today_for("AU", now=late, pinned="2026-11-20") == date(2026, 11, 20)
+    with pytest.raises(ValueError, match="THREAT_TODAY.*'20/11/2026'"):
+        periods.today_for("AU", now=late, pinned="20/11/2026")
+    with pytest.raises(ValueError, match="naive"):
+        periods.today_for("AU", now=datetime(2026, 11, 20, 23, 30))
+
+
+def test_the_time_zone_is_named_for_the_page() -> None:
+    assert periods.time_zone("AU") == "Australia/Canberra"
+    assert periods.time_zone("UK") == "Europe/London"
+    assert periods.time_zone("JOINT") == "UTC"
