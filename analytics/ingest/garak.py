@@ -513,7 +513,8 @@ def read_calibration(path: Path, warnings: list[str]) -> list[ContentRun]:
         when = parse_garak_time(meta["date"], f"{path.name}, field '{CALIBRATION_META}.date'").date()
     else:
         when = _release_date(release)
-    bag = meta.get("filenames") if isinstance(meta.get("filenames"), list) else []
+    filenames = meta.get("filenames")
+    bag: list[Any] = filenames if isinstance(filenames, list) else []
     bag_models = sorted({_bag_model(str(f)) for f in bag})
     runs: list[ContentRun] = []
     for key, entry in doc.items():
