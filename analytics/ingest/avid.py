@@ -80,7 +80,7 @@ class AvidRule:
 # Ethics, Performance) and the lifecycle view (L01-L06) are too broad to place a report on their own.
 CROSSWALK: tuple[AvidRule, ...] = (
     AvidRule("jailbreak", "Jailbreak", ("AML.T0054",), "the report says the model was jailbroken",
-             text=r"jail ?-?break"),
+             text=r"jail ?-?br(?:eak|oke)"),
     AvidRule("prompt-injection", "Prompt injection", ("AML.T0051",), "the report says prompt injection",
              text=r"prompt[- ]?inject"),
     AvidRule("ingest-poisoning", "Data poisoning", ("AML.T0020",), "SEP S0601 Ingest Poisoning",
