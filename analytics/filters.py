@@ -17,6 +17,30 @@ from analytics import vocab
 from analytics.access.markings import visible_sql
 from analytics.access.viewer import Viewer
 from analytics.periods import months_back
+from analytics.sources import PUBLIC_ORIGINATOR, PUBLIC_SOURCE_KEYS, public_source
+
+# The source filter's value for the institutes' own reporting (originator UK or AU, however it arrived: typed,
+# imported from a spreadsheet or a partner's STIX bundle); every other value is a public source's key, whose
+# records have originator PUBLIC (migration 008). Comparisons of UK and AU count only this.
+INSTITUTE_REPORTING = "institute"
+
+
+def source_sql(alias: str = "i") -> str:
+    """SQL over `incidents <alias>`: the record's source as the source filter sees it (INSTITUTE_REPORTING or
+    a public source key). `alias` is always a fixed name chosen by the caller, never user input."""
+    return (
+        f"(case when {alias}.originator = '{PUBLIC_ORIGINATOR}' then {alias}.source "
+        f"else '{INSTITUTE_REPORTING}' end)"
+    )
+
+
+def source_label(value: str) -> str:
+    """How a source filter value reads: "Institute reporting" or the public source's registered name."""
+    if value == INSTITUTE_REPORTING:
+        return "Institute reporting"
+    known = public_source(str(value))
+    return known.name if known else str(value)
+
 
 PRESETS: dict[str, str] = {
     "30d": "Last 30 days",
@@ -32,6 +56,7 @@ class Filters:
     date_from: date | None = None
     date_to: date | None = None
     originators: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()  # INSTITUTE_REPORTING and/or public source keys (analytics.sources)
     categories: tuple[str, ...] = ()
     tactics: tuple[str, ...] = ()
     techniques: tuple[str, ...] = ()
@@ -118,6 +143,9 @@ class Filters:
             if values:
                 parts.append(f"list_contains($f_{attr}::varchar[], {a}.{col})")
                 params[f"f_{attr}"] = list(values)
+        if self.sources:
+            parts.append(f"list_contains($f_sources::varchar[], {source_sql(a)})")
+            params["f_sources"] = list(self.sources)
         if self.severities:
             parts.append(f"list_contains($f_sev::integer[], {a}.severity::integer)")
             params["f_sev"] = [int(s) for s in self.severities]
@@ -217,6 +245,7 @@ class Filters:
             bits.append("all dates")
         labels = {
             "originators": "originator",
+            "sources": "source",
             "categories": "category",
             "tactics": "tactic",
             "techniques": "technique",
@@ -230,7 +259,8 @@ class Filters:
         for attr, label in labels.items():
             values = getattr(self, attr)
             if values:
-                bits.append(f"{label}: {', '.join(str(v) for v in values)}")
+                shown = [source_label(v) for v in values] if attr == "sources" else values
+                bits.append(f"{label}: {', '.join(str(v) for v in shown)}")
         if self.text.strip():
             bits.append(f'text contains "{self.text.strip()}"')
         return "; ".join(bits)
@@ -242,6 +272,7 @@ class Filters:
 # Every URL key this object owns; pages keep their own keys (e.g. `incident`) beside these.
 _URL_KEYS: dict[str, str] = {
     "originators": "orig",
+    "sources": "src",
     "categories": "cat",
     "tactics": "tactic",
     "techniques": "tech",
@@ -259,7 +290,8 @@ URL_KEYS: frozenset[str] = frozenset(_URL_KEYS.values()) | {"preset", "from", "t
 # What a person who may not read records may filter by: the controlled vocabularies every importer maps its
 # values onto, never a stored string (see Filters.for_viewer).
 _VOCABULARIES: dict[str, frozenset[Any]] = {
-    "originators": frozenset(("UK", "AU")),
+    "originators": frozenset(("UK", "AU", PUBLIC_ORIGINATOR)),
+    "sources": frozenset((INSTITUTE_REPORTING, *PUBLIC_SOURCE_KEYS)),
     "categories": frozenset(vocab.CATEGORIES),
     "sectors": frozenset(vocab.SECTORS),
     "countries": frozenset(vocab.COUNTRIES),

@@ -15,7 +15,7 @@ from analytics.access.markings import Marking
 from analytics.access.roles import RECORD_READERS
 from analytics.access.viewer import AccessDenied, Viewer
 from analytics.charts import inert_figure
-from analytics.filters import PRESETS, Filters
+from analytics.filters import PRESETS, Filters, source_label
 from analytics.vocab import SEVERITY_LABELS
 
 _BANNER_COLOUR = {
@@ -102,6 +102,7 @@ def change_label(now: float | None, before: float | None, *, points: bool = Fals
 
 _MULTI: tuple[tuple[str, str], ...] = (
     ("originators", "Reported by"),
+    ("sources", "Source"),
     ("categories", "Category"),
     ("sectors", "Sector"),
     ("severities", "Severity"),
@@ -112,7 +113,12 @@ _MULTI: tuple[tuple[str, str], ...] = (
     ("tlps", "TLP"),
     ("statuses", "Status"),
 )
-_MAIN = {"originators", "categories", "sectors", "severities"}
+_MAIN = {"originators", "sources", "categories", "sectors", "severities"}
+_FILTER_HELP = {
+    "sources": "Institute reporting: records the UK or AU institute reported (however they were imported). "
+    "Public sources (MITRE ATLAS case studies, the AI Incident Database, ...) are nobody's reporting: "
+    "their records are 'Reported by PUBLIC', and UK–AU comparisons never count them.",
+}
 
 
 def filter_sidebar(
@@ -215,7 +221,9 @@ def _multiselect_filters(
         opts = options.get(attr, [])
         container = st.sidebar if attr in _MAIN else more
         fmt = _option_label(attr, dict(opts), names.get(attr, {}))
-        picked_values = container.multiselect(label, [v for v, _ in opts], format_func=fmt, key=f"flt_{attr}")
+        picked_values = container.multiselect(
+            label, [v for v, _ in opts], format_func=fmt, key=f"flt_{attr}", help=_FILTER_HELP.get(attr)
+        )
         values[attr] = tuple(picked_values)
     return values
 
@@ -227,6 +235,8 @@ def _option_label(attr: str, counts: dict[Any, int], labels: dict[str, str]) -> 
         shown = labels.get(str(v), "")
         if attr == "severities":
             shown = f"{v} {SEVERITY_LABELS.get(int(v), '')}"
+        elif attr == "sources":  # institute reporting, or the public source's registered name
+            shown = source_label(str(v))
         elif shown:
             shown = f"{v} {shown}"
         else:

@@ -16,8 +16,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from analytics.access.markings import INSTITUTES
 from analytics.charts import ORIGINATOR_COLOURS, style_figure
 from analytics.periods import period_end
+from analytics.sources import PUBLIC_ORIGINATOR, PUBLIC_SOURCES, public_source
 from analytics.vocab import SEVERITY_LABELS
 
 PALETTE = [
@@ -35,6 +37,8 @@ OTHER = "Other"
 OTHER_COLOUR = "#c9c9c9"
 SEVERITY_COLOURS = {1: "#c6d7e8", 2: "#8fb3d4", 3: "#f0c36b", 4: "#e07b39", 5: "#b8281f"}
 FLAG_COLOUR = "#b8281f"
+# Public sources are drawn in greys and greens, apart from the institutes' blue and amber.
+PUBLIC_COLOURS = ["#7a7a7a", "#3a8d7a", "#a9a9a9", "#6b8e23", "#4f4f4f", "#9fc5b8"]
 ROLLING = {"week": 4, "month": 3, "quarter": 2}
 GRAIN_WORDS = {"week": "week", "month": "month", "quarter": "quarter"}
 
@@ -42,6 +46,7 @@ GRAIN_WORDS = {"week": "week", "month": "month", "quarter": "quarter"}
 CLICK_FIELDS: dict[str, type] = {
     "categories": str,
     "originators": str,
+    "sources": str,
     "sectors": str,
     "severities": int,
     "actor_types": str,
@@ -197,11 +202,15 @@ def _trend_layout(fig: go.Figure, totals: pd.DataFrame, labels: list[str], grain
 
 def originator_differences(by_originator: pd.DataFrame, limit: int = 5) -> pd.DataFrame:
     """Categories whose share of each institute's incidents differs most (UK share minus AU share, in
-    points), with a two-proportion z so that small differences between big numbers are not overstated."""
-    wide = by_originator.pivot_table(
+    points), with a two-proportion z so that small differences between big numbers are not overstated.
+
+    Institute reporting only: rows of public sources (originator PUBLIC) are neither UK nor AU reporting, so
+    they are left out of both the counts and the list of categories (COMPARISON_SCOPE says so on the page)."""
+    institutes = by_originator[by_originator["originator"].isin(INSTITUTES)]
+    wide = institutes.pivot_table(
         index="category", columns="originator", values="n", aggfunc="sum", fill_value=0
     )
-    for inst in ("UK", "AU"):
+    for inst in INSTITUTES:
         if inst not in wide.columns:
             wide[inst] = 0
     n_uk, n_au = int(wide["UK"].sum()), int(wide["AU"].sum())
@@ -226,27 +235,62 @@ def originator_differences(by_originator: pd.DataFrame, limit: int = 5) -> pd.Da
     return out.drop(columns="_abs").head(limit).reset_index(drop=True)
 
 
+def reporters(by_originator: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """Who reported the rows of a (category, originator, source, n) frame, as (label, filter field, value):
+    UK, then AU, then each public source as its own series named from the registry ("Public — AI Incident
+    Database"), so public data is drawn beside the institutes, never inside UK or AU."""
+    out = [(inst, "originators", inst) for inst in INSTITUTES if (by_originator["originator"] == inst).any()]
+    public = by_originator.loc[by_originator["originator"] == PUBLIC_ORIGINATOR, "source"]
+    for key in sorted({str(k) for k in public}, key=_registry_order):
+        out.append((public_label(key), "sources", key))
+    return out
+
+
+def public_label(key: str) -> str:
+    """A public source's series name: "Public — " and its registered name (the key when unregistered;
+    "Public sources" when the source is not known at all)."""
+    if not key:
+        return "Public sources"
+    known = public_source(key)
+    return f"Public — {known.name if known else key}"
+
+
+def _registry_order(key: str) -> tuple[int, str]:
+    keys = [s.key for s in PUBLIC_SOURCES]
+    return (keys.index(key) if key in keys else len(keys), key)
+
+
+def _reporter_rows(by_originator: pd.DataFrame, field: str, value: str) -> pd.Series:
+    """The rows of one reporter: an institute (`originators`) or a public source (`sources`)."""
+    if field == "originators":
+        return by_originator["originator"] == value
+    return (by_originator["originator"] == PUBLIC_ORIGINATOR) & (by_originator["source"] == value)
+
+
 def originator_chart(by_originator: pd.DataFrame) -> go.Figure:
-    """Each institute's incidents by category as a share of its own total, side by side."""
+    """Each institute's incidents by category as a share of its own total, side by side, and each public
+    source's as a series of its own."""
     fig = go.Figure()
     totals = by_originator.groupby("category")["n"].sum().sort_values()
     order = [str(c) for c in totals.index]
-    for inst in ("UK", "AU"):
-        sub = by_originator[by_originator["originator"] == inst].set_index("category")["n"].reindex(order)
-        sub = sub.fillna(0)
+    for k, (label, field, value) in enumerate(reporters(by_originator)):
+        rows = by_originator[_reporter_rows(by_originator, field, value)]
+        sub = rows.groupby("category")["n"].sum().reindex(order).fillna(0)
         total = sub.sum()
         share = sub / total if total else sub * 0.0
+        colour = ORIGINATOR_COLOURS.get(value, PUBLIC_COLOURS[k % len(PUBLIC_COLOURS)])
         fig.add_trace(
             go.Bar(
                 y=order,
                 x=share.to_numpy(),
-                name=f"{inst} ({int(total):,} incidents)",
+                name=f"{label} ({int(total):,} incidents)",
                 orientation="h",
-                marker={"color": ORIGINATOR_COLOURS[inst]},
-                customdata=[_pairs("categories", c, "originators", inst) for c in order],
+                marker={"color": colour},
+                customdata=[_pairs("categories", c, field, value) for c in order],
                 text=[f"{v:.0%}" for v in share],
                 textposition="outside",
-                hovertemplate=f"<b>{inst}</b> · %{{y}}<br>%{{x:.1%}} of {inst} incidents<extra></extra>",
+                # the label reaches the hover through the trace name, which inert_figure escapes
+                hovertemplate="<b>%{fullData.name}</b> · %{y}<br>%{x:.1%} of its incidents<extra></extra>",
                 cliponaxis=False,
             )
         )
@@ -378,20 +422,27 @@ def sparkline_values(weekly: pd.DataFrame) -> list[int]:
 
 
 def category_by_originator_chart(df: pd.DataFrame) -> go.Figure:
-    """Incidents per category (rows: originator, category, incidents), one bar per institute, largest on top.
-    No figure title: the page's heading names it, and a title would collide with the legend."""
+    """Incidents per category (rows: originator, category, incidents, and `source` when public records are
+    among them), one bar per institute and one per public source ("Public — AI Incident Database"; "Public
+    sources" when the frame does not name them), largest on top. No figure title: the page's heading names
+    it, and a title would collide with the legend."""
     order = df.groupby("category")["incidents"].sum().sort_values().index.astype(str).tolist()
+    rows = df.rename(columns={"incidents": "n"})
+    if "source" not in rows.columns:
+        rows = rows.assign(source="")
     fig = go.Figure()
-    for inst in ("AU", "UK"):  # drawn bottom-up, so UK sits above AU within each category
-        sub = df[df["originator"] == inst].set_index("category")["incidents"].reindex(order).fillna(0)
+    # drawn bottom-up, so UK sits above AU, and the institutes above the public sources, within each category
+    for k, (label, field, value) in reversed(list(enumerate(reporters(rows)))):
+        sub = rows[_reporter_rows(rows, field, value)].groupby("category")["n"].sum().reindex(order).fillna(0)
+        name = f"Reported by {label}" if field == "originators" else label
         fig.add_trace(
             go.Bar(
                 y=order,
                 x=sub.to_numpy(),
-                name=f"Reported by {inst}",
+                name=name,
                 orientation="h",
-                marker={"color": ORIGINATOR_COLOURS[inst]},
-                hovertemplate=f"<b>{inst}</b> · %{{y}}: %{{x:,}} incidents<extra></extra>",
+                marker={"color": ORIGINATOR_COLOURS.get(value, PUBLIC_COLOURS[k % len(PUBLIC_COLOURS)])},
+                hovertemplate="<b>%{fullData.name}</b> · %{y}: %{x:,} incidents<extra></extra>",
             )
         )
     style_figure(fig, None, height=max(320, 40 * len(order) + 90))

@@ -26,7 +26,7 @@ from analytics.access.markings import (
     visible_sql,
 )
 from analytics.access.viewer import Viewer
-from analytics.filters import Filters
+from analytics.filters import INSTITUTE_REPORTING, Filters, source_sql
 from analytics.incidents.base import (
     HIGH_SEVERITY,
     NO_MARKING,
@@ -58,6 +58,7 @@ class Dimension:
 DIMENSIONS: dict[str, Dimension] = {
     "category": Dimension("Category", "b.category", "categories"),
     "originator": Dimension("Reported by", "b.originator", "originators"),
+    "source": Dimension("Source", "b.source_kind", "sources"),
     "sector": Dimension("Sector", "unnest(b.sectors)", "sectors", unnest=True),
     "severity": Dimension("Severity", "b.severity::varchar", "severities"),
     "actor": Dimension("Actor type", "coalesce(b.actor_type, 'unknown')", "actor_types"),
@@ -91,7 +92,9 @@ class ExplorerData:
     totals: pd.DataFrame  # period, n, high, partial  (the chart's periods, counts inside the range)
     trend: pd.DataFrame  # period, value, n            (split by the dimension)
     anomalies: pd.DataFrame  # series, period, count, expected, ratio, p_value (see analytics.stats.anomalies)
-    by_originator: pd.DataFrame  # category, originator, n
+    by_originator: (
+        pd.DataFrame
+    )  # category, originator (UK, AU or PUBLIC), source (institute or a public key), n
     heatmap: pd.DataFrame  # category, sector, n
     actors: pd.DataFrame  # actor_type, n
     severities: pd.DataFrame  # severity, n
@@ -173,7 +176,10 @@ def _explorer_sql(where: str, grain: str, dim: Dimension) -> str:
         + ("totals" if dim.unnest else "trend")
         + " group by all",
         f"select 'trend', v, null, period, n, n_cur, n_prev, hi_cur, hi_prev, {NO_MARKING} from trend",
-        from_cube("cat_orig", "category", "originator"),
+        # k2: the reporting institute, or for public records (originator PUBLIC) the source's key
+        from_cube(
+            "cat_orig", "category", "case when originator = 'PUBLIC' then source_kind else originator end"
+        ),
         f"select 'heat', category, s, null, n, n_cur, n_prev, hi_cur, hi_prev, {NO_MARKING} from heat",
         from_cube("actor", "actor_type"),
         from_cube("severity", "severity"),
@@ -188,6 +194,7 @@ def _explorer_sql(where: str, grain: str, dim: Dimension) -> str:
     ctes = [
         "base as not materialized (select i.category, i.originator, i.severity, coalesce(i.actor_type, 'unknown') as actor_type, "
         "i.sectors, i.affected_system, i.developer, i.tlp, i.source, "
+        f"{source_sql('i')} as source_kind, "
         "list_contains(i.releasable_to, 'UK') as rel_uk, list_contains(i.releasable_to, 'AU') as rel_au, "
         f"date_trunc('{trunc}', i.occurred_on)::date as period, "
         "(i.occurred_on >= coalesce($x_cur_from, i.occurred_on)) as cur, "
@@ -196,7 +203,7 @@ def _explorer_sql(where: str, grain: str, dim: Dimension) -> str:
         f"trend as materialized (select period, v, {counts} from (select b.period, {trend_value} as v, "
         "b.cur, b.prev, b.severity from base b) group by all)",
         # Only the trend and the markings need the baseline rows read before the range.
-        f"cube as materialized (select category, originator, severity, actor_type, {counts} from base "
+        f"cube as materialized (select category, originator, source_kind, severity, actor_type, {counts} from base "
         "where cur or prev group by all)",
         "marks as materialized (select tlp, rel_uk, rel_au, source, count(*) as n, "
         "count(*) filter (cur) as n_cur from base group by all)",
@@ -285,7 +292,7 @@ def explorer_summary(
         totals=_totals(total, chart_grid, grain, start, min(last, today)),
         trend=_trend(parts.get("trend", []), set(chart_grid)),
         anomalies=_anomalies(total, parts.get("trend", []), base_grid, chart_grid, rule),
-        by_originator=_counted(parts.get("cat_orig", []), ("category", "originator"), _by_keys),
+        by_originator=_by_originator(parts.get("cat_orig", [])),
         heatmap=_counted(parts.get("heat", []), ("category", "sector"), _by_keys),
         actors=_ranked(parts.get("actor", []), "actor_type"),
         severities=severities,
@@ -371,6 +378,23 @@ def _anomalies(
             series.setdefault(str(r.k1), {})[r.period] = as_count(r.n)
     flagged = flag_grid(series, observed, rule)
     return flagged[flagged["period"].isin(pd.to_datetime(chart_grid))].reset_index(drop=True)
+
+
+def _by_originator(rows: list[ExplorerRow]) -> pd.DataFrame:
+    """Counts in the range by category and who reported them: UK and AU (institute reporting), and each public
+    source on its own (originator PUBLIC, `source` its key), so no comparison can count public data as UK or
+    AU."""
+    df = _counted(rows, ("category", "originator"), _by_keys)
+    institute = df["originator"].isin(("UK", "AU"))
+    source = df["originator"].where(~institute, INSTITUTE_REPORTING)
+    return pd.DataFrame(
+        {
+            "category": df["category"],
+            "originator": df["originator"].where(institute, "PUBLIC"),
+            "source": source,
+            "n": df["n"],
+        }
+    )
 
 
 def _by_keys(r: tuple[Any, ...]) -> Any:

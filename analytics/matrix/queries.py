@@ -13,7 +13,13 @@ Counting rules, written down because each is a choice:
   the parent or any sub-technique;
 - an incident technique is covered when a benchmark with visible results maps to it or to its parent, or — for a
   parent cited as such — to any of its sub-techniques. A gap incident cites at least one uncovered technique;
-- a technique retired by a later ATLAS release is not a cell (its incidents still count for the others).
+- the split by who reported counts UK and AU (institute reporting) and public sources (originator PUBLIC:
+  ATLAS case studies, AIID, ...) in three columns; public records are never UK or AU, and "UK − AU" compares
+  institute reporting only;
+- a technique retired by a later ATLAS release is not a cell (its incidents still count for the others), but an
+  incident citing a retired or unknown id is a gap incident (no evaluation mapped to the current taxonomy can
+  cover what ATLAS no longer defines), and each such id is listed in `flagged` so the analyst can re-map it.
+  Otherwise ATLAS retiring a technique would silently shrink the gaps.
 """
 
 from __future__ import annotations
@@ -54,14 +60,17 @@ COMPARE: dict[str, str] = {
 
 @dataclass(frozen=True)
 class MatrixData:
-    """One row per current technique (parents rolled up): technique_id, parent_id, incidents, uk, au,
-    benchmarks (list of benchmark names covering it), n_benchmarks, gap_incidents, covered."""
+    """One row per current technique (parents rolled up): technique_id, parent_id, incidents, uk, au, public
+    (public sources' incidents), benchmarks (list of benchmark names covering it), n_benchmarks,
+    gap_incidents, covered. `flagged`: one row per retired or unknown technique id cited by a matching
+    incident: technique_id, name, removed_in, status ('retired' | 'unknown'), incidents, uk, au, public."""
 
     cells: pd.DataFrame
     incidents: int  # incidents matching the filters
     with_techniques: int  # of which cite at least one technique
-    gap_incidents: int  # of which cite an uncovered technique
+    gap_incidents: int  # of which cite an uncovered technique (retired and unknown ids included)
     runs_marking: Marking = field(default_factory=lambda: Marking(rows=0))
+    flagged: pd.DataFrame = field(default_factory=lambda: _flagged_frame([]))
 
     @property
     def techniques_seen(self) -> int:
@@ -130,9 +139,10 @@ def recompute(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today:
     techs = taxonomy.techniques(con)
     cov = coverage(con, viewer)
     shown, covered = _coverage_by_technique(cov.data, techs)
-    uncovered = sorted(set(techs["id"].astype(str)) - covered)
+    # Gaps are what no evaluation covers among everything cited: current ids not covered, and every retired or
+    # unknown id (a semi-join against the covered ids, so an id ATLAS dropped cannot vanish from the gaps).
     where, params = f.sql_where(viewer, today)
-    params = {**params, "uncovered": uncovered}
+    params = {**params, "covered": sorted(covered), "current": sorted(techs["id"].astype(str))}
     levels = ", ".join(f"'{t}'" for t in TLP_LEVELS)
     # One statement: the visible incidents are read once (their marking comes from the same rows), joined to
     # their techniques once, and counted. Distinct-incident counts are only needed where one incident can cite
@@ -141,36 +151,42 @@ def recompute(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today:
     # semi-join against the uncovered ids rather than a list scan per row (1.3 s -> 1.15 s at 10M incidents).
     sql = f"""
         with vis as materialized (
-            select i.id, i.originator = 'UK' as uk, i.tlp, list_contains(i.releasable_to, 'UK') as rel_uk,
+            select i.id, i.originator as orig, i.tlp, list_contains(i.releasable_to, 'UK') as rel_uk,
                    list_contains(i.releasable_to, 'AU') as rel_au, i.source
             from incidents i where {where}
         ),
         hit as materialized (
-            select it.technique_id as tid, left(it.technique_id, 9) as pid, v.id, v.uk,
-                   it.technique_id in (select unnest($uncovered::varchar[])) as gap
+            select it.technique_id as tid, left(it.technique_id, 9) as pid, v.id, v.orig,
+                   it.technique_id not in (select unnest($covered::varchar[])) as gap
             from incident_techniques it join vis v on v.id = it.incident_id
         ),
         by_tid as materialized (
-            select tid, pid, count(*) as n, count(*) filter (uk) as n_uk, count(*) filter (gap) as n_gap
+            select tid, pid, count(*) as n, count(*) filter (orig = 'UK') as n_uk,
+                   count(*) filter (orig = 'AU') as n_au, count(*) filter (gap) as n_gap
             from hit group by tid, pid
         ),
         families as (select distinct pid from by_tid where tid <> pid),
         per_incident as (select id, bool_or(gap) as gap from hit group by id)
         select 'parent' as level, pid as technique_id, sum(n)::bigint as incidents, sum(n_uk)::bigint as uk,
-               sum(n_gap)::bigint as gap_incidents, null as m
+               sum(n_au)::bigint as au, sum(n_gap)::bigint as gap_incidents, null as m
         from by_tid where pid not in (select pid from families) group by pid
         union all
-        select 'parent', pid, count(*), count(*) filter (uk), count(*) filter (gap), null
-        from (select pid, id, bool_or(uk) as uk, bool_or(gap) as gap from hit
+        select 'parent', pid, count(*), count(*) filter (orig = 'UK'), count(*) filter (orig = 'AU'),
+               count(*) filter (gap), null
+        from (select pid, id, any_value(orig) as orig, bool_or(gap) as gap from hit
               where pid in (select pid from families) group by pid, id)
         group by pid
         union all
-        select 'sub', tid, n, n_uk, n_gap, null from by_tid where tid <> pid
+        select 'sub', tid, n, n_uk, n_au, n_gap, null from by_tid where tid <> pid
+        union all
+        -- retired or unknown ids as cited (not rolled up): flagged beside the matrix
+        select 'flagged', tid, n, n_uk, n_au, n_gap, null from by_tid
+        where tid not in (select unnest($current::varchar[]))
         union all
         -- totals ride in the same columns: incidents matching, incidents citing a technique, gap incidents,
         -- and, per source, what the marking of the matching incidents is made of (grouping by source first is
         -- much cheaper than collecting every row's source into one list)
-        select 'total', null, (select count(*) from vis), count(*), count(*) filter (gap),
+        select 'total', null, (select count(*) from vis), count(*), null, count(*) filter (gap),
                (select list(struct_pack(source := source, tlp := t, uk := uk, au := au, n := n))
                 from (select i.source, max(list_position([{levels}], i.tlp)) as t,
                              bool_and(i.rel_uk) as uk,
@@ -180,11 +196,13 @@ def recompute(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today:
     """
     counts = con.execute(sql, params).df()
     total = counts[counts["level"] == "total"].iloc[0]
-    counts = counts[counts["level"] != "total"].set_index("technique_id")
+    flagged = _flagged(con, counts[counts["level"] == "flagged"])
+    counts = counts[~counts["level"].isin(("total", "flagged"))].set_index("technique_id")
     cells = techs[["id", "parent_id"]].rename(columns={"id": "technique_id"}).copy()
-    for col in ("incidents", "uk", "gap_incidents"):
+    for col in ("incidents", "uk", "au", "gap_incidents"):
         cells[col] = cells["technique_id"].map(counts[col]).fillna(0).astype(int)
-    cells["au"] = cells["incidents"] - cells["uk"]
+    # an incident is reported by UK, by AU, or is a public source's (originator PUBLIC): never two of these
+    cells["public"] = cells["incidents"] - cells["uk"] - cells["au"]
     cells["benchmarks"] = cells["technique_id"].map(lambda t: shown.get(t, []))
     cells["n_benchmarks"] = cells["benchmarks"].map(len).astype(int)
     cells["covered"] = cells["technique_id"].isin(covered)
@@ -201,8 +219,39 @@ def recompute(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today:
         with_techniques=int(total["uk"]),
         gap_incidents=int(total["gap_incidents"]),
         runs_marking=cov.marking,
+        flagged=flagged,
     )
     return Scoped(data, marking)
+
+
+_FLAGGED_COLUMNS = ("technique_id", "name", "removed_in", "status", "incidents", "uk", "au", "public")
+
+
+def _flagged_frame(rows: list[tuple[object, ...]]) -> pd.DataFrame:
+    """The `flagged` frame's columns and types, also for none."""
+    df = pd.DataFrame(rows, columns=list(_FLAGGED_COLUMNS))
+    return df.astype({c: "int64" for c in ("incidents", "uk", "au", "public")})
+
+
+def _flagged(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> pd.DataFrame:
+    """Retired or unknown technique ids the matching incidents cite, most cited first, named from the
+    taxonomy when ATLAS once defined them (public reference data: no marking of its own)."""
+    if rows.empty:
+        return _flagged_frame([])
+    known = {
+        str(tid): (str(name), removed)
+        for tid, name, removed in con.execute(
+            "select id, name, removed_in from atlas_techniques where list_contains($ids::varchar[], id)",
+            {"ids": [str(t) for t in rows["technique_id"]]},
+        ).fetchall()
+    }
+    out: list[tuple[object, ...]] = []
+    for tid, n, uk, au in zip(rows["technique_id"], rows["incidents"], rows["uk"], rows["au"], strict=True):
+        name, removed = known.get(str(tid), ("", None))
+        status = "retired" if str(tid) in known else "unknown"
+        out.append((str(tid), name, removed, status, int(n), int(uk), int(au), int(n) - int(uk) - int(au)))
+    df = _flagged_frame(out)
+    return df.sort_values(["incidents", "technique_id"], ascending=[False, True], ignore_index=True)
 
 
 def technique_options(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:

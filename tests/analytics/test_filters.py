@@ -126,3 +126,53 @@ def test_previous_period_has_equal_length() -> None:
     assert prev is not None
     assert prev.date_range(TODAY) == (date(2026, 9, 22), date(2026, 10, 21))
     assert Filters().previous_period(TODAY) is None
+
+
+# -- source as a dimension (issue 15) ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sourced(store):
+    """Institute reporting of both institutes beside two public sources (originator PUBLIC, migration 008)."""
+    store.incident(id="uk", originator="UK", source="institute")
+    store.incident(id="au", originator="AU", source="institute")
+    store.incident(
+        id="uk_stix", originator="UK", source="stix"
+    )  # a partner bundle: still institute reporting
+    store.incident(id="aiid", originator="PUBLIC", source="aiid", tlp="CLEAR")
+    store.incident(id="atlas", originator="PUBLIC", source="atlas", tlp="CLEAR")
+    return store
+
+
+@pytest.mark.parametrize(
+    ("sources", "expected"),
+    [
+        ((), {"uk", "au", "uk_stix", "aiid", "atlas"}),
+        (("institute",), {"uk", "au", "uk_stix"}),
+        (("aiid",), {"aiid"}),
+        (("institute", "atlas"), {"uk", "au", "uk_stix", "atlas"}),
+    ],
+)
+def test_source_filter_separates_institute_reporting_from_each_public_source(
+    sourced, sources: tuple[str, ...], expected: set[str]
+) -> None:
+    assert _ids(sourced, Filters(sources=sources)) == expected
+
+
+def test_source_options_come_from_visible_rows_with_counts(sourced) -> None:
+    options = dict(incident_base.filter_options(sourced.cursor(), UK_ANALYST, TODAY)["sources"])
+    assert options == {"institute": 3, "aiid": 1, "atlas": 1}
+
+
+def test_source_filter_in_the_url_and_in_words() -> None:
+    f = Filters(sources=("institute", "aiid"))
+    assert f.to_query_params() == {"src": ["institute", "aiid"]}
+    assert Filters.from_query_params({"src": ["institute", "aiid"]}) == f
+    assert "source: Institute reporting, AI Incident Database" in f.describe(TODAY)
+
+
+def test_source_values_are_controlled_for_policymakers() -> None:
+    from tests.conftest import UK_POLICY
+
+    f = Filters(sources=("institute", "aiid", "stix", "anything typed"))
+    assert f.for_viewer(UK_POLICY).sources == ("institute", "aiid")

@@ -202,9 +202,9 @@ def test_last_90_days_for_the_uk_analyst(known) -> None:
         (pd.Timestamp(2026, 11, 1), "Jailbreak", 1),
     ]
     assert records(d.by_originator) == [
-        ("Jailbreak", "UK", 1),
-        ("Prompt injection", "AU", 1),
-        ("Prompt injection", "UK", 1),
+        ("Jailbreak", "UK", "institute", 1),
+        ("Prompt injection", "AU", "institute", 1),
+        ("Prompt injection", "UK", "institute", 1),
     ]
     assert records(d.heatmap) == [
         ("Jailbreak", "education", 1),
@@ -435,3 +435,115 @@ def test_export_holds_only_visible_rows_in_table_order(known) -> None:
     )
     assert capped.data["id"].tolist() == ["T-0008", "T-0004"]
     assert capped.marking.tlp == "GREEN"
+
+
+# -- source as a dimension (issue 15): public records are nobody's reporting ------------------------------------
+
+DISINFO, CYBER, JAILBREAK, UNMAPPED = (
+    "Disinformation campaign",
+    "AI-enabled cyber intrusion",
+    "Jailbreak",
+    "Unmapped",
+)
+
+
+@pytest.fixture
+def sourced(store):
+    """UK: 4 disinformation, 1 cyber; AU: 1 disinformation, 3 cyber, 1 jailbreak; AIID (public): 6 unmapped,
+    4 cyber. Institute reporting alone: disinformation +60 pts (UK 80% vs AU 20%) leads, cyber −40, jailbreak
+    −20. Counting AIID as UK would instead lead with "Unmapped +40" and shrink cyber to −27."""
+    day = date(2026, 10, 5)
+    for originator, source, category, n in (
+        ("UK", "institute", DISINFO, 4),
+        ("UK", "institute", CYBER, 1),
+        ("AU", "institute", DISINFO, 1),
+        ("AU", "institute", CYBER, 3),
+        ("AU", "institute", JAILBREAK, 1),
+        ("PUBLIC", "aiid", UNMAPPED, 6),
+        ("PUBLIC", "aiid", CYBER, 4),
+    ):
+        for _ in range(n):
+            store.incident(
+                originator=originator, source=source, category=category, occurred_on=day, tlp="CLEAR"
+            )
+    return store
+
+
+def test_uk_au_differences_count_institute_reporting_only(sourced) -> None:
+    from analytics.incidents import charts as incident_charts
+
+    d = summary(sourced, f=Filters())
+    diff = incident_charts.originator_differences(d.by_originator)
+    rows = [(r.category, r.uk, r.au, round(r.difference * 100, 1)) for r in diff.itertuples()]
+    assert rows == [(DISINFO, 4, 1, 60.0), (CYBER, 1, 3, -40.0), (JAILBREAK, 0, 1, -20.0)]
+    # public records are their own rows, named by source, never UK or AU
+    public = d.by_originator[d.by_originator["originator"] == "PUBLIC"]
+    assert sorted(zip(public["category"], public["source"], public["n"], strict=True)) == [
+        (CYBER, "aiid", 4),
+        (UNMAPPED, "aiid", 6),
+    ]
+    assert set(d.by_originator.loc[d.by_originator["originator"] != "PUBLIC", "source"]) == {"institute"}
+
+
+def test_the_originator_chart_draws_public_data_as_its_own_series(sourced) -> None:
+    from analytics.incidents import charts as incident_charts
+
+    fig = incident_charts.originator_chart(summary(sourced, f=Filters()).by_originator)
+    assert [t.name for t in fig.data] == [
+        "UK (5 incidents)",
+        "AU (5 incidents)",
+        "Public — AI Incident Database (10 incidents)",
+    ]
+    public = fig.data[2]
+    # a click on the public bar narrows to that source, not to an institute
+    assert list(public.customdata[list(public.y).index(UNMAPPED)]) == [
+        "categories",
+        UNMAPPED,
+        "sources",
+        "aiid",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sources", "incidents", "by_originator"),
+    [
+        ((), 20, {"UK": 5, "AU": 5, "PUBLIC": 10}),
+        (("institute",), 10, {"UK": 5, "AU": 5}),
+        (("aiid",), 10, {"PUBLIC": 10}),
+    ],
+)
+def test_the_source_filter_narrows_every_figure(sourced, sources, incidents, by_originator) -> None:
+    d = summary(sourced, f=Filters(sources=sources))
+    assert d.headline.incidents == incidents
+    assert int(d.totals["n"].sum()) == incidents
+    assert int(d.trend["n"].sum()) == incidents
+    assert int(d.severities["n"].sum()) == incidents
+    assert d.by_originator.groupby("originator")["n"].sum().to_dict() == by_originator
+    assert d.marking.rows == incidents
+
+
+def test_the_trend_can_be_split_by_source(sourced) -> None:
+    d = summary(sourced, f=Filters(), dimension="source")
+    assert d.trend.groupby("value")["n"].sum().to_dict() == {"institute": 10, "aiid": 10}
+
+
+def test_the_overview_split_by_institute_draws_public_sources_apart() -> None:
+    from analytics.incidents import charts as incident_charts
+
+    df = pd.DataFrame(
+        {
+            "originator": ["AU", "PUBLIC", "UK", "PUBLIC"],
+            "source": ["institute", "aiid", "institute", "atlas"],
+            "category": [CYBER, UNMAPPED, DISINFO, CYBER],
+            "incidents": [3, 6, 4, 2],
+        }
+    )
+    fig = incident_charts.category_by_originator_chart(df)
+    by_name = {t.name: dict(zip(t.y, t.x, strict=True)) for t in fig.data}
+    assert by_name["Reported by UK"][DISINFO] == 4 and by_name["Reported by UK"][UNMAPPED] == 0
+    assert by_name["Reported by AU"][CYBER] == 3
+    assert by_name["Public — AI Incident Database"][UNMAPPED] == 6
+    assert by_name["Public — MITRE ATLAS"][CYBER] == 2
+    # without source names, public records are still one series of their own, never UK or AU
+    fig = incident_charts.category_by_originator_chart(df.drop(columns="source"))
+    assert [t.name for t in fig.data] == ["Public sources", "Reported by AU", "Reported by UK"]

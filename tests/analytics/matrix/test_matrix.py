@@ -91,7 +91,8 @@ def test_uk_analyst_gaps_and_counts(store) -> None:
     # gaps: poisoning (2 incidents, one strict) and agent tool invocation; nothing else
     gaps = {t: c["gap_incidents"] for t, c in cells.items() if c["gap_incidents"]}
     assert gaps == {"AML.T0020": 2, "AML.T0053": 1}
-    assert d.gap_incidents == 3
+    # and the incident citing the retired AML.T0046: no current evaluation can cover it (issue 15)
+    assert d.gap_incidents == 4
     assert d.techniques_seen == 4
     assert result.marking.tlp == "AMBER+STRICT" and result.marking.rows == 8
     assert d.runs_marking.tlp == "AMBER+STRICT"
@@ -106,7 +107,7 @@ def test_au_analyst_sees_other_gaps(store) -> None:
     assert cells["AML.T0054"]["n_benchmarks"] == 0
     gaps = {t: c["gap_incidents"] for t, c in cells.items() if c["gap_incidents"]}
     assert gaps == {"AML.T0020": 1, "AML.T0053": 1, "AML.T0054": 1}
-    assert result.data.gap_incidents == 3
+    assert result.data.gap_incidents == 4  # with the one citing the retired AML.T0046
     assert result.marking.tlp == "GREEN" and result.marking.rows == 7
     assert result.data.runs_marking.tlp == "GREEN"
 
@@ -194,3 +195,40 @@ def test_marking_equals_the_foundation_rule(store, viewer, f: Filters) -> None:
     store.incident(source="atlas", tlp="RED", named_recipients=[viewer.email], techniques=["AML.T0020"])
     got = matrix.recompute(store.cursor(), viewer, f, TODAY).marking
     assert got == incident_base.marking_of(store.cursor(), viewer, f, TODAY)
+
+
+# -- issue 15: public records are their own split; retired and unknown techniques are flagged gaps ---------------
+
+
+def test_the_split_counts_public_records_apart_from_uk_and_au(store) -> None:
+    seed(store)
+    for _ in range(3):
+        store.incident(originator="PUBLIC", source="aiid", tlp="CLEAR", techniques=["AML.T0054"])
+    store.incident(originator="PUBLIC", source="atlas", tlp="CLEAR", techniques=["AML.T0051.000"])
+    cells = _cells(matrix.recompute(store.cursor(), UK_ANALYST, LAST_12M, TODAY))
+    jailbreak = cells["AML.T0054"]
+    assert (jailbreak["incidents"], jailbreak["uk"], jailbreak["au"], jailbreak["public"]) == (4, 0, 1, 3)
+    # a parent rolls up public records of its sub-techniques too, and counts each incident once
+    injection = cells["AML.T0051"]
+    assert (injection["incidents"], injection["uk"], injection["au"], injection["public"]) == (3, 1, 1, 1)
+    # the source filter keeps only institute reporting
+    institute = _cells(
+        matrix.recompute(store.cursor(), UK_ANALYST, Filters(preset="12m", sources=("institute",)), TODAY)
+    )
+    assert (institute["AML.T0054"]["incidents"], institute["AML.T0054"]["public"]) == (1, 0)
+
+
+def test_retired_and_unknown_techniques_are_flagged_gaps(store) -> None:
+    ids = seed(store)  # "retired" cites AML.T0046, retired in ATLAS 5.7.0
+    unknown = store.incident(originator="AU", techniques=["AML.T0999"])
+    result = matrix.recompute(store.cursor(), UK_ANALYST, LAST_12M, TODAY)
+    d = result.data
+    # poisoning (2) and agent tool invocation (1), plus the incidents citing a retired and an unknown id
+    assert d.gap_incidents == 5
+    flagged = {r["technique_id"]: r for r in d.flagged.to_dict("records")}
+    assert set(flagged) == {"AML.T0046", "AML.T0999"}
+    assert (flagged["AML.T0046"]["status"], flagged["AML.T0046"]["removed_in"]) == ("retired", "5.7.0")
+    assert flagged["AML.T0046"]["name"] == "Spamming AI System with Chaff Data"
+    assert (flagged["AML.T0999"]["status"], flagged["AML.T0999"]["incidents"]) == ("unknown", 1)
+    assert flagged["AML.T0999"]["au"] == 1 and flagged["AML.T0046"]["uk"] == 1
+    assert ids["retired"] and unknown
