@@ -241,12 +241,17 @@ def originators_tab(data: ExplorerData) -> None:
     by_orig = data.by_originator
     left, right = st.columns([3, 2])
     with left:
-        st.markdown("**Each institute's incidents by category** (share of its own total)")
+        st.markdown(
+            "**Each institute's incidents by category** (share of its own total; each public source apart)"
+        )
         clickable(incident_charts.originator_chart(by_orig), "originators", data.marking)
     with right:
-        st.markdown("**Where their pictures differ most**")
-        if set(by_orig["originator"]) != {"UK", "AU"}:
-            st.caption("Only one institute's incidents match these filters; there is nothing to compare.")
+        st.markdown("**Where their pictures differ most** (UK − AU, institute reporting only)")
+        if not {"UK", "AU"} <= set(by_orig["originator"]):
+            st.caption(
+                "The incidents matching these filters are not reported by both institutes; there is nothing "
+                "to compare. " + incident_charts.COMPARISON_SCOPE
+            )
             return
         diff = incident_charts.originator_differences(by_orig)
         st.dataframe(
@@ -271,7 +276,8 @@ def originators_tab(data: ExplorerData) -> None:
             st.caption(
                 f"{len(small)} of these differences could be chance (|z| < 2 in a two-proportion test)."
             )
-        st.caption("Click a bar to narrow the filters to that institute and category.")
+        st.caption(incident_charts.COMPARISON_SCOPE)
+        st.caption("Click a bar to narrow the filters to that institute (or public source) and category.")
 
 
 def breakdowns_tab(data: ExplorerData) -> None:

@@ -22,6 +22,7 @@ from analytics.access.roles import RECORD_READERS
 from analytics.access.viewer import Viewer
 from analytics.export import table as table_export
 from analytics.filters import Filters
+from analytics.incidents.charts import COMPARISON_SCOPE
 from analytics.links import queries as links
 from analytics.matrix import charts as matrix_charts
 from analytics.matrix import queries as matrix
@@ -133,12 +134,45 @@ def _headline(data: MatrixData) -> None:
     m4.metric(
         "Gap incidents",
         f"{data.gap_incidents:,}",
-        help="Incidents citing a technique that no benchmark with results you can see covers.",
+        help="Incidents citing a technique that no benchmark with results you can see covers, including "
+        "those citing an ATLAS id retired by a later release or unknown to this store's taxonomy.",
     )
+    _flagged(data)
+
+
+def _flagged(data: MatrixData) -> None:
+    """Retired or unknown technique ids the matching incidents cite: counted as gaps, listed so an analyst can
+    map them onto current techniques (they have no cell in the current matrix)."""
+    flagged = data.flagged
+    if flagged.empty:
+        return
+    st.warning(
+        f"{int(flagged['incidents'].sum()):,} citations of {len(flagged):,} ATLAS technique ids that are retired "
+        "or unknown to this store's taxonomy: they have no cell, and their incidents count as gap incidents "
+        "(no evaluation can cover a technique ATLAS no longer defines).",
+        icon=":material/flag:",
+    )
+    with st.expander("Retired and unknown technique ids", icon=":material/flag:"):
+        st.dataframe(
+            flagged,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "technique_id": "Technique id",
+                "name": "Name (when ATLAS defined it)",
+                "removed_in": "Retired in ATLAS",
+                "status": "Status",
+                "incidents": st.column_config.NumberColumn("Incidents", format="%d"),
+                "uk": st.column_config.NumberColumn("UK", format="%d"),
+                "au": st.column_config.NumberColumn("AU", format="%d"),
+                "public": st.column_config.NumberColumn("Public sources", format="%d"),
+            },
+        )
 
 
 def _heatmaps(data: MatrixData, tax: Taxonomy, choice: Choice, shown: Marking) -> Any:
-    """The matrix (two side by side when comparing institutes) and its slide; returns the click, if any."""
+    """The matrix (UK, AU and public sources apart when comparing who reported) and its slide; returns the
+    click, if any."""
     layout = matrix_charts.matrix_layout(tax.tactics, tax.techniques, choice.expanded)
     if tax.tactics.empty or not layout:
         empty_state("No ATLAS taxonomy in this store yet: import it with `python -m analytics import atlas`.")
@@ -148,19 +182,24 @@ def _heatmaps(data: MatrixData, tax: Taxonomy, choice: Choice, shown: Marking) -
     cells = data.cells
     figures: list[tuple[go.Figure, str]] = []  # figure, chart key
     if choice.mode == "incidents" and choice.compare == "separate":
-        top = int(max(cells["uk"].max(), cells["au"].max(), 1))
+        top = int(max(cells["uk"].max(), cells["au"].max(), cells["public"].max(), 1))
         st.caption(matrix_charts.MODE_LEGENDS["separate"])
-        for inst, column in (("UK", "uk"), ("AU", "au")):
+        st.caption(COMPARISON_SCOPE)
+        # Public sources are a matrix of their own, never part of UK or AU (drawn only when any match).
+        splits = [("UK", "Reported by UK", "UK incidents"), ("AU", "Reported by AU", "AU incidents")]
+        if int(cells["public"].sum()):
+            splits.append(("public", "Public sources", "public incidents"))
+        for key, title, value_label in splits:
             fig = matrix_charts.matrix_heatmap(
                 layout,
                 tactic_names,
-                dict(zip(cells["technique_id"], cells[column], strict=True)),
+                dict(zip(cells["technique_id"], cells[key.lower()], strict=True)),
                 mode="incidents",
-                title=f"Reported by {inst}",
-                value_label=f"{inst} incidents",
+                title=title,
+                value_label=value_label,
                 max_count=top,
             )
-            figures.append((fig, f"mx_chart_{inst}"))
+            figures.append((fig, f"mx_chart_{key}"))
     elif choice.mode == "incidents" and choice.compare == "difference":
         pairs = {
             t: (int(u), int(a))
@@ -168,6 +207,7 @@ def _heatmaps(data: MatrixData, tax: Taxonomy, choice: Choice, shown: Marking) -
         }
         fig = matrix_charts.matrix_heatmap(layout, tactic_names, {}, mode="difference", diverging=pairs)
         st.caption(matrix_charts.MODE_LEGENDS["difference"])
+        st.caption(COMPARISON_SCOPE)
         figures.append((fig, "mx_chart"))
     else:
         column = {"incidents": "incidents", "coverage": "n_benchmarks", "gaps": "gap_incidents"}[choice.mode]

@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 
 from analytics.access.markings import INSTITUTES
 from analytics.charts import ORIGINATOR_COLOURS, style_figure
+from analytics.filters import source_label
 from analytics.periods import period_end
 from analytics.sources import PUBLIC_ORIGINATOR, PUBLIC_SOURCES, public_source
 from analytics.vocab import SEVERITY_LABELS
@@ -85,6 +86,10 @@ def top_values(df: pd.DataFrame, col: str = "value", limit: int = 8) -> list[str
 def _value_label(value: str, dimension: str) -> str:
     if dimension == "severity" and value.isdigit():
         return f"{value} {SEVERITY_LABELS.get(int(value), '')}".strip()
+    if dimension == "source":
+        return source_label(value)
+    if dimension == "originator" and value == PUBLIC_ORIGINATOR:
+        return "Public sources"
     return value
 
 
@@ -198,6 +203,14 @@ def _trend_layout(fig: go.Figure, totals: pd.DataFrame, labels: list[str], grain
     if int(totals["n"].max() if len(totals) else 0) <= 8:
         fig.update_yaxes(dtick=1)  # counts are whole incidents: no 0.2 ticks on a small chart
     return fig
+
+
+# What every UK–AU comparison counts, said under each one (explorer, overview, matrix).
+COMPARISON_SCOPE = (
+    "UK and AU count institute reporting only: public sources (ATLAS case studies, the AI Incident Database "
+    "and other public data, 'Reported by PUBLIC') are never counted as either institute; and of the "
+    "partner's reporting, only records releasable to you."
+)
 
 
 def originator_differences(by_originator: pd.DataFrame, limit: int = 5) -> pd.DataFrame:

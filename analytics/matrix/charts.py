@@ -38,9 +38,12 @@ MODE_LEGENDS: dict[str, str] = {
     "coverage": "Benchmarks with results you can see that are mapped to each technique (a parent counts its "
     "sub-techniques' benchmarks). Click a cell for its detail.",
     "gaps": "Red: techniques seen in incidents in this period that no evaluation you can see covers (number of "
-    "such incidents). Green: seen and covered. Grey: not seen.",
-    "separate": "Incidents reported by UK (above) and by AU (below), on one colour scale.",
-    "difference": "Each cell: incidents reported by UK · by AU. Blue: UK reported more; amber: AU reported more.",
+    "such incidents). Green: seen and covered. Grey: not seen. Incidents citing a retired or unknown ATLAS id "
+    "are gaps too, listed under the matrix.",
+    "separate": "Incidents reported by UK, by AU, and (last, when any match) from public sources such as "
+    "ATLAS case studies and the AI Incident Database, on one colour scale. Public records are never UK or AU.",
+    "difference": "Each cell: incidents reported by UK · by AU (institute reporting only: public sources are "
+    "not counted). Blue: UK reported more; amber: AU reported more.",
 }
 
 

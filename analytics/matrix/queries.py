@@ -52,8 +52,8 @@ MODES: dict[str, str] = {
     "gaps": "Gaps",
 }
 COMPARE: dict[str, str] = {
-    "combined": "Both institutes",
-    "separate": "UK and AU side by side",
+    "combined": "All reporting (as filtered)",
+    "separate": "UK, AU and public sources apart",
     "difference": "Difference (UK − AU)",
 }
 

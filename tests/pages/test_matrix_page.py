@@ -122,3 +122,55 @@ def test_analyst_adds_a_mapping_from_the_page(own_db, tmp_path: Path) -> None:
     at.radio(key="mx_mode").set_value("coverage").run()
     cells = _cells(figure_spec(at.get("plotly_chart")[0]))
     assert cells["AML.T0088"] == "1 benchmark with results"
+
+
+def _add_public_and_retired(path: Path) -> None:
+    """Public records (originator PUBLIC) citing a demo technique, and incidents citing a retired and an
+    unknown ATLAS id."""
+    from datetime import date
+
+    with open_store(path).transaction() as con:
+        con.execute(
+            "insert into atlas_techniques (id, name, removed_in) values ('AML.T0046', 'Spamming with chaff', '5.7.0')"
+        )
+        rows = [
+            ("PUB-1", "PUBLIC", "aiid", "AML.T0054"),
+            ("PUB-2", "PUBLIC", "aiid", "AML.T0054"),
+            ("RET-1", "UK", "institute", "AML.T0046"),
+            ("UNK-1", "AU", "institute", "AML.T9998"),
+        ]
+        for rid, originator, source, technique in rows:
+            con.execute(
+                "insert into incidents (id, title, occurred_on, originator, source, category, severity, tlp, "
+                "releasable_to) values (?, ?, ?, ?, ?, 'Jailbreak', 3, 'CLEAR', ['AU', 'UK'])",
+                [rid, f"Fixture {rid}", date(2026, 10, 1), originator, source],
+            )
+            con.execute("insert into incident_techniques values (?, ?)", [rid, technique])
+
+
+def test_the_split_draws_public_sources_apart_and_says_what_it_counts(own_db, tmp_path: Path) -> None:
+    _add_public_and_retired(tmp_path / "matrix-page.duckdb")
+    at = own_db("analyst@uk.example", page=PAGE)
+    at.selectbox(key="mx_compare").set_value("separate").run()
+    assert not at.exception, [e.message for e in at.exception]
+    figures = [figure_spec(c) for c in at.get("plotly_chart")]
+    assert [f["layout"]["title"]["text"] for f in figures] == [
+        "Reported by UK",
+        "Reported by AU",
+        "Public sources",
+    ]
+    assert _cells(figures[2])["AML.T0054"] == "2 public incidents"
+    assert any("institute reporting only" in c.value for c in at.caption)
+
+
+def test_retired_and_unknown_technique_ids_are_flagged_as_gaps(own_db, tmp_path: Path) -> None:
+    _add_public_and_retired(tmp_path / "matrix-page.duckdb")
+    at = own_db("analyst@uk.example", page=PAGE)
+    at.radio(key="mx_mode").set_value("gaps").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("retired or unknown" in w.value for w in at.warning)
+    flagged = next(d.value for d in at.dataframe if "removed_in" in d.value.columns)
+    assert dict(zip(flagged["technique_id"], flagged["status"], strict=True)) == {
+        "AML.T0046": "retired",
+        "AML.T9998": "unknown",
+    }
