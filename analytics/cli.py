@@ -88,7 +88,7 @@ def _restore(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from analytics.access.markings import normalise_tlp, parse_releasable
-    from analytics.ingest import ImportRefused, available_importers
+    from analytics.ingest import ImportRefused, available_importers, refuse_unknown_options
     from analytics.store.database import StoreLocked
 
     importers = available_importers()
@@ -100,7 +100,15 @@ def _import(args: argparse.Namespace) -> int:
     db = Path(args.db) if args.db else db_path_from_env()
     tlp = normalise_tlp(args.tlp) if args.tlp else None
     releasable = parse_releasable(args.releasable) if args.releasable else None
-    extra = import_options(args)
+    try:
+        extra = import_options(args)
+        refuse_unknown_options(args.kind, importers[args.kind], extra)
+    except ImportRefused as e:
+        print(f"refused: {e}", file=sys.stderr)
+        return 2
+    if not args.create and not db.exists() and not Path(f"{db}.wal").exists():
+        # A mistyped --db must not leave an empty store behind (and an import into it would write nowhere useful).
+        raise FileNotFoundError(f"store {db} does not exist; give --create to make a new store there")
     try:
         if args.inbox:
             raise StoreLocked("hand-over requested with --inbox")
@@ -111,13 +119,7 @@ def _import(args: argparse.Namespace) -> int:
         return _hand_over(args, db, path, tlp, releasable)
     try:
         report = importers[args.kind](
-            store,
-            path,
-            actor=args.actor,
-            institute=args.institute,
-            tlp=tlp,
-            releasable=releasable,
-            **{k: v for k, v in extra.items() if v},
+            store, path, actor=args.actor, institute=args.institute, tlp=tlp, releasable=releasable, **extra
         )
     except ImportRefused as e:
         print(f"refused: {e}", file=sys.stderr)
@@ -130,13 +132,47 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pairs(flag: str, values: list[str] | None) -> dict[str, str]:
+    """NAME=VALUE flags (--map SOURCE=FIELD, --set FIELD=VALUE) as a dict, refusing a malformed one or a name
+    given twice in one line naming it."""
+    from analytics.ingest import ImportRefused
+
+    out: dict[str, str] = {}
+    for raw in values or []:
+        name, sep, value = raw.rpartition("=") if flag == "--map" else raw.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            what = "SOURCE=FIELD" if flag == "--map" else "FIELD=VALUE"
+            raise ImportRefused(f"{flag} {raw}: expected {what}")
+        if name.strip() in out:
+            raise ImportRefused(f"{flag} {raw}: {name.strip()!r} is given twice")
+        out[name.strip()] = value.strip()
+    return out
+
+
 def import_options(args: argparse.Namespace) -> dict[str, object]:
-    """The importer's options from the CLI's, built once: the direct import and the hand-over to the running
-    dashboard both use this, so the dashboard imports with every option the CLI was given (`inbox.TABULAR_OPTIONS`
-    lists them; tests/security/test_inbox_privacy.py checks them against the parser)."""
-    if args.kind not in ("csv", "json", "jsonl"):
-        return {}
-    return {"target": args.records, "source_key": args.source, "only_valid": bool(args.only_valid)}
+    """The importer's options (ingest.IMPORT_OPTIONS) from the CLI's, built once and only those given: the
+    direct import and the hand-over to the running dashboard both use this, so the dashboard imports with every
+    option the CLI was given (tests/security/test_inbox_privacy.py checks them against the parser). A mapping
+    file (--mapping) comes first; --map, --set, --records and --source given on the command line win over it."""
+    from analytics.ingest import ImportRefused
+    from analytics.ingest.tabular.mapping import read_mapping_file
+
+    spec = read_mapping_file(args.mapping) if args.mapping else None
+    mapping = {**(spec.mapping if spec else {}), **_pairs("--map", args.map)}
+    constants = {**(spec.constants if spec else {}), **_pairs("--set", args.set)}
+    recipients = [r.strip().lower() for r in (args.recipients or "").split(",") if r.strip()]
+    if args.recipients is not None and not recipients:
+        raise ImportRefused("--recipients: give the named recipients' emails, comma-separated")
+    options: dict[str, object] = {
+        "target": args.records or (spec.target if spec else None),
+        "source_key": args.source or (spec.source if spec else None),
+        "mapping": mapping,
+        "constants": constants,
+        "recipients": recipients,
+        "only_valid": bool(args.only_valid),
+        "update": bool(args.update),
+    }
+    return {k: v for k, v in options.items() if v}
 
 
 def _hand_over(
@@ -176,24 +212,20 @@ def _precheck(
     """What can be checked without the store (it is locked): the file itself, its mapping and markings."""
     if kind in ("csv", "json", "jsonl"):
         from analytics.ingest import ImportRefused
-        from analytics.ingest.tabular.commit import refusal_text
-        from analytics.ingest.tabular.mapping import auto_mapping, detect_target
-        from analytics.ingest.tabular.read import read_path
-        from analytics.ingest.tabular.validate import validate
+        from analytics.ingest.tabular.commit import plan_file, refusal_text
         from analytics.store.database import Store
 
-        tf = read_path(path)
-        target = args.records or detect_target(tf.columns)
+        options = import_options(args)
+        options.pop("only_valid", None)
         scratch = Store(":memory:")  # an empty store with the schema, for the id checks
         try:
-            plan = validate(
+            plan = plan_file(
                 scratch.cursor(),
-                tf,
-                target=target,
-                mapping=auto_mapping(tf.columns, target),
+                path,
                 institute=args.institute,
                 tlp=tlp,
                 releasable=releasable,
+                **options,  # type: ignore[arg-type]
             )
         finally:
             scratch.close()
@@ -211,18 +243,47 @@ def _precheck(
 
 
 def _export_stix(args: argparse.Namespace) -> int:
+    from analytics.export import partners
     from analytics.export.stix import export_for_partner
 
     store = open_store(Path(args.db) if args.db else db_path_from_env())
-    export = export_for_partner(store, args.partner, actor=args.actor)
+    if args.person:  # TLP:RED for one named person, never a partner's bundle (analytics/export/partners.py)
+        export = partners.export_for_person(store, args.person, actor=args.actor)
+    else:
+        export = export_for_partner(store, args.partner, actor=args.actor)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
     tmp.write_bytes(export.to_bytes())
     tmp.replace(out)
-    print(
-        f"{out}: {export.counts['incidents']} incidents for {export.partner}, marked {export.marking.label}"
-    )
+    to = args.person.strip().lower() if args.person else export.partner
+    print(f"{out}: {export.counts['incidents']} incidents for {to}, marked {export.marking.label}")
+    if export.withheld is not None and export.withheld.total:
+        print("withheld: " + "; ".join(export.withheld.lines()))
+    return 0
+
+
+def _export_ceiling(args: argparse.Namespace) -> int:
+    from analytics.export import partners
+
+    store = open_store(Path(args.db) if args.db else db_path_from_env())
+    if args.partner and args.tlp:
+        partners.set_ceiling(store, args.partner, args.tlp, actor=args.actor)
+    elif args.partner or args.tlp:
+        raise ValueError("give both --for and --tlp to set a ceiling, or neither to list them")
+    for c in partners.ceilings(store.cursor()):
+        who = f"set by {c.set_by} at {c.set_at:%Y-%m-%d %H:%M}" if c.set_by else "(default)"
+        print(f"{c.partner}: TLP:{c.max_tlp} {who}")
+    return 0
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from analytics.sync.taxii import sync_partner
+
+    store = open_store(Path(args.db) if args.db else db_path_from_env())
+    report = sync_partner(store, args.partner, actor=args.actor)
+    for line in report.lines():
+        print(line)
     return 0
 
 
@@ -311,10 +372,53 @@ def build_parser() -> argparse.ArgumentParser:
         "--records", choices=["incidents", "eval_runs"], help="csv/json: what the rows are (default: guess)"
     )
     i.add_argument(
-        "--source", help="csv/json: source name for the saved column mapping (default: from file name)"
+        "--source",
+        metavar="NAME",
+        help="where the records come from: stored as their source (csv/json: default 'spreadsheet') and the "
+        "name the column mapping is remembered under. A public source key (atlas, aiid, epoch, avid, garak, "
+        "jailbreakbench) makes the records PUBLIC, whoever imports them: TLP:CLEAR unless --tlp raises it, "
+        "never AMBER+STRICT or RED",
+    )
+    i.add_argument(
+        "--map",
+        action="append",
+        metavar="SOURCE=FIELD",
+        help="csv/json: take FIELD from the column SOURCE, or from a path into nested JSON "
+        "(impact.avid.risk_domain, metrics[0].detection); repeat for each field. Wins over the saved mapping",
+    )
+    i.add_argument(
+        "--mapping",
+        metavar="FILE",
+        help="csv/json: a mapping file as the Data page saves it (Column mapping > Download); --map, --set, "
+        "--records and --source given here win over it",
+    )
+    i.add_argument(
+        "--set",
+        action="append",
+        metavar="FIELD=VALUE",
+        help="a constant for every record (e.g. --set category=Jailbreak --set severity=3); csv/json: any "
+        "field no column gives",
+    )
+    i.add_argument(
+        "--recipients",
+        metavar="EMAILS",
+        help="named recipients (comma-separated emails) for TLP:RED records that name none",
     )
     i.add_argument(
         "--only-valid", action="store_true", help="csv/json: import the valid rows, reject the rest"
+    )
+    i.add_argument(
+        "--update",
+        action="store_true",
+        help="refresh: a record already stored (same id, same originator) is replaced when it changed, "
+        "including its marking (audited, the old version kept for undo); reports added/updated/unchanged. "
+        "Without it, a stored id is refused (csv/json) or left as it is (inspect, epoch), and a different "
+        "marking is reported",
+    )
+    i.add_argument(
+        "--create",
+        action="store_true",
+        help="make a new store at --db if there is none (without it, a store that does not exist is refused)",
     )
     i.add_argument("--inbox", action="store_true", help="hand the file to the running dashboard's inbox")
     i.add_argument(
@@ -323,13 +427,32 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(fn=_import)
 
     x = sub.add_parser("export-stix", help="write a STIX 2.1 bundle of the records releasable to a partner")
-    x.add_argument(
-        "--for", dest="partner", required=True, choices=["UK", "AU"], help="the receiving institute"
+    to = x.add_mutually_exclusive_group(required=True)
+    to.add_argument("--for", dest="partner", choices=["UK", "AU"], help="the receiving institute")
+    to.add_argument(
+        "--for-person", dest="person", help="one named person (email): the TLP:RED records naming them"
     )
     x.add_argument("--out", required=True, help="bundle file to write")
     x.add_argument("--db", help="store path (default: THREAT_DB or data/threats.duckdb)")
     x.add_argument("--actor", default="cli", help="who is exporting, for the audit log")
     x.set_defaults(fn=_export_stix)
+
+    xc = sub.add_parser(
+        "export-ceiling", help="list, or set, the highest TLP that may leave in a bundle for each partner"
+    )
+    xc.add_argument("--for", dest="partner", help="the receiving institute (UK or AU)")
+    xc.add_argument("--tlp", help="CLEAR, GREEN or AMBER (RED and AMBER+STRICT never leave in a bundle)")
+    xc.add_argument("--db", help="store path (default: THREAT_DB or data/threats.duckdb)")
+    xc.add_argument("--actor", default="cli", help="who is setting it, for the audit log")
+    xc.set_defaults(fn=_export_ceiling)
+
+    sy = sub.add_parser(
+        "sync", help="TAXII 2.1 with a partner: pull their new objects, push ours (docs/exchange.md)"
+    )
+    sy.add_argument("--partner", required=True, choices=["UK", "AU"], help="the partner institute")
+    sy.add_argument("--db", help="store path (default: THREAT_DB or data/threats.duckdb)")
+    sy.add_argument("--actor", default="cli", help="who is syncing, for the audit log")
+    sy.set_defaults(fn=_sync)
 
     ib = sub.add_parser(
         "inbox", help="import files handed over to the inbox (or list them while the app runs)"

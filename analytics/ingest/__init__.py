@@ -1,8 +1,17 @@
 """Importers, one module per format. Every import is one transaction: all rows or none.
 
-Each importer has the signature `import_<kind>(store, path, *, actor, institute, tlp, releasable) -> ImportReport`
-and raises `ImportRefused` (a message naming the file, row or field) for bad input, leaving the store unchanged.
-The CLI finds importers through `IMPORTERS`.
+Each importer has the signature `import_<kind>(store, path, *, actor, institute, tlp, releasable, **options)
+-> ImportReport` and raises `ImportRefused` (a message naming the file, row or field) for bad input, leaving the
+store unchanged. The CLI finds importers through `IMPORTERS`.
+
+`options` are the generic import flags, one keyword each (`IMPORT_OPTIONS`); an importer declares, as keyword
+parameters, only those it honours, and the CLI refuses a flag the importer does not declare (one line, exit 2)
+instead of ignoring it: `target` (--records), `source_key` (--source), `mapping` (--map/--mapping),
+`constants` (--set), `recipients` (--recipients), `only_valid` (--only-valid), `update` (--update).
+
+Provenance: `public_origin(source_key)` is the one rule that makes an import's records PUBLIC: a registered
+public source key (analytics/sources.py) means originator/institute PUBLIC whoever imports, TLP:CLEAR unless a
+higher TLP is chosen, never AMBER+STRICT or RED, releasable to both institutes (`public_marking`).
 
 `load_json` is the one way an importer parses JSON it was handed: nesting deeper than `MAX_JSON_DEPTH` is refused
 in one line naming the file, instead of exhausting Python's stack (a few hundred KB of brackets did).
@@ -11,14 +20,18 @@ in one line naming the file, instead of exhausting Python's stack (a few hundred
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
+import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from analytics.sources import PublicSource, public_source
 
 
 class ImportRefused(ValueError):
@@ -78,6 +91,103 @@ def importer_institute(viewer: Any, institute: str | None) -> str | None:
     return institute
 
 
+IMPORT_OPTIONS: dict[str, str] = {
+    "target": "--records",
+    "source_key": "--source",
+    "mapping": "--map/--mapping",
+    "constants": "--set",
+    "recipients": "--recipients",
+    "only_valid": "--only-valid",
+    "update": "--update",
+}
+
+
+def importer_options(fn: Callable[..., Any]) -> frozenset[str]:
+    """The generic options (IMPORT_OPTIONS) an importer declares as keyword parameters."""
+    params = inspect.signature(fn).parameters
+    return frozenset(k for k in IMPORT_OPTIONS if k in params)
+
+
+def refuse_unknown_options(kind: str, fn: Callable[..., Any], options: Mapping[str, Any]) -> None:
+    """A flag the importer does not honour is refused in one line, never silently ignored."""
+    unused = [IMPORT_OPTIONS[k] for k, v in options.items() if v and k not in importer_options(fn)]
+    if unused:
+        raise ImportRefused(f"import {kind} does not take {', '.join(unused)}")
+
+
+def clean_options(options: Mapping[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
+    """The options of a hand-over manifest (written by the CLI, read back by the dashboard) that the importer
+    declares (`allowed`), each of its expected type and size; anything else is dropped, never passed on."""
+
+    def names(value: Any) -> dict[str, str] | None:
+        if not isinstance(value, dict) or len(value) > 500:
+            return None
+        ok = all(
+            isinstance(k, str) and isinstance(v, str) and len(k) <= 300 and len(v) <= 500
+            for k, v in value.items()
+        )
+        return dict(value) if ok and value else None
+
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        if key not in allowed:
+            continue
+        if key == "target" and value in ("incidents", "eval_runs"):
+            out[key] = value
+        elif key == "source_key" and isinstance(value, str) and value.strip():
+            try:
+                out[key] = source_name(value[:100])
+            except ImportRefused:
+                continue
+        elif key in ("mapping", "constants") and names(value):
+            out[key] = names(value)
+        elif key == "recipients" and isinstance(value, list) and 0 < len(value) <= 50:
+            out[key] = [str(v)[:200] for v in value if isinstance(v, str)]
+        elif key in ("only_valid", "update") and value is True:
+            out[key] = True
+    return out
+
+
+def public_origin(source_key: str | None) -> PublicSource | None:
+    """The registered public source an import's records come from (their originator is then PUBLIC whoever
+    imports them), or None for an institute's own reporting. The one place that rule is decided: the tabular
+    importer, the dedicated public importers and STIX all ask here."""
+    return public_source(source_key.strip().lower()) if source_key else None
+
+
+def public_marking(
+    source: PublicSource, tlp: str | None, releasable: Sequence[str] | None
+) -> tuple[str, list[str]]:
+    """The marking of a public source's records: TLP:CLEAR unless a higher TLP is chosen, releasable to both
+    institutes unless narrowed; never AMBER+STRICT (an originating institute's own) or RED (named people)."""
+    from analytics.access.markings import INSTITUTES, normalise_tlp, parse_releasable
+
+    try:
+        level = normalise_tlp(tlp) if tlp else "CLEAR"
+        rel = sorted(parse_releasable(releasable)) if releasable else sorted(INSTITUTES)
+    except ValueError as e:
+        raise ImportRefused(str(e)) from None
+    if level in ("AMBER+STRICT", "RED"):
+        raise ImportRefused(
+            f"{source.name} is a public source: its records are never TLP:{level} (CLEAR, GREEN or AMBER)"
+        )
+    return level, rel
+
+
+SOURCE_NAME = re.compile(r"[a-z0-9][a-z0-9 ._-]{0,99}")
+
+
+def source_name(raw: str | None) -> str | None:
+    """A --source value as stored in incidents.source / eval_runs.source: lower-cased and stripped; refused
+    (one line) unless letters, digits, spaces and . _ - (at most 100)."""
+    if raw is None or not raw.strip():
+        return None
+    name = raw.strip().lower()
+    if not SOURCE_NAME.fullmatch(name):
+        raise ImportRefused(f"--source {raw!r}: use letters, digits, spaces and . _ - only (at most 100)")
+    return name
+
+
 def id_namespace(viewer: Any, institute: str | None) -> str | None:
     """Prefix of the ids an import creates: the importer's own institute (JOINT for joint staff), so a file's id
     can never land on, or reveal, another institute's record. None for the store's operator without an
@@ -123,6 +233,9 @@ IMPORTERS: dict[str, str] = {
     "epoch": "analytics.ingest.epoch:import_epoch",
     "atlas": "analytics.ingest.atlas:import_atlas",
     "aiid": "analytics.ingest.aiid:import_aiid",
+    "avid": "analytics.ingest.avid:import_avid",
+    "garak": "analytics.ingest.garak:import_garak",
+    "jailbreakbench": "analytics.ingest.jailbreakbench:import_jailbreakbench",
     "csv": "analytics.ingest.tabular.commit:import_tabular",
     "json": "analytics.ingest.tabular.commit:import_tabular",
     "jsonl": "analytics.ingest.tabular.commit:import_tabular",

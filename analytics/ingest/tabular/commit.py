@@ -8,8 +8,10 @@ call for the CLI and the inbox; the Data page calls the steps one by one so the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -18,12 +20,19 @@ from analytics import records
 from analytics.access.markings import INSTITUTES
 from analytics.access.roles import RECORD_READERS
 from analytics.access.viewer import Viewer
-from analytics.ingest import ImportRefused, ImportReport, new_batch_id, record_batch
+from analytics.ingest import ImportRefused, ImportReport, new_batch_id, record_batch, source_name
+from analytics.ingest.stix.commit import snapshot_incident
 from analytics.ingest.tabular.duplicates import existing_ids
-from analytics.ingest.tabular.fields import SOURCE_TAG, Progress, Target
-from analytics.ingest.tabular.mapping import detect_target, save_mapping, source_key_for, suggest_mapping
-from analytics.ingest.tabular.plan import ImportPlan
-from analytics.ingest.tabular.read import read_path
+from analytics.ingest.tabular.fields import Progress, Target
+from analytics.ingest.tabular.mapping import (
+    apply_mapping,
+    detect_target,
+    save_mapping,
+    source_key_for,
+    suggest_mapping,
+)
+from analytics.ingest.tabular.plan import ImportPlan, grouped_problems
+from analytics.ingest.tabular.read import TabularFile, read_path
 from analytics.ingest.tabular.validate import validate
 from analytics.store import audit
 from analytics.store.database import Store
@@ -71,16 +80,24 @@ def commit(
         report.warnings.append(
             f"{report.rejected} rows rejected and not imported (rows {_ranges(plan.rejected_rows)})"
         )
-    report.details = {"target": plan.target, "encoding": plan.file.encoding, "sha256": plan.file.sha256}
+    if plan.unmapped:
+        report.warnings.append(unmapped_text(plan.unmapped))
+    report.details = {
+        "target": plan.target,
+        "encoding": plan.file.encoding,
+        "sha256": plan.file.sha256,
+        "source": plan.source,
+    }
     institute = _batch_institute(plan, viewer)
     if progress:
         progress("writing", 0.5)
     with store.transaction() as con:
-        table = plan.rows.append_column(
-            "import_batch", pa.array([report.batch_id] * plan.rows.num_rows, pa.string())
-        )
+        n = plan.rows.num_rows
+        table = plan.rows.append_column("import_batch", pa.array([report.batch_id] * n, pa.string()))
+        table = table.append_column("source", pa.array([plan.source] * n, pa.string()))
+        table = _replace_updated(con, plan, table, report, actor)
         _write_rows(con, plan, table, viewer)
-        report.added = table.num_rows
+        report.added = table.num_rows - report.updated
         record_batch(con, report, actor=actor, institute=institute)
         if remember_mapping and plan.mapping and institute:
             save_mapping(con, plan.source_key, plan.target, institute, plan.mapping, actor)
@@ -94,6 +111,8 @@ def commit(
                 "target": plan.target,
                 "file": plan.file.name,
                 "added": report.added,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
                 "rejected": report.rejected,
                 "only_valid": only_valid,
                 "marking": plan.marking.label,
@@ -125,7 +144,9 @@ def _write_rows(
     con.register("tabular_rows", table)
     try:
         id_field = "id" if plan.target == "incidents" else "run_id"
-        clash = existing_ids(con, plan.target, table.column(id_field).to_pylist(), viewer)
+        replacing = set(plan.updates)
+        written = [i for i in table.column(id_field).to_pylist() if i not in replacing]
+        clash = existing_ids(con, plan.target, written, viewer)
         if clash:  # written by someone else since validation
             raise ImportRefused(
                 f"{plan.file.name}: {len(clash)} ids were added to the store since validation "
@@ -136,7 +157,7 @@ def _write_rows(
                 con,
                 plan.file.name,
                 f"insert into incidents ({_INCIDENT_COLUMNS}, source, import_batch) "
-                f"select {_INCIDENT_VALUES}, '{SOURCE_TAG}', import_batch from tabular_rows",
+                f"select {_INCIDENT_VALUES}, source, import_batch from tabular_rows",
             )
             con.execute(
                 "insert into incident_techniques (incident_id, technique_id) "
@@ -147,7 +168,7 @@ def _write_rows(
                 con,
                 plan.file.name,
                 f"insert into eval_runs ({_EVAL_COLUMNS}, source, import_batch) "
-                f"select {_EVAL_COLUMNS}, '{SOURCE_TAG}', import_batch from tabular_rows",
+                f"select {_EVAL_COLUMNS}, source, import_batch from tabular_rows",
             )
     finally:
         con.unregister("tabular_rows")
@@ -181,14 +202,153 @@ def _ranges(rows: list[int]) -> str:
 
 
 def refusal_text(plan: ImportPlan, limit: int = 30) -> str:
+    """What a refused plan says: the counts (data rows, counted from 1 after the header), one line per distinct
+    problem with its first rows, and the columns nothing was taken from."""
     lines = [
         f"{plan.file.name}: {len(plan.problems)} problems in {len(plan.rejected_rows)} of {len(plan.file.rows)} "
         "rows" + (" and in the file as a whole" if plan.file_level_problems else "")
     ]
-    lines += [p.text() for p in plan.problems[:limit]]
-    if len(plan.problems) > limit:
-        lines.append(f"... and {len(plan.problems) - limit} more")
+    lines += grouped_problems(plan.problems, limit)
+    if plan.unmapped:
+        lines.append(unmapped_text(plan.unmapped))
     return "\n".join(lines)
+
+
+def unmapped_text(columns: Sequence[str], most: int = 15) -> str:
+    shown = ", ".join(repr(c if len(c) <= 60 else c[:57] + "...") for c in columns[:most])
+    more = f" and {len(columns) - most} more" if len(columns) > most else ""
+    return f"unmapped columns: {shown}{more} (not imported; --map COLUMN=FIELD to use one)"
+
+
+_COMPARED_INCIDENT = tuple(c for c in records.INCIDENT_RECORD_COLUMNS if c != "techniques")
+
+
+def _replace_updated(
+    con: duckdb.DuckDBPyConnection, plan: ImportPlan, table: pa.Table, report: ImportReport, actor: str
+) -> pa.Table:
+    """--update: for each valid row whose id is stored, the same content and marking is left alone (counted
+    unchanged and dropped from `table`); a changed one is moved to record_history (undo restores it) and
+    deleted, so the insert that follows writes the new version (counted updated)."""
+    if not plan.updates:
+        return table
+    id_field = "id" if plan.target == "incidents" else "run_id"
+    columns = (
+        records.INCIDENT_RECORD_COLUMNS if plan.target == "incidents" else records.EVAL_RUN_RECORD_COLUMNS
+    )
+    compared = [c for c in columns if c in table.column_names and c not in ("techniques",)]
+    new_rows = {
+        r[id_field]: r
+        for r in table.select(
+            [*compared, *(["techniques"] if plan.target == "incidents" else [])]
+        ).to_pylist()
+    }
+    stored = _stored_versions(con, plan.target, plan.updates, compared)
+    unchanged: set[str] = set()
+    for rid in plan.updates:
+        old, new = stored.get(rid), new_rows.get(rid)
+        if old is None or new is None:
+            continue
+        if all(_same(old.get(c), new.get(c)) for c in new):
+            unchanged.add(rid)
+            continue
+        _move_to_history(con, plan.target, rid, report.batch_id, actor)
+        report.updated += 1
+    report.unchanged += len(unchanged)
+    if not unchanged:
+        return table
+    keep = pa.array([i not in unchanged for i in table.column(id_field).to_pylist()])
+    return table.filter(keep)
+
+
+def _stored_versions(
+    con: duckdb.DuckDBPyConnection, target: Target, ids: list[str], compared: list[str]
+) -> dict[str, dict[str, Any]]:
+    """The stored values of `compared` (and an incident's techniques) for `ids`; column names from records.py."""
+    if target == "incidents":
+        cur = con.execute(
+            f"select {records.column_list(compared, 'i')}, coalesce((select list(t.technique_id order by "
+            "t.technique_id) from incident_techniques t where t.incident_id = i.id), []) as techniques "
+            "from incidents i where i.id = any(?)",
+            [ids],
+        )
+    else:
+        cur = con.execute(
+            f"select {records.column_list(compared, 'r')} from eval_runs r where r.run_id = any(?)", [ids]
+        )
+    names = [d[0] for d in cur.description]
+    key = "id" if target == "incidents" else "run_id"
+    return {row[names.index(key)]: dict(zip(names, row, strict=True)) for row in cur.fetchall()}
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, list | tuple) or isinstance(b, list | tuple):
+        return sorted(map(str, a or [])) == sorted(map(str, b or []))
+    return a == b
+
+
+def _move_to_history(
+    con: duckdb.DuckDBPyConnection, target: Target, rid: str, batch: str, actor: str
+) -> None:
+    """Keep the stored version in record_history (as the STIX importer keeps it, so undo restores it), then
+    delete it and what hangs off it; the new version is inserted with the batch's other rows."""
+    if target == "incidents":
+        previous = snapshot_incident(con, rid)
+        con.execute("delete from incident_techniques where incident_id = ?", [rid])
+        con.execute("delete from incidents where id = ?", [rid])
+    else:
+        cur = con.execute("select to_json(r) from eval_runs r where run_id = ?", [rid])
+        previous = json.loads(cur.fetchall()[0][0])
+        con.execute("delete from eval_samples where run_id = ?", [rid])
+        con.execute("delete from eval_sample_scores where run_id = ?", [rid])
+        con.execute("delete from eval_runs where run_id = ?", [rid])
+    con.execute(
+        "insert into record_history (table_name, record_id, batch_id, previous, replaced_by) values (?, ?, ?, ?, ?)",
+        [target, rid, batch, json.dumps(previous, default=str), actor],
+    )
+
+
+def plan_file(
+    con: duckdb.DuckDBPyConnection,
+    path: Path | str,
+    *,
+    institute: str | None,
+    tlp: str | None,
+    releasable: Sequence[str] | None,
+    target: Target | None = None,
+    source_key: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    constants: Mapping[str, str] | None = None,
+    recipients: Sequence[str] | None = None,
+    update: bool = False,
+) -> ImportPlan:
+    """Read, map and validate a file or folder the way the CLI, the inbox and the hand-over check all do: the
+    mapping is the saved one for this source (else by name), with `mapping` (--map/--mapping) and `constants`
+    (--set) on top; `source_key` (--source) names both the saved mapping and the records' stored source."""
+    tf = read_path(path)
+    source = source_name(source_key)
+    chosen: Target = target or detect_target([*tf.columns, *(mapping or {}).values(), *(constants or {})])
+    key = source or source_key_for(tf.name)
+    given = {c: f for c, f in (mapping or {}).items() if f}
+    fixed = dict(constants or {})
+    if recipients and "named_recipients" not in given.values() and "named_recipients" not in fixed:
+        fixed["named_recipients"] = "; ".join(recipients)
+    chosen_fields = set(given.values()) | set(fixed)
+    suggested, _ = suggest_mapping(con, tf, chosen, key, institute or "")
+    merged = {c: f for c, f in suggested.items() if f not in chosen_fields and c not in given}
+    merged.update(given)
+    tf, full = apply_mapping(tf, chosen, merged, fixed)
+    return validate(
+        con,
+        tf,
+        target=chosen,
+        mapping=full,
+        institute=institute,
+        tlp=tlp,
+        releasable=releasable,
+        source_key=key,
+        source=source,
+        update=update,
+    )
 
 
 def import_tabular(
@@ -202,31 +362,36 @@ def import_tabular(
     target: Target | None = None,
     source_key: str | None = None,
     mapping: Mapping[str, str] | None = None,
+    constants: Mapping[str, str] | None = None,
+    recipients: Sequence[str] | None = None,
     only_valid: bool = False,
+    update: bool = False,
     progress: Progress | None = None,
 ) -> ImportReport:
-    """CLI and inbox entry point: read, map (saved mapping for this source, else by name), validate, commit."""
+    """CLI and inbox entry point: read, map (saved mapping for this source, else by name, with --map/--set on
+    top), validate, commit."""
     if progress:
         progress("reading", 0.0)
-    tf = read_path(path)
-    chosen: Target = target or detect_target(tf.columns)
-    key = source_key or source_key_for(tf.name)
     con = store.cursor()
     try:
-        if mapping is None:
-            mapping, _ = suggest_mapping(con, tf, chosen, key, institute or "")
-        if progress:
-            progress("validating", 0.2)
-        plan = validate(
+        plan = plan_file(
             con,
-            tf,
-            target=chosen,
-            mapping=mapping,
+            path,
             institute=institute,
             tlp=tlp,
             releasable=releasable,
-            source_key=key,
+            target=target,
+            source_key=source_key,
+            mapping=mapping,
+            constants=constants,
+            recipients=recipients,
+            update=update,
         )
     finally:
         con.close()
+    if progress:
+        progress("validating", 0.2)
     return commit(store, plan, actor=actor, only_valid=only_valid, progress=progress)
+
+
+__all__ = ["TabularFile", "commit", "import_tabular", "plan_file", "refusal_text"]

@@ -11,7 +11,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from analytics import vocab
@@ -45,9 +45,12 @@ _MONTHS = {
     )
     for m in names
 }
+# A timestamp as real tools write it (lower-cased input): a date, then optionally a time with fractional seconds,
+# then an offset and/or 'z' -- garak writes `2024-10-02 10:37:26.511331+00:00Z`, an offset and a Z at once.
 _ISO = re.compile(
-    r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[t ][0-9:.,]+(?:z|[+-]\d{2}:?\d{2})?)?$"
-)  # lower-cased input
+    r"^(\d{4})-(\d{1,2})-(\d{1,2})"
+    r"(?:[t ](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s*(?:([+-])(\d{2}):?(\d{2}))?\s*z?)?$"
+)
 _YMD_SLASH = re.compile(r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})$")
 _NUMERIC_DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})(?:[t ][0-9:.]+)?$")
 _DAY_MONTH_NAME = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?[\s-]+([a-z]+)\.?,?[\s-]+(\d{4}|\d{2})$")
@@ -72,6 +75,29 @@ def _make_date(y: int, m: int, d: int, raw: str) -> date:
         raise BadCell(f"{raw!r} is not a real date") from None
 
 
+def parse_timestamp(raw: Any) -> datetime:
+    """A timestamp (ISO 8601 and the variants tools write: a space for the T, fractional seconds of any length,
+    `Z`, `+05:30`, `-0400`, an offset followed by `Z`) as an aware UTC datetime; a date alone is midnight UTC;
+    a timestamp without an offset is taken as UTC. Anything else is a BadCell saying so."""
+    if isinstance(raw, datetime):
+        return raw if raw.tzinfo else raw.replace(tzinfo=UTC)
+    if isinstance(raw, date):
+        return datetime(raw.year, raw.month, raw.day, tzinfo=UTC)
+    m = _ISO.match(raw.strip().lower()) if isinstance(raw, str) else None
+    if m is None:
+        raise BadCell(f"{str(raw)[:60]!r} is not a timestamp (e.g. 2024-10-02T10:37:26Z)")
+    y, mo, d, hh, mm, ss, frac, sign, oh, om = m.groups()
+    try:
+        micro = int((frac or "0")[:6].ljust(6, "0"))
+        stamp = datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0), int(ss or 0), micro)
+        offset = (
+            timedelta(hours=int(oh), minutes=int(om)) * (-1 if sign == "-" else 1) if sign else timedelta()
+        )
+    except ValueError:
+        raise BadCell(f"{str(raw)[:60]!r} is not a timestamp (no such date or time)") from None
+    return (stamp - offset).replace(tzinfo=UTC)
+
+
 def parse_date(raw: Any, *, month_first: bool = False) -> date:
     """One cell to a date. Numeric day/month dates are day-first (UK and AU usage) unless the column says
     otherwise (see `column_month_first`)."""
@@ -83,6 +109,12 @@ def parse_date(raw: Any, *, month_first: bool = False) -> date:
         raise BadCell(f"{raw!r} is not a date")
     s = raw.strip().lower()
     if m := _ISO.match(s):
+        # the date as written (local to the tool that wrote it): an offset never moves an incident's day
+        if m[4] is not None:
+            try:
+                parse_timestamp(raw)
+            except BadCell:
+                raise BadCell(f"{raw!r} is not a real date and time") from None
         return _make_date(int(m[1]), int(m[2]), int(m[3]), raw)
     if m := _YMD_SLASH.match(s):
         return _make_date(int(m[1]), int(m[2]), int(m[3]), raw)
@@ -166,6 +198,11 @@ def _no_control(s: str) -> str:
 def _text(raw: Any, limit: int = 500) -> str | None:
     if raw is None:
         return None
+    if isinstance(raw, list) and not any(isinstance(v, dict | list) for v in raw):
+        # nested JSON often wraps one name in a list (AVID: "developer": ["OpenAI"]); several are joined
+        raw = ", ".join(str(v).strip() for v in raw if v is not None and str(v).strip()) or None
+        if raw is None:
+            return None
     if isinstance(raw, dict | list):
         raise BadCell("expected text, found a list or object")
     if isinstance(raw, float) and raw.is_integer():

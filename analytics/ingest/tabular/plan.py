@@ -6,7 +6,7 @@ read these types, neither needs the validator itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -47,6 +47,9 @@ class ImportPlan:
     problems: list[Problem]
     warnings: list[str]
     marking: Marking
+    source: str = "spreadsheet"  # stored in incidents.source / eval_runs.source
+    updates: list[str] = field(default_factory=list)  # stored ids the valid rows replace (--update)
+    unmapped: list[str] = field(default_factory=list)  # file columns nothing is taken from
 
     @property
     def ok(self) -> bool:
@@ -84,6 +87,37 @@ class ImportPlan:
             [r, *[cell_text(v) for v in self.file.rows[r - 1]], " | ".join(by_row[r])] for r in sorted(by_row)
         ]
         return pd.DataFrame(rows, columns=columns, dtype=object)
+
+
+def grouped_problems(problems: list[Problem], limit: int = 30) -> list[str]:
+    """One line per distinct problem (the same column and message), with how many rows have it and the first
+    of them: 'rows 3, 7, 9 and 198 more, column 'severity': '9' is not a severity (1 to 5)'. Problems with the
+    whole file first."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for p in problems:
+        groups.setdefault((p.column, p.message), []).append(p.row)
+    ordered = sorted(groups.items(), key=lambda kv: (min(kv[1]) != 0, min(kv[1])))
+    lines: list[str] = []
+    for (column, message), rows in ordered[:limit]:
+        col = f", column {column!r}" if column else ""
+        numbered = sorted({r for r in rows if r})
+        if not numbered:
+            where = "file"
+        elif len(numbered) == 1:
+            where = f"row {numbered[0]}"
+        else:
+            more = f" and {len(numbered) - 3} more" if len(numbered) > 3 else ""
+            shown = numbered[:3]
+            where = "rows " + (", ".join(map(str, shown)) + more if more else _and(shown))
+        lines.append(f"{where}{col}: {message}")
+    if len(ordered) > limit:
+        lines.append(f"... and {len(ordered) - limit} other problems")
+    return lines
+
+
+def _and(items: list[int]) -> str:
+    text = [str(i) for i in items]
+    return text[0] if len(text) == 1 else ", ".join(text[:-1]) + " and " + text[-1]
 
 
 def short(v: Any) -> str:

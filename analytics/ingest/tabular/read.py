@@ -15,8 +15,9 @@ import gc
 import hashlib
 import io
 import json
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -148,15 +149,46 @@ def _too_many(label: str, n: int, max_rows: int) -> ImportRefused:
     )
 
 
+# RFC 4180: a quote inside a quoted cell is written twice. csv.Sniffer guesses `doublequote` from its 8 KB sample
+# and guesses False when no "" happens to fall inside it, after which every later "" is read as two quotes and a
+# stray one (text corrupted silently). So only the delimiter is ever guessed; quoting is always RFC 4180.
+DELIMITERS = (",", ";", "\t", "|")
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter of a CSV text: of `,` `;` tab `|`, the one that splits the first lines (read as RFC 4180,
+    so quoted delimiters do not count) into the most columns, the same number on every line; comma on a tie."""
+    sample = text[:65536]
+    cut = sample.rfind("\n")
+    sample = sample[: cut + 1] if cut > 0 else sample
+    best, best_score = ",", (0, 0)
+    for d in DELIMITERS:
+        try:
+            lines = [r for r in csv.reader(io.StringIO(sample, newline=""), delimiter=d, strict=False) if r]
+        except csv.Error:
+            continue
+        lines = lines[:50]
+        if not lines or len(lines[0]) < 2:
+            continue
+        width = len(lines[0])
+        consistent = sum(1 for r in lines if len(r) == width)
+        score = (consistent, width)
+        if score > best_score:
+            best, best_score = d, score
+    return best
+
+
 def _parse_csv(
     label: str, text: str, max_rows: int
 ) -> tuple[list[str], list[list[Any]], list[tuple[int, str]]]:
-    sample = text[:8192]
-    try:
-        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    reader = csv.reader(
+        io.StringIO(text, newline=""),
+        delimiter=sniff_delimiter(text),
+        quotechar='"',
+        doublequote=True,
+        skipinitialspace=False,
+        strict=True,
+    )
     try:
         header = next(reader)
     except (StopIteration, csv.Error) as e:
@@ -183,7 +215,10 @@ def _parse_csv(
                     raw = (raw + [""] * width)[:width]
             rows.append(raw)
     except csv.Error as e:
-        raise ImportRefused(f"{label}: not valid CSV near row {len(rows) + 1} ({e})") from None
+        # data rows are counted from 1 after the header; the reader's line number is the file's own line
+        raise ImportRefused(
+            f"{label}: not valid CSV at data row {len(rows) + 1} (line {reader.line_num}): {e}"
+        ) from None
     return columns, rows, shape
 
 
@@ -199,7 +234,19 @@ def _check_columns(label: str, columns: list[str]) -> None:
         seen[c.lower()] = k
 
 
+# An object holding the records under one of these keys is a wrapper; any other object is one record.
+RECORD_LISTS = ("incidents", "records", "data", "results", "rows", "evals", "items", "entries")
+JSON_SHAPES = "expected a JSON list of records, an object or JSON lines"
+
+
 def _parse_json(label: str, text: str, fmt: str, max_rows: int) -> tuple[list[str], list[list[Any]]]:
+    records = _json_records(label, text, fmt, max_rows)
+    return _records_table(label, records)
+
+
+def _json_records(label: str, text: str, fmt: str, max_rows: int) -> list[dict[str, Any]]:
+    """The records of one JSON text: a list of objects, an object holding one list (under a RECORD_LISTS key),
+    one object (one record: AVID writes a report per file), or JSON lines. Anything else is refused in one line."""
     records: list[Any]
     if fmt == "jsonl":
         records = []
@@ -220,29 +267,31 @@ def _parse_json(label: str, text: str, fmt: str, max_rows: int) -> tuple[list[st
                 f"{label}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})"
             ) from None
         if isinstance(doc, dict):
-            lists = [
-                v
-                for k, v in doc.items()
-                if isinstance(v, list) and k in ("incidents", "records", "data", "results", "rows", "evals")
-            ]
             if doc.get("type") == "bundle":
                 raise ImportRefused(f"{label} is a STIX bundle; import it as STIX")
-            if len(lists) != 1:
+            lists = [v for k, v in doc.items() if isinstance(v, list) and k in RECORD_LISTS]
+            if len(lists) > 1:
                 raise ImportRefused(
-                    f"{label}: expected a JSON list of records (or an object with one 'incidents', 'records' "
-                    "or 'data' list)"
+                    f"{label}: an object with more than one list of records ({', '.join(RECORD_LISTS)}); "
+                    "give one list"
                 )
-            records = lists[0]
+            records = lists[0] if lists else [doc]
         elif isinstance(doc, list):
             records = doc
         else:
-            raise ImportRefused(f"{label}: expected a JSON list of records")
+            raise ImportRefused(f"{label}: {JSON_SHAPES} (found {type(doc).__name__})")
         if len(records) > max_rows:
             raise _too_many(label, len(records), max_rows)
-    columns: dict[str, None] = {}
     for k, rec in enumerate(records, start=1):
         if not isinstance(rec, dict):
             raise ImportRefused(f"{label}: record {k} is not an object (found {type(rec).__name__})")
+    return records
+
+
+def _records_table(label: str, records: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """Top-level keys as columns (file order), one row per record; nested values stay whole (paths reach in)."""
+    columns: dict[str, None] = {}
+    for rec in records:
         for key in rec:
             columns.setdefault(str(key).strip(), None)
     cols = list(columns)
@@ -251,8 +300,86 @@ def _parse_json(label: str, text: str, fmt: str, max_rows: int) -> tuple[list[st
     return cols, rows
 
 
+# -- paths into nested records ---------------------------------------------------------------------------------
+
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def parse_path(path: str) -> list[str | int] | None:
+    """'impact.avid.risk_domain' -> ['impact', 'avid', 'risk_domain']; 'metrics[0].detection' ->
+    ['metrics', 0, 'detection']. None when `path` is not a path (a plain name, or malformed)."""
+    if "." not in path and "[" not in path:
+        return None
+    parts: list[str | int] = []
+    pos = 0
+    for m in _PATH_PART.finditer(path):
+        gap = path[pos : m.start()]
+        if gap not in ("", ".") or (gap == "" and pos and m.group(1)):
+            return None
+        parts.append(int(m.group(2)) if m.group(2) is not None else m.group(1).strip())
+        pos = m.end()
+    return parts if pos == len(path) and len(parts) > 1 else None
+
+
+def _walk(value: Any, parts: list[str | int]) -> Any:
+    for part in parts:
+        if isinstance(part, int):
+            # a list index; a path may also name a key of an object that is not a list
+            if not isinstance(value, list) or part >= len(value):
+                return None
+            value = value[part]
+        elif isinstance(value, dict):
+            value = value.get(part)
+        else:
+            return None
+        if value is None:
+            return None
+    return value
+
+
+def with_paths(tf: TabularFile, paths: list[str]) -> TabularFile:
+    """`tf` with a column for each dotted path into its nested records (`impact.avid.risk_domain`,
+    `metrics[0].detection`), named by the path. A path that is already a column (a CSV header with dots) is left
+    alone; a malformed path, or one no record has, is refused in one line naming it."""
+    new = [p for p in dict.fromkeys(paths) if p not in tf.columns]
+    if not new:
+        return tf
+    col_index = {c: k for k, c in enumerate(tf.columns)}
+    extra: list[list[Any]] = []
+    for path in new:
+        parts = parse_path(path)
+        if parts is None:
+            raise ImportRefused(f"{tf.name}: no column {path!r} (columns: {_listed(tf.columns)})")
+        head = parts[0]
+        if not isinstance(head, str) or head not in col_index:
+            raise ImportRefused(f"{tf.name}: {path!r}: no column {head!r} (columns: {_listed(tf.columns)})")
+        k = col_index[head]
+        values = [_walk(r[k], parts[1:]) for r in tf.rows]
+        if all(v is None for v in values):
+            raise ImportRefused(f"{tf.name}: {path!r} is in no record of the file")
+        extra.append(values)
+    rows = [[*r, *(col[i] for col in extra)] for i, r in enumerate(tf.rows)]
+    return replace(tf, columns=[*tf.columns, *new], rows=rows)
+
+
+def _listed(columns: list[str], most: int = 12) -> str:
+    shown = ", ".join(repr(c) for c in columns[:most])
+    return shown + (f" and {len(columns) - most} more" if len(columns) > most else "")
+
+
+# -- files and folders -------------------------------------------------------------------------------------------
+
+JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
+
+
 def read_path(path: Path | str) -> TabularFile:
+    """A file, or a folder of JSON files (searched recursively: one record per file as AVID writes them, or
+    lists, or JSON lines), as one TabularFile. Refused in one line: a missing path, an empty folder, too much."""
     p = Path(path)
+    if p.is_dir():
+        return _read_folder(p)
+    if not p.is_file():
+        raise ImportRefused(f"{p}: no such file or folder")
     size = p.stat().st_size
     if size > MAX_BYTES:
         raise ImportRefused(
@@ -260,3 +387,37 @@ def read_path(path: Path | str) -> TabularFile:
             "Split it into smaller files and import them one after another."
         )
     return read_tabular(p.name, p.read_bytes())
+
+
+def _read_folder(folder: Path) -> TabularFile:
+    files = sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in JSON_SUFFIXES)
+    if not files:
+        raise ImportRefused(f"{folder.name}: no .json or .jsonl files in this folder (or its subfolders)")
+    total = sum(f.stat().st_size for f in files)
+    if total > MAX_BYTES:
+        raise ImportRefused(
+            f"{folder.name}: its {len(files):,} JSON files hold {total / 1_048_576:.1f} MB; the limit is "
+            f"{MAX_BYTES / 1_048_576:.0f} MB per import. Import its subfolders one after another."
+        )
+    records: list[dict[str, Any]] = []
+    digest = hashlib.sha256()
+    encodings: set[str] = set()
+    with gc_paused():
+        for f in files:
+            data = f.read_bytes()
+            digest.update(f.relative_to(folder).as_posix().encode() + b"\0" + data)
+            label = f.relative_to(folder).as_posix()
+            if not data.strip():
+                raise ImportRefused(f"{folder.name}/{label} is empty")
+            try:
+                text, encoding = decode_bytes(data)
+            except UnicodeDecodeError as e:
+                raise ImportRefused(f"{folder.name}/{label}: cannot decode the text ({e.reason})") from None
+            encodings.add(encoding)
+            fmt = _format_for(f.name, text)
+            records += _json_records(f"{folder.name}/{label}", text, fmt, MAX_ROWS - len(records))
+    columns, rows = _records_table(folder.name, records)
+    if not rows:
+        raise ImportRefused(f"{folder.name}: the JSON files hold no records")
+    name = f"{folder.name}/"
+    return TabularFile(name, "json", ", ".join(sorted(encodings)), columns, rows, digest.hexdigest())

@@ -10,6 +10,7 @@ conversion column by column, required cells, origin, markings, ids and duplicate
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,9 +21,16 @@ import pyarrow as pa
 
 from analytics.access.markings import INSTITUTES, TLP_LEVELS, Marking, normalise_tlp, parse_releasable
 from analytics.access.viewer import Viewer
-from analytics.ingest import RESERVED_ID, id_namespace, importer_institute, namespaced_id
+from analytics.ingest import (
+    RESERVED_ID,
+    id_namespace,
+    importer_institute,
+    namespaced_id,
+    public_marking,
+    public_origin,
+)
 from analytics.ingest.tabular.convert import CONVERTERS, BadCell, column_month_first, date_or_none
-from analytics.ingest.tabular.duplicates import content_duplicates, existing_ids, new_id
+from analytics.ingest.tabular.duplicates import content_duplicates, new_id, stored_records
 from analytics.ingest.tabular.fields import (
     ARROW_TYPES,
     FIELDS,
@@ -31,9 +39,10 @@ from analytics.ingest.tabular.fields import (
     Target,
     required_fields,
 )
-from analytics.ingest.tabular.mapping import source_key_for
+from analytics.ingest.tabular.mapping import CONSTANT_PREFIX, source_key_for
 from analytics.ingest.tabular.plan import ImportPlan, Problem, short
 from analytics.ingest.tabular.read import TabularFile, cell_text, gc_paused
+from analytics.sources import PUBLIC_ORIGINATOR
 
 _RANK: dict[str, int] = {t: k for k, t in enumerate(TLP_LEVELS)}
 # ids and titles rarely repeat: converted directly rather than through the per-column cache
@@ -51,6 +60,8 @@ def validate(
     releasable: Sequence[str] | None,
     source_key: str | None = None,
     viewer: Viewer | None = None,
+    source: str | None = None,
+    update: bool = False,
 ) -> ImportPlan:
     """Convert and check every cell; read the store only to find ids that already exist. Writes nothing.
 
@@ -61,17 +72,28 @@ def validate(
     column that says otherwise is a problem on its row. Ids: a file's id is namespaced by the importer's institute
     and checked only against records `viewer` may see; rows without an id, and TLP:RED rows, get a new random id
     (see module docstring), so no message, count or outcome depends on a record the importer may not see.
+
+    Provenance: `source` is stored as the records' source ('spreadsheet' when None). A registered public source
+    (`ingest.public_origin`) makes every row PUBLIC, TLP:CLEAR unless raised, never AMBER+STRICT or RED, with
+    the file's ids kept as the source gives them. `update`: a row whose id is already stored (and visible, and of
+    the same originator) replaces that record instead of being refused.
     """
     with gc_paused():
         institute = importer_institute(viewer, institute)
+        public = public_origin(source)
+        if public is not None:
+            tlp, rel_list = public_marking(public, tlp, releasable)
+            releasable = rel_list
         chk = _Check(
             tf=tf,
             target=target,
-            institute=institute,
-            namespace=id_namespace(viewer, institute),
+            institute=PUBLIC_ORIGINATOR if public else institute,
+            namespace=None if public else id_namespace(viewer, institute),
             viewer=viewer,
             specs={f.name: f for f in FIELDS[target]},
             col_index={c: k for k, c in enumerate(tf.columns)},
+            public=public is not None,
+            update=update,
         )
         _map_fields(chk, mapping)
         for fname, col in chk.field_to_col.items():
@@ -86,6 +108,7 @@ def validate(
         chk.problems.sort(
             key=lambda p: (p.row, col_order.index(p.column) if p.column in chk.col_index else -1)
         )
+        stored_source = source or SOURCE_TAG
         return ImportPlan(
             file=tf,
             target=target,
@@ -96,8 +119,20 @@ def validate(
             valid_rows=[i + 1 for i in valid],
             problems=chk.problems,
             warnings=chk.warnings,
-            marking=_plan_marking(table.column("tlp").to_pylist(), table.column("releasable_to").to_pylist()),
+            marking=_plan_marking(
+                table.column("tlp").to_pylist(), table.column("releasable_to").to_pylist(), stored_source
+            ),
+            source=stored_source,
+            updates=sorted(chk.updates & set(table.column(chk.id_field).to_pylist())),
+            unmapped=unmapped_columns(tf.columns, mapping),
         )
+
+
+def unmapped_columns(columns: Sequence[str], mapping: Mapping[str, str]) -> list[str]:
+    """The file's columns nothing is taken from: not mapped, and no mapped path reaches into them."""
+    used = {c for c, f in mapping.items() if f}
+    heads = {re.split(r"[.\[]", c, maxsplit=1)[0] for c in used}
+    return [c for c in columns if c not in used and c not in heads and not c.startswith(CONSTANT_PREFIX)]
 
 
 @dataclass
@@ -116,6 +151,9 @@ class _Check:
     values: dict[str, list[Any]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    public: bool = False  # a registered public source: every row PUBLIC, never AMBER+STRICT or RED
+    update: bool = False  # --update: stored ids are replaced, not refused
+    updates: set[str] = field(default_factory=set)  # stored ids this import replaces
 
     @property
     def n(self) -> int:
@@ -167,7 +205,12 @@ def _map_fields(chk: _Check, mapping: Mapping[str, str]) -> None:
         chk.field_to_col[f] = c
     for spec in chk.specs.values():
         if spec.required and spec.name not in chk.field_to_col:
-            chk.file_problem("", spec.name, f"no column is mapped to the required field {spec.name!r}")
+            chk.file_problem(
+                "",
+                spec.name,
+                f"no column is mapped to the required field {spec.name!r}: give --map COLUMN={spec.name} or "
+                f"--set {spec.name}=VALUE (Data page: choose its column)",
+            )
     for row, message in chk.tf.shape_problems:
         chk.problems.append(Problem(row, "", "", "", f"row {message}"))
 
@@ -280,9 +323,15 @@ def _markings(
     default_tlp = normalise_tlp(tlp) if tlp else None
     default_rel = list(parse_releasable(releasable)) if releasable else None
     if default_tlp is None and "tlp" not in chk.field_to_col:
-        chk.file_problem("", "tlp", "no TLP marking: map a TLP column or choose a default TLP")
+        chk.file_problem(
+            "", "tlp", "no TLP marking: give --tlp or map a column (Data page: choose a default TLP)"
+        )
     if default_rel is None and "releasable_to" not in chk.field_to_col:
-        chk.file_problem("", "releasable_to", "no releasability: map a column or choose UK, AU or both")
+        chk.file_problem(
+            "",
+            "releasable_to",
+            "no releasability: give --releasable or map a column (Data page: choose UK, AU or both)",
+        )
     final_tlp = _row_tlps(chk, default_tlp)
     final_rel = _row_releasability(chk, default_rel)
     recipients: list[list[str]] = [v or [] for v in chk.column("named_recipients")]
@@ -293,6 +342,9 @@ def _markings(
     need = set(INSTITUTES) if who == "JOINT" else {who}
     for i in range(chk.n):
         t, rel = final_tlp[i], final_rel[i]
+        if chk.public and t in ("AMBER+STRICT", "RED"):
+            chk.problem(i, tlp_col, "tlp", t, f"a public source's record is never TLP:{t}")
+            continue
         if t == "RED" and not recipients[i]:
             chk.problem(
                 i,
@@ -377,6 +429,15 @@ def _assign_ids(
     red_given = 0
     fresh_red = namespace is not None  # the operator sees every record: a clash tells them nothing
     for i, g in enumerate(given):
+        if g is not None and chk.public and g.split("-", 1)[0].upper() in (*INSTITUTES, "JOINT"):
+            chk.problem(
+                i,
+                id_col,
+                id_field,
+                g,
+                f"a public source's {id_field} cannot start with an institute's prefix",
+            )
+            continue
         if g is not None and RESERVED_ID in g.upper():
             chk.problem(
                 i,
@@ -409,20 +470,42 @@ def _assign_ids(
             )
         else:
             first_seen[rid] = i
-    for rid in existing_ids(con, chk.target, list(first_seen), chk.viewer):
-        i = first_seen[rid]
-        stored = "" if rid == given[i] else f" (as {rid!r})"
-        chk.problem(
-            i,
-            id_col,
-            id_field,
-            str(given[i]),
-            f"{id_field} {given[i]!r}{stored} is already in the store; imports add records and never replace them",
-        )
+    _stored_ids(con, chk, first_seen, given, final_tlp, owners)
     content_duplicates(
         con, chk.target, chk.tf, chk.values, owners, given, final_tlp, chk.viewer, chk.problems
     )
     return ids
+
+
+def _stored_ids(
+    con: duckdb.DuckDBPyConnection,
+    chk: _Check,
+    first_seen: Mapping[str, int],
+    given: Sequence[str | None],
+    final_tlp: Sequence[str | None],
+    owners: Sequence[str | None],
+) -> None:
+    """Rows whose id is already stored (among the records the importer may see): with --update they replace the
+    record when it has the same originator; without, a problem that says whether the marking differs and that
+    --update applies it."""
+    id_field, id_col = chk.id_field, chk.col(chk.id_field)
+    for rid, (owner, tlp, _) in stored_records(con, chk.target, list(first_seen), chk.viewer).items():
+        i = first_seen[rid]
+        stored = "" if rid == given[i] else f" (as {rid!r})"
+        said = f"{id_field} {given[i]!r}{stored} is already in the store"
+        if owner != owners[i]:
+            message = f"{said}, recorded by {owner}: an import never replaces another originator's record"
+        elif chk.update:
+            chk.updates.add(rid)
+            continue
+        elif final_tlp[i] is not None and final_tlp[i] != tlp:
+            message = (
+                f"{said}, marked TLP:{tlp} in the store and TLP:{final_tlp[i]} here; give --update to apply "
+                "the new marking"
+            )
+        else:
+            message = f"{said}; give --update to replace it (an import adds records unless --update)"
+        chk.problem(i, id_col, id_field, str(given[i]), message)
 
 
 def _unknown_techniques(con: duckdb.DuckDBPyConnection, chk: _Check) -> None:
@@ -470,6 +553,7 @@ def _valid_rows(
     data["named_recipients"] = pick(recipients)
     if chk.target == "incidents":
         data["status"] = [v or "new" for v in data["status"]]
+        data["occurred_precision"] = [v or "day" for v in data["occurred_precision"]]
         for listed in ("sectors", "countries", "tags", "techniques"):
             data[listed] = [v or [] for v in data[listed]]
     else:
@@ -479,12 +563,12 @@ def _valid_rows(
     return table, valid
 
 
-def _plan_marking(tlps: list[str | None], rels: list[list[str] | None]) -> Marking:
+def _plan_marking(tlps: list[str | None], rels: list[list[str] | None], source: str) -> Marking:
     """The marking of everything the plan would write: the highest TLP, the releasability all rows share."""
     if not tlps:
-        return Marking(rows=0, sources=(SOURCE_TAG,))
+        return Marking(rows=0, sources=(source,))
     top = max((_RANK[t] for t in set(tlps) if t), default=0)
     rel = set(INSTITUTES)
     for r in rels:
         rel &= set(r or ())
-    return Marking(TLP_LEVELS[top], tuple(sorted(rel)), len(tlps), (SOURCE_TAG,))
+    return Marking(TLP_LEVELS[top], tuple(sorted(rel)), len(tlps), (source,))
