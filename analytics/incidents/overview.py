@@ -5,6 +5,12 @@ for the sidebar's period, all in one statement.
 Why a module of its own: this is the data behind pages/overview.py (the landing page of policymakers, who
 read summaries and never records), with fixed windows rather than the sidebar's dates; the explorer's
 questions are `incidents.explorer`, the reads several pages share `incidents.base`.
+
+The fixed windows never show a fall that is only missing data (issue 15): they end on the day the data is
+complete to (`incidents.currency`: the data's end less the lag within which 90% of incidents are reported), the
+change compares counts adjusted for the share still expected to arrive, records dated only to the month or year
+stay out of the day windows and the weekly sparkline (they count by month), and each category's monthly grid
+starts at its own first record, with the month still in progress never tested (`incidents.grids`).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import pandas as pd
 from analytics.access.markings import Marking, Scoped
 from analytics.access.viewer import Viewer
 from analytics.filters import Filters
+from analytics.incidents import grids
 from analytics.incidents.base import (
     HIGH_SEVERITY,
     NO_MARKING,
@@ -28,8 +35,9 @@ from analytics.incidents.base import (
     marking_of_groups,
     summed_marking,
 )
+from analytics.incidents.currency import Currency, data_currency
 from analytics.periods import period_grid, period_start, shift
-from analytics.stats.anomalies import DEFAULT_RULE, AnomalyRule, flag_grid
+from analytics.stats.anomalies import DEFAULT_RULE, AnomalyRule
 
 # Reads only records: cached results outlive assessment and saved-view writes (session.generation_for).
 READS_ONLY_RECORDS = True
@@ -42,11 +50,28 @@ OVERVIEW_ANOMALY_MONTHS = 6  # anomalies flagged in the last six months are list
 
 @dataclass(frozen=True)
 class WindowFigures:
+    """A window of `days` days ending on `end` (the day the data is complete to) and the `days` before it.
+    `reported_share` is the share of the window's incidents expected to be reported by the data's end (from
+    the measured lag); the change is read between `adjusted` counts, never the raw ones."""
+
     days: int
     incidents: int
     prev_incidents: int
     high: int
     prev_high: int
+    end: date | None = None
+    reported_share: float = 1.0
+    prev_reported_share: float = 1.0
+
+    @property
+    def adjusted(self) -> float:
+        """The count expected once late reports have arrived."""
+        return self.incidents / self.reported_share if self.reported_share > 0 else float(self.incidents)
+
+    @property
+    def prev_adjusted(self) -> float:
+        share = self.prev_reported_share
+        return self.prev_incidents / share if share > 0 else float(self.prev_incidents)
 
     @property
     def high_share(self) -> float | None:
@@ -66,6 +91,11 @@ class OverviewData:
     anomalies: pd.DataFrame  # series, period, count, expected, ratio, p_value (monthly, by category)
     marking: Marking  # every row behind the fixed windows
     by_category: Scoped[pd.DataFrame]  # originator, category, incidents: the sidebar's period
+    currency: Currency | None = None  # what the data runs to, and its reporting lag
+    through: date | None = None  # the last day the fixed windows count (the day the data is complete to)
+    left_out: int = (
+        0  # incidents in the 180 days compared, dated only to the month or year: not in day windows
+    )
 
 
 def rising(df: pd.DataFrame, limit: int = 5) -> pd.DataFrame:
@@ -82,18 +112,20 @@ def rising(df: pd.DataFrame, limit: int = 5) -> pd.DataFrame:
 
 
 def overview_query(
-    viewer: Viewer, f: Filters, today: date, rule: AnomalyRule = DEFAULT_RULE
+    viewer: Viewer, f: Filters, today: date, rule: AnomalyRule = DEFAULT_RULE, through: date | None = None
 ) -> tuple[str, dict[str, Any], date, date, date]:
     """The overview's one statement and parameters, and the first anomaly-baseline month, the first sparkline
     week and the first month whose flags are listed.
 
-    One read serves both halves of the page: the fixed windows (the last ~19 months: 90+90 days, 26 weeks,
-    six flagged months and their baselines) and the split by category for the sidebar's own period. The rows
-    read are the union of the two ranges; `recent` and `chosen` say which half a row counts in."""
-    month0 = shift(period_start(today, "month"), "month", -(OVERVIEW_ANOMALY_MONTHS - 1))
+    One read serves both halves of the page: the fixed windows (the ~19 months to `through`, the last day
+    they count, today by default: 90+90 days, 26 weeks, six flagged months and their baselines) and the split
+    by category for the sidebar's own period. The rows read are the union of the two ranges; `recent` and
+    `chosen` say which half a row counts in."""
+    end = today if through is None else through
+    month0 = shift(period_start(end, "month"), "month", -(OVERVIEW_ANOMALY_MONTHS - 1))
     anomaly_from = shift(month0, "month", -rule.window)
-    spark_from = shift(period_start(today, "week"), "week", -(SPARK_WEEKS - 1))
-    read_from = min(today - timedelta(days=179), anomaly_from, spark_from)
+    spark_from = shift(period_start(end, "week"), "week", -(SPARK_WEEKS - 1))
+    read_from = min(end - timedelta(days=179), anomaly_from, spark_from)
     chosen_from, chosen_to = f.date_range(today)
     wide_from = None if chosen_from is None else min(chosen_from, read_from)
     wide_to = None if chosen_to is None else max(chosen_to, today)
@@ -101,27 +133,30 @@ def overview_query(
     params.update(
         {
             "o_read": read_from,
-            "o_today": today,
-            "o_30": today - timedelta(days=29),
-            "o_60": today - timedelta(days=59),
-            "o_90": today - timedelta(days=89),
-            "o_180": today - timedelta(days=179),
+            "o_today": end,
+            "o_30": end - timedelta(days=29),
+            "o_60": end - timedelta(days=59),
+            "o_90": end - timedelta(days=89),
+            "o_180": end - timedelta(days=179),
             "o_spark": spark_from,
             "o_from": chosen_from,
             "o_to": chosen_to,
         }
     )
     hi = f"i.severity >= {HIGH_SEVERITY}"
+    # Day windows, weeks and rising values count records known to the day; months those known to the month.
+    by_day, by_month = grids.precise_sql("day", "prec"), grids.precise_sql("month", "prec")
     zeros = "0, 0, 0, 0, 0, 0, " + NO_MARKING
     sql = (
         # Not materialised, as in the explorer (see incidents.explorer): re-reading is cheaper than spilling.
         "with base as not materialized (select i.category, i.originator, i.sectors, i.occurred_on, i.severity, "
+        "i.occurred_precision as prec, "
         "i.occurred_on between $o_read and $o_today as recent, "
         "i.occurred_on between coalesce($o_from, i.occurred_on) and coalesce($o_to, i.occurred_on) as chosen, "
         "i.tlp, i.source, list_contains(i.releasable_to, 'UK') as rel_uk, "
         f"list_contains(i.releasable_to, 'AU') as rel_au from incidents i where {where}), "
         # Per-row work only for the rows the fixed windows use.
-        "recent as materialized (select i.category, i.sectors, i.occurred_on, "
+        "recent as materialized (select i.category, i.sectors, i.occurred_on, i.prec, "
         "date_trunc('month', i.occurred_on)::date as month, date_trunc('week', i.occurred_on)::date as week, "
         "i.occurred_on >= $o_90 as in90, i.occurred_on < $o_90 and i.occurred_on >= $o_180 as in_prev90, "
         f"{hi} as high from base i where i.recent), "
@@ -133,14 +168,17 @@ def overview_query(
         "count(*) filter (high and occurred_on >= $o_30) as high, "
         "count(*) filter (high and occurred_on >= $o_60 "
         "and occurred_on < $o_30) as prev_high, count(*) filter (high and in90) as high90, "
-        f"count(*) filter (high and in_prev90) as prev_high90, {NO_MARKING} from recent "
+        f"count(*) filter (high and in_prev90) as prev_high90, {NO_MARKING} from recent where {by_day} "
         f"union all select 'week', null, null, week, count(*), 0, {zeros} from recent "
-        "where week >= $o_spark group by all "
-        f"union all select 'month', category, null, month, count(*), 0, {zeros} from recent group by all "
+        f"where week >= $o_spark and {by_day} group by all "
+        f"union all select 'month', category, null, month, count(*), 0, {zeros} from recent where {by_month} "
+        "group by all "
         "union all select 'category', category, null, null, count(*) filter (in90), "
-        f"count(*) filter (in_prev90), {zeros} from recent group by all "
+        f"count(*) filter (in_prev90), {zeros} from recent where {by_day} group by all "
         "union all select 'sector', s, null, null, count(*) filter (in90), count(*) filter (in_prev90), "
-        f"{zeros} from (select unnest(sectors) as s, in90, in_prev90 from recent) group by all "
+        f"{zeros} from (select unnest(sectors) as s, in90, in_prev90 from recent where {by_day}) group by all "
+        "union all select 'left_out', null, null, null, count(*) filter (in90 or in_prev90), 0, "
+        f"{zeros} from recent where not {by_day} "
         f"union all select 'by_category', category, originator, null, count(*), 0, {zeros} from base "
         "where chosen group by all "
         f"union all select 'marking', 'recent', null, null, {marking_of_groups('marks', 'n_recent', pad=7)} "
@@ -183,37 +221,55 @@ def overview_summary(
     rule: AnomalyRule = DEFAULT_RULE,
 ) -> OverviewData:
     """The overview's figures for what this viewer may see. The fixed windows (last 30/90 days against the
-    30/90 before, 26 weeks of trend, monthly anomaly baselines) replace the sidebar's dates; every other
-    filter applies. `by_category` follows the sidebar's period too."""
-    sql, params, anomaly_from, spark_from, month0 = overview_query(viewer, f, today, rule)
+    30/90 before, 26 weeks of trend, monthly anomaly baselines) replace the sidebar's dates and end on the day
+    the data is complete to; every other filter applies. `by_category` follows the sidebar's period too."""
+    currency = data_currency(con, viewer, today)
+    through = currency.complete_to
+    sql, params, anomaly_from, spark_from, month0 = overview_query(viewer, f, today, rule, through)
     parts = by_part(map(OverviewRow._make, con.execute(sql, params).fetchall()))
     head = parts["head"][0]
     marks = {r.k: r for r in parts.get("marking", [])}
+    left_out = parts.get("left_out")
     return OverviewData(
         windows=(
-            WindowFigures(
-                30, as_count(head.n), as_count(head.prev), as_count(head.high), as_count(head.prev_high)
-            ),
-            WindowFigures(
-                90,
-                as_count(head.n90),
-                as_count(head.prev90),
-                as_count(head.high90),
-                as_count(head.prev_high90),
-            ),
+            _window(currency, through, 30, head.n, head.prev, head.high, head.prev_high),
+            _window(currency, through, 90, head.n90, head.prev90, head.high90, head.prev_high90),
         ),
-        weekly=_weekly(parts.get("week", []), spark_from, today),
+        weekly=_weekly(parts.get("week", []), spark_from, through),
         rising_categories=_rising_of(parts.get("category", [])),
         rising_sectors=_rising_of(parts.get("sector", [])),
-        anomalies=_monthly_anomalies(parts.get("month", []), anomaly_from, month0, today, rule),
+        anomalies=_monthly_anomalies(parts.get("month", []), anomaly_from, month0, through, rule),
         marking=_marking(marks.get("recent")),
         by_category=Scoped(_by_category(parts.get("by_category", [])), _marking(marks.get("chosen"))),
+        currency=currency,
+        through=through,
+        left_out=as_count(left_out[0].n) if left_out else 0,
     )
 
 
-def _weekly(rows: list[OverviewRow], spark_from: date, today: date) -> pd.DataFrame:
-    """Incidents per week from `spark_from` to this week, weeks without any included."""
-    week_grid = period_grid(spark_from, today, "week")
+def _window(
+    currency: Currency, through: date, days: int, n: Any, prev: Any, high: Any, prev_high: Any
+) -> WindowFigures:
+    """A window of `days` days to `through` and the one before it, with the share of each expected to be
+    reported by the data's end."""
+    first = through - timedelta(days=days - 1)
+    before = first - timedelta(days=days)
+    return WindowFigures(
+        days,
+        as_count(n),
+        as_count(prev),
+        as_count(high),
+        as_count(prev_high),
+        end=through,
+        reported_share=currency.completeness(first, through),
+        prev_reported_share=currency.completeness(before, first - timedelta(days=1)),
+    )
+
+
+def _weekly(rows: list[OverviewRow], spark_from: date, through: date) -> pd.DataFrame:
+    """Incidents per week from `spark_from` to the week holding `through` (the last of them may be partial),
+    weeks without any included."""
+    week_grid = period_grid(spark_from, through, "week")
     per_week = {r.period: as_count(r.n) for r in rows}
     return pd.DataFrame(
         {
@@ -235,18 +291,18 @@ def _rising_of(rows: list[OverviewRow]) -> pd.DataFrame:
 
 
 def _monthly_anomalies(
-    rows: list[OverviewRow], anomaly_from: date, month0: date, today: date, rule: AnomalyRule
+    rows: list[OverviewRow], anomaly_from: date, month0: date, through: date, rule: AnomalyRule
 ) -> pd.DataFrame:
-    """Months from `month0` in which a category broke from its trailing baseline (tested from its first
-    month with incidents, so an empty start is no baseline)."""
+    """Whole months from `month0` to `through` in which a category broke from its trailing baseline. Each
+    category is tested from its own first month with incidents (an empty start is no baseline), and the month
+    holding `through` is tested only if it is over."""
     monthly: dict[str, dict[date, int]] = {}
     for r in rows:
         if r.period is not None:
             monthly.setdefault(str(r.k), {})[r.period] = as_count(r.n)
-    seen = [p for series in monthly.values() for p, n in series.items() if n > 0]
-    month_grid = [p for p in period_grid(anomaly_from, today, "month") if seen and p >= min(seen)]
-    anomalies = flag_grid(monthly, month_grid, rule)
-    return anomalies[anomalies["period"] >= pd.Timestamp(month0)].reset_index(drop=True)
+    month_grid = period_grid(anomaly_from, through, "month")
+    listed = [p for p in grids.whole_periods(month_grid, "month", through) if p >= month0]
+    return grids.flag_from_own_start(monthly, month_grid, rule, testable=listed)
 
 
 def _by_category(rows: list[OverviewRow]) -> pd.DataFrame:

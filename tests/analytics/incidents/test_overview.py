@@ -25,11 +25,14 @@ def known(store):
 def test_overview_windows_and_sparkline(known) -> None:
     ov = incident_overview.overview_summary(known.cursor(), UK_ANALYST, Filters(), TODAY)
     w30, w90 = ov.windows
-    assert (w30.incidents, w30.prev_incidents, w30.high, w30.prev_high) == (1, 2, 1, 1)
+    # The data the UK analyst sees runs to 2 November (T-0003; no report dates, so no lag): the windows end
+    # there, not on today, so the 18 days without data are no fall. Last 30 days: 4 Oct..2 Nov.
+    assert ov.through == date(2026, 11, 2)
+    assert (w30.incidents, w30.prev_incidents, w30.high, w30.prev_high) == (3, 0, 2, 0)
     assert (w90.incidents, w90.prev_incidents, w90.high, w90.prev_high) == (3, 2, 2, 1)
     assert w90.high_share == 2 / 3
     assert len(ov.weekly) == incident_overview.SPARK_WEEKS
-    assert ov.weekly["period"].iloc[-1] == pd.Timestamp(2026, 11, 16)
+    assert ov.weekly["period"].iloc[-1] == pd.Timestamp(2026, 11, 2)
     assert int(ov.weekly["n"].sum()) == 5
     assert ov.rising_categories.empty and ov.rising_sectors.empty  # tiny numbers make no trend
     assert ov.marking.tlp == "AMBER"
