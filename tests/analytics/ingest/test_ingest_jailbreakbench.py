@@ -131,3 +131,49 @@ def test_malformed_artifact_refused_naming_file_and_field(
 def test_public_data_cannot_be_marked_red(store) -> None:
     with pytest.raises(ImportRefused, match="TLP:RED"):
         import_jailbreakbench(store.store, JBB, actor="test", tlp="RED")
+
+
+# -- the same runs through the generic mapping (issue 16: `import json --records eval_runs --map/--set/--source`) --
+
+COMPARED = (
+    "model, benchmark, metric, score, eval_date, n_samples, institute, source, tlp, releasable_to, stderr"
+)
+
+
+def test_generic_mapping_gives_the_same_runs(store, tmp_path: Path, capsys) -> None:
+    """PAIR's black-box artifacts imported by the dedicated importer and, into a second store, through
+    `import json --records eval_runs --source jailbreakbench --map parameters.* --set ...`, give the same runs.
+    (Run ids and samples come from the folder layout and the behaviours, which a mapping cannot express.)"""
+    from analytics.cli import main
+    from analytics.store.database import Store
+
+    src = ARTIFACTS / "PAIR" / "black_box"
+    import_jailbreakbench(store.store, src, actor="test")
+    folder = tmp_path / "black_box"
+    shutil.copytree(src, folder)
+    n_behaviours = {len(json.loads(f.read_text())["jailbreaks"]) for f in folder.glob("*.json")}
+    assert n_behaviours == {100}
+    db = tmp_path / "generic.duckdb"
+    code = main(
+        [
+            "import", "json", str(folder), "--db", str(db), "--create", "--records", "eval_runs",
+            "--source", "jailbreakbench",
+            "--map", "parameters.model=model",
+            "--map", "parameters.attack_success_rate=score",
+            "--map", "parameters.evaluation_date=eval_date",
+            "--set", "benchmark=JailbreakBench PAIR (black_box)",
+            "--set", f"metric={METRIC}",
+            "--set", "n_samples=100",
+        ]
+    )  # fmt: skip
+    _out, err = capsys.readouterr()
+    assert code == 0, err
+    sql = f"select {COMPARED} from eval_runs order by model"
+    dedicated = store.cursor().execute(sql).fetchall()
+    other = Store(db)
+    try:
+        generic = other.cursor().execute(sql).fetchall()
+    finally:
+        other.close()
+    assert len(dedicated) == 4
+    assert generic == dedicated
