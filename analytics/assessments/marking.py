@@ -1,8 +1,8 @@
 """The derived marking of an assessment: pure rules over markings, no store.
 
 An assessment's marking is derived from its evidence (highest TLP, narrowest releasability, RED only for people
-named on every RED record, AMBER+STRICT records narrow releasability to their originating institute); authors may
-ask for more (a floor), never less. A record marked up after a save raises the banner of every version citing
+named on every RED record and admitted by that releasability, AMBER+STRICT records narrow releasability to their
+originating institute); authors may ask for more (a floor), never less. A record marked up after a save raises the banner of every version citing
 it, never lowers it (`raise_to_current`). Text written under one marking (a dissent) may be shown under another
 only if the second marking's audience is within the first's (`audience_within`).
 
@@ -13,8 +13,8 @@ in SQL for records.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from analytics.access.markings import INSTITUTES, Marking, normalise_tlp, tlp_rank
 from analytics.access.viewer import Viewer
@@ -52,6 +52,10 @@ class DerivedMarking:
         return not (self.tlp == "AMBER+STRICT" and self.originator != viewer.institute)
 
 
+# Who each named recipient is: email (lower case) -> institute (UK, AU or JOINT), from the user directory.
+People = Mapping[str, str]
+
+
 def derive_marking(
     evidence: Iterable[EvidenceMarking],
     *,
@@ -59,6 +63,7 @@ def derive_marking(
     raise_tlp: str | None = None,
     restrict_to: Sequence[str] = (),
     named_recipients: Sequence[str] = (),
+    people: People | None = None,
 ) -> DerivedMarking:
     """The marking an assessment must carry given its evidence and what its authors asked for.
 
@@ -67,7 +72,9 @@ def derive_marking(
     - AMBER+STRICT records may be seen only in their originating institute, so each one narrows releasability
       to that institute; the assessment's originator is that institute (else the creator's institute).
     - RED: named recipients are those named on every RED record (and in `named_recipients` when the authors
-      give a list); with no RED evidence, the authors' list.
+      give a list); with no RED evidence, the authors' list. Given the directory (`people`), only those whose
+      institute the releasability admits stay named (`admitted_recipients`): a RED record releasable to UK may
+      name an AU lead, but the assessment derived from it, releasable to UK, must not.
     """
     items = list(evidence)
     evidence_tlp = max((e.tlp for e in items), key=tlp_rank, default="CLEAR")
@@ -98,20 +105,36 @@ def derive_marking(
     requested = {n.strip().lower() for n in named_recipients if n.strip()}
     if requested:
         named = requested if named is None else named & requested
-    return DerivedMarking(
+    derived = DerivedMarking(
         tlp=tlp,
         releasable_to=tuple(sorted(rel)),
         named_recipients=tuple(sorted(named or ())) if tlp == "RED" else (),
         originator=originator,
         evidence_tlp=evidence_tlp,
     )
+    return admitted_recipients(derived, people)
 
 
-def raise_to_current(stored: DerivedMarking, current: Sequence[EvidenceMarking]) -> DerivedMarking:
+def admitted_recipients(m: DerivedMarking, people: People | None) -> DerivedMarking:
+    """`m` naming only recipients whose institute its releasability admits (the rule of
+    analytics.access.markings.visible_sql: their institute is among the releasable ones, and JOINT staff need
+    both). Someone not in the directory cannot be checked, so is not named. Without a directory (`people` None:
+    pure callers and tests of the other rules) the recipients are left as they are."""
+    if people is None or m.tlp != "RED":
+        return m
+    folded = {str(k).lower(): v for k, v in people.items()}
+    kept = tuple(n for n in m.named_recipients if n in folded and _admits(m, folded[n]))
+    return replace(m, named_recipients=kept)
+
+
+def raise_to_current(
+    stored: DerivedMarking, current: Sequence[EvidenceMarking], *, people: People | None = None
+) -> DerivedMarking:
     """The stored marking raised by the cited records' markings as they are now (a record marked up after the
-    save makes the assessment's banner go up too; it never goes down)."""
+    save makes the assessment's banner go up too; it never goes down). With the directory (`people`), a RED
+    result names only people its releasability admits (`admitted_recipients`)."""
     if not current:
-        return stored
+        return admitted_recipients(stored, people)
     now = derive_marking(current, creator_institute=stored.originator)
     tlp = stored.tlp if tlp_rank(stored.tlp) >= tlp_rank(now.tlp) else now.tlp
     rel = tuple(sorted(set(stored.releasable_to) & set(now.releasable_to)))
@@ -127,7 +150,7 @@ def raise_to_current(stored: DerivedMarking, current: Sequence[EvidenceMarking])
         if now.originator != stored.originator and any(e.tlp == "AMBER+STRICT" for e in current)
         else stored.originator
     )
-    return DerivedMarking(tlp, rel, named_t, originator, stored.evidence_tlp)
+    return admitted_recipients(DerivedMarking(tlp, rel, named_t, originator, stored.evidence_tlp), people)
 
 
 def _admits(m: DerivedMarking, institute: str) -> bool:
