@@ -1,75 +1,181 @@
 """Flags for periods whose incident count breaks from its recent baseline (the "what's new" list).
 
-The method, in words (docs/incident-analysis.md has the reasoning):
+Why this method: incident counts are overdispersed (reporting comes in bursts), and a baseline of a few periods
+says little about how bursty a series is. The previous rule plugged a dispersion estimated from 3-6 periods into
+a quasi-Poisson tail and flagged 1.3-2.4% of ordinary periods of negative binomial (phi = 3) series against a
+stated 0.1%. This rule follows the outbreak-detection methods built for exactly these counts (Farrington et al.
+1996; Noufaily et al. 2013, the "improved Farrington"), and carries the uncertainty of the estimated dispersion
+into the p-value, so the stated rate holds (docs/methods.md has the formulas, the simulation table and
+references; `python -m analytics.stats.simulate` reproduces it):
 
-- Each series (all incidents, or one value of the split dimension such as one category) is a count per period
-  on a complete grid of periods (missing periods are zeros).
-- The baseline of period t is the `window` periods just before it (six by default). Its mean m is the expected
-  count; its variance s² gives an over-dispersion factor φ = max(1, s²/m), because real incident counts vary
-  more than a Poisson process would (reporting comes in bursts).
-- The count x is tested against a quasi-Poisson model: p = P(X ≥ x/φ) for X ~ Poisson(m/φ), computed with the
-  regularised incomplete gamma function so x/φ need not be an integer.
-- A period is flagged only if all of these hold: p < `alpha` (0.001), x ≥ `min_count` (5 incidents: tiny
-  numbers never make a trend), x ≥ `min_ratio` × m (1.5×: at 100k+ incidents almost any wobble is
-  "significant", so an effect size is required too), and at least `min_baseline` (3) baseline periods exist.
-- Only rises are flagged. Drops mostly mean late reporting (the current period is always partial), and
-  flagging them would fill the list with noise.
+- Each series is a count per period on a complete grid (missing periods are zeros). The baseline of period t
+  is the `window` periods before it (12); at least `min_baseline` (6) must exist and hold at least
+  `min_baseline_total` (5) incidents, otherwise the period is not tested at all (too little to know what is
+  normal).
+- Baseline mean m and Pearson dispersion phi_hat = s^2 / m (quasi-Poisson, as in Farrington and Noufaily).
+- The count x is compared with a negative binomial predictive distribution of mean m and variance
+  phi * m * (1 + 1/k): the factor (1 + 1/k) is the uncertainty of m from k periods (Farrington's tau), and
+  phi = max(1, phi_hat * (k - 1) / c) is averaged over c ~ chi-square(k - 1), the sampling distribution of the
+  dispersion estimate, with the floor of 1 applied to each draw (Noufaily). This is the count analogue of a
+  t-type bound: a normal mean with an estimated variance gives Student's t in exactly this way.
+- A period is flagged only if p < `alpha` (0.001), x >= `min_count` (5) and x >= `min_ratio` x m (1.5x: at
+  large counts any wobble is "significant", so an effect size is required too). Only rises are flagged: drops
+  mostly mean late reporting.
+- Across many series and periods at once (`flag_grid`), the p-values of every tested cell in the reported
+  periods are adjusted by Benjamini-Hochberg and a cell is flagged only if its adjusted p is below `fdr` (0.05)
+  as well: the share of flags that are false stays below 5%, and with nothing happening a whole grid shows
+  any flag at all in at most about 5% of views.
 
-Pure functions on small aggregated DataFrames; no data access, so it is tested on hand-made series.
+Pure functions on arrays and small frames; no data access, so each property is proven by seeded simulation
+(tests/analytics/stats/test_anomalies_calibration.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy.special import gammainc
+from scipy import stats
+from scipy.special import betainc, gammainc
+from statsmodels.stats.multitest import multipletests
 
 
 @dataclass(frozen=True)
 class AnomalyRule:
-    window: int = 6
-    min_baseline: int = 3
+    window: int = 12
+    min_baseline: int = 6
+    min_baseline_total: int = 5
     min_count: int = 5
     min_ratio: float = 1.5
     alpha: float = 0.001
+    fdr: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.min_baseline <= self.window:
+            raise ValueError(f"AnomalyRule: min_baseline must be between 2 and window ({self.window})")
+        if not (0 < self.alpha < 1 and 0 < self.fdr < 1):
+            raise ValueError("AnomalyRule: alpha and fdr must be between 0 and 1")
 
     def describe(self) -> str:
         return (
-            f"A period is flagged when its count is at least {self.min_count}, at least {self.min_ratio:g}× "
-            f"the mean of the previous {self.window} periods, and a quasi-Poisson test against that baseline "
-            f"gives p < {self.alpha:g} (variance taken from the baseline itself)."
+            f"A period is flagged when its count is at least {self.min_count} and at least {self.min_ratio:g}× "
+            f"the mean of the previous {self.window} periods (at least {self.min_baseline} periods and "
+            f"{self.min_baseline_total} incidents of baseline needed), and a negative binomial test that allows "
+            f"for the burstiness estimated from that baseline, and for the uncertainty of that estimate, gives "
+            f"p < {self.alpha:g}; across all series and periods shown, false flags are held below "
+            f"{self.fdr:.0%} (Benjamini–Hochberg). Rate checked by simulation: see docs/methods.md."
         )
 
 
 DEFAULT_RULE = AnomalyRule()
 
-ANOMALY_COLUMNS = ["series", "period", "count", "expected", "ratio", "p_value"]
+ANOMALY_COLUMNS = ["series", "period", "count", "expected", "ratio", "p_value", "adjusted_p"]
+
+# Quadrature over the chi-square sampling distribution of the dispersion estimate: edges in probability, dense
+# in the lower tail (small chi-square = the dispersion was underestimated = the draws that matter at p ~ 0.001).
+# Each bin is evaluated at its lower edge (the larger dispersion), so the mixture errs on the safe side.
+_CHI2_EDGES = np.concatenate([[1e-7], np.geomspace(1e-6, 0.1, 16)[:-1], np.linspace(0.1, 1.0, 19)])
+_CHI2_WEIGHTS = np.diff(np.concatenate([[0.0], _CHI2_EDGES[1:]]))
+
+
+class Flags(NamedTuple):
+    """Flagged cells of a (periods x series) matrix, as parallel arrays."""
+
+    period: np.ndarray  # row index
+    series: np.ndarray  # column index
+    observed: np.ndarray  # the count
+    expected: np.ndarray  # baseline mean
+    p_value: np.ndarray
+    adjusted_p: np.ndarray  # Benjamini-Hochberg across the tested cells (= p_value without fdr)
+
+
+def nb_upper_tail(count: np.ndarray, mean: np.ndarray, dispersion: np.ndarray) -> np.ndarray:
+    """P(X >= count) for X negative binomial with this mean and variance dispersion x mean (Poisson at 1).
+
+    Continuous in `count` (regularised incomplete beta / gamma), so scaled counts work too."""
+    x, m, phi = np.broadcast_arrays(
+        np.asarray(count, dtype=float), np.asarray(mean, dtype=float), np.asarray(dispersion, dtype=float)
+    )
+    out = np.ones(x.shape)
+    live = (x > 0) & (m > 0)
+    poisson = live & (phi <= 1 + 1e-9)
+    # P(X >= k) for X ~ Poisson(m) is the regularised lower incomplete gamma P(k, m).
+    out[poisson] = gammainc(x[poisson], m[poisson])
+    nb = live & ~poisson
+    size = m[nb] / (phi[nb] - 1)
+    # For X ~ NB(size r, success p = 1/phi): P(X >= k) = I_{1-p}(k, r).
+    out[nb] = betainc(x[nb], size, 1 - 1 / phi[nb])
+    out[(x > 0) & (m <= 0)] = 0.0
+    return out
+
+
+def predictive_upper_tail(
+    count: np.ndarray, mean: np.ndarray, raw_dispersion: np.ndarray, df: np.ndarray, mean_factor: np.ndarray
+) -> np.ndarray:
+    """P(X >= count) under a negative binomial whose dispersion is only known through an estimate.
+
+    `raw_dispersion` is the Pearson estimate on `df` degrees of freedom; the tail is averaged over the
+    dispersions consistent with it (phi = raw x df / c, c ~ chi-square(df)), each floored at 1, and inflated
+    by `mean_factor` (1 + 1/k for a mean estimated from k periods)."""
+    x, m, raw, d, f = np.broadcast_arrays(
+        np.asarray(count, dtype=float),
+        np.asarray(mean, dtype=float),
+        np.asarray(raw_dispersion, dtype=float),
+        np.asarray(df, dtype=float),
+        np.asarray(mean_factor, dtype=float),
+    )
+    total = np.zeros(x.shape)
+    if x.size == 0:
+        return total
+    chi2 = stats.chi2.ppf(_CHI2_EDGES[:-1][:, None], d[None, :])  # (bins, cells), lower edge of each bin
+    for j, weight in enumerate(_CHI2_WEIGHTS):
+        phi = np.maximum(1.0, raw * d / chi2[j]) * f
+        total += weight * nb_upper_tail(x, m, phi)
+    total += 1.0 - _CHI2_WEIGHTS.sum()  # the sliver below the first edge: counted as certain, never missed
+    return np.minimum(total, 1.0)
+
+
+def effective_df(k: np.ndarray, mean: np.ndarray, raw_dispersion: np.ndarray) -> np.ndarray:
+    """Degrees of freedom of the Pearson dispersion estimate from k counts (Satterthwaite).
+
+    For normal data s^2 has k - 1; counts at low means are skewed and heavy-tailed, and their s^2 varies far
+    more: var(s^2) = sigma^4 (2 / (k - 1) + kappa / k), kappa the excess kurtosis, which for a negative
+    binomial of mean m and dispersion phi is (6 (phi - 1) + 1 / phi) / m (1 / m for Poisson)."""
+    phi = np.maximum(1.0, raw_dispersion)
+    kappa = (6 * (phi - 1) + 1 / phi) / np.maximum(mean, 1e-9)
+    return np.clip(2 / (2 / (k - 1) + kappa / k), 1.0, k - 1)
 
 
 def upper_tail_p(count: float, expected: float, dispersion: float = 1.0) -> float:
-    """P(X ≥ count) under a quasi-Poisson with this mean and dispersion (φ ≥ 1)."""
+    """P(X >= count) for a negative binomial with this mean and a known dispersion (floored at 1)."""
     if count <= 0:
         return 1.0
     if expected <= 0:
         return 0.0
-    phi = max(1.0, dispersion)
-    # P(X >= k) for X ~ Poisson(lam) is the regularised lower incomplete gamma P(k, lam).
-    return float(gammainc(count / phi, expected / phi))
+    return float(nb_upper_tail(np.array([count]), np.array([expected]), np.array([max(1.0, dispersion)]))[0])
 
 
-def _flag_matrix(
-    counts: np.ndarray, rule: AnomalyRule
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The rule applied to every column of a (periods × series) matrix at once.
+def flag_matrix(
+    counts: np.ndarray,
+    rule: AnomalyRule = DEFAULT_RULE,
+    *,
+    report: np.ndarray | None = None,
+    fdr: bool = False,
+) -> Flags:
+    """The rule applied to every column of a (periods x series) matrix at once.
 
-    Returns the period index, series index, count, baseline mean and p-value of every flagged cell."""
+    Cells in the rows `report` marks (a boolean per period; every period when None) are tested, the others
+    serve as baseline only. With `fdr`, the tested cells' p-values are adjusted together by Benjamini-Hochberg
+    (every tested cell counts as a hypothesis, flagged or not) and a flag needs an adjusted p below rule.fdr
+    too."""
     values = np.asarray(counts, dtype=float)
-    if values.ndim != 2 or values.shape[0] == 0:
-        empty = np.array([], dtype=float)
-        return empty.astype(int), empty.astype(int), empty, empty, empty
+    if values.ndim != 2:
+        raise ValueError(f"flag_matrix: counts must be a (periods x series) matrix, got {values.ndim} dims")
+    none = np.array([], dtype=float)
+    if values.shape[0] == 0 or values.shape[1] == 0:
+        return Flags(none.astype(int), none.astype(int), none, none, none, none)
     periods = values.shape[0]
     zero = np.zeros((1, values.shape[1]))
     csum = np.vstack([zero, np.cumsum(values, axis=0)])
@@ -81,29 +187,38 @@ def _flag_matrix(
     squares = csq[t] - csq[lo]
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(k > 0, total / k, 0.0)
-        var = np.where(k > 1, (squares - total**2 / k) / (k - 1), mean)
-        candidate = (k >= rule.min_baseline) & (values >= rule.min_count) & (values >= rule.min_ratio * mean)
+        var = np.where(k > 1, (squares - total**2 / np.maximum(k, 1)) / np.maximum(k - 1, 1), 0.0)
+    rows = np.ones(periods, dtype=bool) if report is None else np.asarray(report, dtype=bool)
+    if rows.shape != (periods,):
+        raise ValueError(f"flag_matrix: report needs one flag per period ({periods}), got {rows.shape}")
+    tested = (k >= rule.min_baseline) & (total >= rule.min_baseline_total) & rows[:, None]
+    candidate = tested & (values >= rule.min_count) & (values >= rule.min_ratio * mean)
     ti, si = np.nonzero(candidate)
-    x, m, v = values[ti, si], mean[ti, si], np.maximum(var[ti, si], 0.0)
-    phi = np.where(m > 0, np.maximum(1.0, v / np.where(m > 0, m, 1.0)), 1.0)
-    # P(X >= x) for X ~ Poisson(lam) is the regularised lower incomplete gamma P(x, lam); scaled by phi.
-    p = np.where(m > 0, gammainc(x / phi, np.where(m > 0, m, 1.0) / phi), 0.0)
-    keep = p < rule.alpha
-    return ti[keep], si[keep], x[keep], m[keep], p[keep]
+    x, m = values[ti, si], mean[ti, si]
+    kk = k[ti, 0]
+    raw = np.maximum(var[ti, si], 0.0) / m  # m > 0: the baseline holds at least min_baseline_total >= 1
+    p = predictive_upper_tail(x, m, raw, effective_df(kk, m, raw), 1 + 1 / kk)
+    adjusted = p.copy()
+    if fdr and len(p):
+        # Hypotheses = every tested cell; the ones that were never candidates have p = 1.
+        padded = np.concatenate([p, np.ones(int(tested.sum()) - len(p))])
+        adjusted = multipletests(padded, method="fdr_bh")[1][: len(p)]
+    keep = (p < rule.alpha) & (adjusted < rule.fdr if fdr else True)
+    return Flags(ti[keep], si[keep], x[keep], m[keep], p[keep], adjusted[keep])
 
 
-def _frame(names: list[str], periods: list[Any], flags: tuple[np.ndarray, ...]) -> pd.DataFrame:
-    ti, si, x, m, p = flags
+def _frame(names: list[str], periods: list[Any], flags: Flags) -> pd.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(m > 0, np.round(x / np.where(m > 0, m, 1.0), 2), np.inf)
+        ratio = np.round(flags.observed / flags.expected, 2)
     return pd.DataFrame(
         {
-            "series": [names[i] for i in si],
-            "period": [periods[i] for i in ti],
-            "count": x.astype("int64"),
-            "expected": np.round(m, 1),
+            "series": [names[i] for i in flags.series],
+            "period": [periods[i] for i in flags.period],
+            "count": flags.observed.astype("int64"),
+            "expected": np.round(flags.expected, 1),
             "ratio": ratio,
-            "p_value": p,
+            "p_value": flags.p_value,
+            "adjusted_p": flags.adjusted_p,
         },
         columns=ANOMALY_COLUMNS,
     )
@@ -111,18 +226,24 @@ def _frame(names: list[str], periods: list[Any], flags: tuple[np.ndarray, ...]) 
 
 def flag_series(counts: pd.Series, rule: AnomalyRule = DEFAULT_RULE) -> pd.DataFrame:
     """Flag the periods of one series. `counts` is indexed by period, sorted, on a complete grid.
-    Columns period, count, expected, ratio (inf when the baseline is zero), p_value."""
-    flags = _flag_matrix(counts.to_numpy(dtype=float)[:, None], rule)
+    Columns period, count, expected, ratio, p_value, adjusted_p (= p_value: one series, each period at alpha)."""
+    flags = flag_matrix(counts.to_numpy(dtype=float)[:, None], rule)
     return _frame([""], list(counts.index), flags).drop(columns="series")
 
 
 def flag_grid(
-    series: dict[str, dict[Any, int]], grid: list[Any], rule: AnomalyRule = DEFAULT_RULE
+    series: dict[str, dict[Any, int]],
+    grid: list[Any],
+    rule: AnomalyRule = DEFAULT_RULE,
+    *,
+    report: list[Any] | None = None,
 ) -> pd.DataFrame:
     """Flags for named series given as {name: {period: count}} over the complete, sorted `grid` of periods.
 
-    Returns columns series, period (Timestamp), count, expected, ratio (NaN for a zero baseline), p_value;
-    newest first, then strongest."""
+    `report` (default: the whole grid) are the periods whose flags are shown: they form the family over which
+    false flags are controlled (Benjamini-Hochberg at rule.fdr); other periods serve as baseline only.
+    Returns columns series, period (Timestamp), count, expected, ratio, p_value, adjusted_p; newest first,
+    then strongest."""
     names = list(series)
     if not grid or not names:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in ANOMALY_COLUMNS})
@@ -133,9 +254,11 @@ def flag_grid(
             i = row.get(period)
             if i is not None:
                 matrix[i, j] = n
-    df = _frame(names, list(pd.to_datetime(grid)), _flag_matrix(matrix, rule))
+    wanted = set() if report is None else set(report)
+    shown = None if report is None else np.array([p in wanted for p in grid])
+    flags = flag_matrix(matrix, rule, report=shown, fdr=True)
+    df = _frame(names, list(pd.to_datetime(grid)), flags)
     df["period"] = pd.to_datetime(df["period"])
-    df["ratio"] = df["ratio"].replace(np.inf, np.nan)
     return df.sort_values(["period", "p_value"], ascending=[False, True], ignore_index=True)
 
 
@@ -149,7 +272,7 @@ def flag_anomalies(
 ) -> pd.DataFrame:
     """Flags for every series of a long frame (series_col, period, count_col) over the complete `periods` grid.
 
-    Returns columns series, period, count, expected, ratio, p_value; newest first, then strongest.
+    Returns columns series, period, count, expected, ratio, p_value, adjusted_p; newest first, then strongest.
     """
     grid = list(pd.DatetimeIndex(periods))
     series: dict[str, dict[Any, int]] = {}

@@ -1,4 +1,5 @@
-"""The anomaly rule on hand-made series: spikes are flagged, growth, noise and tiny numbers are not."""
+"""The anomaly rule on hand-made series: spikes are flagged, growth, noise, tiny numbers and thin baselines are
+not. Its error rates are proven by simulation in test_anomalies_calibration.py."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ import pandas as pd
 import pytest
 from scipy.stats import poisson
 
-from analytics.stats.anomalies import AnomalyRule, flag_anomalies, flag_series, upper_tail_p
+from analytics.stats.anomalies import (
+    DEFAULT_RULE,
+    AnomalyRule,
+    flag_anomalies,
+    flag_grid,
+    flag_series,
+    upper_tail_p,
+)
 
 
 def series(values: list[int], start: str = "2026-01-01", freq: str = "MS") -> pd.Series:
@@ -27,9 +35,11 @@ def test_a_planted_spike_is_flagged_with_its_baseline() -> None:
     flags = flag_series(series([10, 12, 9, 11, 10, 8, 11, 40, 12]))
     assert flags["period"].tolist() == [pd.Timestamp("2026-08-01")]
     row = flags.iloc[0]
+    baseline = [10, 12, 9, 11, 10, 8, 11]  # the seven months before (window 12, all there is)
     assert row["count"] == 40
-    assert row["expected"] == pytest.approx(np.mean([12, 9, 11, 10, 8, 11]), abs=0.05)
-    assert row["ratio"] == pytest.approx(40 / np.mean([12, 9, 11, 10, 8, 11]), abs=0.01)
+    assert row["expected"] == pytest.approx(np.mean(baseline), abs=0.05)
+    assert row["ratio"] == pytest.approx(40 / np.mean(baseline), abs=0.01)
+    assert row["p_value"] < DEFAULT_RULE.alpha
 
 
 def test_steady_growth_and_noise_are_not_flagged() -> None:
@@ -41,10 +51,14 @@ def test_steady_growth_and_noise_are_not_flagged() -> None:
 
 
 def test_tiny_numbers_never_make_a_flag() -> None:
-    assert flag_series(series([0, 0, 0, 0, 0, 0, 4])).empty  # 4 < min_count
-    new = flag_series(series([0, 0, 0, 0, 0, 0, 6]))
-    assert new["count"].tolist() == [6]
-    assert new["ratio"].iloc[0] == np.inf  # something where there was nothing
+    assert flag_series(series([1, 0, 1, 0, 1, 0, 1, 0, 4])).empty  # 4 < min_count
+    # Something where there was (almost) nothing: a baseline of fewer than 5 incidents says nothing about how
+    # bursty the series is, so it is not tested (a new series starts its own grid at its first record).
+    assert flag_series(series([0, 0, 0, 0, 0, 0, 6])).empty
+    assert flag_series(series([0, 1, 0, 1, 0, 1, 0, 1, 30])).empty
+    sparse = flag_series(series([1, 0, 1, 1, 0, 1, 1, 0, 1, 30]))  # 6 in the baseline: tested, and flagged
+    assert sparse["count"].tolist() == [30]
+    assert sparse["ratio"].iloc[0] == pytest.approx(30 / (6 / 9), abs=0.01)
 
 
 def test_an_effect_size_is_required_as_well_as_significance() -> None:
@@ -54,10 +68,20 @@ def test_an_effect_size_is_required_as_well_as_significance() -> None:
 
 
 def test_a_short_baseline_is_not_enough() -> None:
-    assert flag_series(series([2, 2, 30])).empty
-    assert not flag_series(series([2, 2, 2, 30])).empty
-    lenient = AnomalyRule(min_baseline=2)
-    assert not flag_series(series([2, 2, 30]), lenient).empty
+    # Five periods cannot say how bursty a series is: not tested at all; six can.
+    assert flag_series(series([2, 2, 2, 2, 2, 30])).empty
+    assert not flag_series(series([2, 2, 2, 2, 2, 2, 30])).empty
+    lenient = AnomalyRule(min_baseline=3)
+    assert not flag_series(series([2, 2, 2, 30]), lenient).empty
+    with pytest.raises(ValueError, match="min_baseline"):
+        AnomalyRule(min_baseline=1)
+
+
+def test_a_bursty_baseline_makes_the_same_count_less_surprising() -> None:
+    calm = flag_series(series([10, 11, 9, 10, 10, 11, 9, 10, 30]))
+    bursty = flag_series(series([3, 20, 2, 15, 4, 18, 1, 17, 30]))  # same mean, variance ~60x the mean
+    assert calm["count"].tolist() == [30]
+    assert bursty.empty
 
 
 def test_flag_anomalies_fills_missing_periods_with_zeros_and_orders_newest_first() -> None:
@@ -75,3 +99,21 @@ def test_flag_anomalies_fills_missing_periods_with_zeros_and_orders_newest_first
         ["a", grid[6], 30],
     ]
     assert flag_anomalies(long.iloc[0:0], grid).empty
+
+
+def test_flag_grid_tests_only_the_reported_periods_and_adjusts_across_them() -> None:
+    grid = list(pd.date_range("2025-01-01", periods=16, freq="MS"))
+    steady = [10, 11, 9, 10, 12, 10, 9, 11, 10, 10, 11, 9, 10, 10, 11, 10]
+    spiked = {8: 40, 14: 40}
+    series = {name: dict(zip(grid, steady, strict=True)) for name in ("a", "b", "c")}
+    series["a"][grid[14]] = series["b"][grid[14]] = 40
+    series["c"][grid[8]] = 40
+    everything = flag_grid(series, grid)
+    assert sorted(everything["period"].unique()) == [grid[i] for i in spiked]
+    shown = flag_grid(series, grid, report=grid[12:])  # the spike in month 8 is baseline only: not reported
+    assert shown[["series", "period"]].values.tolist() == [["a", grid[14]], ["b", grid[14]]]
+    assert (shown["adjusted_p"] >= shown["p_value"]).all()
+    # Benjamini-Hochberg over the 3 series x 4 reported months: the larger of the two p's times 12 / 2.
+    assert shown["adjusted_p"].max() == pytest.approx(shown["p_value"].max() * 12 / 2)
+    alone = flag_series(pd.Series(series["a"]))
+    assert alone["p_value"].tolist() == pytest.approx(alone["adjusted_p"].tolist())
