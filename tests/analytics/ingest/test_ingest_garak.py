@@ -186,6 +186,37 @@ def test_report_without_setup_refused(store, tmp_path: Path) -> None:
         import_garak(store.store, f, actor="test")
 
 
+def test_a_report_in_the_older_layout_imports_the_same_way(store, tmp_path: Path) -> None:
+    """Before 0.14 garak wrote plugins.model_type/model_name, string prompts and outputs, `total` instead of
+    `total_evaluated` and plugin names with their package prefix; its start time with a doubled zone."""
+    entries = [
+        {"entry_type": "start_run setup", "plugins.model_type": "openai", "plugins.model_name": "gpt-3.5-turbo",
+         "transient.starttime_iso": "2024-10-02T10:37:26.511331", "run.eval_threshold": 0.5},
+        {"entry_type": "init", "garak_version": "0.9.0.14", "start_time": "2024-10-02 10:37:26.511331+00:00Z",
+         "run": "old-run"},
+        *({"entry_type": "attempt", "status": 2, "seq": k, "uuid": f"u{k}", "probe_classname": "dan.Dan_11_0",
+           "prompt": f"prompt {k}", "outputs": [f"out {k}a", f"out {k}b"],
+           "detector_results": {"dan.DAN": [0.0, 1.0 if k == 1 else 0.2]}} for k in range(3)),
+        {"entry_type": "eval", "probe": "probes.dan.Dan_11_0", "detector": "detector.dan.DAN", "passed": 5,
+         "total": 6},
+    ]  # fmt: skip
+    f = tmp_path / "old.report.jsonl"
+    f.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    report = import_garak(store.store, f, actor="test")
+    assert report.added == 1
+    con = store.cursor()
+    run = con.execute(
+        "select run_id, model, benchmark, score, n_samples, eval_date from eval_runs"
+    ).fetchone()
+    assert run == ("garak-old-run-dan.Dan_11_0-dan.DAN", "gpt-3.5-turbo", "garak dan.Dan_11_0 / dan.DAN",
+                   pytest.approx(5 / 6), 6, date(2024, 10, 2))  # fmt: skip
+    samples = con.execute(
+        "select sample_id, epoch, score, input, output from eval_samples order by sample_id, epoch"
+    ).fetchall()
+    assert len(samples) == 6 and sum(s[2] for s in samples) == 5
+    assert samples[3] == ("1", 2, 0.0, "prompt 1", "out 1b")
+
+
 # -- through the generic mapping (issue 16: `import jsonl --records eval_runs --map/--set/--source`) -------------
 
 
