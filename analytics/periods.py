@@ -90,3 +90,9 @@ def today_for(institute: str, *, now: datetime | None = None, pinned: str | None
     elif now.tzinfo is None:
         raise ValueError("today_for needs an aware instant, not a naive datetime")
     return now.astimezone(ZoneInfo(time_zone(institute))).date()
+
+
+def today_note(today: date, institute: str, *, pinned: bool = False) -> str:
+    """How a page states its "today": 'Today: 6 Dec 2026 (Australia/Canberra)', '... (UTC)', or fixed."""
+    basis = "fixed by THREAT_TODAY" if pinned else time_zone(institute)
+    return f"Today: {today.day} {today:%b %Y} ({basis})."

@@ -21,6 +21,7 @@ from analytics.incidents import charts as incident_charts
 from analytics.incidents import overview as incident_overview
 from analytics.incidents.overview import OverviewData
 from analytics.stats.anomalies import DEFAULT_RULE
+from pages.parts.currency import currency_line
 from pages.ui import change_label, chart, empty_state, inert_markdown, marking_banner, page_to_slide
 
 
@@ -29,6 +30,7 @@ def main() -> None:
     f = session.filters()
     today = session.today()
     st.title("Overview")
+    currency_line()
     summary = session.query(incident_overview.overview_summary, f, today)
     marking_banner(summary.marking.combine(summary.by_category.marking), "everything on this page")
     figures(summary, f, today)
@@ -42,31 +44,32 @@ def figures(summary: OverviewData, f: Filters, today: date) -> None:
     """The 30- and 90-day figures against the periods before, and the sidebar's total."""
     others = f.describe(today).split("; ", 1)
     st.caption(
-        f"Figures to {today:%d %B %Y}. "
-        + (f"Filters: {inert_markdown(others[1])}. " if len(others) > 1 else "")
-        + "The 30- and 90-day figures ignore the sidebar's period; the last chart follows it."
+        incident_overview.windows_note(summary)
+        + (f" Filters: {inert_markdown(others[1])}." if len(others) > 1 else "")
+        + " The 30- and 90-day figures ignore the sidebar's period; the last chart follows it."
     )
     w30, w90 = summary.windows
     last30, last90, high90, total_col = st.columns(4)
     last30.metric(
         "Last 30 days",
         f"{w30.incidents:,}",
-        change_label(w30.incidents, w30.prev_incidents),
+        change_label(w30.adjusted, w30.prev_adjusted),
         delta_color="inverse",
-        delta_description="vs previous 30 days",
+        delta_description="vs previous 30 days, adjusted for late reports",
+        help=incident_overview.adjustment_note(w30),
         border=True,
         height="stretch",
     )
     last90.metric(
         "Last 90 days",
         f"{w90.incidents:,}",
-        change_label(w90.incidents, w90.prev_incidents),
+        change_label(w90.adjusted, w90.prev_adjusted),
         delta_color="inverse",
-        delta_description="vs previous 90 days",
+        delta_description="vs previous 90 days, adjusted for late reports",
         chart_data=incident_charts.sparkline_values(summary.weekly),
         chart_type="bar",
-        help=f"Bars: incidents per week over the last {incident_overview.SPARK_WEEKS} weeks (the last week is "
-        "not over).",
+        help=f"Bars: incidents per week over the {incident_overview.SPARK_WEEKS} weeks to the last complete day "
+        "(the last week may be partial). " + incident_overview.adjustment_note(w90),
         border=True,
         height="stretch",
     )
@@ -125,7 +128,9 @@ def _rising_table(df: pd.DataFrame, label: str) -> None:
 def breaks_section(summary: OverviewData) -> None:
     st.subheader("Breaks from the recent pattern")
     st.caption(
-        f"Months in the last {incident_overview.OVERVIEW_ANOMALY_MONTHS} flagged by category. "
+        f"Whole months among the last {incident_overview.OVERVIEW_ANOMALY_MONTHS} to the last complete day, "
+        "flagged by category; each category is tested from its own first month, and a month still in progress "
+        "is never flagged. "
         f"{DEFAULT_RULE.describe()}"
     )
     if summary.anomalies.empty:
@@ -142,7 +147,9 @@ def breaks_section(summary: OverviewData) -> None:
             "period": "Month",
             "series": "Category",
             "count": st.column_config.NumberColumn("Incidents", format="%d"),
-            "expected": st.column_config.NumberColumn("Baseline (mean of 6 months)", format="%.1f"),
+            "expected": st.column_config.NumberColumn(
+                f"Baseline (mean of up to {DEFAULT_RULE.window} months)", format="%.1f"
+            ),
             "ratio": st.column_config.NumberColumn("× baseline", format="%.1f×"),
         },
     )

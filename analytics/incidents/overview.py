@@ -35,7 +35,7 @@ from analytics.incidents.base import (
     marking_of_groups,
     summed_marking,
 )
-from analytics.incidents.currency import Currency, data_currency
+from analytics.incidents.currency import COMPLETE_SHARE, Currency, data_currency
 from analytics.periods import period_grid, period_start, shift
 from analytics.stats.anomalies import DEFAULT_RULE, AnomalyRule
 
@@ -245,6 +245,45 @@ def overview_summary(
         through=through,
         left_out=as_count(left_out[0].n) if left_out else 0,
     )
+
+
+def windows_note(summary: OverviewData) -> str:
+    """The rule the fixed windows follow, in words, for the line above them: where they end and why."""
+    cur, through = summary.currency, summary.through
+    if cur is None or through is None or cur.data_end is None:
+        return "No incidents you may see yet."
+    note = f"Figures to {_day(through)}"
+    if cur.complete_lag:
+        note += (
+            f", the last day by which {COMPLETE_SHARE:.0%} of incidents are reported (data to "
+            f"{_day(cur.data_end)}; {COMPLETE_SHARE:.0%} are reported within {cur.complete_lag} days)."
+        )
+    elif through < cur.today:
+        note += f", the last day of data (today is {_day(cur.today)})."
+    else:
+        note += "."
+    if summary.left_out:
+        noun = "incident" if summary.left_out == 1 else "incidents"
+        note += (
+            f" {summary.left_out:,} {noun} dated only to the month or year are left out of the day windows."
+        )
+    return note
+
+
+def adjustment_note(w: WindowFigures) -> str:
+    """How a window's change allows for reports still to come (the metric's help)."""
+    if w.reported_share >= 0.9995 and w.prev_reported_share >= 0.9995:
+        return f"No late reports are expected for these {w.days} days: the change compares the counts as they are."
+    return (
+        f"About {w.reported_share:.0%} of these {w.days} days' incidents are expected to be reported by now "
+        f"(measured reporting lag): about {w.adjusted:,.0f} once late reports arrive, against "
+        f"{w.prev_adjusted:,.0f} in the {w.days} days before. The change compares these adjusted counts, so "
+        "reports still to come never look like a fall."
+    )
+
+
+def _day(d: date) -> str:
+    return f"{d.day} {d:%b %Y}"
 
 
 def _window(

@@ -1,0 +1,27 @@
+"""The line under every page title saying what its data runs to, how late incidents are reported, and which
+calendar day "today" is (issue 15): a reader of "last 30 days" must know whether the data reaches today.
+
+One call per page (`currency_line()` for incident pages, `currency_line("evaluations")` for evaluation results).
+The figures are analytics.incidents.currency's and analytics.evals.currency's, read through the viewer's
+markings; the text they return may name a stored source key, so it is rendered inert.
+"""
+
+import os
+from typing import Literal
+
+import streamlit as st
+
+from analytics import periods, session
+from analytics.evals.currency import evaluation_currency
+from analytics.incidents.currency import data_currency
+from pages.ui import inert_markdown
+
+
+def currency_line(kind: Literal["incidents", "evaluations"] = "incidents") -> None:
+    today = session.today()
+    if kind == "evaluations":
+        text = session.query(evaluation_currency, today).describe()
+    else:
+        text = session.query(data_currency, today).describe()
+    note = periods.today_note(today, session.viewer().institute, pinned=bool(os.environ.get("THREAT_TODAY")))
+    st.caption(f"{inert_markdown(text)} {inert_markdown(note)}")
