@@ -34,9 +34,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from analytics import sources
-from analytics.access.markings import INSTITUTES
-from analytics.ingest import ImportRefused, ImportReport, new_batch_id, record_batch
-from analytics.ingest.inspect_logs import ParsedRun, resolve_marking, write_runs
+from analytics.ingest import ImportRefused, ImportReport, new_batch_id, public_marking, record_batch
+from analytics.ingest.inspect_logs import ParsedRun, write_runs
+from analytics.sources import PUBLIC_ORIGINATOR
+from analytics.store import audit
 from analytics.store.database import Store
 
 SOURCE = sources.EPOCH.key  # the registry in analytics.sources states key, licence and credit
@@ -320,10 +321,12 @@ def import_epoch(
     institute: str | None = None,
     tlp: str | None = None,
     releasable: Sequence[str] | None = None,
+    update: bool = False,
 ) -> ImportReport:
-    """Import an Epoch Benchmarking Hub export (folder or one CSV), all or nothing. `institute` is ignored:
-    these results are public, whoever imports them."""
-    level, rel = resolve_marking(None, tlp, releasable or INSTITUTES, default_tlp="CLEAR")
+    """Import an Epoch Benchmarking Hub export (folder or one CSV), all or nothing, with its audit entry.
+    `institute` is ignored: these results are public, whoever imports them. `update` (--update) applies this
+    import's marking to runs stored with another one (without it a marking is only ever raised)."""
+    level, rel = public_marking(sources.EPOCH, tlp, releasable)
     p = Path(path)
     files = csv_files(p)
     report = ImportReport(kind="epoch", source=str(p), batch_id=new_batch_id("epoch"))
@@ -336,7 +339,16 @@ def import_epoch(
         if skipped:
             report.warnings.append(f"{f.name}: {skipped} row(s) without a score or a model version skipped")
     with store.transaction() as con:
-        write_runs(con, runs, report, institute="PUBLIC", tlp=level, releasable=rel, actor=actor)
+        write_runs(
+            con,
+            runs,
+            report,
+            institute=PUBLIC_ORIGINATOR,
+            tlp=level,
+            releasable=rel,
+            actor=actor,
+            update=update,
+        )
         report.details = {
             "files": per_file,
             "without_release_date": sum(1 for r in runs if r.row["model_release_date"] is None),
@@ -344,4 +356,11 @@ def import_epoch(
             "marking": {"tlp": level, "releasable_to": rel},
         }
         record_batch(con, report, actor=actor, institute=None)
+        audit.record(
+            con,
+            actor,
+            "import epoch",
+            f"batch:{report.batch_id}",
+            {**audit.import_counts(report), "tlp": level, "releasable_to": rel},
+        )
     return report

@@ -41,6 +41,7 @@ from analytics.access.markings import INSTITUTES, TLP_LEVELS, normalise_tlp, par
 from analytics.ingest import ImportRefused, ImportReport, new_batch_id, record_batch
 from analytics.ingest.eval_zip import MAX_FILE_BYTES, check_eval_zip
 from analytics.records import EVAL_RUN_COLUMNS
+from analytics.store import audit
 from analytics.store.database import Store
 
 SOURCE = "inspect"
@@ -282,7 +283,7 @@ def _read_log(path: Path) -> Any:
     try:
         return read_eval_log(str(path), header_only=is_eval)
     except Exception as e:  # inspect-ai raises many types (pydantic, json, zip, key errors) for bad input
-        raise ImportRefused(f"{path.name}: not a readable Inspect log ({_first_line(e)})") from None
+        raise ImportRefused(f"{path.name}: not a readable Inspect log ({_reason(e)})") from None
 
 
 def _main_score(results: Any, scorer: str | None, metric: str | None) -> tuple[float | None, float | None]:
@@ -355,6 +356,25 @@ def _norm_name(s: str) -> str:
     return re.sub(r"[^a-z0-9]", "", s.lower())
 
 
+def _reason(e: BaseException) -> str:
+    """Why inspect-ai could not read a log, in one line. Pydantic's own first line says only '1 validation error
+    for EvalLog'; the field path (eval.model), what is wrong with it and the value (shortened) say which."""
+    errors = getattr(e, "errors", None)
+    if callable(errors):
+        try:
+            found = list(errors())
+        except Exception:  # not pydantic's errors() after all
+            found = []
+        if found:
+            first = found[0]
+            where = ".".join(str(p) for p in first.get("loc", ())) or "the log"
+            value = first.get("input")
+            shown = "" if isinstance(value, dict | list) or value is None else f" (found {str(value)[:60]!r})"
+            more = f"; and {len(found) - 1} more problems" if len(found) > 1 else ""
+            return f"field {where}: {first.get('msg', 'invalid')}{shown}{more}"
+    return _first_line(e)
+
+
 def _first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     msg = text[0] if text else type(e).__name__
@@ -395,15 +415,20 @@ def write_runs(
     tlp: str,
     releasable: list[str],
     actor: str,
+    update: bool = False,
 ) -> None:
     """Insert new runs, skip identical ones, replace changed ones (history kept, marking never lowered).
 
     Runs are keyed by run_id; a run_id that belongs to another institute is refused (an import never rewrites
-    another institute's record)."""
+    another institute's record). A run stored with another marking is left as it is and reported (a warning
+    naming both markings), unless `update` (--update): then the import's marking is applied exactly, to
+    unchanged and changed runs alike, each counted updated with its old version in record_history."""
     existing = _stored_runs(con, [r.row["run_id"] for r in runs])
     seen: dict[str, str] = {}
     samples: list[tuple[Any, ...]] = []
     others: list[tuple[Any, ...]] = []
+    remarked: dict[tuple[str, str], list[str]] = {}  # (stored, given) marking -> runs left as stored
+    given = _marking_label(tlp, releasable)
     for run in runs:
         rid = run.row["run_id"]
         if rid in seen:
@@ -419,10 +444,15 @@ def write_runs(
         if old is not None:
             if old.institute != institute:
                 raise ImportRefused(f"{run.file}: run {rid} is already recorded by another originator")
-            if old.content_hash == run.fingerprint:
+            stored = _marking_label(old.tlp, old.releasable_to)
+            if old.content_hash == run.fingerprint and (stored == given or not update):
+                if stored != given:
+                    remarked.setdefault((stored, given), []).append(rid)
                 report.unchanged += 1
                 continue
             marking = _remove_replaced_run(con, rid, old, tlp, releasable, report, actor)
+            if update:
+                marking = _RunMarking(tlp, sorted(releasable), old.named_recipients)
             report.updated += 1
         else:
             report.added += 1
@@ -431,6 +461,15 @@ def write_runs(
         others.extend((rid, *o) for o in run.other_scores)
     _bulk_insert(con, "eval_samples", ("run_id", *SampleScore._fields), samples)
     _bulk_insert(con, "eval_sample_scores", ("run_id", *OtherScore._fields), others)
+    for (stored, new), ids in remarked.items():
+        report.warnings.append(
+            f"{len(ids)} runs unchanged but marked {stored} in the store and {new} by this import (e.g. "
+            f"{ids[0]}); the stored marking is kept: give --update to apply the new one"
+        )
+
+
+def _marking_label(tlp: str, releasable: Sequence[str]) -> str:
+    return f"TLP:{tlp} releasable to {','.join(sorted(releasable))}"
 
 
 def _stored_runs(con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str, _StoredRun]:
@@ -565,8 +604,10 @@ def import_inspect(
     institute: str | None,
     tlp: str | None,
     releasable: Sequence[str] | None,
+    update: bool = False,
 ) -> ImportReport:
-    """Import one Inspect log or a folder of them, all or nothing."""
+    """Import one Inspect log or a folder of them, all or nothing, with its audit entry. `update` (--update)
+    applies this import's marking to runs already stored with another one."""
     if institute not in INSTITUTES:
         raise ImportRefused("Inspect logs need the originating institute: --as UK or --as AU")
     level, rel = resolve_marking(institute, tlp, releasable, default_tlp=DEFAULT_TLP)
@@ -578,7 +619,9 @@ def import_inspect(
     runs = [parse_log(f, benchmark_names=names) for f in files]
     with store.transaction() as con:
         fill_from_public(con, runs)
-        write_runs(con, runs, report, institute=institute, tlp=level, releasable=rel, actor=actor)
+        write_runs(
+            con, runs, report, institute=institute, tlp=level, releasable=rel, actor=actor, update=update
+        )
         report.details = {
             "files": len(files),
             "runs": [r.row["run_id"] for r in runs],
@@ -591,4 +634,11 @@ def import_inspect(
                     f"{r.file}: run {r.row['run_id']} {r.row['status']}, recorded without a score"
                 )
         record_batch(con, report, actor=actor, institute=institute)
+        audit.record(
+            con,
+            actor,
+            "import inspect",
+            f"batch:{report.batch_id}",
+            {**audit.import_counts(report), "tlp": level, "releasable_to": rel, "institute": institute},
+        )
     return report

@@ -57,6 +57,8 @@ ACTIONS: frozenset[str] = frozenset(
         "import",
         "import aiid",
         "import atlas",
+        "import epoch",
+        "import inspect",
         "undo import",
         "inbox imported",
         "inbox refused",

@@ -381,7 +381,8 @@ def test_epoch_import_is_audited_and_update_applies_a_marking(db, tmp_path, caps
     assert len(entries) == 1 and json.loads(entries[0][1])["added"] == 22
     code, out, err = run(capsys, "import", "epoch", str(src), "--db", str(db))
     assert code == 0
-    assert "22 unchanged" in out and "marked TLP:GREEN in the store" in out and "--update" in out
+    assert "22 unchanged" in out and "marked TLP:GREEN releasable to AU,UK in the store" in out
+    assert "give --update to apply the new one" in out
     assert rows(db, "select distinct tlp from eval_runs") == [("GREEN",)]
     code, out, err = run(capsys, "import", "epoch", str(src), "--db", str(db), "--update")
     assert code == 0, err
