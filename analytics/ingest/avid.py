@@ -42,8 +42,14 @@ from pathlib import Path
 from typing import Any
 
 from analytics import sources
-from analytics.access.markings import INSTITUTES, normalise_tlp
-from analytics.ingest import ImportRefused, ImportReport, load_json, new_batch_id, record_batch
+from analytics.ingest import (
+    ImportRefused,
+    ImportReport,
+    load_json,
+    new_batch_id,
+    public_marking,
+    record_batch,
+)
 from analytics.ingest.atlas import UNMAPPED_CATEGORY
 from analytics.ingest.public_incidents import PublicIncident, upsert_public_incidents
 from analytics.store import audit
@@ -325,10 +331,7 @@ def import_avid(
     """Import AVID reports (a snapshot folder, any folder of report files, one report or a .jsonl of them), all
     or nothing. TLP:CLEAR unless a higher TLP is given; `institute` is ignored (public data is PUBLIC)."""
     p = Path(path)
-    marking_tlp = "CLEAR" if tlp is None else normalise_tlp(tlp)
-    if marking_tlp in ("RED", "AMBER+STRICT"):
-        raise ImportRefused(f"{p.name}: public AVID data cannot be marked TLP:{marking_tlp}")
-    rel = sorted(releasable) if releasable else sorted(INSTITUTES)
+    marking_tlp, rel = public_marking(sources.AVID, tlp, releasable)
     report = ImportReport(kind="avid", source=str(p), batch_id=new_batch_id("avid"))
     incidents = build_incidents(p, marking_tlp, rel, report)
     whole_snapshot = p.is_dir() and (p / "reports").is_dir()

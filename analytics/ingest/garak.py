@@ -56,9 +56,15 @@ import duckdb
 import pyarrow as pa
 
 from analytics import sources
-from analytics.access.markings import INSTITUTES
-from analytics.ingest import ImportRefused, ImportReport, load_json, new_batch_id, record_batch
-from analytics.ingest.inspect_logs import ParsedRun, resolve_marking, write_runs
+from analytics.ingest import (
+    ImportRefused,
+    ImportReport,
+    load_json,
+    new_batch_id,
+    public_marking,
+    record_batch,
+)
+from analytics.ingest.inspect_logs import ParsedRun, write_runs
 from analytics.store import audit
 from analytics.store.database import Store
 
@@ -171,15 +177,6 @@ def write_content_runs(
         )
     finally:
         con.unregister("incoming_content_samples")
-
-
-def public_marking(label: str, tlp: str | None, releasable: Sequence[str] | None) -> tuple[str, list[str]]:
-    """The marking of a public import: TLP:CLEAR releasable to both institutes unless a higher TLP is given.
-    A public record is never AMBER+STRICT or RED (those restrict to one institute or named people)."""
-    level, rel = resolve_marking(None, tlp, releasable or INSTITUTES, default_tlp="CLEAR")
-    if level in ("RED", "AMBER+STRICT"):
-        raise ImportRefused(f"{label}: public data cannot be marked TLP:{level}")
-    return level, rel
 
 
 def clip(text: Any) -> str | None:
@@ -599,7 +596,7 @@ def import_garak(
     """Import garak reports and calibration files (a file or a folder), all or nothing. `institute` is ignored:
     garak results are public data (PUBLIC), whoever imports them."""
     p = Path(path)
-    level, rel = public_marking(p.name, tlp, releasable)
+    level, rel = public_marking(sources.GARAK, tlp, releasable)
     reports, calibrations = garak_files(p)
     report = ImportReport(kind="garak", source=str(p), batch_id=new_batch_id("garak"))
     runs: list[ContentRun] = []

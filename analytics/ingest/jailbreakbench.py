@@ -42,13 +42,19 @@ from pathlib import Path
 from typing import Any
 
 from analytics import sources
-from analytics.ingest import ImportRefused, ImportReport, load_json, new_batch_id, record_batch
+from analytics.ingest import (
+    ImportRefused,
+    ImportReport,
+    load_json,
+    new_batch_id,
+    public_marking,
+    record_batch,
+)
 from analytics.ingest.garak import (
     ContentRun,
     ContentSample,
     clip,
     make_run,
-    public_marking,
     write_content_runs,
 )
 from analytics.store import audit
@@ -233,7 +239,7 @@ def import_jailbreakbench(
     """Import JailbreakBench artifacts (the artifacts folder, a METHOD folder or one file), all or nothing.
     `institute` is ignored: the artifacts are public data (PUBLIC), whoever imports them."""
     p = Path(path)
-    level, rel = public_marking(p.name, tlp, releasable)
+    level, rel = public_marking(sources.JAILBREAKBENCH, tlp, releasable)
     files = artifact_files(p)
     report = ImportReport(kind="jailbreakbench", source=str(p), batch_id=new_batch_id("jailbreakbench"))
     runs = [read_artifact(f) for f in files]

@@ -269,3 +269,16 @@ def test_generic_mapping_gives_the_same_records(store, tmp_path: Path, capsys) -
 
 def _value_of(node: Any) -> str:
     return node.get("value", "").strip() if isinstance(node, dict) else ""
+
+
+@pytest.mark.parametrize("tlp", ["AMBER+STRICT", "RED"])
+def test_public_data_is_never_amber_strict_or_red(store, tlp: str) -> None:
+    with pytest.raises(ImportRefused, match=f"TLP:{re.escape(tlp)}"):
+        import_avid(store.store, AVID / "reports" / "2022", actor="test", tlp=tlp)
+    assert store.cursor().execute("select count(*) from incidents").fetchone()[0] == 0
+
+
+def test_a_higher_tlp_is_kept(store) -> None:
+    import_avid(store.store, AVID / "reports" / "2022", actor="test", tlp="AMBER", releasable=("UK",))
+    marks = store.cursor().execute("select distinct originator, tlp, releasable_to from incidents").fetchall()
+    assert marks == [("PUBLIC", "AMBER", ["UK"])]
