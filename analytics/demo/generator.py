@@ -144,7 +144,7 @@ def _insert_eval_samples(con: duckdb.DuckDBPyConnection, seed: int) -> None:
     difficulty is shared by every model on a benchmark, so paired comparisons between models are meaningful."""
     con.execute(
         """
-        insert into eval_samples
+        insert into eval_samples (run_id, sample_id, epoch, score, value)
         select r.run_id, 's' || lpad(s::varchar, 5, '0') as sample_id, 1 as epoch,
             case when u < p then 1.0 when u < p + 0.04 and partial then 0.5 else 0.0 end as score,
             case when u < p then 'C' when u < p + 0.04 and partial then 'P' else 'I' end as value

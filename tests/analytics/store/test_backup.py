@@ -122,7 +122,7 @@ def test_backup_during_concurrent_writes_is_a_consistent_snapshot(store, tmp_pat
                 )
                 # a bulk insert in the same transaction makes DuckDB write blocks straight into the file
                 con.execute(
-                    "insert into eval_samples select 'bulk', 's' || range, 1, 0.5, 'C' from range(?)",
+                    "insert into eval_samples (run_id, sample_id, epoch, score, value) select 'bulk', 's' || range, 1, 0.5, 'C' from range(?)",
                     [130_000 if k % 8 == 0 else 10],
                 )
                 audit.record(con, "writer@test", "import", f"{prefix}-{k}")
