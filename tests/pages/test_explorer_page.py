@@ -213,3 +213,74 @@ def test_change_against_the_previous_period_reads_the_same_on_both_pages(now, be
     from pages.ui import change_label
 
     assert change_label(now, before, points=points) == shown
+
+
+# -- the sidebar's source filter (issue 15) ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def sourced_app(store, monkeypatch, navigation_mode) -> Callable[..., AppTest]:
+    """The known incidents (all institute reporting) plus two AI Incident Database records (originator PUBLIC).
+    Every run goes through app.py and its sidebar (`navigation_mode`); each view opens from a link."""
+    seed_known_incidents(store)
+    for day in (date(2026, 11, 10), date(2026, 11, 12)):
+        store.incident(
+            originator="PUBLIC", source="aiid", tlp="CLEAR", category="Deepfake fraud", occurred_on=day
+        )
+    monkeypatch.setenv("THREAT_DB", str(store.store.path))
+    st.cache_data.clear()
+
+    def make(email: str, page: str | None = None, **query: str | list[str]) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        at.user = {"is_logged_in": True, "email": email}  # type: ignore[assignment]
+        for k, v in query.items():
+            at.query_params[k] = v
+        at.run()
+        if page:
+            at.switch_page(page).run()
+        assert not at.exception, [e.message for e in at.exception]
+        return at
+
+    return make
+
+
+def _source_options(at: AppTest) -> list[str]:
+    return list(at.multiselect(key="flt_sources").options)
+
+
+@pytest.mark.parametrize(("src", "incidents"), [(None, "8"), ("institute", "6"), ("aiid", "2")])
+def test_the_analyst_narrows_the_explorer_by_source(sourced_app, src: str | None, incidents: str) -> None:
+    at = sourced_app("analyst@uk.example", EXPLORER, **({"src": src} if src else {}))
+    assert at.title[0].value == "Incident explorer"
+    assert metrics(at)["Incidents"] == incidents
+    assert _source_options(at) == ["Institute reporting (6)", "AI Incident Database (2)"]
+    assert at.multiselect(key="flt_sources").value == ([src] if src else [])
+    if src:
+        assert at.query_params["src"] == src  # the link keeps the source
+
+
+def test_the_explorer_says_uk_and_au_count_institute_reporting_only(sourced_app) -> None:
+    at = sourced_app("analyst@uk.example", EXPLORER)
+    at.session_state["xp_tab"] = "UK and AU"
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("institute reporting only" in c.value for c in at.caption)
+    fig = figure_spec(next(c for c in at.get("plotly_chart") if "originators" in c.proto.id))
+    assert [t["name"] for t in fig["data"]] == [
+        "UK (4 incidents)",
+        "AU (2 incidents)",
+        "Public — AI Incident Database (2 incidents)",
+    ]
+
+
+def test_the_policymaker_filters_the_overview_by_source(sourced_app) -> None:
+    everything = sourced_app("policy@uk.example")
+    public = sourced_app("policy@uk.example", src="aiid")
+    institute = sourced_app("policy@uk.example", src=["institute", "made-up"])
+    assert _source_options(everything) == ["Institute reporting (6)", "AI Incident Database (2)"]
+    assert public.multiselect(key="flt_sources").value == ["aiid"]
+    # a value outside the vocabulary is dropped, and the policymaker is told
+    assert institute.multiselect(key="flt_sources").value == ["institute"]
+    assert any("ignored" in i.value for i in institute.info)
+    # the sidebar's period figure (all time) follows the source filter
+    assert [metrics(at)["Incidents"] for at in (everything, public, institute)] == ["8", "2", "6"]
