@@ -1,11 +1,20 @@
 """Comparing evaluation results: several models on the benchmarks they share, and the UK and AU runs of the
 same model, benchmark and task version.
 
-Each comparison says whether a difference is real, not only how big it is: paired tests (McNemar's exact test
-for right/wrong scores, a paired bootstrap otherwise) over the samples both runs share, else a z-test from the
-runs' standard errors, with Holm-adjusted p-values (analytics.stats.eval_stats does the arithmetic). Reads build
-their WHERE with analytics.evals.queries.eval_where, so the viewer's markings and the page's filters apply, and
-every result carries the marking of the runs behind it.
+Each comparison says whether a difference is real, not only how big it is, and says how it was judged:
+- Paired only on the same (benchmark, task version, sample id, epoch): two task versions of a benchmark are
+  different questions, so a sample id they share is not the same sample. Epochs are matched one to one and the
+  differences averaged per sample, so a sample counts once however many epochs it was run for. With at least
+  MIN_PAIRED_SAMPLES shared samples the test is paired (McNemar's exact test when every per-sample difference
+  is -1, 0 or 1, else the sign-flip permutation test); otherwise a z-test from the runs' standard errors,
+  labelled unpaired with the reason (task versions differ, no per-sample scores, too few shared samples).
+- Each interval inverts its own test, so it excludes 0 exactly when the verdict says "real difference".
+- Families are corrected: the model pairs compared on a page by Holm's method (family-wise error), the rows of
+  the UK-AU agreement table by Benjamini-Hochberg (false discovery rate, for a screening list); each interval is
+  drawn at the level the correction implies (`ci_level`), so it agrees with the adjusted verdict.
+analytics.stats.eval_stats does the arithmetic. Reads build their WHERE with analytics.evals.queries.eval_where,
+so the viewer's markings and the page's filters apply, and every result carries the marking of the runs behind
+it; per-sample scores are read only for the visible runs chosen.
 """
 
 from __future__ import annotations
@@ -50,9 +59,7 @@ def model_options(
 @dataclass(frozen=True)
 class Comparison:
     scores: pd.DataFrame  # benchmark, model, run_id, institute, source, score, stderr, ci_low, ci_high, n
-    pairs: (
-        pd.DataFrame
-    )  # benchmark, model_a, model_b, test, n_paired, diff, ci_low, ci_high, p, p_holm, verdict
+    pairs: pd.DataFrame  # one row per pair of models on a benchmark: see _PAIR_COLUMNS
     single: list[str] = field(default_factory=list)  # benchmarks where only one of the models has a result
 
 
@@ -68,28 +75,33 @@ select * from (
 """
 
 # Every pair of chosen runs on a benchmark, in one pass over eval_samples: each chosen run's samples are
-# gathered into one row per (benchmark, sample) holding every model's score (epochs averaged), and for each
-# pair of models the distinct per-sample differences are counted. From those counts come the shared-sample
-# count, the mean difference, McNemar's discordant pairs (d = 1 and d = -1 when every score is 0/1) and the
-# bootstrap. Grouping by (benchmark, sample) once is several times cheaper than grouping per run and joining
-# runs pairwise. `{scores}` is a fixed list of `avg(...) filter (c.k = <int>)` built from model positions.
+# gathered into one row per (benchmark, task version, sample, epoch) holding every model's score, so two runs
+# meet only on the same task version, sample and epoch. For each pair of models the epoch differences are
+# averaged per sample and the distinct per-sample differences counted: the shared-sample count, the mean
+# difference, McNemar's discordant pairs (d = 1 and d = -1) and the sign-flip test all come from those counts.
+# Grouping once is several times cheaper than grouping per run and joining runs pairwise. `{scores}` is a fixed
+# list of `avg(...) filter (c.k = <int>)` built from model positions.
 PAIR_DIFFS_SQL = """
 with chosen as ({chosen}),
 indexed as (
-    select run_id, benchmark, list_position($models::varchar[], model) as k
+    select run_id, benchmark, task_version, list_position($models::varchar[], model) as k
     from chosen where coalesce(n_samples, 0) > 0
 ),
 per_sample as (
-    select c.benchmark, s.sample_id, list_value({scores}) as v
+    select c.benchmark, c.task_version, s.sample_id, s.epoch, list_value({scores}) as v
     from eval_samples s join indexed c on c.run_id = s.run_id
     where s.score is not null
-    group by c.benchmark, s.sample_id
+    group by c.benchmark, c.task_version, s.sample_id, s.epoch
 ),
-model_pairs as (select a.i, b.j from range(1, $n_models + 1) a(i), range(1, $n_models + 1) b(j) where a.i < b.j)
-select p.benchmark, m.i, m.j, round(p.v[m.i] - p.v[m.j], 9) as d, count(*) as n,
-    bool_and(p.v[m.i] in (0, 1) and p.v[m.j] in (0, 1)) as is_binary
-from per_sample p, model_pairs m
-where p.v[m.i] is not null and p.v[m.j] is not null
+model_pairs as (select a.i, b.j from range(1, $n_models + 1) a(i), range(1, $n_models + 1) b(j) where a.i < b.j),
+per_pair as (
+    select p.benchmark, m.i, m.j, p.sample_id, avg(p.v[m.i] - p.v[m.j]) as d
+    from per_sample p, model_pairs m
+    where p.v[m.i] is not null and p.v[m.j] is not null
+    group by p.benchmark, p.task_version, p.sample_id, m.i, m.j
+)
+select benchmark, i, j, round(d, 9) as d, count(*) as n
+from per_pair
 group by all
 order by all
 """
@@ -100,8 +112,9 @@ def compare_models(
 ) -> Scoped[Comparison]:
     """Scores of 2–5 models on every benchmark where at least two of them have a visible result, with 95%
     intervals, and for each pair of models a test of whether the difference is real: paired (McNemar or
-    bootstrap) over shared samples where both runs have sample-level data, else an unpaired z-test from the
-    runs' standard errors. p-values are Holm-adjusted within each benchmark."""
+    sign-flip) over the samples both runs share on the same task version, else an unpaired z-test from the
+    runs' standard errors. p-values are Holm-adjusted across every pair on the page, and each pair's interval
+    is at the level that makes it agree with its adjusted verdict."""
     # Alphabetical, so position i < j means model_a < model_b in every pair below.
     picked = sorted(list(dict.fromkeys(models))[:MAX_COMPARED_MODELS])
     where, params = eval_where(viewer, f, today)
@@ -114,30 +127,27 @@ def compare_models(
     scores = chosen[chosen["benchmark"].isin(shared)].drop(columns=["pick"]).reset_index(drop=True)
 
     # Per pair: the distinct per-sample differences and how often each occurs.
-    diffs: dict[tuple[str, str, str], list[tuple[float, int, bool]]] = {}
+    diffs: dict[tuple[str, str, str], list[tuple[float, int]]] = {}
     if len(picked) >= 2 and not scores.empty:
         score_list = ", ".join(f"avg(s.score) filter (c.k = {k})" for k in range(1, len(picked) + 1))
         rows = con.execute(
             PAIR_DIFFS_SQL.format(chosen=chosen_sql, scores=score_list), {**params, "n_models": len(picked)}
         ).fetchall()
-        for bench, i, j, d, n, is_binary in rows:
+        for bench, i, j, d, n in rows:
             key = (str(bench), picked[int(i) - 1], picked[int(j) - 1])
-            diffs.setdefault(key, []).append((float(d), int(n), bool(is_binary)))
+            diffs.setdefault(key, []).append((float(d), int(n)))
 
     by_key = {(str(r["benchmark"]), str(r["model"])): r for r in records(scores)}
-    pair_rows: list[dict[str, Any]] = []
+    tests: list[_Test] = []
     for bench in shared:
         here = sorted(m for (b, m) in by_key if b == bench)
         for i, ma in enumerate(here):
             for mb in here[i + 1 :]:
-                pair_rows.append(_pair_row(bench, ma, mb, by_key, diffs.get((bench, ma, mb), [])))
-    for bench in shared:
-        tested = [r for r in pair_rows if r["benchmark"] == bench and r["p"] is not None]
-        for r, adjusted in zip(tested, eval_stats.holm([float(r["p"]) for r in tested]), strict=True):
-            r["p_holm"] = adjusted
-    for r in pair_rows:
-        r["verdict"] = _verdict(r)
-    pairs = pd.DataFrame(pair_rows, columns=_PAIR_COLUMNS)
+                tests.append(
+                    _pair_test(by_key[(bench, ma)], by_key[(bench, mb)], diffs.get((bench, ma, mb), []))
+                )
+    _adjust(tests, "holm")
+    pairs = pd.DataFrame([_pair_row(t) for t in tests], columns=_PAIR_COLUMNS)
 
     mwhere = f"{where} and {SCORED} and r.run_id = any($runs)"
     mparams = {k: v for k, v in params.items() if k != "models"}
@@ -152,74 +162,116 @@ _PAIR_COLUMNS = [
     "score_a",
     "score_b",
     "test",
+    "paired",
+    "pairing",
     "n_paired",
     "diff",
     "ci_low",
     "ci_high",
+    "ci_level",
     "p",
     "p_holm",
     "verdict",
 ]
 
 
-def _pair_row(
-    bench: str,
-    ma: str,
-    mb: str,
-    by_key: dict[tuple[str, str], dict[str, Any]],
-    differences: list[tuple[float, int, bool]],
-) -> dict[str, Any]:
-    a, b = by_key[(bench, ma)], by_key[(bench, mb)]
-    row: dict[str, Any] = {
-        "benchmark": bench,
-        "model_a": ma,
-        "model_b": mb,
-        "score_a": float(a["score"]),
-        "score_b": float(b["score"]),
-        "test": None,
-        "n_paired": 0,
-        "diff": float(a["score"]) - float(b["score"]),
-        "ci_low": None,
-        "ci_high": None,
-        "p": None,
-        "p_holm": None,
-        "verdict": "",
-    }
-    n = sum(k for _, k, _ in differences)
-    if n >= MIN_PAIRED_SAMPLES:
-        if all(binary for _, _, binary in differences):
-            b10 = sum(k for d, k, _ in differences if d == 1.0)
-            b01 = sum(k for d, k, _ in differences if d == -1.0)
-            res = eval_stats.paired_binary(n, b10, b01)
+@dataclass
+class _Test:
+    """One comparison of two runs: what can be tested, then (after `_adjust`) its adjusted result."""
+
+    a: dict[str, Any]
+    b: dict[str, Any]
+    pairing: str  # says paired or unpaired, and why
+    differences: list[tuple[float, int]]  # (per-sample difference, how many samples), paired tests only
+    n_paired: int
+    diff: float
+    p: float | None = None
+    p_adjusted: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    level: float | None = None
+    test: str | None = None
+
+    @property
+    def paired(self) -> bool:
+        return self.n_paired >= MIN_PAIRED_SAMPLES
+
+    def run(self, alpha: float) -> None:
+        """The test and its interval at `alpha` (the same p at any alpha; the interval follows alpha)."""
+        if self.paired:
+            res = eval_stats.paired_differences(
+                [d for d, _ in self.differences], [k for _, k in self.differences], alpha
+            )
+            self.test, self.diff, self.p = res.test, res.diff, res.p_value
+            self.ci_low, self.ci_high = res.ci_low, res.ci_high
         else:
-            res = eval_stats.paired_bootstrap([d for d, _, _ in differences], [k for _, k, _ in differences])
-        row.update(
-            test=res.test,
-            n_paired=res.n,
-            diff=res.diff,
-            ci_low=res.ci_low,
-            ci_high=res.ci_high,
-            p=res.p_value,
-        )
-        return row
-    row["n_paired"] = n
-    se_a, se_b = none_if_nan(a["stderr"]), none_if_nan(b["stderr"])
-    if se_a is not None and se_b is not None:
-        diff, lo, hi, p = eval_stats.unpaired_z(
-            float(a["score"]), float(se_a), float(b["score"]), float(se_b)
-        )
-        row.update(test="z-test (unpaired)", diff=diff, ci_low=lo, ci_high=hi, p=p)
-    return row
+            se_a, se_b = none_if_nan(self.a["stderr"]), none_if_nan(self.b["stderr"])
+            if se_a is None or se_b is None:
+                return
+            self.test = eval_stats.TEST_Z
+            self.diff, self.ci_low, self.ci_high, self.p = eval_stats.unpaired_z(
+                float(self.a["score"]), float(se_a), float(self.b["score"]), float(se_b), alpha
+            )
+        self.level = 1 - alpha
 
 
-def _verdict(r: dict[str, Any]) -> str:
-    if r["p_holm"] is None:
-        if 0 < r["n_paired"] < MIN_PAIRED_SAMPLES:
-            return f"too few shared samples ({r['n_paired']}): cannot test"
+def _pair_test(a: dict[str, Any], b: dict[str, Any], differences: list[tuple[float, int]]) -> _Test:
+    n = sum(k for _, k in differences)
+    t = _Test(a, b, _pairing(a, b, n), differences, n, float(a["score"]) - float(b["score"]))
+    t.run(eval_stats.ALPHA)
+    return t
+
+
+def _pairing(a: dict[str, Any], b: dict[str, Any], n: int) -> str:
+    """Whether a comparison is paired, in words: what an analyst needs to judge it."""
+    if n >= MIN_PAIRED_SAMPLES:
+        return f"paired on {n:,} shared samples"
+    if not (a.get("n_samples") or 0) or not (b.get("n_samples") or 0):
+        return "unpaired: a run has no per-sample scores"
+    va, vb = a.get("task_version"), b.get("task_version")
+    if va != vb:
+        return f"unpaired: task versions differ ({va or '?'} vs {vb or '?'}), samples not comparable"
+    return f"unpaired: {n} shared samples (fewer than {MIN_PAIRED_SAMPLES})"
+
+
+def _adjust(tests: list[_Test], method: eval_stats.Adjustment) -> None:
+    """Adjust the p-values of a family and redraw each interval at the level that agrees with its verdict."""
+    tested = [t for t in tests if t.p is not None]
+    adjusted, levels = eval_stats.adjusted_levels([float(t.p) for t in tested], method)  # type: ignore[arg-type]
+    for t, p_adj, level in zip(tested, adjusted, levels, strict=True):
+        t.p_adjusted = p_adj
+        if level != eval_stats.ALPHA:
+            t.run(level)
+
+
+def _pair_row(t: _Test) -> dict[str, Any]:
+    return {
+        "benchmark": t.a["benchmark"],
+        "model_a": t.a["model"],
+        "model_b": t.b["model"],
+        "score_a": float(t.a["score"]),
+        "score_b": float(t.b["score"]),
+        "test": t.test,
+        "paired": t.paired,
+        "pairing": t.pairing,
+        "n_paired": t.n_paired,
+        "diff": t.diff,
+        "ci_low": t.ci_low,
+        "ci_high": t.ci_high,
+        "ci_level": t.level,
+        "p": t.p,
+        "p_holm": t.p_adjusted,
+        "verdict": _verdict(t, str(t.a["model"]), str(t.b["model"])),
+    }
+
+
+def _verdict(t: _Test, a: str, b: str) -> str:
+    if t.p_adjusted is None:
+        if 0 < t.n_paired < MIN_PAIRED_SAMPLES:
+            return f"too few shared samples ({t.n_paired}): cannot test"
         return "no interval for one of the runs: cannot test"
-    if float(r["p_holm"]) < eval_stats.ALPHA:
-        better = r["model_a"] if r["diff"] > 0 else r["model_b"]
-        return f"real difference: {better} higher"
+    if t.p_adjusted < eval_stats.ALPHA:
+        return f"real difference: {a if t.diff > 0 else b} higher"
     return "no clear difference"
 
 
@@ -243,14 +295,16 @@ def none_if_nan(x: Any) -> Any:
 _AGREEMENT_SQL = """
 with latest as (
     select r.run_id, r.model, r.benchmark, r.task_version, r.institute, r.score, r.stderr, r.eval_date,
-        {ci_low} as ci_low, {ci_high} as ci_high,
+        r.n_samples, {ci_low} as ci_low, {ci_high} as ci_high,
         row_number() over (partition by r.model, r.benchmark, r.task_version, r.institute
             order by r.eval_date desc nulls last, r.run_id desc) as pick
     from eval_runs r where {where} and {scored} and r.institute in ('UK', 'AU')
 )
 select uk.model, uk.benchmark, uk.task_version,
     uk.run_id as uk_run, uk.score as uk_score, uk.stderr as uk_stderr, uk.ci_low as uk_lo, uk.ci_high as uk_hi,
-    au.run_id as au_run, au.score as au_score, au.stderr as au_stderr, au.ci_low as au_lo, au.ci_high as au_hi
+    uk.n_samples as uk_n,
+    au.run_id as au_run, au.score as au_score, au.stderr as au_stderr, au.ci_low as au_lo, au.ci_high as au_hi,
+    au.n_samples as au_n
 from latest uk join latest au
     on au.model = uk.model and au.benchmark = uk.benchmark
     and au.task_version is not distinct from uk.task_version
@@ -258,37 +312,93 @@ where uk.institute = 'UK' and au.institute = 'AU' and uk.pick = 1 and au.pick = 
 order by uk.benchmark, uk.model, uk.task_version
 """
 
+# UK - AU per shared (sample, epoch) of each agreement row's two runs (same task version by construction),
+# averaged per sample and counted per distinct difference. Only the visible run ids chosen above are read.
+_AGREEMENT_DIFFS_SQL = """
+with pairs as (select unnest($uk::varchar[]) as uk_run, unnest($au::varchar[]) as au_run),
+per_sample as (
+    select p.uk_run, u.sample_id, avg(u.score - a.score) as d
+    from pairs p
+    join eval_samples u on u.run_id = p.uk_run
+    join eval_samples a on a.run_id = p.au_run and a.sample_id = u.sample_id and a.epoch = u.epoch
+    where u.score is not null and a.score is not null
+    group by p.uk_run, u.sample_id
+)
+select uk_run, round(d, 9) as d, count(*) as n from per_sample group by all order by all
+"""
+
 AGREEMENT_STATUSES: dict[str, str] = {
-    "disagree": "95% intervals do not overlap: follow up",
-    "check": "intervals overlap but the difference is significant at 5%",
-    "agree": "consistent within uncertainty",
-    "no interval": "a run has no standard error: cannot judge",
+    "disagree": "the UK and AU scores differ after the Benjamini-Hochberg correction across this table: follow up",
+    "agree": "no difference beyond what chance explains across this table",
+    "no interval": "fewer than 10 shared samples and a run without a standard error: cannot judge",
 }
+
+AGREEMENT_COLUMNS = [
+    "model",
+    "benchmark",
+    "task_version",
+    "uk_score",
+    "uk_ci_low",
+    "uk_ci_high",
+    "au_score",
+    "au_ci_low",
+    "au_ci_high",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "ci_level",
+    "test",
+    "paired",
+    "pairing",
+    "n_paired",
+    "overlap",
+    "p_value",
+    "p_adjusted",
+    "status",
+    "uk_run",
+    "au_run",
+]
 
 
 def institute_agreement(
     con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today: date
 ) -> Scoped[pd.DataFrame]:
     """Same model, benchmark and task version run by both UK and AU (latest run of each): both scores with 95%
-    intervals, the difference, whether the intervals overlap, a z-test of the difference, and a status
-    (disagreements flagged for follow-up)."""
+    intervals, and a test of UK - AU: paired over the samples both runs share (McNemar or sign-flip) when there
+    are at least MIN_PAIRED_SAMPLES, else an unpaired z-test. p-values are Benjamini-Hochberg-adjusted across
+    the table (a screening list: the false discovery rate among the flagged rows stays at 5%), and each
+    difference's interval is at the level that agrees with its adjusted verdict. Disagreements first."""
     where, params = eval_where(viewer, f, today)
     df = con.execute(
         _AGREEMENT_SQL.format(where=where, scored=SCORED, ci_low=CI_LOW, ci_high=CI_HIGH), params
     ).df()
+    rows = records(df)
+    diffs: dict[str, list[tuple[float, int]]] = {}
+    with_samples = [r for r in rows if (r["uk_n"] or 0) > 0 and (r["au_n"] or 0) > 0]
+    if with_samples:
+        found = con.execute(
+            _AGREEMENT_DIFFS_SQL,
+            {"uk": [r["uk_run"] for r in with_samples], "au": [r["au_run"] for r in with_samples]},
+        ).fetchall()
+        for run, d, n in found:
+            diffs.setdefault(str(run), []).append((float(d), int(n)))
+    tests = []
+    for r in rows:
+        uk = {"score": r["uk_score"], "stderr": r["uk_stderr"], "n_samples": r["uk_n"], "task_version": 0}
+        au = {"score": r["au_score"], "stderr": r["au_stderr"], "n_samples": r["au_n"], "task_version": 0}
+        tests.append(_pair_test(uk, au, diffs.get(str(r["uk_run"]), [])))
+    _adjust(tests, "fdr_bh")
     out = []
-    for r in records(df):
+    for r, t in zip(rows, tests, strict=True):
         uk_lo, uk_hi, au_lo, au_hi = r["uk_lo"], r["uk_hi"], r["au_lo"], r["au_hi"]
-        diff = float(r["uk_score"]) - float(r["au_score"])
-        overlap: bool | None = None
-        p: float | None = None
+        overlap = (
+            eval_stats.intervals_overlap(uk_lo, uk_hi, au_lo, au_hi)
+            if None not in (uk_lo, uk_hi, au_lo, au_hi)
+            else None
+        )
         status = "no interval"
-        if uk_lo is not None and uk_hi is not None and au_lo is not None and au_hi is not None:
-            overlap = eval_stats.intervals_overlap(uk_lo, uk_hi, au_lo, au_hi)
-            _, _, _, p = eval_stats.unpaired_z(
-                float(r["uk_score"]), float(r["uk_stderr"]), float(r["au_score"]), float(r["au_stderr"])
-            )
-            status = "disagree" if not overlap else ("check" if p < eval_stats.ALPHA else "agree")
+        if t.p_adjusted is not None:
+            status = "disagree" if t.p_adjusted < eval_stats.ALPHA else "agree"
         out.append(
             {
                 "model": r["model"],
@@ -300,34 +410,23 @@ def institute_agreement(
                 "au_score": float(r["au_score"]),
                 "au_ci_low": au_lo,
                 "au_ci_high": au_hi,
-                "difference": diff,
+                "difference": t.diff,
+                "ci_low": t.ci_low,
+                "ci_high": t.ci_high,
+                "ci_level": t.level,
+                "test": t.test,
+                "paired": t.paired,
+                "pairing": t.pairing,
+                "n_paired": t.n_paired,
                 "overlap": overlap,
-                "p_value": p,
+                "p_value": t.p,
+                "p_adjusted": t.p_adjusted,
                 "status": status,
                 "uk_run": r["uk_run"],
                 "au_run": r["au_run"],
             }
         )
-    result = pd.DataFrame(
-        out,
-        columns=[
-            "model",
-            "benchmark",
-            "task_version",
-            "uk_score",
-            "uk_ci_low",
-            "uk_ci_high",
-            "au_score",
-            "au_ci_low",
-            "au_ci_high",
-            "difference",
-            "overlap",
-            "p_value",
-            "status",
-            "uk_run",
-            "au_run",
-        ],
-    )
+    result = pd.DataFrame(out, columns=AGREEMENT_COLUMNS)
     # Flagged pairs first: they are what an analyst follows up.
     rank = {status: k for k, status in enumerate(AGREEMENT_STATUSES)}
     result = (
