@@ -6,8 +6,14 @@ definition, or a bundle from one institute's instance would not round-trip into 
 imported these from the importer (an export -> ingest dependency); now both import them from here.
 
 What it owns: the namespace of this dashboard's deterministic STIX ids, the two institutes' identities, the
-TLP 2.0 (and, for reading, TLP 1.0) marking-definition ids, the source names that mark an ATLAS reference, and
-STIX's timestamp format. Nothing here reads a store or parses a bundle.
+identities of the public sources (public data is created by its source, never by an institute), the id of the
+extension-definition that declares this dashboard's `x_ukau_` properties, the TLP 2.0 (and, for reading, TLP 1.0)
+marking-definition ids, the source names that mark an ATLAS reference, and STIX's timestamp format. Nothing here
+reads a store or parses a bundle.
+
+Ids are UUIDv5 in this dashboard's namespace, not UUIDv4: the same record has the same id in both institutes'
+instances and in every export, so a partner recognises an update (STIX 2.1 says identifiers SHOULD be v4 for
+SDOs; the validator's warning about it is documented in docs/exchange.md).
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from datetime import UTC, datetime
 import stix2
 
 from analytics.access.markings import INSTITUTES
+from analytics.records import INCIDENT_RECORD_COLUMNS
+from analytics.sources import PUBLIC_SOURCES
 
 # TLP 2.0 marking definitions (FIRST, published by OASIS; stix2 3.0.2 ships only TLP 1.0).
 TLP2_EXTENSION = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
@@ -44,8 +52,37 @@ INSTITUTE_NAMES: dict[str, str] = {"UK": "UK AI Security Institute", "AU": "Aust
 INSTITUTE_IDENTITIES: dict[str, str] = {
     inst: f"identity--{uuid.uuid5(STIX_NAMESPACE, f'institute:{inst}')}" for inst in INSTITUTES
 }
+# The joint service of the pact: the publisher of the extension-definition below (both institutes use it).
+JOINT_IDENTITY = f"identity--{uuid.uuid5(STIX_NAMESPACE, 'joint:extension publisher')}"
+JOINT_NAME = "UK-AU AI Security Pact joint service"
+# Public sources (ATLAS, AIID ...): their records are created by them (analytics.sources), under fixed ids.
+PUBLIC_SOURCE_IDENTITIES: dict[str, str] = {
+    s.key: f"identity--{uuid.uuid5(STIX_NAMESPACE, f'public source:{s.key}')}" for s in PUBLIC_SOURCES
+}
+# Incident columns carried by a STIX property of its own (name, description, created_by_ref, a marking, labels);
+# every other column, and `source`, travels as x_ukau_<column>.
+STIX_PROPERTY_COLUMNS = frozenset({"title", "summary", "originator", "tlp", "tags"})
+# Every x_ukau_ property any object of an export may carry: the incident columns, an identity's institute or
+# public source, the export report's partner, and the incident a MISP-readable summary note stands for.
+UKAU_PROPERTIES: tuple[str, ...] = tuple(
+    sorted(
+        {f"x_ukau_{c}" for c in (*INCIDENT_RECORD_COLUMNS, "source") if c not in STIX_PROPERTY_COLUMNS}
+        | {"x_ukau_institute", "x_ukau_export_for", "x_ukau_summary_of"}
+    )
+)
+# The extension-definition that declares them (a toplevel-property-extension). Its id follows from the property
+# list, so a new column is a new extension (a STIX object never changes under one id) and both instances agree.
+UKAU_EXTENSION = (
+    f"extension-definition--{uuid.uuid5(STIX_NAMESPACE, 'extension:' + ','.join(UKAU_PROPERTIES))}"
+)
+UKAU_EXTENSION_TYPE = "toplevel-property-extension"
 # external_references source names that mark an ATLAS technique (spellings seen from MISP, OpenCTI and ATLAS).
 ATLAS_SOURCE_NAMES = frozenset({"mitre-atlas", "atlas", "mitre atlas", "mitre-atlas-matrix"})
+
+
+def public_source_identity(key: str) -> str:
+    """The identity that creates the records of public source `key` (KeyError for a key not registered)."""
+    return PUBLIC_SOURCE_IDENTITIES[key]
 
 
 def record_stix_id(record_id: str) -> str:
@@ -53,13 +90,18 @@ def record_stix_id(record_id: str) -> str:
     return f"incident--{uuid.uuid5(STIX_NAMESPACE, f'incident:{record_id}')}"
 
 
-def technique_stix_id(technique_id: str) -> str:
-    """The attack-pattern id of an ATLAS technique (deterministic, same in both instances)."""
-    return f"attack-pattern--{uuid.uuid5(STIX_NAMESPACE, f'atlas:{technique_id}')}"
+def technique_stix_id(technique_id: str, name: str | None = None) -> str:
+    """The attack-pattern id of an ATLAS technique (deterministic, same in both instances). The name is part of
+    it: a store without the ATLAS taxonomy names the technique by its id, and one STIX id must never carry two
+    different contents (two versions of one object)."""
+    key = f"atlas:{technique_id}" if name is None else f"atlas:{technique_id}:{name}"
+    return f"attack-pattern--{uuid.uuid5(STIX_NAMESPACE, key)}"
 
 
 def stix_time(value: datetime) -> str:
-    """STIX timestamp with millisecond precision, UTC."""
+    """STIX timestamp, UTC, to the millisecond, or to the microsecond when the value has one (STIX asks for at
+    least millisecond precision; keeping microseconds makes the round trip exact)."""
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    fraction = f"{value.microsecond:06d}" if value.microsecond % 1000 else f"{value.microsecond // 1000:03d}"
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + fraction + "Z"

@@ -3,7 +3,8 @@
 Why a module of its own: the Data page checks a bundle before offering to import it (and the CLI before handing
 it to the inbox), so checking must not need the store or the importer. A bundle is refused as a whole, with every
 reason, when the stix2 library rejects an object (bad ids, timestamps, missing properties), a marking definition
-is unknown, or a reference does not resolve.
+is unknown, or a reference does not resolve (except the target of a `derived-from` relationship: the third-party
+object an export's incident or note was made from, which the receiver need not hold).
 """
 
 from __future__ import annotations
@@ -25,8 +26,21 @@ from analytics.stix_vocabulary import INSTITUTE_IDENTITIES, KNOWN_MARKINGS
 MAX_BYTES = 48 * 1024 * 1024  # as for spreadsheets: below the server's 50 MB upload cap
 _BUNDLE_ID = re.compile(r"bundle--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _REF_KEY = re.compile(r".*_refs?$")
+# Types the importer reads (the others are counted in a warning): MISP's unpublished events are groupings, its
+# ATLAS galaxy clusters x-misp-galaxy-cluster; our exports declare their x_ukau_ fields in an extension-definition.
 STORED_TYPES = frozenset(
-    {"incident", "report", "attack-pattern", "identity", "note", "relationship", "marking-definition"}
+    {
+        "incident",
+        "report",
+        "grouping",
+        "attack-pattern",
+        "x-misp-galaxy-cluster",
+        "identity",
+        "note",
+        "relationship",
+        "marking-definition",
+        "extension-definition",
+    }
 )
 
 
@@ -134,6 +148,12 @@ def _check_references(check: BundleCheck, known: set[str]) -> None:
         for key in obj:
             if not _REF_KEY.match(key) or key == "external_references":
                 continue
+            if (
+                key == "target_ref"
+                and obj["type"] == "relationship"
+                and obj["relationship_type"] == "derived-from"
+            ):
+                continue  # provenance: the object ours was made from (a MISP event), which the receiver need not hold
             refs = obj[key] if isinstance(obj[key], list) else [obj[key]]
             for ref in refs:
                 ref_id = str(ref)

@@ -32,14 +32,20 @@ from analytics.ingest import (
     record_batch,
 )
 from analytics.ingest.stix.check import MAX_BYTES, check_bundle, refusal
-from analytics.ingest.stix.objects import Candidate, Note, build_candidates, naive_ms, new_incident_id
+from analytics.ingest.stix.objects import (
+    Candidate,
+    Note,
+    build_candidates,
+    naive_ms,
+    new_incident_id,
+    read_constants,
+)
 from analytics.store import audit
 from analytics.store.database import Store
 
-SOURCE_TAG = "stix"  # incidents.source of what a bundle brought
-
-# What a STIX incident holds of `incidents` (the importer adds source and batch), and the timestamps it keeps.
-_ROW_COLUMNS = records.INCIDENT_RECORD_COLUMNS
+# What a STIX incident holds of `incidents` (the importer adds the batch), and the timestamps it keeps. `source`
+# is the bundle's own (x_ukau_source: atlas, aiid, ...) or `stix` (objects.SOURCE_TAG).
+_ROW_COLUMNS = (*records.INCIDENT_RECORD_COLUMNS, "source")
 _ARROW_SCHEMA = records.arrow_schema((*_ROW_COLUMNS, "created_at", "updated_at"), records.INCIDENT_TYPES)
 
 
@@ -63,15 +69,27 @@ def import_stix(
     institute: str | None,
     tlp: str | None,
     releasable: Sequence[str] | None,
+    constants: Mapping[str, str] | None = None,
+    recipients: Sequence[str] | None = None,
 ) -> ImportReport:
-    """CLI and inbox entry point."""
+    """CLI and inbox entry point. `constants` (--set FIELD=VALUE) fill fields the bundle leaves out (category,
+    severity, sectors ...; never markings), `recipients` (--recipients) name the people of TLP:RED objects that
+    name none."""
     p = Path(path)
     if p.stat().st_size > MAX_BYTES:
         raise ImportRefused(
             f"{p.name} is {p.stat().st_size / 1_048_576:.0f} MB; the limit is {MAX_BYTES / 1_048_576:.0f} MB"
         )
     return import_stix_bytes(
-        store, p.name, p.read_bytes(), actor=actor, institute=institute, tlp=tlp, releasable=releasable
+        store,
+        p.name,
+        p.read_bytes(),
+        actor=actor,
+        institute=institute,
+        tlp=tlp,
+        releasable=releasable,
+        constants=constants,
+        recipients=recipients,
     )
 
 
@@ -85,8 +103,11 @@ def import_stix_bytes(
     tlp: str | None,
     releasable: Sequence[str] | None,
     viewer: Viewer | None = None,
+    constants: Mapping[str, str] | None = None,
+    recipients: Sequence[str] | None = None,
 ) -> ImportReport:
     """Check the bundle, then add, update or leave each record in one transaction (all or nothing)."""
+    fixed, named = read_constants(constants, recipients)
     if viewer is not None:
         audit.require(store, viewer, *RECORD_READERS, action="import", obj=f"file:{name}")
         actor = viewer.email
@@ -109,6 +130,8 @@ def import_stix_bytes(
         releasable=releasable,
         namespace=namespace,
         operator_replica=viewer is None and institute is None,
+        constants=fixed,
+        recipients=named,
     )
     if reasons:
         raise ImportRefused(refusal(check.name, reasons))
@@ -331,15 +354,28 @@ def _insert(
     )
     # A STIX id already held by a record hidden from the importer keeps pointing there; the new record is found
     # again by its own id next time.
-    mapped = [c for c in new if c.stix_id not in (skip_stix or set())]
+    mapped = [(c.stix_id, c) for c in new if c.stix_id not in (skip_stix or set())]
+    # The third-party objects a record was derived from are its ids too (a later export names them again, and the
+    # same MISP event sent directly finds this record), unless one is already some record's id.
+    derived = [(d, c) for c in new for d in c.derived_from]
+    if derived:
+        held = {
+            r[0]
+            for r in con.execute(
+                "select stix_id from stix_records where stix_id = any(?)", [[d for d, _ in derived]]
+            ).fetchall()
+        }
+        mapped += [(d, c) for d, c in derived if d not in held and d not in {m for m, _ in mapped}]
     records = pa.table(
         {
-            "stix_id": pa.array([c.stix_id for c in mapped], pa.string()),
-            "record_id": pa.array([c.record_id for c in mapped], pa.string()),
-            "object_type": pa.array([c.obj["type"] for c in mapped], pa.string()),
-            "created": pa.array([c.created for c in mapped], pa.timestamp("us")),
-            "modified": pa.array([c.modified for c in mapped], pa.timestamp("us")),
-            "origin": pa.array([c.origin for c in mapped], pa.string()),
+            "stix_id": pa.array([sid for sid, _ in mapped], pa.string()),
+            "record_id": pa.array([c.record_id for _, c in mapped], pa.string()),
+            "object_type": pa.array([sid.split("--")[0] for sid, _ in mapped], pa.string()),
+            "created": pa.array([c.created for _, c in mapped], pa.timestamp("us")),
+            "modified": pa.array([c.modified for _, c in mapped], pa.timestamp("us")),
+            "origin": pa.array(
+                [c.origin if sid == c.stix_id else "EXTERNAL" for sid, c in mapped], pa.string()
+            ),
         }
     )
     con.register("stix_new_incidents", table)
@@ -348,8 +384,7 @@ def _insert(
     try:
         columns = ", ".join((*_ROW_COLUMNS, "created_at", "updated_at"))
         con.execute(
-            f"insert into incidents ({columns}, source, import_batch) "
-            f"select {columns}, '{SOURCE_TAG}', $batch from stix_new_incidents",
+            f"insert into incidents ({columns}, import_batch) select {columns}, $batch from stix_new_incidents",
             {"batch": batch},
         )
         con.execute(
@@ -417,7 +452,7 @@ def _update(
     row["id"] = c.record_id
     assignments = ", ".join(f"{col} = ${col}" for col in _ROW_COLUMNS if col != "id")
     con.execute(
-        f"update incidents set {assignments}, updated_at = $modified, source = '{SOURCE_TAG}' where id = $id",
+        f"update incidents set {assignments}, updated_at = $modified where id = $id",
         {**{col: row.get(col) for col in _ROW_COLUMNS}, "modified": c.modified},
     )
     con.execute("delete from incident_techniques where incident_id = ?", [c.record_id])

@@ -167,7 +167,7 @@ def test_misp_like_bundle_becomes_incidents_with_techniques(store) -> None:
         "Prompt injection",  # from the label
         4,
         date(2026, 2, 20),  # first_seen
-        date(2026, 3, 1),
+        None,  # no `published`: not reported when the object was created, absent stays absent
         ["finance"],
         "AMBER",  # TLP 1.0 AMBER
         ["AU", "UK"],
