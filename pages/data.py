@@ -15,14 +15,20 @@ from analytics.access.roles import RECORD_READERS
 from analytics.access.viewer import AccessDenied, Viewer
 from analytics.export import stix as stix_export
 from analytics.export import table as table_export
-from analytics.ingest import ImportRefused, inbox
+from analytics.ingest import ImportRefused, inbox, public_origin, source_name
 from analytics.ingest import history as imports
 from analytics.ingest.stix.check import check_bundle
 from analytics.ingest.stix.commit import existing_stix_ids, import_stix_bytes
 from analytics.ingest.tabular.commit import commit
 from analytics.ingest.tabular.convert import DATE_FORMATS_HELP
 from analytics.ingest.tabular.fields import TARGETS, Target, as_target, field_names, required_fields
-from analytics.ingest.tabular.mapping import detect_target, source_key_for, suggest_mapping
+from analytics.ingest.tabular.mapping import (
+    detect_target,
+    mapping_file_bytes,
+    parse_mapping_file,
+    source_key_for,
+    suggest_mapping,
+)
 from analytics.ingest.tabular.plan import ImportPlan
 from analytics.ingest.tabular.read import MAX_ROWS, TabularFile, read_tabular
 from analytics.ingest.tabular.validate import validate
@@ -196,13 +202,25 @@ def spreadsheet_tab(store: Store, viewer: Viewer) -> None:
     )
     target = as_target(picked_target)
     source_key = s2.text_input(
-        "Source (the column mapping is remembered per source)",
+        "Source (stored with the records; the column mapping is remembered per source)",
         value=source_key_for(tf.name),
         key=f"dx_source_{key}",
         max_chars=100,
     )
+    try:
+        source = source_name(source_key)
+    except ImportRefused as e:
+        refused(e)
+        st.stop()
+    public = public_origin(source)
+    if public is not None:
+        st.info(
+            f"{inert_markdown(public.name)} is a public source: these records are PUBLIC whoever imports them, "
+            "TLP:CLEAR unless a higher default is chosen, never AMBER+STRICT or RED.",
+            icon=":material/public:",
+        )
     institute, default_tlp, default_rel = marking_defaults(viewer, f"dx_{key}")
-    mapping = column_mapping(tf, target, key, source_key.strip().lower() or "unnamed", institute)
+    mapping = column_mapping(tf, target, key, source or "unnamed", institute)
     plan = validate(
         session.cursor(),
         tf,
@@ -211,8 +229,9 @@ def spreadsheet_tab(store: Store, viewer: Viewer) -> None:
         institute=institute,
         tlp=default_tlp,
         releasable=default_rel,
-        source_key=source_key.strip().lower() or None,
+        source_key=source,
         viewer=viewer,
+        source=source,
     )
     show_plan(tf, plan)
     import_buttons(store, viewer, tf, plan)
@@ -228,6 +247,7 @@ def column_mapping(
     mapping: dict[str, str] = {}
     with st.expander(f"Column mapping ({origin})", expanded=bool(unmapped)):
         st.caption("Required: " + ", ".join(required_fields(target)) + ". Leave a column blank to skip it.")
+        upload_mapping(tf, target, key)
         grid = st.columns(3)
         for k, col in enumerate(tf.columns):
             sample = ", ".join(str(r[k])[:30] for r in tf.rows[:3] if r[k] not in (None, ""))
@@ -241,7 +261,46 @@ def column_mapping(
             )
             if choice:
                 mapping[col] = choice
+        st.download_button(
+            "Download this mapping",
+            data=mapping_file_bytes(target, source_key, mapping),
+            file_name=f"{source_key.replace(' ', '-') or 'mapping'}.mapping.json",
+            mime="application/json",
+            on_click="ignore",
+            icon=":material/download:",
+            key=f"dx_map_download_{key}",
+            help="The same file `python -m analytics import csv FILE --mapping THIS.json` reads (holds column "
+            "and field names only, no record content).",
+        )
     return mapping
+
+
+def upload_mapping(tf: TabularFile, target: Target, key: str) -> None:
+    """A mapping file (as downloaded here, or written for the CLI) presets the column choices once per upload."""
+    upload = st.file_uploader("Apply a mapping file", type=["json"], key=f"dx_map_upload_{key}")
+    if upload is None:
+        return
+    data = upload.getvalue()
+    marker = f"dx_map_applied_{key}_{target}"
+    if st.session_state.get(marker) == (upload.name, len(data)):
+        return
+    try:
+        spec = parse_mapping_file(upload.name, data)
+    except ImportRefused as e:
+        refused(e)
+        return
+    fields = set(field_names(target))
+    for k, col in enumerate(tf.columns):
+        st.session_state[f"dx_map_{key}_{target}_{k}"] = (
+            spec.mapping[col] if spec.mapping.get(col) in fields else ""
+        )
+    st.session_state[marker] = (upload.name, len(data))
+    skipped = [c for c in spec.mapping if c not in tf.columns]
+    if skipped:
+        st.caption(
+            f"{len(skipped)} columns of the mapping file are not in this file; the command line can map "
+            "paths into nested JSON and constants (--map, --set)."
+        )
 
 
 def show_plan(tf: TabularFile, plan: ImportPlan) -> None:

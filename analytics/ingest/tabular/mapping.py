@@ -139,14 +139,23 @@ def read_mapping_file(path: Path | str) -> MappingSpec:
     """A mapping file (as `mapping_file_bytes` writes it, or a plain {"column": "field"} object). Refused in one
     line naming the file for anything else."""
     p = Path(path)
-    label = f"--mapping {p.name}"
     try:
-        if p.stat().st_size > 1_048_576:
-            raise ImportRefused(f"{label}: larger than 1 MB; a mapping file is a small JSON object")
-        doc = json.loads(p.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise ImportRefused(f"{label}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        data = p.read_bytes() if p.stat().st_size <= MAX_MAPPING_BYTES else b"x" * (MAX_MAPPING_BYTES + 1)
+    except OSError:
+        raise ImportRefused(f"--mapping {p.name}: no such file") from None
+    return parse_mapping_file(f"--mapping {p.name}", data)
+
+
+MAX_MAPPING_BYTES = 1_048_576
+
+
+def parse_mapping_file(label: str, data: bytes) -> MappingSpec:
+    """The bytes of a mapping file (an upload on the Data page, or --mapping FILE), checked; see read_mapping_file."""
+    if len(data) > MAX_MAPPING_BYTES:
+        raise ImportRefused(f"{label}: larger than 1 MB; a mapping file is a small JSON object")
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ImportRefused(f"{label}: not a JSON mapping file ({str(e).splitlines()[0][:120]})") from None
     if not isinstance(doc, dict):
         raise ImportRefused(f"{label}: expected a JSON object of column -> field")
