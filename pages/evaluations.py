@@ -39,20 +39,28 @@ PAIR_COLUMNS = [
     "diff",
     "ci_low",
     "ci_high",
+    "ci_level",
     "p_holm",
+    "pairing",
     "test",
     "n_paired",
     "score_a",
     "score_b",
     "p",
 ]
+# Intervals are at the level that agrees with the adjusted verdict (analytics.evals.comparisons), not always 95%.
+CI_LOW = st.column_config.NumberColumn("CI low", format="%.3f")
+CI_HIGH = st.column_config.NumberColumn("CI high", format="%.3f")
+CI_LEVEL = st.column_config.NumberColumn("CI level", format="%.3f", help="Confidence level of the interval")
 PAIR_CONFIG = {
     "verdict": st.column_config.TextColumn("Verdict", width="medium"),
+    "pairing": st.column_config.TextColumn("Paired?", width="medium"),
     "score_a": SCORE,
     "score_b": SCORE,
     "diff": st.column_config.NumberColumn("A − B", format="%.3f"),
-    "ci_low": st.column_config.NumberColumn("95% CI low", format="%.3f"),
-    "ci_high": st.column_config.NumberColumn("95% CI high", format="%.3f"),
+    "ci_low": CI_LOW,
+    "ci_high": CI_HIGH,
+    "ci_level": CI_LEVEL,
     "p": P_VALUE,
     "p_holm": st.column_config.NumberColumn("p (Holm)", format="%.4f"),
 }
@@ -62,6 +70,12 @@ AGREEMENT_COLUMNS = [
     "benchmark",
     "task_version",
     "difference",
+    "ci_low",
+    "ci_high",
+    "ci_level",
+    "p_adjusted",
+    "pairing",
+    "test",
     "overlap",
     "p_value",
     "uk_score",
@@ -74,6 +88,11 @@ AGREEMENT_COLUMNS = [
     "au_run",
 ]
 AGREEMENT_CONFIG = {
+    "ci_low": CI_LOW,
+    "ci_high": CI_HIGH,
+    "ci_level": CI_LEVEL,
+    "p_adjusted": st.column_config.NumberColumn("p (BH)", format="%.4f"),
+    "pairing": st.column_config.TextColumn("Paired?", width="medium"),
     "uk_score": SCORE,
     "uk_ci_low": SCORE,
     "uk_ci_high": SCORE,
@@ -165,7 +184,14 @@ def _keep_picks() -> None:
 
 def _capability_tab(viewer: Viewer, f: Filters, benchmark: str) -> None:
     today = session.today()
-    cap = session.query(evals.capability_over_time, f, today, benchmark)
+    by = st.radio(
+        "Frontier by",
+        list(evals.FRONTIER_DATES),
+        format_func={"release": "model release date", "evaluation": "evaluation date"}.get,
+        horizontal=True,
+        key="ev_frontier_by",
+    )
+    cap = session.query(evals.capability_over_time, f, today, benchmark, str(by))
     threshold = session.query(evals.threshold_for, benchmark)
     marking_banner(cap.marking, f"{len(cap.data.points):,} runs on the chart")
     if cap.data.points.empty:
@@ -177,6 +203,7 @@ def _capability_tab(viewer: Viewer, f: Filters, benchmark: str) -> None:
             benchmark,
             cap.data.unit,
             threshold.threshold if threshold else None,
+            cap.data.by,
         )
         event = chart(
             cap_fig, key="ev_capability", marking=cap.marking, on_select="rerun", selection_mode="points"
@@ -188,9 +215,13 @@ def _capability_tab(viewer: Viewer, f: Filters, benchmark: str) -> None:
             st.session_state["ev_run"] = pick
             st.info("Run selected: open the **Run detail** tab to see it.", icon=":material/ads_click:")
         st.session_state["ev_last_pick"] = pick
-    notes = ["Marker shape: ● UK, ◆ AU, ■ public. Whiskers are 95% intervals where the run reported one."]
+    notes = [
+        "Marker shape: ● UK, ◆ AU, ■ public; hollow: best-of-N (best of several attempts or reported results). "
+        "Whiskers are 95% intervals where the run reported one. One frontier per source, metric and task "
+        "version: they measure different things and are not joined."
+    ]
     if cap.data.undated:
-        notes.append(f"{cap.data.undated} scored run(s) have no model release date and are not on the chart.")
+        notes.append(f"{cap.data.undated} scored run(s) have no such date and are not on the chart.")
     if credits := source_credits(cap.marking):
         notes.append(f"Public results: {'; '.join(credits)}.")
     st.caption(" ".join(notes))
@@ -337,9 +368,10 @@ def _compare_tab(f: Filters) -> None:
         )
     st.caption(
         "Per model and benchmark the comparison uses one run: one with per-sample scores if any, else the "
-        "latest. Where both runs have per-sample scores for the same samples the test is paired (McNemar's exact "
-        "test for right/wrong scores, a paired bootstrap otherwise); else a z-test from the runs' standard "
-        "errors. p-values are Holm-adjusted within each benchmark; 'real difference' means adjusted p < 0.05."
+        "latest. Paired only on the same task version, sample and epoch (at least 10 shared samples): McNemar's "
+        "exact test for right/wrong scores, a sign-flip permutation test otherwise; else unpaired, a z-test from "
+        "the runs' standard errors ('Paired?' says which and why). p-values are Holm-adjusted across every pair "
+        "shown; 'real difference' means adjusted p < 0.05, and each interval is at the level that agrees with it."
     )
     if comparison.data.single:
         st.caption(
@@ -362,15 +394,15 @@ def _agreement_tab(f: Filters) -> None:
         )
         return
     counts = data["status"].value_counts()
-    both_col, disagree_col, check_col, agree_col = st.columns(4)
+    both_col, disagree_col, agree_col, paired_col = st.columns(4)
     both_col.metric("Run by both", f"{len(data):,}")
     disagree_col.metric("Disagree", f"{int(counts.get('disagree', 0)):,}")
-    check_col.metric("Check", f"{int(counts.get('check', 0)):,}")
     agree_col.metric("Agree", f"{int(counts.get('agree', 0)):,}")
+    paired_col.metric("Paired on shared samples", f"{int(data['paired'].sum()):,}")
     flagged_only = st.toggle("Show only pairs flagged for follow-up", key="ev_flagged_only")
-    shown = data[data["status"].isin(["disagree", "check"])] if flagged_only else data
+    shown = data[data["status"] == "disagree"] if flagged_only else data
     if shown.empty:
-        empty_state("Nothing flagged: every pair agrees within its 95% intervals.")
+        empty_state("Nothing flagged: no pair differs once the whole table is accounted for.")
     else:
         chart(eval_charts.agreement_chart(shown), key="ev_agreement", marking=agreement.marking)
         st.dataframe(

@@ -2,6 +2,8 @@
 
 Colours: developers get a fixed qualitative palette in order of first appearance, so a developer keeps its colour
 across the capability chart and its legend; institutes use the shared ORIGINATOR_COLOURS (public results grey).
+Frontiers are one black step line per source, metric and task version, told apart by dash; best-of-N results
+are hollow markers, so a best of several attempts is never read as a single attempt.
 """
 
 from __future__ import annotations
@@ -49,25 +51,40 @@ def _axis_title(unit: str) -> str:
     return "Score (share of tasks)" if unit == "fraction" else f"Score ({unit})"
 
 
+FRONTIER_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+X_TITLES = {"release": "Model release date", "evaluation": "Evaluation date"}
+
+
 def capability_chart(
-    points: pd.DataFrame, frontier: pd.DataFrame, benchmark: str, unit: str, threshold: float | None = None
+    points: pd.DataFrame,
+    frontier: pd.DataFrame,
+    benchmark: str,
+    unit: str,
+    threshold: float | None = None,
+    by: str = "release",
 ) -> go.Figure:
-    """Score against model release date: one marker per run coloured by developer (shape by who ran it), 95%
-    interval whiskers, the frontier as a step line and the threshold as a dashed line. Each point's customdata
-    starts with its run id, so a click can open that run."""
+    """Score against model release (or evaluation) date: one marker per run coloured by developer (shape by
+    who ran it; hollow for best-of-N results), 95% interval whiskers, one frontier step line per source, metric
+    and task version (each its own dash), and the threshold as a dashed line. Each point's customdata starts
+    with its run id, so a click can open that run."""
     fig = go.Figure()
     developers = list(dict.fromkeys(points["developer"].tolist()))
     for k, dev in enumerate(developers):
         fig.add_trace(_developer_trace(points[points["developer"] == dev], dev, PALETTE[k % len(PALETTE)]))
-    if not frontier.empty:
+    for k, (line, sub) in enumerate(frontier.groupby("line", sort=True) if not frontier.empty else []):
         fig.add_trace(
             go.Scatter(
-                x=frontier["release_date"],
-                y=frontier["best"],
+                x=sub["x"],
+                y=sub["best"],
                 mode="lines",
-                line={"shape": "hv", "color": FRONTIER_COLOUR, "width": 1.5},
-                name="Frontier (best so far)",
-                hovertemplate="frontier %{y:.3f}<br>from %{x|%d %b %Y}<extra></extra>",
+                line={
+                    "shape": "hv",
+                    "color": FRONTIER_COLOUR,
+                    "width": 1.5,
+                    "dash": FRONTIER_DASHES[k % len(FRONTIER_DASHES)],
+                },
+                name=_safe(f"Frontier: {line}"),
+                hovertemplate=f"{_safe(line)}<br>frontier %{{y:.3f}}<br>from %{{x|%d %b %Y}}<extra></extra>",
             )
         )
     if threshold is not None:
@@ -78,9 +95,10 @@ def capability_chart(
             annotation_position="top left",
             annotation_font_color=THRESHOLD_COLOUR,
         )
-    fig.update_xaxes(title_text="Model release date")
+    x_title = X_TITLES.get(by, X_TITLES["release"])
+    fig.update_xaxes(title_text=x_title)
     fig.update_yaxes(title_text=_axis_title(unit), rangemode="tozero" if unit == "fraction" else "normal")
-    style_figure(fig, f"{_safe(benchmark)}: capability by model release date", height=500)
+    style_figure(fig, f"{_safe(benchmark)}: capability by {x_title.lower()}", height=500)
     # Public data brings dozens of developers: a legend across the top would bury the title, so it goes right.
     fig.update_layout(
         legend={
@@ -97,7 +115,8 @@ def capability_chart(
 
 
 def _developer_trace(sub: pd.DataFrame, dev: str, colour: str) -> go.Scatter:
-    """One developer's runs: markers shaped by who ran them, 95% whiskers, the run id first in customdata."""
+    """One developer's runs: markers shaped by who ran them (hollow when best-of-N), 95% whiskers, the run id
+    first in customdata."""
     has_ci = sub["ci_low"].notna()
     err_plus = (sub["ci_high"] - sub["score"]).where(has_ci)
     err_minus = (sub["score"] - sub["ci_low"]).where(has_ci)
@@ -105,16 +124,21 @@ def _developer_trace(sub: pd.DataFrame, dev: str, colour: str) -> go.Scatter:
         f"{_fmt(lo)} – {_fmt(hi)}" if pd.notna(lo) else "not reported"
         for lo, hi in zip(sub["ci_low"], sub["ci_high"], strict=True)
     ]
+    best_of = [str(b) if isinstance(b, str) and b else "" for b in sub["best_of"]]
+    symbols = [
+        INSTITUTE_SYMBOLS.get(i, "circle") + ("-open" if b else "")
+        for i, b in zip(sub["institute"], best_of, strict=True)
+    ]
     return go.Scatter(
-        x=sub["release_date"],
+        x=sub["x"],
         y=sub["score"],
         mode="markers",
         name=_safe(dev),
         marker={
             "color": colour,
             "size": 9,
-            "symbol": [INSTITUTE_SYMBOLS.get(i, "circle") for i in sub["institute"]],
-            "line": {"color": "white", "width": 0.5},
+            "symbol": symbols,
+            "line": {"color": colour, "width": 1.5},
         },
         error_y={
             "type": "data",
@@ -125,14 +149,31 @@ def _developer_trace(sub: pd.DataFrame, dev: str, colour: str) -> go.Scatter:
             "color": colour,
         },
         customdata=[
-            [rid, _safe(model), ci, _safe(src), inst, _safe(dev)]
-            for rid, model, ci, src, inst in zip(
-                sub["run_id"], sub["model"], ci_text, sub["source"], sub["institute"], strict=True
+            [
+                rid,
+                _safe(model),
+                ci,
+                _safe(src),
+                inst,
+                _safe(dev),
+                _safe(line),
+                "<br>⚑ " + _safe(b) if b else "",
+            ]
+            for rid, model, ci, src, inst, line, b in zip(
+                sub["run_id"],
+                sub["model"],
+                ci_text,
+                sub["source"],
+                sub["institute"],
+                sub["line"],
+                best_of,
+                strict=True,
             )
         ],
         hovertemplate=(
-            "<b>%{customdata[1]}</b><br>%{customdata[5]}<br>released %{x|%d %b %Y}<br>score %{y:.3f}"
-            "<br>95% CI %{customdata[2]}<br>source %{customdata[3]} · %{customdata[4]}<extra></extra>"
+            "<b>%{customdata[1]}</b><br>%{customdata[5]}<br>%{x|%d %b %Y}<br>score %{y:.3f}"
+            "<br>95% CI %{customdata[2]}<br>source %{customdata[3]} · %{customdata[4]}"
+            "<br>line %{customdata[6]}%{customdata[7]}<extra></extra>"
         ),
     )
 

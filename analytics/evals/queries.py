@@ -105,46 +105,84 @@ def benchmark_summary(
 
 @dataclass(frozen=True)
 class Capability:
-    points: pd.DataFrame  # one row per run placed on the chart
-    frontier: pd.DataFrame  # release_date, best: the best score released so far (step line)
-    undated: int  # scored runs of the benchmark without a model release date (not on the chart)
+    points: pd.DataFrame  # one row per run placed on the chart; `x` is the date it is placed at
+    frontier: pd.DataFrame  # line, x, best: per line, the best score up to each date (step lines)
+    undated: int  # scored runs of the benchmark without the date the chart is drawn by (not on the chart)
     unit: str  # what the score measures ('fraction' for shares of tasks; else Epoch's unit)
+    by: str = "release"  # FRONTIER_DATES key: what the x axis is
+
+
+# What the capability chart and its frontier are drawn against: an allow-list (names go into SQL).
+FRONTIER_DATES: dict[str, str] = {"release": "r.model_release_date", "evaluation": "r.eval_date"}
+
+# One frontier per (source, metric, task version): an institute's "accuracy" on task version 1 and Epoch's
+# "mean_score" are different measurements of a benchmark, and a best-so-far line through both mixes them.
+FRONTIER_LINE = "concat_ws(' · ', r.source, coalesce(r.metric, 'score'), 'v' || r.task_version)"
+_FRONTIER_PARTITION = "partition by r.source, r.metric, r.task_version"
+
+# Best-of-N results are marked, not hidden: a best of several attempts or several reported results is not
+# comparable with a single attempt. Two kinds are stored: Epoch's import keeps the best of the rows a model has
+# in a CSV (details.rows_for_model, different scaffolds, agents or settings), and a metric can name its attempts
+# (pass@k, pass_at_k, best_of_k, "best ..."). pass@1 / OPT@1 / AVG@5 are single attempts or averages: not marked.
+_ROWS_FOR_MODEL = "try_cast(r.details->>'rows_for_model' as integer)"
+_ATTEMPTS = (
+    "try_cast(nullif(regexp_extract(lower(coalesce(r.metric, '')), "
+    "'(?:pass@|pass_at_|best[ _-]?of[ _-]?)([0-9]+)', 1), '') as integer)"
+)
+BEST_OF_SQL = f"""case
+    when {_ATTEMPTS} > 1 then 'best of ' || {_ATTEMPTS} || ' attempts (' || r.metric || ')'
+    when regexp_matches(lower(coalesce(r.metric, '')), '\\bbest\\b') then 'best across attempts or scorers (' || r.metric || ')'
+    when {_ROWS_FOR_MODEL} > 1 then 'best of ' || {_ROWS_FOR_MODEL} || ' reported results'
+end"""
 
 
 def capability_over_time(
-    con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today: date, benchmark: str
+    con: duckdb.DuckDBPyConnection,
+    viewer: Viewer,
+    f: Filters,
+    today: date,
+    benchmark: str,
+    by: str = "release",
 ) -> Scoped[Capability]:
-    """Scores on one benchmark against model release date, with 95% intervals and the frontier of the best
-    score released so far."""
+    """Scores on one benchmark against model release date (or evaluation date, `by="evaluation"`), with 95%
+    intervals, best-of-N results marked, and one frontier per (source, metric, task version): the best score
+    of that line up to each date."""
+    if by not in FRONTIER_DATES:
+        raise ValueError(
+            f"capability chart: no such date to draw by: {by!r} (one of {', '.join(FRONTIER_DATES)})"
+        )
+    x = FRONTIER_DATES[by]
     where, params = eval_where(viewer, f, today)
     where = f"{where} and {SCORED} and r.benchmark = $bench"
     params["bench"] = benchmark
     points = con.execute(
         "select r.run_id, r.model, coalesce(r.model_developer, 'Unknown developer') as developer, "
-        "r.model_release_date as release_date, r.score, r.stderr, "
+        f"r.model_release_date as release_date, {x} as x, r.score, r.stderr, "
         f"{CI_LOW} as ci_low, {CI_HIGH} as ci_high, "
-        "r.source, r.institute, r.eval_date, r.task_version, r.tlp, "
-        "r.score >= max(r.score) over (order by r.model_release_date "
+        "r.source, r.institute, r.eval_date, r.metric, r.task_version, r.tlp, "
+        f"{FRONTIER_LINE} as line, {BEST_OF_SQL} as best_of, "
+        f"r.score >= max(r.score) over ({_FRONTIER_PARTITION} order by {x} "
         "  range between unbounded preceding and current row) as on_frontier "
-        f"from eval_runs r where {where} and r.model_release_date is not null "
-        "order by r.model_release_date, r.score desc, r.run_id",
+        f"from eval_runs r where {where} and {x} is not null "
+        f"order by {x}, r.score desc, r.run_id",
         params,
     ).df()
     frontier = con.execute(
-        "select release_date, max(best) as best from (select r.model_release_date as release_date, "
-        "max(r.score) over (order by r.model_release_date range between unbounded preceding and current row) "
-        f"as best from eval_runs r where {where} and r.model_release_date is not null) group by 1 order by 1",
+        f"select line, x, max(best) as best from (select {FRONTIER_LINE} as line, {x} as x, "
+        f"max(r.score) over ({_FRONTIER_PARTITION} order by {x} "
+        "range between unbounded preceding and current row) as best "
+        f"from eval_runs r where {where} and {x} is not null) group by 1, 2 order by 1, 2",
         params,
     ).df()
     row = con.execute(
-        "select count(*) filter (r.model_release_date is null), "
+        f"select count(*) filter ({x} is null), "
         "coalesce(any_value(r.details->>'unit') filter (r.source = 'epoch'), 'fraction') "
         f"from eval_runs r where {where}",
         params,
     ).fetchone()
     assert row is not None
     undated, unit = row
-    return Scoped(Capability(points, frontier, int(undated), str(unit)), runs_marking(con, where, params))
+    return Scoped(Capability(points, frontier, int(undated), str(unit), by), runs_marking(con, where, params))
 
 
 # -- thresholds -----------------------------------------------------------------------------------------------

@@ -133,8 +133,10 @@ def test_capability_chart_shows_the_viewers_runs(open_page, db) -> None:
     markers = [t for t in fig["data"] if t.get("mode") == "markers"]
     assert sum(len(t["y"]) for t in markers) == len(expected.points)
     assert {t["name"] for t in markers} == set(expected.points["developer"])
-    frontier = [t for t in fig["data"] if t.get("name") == "Frontier (best so far)"]
-    assert frontier and max(frontier[0]["y"]) == pytest.approx(expected.frontier["best"].max())
+    # one frontier per source, metric and task version (was one "Frontier (best so far)" mixing them)
+    frontier = [t for t in fig["data"] if str(t.get("name", "")).startswith("Frontier: ")]
+    assert {t["name"] for t in frontier} == {f"Frontier: {line}" for line in expected.frontier["line"]}
+    assert max(max(t["y"]) for t in frontier) == pytest.approx(expected.frontier["best"].max())
     banners = [m.value for m in at.markdown if "TLP:" in m.value]
     assert len(banners) >= 3  # page, chart, related incidents
     assert any("Sidebar filters used here" in c.value for c in at.caption)
@@ -187,7 +189,9 @@ def test_comparing_models_shows_intervals_and_paired_verdicts(open_page, db) -> 
     ).data
     pairs = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
     assert pairs["verdict"].tolist() == expected.pairs["verdict"].tolist()
+    assert pairs["pairing"].tolist() == expected.pairs["pairing"].tolist()  # says paired or unpaired, and why
     assert "McNemar exact" in set(pairs["test"])
+    assert pairs["p_holm"].tolist() == pytest.approx(expected.pairs["p_holm"].tolist(), nan_ok=True)
     fig = next(f for f in _charts(at) if f["layout"].get("annotations") and len(f["data"]) >= 3)
     assert {a["text"] for a in fig["layout"]["annotations"]} == set(expected.scores["benchmark"])
 
@@ -204,10 +208,22 @@ def test_agreement_counts_match_the_query(open_page, db) -> None:
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Run by both"] == f"{len(expected):,}"
     assert metrics["Disagree"] == f"{(expected['status'] == 'disagree').sum():,}"
+    # demo UK and AU runs share their samples: the agreement is paired, and corrected across the table
+    assert metrics["Paired on shared samples"] == f"{int(expected['paired'].sum()):,}"
+    assert expected["paired"].any() and expected["p_adjusted"].notna().all()
     at.toggle(key="ev_flagged_only").set_value(True).run()
-    flagged = next(d.value for d in at.dataframe if "status" in d.value.columns)
-    assert set(flagged["status"]) <= {"disagree", "check"}
-    assert len(flagged) == expected["status"].isin(["disagree", "check"]).sum()
+    flagged = [d.value for d in at.dataframe if "status" in d.value.columns]
+    flagged_rows = flagged[0] if flagged else expected.iloc[0:0]  # (nothing flagged: no table)
+    assert set(flagged_rows["status"]) <= {"disagree"}  # ('check', the unadjusted flag, is gone)
+    assert len(flagged_rows) == (expected["status"] == "disagree").sum()
+
+
+def test_frontier_by_evaluation_date_redraws(open_page) -> None:
+    at = open_page("analyst@uk.example")
+    at.radio(key="ev_frontier_by").set_value("evaluation").run()
+    assert not at.exception
+    fig = _charts(at)[0]
+    assert fig["layout"]["xaxis"]["title"]["text"] == "Evaluation date"
 
 
 def test_run_detail_pages_samples_in_sql(open_page, db) -> None:

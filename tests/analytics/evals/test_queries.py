@@ -8,13 +8,15 @@ from datetime import date
 import pytest
 
 from analytics.access.viewer import AccessDenied
+from analytics.evals import charts as eval_charts
 from analytics.evals import comparisons
 from analytics.evals import queries as evals
 from analytics.evals import runs as eval_runs
 from analytics.filters import Filters
+from analytics.ingest.epoch import import_epoch
 from analytics.store.audit import opaque_id
 from tests.analytics.evals.samples import right_first as _samples
-from tests.conftest import ADMIN, AU_ANALYST, TODAY, UK_ANALYST, UK_LEAD, UK_POLICY
+from tests.conftest import ADMIN, AU_ANALYST, SHARED_DATA, TODAY, UK_ANALYST, UK_LEAD, UK_POLICY
 
 ALL = Filters()
 
@@ -144,6 +146,123 @@ def test_frontier_is_the_best_score_released_so_far(store) -> None:
     # shares of tasks are clipped to [0, 1]
     low = cap.points[cap.points["run_id"] == "r4"].iloc[0]
     assert low["ci_low"] == 0.0
+
+
+def test_institute_accuracy_and_epoch_mean_score_are_separate_frontiers(store) -> None:
+    """One benchmark, two measurements: the institute's accuracy (task version 1) and Epoch's mean_score. One
+    best-so-far line through both put an institute 0.7 on Epoch's line (6 of 13 SWE-bench Verified frontier
+    steps in the demo); each gets its own line, and a point is 'on the frontier' of its own line only."""
+    store.eval_run(run_id="inst", model="I1", model_release_date=date(2024, 1, 1), score=0.7)
+    store.eval_run(run_id="inst2", model="I2", model_release_date=date(2024, 9, 1), score=0.6)
+    for k, (rel, score) in enumerate([((2024, 3, 1), 0.4), ((2024, 6, 1), 0.5), ((2024, 8, 1), 0.45)]):
+        store.eval_run(
+            run_id=f"epoch:{k}",
+            model=f"E{k}",
+            institute="PUBLIC",
+            source="epoch",
+            metric="mean_score",
+            task_version=None,
+            model_release_date=date(*rel),
+            score=score,
+            tlp="CLEAR",
+        )
+    cap = evals.capability_over_time(store.cursor(), UK_ANALYST, ALL, TODAY, "Cybench").data
+    lines = {line: sub for line, sub in cap.frontier.groupby("line")}
+    assert set(lines) == {"epoch · mean_score", "institute · accuracy · v1"}
+    assert lines["epoch · mean_score"]["best"].tolist() == [0.4, 0.5, 0.5]
+    assert lines["institute · accuracy · v1"]["best"].tolist() == [0.7, 0.7]
+    on = dict(zip(cap.points["run_id"], cap.points["on_frontier"], strict=True))
+    assert on == {"inst": True, "epoch:0": True, "epoch:1": True, "epoch:2": False, "inst2": False}
+
+
+def test_task_versions_are_separate_frontiers(store) -> None:
+    store.eval_run(model="A", task_version="1", score=0.8, model_release_date=date(2024, 1, 1))
+    store.eval_run(model="B", task_version="2", score=0.3, model_release_date=date(2024, 6, 1))
+    cap = evals.capability_over_time(store.cursor(), UK_ANALYST, ALL, TODAY, "Cybench").data
+    assert dict(zip(cap.frontier["line"], cap.frontier["best"], strict=True)) == {
+        "institute · accuracy · v1": 0.8,
+        "institute · accuracy · v2": 0.3,
+    }
+
+
+def test_best_of_n_results_are_marked(store) -> None:
+    store.eval_run(run_id="single", model="S", metric="accuracy")
+    store.eval_run(run_id="pass1", model="P1", metric="Pass@1 score")
+    store.eval_run(run_id="pass5", model="P5", metric="pass@5")
+    store.eval_run(run_id="avg5", model="A5", metric="Score (AVG@5)")
+    store.eval_run(
+        run_id="epoch:best3",
+        model="E",
+        institute="PUBLIC",
+        source="epoch",
+        metric="mean_score",
+        tlp="CLEAR",
+        details='{"rows_for_model": 3}',
+    )
+    store.eval_run(
+        run_id="epoch:one",
+        model="E1",
+        institute="PUBLIC",
+        source="epoch",
+        tlp="CLEAR",
+        details='{"rows_for_model": 1}',
+    )
+    cap = evals.capability_over_time(store.cursor(), UK_ANALYST, ALL, TODAY, "Cybench").data
+    best_of = {
+        r: (b if isinstance(b, str) else None)
+        for r, b in zip(cap.points["run_id"], cap.points["best_of"], strict=True)
+    }
+    assert best_of == {
+        "single": None,
+        "pass1": None,
+        "pass5": "best of 5 attempts (pass@5)",
+        "avg5": None,
+        "epoch:best3": "best of 3 reported results",
+        "epoch:one": None,
+    }
+
+
+def test_frontier_by_evaluation_date(store) -> None:
+    store.eval_run(
+        run_id="old", model="Old", model_release_date=date(2023, 1, 1), eval_date=date(2025, 3, 1), score=0.9
+    )
+    store.eval_run(
+        run_id="new", model="New", model_release_date=date(2024, 1, 1), eval_date=date(2024, 2, 1), score=0.6
+    )
+    store.eval_run(run_id="no-eval-date", model="N", eval_date=None, score=0.99)
+    by_release = evals.capability_over_time(store.cursor(), UK_ANALYST, ALL, TODAY, "Cybench").data
+    assert by_release.frontier["best"].tolist() == [0.9, 0.9, 0.99]
+    by_eval = evals.capability_over_time(
+        store.cursor(), UK_ANALYST, ALL, TODAY, "Cybench", by="evaluation"
+    ).data
+    assert by_eval.by == "evaluation"
+    assert [d.date() for d in by_eval.frontier["x"]] == [date(2024, 2, 1), date(2025, 3, 1)]
+    assert by_eval.frontier["best"].tolist() == [0.6, 0.9]
+    assert by_eval.undated == 1
+    with pytest.raises(ValueError, match="no such date to draw by"):
+        evals.capability_over_time(store.cursor(), UK_ANALYST, ALL, TODAY, "Cybench", by="model_name")
+
+
+def test_real_epoch_swe_bench_and_institute_runs_draw_separate_marked_frontiers(store) -> None:
+    """The real Epoch SWE-bench Verified export beside an institute run: two lines; Epoch's two models with two
+    reported rows each are marked best-of-2."""
+    import_epoch(
+        store.store, SHARED_DATA / "epoch-benchmarks" / "swe_bench_verified.csv", actor="analyst@uk.example"
+    )
+    store.eval_run(
+        benchmark="SWE-bench Verified", model="Inst", score=0.99, model_release_date=date(2024, 1, 1)
+    )
+    cap = evals.capability_over_time(store.cursor(), UK_ANALYST, ALL, TODAY, "SWE-bench Verified").data
+    assert set(cap.frontier["line"]) == {"epoch · mean_score", "institute · accuracy · v1"}
+    epoch_line = cap.frontier[cap.frontier["line"] == "epoch · mean_score"]
+    assert epoch_line["best"].max() < 0.99  # the institute's 0.99 does not lift Epoch's line
+    marked = cap.points[cap.points["best_of"].notna()]
+    assert len(marked) == 2 and set(marked["best_of"]) == {"best of 2 reported results"}
+    fig = eval_charts.capability_chart(cap.points, cap.frontier, "SWE-bench Verified", cap.unit)
+    names = [t.name for t in fig.data if t.mode == "lines"]
+    assert names == ["Frontier: epoch · mean_score", "Frontier: institute · accuracy · v1"]
+    hollow = [s for t in fig.data if t.mode == "markers" for s in t.marker.symbol if s.endswith("-open")]
+    assert len(hollow) == 2
 
 
 # -- thresholds -----------------------------------------------------------------------------------------------
