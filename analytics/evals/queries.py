@@ -12,6 +12,10 @@ filtered by the run ids of) visible eval_runs, and every aggregate over samples 
 carries the marking of the runs behind it. A run id the viewer may not see behaves exactly like one that does
 not exist (None, not an error).
 
+Capability over time draws one frontier per (source, metric, task version), never one line through an
+institute's accuracy and Epoch's mean score, and marks best-of-N results (BEST_OF_SQL), because a best of several
+attempts is not comparable with one attempt; it can be drawn by model release date or by evaluation date.
+
 Thresholds are one per benchmark, shared by both institutes; they are read and set only for benchmarks the
 viewer can see at least one run of, and every change is audited with the old and new value.
 """
