@@ -1,4 +1,5 @@
-"""Administration: search the audit log, and enrol, disable, enable or change the role of users. Admins only.
+"""Administration: search the audit log, enrol, disable, enable or change the role of users, and set each
+partner's export ceiling. Admins only.
 
 Every change goes through analytics.accounts.users (which re-checks the role, refuses changes to oneself and audits),
 and every audit search is itself recorded. Stored text is shown only in tables, never as markdown.
@@ -14,9 +15,11 @@ import pandas as pd
 import streamlit as st
 
 from analytics import session
+from analytics.access.markings import INSTITUTES
 from analytics.access.roles import ADMINS, ROLES
 from analytics.access.viewer import VIEWER_INSTITUTES, AccessDenied, Viewer
 from analytics.accounts import users
+from analytics.export import partners
 from analytics.store import audit
 from pages.ui import marking_banner
 
@@ -28,11 +31,13 @@ def main() -> None:
     flash = st.session_state.pop("admin_flash", None)
     if flash:
         st.success(flash, icon=":material/check_circle:")
-    log_tab, users_tab = st.tabs(["Audit log", "Users"])
+    log_tab, users_tab, partners_tab = st.tabs(["Audit log", "Users", "Partner exports"])
     with log_tab:
         _audit_log(viewer)
     with users_tab:
         _users(viewer)
+    with partners_tab:
+        _partner_ceilings(viewer)
 
 
 def _audit_log(viewer: Viewer) -> None:
@@ -164,6 +169,38 @@ def _change_user(viewer: Viewer, directory: pd.DataFrame) -> None:
         "Nobody can change their own role or disable themselves. Institutes are fixed at enrolment: "
         "someone who moves institute is disabled and enrolled again. Changes apply at the user's next "
         "interaction."
+    )
+
+
+def _partner_ceilings(viewer: Viewer) -> None:
+    """Each partner's export ceiling (analytics.export.partners: the rules, the audit, the refusals)."""
+    st.dataframe(
+        pd.DataFrame(partners.ceiling_overview(session.cursor(), viewer)),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "partner": "Partner",
+            "ceiling": "Highest TLP in a bundle",
+            "set_by": "Set by",
+            "set_at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm"),
+            "withheld": "An export now withholds (of what you may see)",
+        },
+    )
+    with st.form("export_ceiling", border=False):
+        c1, c2 = st.columns(2)
+        partner = c1.selectbox("Partner", INSTITUTES, key="ceiling_partner")
+        tlp = c2.selectbox("Highest TLP that may leave", partners.CEILING_CHOICES, key="ceiling_tlp")
+        if st.form_submit_button("Set ceiling", icon=":material/shield:", key="ceiling_submit"):
+            try:
+                partners.set_ceiling(session.store(), partner, tlp, actor=viewer.email, viewer=viewer)
+            except (ValueError, AccessDenied) as e:
+                st.error(str(e), icon=":material/block:")
+            else:
+                st.session_state["admin_flash"] = f"{partner}'s export ceiling is now TLP:{tlp}."
+                st.rerun()
+    st.caption(
+        "TLP:RED never leaves in a bundle (it goes to its named people one by one) and TLP:AMBER+STRICT never "
+        "leaves its originator, whatever the ceiling. Every change is audited."
     )
 
 

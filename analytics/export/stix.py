@@ -1,9 +1,8 @@
 """STIX 2.1 bundles out, for the partner institute (or its CERT's MISP/OpenCTI).
 
-`export_for_partner` selects exactly the incidents releasable to the partner under the sharing rules:
-- the partner is in the record's releasability;
-- TLP:AMBER+STRICT never leaves (it is for the originating institute only);
-- TLP:RED goes only when one of its named recipients is enrolled at the partner institute.
+`export_for_partner` selects exactly the incidents releasable to the partner under the sharing rules of
+analytics/export/partners.py (the partner is in the record's releasability; its TLP is at or below the partner's
+export ceiling; TLP:RED and TLP:AMBER+STRICT never go in a bundle), and reports what they withheld.
 From the Data page the export is further limited to what the person exporting may see themselves (their viewer);
 the CLI runs as the store's operator and applies the partner rules alone.
 
@@ -24,9 +23,10 @@ from typing import Any
 
 import duckdb
 
-from analytics.access.markings import INSTITUTES, TLP_LEVELS, Marking, visible_sql
+from analytics.access.markings import INSTITUTES, TLP_LEVELS, Marking
 from analytics.access.roles import RECORD_READERS
 from analytics.access.viewer import Viewer
+from analytics.export import partners
 from analytics.records import INCIDENT_RECORD_COLUMNS
 from analytics.stix_vocabulary import (
     INSTITUTE_IDENTITIES,
@@ -62,6 +62,7 @@ class StixExport:
     bundle: dict[str, Any]
     marking: Marking
     counts: dict[str, int] = field(default_factory=dict)
+    withheld: partners.Withheld | None = None  # what the partner rules held back (export_for_partner sets it)
 
     def to_bytes(self) -> bytes:
         return json.dumps(self.bundle, indent=1, ensure_ascii=False).encode("utf-8")
@@ -82,18 +83,14 @@ def _check_partner(partner: str) -> str:
     return p
 
 
-def _where(partner: str, viewer: Viewer | None) -> tuple[str, dict[str, Any]]:
-    where = (
-        "list_contains(i.releasable_to, $partner) and i.tlp <> 'AMBER+STRICT' and (i.tlp <> 'RED' or exists ("
-        "select 1 from users u where u.institute = $partner and u.active "
-        "and list_contains(i.named_recipients, u.email)))"
-    )
-    params: dict[str, Any] = {"partner": partner}
-    if viewer is not None:
-        vis, vparams = visible_sql(viewer, "incidents", "i")
-        where = f"{where} and {vis}"
-        params.update(vparams)
-    return where, params
+def _where(
+    partner: str, viewer: Viewer | None, recipient: Viewer | None = None
+) -> tuple[str, dict[str, Any]]:
+    """Which records go: the partner rules of analytics/export/partners.py (ceiling, never RED or AMBER+STRICT),
+    or, for one named person (`recipient`), the TLP:RED records naming them."""
+    if recipient is not None:
+        return partners.person_where(recipient)
+    return partners.bundle_where(partner, viewer)
 
 
 def export_marking(con: duckdb.DuckDBPyConnection, viewer: Viewer | None, partner: str) -> Marking:
@@ -156,10 +153,13 @@ def _json_value(v: Any) -> Any:
     return v
 
 
-def build_bundle(con: duckdb.DuckDBPyConnection, viewer: Viewer | None, partner: str) -> StixExport:
-    """The bundle for `partner` (no audit entry; `export_for_partner` records one)."""
+def build_bundle(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer | None, partner: str, *, recipient: Viewer | None = None
+) -> StixExport:
+    """The bundle for `partner` (no audit entry; `export_for_partner` records one), or with `recipient` the TLP:RED
+    records for that one person (`partners.export_for_person` audits each)."""
     partner = _check_partner(partner)
-    records, techniques, notes, technique_names = _read(con, viewer, partner)
+    records, techniques, notes, technique_names = _read(con, viewer, partner, recipient)
     objects: list[dict[str, Any]] = []
     used_tlps = {"CLEAR"} | {r["tlp"] for r in records}
     objects += [tlp_marking_definition(t) for t in TLP_LEVELS if t in used_tlps]
@@ -192,11 +192,11 @@ def build_bundle(con: duckdb.DuckDBPyConnection, viewer: Viewer | None, partner:
 
 
 def _read(
-    con: duckdb.DuckDBPyConnection, viewer: Viewer | None, partner: str
+    con: duckdb.DuckDBPyConnection, viewer: Viewer | None, partner: str, recipient: Viewer | None = None
 ) -> tuple[list[dict[str, Any]], dict[str, list[str]], dict[str, list[dict[str, Any]]], dict[str, str]]:
     """The incidents releasable to `partner` (with their latest STIX record), their techniques, their notes and
     the names of the ATLAS techniques."""
-    where, params = _where(partner, viewer)
+    where, params = _where(partner, viewer, recipient)
     cur = con.execute(
         f"""
         select i.*, s.stix_id as s_stix_id, s.created as s_created, s.modified as s_modified
@@ -333,6 +333,7 @@ def export_for_partner(store: Store, partner: str, *, actor: str, viewer: Viewer
     con = store.cursor()
     try:
         export = build_bundle(con, viewer, partner)
+        export.withheld = partners.withheld(con, viewer, export.partner)
     finally:
         con.close()
     with store.transaction() as tx:
@@ -341,7 +342,7 @@ def export_for_partner(store: Store, partner: str, *, actor: str, viewer: Viewer
             actor,
             "export stix",
             f"partner:{export.partner}",
-            {"marking": export.marking.label, **export.counts},
+            {"marking": export.marking.label, **export.counts, **export.withheld.audit_detail()},
         )
     return export
 

@@ -66,6 +66,9 @@ ACTIONS: frozenset[str] = frozenset(
         "restore",
         "export",
         "export stix",
+        "export red to person",  # one entry per TLP:RED record handed to one named person (export/partners.py)
+        "set export ceiling",
+        "taxii sync",
         "save view",
         "map benchmark",
         "unmap benchmark",
@@ -227,6 +230,17 @@ DETAIL_KEYS: dict[str, Callable[[Any], Any]] = {
     "relationships": _COUNT,
     "notes": _COUNT,
     "objects": _COUNT,
+    # partner exchange (analytics/export/partners.py, analytics/sync): what an export withheld, ceilings, TAXII
+    "withheld_red": _COUNT,
+    "withheld_amber_strict": _COUNT,
+    "withheld_above_ceiling": _COUNT,
+    "withheld_not_releasable": _COUNT,
+    "ceiling": _TLP,
+    "previous_ceiling": _TLP,
+    "recipient": _ID,  # the enrolled person a TLP:RED record was handed to (an email: an id, never free text)
+    "pulled": _COUNT,
+    "pushed": _COUNT,
+    "pages": _COUNT,
     "old": _NUMBER,
     "new": _NUMBER,
     "descending": _flag,
