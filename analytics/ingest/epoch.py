@@ -128,7 +128,8 @@ KNOWN_FILES: dict[str, BenchmarkFile] = {
     "wino_grande_external": BenchmarkFile("WinoGrande", "Accuracy"),
 }
 
-_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ][0-9:.]+(?:Z|[+-]\d{2}:?\d{2})?)?$")
+# a date, or a timestamp as tools write it (fractional seconds, Z, an offset, or an offset followed by Z)
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ][0-9:.]+\s*(?:[+-]\d{2}:?\d{2})?\s*Z?)?$")
 
 
 def benchmark_key(stem: str) -> str:

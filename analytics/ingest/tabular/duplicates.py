@@ -70,7 +70,14 @@ def content_duplicates(
         key = (owners[i], *(values[k][i] for k in keys))
         if key in seen:
             problems.append(
-                Problem(i + 1, "", keys[0], "", f"the same {what} as row {seen[key] + 1} of this file")
+                # the earlier row goes in the value, so one message (grouped once) covers every repeat
+                Problem(
+                    i + 1,
+                    "",
+                    keys[0],
+                    f"row {seen[key] + 1}",
+                    f"the same {what} as an earlier row of this file",
+                )
             )
         else:
             seen[key] = i

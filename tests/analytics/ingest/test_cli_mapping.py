@@ -403,3 +403,51 @@ def test_import_help_documents_every_flag(capsys) -> None:
     out = capsys.readouterr().out
     for flag in ("--map", "--mapping", "--set", "--source", "--recipients", "--create", "--update"):
         assert flag in out
+
+
+def test_a_clash_of_one_id_is_one_line_however_many_rows(db, tmp_path, capsys) -> None:
+    src = tmp_path / "x.csv"
+    src.write_text("title,occurred_on\n" + "".join(f"T {k},2025-01-01\n" for k in range(300)))
+    code, _, err = run(
+        capsys, "import", "csv", str(src), "--db", str(db), "--as", "UK", "--tlp", "GREEN", "--releasable", "UK",
+        "--set", "id=FEED-1", "--set", "category=Jailbreak", "--set", "severity=2",
+    )  # fmt: skip
+    assert code == 2
+    assert "299 problems in 299 of 300 rows" in err
+    assert (
+        "rows 2, 3, 4 and 296 more, column '--set id': id 'FEED-1' is already used by row 1 of this file"
+        in err
+    )
+    assert err.count("already used") == 1
+
+
+def test_recipients_for_red_records(db, tmp_path, capsys) -> None:
+    src = tmp_path / "x.csv"
+    src.write_text("title,occurred_on,category,severity\nOne,2025-01-01,Jailbreak,3\n")
+    base = ["import", "csv", str(src), "--db", str(db), "--as", "UK", "--tlp", "RED", "--releasable", "UK"]
+    code, _, err = run(capsys, *base)
+    assert code == 2 and "TLP:RED needs named recipients" in err
+    code, _, err = run(capsys, *base, "--recipients", "Analyst@UK.example, lead@uk.example")
+    assert code == 0, err
+    assert rows(db, "select tlp, named_recipients from incidents") == [
+        ("RED", ["analyst@uk.example", "lead@uk.example"])
+    ]
+
+
+def test_the_hand_over_carries_map_set_and_update(db, tmp_path, capsys) -> None:
+    from analytics.ingest import inbox
+
+    src = tmp_path / "feed.csv"
+    src.write_text("Ref,Headline,When\nB1,Stolen weights,2025-02-01\n")
+    code, _, err = run(
+        capsys, "import", "csv", str(src), "--db", str(db), "--as", "UK", "--tlp", "GREEN", "--releasable", "UK",
+        "--inbox", "--map", "Ref=id", "--map", "Headline=title", "--map", "When=occurred_on",
+        "--set", "category=Jailbreak", "--set", "severity=2", "--update", "--source", "weekly",
+    )  # fmt: skip
+    assert code == 0, err
+    results = inbox.process_inbox(open_store(db))
+    close_all()
+    assert [r.outcome for r in results] == ["imported"], results
+    assert rows(db, "select id, title, category, source from incidents") == [
+        ("UK-B1", "Stolen weights", "Jailbreak", "weekly")
+    ]

@@ -202,3 +202,13 @@ def test_not_a_csv_and_empty_folder_are_refused(store, tmp_path) -> None:
     empty.mkdir()
     with pytest.raises(ImportRefused, match="no CSV files"):
         import_epoch(store.store, empty, actor="t")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["2024-10-02", "2024-10-02T10:37:26Z", "2024-10-02 10:37:26.511331+00:00Z", "2024-10-02T10:37:26-0400"],
+)
+def test_eval_timestamps_as_tools_write_them(raw: str) -> None:
+    from analytics.ingest.epoch import parse_date
+
+    assert parse_date(raw, "f.csv", 2, "Started at") == date(2024, 10, 2)

@@ -51,7 +51,9 @@ def test_inspect_import_is_audited_and_a_new_marking_needs_update(tmp_path, caps
     assert "0 added, 1 updated, 0 unchanged" in out
     assert query(db, f"select tlp from eval_runs where run_id = '{run_id}'") == [("GREEN",)]
     assert query(db, f"select count(*) from eval_samples where run_id = '{run_id}'") != [(0,)]
-    assert query(db, f"select previous->>'tlp' from record_history where record_id = '{run_id}'") == [("AMBER",)]
+    assert query(db, f"select previous->>'tlp' from record_history where record_id = '{run_id}'") == [
+        ("AMBER",)
+    ]
     entries = query(db, "select detail from audit_log where action = 'import inspect' order by id")
     assert [json.loads(d)["updated"] for (d,) in entries] == [0, 0, 1]
 
