@@ -206,7 +206,9 @@ def refusal_text(plan: ImportPlan, limit: int = 30) -> str:
     problem with its first rows, and the columns nothing was taken from."""
     lines = [
         f"{plan.file.name}: {len(plan.problems)} problems in {len(plan.rejected_rows)} of {len(plan.file.rows)} "
-        "rows" + (" and in the file as a whole" if plan.file_level_problems else "")
+        "rows"
+        + (" and in the file as a whole" if plan.file_level_problems else "")
+        + (" (row 1 is the line after the header)" if plan.file.format == "csv" else "")
     ]
     lines += grouped_problems(plan.problems, limit)
     if plan.unmapped:

@@ -271,7 +271,7 @@ def test_identical_problems_are_grouped_with_their_first_rows(db, tmp_path, caps
     src.write_text("\n".join(lines) + "\n")
     code, _, err = run(capsys, "import", "csv", str(src), "--db", str(db), "--as", "UK")
     assert code == 2
-    assert "200 problems in 200 of 400 rows" in err
+    assert "200 problems in 200 of 400 rows (row 1 is the line after the header)" in err
     assert "rows 1, 3, 5 and 197 more, column 'severity': '9' is not a severity (1 to 5)" in err
     assert err.count("is not a severity") == 1
 
