@@ -34,6 +34,9 @@ from analytics.store.database import Store
 if TYPE_CHECKING:
     from analytics.export.stix import StixExport
 
+# Not records only: the ceilings are set by administrators, and cached results must follow that write too.
+READS_ONLY_RECORDS = False
+
 DEFAULT_CEILING = "AMBER"
 # The TLPs an administrator may choose: RED and AMBER+STRICT never travel in a bundle, whatever the ceiling.
 CEILING_CHOICES: tuple[str, ...] = ("CLEAR", "GREEN", "AMBER")

@@ -255,3 +255,22 @@ def test_the_admin_page_sets_a_ceiling(mixed: StoreBuilder, monkeypatch: pytest.
     assert audit_rows(mixed, "set export ceiling")[-1][:2] == (ADMIN.email, "partner:AU")
     assert list(at.dataframe[-1].value["ceiling"]) == ["TLP:AMBER", "TLP:GREEN"]
     assert at.selectbox(key="ceiling_tlp").options == ["CLEAR", "GREEN", "AMBER"]
+
+
+def test_the_data_page_shows_what_an_export_withholds(
+    mixed: StoreBuilder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counted over what the person may see: the UK lead is named on the three RED records."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("THREAT_DB", str(mixed.store.path))
+    monkeypatch.delenv("THREAT_DEMO_MODE", raising=False)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.user = {"is_logged_in": True, "email": UK_LEAD.email}  # type: ignore[assignment]
+    at.run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    withheld = [c.value for c in at.caption if c.value.startswith("Withheld: ")]
+    assert len(withheld) == 1
+    assert withheld[0].startswith("Withheld: 3 TLP:RED")
+    assert "1 TLP:AMBER+STRICT" in withheld[0] and "1 not releasable to AU" in withheld[0]
