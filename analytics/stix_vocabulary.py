@@ -6,8 +6,8 @@ definition, or a bundle from one institute's instance would not round-trip into 
 imported these from the importer (an export -> ingest dependency); now both import them from here.
 
 What it owns: the namespace of this dashboard's deterministic STIX ids, the two institutes' identities, the
-identities of the public sources (public data is created by its source, never by an institute), the id of the
-extension-definition that declares this dashboard's `x_ukau_` properties, the TLP 2.0 (and, for reading, TLP 1.0)
+identities of the public sources (public data is created by its source, never by an institute), the joint
+service that publishes the x_ukau extension-definition (built by analytics/export/stix.py), the TLP 2.0 (and, for reading, TLP 1.0)
 marking-definition ids, the source names that mark an ATLAS reference, and STIX's timestamp format. Nothing here
 reads a store or parses a bundle.
 
@@ -24,8 +24,6 @@ from datetime import UTC, datetime
 import stix2
 
 from analytics.access.markings import INSTITUTES
-from analytics.records import INCIDENT_RECORD_COLUMNS
-from analytics.sources import PUBLIC_SOURCES
 
 # TLP 2.0 marking definitions (FIRST, published by OASIS; stix2 3.0.2 ships only TLP 1.0).
 TLP2_EXTENSION = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
@@ -55,34 +53,17 @@ INSTITUTE_IDENTITIES: dict[str, str] = {
 # The joint service of the pact: the publisher of the extension-definition below (both institutes use it).
 JOINT_IDENTITY = f"identity--{uuid.uuid5(STIX_NAMESPACE, 'joint:extension publisher')}"
 JOINT_NAME = "UK-AU AI Security Pact joint service"
-# Public sources (ATLAS, AIID ...): their records are created by them (analytics.sources), under fixed ids.
-PUBLIC_SOURCE_IDENTITIES: dict[str, str] = {
-    s.key: f"identity--{uuid.uuid5(STIX_NAMESPACE, f'public source:{s.key}')}" for s in PUBLIC_SOURCES
-}
-# Incident columns carried by a STIX property of its own (name, description, created_by_ref, a marking, labels);
-# every other column, and `source`, travels as x_ukau_<column>.
-STIX_PROPERTY_COLUMNS = frozenset({"title", "summary", "originator", "tlp", "tags"})
-# Every x_ukau_ property any object of an export may carry: the incident columns, an identity's institute or
-# public source, the export report's partner, and the incident a MISP-readable summary note stands for.
-UKAU_PROPERTIES: tuple[str, ...] = tuple(
-    sorted(
-        {f"x_ukau_{c}" for c in (*INCIDENT_RECORD_COLUMNS, "source") if c not in STIX_PROPERTY_COLUMNS}
-        | {"x_ukau_institute", "x_ukau_export_for", "x_ukau_summary_of"}
-    )
-)
-# The extension-definition that declares them (a toplevel-property-extension). Its id follows from the property
-# list, so a new column is a new extension (a STIX object never changes under one id) and both instances agree.
-UKAU_EXTENSION = (
-    f"extension-definition--{uuid.uuid5(STIX_NAMESPACE, 'extension:' + ','.join(UKAU_PROPERTIES))}"
-)
+# The extension-definition declaring the x_ukau_ properties is built, with its id, by analytics/export/stix.py
+# (it follows from the record columns); this is its type of extension.
 UKAU_EXTENSION_TYPE = "toplevel-property-extension"
 # external_references source names that mark an ATLAS technique (spellings seen from MISP, OpenCTI and ATLAS).
 ATLAS_SOURCE_NAMES = frozenset({"mitre-atlas", "atlas", "mitre atlas", "mitre-atlas-matrix"})
 
 
 def public_source_identity(key: str) -> str:
-    """The identity that creates the records of public source `key` (KeyError for a key not registered)."""
-    return PUBLIC_SOURCE_IDENTITIES[key]
+    """The identity that creates the records of public source `key` (ATLAS, AIID ...: analytics/sources.py): public
+    data is created by its source, never by an institute; fixed, so both instances recognise it."""
+    return f"identity--{uuid.uuid5(STIX_NAMESPACE, f'public source:{key}')}"
 
 
 def record_stix_id(record_id: str) -> str:

@@ -35,8 +35,12 @@ from analytics.ingest.atlas import UNMAPPED_CATEGORY
 from analytics.ingest.stix.check import BundleCheck
 from analytics.ingest.tabular.convert import CONVERTERS, BadCell
 from analytics.sources import PUBLIC_ORIGINATOR, PUBLIC_SOURCE_KEYS
-from analytics.stix_vocabulary import INSTITUTE_IDENTITIES, KNOWN_MARKINGS, PUBLIC_SOURCE_IDENTITIES
+from analytics.stix_vocabulary import INSTITUTE_IDENTITIES, KNOWN_MARKINGS, public_source_identity
 
+# The identities that create public data (fixed ids; analytics/sources.py registers the sources).
+PUBLIC_SOURCE_IDENTITIES: dict[str, str] = {
+    key: public_source_identity(key) for key in sorted(PUBLIC_SOURCE_KEYS)
+}
 _TECHNIQUE_ID = re.compile(r"^AML\.T\d{4}(\.\d{3})?$")
 # As the spreadsheet converters: C0 controls and DEL, except tab and line breaks, are never intended in text.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

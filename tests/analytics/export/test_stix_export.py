@@ -12,7 +12,7 @@ from analytics.accounts import identity
 from analytics.cli import main
 from analytics.export.stix import build_bundle, export_for_partner, export_marking
 from analytics.ingest.stix.commit import import_stix_bytes
-from analytics.stix_vocabulary import INSTITUTE_IDENTITIES, TLP2_EXTENSION, TLP2_IDS
+from analytics.stix_vocabulary import INSTITUTE_IDENTITIES, JOINT_IDENTITY, TLP2_EXTENSION, TLP2_IDS
 from analytics.store.database import Store
 from tests.conftest import AU_ANALYST, UK_ANALYST, UK_LEAD
 
@@ -47,28 +47,23 @@ def mixed(store):
 
 
 def incident_ids(export) -> list[str]:
-    return sorted(o["x_ukau_id"] for o in export.bundle["objects"] if o["type"] in ("incident", "report"))
+    return sorted(o["x_ukau_id"] for o in export.bundle["objects"] if o["type"] == "incident")
 
 
 def test_exactly_the_records_releasable_to_the_partner(mixed) -> None:
     con = mixed.cursor()
-    assert incident_ids(build_bundle(con, None, "AU")) == ["AU-AMBER", "RED-FOR-AU", "SHARED-GREEN"]
-    assert incident_ids(build_bundle(con, None, "UK")) == [
-        "AU-AMBER",
-        "RED-FOR-AU",
-        "RED-UK-ONLY",
-        "SHARED-GREEN",
-        "UK-ONLY",
-    ]
+    # TLP:RED never goes in a bundle, named recipients or not (analytics/export/partners.py)
+    assert incident_ids(build_bundle(con, None, "AU")) == ["AU-AMBER", "SHARED-GREEN"]
+    assert incident_ids(build_bundle(con, None, "UK")) == ["AU-AMBER", "SHARED-GREEN", "UK-ONLY"]
 
 
 def test_export_from_the_page_is_limited_to_what_the_viewer_sees(mixed) -> None:
     con = mixed.cursor()
     # the UK analyst is not a named recipient of either RED record
     assert incident_ids(build_bundle(con, UK_ANALYST, "AU")) == ["AU-AMBER", "SHARED-GREEN"]
-    assert incident_ids(build_bundle(con, UK_LEAD, "AU")) == ["AU-AMBER", "RED-FOR-AU", "SHARED-GREEN"]
+    assert incident_ids(build_bundle(con, UK_LEAD, "AU")) == ["AU-AMBER", "SHARED-GREEN"]
     m = export_marking(con, UK_LEAD, "AU")
-    assert (m.tlp, m.releasable_to, m.rows) == ("RED", ("AU", "UK"), 3)
+    assert (m.tlp, m.releasable_to, m.rows) == ("AMBER", ("AU", "UK"), 2)
 
 
 def test_bundle_is_valid_stix_with_tlp2_identities_and_atlas(mixed) -> None:
@@ -79,9 +74,10 @@ def test_bundle_is_valid_stix_with_tlp2_identities_and_atlas(mixed) -> None:
     for o in export.bundle["objects"]:
         by_type.setdefault(o["type"], []).append(o)
     markings = {o["id"]: o for o in by_type["marking-definition"]}
-    assert set(markings) == {TLP2_IDS["CLEAR"], TLP2_IDS["GREEN"], TLP2_IDS["AMBER"], TLP2_IDS["RED"]}
+    assert set(markings) == {TLP2_IDS["CLEAR"], TLP2_IDS["GREEN"], TLP2_IDS["AMBER"]}
     assert markings[TLP2_IDS["AMBER"]]["extensions"][TLP2_EXTENSION]["tlp_2_0"] == "amber"
-    assert {o["id"] for o in by_type["identity"]} == set(INSTITUTE_IDENTITIES.values())
+    # both institutes, and the joint service that publishes the x_ukau extension-definition
+    assert {o["id"] for o in by_type["identity"]} == {*INSTITUTE_IDENTITIES.values(), JOINT_IDENTITY}
     refs = sorted(
         (r["external_id"], r["source_name"])
         for o in by_type["attack-pattern"]
@@ -91,10 +87,10 @@ def test_bundle_is_valid_stix_with_tlp2_identities_and_atlas(mixed) -> None:
     incidents = {o["x_ukau_id"]: o for o in by_type["incident"]}
     assert incidents["AU-AMBER"]["created_by_ref"] == INSTITUTE_IDENTITIES["AU"]
     assert incidents["SHARED-GREEN"]["object_marking_refs"] == [TLP2_IDS["GREEN"]]
-    assert incidents["RED-FOR-AU"]["x_ukau_named_recipients"] == ["lead@uk.example", "lead@au.example"]
+    assert "RED-FOR-AU" not in incidents  # TLP:RED goes to its named people one by one, never in a bundle
     assert len(by_type["relationship"]) == 2
-    assert (export.marking.tlp, export.marking.releasable_to) == ("RED", ("AU", "UK"))
-    assert export.file_name == "stix-for-AU_TLP-RED_REL-AU-UK.json"
+    assert (export.marking.tlp, export.marking.releasable_to) == ("AMBER", ("AU", "UK"))
+    assert export.file_name == "stix-for-AU_TLP-AMBER_REL-AU-UK.json"
 
 
 def test_unknown_partner_is_refused(mixed) -> None:
@@ -110,7 +106,7 @@ def test_export_is_audited(mixed) -> None:
         .fetchall()
     )
     assert len(rows) == 1 and rows[0][:3] == ("lead@uk.example", "export stix", "partner:AU")
-    assert json.loads(rows[0][3])["incidents"] == 3
+    assert json.loads(rows[0][3])["incidents"] == 2
 
 
 def _empty_store(path: Path) -> Store:
@@ -151,13 +147,32 @@ def test_round_trip_into_an_empty_store_reproduces_every_record_and_marking(demo
         back = build_bundle(target.cursor(), None, partner)
 
         def comparable(bundle: dict) -> list[dict]:
-            # the empty store has no ATLAS names loaded, so attack patterns compare by id and reference only
+            # the wrapper report and its summary notes are new in every export; the empty store has no ATLAS
+            # names loaded, so its attack patterns (and the relationships to them) have ids of their own and
+            # compare by technique
+            skip = ("report", "attack-pattern")
             objects = [
-                {k: v for k, v in o.items() if k != "name"} if o["type"] == "attack-pattern" else o
+                o
                 for o in bundle["objects"]
+                if o["type"] not in skip
+                and "x_ukau_summary_of" not in o
+                and o.get("relationship_type") != "related-to"
             ]
             return sorted(objects, key=lambda o: o["id"])
 
+        def related(bundle: dict) -> set[tuple[str, str]]:
+            ext = {
+                o["id"]: o["external_references"][0]["external_id"]
+                for o in bundle["objects"]
+                if o["type"] == "attack-pattern"
+            }
+            return {
+                (o["source_ref"], ext[o["target_ref"]])
+                for o in bundle["objects"]
+                if o.get("relationship_type") == "related-to"
+            }
+
+        assert related(back.bundle) == related(export.bundle)
         assert comparable(back.bundle) == comparable(export.bundle)
         target.close()
 
@@ -170,11 +185,10 @@ def test_cli_export_stix(mixed, tmp_path, capsys) -> None:
     close_all()
     out = tmp_path / "for-au.json"
     assert main(["export-stix", "--for", "AU", "--out", str(out), "--db", str(db)]) == 0
-    assert "3 incidents for AU, marked TLP:RED · releasable to AU and UK" in capsys.readouterr().out
+    assert "2 incidents for AU, marked TLP:AMBER · releasable to AU and UK" in capsys.readouterr().out
     bundle = json.loads(out.read_text())
     assert sorted(o["x_ukau_id"] for o in bundle["objects"] if o["type"] == "incident") == [
         "AU-AMBER",
-        "RED-FOR-AU",
         "SHARED-GREEN",
     ]
     close_all()
