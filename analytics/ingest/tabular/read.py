@@ -302,12 +302,14 @@ def _records_table(label: str, records: list[dict[str, Any]]) -> tuple[list[str]
 
 # -- paths into nested records ---------------------------------------------------------------------------------
 
-_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+|\*)\]")
+EVERY = "*"  # `[*]` in a path: the rest of the path taken from every item of a list
 
 
 def parse_path(path: str) -> list[str | int] | None:
     """'impact.avid.risk_domain' -> ['impact', 'avid', 'risk_domain']; 'metrics[0].detection' ->
-    ['metrics', 0, 'detection']. None when `path` is not a path (a plain name, or malformed)."""
+    ['metrics', 0, 'detection']; 'affects.artifacts[*].name' -> ['affects', 'artifacts', '*', 'name'] (the name
+    of every artifact). None when `path` is not a path (a plain name, or malformed)."""
     if "." not in path and "[" not in path:
         return None
     parts: list[str | int] = []
@@ -316,13 +318,18 @@ def parse_path(path: str) -> list[str | int] | None:
         gap = path[pos : m.start()]
         if gap not in ("", ".") or (gap == "" and pos and m.group(1)):
             return None
-        parts.append(int(m.group(2)) if m.group(2) is not None else m.group(1).strip())
+        index = m.group(2)
+        parts.append(m.group(1).strip() if index is None else EVERY if index == EVERY else int(index))
         pos = m.end()
     return parts if pos == len(path) and len(parts) > 1 else None
 
 
 def _walk(value: Any, parts: list[str | int]) -> Any:
-    for part in parts:
+    for k, part in enumerate(parts):
+        if part == EVERY and isinstance(value, list):
+            found = [_walk(item, parts[k + 1 :]) for item in value]
+            flat = [v for f in found for v in (f if isinstance(f, list) else [f]) if v is not None]
+            return flat or None
         if isinstance(part, int):
             # a list index; a path may also name a key of an object that is not a list
             if not isinstance(value, list) or part >= len(value):
@@ -339,7 +346,7 @@ def _walk(value: Any, parts: list[str | int]) -> Any:
 
 def with_paths(tf: TabularFile, paths: list[str]) -> TabularFile:
     """`tf` with a column for each dotted path into its nested records (`impact.avid.risk_domain`,
-    `metrics[0].detection`), named by the path. A path that is already a column (a CSV header with dots) is left
+    `metrics[0].detection`, `affects.artifacts[*].name`), named by the path. A path that is already a column (a CSV header with dots) is left
     alone; a malformed path, or one no record has, is refused in one line naming it."""
     new = [p for p in dict.fromkeys(paths) if p not in tf.columns]
     if not new:

@@ -451,3 +451,33 @@ def test_the_hand_over_carries_map_set_and_update(db, tmp_path, capsys) -> None:
     assert rows(db, "select id, title, category, source from incidents") == [
         ("UK-B1", "Stolen weights", "Jailbreak", "weekly")
     ]
+
+
+AVID_2023 = SHARED_DATA / "avid" / "reports" / "2023"
+SAME_COLUMNS = (
+    "id, title, summary, occurred_on, occurred_precision, originator, source, tlp, releasable_to, developer, "
+    "affected_system"
+)
+
+
+@pytest.mark.skipif(not AVID_2023.exists(), reason="no AVID snapshot in ../shared/data")
+def test_the_generic_mapping_gives_the_dedicated_importers_records(tmp_path, capsys) -> None:
+    """AVID reports through `import json --source avid --map ... --set ...` and through `import avid`: the same
+    PUBLIC records (ids, text, dates, provenance, marking); category and severity come from --set instead of the
+    crosswalk, as the analyst chooses."""
+    generic, dedicated = tmp_path / "generic.duckdb", tmp_path / "dedicated.duckdb"
+    code, _, err = run(
+        capsys, "import", "json", str(AVID_2023), "--db", str(generic), "--create", "--as", "UK",
+        "--source", "avid", "--map", "metadata.report_id=id", "--map", "problemtype.description.value=title",
+        "--map", "reported_date=occurred_on", "--map", "affects.artifacts[*].name=affected_system",
+        "--map", "affects.developer=developer", "--map", "description.value=summary",
+        "--set", "category=Jailbreak", "--set", "severity=2",
+    )  # fmt: skip
+    assert code == 0, err
+    code, _, err = run(capsys, "import", "avid", str(AVID_2023), "--db", str(dedicated), "--create")
+    assert code == 0, err
+    sql = f"select {SAME_COLUMNS} from incidents order by id"
+    got = rows(generic, sql)
+    assert got == rows(dedicated, sql)
+    assert [r[0] for r in got] == ["AVID-2023-R0001", "AVID-2023-R0002", "AVID-2023-R0003"]
+    assert {(r[5], r[6], r[7]) for r in got} == {("PUBLIC", "avid", "CLEAR")}

@@ -7,6 +7,7 @@ import codecs
 import csv
 import io
 import json
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -71,9 +72,17 @@ def test_a_single_json_object_is_one_record_and_a_folder_is_every_file(tmp_path:
     tf = read_path(tmp_path)
     assert tf.format == "json"
     assert [r[0] for r in tf.rows] == ["1", "2", "3"]
-    tf = with_paths(tf, ["x.y[0].z"])
+    tf = with_paths(tf, ["x.y[0].z", "x.y[*].z"])
     assert tf.rows[0][tf.columns.index("x.y[0].z")] == "deep"
+    assert tf.rows[0][tf.columns.index("x.y[*].z")] == ["deep"]
     assert tf.rows[1][tf.columns.index("x.y[0].z")] is None
+
+
+@pytest.mark.parametrize("path", ["a..b", "a[x].b", "a.b[", ".a"])
+def test_a_malformed_path_is_named(path: str) -> None:
+    tf = read_tabular("r.json", json.dumps([{"a": {"b": 1}}]).encode())
+    with pytest.raises(ImportRefused, match=re.escape(repr(path))):
+        with_paths(tf, [path])
 
 
 @pytest.mark.parametrize(
