@@ -241,7 +241,7 @@ def test_the_admin_page_sets_a_ceiling(mixed: StoreBuilder, monkeypatch: pytest.
     monkeypatch.setenv("THREAT_DB", str(mixed.store.path))
     monkeypatch.delenv("THREAT_DEMO_MODE", raising=False)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.user = {"is_logged_in": True, "email": ADMIN.email}  # type: ignore[assignment]
+    at.user = {"is_logged_in": True, "email": ADMIN.email}
     at.run()
     at.switch_page("pages/admin.py").run()
     assert not at.exception, [e.message for e in at.exception]
@@ -266,7 +266,7 @@ def test_the_data_page_shows_what_an_export_withholds(
     monkeypatch.setenv("THREAT_DB", str(mixed.store.path))
     monkeypatch.delenv("THREAT_DEMO_MODE", raising=False)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.user = {"is_logged_in": True, "email": UK_LEAD.email}  # type: ignore[assignment]
+    at.user = {"is_logged_in": True, "email": UK_LEAD.email}
     at.run()
     at.switch_page("pages/data.py").run()
     assert not at.exception, [e.message for e in at.exception]

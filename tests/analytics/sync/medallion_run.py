@@ -29,7 +29,7 @@ def find_att(obj: dict[str, Any]) -> Any:
 
 
 for module in (common, basic_filter, memory_backend):
-    module.find_att = find_att  # type: ignore[attr-defined]
+    module.find_att = find_att
 
 if __name__ == "__main__":
     main()
