@@ -305,6 +305,8 @@ def _candidate(
     origin = _origin(obj, objects)
     originator = _originator(origin, how, problems)
     final_tlp, rel = _marking(obj, how, originator, problems)
+    if originator == PUBLIC_ORIGINATOR and final_tlp in ("AMBER+STRICT", "RED"):
+        problems.append(f"public data is never TLP:{final_tlp} (CLEAR, GREEN or AMBER)")
     row: dict[str, Any] = {}
     for fname, kind in _CONVERTED_FIELDS.items():
         raw = obj.get(f"x_ukau_{fname}")

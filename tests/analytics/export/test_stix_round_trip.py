@@ -14,13 +14,14 @@ import pytest
 
 from analytics.accounts import identity
 from analytics.demo.generator import build_demo
-from analytics.export.stix import build_bundle
+from analytics.export.stix import build_bundle, tlp_marking_definition
+from analytics.ingest import ImportRefused
 from analytics.ingest.aiid import import_aiid
 from analytics.ingest.atlas import import_atlas
 from analytics.ingest.stix.commit import import_stix_bytes
 from analytics.records import INCIDENT_COLUMNS
 from analytics.sources import PUBLIC_SOURCE_KEYS
-from analytics.stix_vocabulary import INSTITUTE_IDENTITIES, public_source_identity
+from analytics.stix_vocabulary import INSTITUTE_IDENTITIES, TLP2_IDS, public_source_identity
 from analytics.store.database import Store
 from tests.analytics.ingest.test_stix_import import misp_like_bundle
 from tests.analytics.ingest.test_stix_misp import misp_bundle
@@ -197,3 +198,22 @@ def test_an_export_of_the_imported_store_repeats_the_same_objects(source, tmp_pa
     # attack patterns are named by technique id, under ids of their own)
     for oid in set(a) & set(b):
         assert a[oid] == b[oid], oid
+
+
+def test_public_data_claimed_by_an_institute_or_marked_red_is_refused(source, tmp_path) -> None:
+    bundle = build_bundle(source.cursor(), None, "AU").bundle
+    public = next(o for o in bundle["objects"] if o["type"] == "incident" and o["x_ukau_source"] == "atlas")
+    target = fresh(tmp_path / "target.duckdb")
+    data = json.dumps(bundle).encode()
+    with pytest.raises(ImportRefused, match="public data is imported from its source"):
+        import_stix_bytes(target, "b.json", data, actor="t", institute="AU", tlp=None, releasable=None)
+    public["object_marking_refs"] = [TLP2_IDS["RED"]]
+    public["x_ukau_named_recipients"] = ["lead@au.example"]
+    bundle["objects"].append(tlp_marking_definition("RED"))
+    with pytest.raises(ImportRefused, match="public data is never TLP:RED"):
+        import_operator(target, json.dumps(bundle).encode())
+    public["object_marking_refs"] = [TLP2_IDS["CLEAR"]]
+    public["x_ukau_source"] = "aiid"  # not the source that created it
+    with pytest.raises(ImportRefused, match="is not the public source that created it"):
+        import_operator(target, json.dumps(bundle).encode())
+    assert target.cursor().execute("select count(*) from incidents").fetchone() == (0,)

@@ -15,6 +15,7 @@ from pymisp import MISPEvent
 
 from analytics.ingest import ImportRefused
 from analytics.ingest.stix.commit import import_stix_bytes
+from analytics.store.database import open_store
 
 ATLAS_GALAXY = {
     "uuid": "8a2d6f3e-1c7b-4f0e-9d2a-5b3c4e6f7a81",
@@ -179,3 +180,21 @@ def test_red_bundle_takes_named_recipients(store) -> None:
     load(store, bundle, recipients=("lead@au.example", "Analyst@AU.example"))
     row = one_incident(store)
     assert (row["tlp"], row["named_recipients"]) == ("RED", ["lead@au.example", "analyst@au.example"])
+
+
+def test_cli_set_and_recipients_reach_the_stix_importer(store, tmp_path, capsys) -> None:
+    from analytics.cli import main
+    from analytics.store.database import close_all
+
+    path = tmp_path / "misp-red.json"
+    path.write_text(json.dumps(misp_bundle(tags=("tlp:red",), galaxy=False)))
+    db = store.store.path
+    store.store.close()
+    close_all()
+    args = ["import", "stix", str(path), "--db", str(db), "--as", "AU", "--releasable", "UK,AU"]
+    assert main([*args, "--set", "category=Jailbreak", "--recipients", "lead@au.example"]) == 0
+    assert "1 added" in capsys.readouterr().out
+    s = open_store(db)
+    row = s.cursor().execute("select category, tlp, named_recipients from incidents").fetchall()
+    assert row == [("Jailbreak", "RED", ["lead@au.example"])]
+    close_all()
