@@ -21,7 +21,7 @@ from analytics.incidents import charts as incident_charts
 from analytics.incidents import overview as incident_overview
 from analytics.incidents.overview import OverviewData
 from analytics.stats.anomalies import DEFAULT_RULE
-from pages.parts.currency import currency_line
+from pages.parts.currency import currency_line, incident_currency
 from pages.ui import change_label, chart, empty_state, inert_markdown, marking_banner, page_to_slide
 
 
@@ -30,8 +30,9 @@ def main() -> None:
     f = session.filters()
     today = session.today()
     st.title("Overview")
-    currency_line()
-    summary = session.query(incident_overview.overview_summary, f, today)
+    currency = incident_currency()
+    currency_line(known=currency)
+    summary = session.query(incident_overview.overview_summary, f, today, currency=currency)
     marking_banner(summary.marking.combine(summary.by_category.marking), "everything on this page")
     figures(summary, f, today)
     rising_section(summary)

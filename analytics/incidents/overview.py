@@ -219,11 +219,16 @@ def overview_summary(
     f: Filters,
     today: date,
     rule: AnomalyRule = DEFAULT_RULE,
+    currency: Currency | None = None,
 ) -> OverviewData:
     """The overview's figures for what this viewer may see. The fixed windows (last 30/90 days against the
     30/90 before, 26 weeks of trend, monthly anomaly baselines) replace the sidebar's dates and end on the day
-    the data is complete to; every other filter applies. `by_category` follows the sidebar's period too."""
-    currency = data_currency(con, viewer, today)
+    the data is complete to; every other filter applies. `by_category` follows the sidebar's period too.
+
+    `currency` is `data_currency(con, viewer, today)`, read here when not given: the page passes the one it
+    has already (a scan of every visible record, which need not follow each filter change)."""
+    if currency is None or currency.today != today:
+        currency = data_currency(con, viewer, today)
     through = currency.complete_to
     sql, params, anomaly_from, spark_from, month0 = overview_query(viewer, f, today, rule, through)
     parts = by_part(map(OverviewRow._make, con.execute(sql, params).fetchall()))

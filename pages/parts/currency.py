@@ -13,15 +13,23 @@ import streamlit as st
 
 from analytics import periods, session
 from analytics.evals.currency import evaluation_currency
-from analytics.incidents.currency import data_currency
+from analytics.incidents.currency import Currency, data_currency
 from pages.ui import inert_markdown
 
 
-def currency_line(kind: Literal["incidents", "evaluations"] = "incidents") -> None:
+def incident_currency() -> Currency:
+    """What the incidents this viewer may see run to (cached per viewer and store generation)."""
+    return session.query(data_currency, session.today())
+
+
+def currency_line(
+    kind: Literal["incidents", "evaluations"] = "incidents", known: Currency | None = None
+) -> None:
+    """The line under a page title; `known` is the incident currency when the page has read it already."""
     today = session.today()
     if kind == "evaluations":
         text = session.query(evaluation_currency, today).describe()
     else:
-        text = session.query(data_currency, today).describe()
+        text = (known or incident_currency()).describe()
     note = periods.today_note(today, session.viewer().institute, pinned=bool(os.environ.get("THREAT_TODAY")))
     st.caption(f"{inert_markdown(text)} {inert_markdown(note)}")
