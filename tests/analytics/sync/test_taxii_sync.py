@@ -129,12 +129,16 @@ def _wait_for_discovery(proc: subprocess.Popen[bytes], port: int, log: Path, tim
     url = f"http://{HOST}:{port}/taxii2/"
     headers = {"Accept": "application/taxii+json;version=2.1"}
     while time.monotonic() < deadline:
-        assert proc.poll() is None, f"medallion exited: {log.read_text()}"
         try:
             if requests.get(url, auth=(USER, PASSWORD), headers=headers, timeout=1).status_code == 200:
                 return
         except requests.ConnectionError:
-            pass  # not listening yet: ask again (the request itself is the wait)
+            pass  # not listening yet
+        try:  # between two questions, wait for the other condition that ends the wait: the server exiting
+            proc.wait(timeout=0.05)
+        except subprocess.TimeoutExpired:
+            continue
+        raise AssertionError(f"medallion exited: {log.read_text()}")
     raise AssertionError(f"medallion did not answer on {url} within {timeout} s: {log.read_text()}")
 
 
