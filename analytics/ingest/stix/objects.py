@@ -61,9 +61,9 @@ _THREAT_LEVEL_WORDS = {
     "low-risk": 2,
     "no-risk": 1,
 }
-# Exact text limits for records of this dashboard (the tabular limits, with labels as long as a title: AIID's
-# classifications reach ~200 characters).
-_TEXT_LIMITS = {"name": 500, "description": 20_000, "label": 1_000}
+# Exact text limits for records of this dashboard (the tabular limits for name and description; labels and the
+# short text fields up to 1,000: AIID's classifications reach ~200 characters, AVID's affected systems ~400).
+_TEXT_LIMITS = {"name": 500, "description": 20_000, "label": 1_000, "field": 1_000}
 # Fields the import's constants (--set) may fill; markings and identity have flags of their own.
 CONSTANT_FIELDS = {
     "category": "category",
@@ -311,7 +311,10 @@ def _candidate(
     for fname, kind in _CONVERTED_FIELDS.items():
         raw = obj.get(f"x_ukau_{fname}")
         try:
-            row[fname] = CONVERTERS[kind](raw) if raw is not None else None
+            if ours and kind == "text":
+                row[fname] = _exact(raw, "field")  # kept as written, like the record's other text
+            else:
+                row[fname] = CONVERTERS[kind](raw) if raw is not None else None
         except BadCell as e:
             problems.append(f"x_ukau_{fname}: {e}")
             row[fname] = None

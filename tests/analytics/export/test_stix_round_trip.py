@@ -1,5 +1,5 @@
 """The round trip, on a store like the one `make run` builds: demo incidents, the real ATLAS case studies and AIID
-incidents (public, credited), and what MISP sent. Its export imports into a fresh store with nothing refused and
+incidents and AVID reports (public, credited), and what MISP sent. Its export imports into a fresh store with nothing refused and
 nothing changed (every column of every record, techniques, notes), absent stays absent, provenance survives,
 public data is created by its public source, and third-party objects keep their identity."""
 
@@ -18,6 +18,7 @@ from analytics.export.stix import build_bundle, tlp_marking_definition
 from analytics.ingest import ImportRefused
 from analytics.ingest.aiid import import_aiid
 from analytics.ingest.atlas import import_atlas
+from analytics.ingest.avid import import_avid
 from analytics.ingest.stix.commit import import_stix_bytes
 from analytics.records import INCIDENT_COLUMNS
 from analytics.sources import PUBLIC_SOURCE_KEYS
@@ -43,6 +44,7 @@ def source_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     build_demo(s, incidents=400, seed=11)
     import_atlas(s, SHARED_DATA / "atlas" / "ATLAS.yaml")
     import_aiid(s, SHARED_DATA / "aiid")
+    import_avid(s, SHARED_DATA / "avid")
     for name, data in MISP_BUNDLES.items():
         import_stix_bytes(
             s, name, data, actor="importer@au.example", institute="AU", tlp=None, releasable=["UK", "AU"]
@@ -94,7 +96,7 @@ def test_export_imports_into_a_fresh_store_with_nothing_refused_or_changed(sourc
         .execute("select distinct source from incidents where id = any(?)", [ids])
         .fetchall()
     }
-    assert {"atlas", "aiid", "institute", "stix"} <= kinds  # every kind of record is in the test
+    assert {"atlas", "aiid", "avid", "institute", "stix"} <= kinds  # every kind of record is in the test
     target = fresh(tmp_path / "target.duckdb")
     report = import_operator(target, export.to_bytes())
     assert (report.added, report.updated, report.unchanged, report.rejected) == (len(ids), 0, 0, 0)
@@ -138,7 +140,8 @@ def test_absent_stays_absent_and_provenance_survives(source, tmp_path) -> None:
         .fetchall()
     )
     assert counts == src
-    assert all(c[2] > 0 and c[4] > 0 for c in counts)  # no reported date and no status invented
+    # no reported date and no status invented, Unmapped kept
+    assert all(c[2] > 0 and c[3] > 0 for c in counts) and all(c[4] > 0 for c in counts if c[0] != "avid")
 
 
 def test_public_data_is_created_by_its_public_source(source) -> None:
@@ -148,7 +151,7 @@ def test_public_data_is_created_by_its_public_source(source) -> None:
     for o in objects.values():
         if o["type"] == "incident":
             by_source.setdefault(o["x_ukau_source"], set()).add(o["created_by_ref"])
-    for key in ("atlas", "aiid"):
+    for key in ("atlas", "aiid", "avid"):
         assert by_source[key] == {public_source_identity(key)}
         creator = objects[public_source_identity(key)]
         assert creator["type"] == "identity" and creator["x_ukau_source"] == key
