@@ -160,6 +160,7 @@ def by_category_section(by_cat: Scoped[pd.DataFrame]) -> None:
     st.subheader("By category and institute")
     total = int(by_cat.data["incidents"].sum())
     marking_banner(by_cat.marking, f"{total:,} incidents in the sidebar's period")
+    st.caption(incident_charts.COMPARISON_SCOPE)  # public sources are a series of their own, never UK or AU
     if by_cat.data.empty:
         empty_state("No incidents match these filters.")
         return

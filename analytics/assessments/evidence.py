@@ -31,7 +31,7 @@ from analytics.assessments.model import (
     AssessmentError,
     EvidenceRef,
 )
-from analytics.assessments.reads import get_assessment
+from analytics.assessments.reads import get_assessment, people
 from analytics.filters import Filters
 
 # Not records only: cached results follow every write (session.generation_for).
@@ -281,6 +281,7 @@ def draft_marking(
         raise_tlp=draft.raise_tlp,
         restrict_to=draft.restrict_to,
         named_recipients=draft.named_recipients,
+        people=people(con),
     )
 
 

@@ -248,8 +248,14 @@ def _signoffs(con: duckdb.DuckDBPyConnection, aid: int, ver: int) -> tuple[SignO
 def _effective_marking(
     con: duckdb.DuckDBPyConnection, aid: int, ver: int, stored: DerivedMarking
 ) -> DerivedMarking:
-    """The stored marking raised by the cited records' markings as they are now (never lower)."""
-    return raise_to_current(stored, _current_evidence_markings(con, aid, ver))
+    """The stored marking raised by the cited records' markings as they are now (never lower), naming only
+    recipients its releasability admits."""
+    return raise_to_current(stored, _current_evidence_markings(con, aid, ver), people=people(con))
+
+
+def people(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The user directory as the marking rules need it: email -> institute (marking.admitted_recipients)."""
+    return {str(e).lower(): str(i) for e, i in con.execute("select email, institute from users").fetchall()}
 
 
 def _current_evidence_markings(con: duckdb.DuckDBPyConnection, aid: int, ver: int) -> list[EvidenceMarking]:

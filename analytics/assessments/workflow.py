@@ -49,7 +49,7 @@ from analytics.assessments.model import (
     normalise_draft,
     same_judgement,
 )
-from analytics.assessments.reads import get_assessment, require_assessment
+from analytics.assessments.reads import get_assessment, people, require_assessment
 from analytics.store import audit
 from analytics.store.database import Store
 
@@ -88,6 +88,7 @@ def _write_version(
         raise_tlp=draft.raise_tlp,
         restrict_to=draft.restrict_to,
         named_recipients=draft.named_recipients,
+        people=people(con),
     )
     if not marking.cleared(viewer):
         raise AssessmentError(

@@ -26,7 +26,7 @@ from analytics.access.markings import (
     marking_select_sql,
 )
 from analytics.access.viewer import Viewer
-from analytics.filters import Filters, controlled_value
+from analytics.filters import Filters, controlled_value, source_sql
 
 # Reads only records: cached results outlive assessment and saved-view writes (session.generation_for).
 READS_ONLY_RECORDS = True
@@ -84,6 +84,7 @@ def by_part(rows: Iterable[P]) -> dict[str, list[P]]:
 # List columns are unnested so each sector or country counts once per incident.
 OPTION_COLUMNS: dict[str, str] = {
     "originators": "i.originator",
+    "sources": source_sql("i"),  # institute reporting, or the public source's key
     "categories": "i.category",
     "sectors": "unnest(i.sectors)",
     "countries": "unnest(i.countries)",
@@ -180,13 +181,15 @@ def filter_options(
 def store_totals(
     con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today: date
 ) -> Scoped[dict[str, int]]:
-    """Visible incidents, and how many per originator, with the marking of all of them."""
+    """Visible incidents, and how many per originator (public sources' records are PUBLIC, never UK or AU),
+    with the marking of all of them."""
     where, params = f.sql_where(viewer, today)
     row = con.execute(
         f"select count(*) filter (i.originator = 'UK'), count(*) filter (i.originator = 'AU'), "
-        f"{marking_select_sql('i')} from incidents i where {where}",
+        f"count(*) filter (i.originator = 'PUBLIC'), {marking_select_sql('i')} from incidents i where {where}",
         params,
     ).fetchone()
     assert row is not None
-    uk, au, *m = row
-    return Scoped({"UK": int(uk), "AU": int(au), "total": int(uk) + int(au)}, marking_from_row(*m))
+    uk, au, public, *m = row
+    counts = {"UK": int(uk), "AU": int(au), "PUBLIC": int(public)}
+    return Scoped({**counts, "total": sum(counts.values())}, marking_from_row(*m))
