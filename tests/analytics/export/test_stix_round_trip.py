@@ -220,3 +220,27 @@ def test_public_data_claimed_by_an_institute_or_marked_red_is_refused(source, tm
     with pytest.raises(ImportRefused, match="is not the public source that created it"):
         import_operator(target, json.dumps(bundle).encode())
     assert target.cursor().execute("select count(*) from incidents").fetchone() == (0,)
+
+
+def test_the_misp_event_sent_again_directly_finds_the_record_it_became(source, tmp_path) -> None:
+    """The receiving store records the third-party ids an incident was derived from, so MISP's own bundle arriving
+    there later is the same record (no change), not a duplicate."""
+    target = fresh(tmp_path / "target.duckdb")
+    import_operator(target, build_bundle(source.cursor(), None, "UK").to_bytes())
+    before = target.cursor().execute("select count(*) from incidents").fetchone()
+    misp_ids = {
+        o["id"]
+        for data in MISP_BUNDLES.values()
+        for o in json.loads(data)["objects"]
+        if o["type"] in ("incident", "report", "grouping")
+    }
+    held = dict(target.cursor().execute("select stix_id, record_id from stix_records").fetchall())
+    in_source = dict(source.cursor().execute("select stix_id, record_id from stix_records").fetchall())
+    assert {i: held.get(i) for i in misp_ids} == {i: in_source[i] for i in misp_ids}
+    for name, data in MISP_BUNDLES.items():
+        report = import_stix_bytes(
+            target, name, data, actor="importer@au.example", institute="AU", tlp=None, releasable=["UK", "AU"]
+        )
+        assert (report.added, report.updated) == (0, 0), name
+        assert report.unchanged == 2 if name == "misp-like.json" else report.unchanged == 1
+    assert target.cursor().execute("select count(*) from incidents").fetchone() == before
