@@ -1,16 +1,21 @@
 """STIX 2.1 bundles in: from MISP, OpenCTI or the partner institute's own instance of this dashboard.
 
 What becomes what:
-- `incident` objects become incidents; a `report` that refers to no incident (how MISP events arrive) becomes an
-  incident too, and a report that does refer to incidents gives them its attack patterns;
-- `attack-pattern` objects with an ATLAS external reference (external_id AML.T...) become the techniques of the
-  incidents that use them (a `relationship`, or the same report);
-- `identity` objects decide the originating institute (the two institutes' identities have fixed ids, see
-  analytics.stix_vocabulary.INSTITUTE_IDENTITIES; anyone else's objects are recorded as originating with the
-  importing institute);
-- `note` objects about an incident are kept with it (`incident_notes`);
-- properties prefixed `x_ukau_` carry this dashboard's own fields (category, severity, releasability ...) so an
-  export from one institute's instance imports into the other's without loss.
+- `incident` objects become incidents; a `report` or `grouping` that refers to no incident (how MISP events
+  arrive: published as reports, unpublished as groupings) becomes an incident too, and one that does refer to
+  incidents gives them its attack patterns (unless its relationships say which incident uses which);
+- `attack-pattern` objects whose external id is an ATLAS technique (AML.T...), and MISP's ATLAS galaxy clusters
+  (`x-misp-galaxy-cluster`), become the techniques of the incidents related to them (a `relationship`, or the
+  same report or grouping);
+- `identity` objects decide the originating institute (the two institutes' and the public sources' identities
+  have fixed ids, see analytics.stix_vocabulary; anyone else's objects are recorded as originating with the
+  importing institute; public data stays PUBLIC only when the store's operator imports);
+- `note` objects about an incident are kept with it (`incident_notes`), under the note they were derived from;
+- properties prefixed `x_ukau_` carry this dashboard's own fields (category, severity, releasability, source ...);
+  an object with `x_ukau_id` is a record of this dashboard and is read exactly (nothing invented for what is
+  absent), so an export imports into the other institute's instance, or a fresh store, without loss;
+- the import's constants (`--set FIELD=VALUE`) fill what an object leaves out, `--recipients` names the people of
+  TLP:RED objects that name none; MISP's threat level becomes a severity.
 
 Markings: TLP 2.0 marking definitions are kept; TLP 1.0 ones are mapped (WHITE becomes CLEAR). The default TLP
 given to the import can only raise a marking; the default releasability only narrows it. A bundle is refused as a
