@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 
 from analytics import sources
 from analytics.ingest import ImportRefused, ImportReport, new_batch_id, public_marking, record_batch
-from analytics.ingest.inspect_logs import ParsedRun, write_runs
+from analytics.ingest.run_writer import ParsedRun, write_runs
 from analytics.sources import PUBLIC_ORIGINATOR
 from analytics.store import audit
 from analytics.store.database import Store
