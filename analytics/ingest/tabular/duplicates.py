@@ -143,8 +143,8 @@ def existing_ids(
 
 def stored_records(
     con: duckdb.DuckDBPyConnection, target: Target, ids: list[str], viewer: Viewer | None = None
-) -> dict[str, tuple[str, str, list[str]]]:
-    """id -> (originator, TLP, releasability) of those of `ids` held by a record `viewer` may see (every record
+) -> dict[str, tuple[str, str, list[str], str]]:
+    """id -> (originator, TLP, releasability, source) of those of `ids` held by a record `viewer` may see (every record
     for the store's operator): what a re-import compares its rows with."""
     if not ids:
         return {}
@@ -154,12 +154,12 @@ def stored_records(
     con.register("tabular_check_stored", table)
     try:
         sql = {
-            "incidents": "select i.id, i.originator, i.tlp, i.releasable_to from tabular_check_stored c "
+            "incidents": "select i.id, i.originator, i.tlp, i.releasable_to, i.source from tabular_check_stored c "
             "join incidents i on i.id = c.rid",
-            "eval_runs": "select r.run_id, r.institute, r.tlp, r.releasable_to from tabular_check_stored c "
+            "eval_runs": "select r.run_id, r.institute, r.tlp, r.releasable_to, r.source from tabular_check_stored c "
             "join eval_runs r on r.run_id = c.rid",
         }[target]
         rows = con.execute(f"{sql} where {vis}", params).fetchall()
     finally:
         con.unregister("tabular_check_stored")
-    return {rid: (owner, tlp, list(rel)) for rid, owner, tlp, rel in rows}
+    return {rid: (owner, tlp, list(rel), source) for rid, owner, tlp, rel, source in rows}

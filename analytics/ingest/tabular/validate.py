@@ -94,6 +94,7 @@ def validate(
             col_index={c: k for k, c in enumerate(tf.columns)},
             public=public is not None,
             update=update,
+            source=source or SOURCE_TAG,
         )
         _map_fields(chk, mapping)
         for fname, col in chk.field_to_col.items():
@@ -153,6 +154,7 @@ class _Check:
     warnings: list[str] = field(default_factory=list)
     public: bool = False  # a registered public source: every row PUBLIC, never AMBER+STRICT or RED
     update: bool = False  # --update: stored ids are replaced, not refused
+    source: str = SOURCE_TAG  # the records' source: --update replaces only records of the same source
     updates: set[str] = field(default_factory=set)  # stored ids this import replaces
 
     @property
@@ -486,15 +488,23 @@ def _stored_ids(
     owners: Sequence[str | None],
 ) -> None:
     """Rows whose id is already stored (among the records the importer may see): with --update they replace the
-    record when it has the same originator; without, a problem that says whether the marking differs and that
+    record when it has the same originator and came from the same source (a feed refreshes its own records,
+    never another source's, so no spreadsheet rewrites ATLAS or another partner's feed); without, a problem that says whether the marking differs and that
     --update applies it."""
     id_field, id_col = chk.id_field, chk.col(chk.id_field)
-    for rid, (owner, tlp, _) in stored_records(con, chk.target, list(first_seen), chk.viewer).items():
+    for rid, (owner, tlp, _, stored_source) in stored_records(
+        con, chk.target, list(first_seen), chk.viewer
+    ).items():
         i = first_seen[rid]
         stored = "" if rid == given[i] else f" (as {rid!r})"
         said = f"{id_field} {given[i]!r}{stored} is already in the store"
         if owner != owners[i]:
             message = f"{said}, recorded by {owner}: an import never replaces another originator's record"
+        elif chk.update and stored_source != chk.source:
+            message = (
+                f"{said}, from the source {stored_source!r}: --update refreshes records of the source it imports "
+                f"({chk.source!r}), never another's"
+            )
         elif chk.update:
             chk.updates.add(rid)
             continue

@@ -481,3 +481,18 @@ def test_the_generic_mapping_gives_the_dedicated_importers_records(tmp_path, cap
     assert got == rows(dedicated, sql)
     assert [r[0] for r in got] == ["AVID-2023-R0001", "AVID-2023-R0002", "AVID-2023-R0003"]
     assert {(r[5], r[6], r[7]) for r in got} == {("PUBLIC", "avid", "CLEAR")}
+
+
+def test_update_never_rewrites_another_sources_records(db, tmp_path, capsys) -> None:
+    src = tmp_path / "x.csv"
+    src.write_text("id,title,occurred_on,category,severity\nAVID-2023-R0001,One,2025-01-01,Jailbreak,3\n")
+    assert run(capsys, "import", "csv", str(src), "--db", str(db), "--source", "avid")[0] == 0
+    src.write_text(
+        "id,title,occurred_on,category,severity\nAVID-2023-R0001,Rewritten,2025-01-01,Jailbreak,3\n"
+    )
+    code, _, err = run(capsys, "import", "csv", str(src), "--db", str(db), "--source", "aiid", "--update")
+    assert code == 2
+    assert "from the source 'avid': --update refreshes records of the source it imports ('aiid')" in err
+    code, out, err = run(capsys, "import", "csv", str(src), "--db", str(db), "--source", "avid", "--update")
+    assert code == 0 and "0 added, 1 updated" in out, err
+    assert rows(db, "select title, originator from incidents") == [("Rewritten", "PUBLIC")]
