@@ -61,3 +61,23 @@ def test_a_period_in_progress_is_never_flagged(store) -> None:
         store.cursor(), UK_ANALYST, Filters(), date(2026, 12, 2), grain="month"
     )
     assert pd.Timestamp(2026, 11, 1) in set(later.anomalies["period"])
+
+
+def test_periods_after_the_last_complete_day_are_partial_and_never_flagged(store) -> None:
+    from analytics.incidents.currency import data_currency
+
+    # Data that stops on 15 October (no report dates, so complete to its last occurrence), with a burst in
+    # its first half: the explorer must draw October as partial and not test it, though the month is over.
+    steady(store, date(2025, 1, 1), date(2026, 10, 15), per_day=1)
+    for day in range(1, 11):
+        for _ in range(8):
+            store.incident(occurred_on=date(2026, 10, day))
+    complete_to = data_currency(store.cursor(), UK_ANALYST, TODAY).complete_to
+    assert complete_to == date(2026, 10, 15)
+    ex = incident_explorer.explorer_summary(
+        store.cursor(), UK_ANALYST, Filters(), TODAY, grain="month", data_end=complete_to
+    )
+    partial = dict(zip(ex.totals["period"], ex.totals["partial"], strict=True))
+    assert partial[pd.Timestamp(2026, 10, 1)] and partial[pd.Timestamp(2026, 11, 1)]
+    assert not partial[pd.Timestamp(2026, 9, 1)]
+    assert pd.Timestamp(2026, 10, 1) not in set(ex.anomalies["period"])
