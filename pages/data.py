@@ -13,6 +13,7 @@ from analytics import session
 from analytics.access.markings import INSTITUTES, TLP_LEVELS
 from analytics.access.roles import RECORD_READERS
 from analytics.access.viewer import AccessDenied, Viewer
+from analytics.export import partners as partner_policy
 from analytics.export import stix as stix_export
 from analytics.export import table as table_export
 from analytics.ingest import ImportRefused, inbox, public_origin, source_name
@@ -117,12 +118,15 @@ def stix_export_box(store: Store, viewer: Viewer) -> None:
             index=partners.index(default_partner),
             horizontal=True,
             key="dx_partner",
-            help="Exactly the records releasable to them: TLP:RED only when they have a named recipient, "
-            "TLP:AMBER+STRICT never. Limited to what you may see yourself.",
+            help="Exactly the records releasable to them, up to their export ceiling (Administration page); "
+            "TLP:RED and TLP:AMBER+STRICT never. Limited to what you may see yourself.",
         )
         marking = session.query(stix_export.export_marking, partner)
+        withheld = session.query(partner_policy.withheld, partner)
         with c2:
             marking_banner(marking, f"{marking.rows:,} incidents releasable to {partner}")
+            if withheld.total:
+                st.caption("Withheld: " + "; ".join(withheld.lines()))
             if marking.rows == 0:
                 st.caption(f"Nothing you can see is releasable to {partner}.")
                 return
