@@ -46,7 +46,14 @@ import pandas as pd
 from analytics.access.markings import normalise_tlp, parse_releasable
 from analytics.access.roles import ADMINS, RECORD_READERS
 from analytics.access.viewer import Viewer
-from analytics.ingest import IMPORTERS, ImportRefused, available_importers
+from analytics.ingest import (
+    IMPORT_OPTIONS,
+    IMPORTERS,
+    ImportRefused,
+    available_importers,
+    clean_options,
+    importer_options,
+)
 from analytics.store import audit
 from analytics.store.database import Store, StoreError
 
@@ -284,26 +291,16 @@ def _process_one(store: Store, folder: Path, manifest_path: Path) -> InboxResult
     return result
 
 
-# The options a hand-over carries, per importer kind: exactly the CLI's import options (analytics/cli.py
-# `import_options` builds them; tests/security/test_inbox_privacy.py checks both lists against the parser).
-TABULAR_OPTIONS = ("target", "source_key", "only_valid")
+# The options a hand-over carries: exactly the CLI's import options (analytics/cli.py `import_options` builds
+# them; tests/security/test_inbox_privacy.py checks both lists against the parser), each checked by
+# ingest.clean_options and passed only to an importer that declares it.
+TABULAR_OPTIONS = tuple(IMPORT_OPTIONS)
 
 
 def _allowed_options(manifest: Manifest) -> dict[str, Any]:
-    """Only the tabular importer takes options (target, source name, only valid rows); anything else in a
-    manifest is ignored."""
-    if manifest.kind not in ("csv", "json", "jsonl"):
-        return {}
-    out: dict[str, Any] = {}
-    target = manifest.options.get("target")
-    if target in ("incidents", "eval_runs"):
-        out["target"] = target
-    source = manifest.options.get("source_key")
-    if isinstance(source, str) and source.strip():
-        out["source_key"] = source.strip()[:100]
-    if manifest.options.get("only_valid") is True:
-        out["only_valid"] = True
-    return out
+    """The manifest's options the importer declares, each of its type; anything else in a manifest is ignored."""
+    fn = available_importers().get(manifest.kind)
+    return clean_options(manifest.options, importer_options(fn)) if fn else {}
 
 
 def _finish(

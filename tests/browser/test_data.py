@@ -52,6 +52,15 @@ def test_upload_validate_import_valid_rows_and_undo(page, data_server, shots, tm
     assert page.get_by_test_id("stException").count() == 0
     page.screenshot(path=str(shots / "data-exchange-validation.png"))
 
+    # the mapping the page chose, as the file `python -m analytics import csv --mapping FILE` reads
+    main.get_by_test_id("stExpander").filter(has_text="Column mapping").locator("summary").first.click()
+    with page.expect_download() as dl:
+        main.get_by_test_id("stDownloadButton").filter(has_text="Download this mapping").click()
+    saved = json.loads(Path(dl.value.path()).read_text())
+    assert saved["format"] == "ukau-column-mapping" and saved["target"] == "incidents"
+    assert saved["mapping"]["Headline"] == "title" and saved["mapping"]["Threat Type"] == "category"
+    assert saved["source"] == "cert au weekly"
+
     with page.expect_download() as dl:
         main.get_by_test_id("stDownloadButton").filter(has_text="Rejected rows").click()
     rejected = Path(dl.value.path()).read_text(encoding="utf-8-sig")

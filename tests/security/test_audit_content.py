@@ -37,11 +37,12 @@ from analytics.assessments.workflow import (
 )
 from analytics.evals import queries as evals
 from analytics.export import chart_image as chart_export
+from analytics.export import partners
 from analytics.export import stix as stix_export
 from analytics.export import table as table_export
 from analytics.export.briefing import builder as briefing_builder
 from analytics.filters import Filters
-from analytics.ingest import aiid, atlas, inbox
+from analytics.ingest import aiid, atlas, avid, garak, inbox, jailbreakbench
 from analytics.ingest import history as imports
 from analytics.ingest.stix.commit import import_stix, import_stix_bytes
 from analytics.ingest.tabular.commit import import_tabular
@@ -219,6 +220,29 @@ def _inbox(s: Sweep, outcome: str) -> None:
     assert [r.outcome for r in results] == [outcome]
 
 
+def _import_epoch(s: Sweep) -> None:
+    """An Epoch CSV whose model names carry the canary, in a folder named by it."""
+    from analytics.ingest.epoch import import_epoch
+
+    src = SHARED / "epoch-benchmarks" / "cybench_external.csv"
+    if not src.exists():
+        pytest.skip("no Epoch export in ../shared/data")
+    dst = s.tmp / f"{s.word} epoch" / "cybench_external.csv"
+    dst.parent.mkdir()
+    dst.write_text(src.read_text().replace("claude-opus-4-6_unknown", f"claude-{s.word}"))
+    import_epoch(s.store.store, dst.parent, actor=UK_ANALYST.email)
+
+
+def _import_inspect(s: Sweep) -> None:
+    """A real Inspect log of a model named by the canary, in a folder named by it."""
+    from analytics.ingest.inspect_logs import import_inspect
+    from tests.analytics.ingest.test_ingest_inspect import run_eval
+
+    log = run_eval(s.tmp / f"{s.word} logs", s.word.lower())
+    import_inspect(s.store.store, Path(log.location), actor=UK_ANALYST.email, institute="UK", tlp="AMBER",
+                   releasable=["UK"])  # fmt: skip
+
+
 def _import_public(s: Sweep, kind: str) -> None:
     if kind == "atlas":
         src = SHARED / "atlas" / "ATLAS.yaml"
@@ -227,13 +251,38 @@ def _import_public(s: Sweep, kind: str) -> None:
         dst = s.tmp / f"{s.word} ATLAS.yaml"
         shutil.copy(src, dst)
         atlas.import_atlas(s.store.store, dst, actor=UK_ANALYST.email)
-    else:
+    elif kind == "aiid":
         src = SHARED / "aiid"
         if not src.exists():
             pytest.skip("no AIID snapshot in ../shared/data")
         dst = s.tmp / f"{s.word} aiid"
         shutil.copytree(src, dst)
         aiid.import_aiid(s.store.store, dst, actor=UK_ANALYST.email)
+    else:
+        _import_public_evidence(s, kind)
+
+
+def _import_public_evidence(s: Sweep, kind: str) -> None:
+    """AVID reports, a garak report, JailbreakBench artifacts: copied under a canary name and imported."""
+    src = {
+        "avid": SHARED / "avid" / "reports" / "2022",
+        "garak": SHARED / "garak" / "reports" / "test.report.jsonl",
+        "jailbreakbench": SHARED / "jailbreakbench" / "attack-artifacts" / "test-artifact",
+    }[kind]
+    if not src.exists():
+        pytest.skip(f"no {kind} data in ../shared/data")
+    if kind == "garak":
+        dst = s.tmp / f"{s.word}.report.jsonl"
+        shutil.copy(src, dst)
+        garak.import_garak(s.store.store, dst, actor=UK_ANALYST.email)
+    elif kind == "avid":
+        dst = s.tmp / f"{s.word} avid"
+        shutil.copytree(src, dst)
+        avid.import_avid(s.store.store, dst, actor=UK_ANALYST.email)
+    else:
+        dst = s.tmp / f"{s.word} jbb" / "test-artifact"
+        shutil.copytree(src, dst)
+        jailbreakbench.import_jailbreakbench(s.store.store, dst.parent, actor=UK_ANALYST.email)
 
 
 def _backup(s: Sweep) -> None:
@@ -309,6 +358,18 @@ def _map(s: Sweep, remove: bool) -> None:
         s.tx(lambda con: links.remove_mapping(con, UK_ANALYST, s.bench, "AML.T0051"))
 
 
+def _taxii_sync(s: Sweep) -> None:
+    """A sync that cannot reach its server (nothing listens on the port) is audited as failed, with counts only
+    (the full exchange runs in tests/analytics/sync/test_taxii_sync.py)."""
+    from analytics.sync import taxii
+    from analytics.sync.config import PartnerTaxii
+    from tests.servers import free_port
+
+    cfg = PartnerTaxii("AU", f"http://127.0.0.1:{free_port()}/{s.word}/", s.word, s.word, "u", s.word)
+    with pytest.raises(taxii.SyncFailed):
+        taxii.sync_partner(s.store.store, "AU", actor="cli", config=cfg)
+
+
 SWEEPS: dict[str, Callable[..., None]] = {
     "sign-in": lambda s: identity.record_sign_in(s.store.store, UK_ANALYST, "demo"),
     "sign-in refused": lambda s: identity.record_refused_sign_in(
@@ -328,6 +389,11 @@ SWEEPS: dict[str, Callable[..., None]] = {
     "import": lambda s: (_import_csv(s), _import_stix(s)),
     "import aiid": lambda s: _import_public(s, "aiid"),
     "import atlas": lambda s: _import_public(s, "atlas"),
+    "import epoch": lambda s: _import_epoch(s),
+    "import inspect": lambda s: _import_inspect(s),
+    "import avid": lambda s: _import_public(s, "avid"),
+    "import garak": lambda s: _import_public(s, "garak"),
+    "import jailbreakbench": lambda s: _import_public(s, "jailbreakbench"),
     "undo import": _undo,
     "inbox imported": lambda s: _inbox(s, "imported"),
     "inbox refused": lambda s: _inbox(s, "refused"),
@@ -335,6 +401,14 @@ SWEEPS: dict[str, Callable[..., None]] = {
     "restore": _restore,
     "export": _exports,
     "export stix": lambda s: stix_export.export_bytes(s.store.store, "AU", UK_ANALYST),
+    # the RED canary names the UK analyst: handed to them, one entry per record
+    "export red to person": lambda s: partners.export_for_person(
+        s.store.store, UK_ANALYST.email, actor="cli"
+    ),
+    "set export ceiling": lambda s: partners.set_ceiling(
+        s.store.store, "AU", "GREEN", actor="x", viewer=ADMIN
+    ),
+    "taxii sync": _taxii_sync,
     "save view": lambda s: s.tx(
         lambda con: views.save_view(con, UK_ANALYST, s.text, "pages/explorer.py", Filters(text=s.text))
     ),

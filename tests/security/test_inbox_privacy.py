@@ -118,8 +118,19 @@ def test_the_next_page_load_by_someone_else_shows_no_outcome(app_over: Path, tmp
 
 # The import arguments that are not importer options: where the file is and what it is, the manifest's own
 # fields (institute, markings, actor), and how to hand it over.
-NOT_OPTIONS = {"kind", "path", "db", "institute", "tlp", "releasable", "actor", "inbox", "no_inbox", "help"}
-CLI_TO_OPTION = {"records": "target", "source": "source_key", "only_valid": "only_valid"}
+NOT_OPTIONS = {
+    "kind", "path", "db", "create", "institute", "tlp", "releasable", "actor", "inbox", "no_inbox", "help"
+}  # fmt: skip
+CLI_TO_OPTION = {
+    "records": "target",
+    "source": "source_key",
+    "only_valid": "only_valid",
+    "map": "mapping",
+    "mapping": "mapping",
+    "set": "constants",
+    "recipients": "recipients",
+    "update": "update",
+}
 
 
 def test_every_import_option_of_the_cli_is_carried_by_the_hand_over(tmp_path: Path) -> None:

@@ -293,7 +293,7 @@ def test_cli_imports_without_as(tmp_path: Path, capsys) -> None:
     from analytics.store.database import close_all
 
     db = tmp_path / "cli.duckdb"
-    assert main(["import", "atlas", str(ATLAS_YAML), "--db", str(db)]) == 0
+    assert main(["import", "atlas", str(ATLAS_YAML), "--db", str(db), "--create"]) == 0
     out = capsys.readouterr().out
     assert "ATLAS version 5.6.0 (previously none)" in out
     assert "techniques: 170 added" in out
