@@ -7,10 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import poisson
+from statsmodels.stats.multitest import multipletests
 
 from analytics.stats.anomalies import (
     DEFAULT_RULE,
     AnomalyRule,
+    bh_adjust,
     flag_anomalies,
     flag_grid,
     flag_series,
@@ -117,3 +119,14 @@ def test_flag_grid_tests_only_the_reported_periods_and_adjusts_across_them() -> 
     assert shown["adjusted_p"].max() == pytest.approx(shown["p_value"].max() * 12 / 2)
     alone = flag_series(pd.Series(series["a"]))
     assert alone["p_value"].tolist() == pytest.approx(alone["adjusted_p"].tolist())
+
+
+def test_benjamini_hochberg_matches_statsmodels() -> None:
+    rng = np.random.default_rng(12)
+    p = rng.uniform(0, 0.05, size=40) ** 2
+    assert bh_adjust(p) == pytest.approx(multipletests(p, method="fdr_bh")[1])
+    # Hypotheses not passed (never candidates) count with p = 1.
+    padded = np.concatenate([p, np.ones(60)])
+    assert bh_adjust(p, hypotheses=100) == pytest.approx(multipletests(padded, method="fdr_bh")[1][:40])
+    with pytest.raises(ValueError, match="hypotheses"):
+        bh_adjust(p, hypotheses=10)
