@@ -127,7 +127,7 @@ def test_today_is_the_viewers_institute_day(institute: str, now: datetime, today
 def test_a_pinned_today_wins_and_a_bad_one_is_refused_by_name() -> None:
     late = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)
     assert periods.today_for("AU", now=late, pinned="2026-11-20") == date(2026, 11, 20)
-    with pytest.raises(ValueError, match="THREAT_TODAY.*'20/11/2026'"):
+    with pytest.raises(ValueError, match=r"THREAT_TODAY.*'20/11/2026'"):
         periods.today_for("AU", now=late, pinned="20/11/2026")
     with pytest.raises(ValueError, match="naive"):
         periods.today_for("AU", now=datetime(2026, 11, 20, 23, 30))
