@@ -21,6 +21,7 @@ from analytics.incidents import charts as incident_charts
 from analytics.incidents import overview as incident_overview
 from analytics.incidents.overview import OverviewData
 from analytics.stats.anomalies import DEFAULT_RULE
+from analytics.stats.rising import DEFAULT_RISING_RULE
 from pages.parts.currency import currency_line, incident_currency
 from pages.ui import change_label, chart, empty_state, inert_markdown, marking_banner, page_to_slide
 
@@ -95,11 +96,7 @@ def figures(summary: OverviewData, f: Filters, today: date) -> None:
 
 def rising_section(summary: OverviewData) -> None:
     st.subheader("Rising fastest")
-    st.caption(
-        f"Last 90 days against the 90 before. Only values with at least {incident_overview.RISING_MIN_COUNT} "
-        f"incidents and a rise of at least {incident_overview.RISING_MIN_Z:g} standard deviations are listed, "
-        "so small numbers do not make a trend."
-    )
+    st.caption(DEFAULT_RISING_RULE.describe())
     left, right = st.columns(2)
     with left:
         st.markdown("**Categories**")

@@ -37,13 +37,12 @@ from analytics.incidents.base import (
 )
 from analytics.incidents.currency import COMPLETE_SHARE, Currency, data_currency
 from analytics.periods import period_grid, period_start, shift
+from analytics.stats import rising as stats_rising
 from analytics.stats.anomalies import DEFAULT_RULE, AnomalyRule
 
 # Reads only records: cached results outlive assessment and saved-view writes (session.generation_for).
 READS_ONLY_RECORDS = True
 
-RISING_MIN_COUNT = 10  # a category needs this many incidents in the last 90 days to be called "rising"
-RISING_MIN_Z = 2.0  # and a rise of at least two standard deviations (Poisson) over the previous 90 days
 SPARK_WEEKS = 26
 OVERVIEW_ANOMALY_MONTHS = 6  # anomalies flagged in the last six months are listed
 
@@ -98,17 +97,10 @@ class OverviewData:
     )
 
 
-def rising(df: pd.DataFrame, limit: int = 5) -> pd.DataFrame:
-    """Values (columns value, n, prev) that rose most in relative terms, guarded against tiny numbers:
-    at least RISING_MIN_COUNT now and a Poisson z of at least RISING_MIN_Z for the difference."""
-    if df.empty:
-        return df.assign(change=pd.Series(dtype=float))
-    z = (df["n"] - df["prev"]) / (df["n"] + df["prev"]).clip(lower=1) ** 0.5
-    keep = df[(df["n"] >= RISING_MIN_COUNT) & (z >= RISING_MIN_Z)].copy()
-    keep["change"] = (keep["n"] - keep["prev"]) / keep["prev"].where(keep["prev"] > 0)
-    keep["_rank"] = keep["change"].fillna(float("inf"))
-    keep = keep.sort_values(["_rank", "n", "value"], ascending=[False, False, True]).head(limit)
-    return keep.drop(columns="_rank").reset_index(drop=True)
+def rising(df: pd.DataFrame, limit: int = 5, *, tables: int = 1) -> pd.DataFrame:
+    """Values (columns value, n, prev) whose rate rose materially and not by chance, fastest first, with the
+    ratio and adjusted p that say why: the rule is analytics.stats.rising (docs/methods.md)."""
+    return stats_rising.rising(df, stats_rising.DEFAULT_RISING_RULE, limit, tables=tables)
 
 
 def overview_query(
@@ -331,7 +323,8 @@ def _rising_of(rows: list[OverviewRow]) -> pd.DataFrame:
             "prev": np.array([as_count(r.prev) for r in rows], dtype="int64"),
         }
     )
-    return rising(df)
+    # Two tables (categories, sectors) share the page's 5% chance of listing anything by chance.
+    return rising(df, tables=2)
 
 
 def _monthly_anomalies(

@@ -41,17 +41,29 @@ def test_overview_windows_and_sparkline(known) -> None:
     assert au.marking == Marking("AMBER+STRICT", ("AU",), 3, ("institute",))
 
 
-def test_rising_is_guarded_against_small_numbers() -> None:
+def test_rising_lists_only_material_rises_that_are_not_chance() -> None:
+    # The method (analytics.stats.rising) is tested by simulation in tests/analytics/stats/test_rising.py;
+    # here the overview's function delegates to it. Before issue 15 "tiny", "new" (12 against 0) and a
+    # 1.3x rise at large counts were listed: a z of 2 against no change, uncorrected across values.
+    steady = [(f"steady {i}", 100 + 3 * i, 97 + 3 * ((i * 5) % 4)) for i in range(8)]
     df = pd.DataFrame(
-        {
-            "value": ["tiny", "steady", "big rise", "new", "fall"],
-            "n": [9, 100, 60, 12, 10],
-            "prev": [1, 95, 20, 0, 40],
-        }
+        [
+            ("tiny", 9, 1),
+            *steady,
+            ("big rise", 150, 30),
+            ("growing", 390, 300),
+            ("new", 12, 0),
+            ("fall", 10, 40),
+        ],
+        columns=["value", "n", "prev"],
     )
     out = incident_overview.rising(df)
-    assert out["value"].tolist() == ["new", "big rise"]
-    assert out["change"].iloc[1] == 2.0 and pd.isna(out["change"].iloc[0])
+    assert out["value"].tolist() == ["big rise"]
+    assert out["change"].iloc[0] == 4.0 and out["ratio"].iloc[0] == 5.0
+    assert out["p_value"].iloc[0] <= out["adjusted_p"].iloc[0] < 0.05
+    # The overview's two tables share the page's 5%: each adjusted p is doubled.
+    both = incident_overview.rising(df, tables=2)
+    assert both["adjusted_p"].iloc[0] == pytest.approx(2 * out["adjusted_p"].iloc[0])
 
 
 def test_overview_splits_the_sidebar_period_by_category(known) -> None:
