@@ -73,10 +73,12 @@ DEFAULT_RULE = AnomalyRule()
 ANOMALY_COLUMNS = ["series", "period", "count", "expected", "ratio", "p_value", "adjusted_p"]
 
 # Quadrature over the chi-square sampling distribution of a dispersion estimate: bins in probability, dense in
-# the lower tail (a small chi-square = the dispersion was underestimated = the draws that matter at p ~ 0.001),
-# each evaluated at its midpoint; the mass below the first edge (1e-7) is counted as a certain exceedance.
+# the lower tail (a small chi-square = the dispersion was underestimated = the draws that matter at p ~ 0.001).
+# The tail bins (below 0.1) are evaluated at their lower edge (the larger dispersion), the others at their
+# midpoint, so the quadrature errs on the safe side where small p-values come from; the mass below the first
+# edge (1e-7) is counted as a certain exceedance.
 _EDGES = np.concatenate([[1e-7], np.geomspace(1e-6, 0.1, 16)[:-1], np.linspace(0.1, 1.0, 19)])
-CHI2_POINTS = (_EDGES[:-1] + _EDGES[1:]) / 2
+CHI2_POINTS = np.where(_EDGES[1:] <= 0.1, _EDGES[:-1], (_EDGES[:-1] + _EDGES[1:]) / 2)
 CHI2_WEIGHTS = np.diff(_EDGES)
 CHI2_UNCOVERED = float(_EDGES[0])
 
