@@ -14,6 +14,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import duckdb
 import streamlit as st
 
+from analytics import periods
 from analytics.access.roles import Role
 from analytics.access.viewer import Viewer
 from analytics.filters import Filters
@@ -49,9 +50,11 @@ def cursor() -> duckdb.DuckDBPyConnection:
 
 
 def today() -> date:
-    """Today, or THREAT_TODAY (ISO date) so demos and tests see a fixed 'now'."""
-    pinned = os.environ.get("THREAT_TODAY")
-    return date.fromisoformat(pinned) if pinned else date.today()
+    """Today in the signed-in viewer's institute time zone (UTC for JOINT staff and before sign-in), or
+    THREAT_TODAY (ISO date) so demos and tests see a fixed 'now' (analytics.periods.today_for)."""
+    v = st.session_state.get("viewer")
+    institute = v.institute if isinstance(v, Viewer) else ""
+    return periods.today_for(institute, pinned=os.environ.get("THREAT_TODAY"))
 
 
 def viewer() -> Viewer:

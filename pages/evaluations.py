@@ -22,6 +22,7 @@ from analytics.evals.runs import RunDetail
 from analytics.filters import Filters
 from analytics.links import queries as links
 from analytics.sources import source_credits
+from pages.parts.currency import currency_line
 from pages.ui import chart, empty_state, marking_banner, page_to_slide
 
 DATE = st.column_config.DateColumn(format="YYYY-MM-DD")
@@ -122,6 +123,7 @@ def main() -> None:
     f = session.filters()
 
     st.title("Evaluations")
+    currency_line("evaluations")
     st.caption(
         f"Sidebar filters used here: {evals.FILTERS_APPLIED}. Picking UK or AU under *Reported by* leaves out "
         "public results. The other sidebar filters describe incidents and do not apply to this page."

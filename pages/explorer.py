@@ -19,10 +19,12 @@ from analytics.export import table as table_export
 from analytics.filters import Filters
 from analytics.incidents import charts as incident_charts
 from analytics.incidents import explorer as incident_explorer
+from analytics.incidents import grids
 from analytics.incidents.explorer import ExplorerData
 from analytics.links import queries as links
 from analytics.stats.anomalies import DEFAULT_RULE
 from analytics.vocab import SEVERITY_LABELS
+from pages.parts.currency import currency_line, incident_currency
 from pages.ui import (
     change_label,
     chart,
@@ -59,11 +61,15 @@ def main() -> None:
     today = session.today()
     incident_id = st.query_params.get("incident")
     st.title("Incident explorer")
+    currency = incident_currency()
+    currency_line(known=currency)
     st.caption(inert_markdown(f.describe(today)))
     # The split and period of the trend live in the Trend tab but shape the one query behind the whole page.
     grain = st.session_state.get("xp_grain") or "month"
     dimension = st.session_state.get("xp_dim") or "category"
-    data = session.query(incident_explorer.explorer_summary, f, today, grain, dimension)
+    data = session.query(
+        incident_explorer.explorer_summary, f, today, grain, dimension, data_end=currency.complete_to
+    )
     marking_banner(data.marking, f"{data.headline.incidents:,} incidents")
     headline(data)
     if data.empty:
@@ -197,7 +203,12 @@ def trend_tab(data: ExplorerData) -> None:
     )
     notes = ["Click a bar or point to narrow the filters to that period and value."]
     if data.totals["partial"].any():
-        notes.append("Paler bars are periods only partly inside the range (or not over yet).")
+        notes.append(
+            "Paler bars are periods only partly inside the range, not over yet, or past the last complete "
+            "day of data; they are never flagged."
+        )
+    if left_out := grids.left_out_note(data.imprecise, data.grain):  # month/year-only dates (issue 15)
+        notes.append(left_out)
     if dim.unnest:
         notes.append("An incident with several sectors counts once in each.")
     st.caption(" ".join(notes))

@@ -29,6 +29,7 @@ from analytics.matrix import queries as matrix
 from analytics.matrix import taxonomy
 from analytics.matrix.queries import MatrixData
 from analytics.sources import source_credits
+from pages.parts.currency import currency_line
 from pages.ui import chart, empty_state, marking_banner, page_to_slide
 
 
@@ -57,6 +58,7 @@ def main() -> None:
     con = session.cursor()
 
     st.title("Threat matrix")
+    currency_line()
     version = taxonomy.current_version(con)
     st.caption(
         f"MITRE ATLAS {version or '(demo subset)'} tactics in kill-chain order; each cell is a technique. "

@@ -27,6 +27,7 @@ from analytics.access.markings import (
 )
 from analytics.access.viewer import Viewer
 from analytics.filters import INSTITUTE_REPORTING, Filters, source_sql
+from analytics.incidents import grids
 from analytics.incidents.base import (
     HIGH_SEVERITY,
     NO_MARKING,
@@ -36,7 +37,7 @@ from analytics.incidents.base import (
     summed_marking,
 )
 from analytics.periods import GRAINS, period_end, period_grid, period_start, shift
-from analytics.stats.anomalies import DEFAULT_RULE, AnomalyRule, flag_grid
+from analytics.stats.anomalies import DEFAULT_RULE, AnomalyRule
 
 # Reads only records: cached results outlive assessment and saved-view writes (session.generation_for).
 READS_ONLY_RECORDS = True
@@ -102,6 +103,7 @@ class ExplorerData:
     developers: pd.DataFrame  # developer, n  (top TOP_SYSTEMS)
     marking: Marking  # the rows in the range: every chart and the table
     baseline_marking: Marking  # the range plus the previous period and the anomaly baseline
+    imprecise: int = 0  # incidents in the range dated too coarsely for this grain: left out of the trend
 
     @property
     def empty(self) -> bool:
@@ -188,6 +190,9 @@ def _explorer_sql(where: str, grain: str, dim: Dimension) -> str:
         # Markings of the rows in range ('cur') and of every row read ('all').
         "(select 'marking', 'cur', null, null, " + marking_of_groups("marks", "n_cur") + ")",
         "(select 'marking', 'all', null, null, " + marking_of_groups("marks", "n") + ")",
+        # Rows in range left out of the trend for imprecise dates (the page says how many).
+        "select 'imprecise', null, null, null, sum(n_imprecise)::bigint, sum(n_imprecise)::bigint, 0, 0, 0, "
+        f"{NO_MARKING} from marks",
     ]
     # `base` is re-read by each consumer rather than materialised: at 10M incidents a materialised copy of the
     # matching rows outgrows the store's memory_limit and spills to disk (2.3 s against 1.1 s re-reading it).
@@ -197,23 +202,26 @@ def _explorer_sql(where: str, grain: str, dim: Dimension) -> str:
         f"{source_sql('i')} as source_kind, "
         "list_contains(i.releasable_to, 'UK') as rel_uk, list_contains(i.releasable_to, 'AU') as rel_au, "
         f"date_trunc('{trunc}', i.occurred_on)::date as period, "
+        # Dated precisely enough for this grid (incidents.grids): a month-only date is no week's count.
+        f"{grids.precise_sql(grain)} as precise, "
         "(i.occurred_on >= coalesce($x_cur_from, i.occurred_on)) as cur, "
         "coalesce(i.occurred_on between $x_prev_from and $x_prev_to, false) as prev "
         f"from incidents i where {where})",
         f"trend as materialized (select period, v, {counts} from (select b.period, {trend_value} as v, "
-        "b.cur, b.prev, b.severity from base b) group by all)",
+        "b.cur, b.prev, b.severity from base b where b.precise) group by all)",
         # Only the trend and the markings need the baseline rows read before the range.
         f"cube as materialized (select category, originator, source_kind, severity, actor_type, {counts} from base "
         "where cur or prev group by all)",
         "marks as materialized (select tlp, rel_uk, rel_au, source, count(*) as n, "
-        "count(*) filter (cur) as n_cur from base group by all)",
+        "count(*) filter (cur) as n_cur, count(*) filter (cur and not precise) as n_imprecise "
+        "from base group by all)",
         f"heat as (select category, s, {counts} from (select category, unnest(sectors) as s, cur, prev, "
         "severity from base where cur or prev) group by all)",
         "systems as materialized (select affected_system, developer, count(*) as n_cur "
         "from base where cur group by all)",
     ]
     if dim.unnest:
-        ctes.append(f"totals as (select period, {counts} from base group by all)")
+        ctes.append(f"totals as (select period, {counts} from base where precise group by all)")
     return "with " + ", ".join(ctes) + " " + " union all ".join(selects)
 
 
@@ -259,18 +267,23 @@ def explorer_summary(
     grain: str = "month",
     dimension: str = "category",
     rule: AnomalyRule = DEFAULT_RULE,
+    data_end: date | None = None,
 ) -> ExplorerData:
     """Everything the explorer's figures and charts need, for what this viewer may see under these filters.
 
     One SQL statement (`explorer_query`): the matching rows, widened back over the previous period and the
     anomaly baseline, are read once and folded by a few aggregates, so a filter change costs one scan of the
     table however many charts the page draws.
+
+    `data_end` is the last day the data is complete to (incidents.currency's `complete_to`): periods ending
+    after it (or after today) are drawn as partial and never tested.
     """
     sql, params, wide, extra = explorer_query(viewer, f, today, grain, dimension, rule)
     # The answer is a few thousand aggregate rows: plain tuples are much cheaper to reshape than a
     # DataFrame (pandas' per-call overhead dominated once the SQL was down to one read).
     parts = by_part(map(ExplorerRow._make, con.execute(sql, params).fetchall()))
     start, end = f.date_range(today)
+    until_day = min(today, data_end) if data_end is not None else today
 
     # Periods: the baseline grid (for anomaly tests) and the chart grid (the range itself).
     total = {r.period: r for r in parts.get("total", []) if r.period is not None}
@@ -289,9 +302,15 @@ def explorer_summary(
         start=start,
         end=end,
         headline=_headline(parts, has_prev=extra["x_prev_from"] is not None),
-        totals=_totals(total, chart_grid, grain, start, min(last, today)),
+        totals=_totals(total, chart_grid, grain, start, min(last, until_day)),
         trend=_trend(parts.get("trend", []), set(chart_grid)),
-        anomalies=_anomalies(total, parts.get("trend", []), base_grid, chart_grid, rule),
+        anomalies=_anomalies(
+            total,
+            parts.get("trend", []),
+            base_grid,
+            grids.whole_periods(chart_grid, grain, min(last, until_day)),
+            rule,
+        ),
         by_originator=_by_originator(parts.get("cat_orig", [])),
         heatmap=_counted(parts.get("heat", []), ("category", "sector"), _by_keys),
         actors=_ranked(parts.get("actor", []), "actor_type"),
@@ -300,6 +319,7 @@ def explorer_summary(
         developers=_ranked(parts.get("developer", []), "developer"),
         marking=_marking(marks.get("cur")),
         baseline_marking=_marking(marks.get("all")),
+        imprecise=as_count((parts.get("imprecise") or [_NO_ROW])[0].n),
     )
 
 
@@ -365,19 +385,17 @@ def _anomalies(
     total: dict[date, ExplorerRow],
     trend: list[ExplorerRow],
     base_grid: list[date],
-    chart_grid: list[date],
+    testable: list[date],
     rule: AnomalyRule,
 ) -> pd.DataFrame:
-    """Whole periods (baseline rows included) tested against their trailing baseline, for all incidents and
-    each split value; only the chart's periods are reported."""
-    seen = [p for p, r in total.items() if as_count(r.n) > 0]
-    observed = [p for p in base_grid if p >= min(seen)] if seen else []
+    """Periods (baseline rows included) tested against their trailing baseline, for all incidents and each split
+    value, each series from its own first record; only whole periods of the chart (`testable`) are reported
+    (incidents.grids)."""
     series: dict[str, dict[date, int]] = {"All incidents": {p: as_count(r.n) for p, r in total.items()}}
     for r in trend:
         if r.k1 is not None and r.period is not None:
             series.setdefault(str(r.k1), {})[r.period] = as_count(r.n)
-    flagged = flag_grid(series, observed, rule)
-    return flagged[flagged["period"].isin(pd.to_datetime(chart_grid))].reset_index(drop=True)
+    return grids.flag_from_own_start(series, base_grid, rule, testable=testable)
 
 
 def _by_originator(rows: list[ExplorerRow]) -> pd.DataFrame:
