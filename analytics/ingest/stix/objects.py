@@ -207,8 +207,16 @@ def build_candidates(
     reasons: list[str] = []
     candidates: list[Candidate] = []
     defaulted_severity = 0
+    public_skipped = 0
     for oid, obj in check.objects.items():
         if obj["type"] not in INCIDENT_LIKE or oid in grouped:
+            continue
+        if not how.operator_replica and _origin(obj, check.objects) == PUBLIC_ORIGINATOR:
+            # A partner's export carries the public records it holds (ATLAS, AIID ...). An institute's import
+            # may not make them its own, nor vouch for them as the public source's: they are left out, and
+            # the rest of the bundle comes in (refusing it would make every exchange of a store holding public
+            # data fail).
+            public_skipped += 1
             continue
         problems: list[str] = []
         candidate, defaulted = _candidate(
@@ -223,6 +231,12 @@ def build_candidates(
     if defaulted_severity:
         check.warnings.append(
             f"{defaulted_severity} incidents carried no severity and were set to 3 (moderate)"
+        )
+    if public_skipped:
+        check.warnings.append(
+            f"{public_skipped} records created by public sources were left out: public data comes in from its "
+            "source (python -m analytics import atlas|aiid|avid|...) or with the store's operator's replica "
+            "(no --as), never as an institute's record"
         )
     return candidates, _notes(check, grouped), reasons
 

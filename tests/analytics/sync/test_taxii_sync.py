@@ -354,3 +354,20 @@ def test_settings_come_from_the_secrets_file_and_the_environment_wins(tmp_path: 
         partner_config(
             "AU", env={"THREAT_TAXII_AU_API_ROOT": "http://taxii.au.example/api1/"}, secrets_path=secrets
         )
+
+
+def test_public_records_in_the_partners_collection_are_left_out_and_the_rest_comes_in(
+    server: Taxii, ours: StoreBuilder, tmp_path: Path
+) -> None:
+    """A partner's store holds public data (AIID, ATLAS ...) and publishes it, CLEAR and releasable to us. Our
+    import is for the partner's institute, which never vouches for public data: those records are left out (they
+    come in from their source), and the partner's own records still arrive — refusing the page would make every
+    exchange between stores holding public data fail."""
+    theirs = StoreBuilder(open_store(tmp_path / "with-public.duckdb"))
+    theirs.incident(id="AU-001", originator="AU", tlp="GREEN")
+    theirs.incident(id="AIID-7", originator="PUBLIC", source="aiid", tlp="CLEAR", title="Public incident")
+    server.post(THEIRS, list(build_bundle(theirs.cursor(), None, "UK").bundle["objects"]))
+    report = taxii.sync_partner(ours.store, "AU", actor="ops@joint.example", config=server.config())
+    assert incidents(ours, "originator = 'AU'") == ["AU-001"]
+    assert incidents(ours, "originator = 'PUBLIC'") == []
+    assert (report.added, report.rejected) == (1, 0)
