@@ -354,7 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(fn=_demo)
 
     i = sub.add_parser("import", help="import a file or folder into the store (one transaction)")
-    i.add_argument("kind", help="inspect, epoch, atlas, aiid, csv, json, jsonl, stix")
+    i.add_argument(
+        "kind", help="inspect, epoch, atlas, aiid, avid, garak, jailbreakbench, csv, json, jsonl, stix"
+    )
     i.add_argument("path")
     i.add_argument("--db", help="store path (default: THREAT_DB or data/threats.duckdb)")
     i.add_argument(
