@@ -1,8 +1,8 @@
 """The simulation tables of docs/methods.md: error rates and power of the anomaly flags and of "rising fastest".
 
 Why a module: the tables in the documentation must be reproducible by anyone, from the code that runs in the
-product, with fixed seeds. `python -m analytics.stats.simulate` prints them as Markdown (about a minute on
-two cores; `--quick` uses a tenth of the simulated series for a rough look). The tests in
+product, with fixed seeds. `python -m analytics.stats.simulate` prints them as Markdown (two to five minutes
+on two cores; `--quick` uses a tenth of the simulated series for a rough look). The tests in
 tests/analytics/stats/test_anomalies_calibration.py and test_rising.py assert the same properties on smaller
 runs.
 """
