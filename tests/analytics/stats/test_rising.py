@@ -1,4 +1,4 @@
-""" "Rising fastest" holds its stated error rate: seeded simulations of the overview's two tables (11 categories
+"""Rising fastest holds its stated error rate: seeded simulations of the overview's two tables (11 categories
 and 10 sectors, last 90 days against the 90 before) with nothing changing, with ordinary growth, and with one
 value that really rose; and hand-made tables whose answers are known.
 
