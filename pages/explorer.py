@@ -122,6 +122,12 @@ def headline(data: ExplorerData) -> None:
     """Four figures, each against the previous period of equal length when the range has one."""
     h = data.headline
     prev_words = "vs the previous period of equal length" if h.prev_incidents is not None else None
+    if h.incomplete_after is not None:
+        prev_words = (
+            f"No change shown: the range runs past {h.incomplete_after.day} {h.incomplete_after:%b %Y}, the last day "
+            "the data is "
+            "complete to, and reports still to come would read as a fall."
+        )
     incidents_col, high_col, sectors_col, flags_col = st.columns(4)
     incidents_col.metric(
         "Incidents",

@@ -81,6 +81,9 @@ class Headline:
     prev_incidents: int | None = None
     prev_high_share: float | None = None
     prev_sectors: int | None = None
+    # The last day the data is complete to, when the range runs past it: its counts still grow as reports come
+    # in, so no change against the previous period is given (issue 15: a fall that is only missing data).
+    incomplete_after: date | None = None
 
 
 @dataclass(frozen=True)
@@ -301,7 +304,12 @@ def explorer_summary(
         dimension=dimension,
         start=start,
         end=end,
-        headline=_headline(parts, has_prev=extra["x_prev_from"] is not None),
+        headline=_headline(
+            parts,
+            has_prev=extra["x_prev_from"] is not None,
+            # A range running past the last complete day counts reports not yet in as a fall: no change shown.
+            incomplete_after=data_end if data_end is not None and (end or today) > data_end else None,
+        ),
         totals=_totals(total, chart_grid, grain, start, min(last, until_day)),
         trend=_trend(parts.get("trend", []), set(chart_grid)),
         anomalies=_anomalies(
@@ -323,8 +331,13 @@ def explorer_summary(
     )
 
 
-def _headline(parts: dict[str, list[ExplorerRow]], *, has_prev: bool) -> Headline:
-    """Headline figures: the range's counts, and the previous period's when there is one."""
+def _headline(
+    parts: dict[str, list[ExplorerRow]], *, has_prev: bool, incomplete_after: date | None = None
+) -> Headline:
+    """Headline figures: the range's counts, and the previous period's when there is one and the range ends
+    within the complete data (else `incomplete_after` says from when it is incomplete, and no change is given)."""
+    if incomplete_after is not None:
+        has_prev = False
     head = (parts.get("head") or [_NO_ROW])[0]
     n_cur, n_prev = as_count(head.n_cur), as_count(head.n_prev)
     hi_cur, hi_prev = as_count(head.hi_cur), as_count(head.hi_prev)
@@ -341,6 +354,7 @@ def _headline(parts: dict[str, list[ExplorerRow]], *, has_prev: bool) -> Headlin
         prev_incidents=n_prev if has_prev else None,
         prev_high_share=(hi_prev / n_prev if n_prev else None) if has_prev else None,
         prev_sectors=sum(1 for v in sector_prev.values() if v > 0) if has_prev else None,
+        incomplete_after=incomplete_after,
     )
 
 

@@ -51,3 +51,30 @@ def test_data_ending_early_shows_no_fall_and_states_its_currency(
     )
     assert "Figures to 4 Nov 2026, the last day by which 90% of incidents are reported" in captions
     assert "Today: 20 Nov 2026 (fixed by THREAT_TODAY)" in captions
+
+
+def test_the_explorer_gives_no_change_for_a_range_past_the_complete_data(
+    store: StoreBuilder, monkeypatch: pytest.MonkeyPatch, navigation_mode: None
+) -> None:
+    """The explorer's 'Last 30 days' runs to today; with data ending 16 days earlier its count is short, so it
+    gives the count and says why there is no change, instead of a fall."""
+    rows, d, k = [], date(2026, 3, 1), 0
+    while d <= TODAY - timedelta(days=16):
+        for _ in range(2):
+            rows.append((d, d + timedelta(days=k % 7)))
+            k += 1
+        d += timedelta(days=1)
+    bulk(store, rows)
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("THREAT_DB", str(store.store.path))
+    monkeypatch.delenv("THREAT_DEMO_MODE", raising=False)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.user = {"is_logged_in": True, "email": "analyst@uk.example"}
+    at.query_params["preset"] = "30d"
+    at.run()
+    at.switch_page("pages/explorer.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    incidents = next(m for m in at.metric if m.label == "Incidents")
+    assert incidents.delta is None or incidents.delta == ""
+    assert "No change shown: the range runs past 4 Nov 2026" in (incidents.help or "")
