@@ -52,6 +52,16 @@ def _bench(args: argparse.Namespace) -> int:
     )
 
 
+def existing_store(args: argparse.Namespace) -> Path:
+    """The store `--db` (or THREAT_DB) names, refused if no store is there: a mistyped path must not leave an
+    empty store behind, nor answer 'nothing to undo' or 'no history' from one. Only `demo` and `import --create`
+    make new stores."""
+    db = Path(args.db) if args.db else db_path_from_env()
+    if not db.exists() and not Path(f"{db}.wal").exists():
+        raise FileNotFoundError(f"store {db} does not exist (check --db or THREAT_DB)")
+    return db
+
+
 def _backup(args: argparse.Namespace) -> int:
     from analytics.store import backup
 
@@ -246,7 +256,7 @@ def _export_stix(args: argparse.Namespace) -> int:
     from analytics.export import partners
     from analytics.export.stix import export_for_partner
 
-    store = open_store(Path(args.db) if args.db else db_path_from_env())
+    store = open_store(existing_store(args))
     if args.person:  # TLP:RED for one named person, never a partner's bundle (analytics/export/partners.py)
         export = partners.export_for_person(store, args.person, actor=args.actor)
     else:
@@ -266,7 +276,7 @@ def _export_stix(args: argparse.Namespace) -> int:
 def _export_ceiling(args: argparse.Namespace) -> int:
     from analytics.export import partners
 
-    store = open_store(Path(args.db) if args.db else db_path_from_env())
+    store = open_store(existing_store(args))
     if args.partner and args.tlp:
         partners.set_ceiling(store, args.partner, args.tlp, actor=args.actor)
     elif args.partner or args.tlp:
@@ -280,7 +290,7 @@ def _export_ceiling(args: argparse.Namespace) -> int:
 def _sync(args: argparse.Namespace) -> int:
     from analytics.sync.taxii import sync_partner
 
-    store = open_store(Path(args.db) if args.db else db_path_from_env())
+    store = open_store(existing_store(args))
     report = sync_partner(store, args.partner, actor=args.actor)
     for line in report.lines():
         print(line)
@@ -311,7 +321,7 @@ def _inbox(args: argparse.Namespace) -> int:
 def _undo(args: argparse.Namespace) -> int:
     from analytics.ingest.history import UndoRefused, undo_batch
 
-    store = open_store(Path(args.db) if args.db else db_path_from_env())
+    store = open_store(existing_store(args))
     try:
         print(undo_batch(store, args.batch, actor=args.actor).summary())
     except UndoRefused as e:
@@ -323,7 +333,7 @@ def _undo(args: argparse.Namespace) -> int:
 def _history(args: argparse.Namespace) -> int:
     from analytics.ingest.history import history
 
-    store = open_store(Path(args.db) if args.db else db_path_from_env())
+    store = open_store(existing_store(args))
     df = history(store.cursor(), None, limit=args.limit)
     if df.empty:
         print("no imports yet")

@@ -323,6 +323,25 @@ def test_db_that_does_not_exist_is_refused_unless_create(tmp_path, capsys) -> No
     assert rows(missing, "select count(*) from incidents") == [(1,)]
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("history",),
+        ("undo", "csv-123"),
+        ("export-stix", "--for", "AU", "--out", "OUT"),
+        ("export-ceiling", "--for", "AU", "--tlp", "GREEN"),
+    ],
+)
+def test_other_commands_refuse_a_store_that_does_not_exist(tmp_path, capsys, command) -> None:
+    """A mistyped --db never leaves an empty store behind, nor answers from one."""
+    missing = tmp_path / "nowhere.duckdb"
+    argv = [str(tmp_path / "out.json") if a == "OUT" else a for a in command]
+    code, _, err = run(capsys, *argv, "--db", str(missing))
+    assert code == 2
+    assert f"store {missing} does not exist" in err
+    assert not missing.exists() and not Path(f"{missing}.wal").exists()
+
+
 # -- --update -----------------------------------------------------------------------------------------------------
 
 
