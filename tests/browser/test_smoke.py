@@ -43,8 +43,12 @@ def test_every_page_renders_for_persona(page, server, shots, email: str) -> None
 def test_unknown_persona_is_not_a_thing_in_the_browser(page, server) -> None:
     page.goto(server.url)
     page.get_by_text("Demo mode").wait_for(timeout=BUSY)
-    wait_idle(page)  # the warning is drawn before the persona buttons of the same run
-    assert page.get_by_role("button", name="analyst@uk.example", exact=False).count() == 1
+    # The warning is drawn before the persona buttons of the same run: wait for the button itself (on a busy
+    # machine the run can still be sending it when the page first reads idle).
+    persona = page.get_by_role("button", name="analyst@uk.example", exact=False)
+    persona.wait_for(timeout=BUSY)
+    wait_idle(page)
+    assert persona.count() == 1
     assert page.get_by_test_id("stMetricValue").count() == 0
 
 
