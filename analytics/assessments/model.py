@@ -52,16 +52,25 @@ class WorkflowError(AssessmentError):
 
 
 class EditConflict(AssessmentError):
-    """Someone else saved this draft since `expected_version` was loaded. Both texts travel with the error."""
+    """Someone else saved this draft since `expected_version` was loaded. Both texts travel with the error, and
+    the version both started from (`base`, None if this viewer can no longer read it), so the editor can merge
+    the two field by field (analytics/assessments/merge.py) instead of one overwriting the other."""
 
-    def __init__(self, expected_version: int, mine: AssessmentDraft, theirs: Assessment) -> None:
+    def __init__(
+        self,
+        expected_version: int,
+        mine: AssessmentDraft,
+        theirs: Assessment,
+        base: Assessment | None = None,
+    ) -> None:
         super().__init__(
             f"Version {theirs.version} was saved by {theirs.saved_by} after you opened version "
-            f"{expected_version}. Your text has not been saved yet: compare the two and save again."
+            f"{expected_version}. Your text has not been saved yet: their changes and yours are merged below."
         )
         self.expected_version = expected_version
         self.mine = mine
         self.theirs = theirs
+        self.base = base
 
 
 # -- the model ------------------------------------------------------------------------------------------------

@@ -255,7 +255,8 @@ def save_version(
                     "An approved assessment is final. Start a successor assessment to update it."
                 )
             if base.current_version != expected_version:
-                raise EditConflict(expected_version, draft, base)
+                started = get_assessment(con, viewer, assessment_id, expected_version)
+                raise EditConflict(expected_version, draft, base, started)
             if draft == normalise_draft(base.to_draft()):
                 return base.version  # nothing changed: no new version, sign-offs stand
             if base.status == "in_review":
@@ -295,7 +296,8 @@ def save_version(
         # Another session's write committed between our read and our commit.
         with store.transaction(changes_records=False) as con:
             theirs = require_assessment(con, viewer, assessment_id)
-        late = EditConflict(expected_version, draft, theirs)
+            started = get_assessment(con, viewer, assessment_id, expected_version)
+        late = EditConflict(expected_version, draft, theirs, started)
         _record_conflict(store, viewer, assessment_id, late)
         raise late from None
     return new_version
