@@ -5,6 +5,11 @@ either the filters the person has on now, or one of the saved views they may see
 filters, never data, so a briefing built from a view shows exactly what its builder may see today, and its
 marking is computed from those rows.
 
+A briefing from an assessment draws its charts at the assessment's audience by default (`ChartChoice.scope`
+"assessment": the viewer narrowed by analytics.assessments.evidence.audience_viewer, and no TLP above the
+assessment's), so a chart never silently raises a joint brief's marking; a chart drawn at the viewer's full
+scope is offered too, labelled with its marking, and `plan_briefing` says which chart would raise the marking.
+
 Everything here is summary (aggregate) charts, so everyone, policymakers included, may put them in a briefing;
 a kind marked `summary=False` is refused for people who may not see records. Other features add their kinds with
 `register_chart` (their query and builder stay in their own modules).
@@ -13,7 +18,7 @@ a kind marked `summary=False` is refused for people who may not see records. Oth
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -23,11 +28,20 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from analytics import charts, views
-from analytics.access.markings import Marking, Scoped, combine_markings, highest_marking
+from analytics.access.markings import (
+    TLP_LEVELS,
+    Marking,
+    Scoped,
+    combine_markings,
+    highest_marking,
+    tlp_rank,
+)
 from analytics.access.roles import ASSESSMENT_AUTHORS
 from analytics.access.viewer import AccessDenied, Viewer
+from analytics.assessments.evidence import audience_viewer
 from analytics.assessments.model import STATUS_LABELS, Assessment, NotFound
 from analytics.assessments.reads import get_assessment, list_approved, list_assessments
+from analytics.evals.queries import eval_where, runs_marking
 from analytics.export.audit import record_export
 from analytics.export.briefing.content import (
     Briefing,
@@ -151,36 +165,91 @@ def _by_severity(
     )
 
 
+def _eval_scores(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today: date
+) -> Scoped[go.Figure]:
+    """Mean score per benchmark and evaluating institute, for the runs this viewer may see in the period."""
+    where, params = eval_where(viewer, f, today)
+    df = con.execute(
+        f"select r.benchmark, r.institute, avg(r.score) as score, count(*) as runs from eval_runs r "
+        f"where {where} and r.score is not null group by all order by r.benchmark, r.institute limit 60",
+        params,
+    ).df()
+    fig = px.bar(
+        df,
+        x="benchmark",
+        y="score",
+        color="institute",
+        barmode="group",
+        category_orders={"institute": ["UK", "AU", "PUBLIC"]},
+        color_discrete_map=charts.ORIGINATOR_COLOURS,
+        labels={"benchmark": "Benchmark", "score": "Mean score", "institute": "Evaluated by"},
+    )
+    return Scoped(
+        charts.style_figure(fig, "Evaluation scores by benchmark and institute"),
+        runs_marking(con, where, params),
+    )
+
+
+def _atlas_tactics(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today: date
+) -> Scoped[go.Figure]:
+    """Incidents per MITRE ATLAS tactic (an incident counts once under each tactic its techniques serve)."""
+    where, params = f.sql_where(viewer, today)
+    df = con.execute(
+        "select t.name as tactic, count(distinct i.id) as incidents from incidents i "
+        "join incident_techniques it on it.incident_id = i.id "
+        "join atlas_technique_tactics tt on tt.technique_id = it.technique_id "
+        f"join atlas_tactics t on t.id = tt.tactic_id where {where} "
+        "group by t.name, t.ordinal order by t.ordinal",
+        params,
+    ).df()
+    fig = px.bar(df, x="tactic", y="incidents", labels={"tactic": "ATLAS tactic", "incidents": "Incidents"})
+    return Scoped(
+        charts.style_figure(fig, "Incidents by MITRE ATLAS tactic"),
+        highest_marking(con, "incidents i", where, params),
+    )
+
+
 register_chart(ChartKind("by_category", "Incidents by category and reporting institute", _by_category))
 register_chart(ChartKind("by_month", "Incidents per month by reporting institute", _by_month))
 register_chart(ChartKind("by_severity", "Incidents by severity and reporting institute", _by_severity))
+register_chart(ChartKind("eval_scores", "Evaluation scores by benchmark and institute", _eval_scores))
+register_chart(ChartKind("atlas_tactics", "Incidents by MITRE ATLAS tactic", _atlas_tactics))
 
 
 # -- choices -------------------------------------------------------------------------------------------------------
 
 CURRENT = "current"
+AT_ASSESSMENT = "@assessment"  # key suffix: drawn at the assessment's audience and marking
 
 
 @dataclass(frozen=True)
 class ChartChoice:
-    """One chart the builder offers: `kind` drawn under the current filters or saved view `view_id`."""
+    """One chart the builder offers: `kind` drawn under the current filters or saved view `view_id`, at the
+    viewer's full scope or (`scope` "assessment") at the audience and marking of the briefed assessment."""
 
     kind: str
     view_id: int | None = None
+    scope: str = "full"  # "full" | "assessment"
 
     @property
     def key(self) -> str:
-        return f"{self.kind}|{CURRENT if self.view_id is None else f'view:{self.view_id}'}"
+        source = CURRENT if self.view_id is None else f"view:{self.view_id}"
+        return f"{self.kind}|{source}" + (AT_ASSESSMENT if self.scope == "assessment" else "")
 
     @classmethod
     def parse(cls, key: str) -> ChartChoice:
         kind, _, source = key.partition("|")
         if kind not in CHART_KINDS:
             raise ValueError(f"unknown chart {kind!r}")
+        scope = "full"
+        if source.endswith(AT_ASSESSMENT):
+            source, scope = source[: -len(AT_ASSESSMENT)], "assessment"
         if source in ("", CURRENT):
-            return cls(kind)
+            return cls(kind, None, scope)
         if source.startswith("view:") and source[5:].isdigit():
-            return cls(kind, int(source[5:]))
+            return cls(kind, int(source[5:]), scope)
         raise ValueError(f"unknown chart source {source!r}")
 
 
@@ -188,11 +257,30 @@ def allowed_kinds(viewer: Viewer) -> list[ChartKind]:
     return [k for k in CHART_KINDS.values() if k.summary or viewer.can_see_records]
 
 
-def chart_choices(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> list[tuple[str, str]]:
-    """(choice key, label) for every chart this viewer may put in a briefing: each kind under the current
-    filters, then under each saved view they may see. Labels hold view names (stored text): show as text."""
+def chart_choices(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, *, assessment_id: int | None = None
+) -> list[tuple[str, str]]:
+    """(choice key, label) for every chart this viewer may put in a briefing: with an assessment, first each
+    kind at the assessment's marking (labelled with it); then each kind under the current filters and under
+    each saved view they may see, at their full scope. Labels hold view names (stored text): show as text."""
     out: list[tuple[str, str]] = []
     saved = views.list_views(con, viewer)
+    assessment = briefing_assessment(con, viewer, assessment_id)
+    for kind in allowed_kinds(viewer):
+        if assessment is not None:
+            out.append(
+                (
+                    ChartChoice(kind.key, None, "assessment").key,
+                    f"{kind.title} — current filters, at the assessment's marking ({assessment.marking.label})",
+                )
+            )
+            for v in saved:
+                out.append(
+                    (
+                        ChartChoice(kind.key, v.id, "assessment").key,
+                        f"{kind.title} — saved view “{v.name}” ({v.page}), at the assessment's marking",
+                    )
+                )
     for kind in allowed_kinds(viewer):
         out.append((ChartChoice(kind.key).key, f"{kind.title} — current filters"))
         for v in saved:
@@ -200,39 +288,81 @@ def chart_choices(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> list[tuple[
     return out
 
 
+def default_chart_keys(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, assessment_id: int | None = None
+) -> list[str]:
+    """What the builder pre-selects: incidents by category, at the assessment's marking when briefing from one
+    (so the default never raises it), else under the current filters."""
+    scope = "assessment" if assessment_id is not None else "full"
+    if briefing_assessment(con, viewer, assessment_id) is None:
+        scope = "full"
+    kind = "by_category" if any(k.key == "by_category" for k in allowed_kinds(viewer)) else None
+    return [ChartChoice(kind, None, scope).key] if kind else []
+
+
+def _at_marking(viewer: Viewer, f: Filters, marking: Marking) -> tuple[Viewer, Filters]:
+    """The viewer and filters that draw a chart at an assessment's marking: its audience
+    (`audience_viewer`), and no record above its TLP (intersected with the TLPs the filters ask for; when that
+    leaves none the filters are kept, and the chart's own marking shows what it raises)."""
+    audience = audience_viewer(viewer, marking.releasable_to, marking.tlp)
+    allowed = tuple(t for t in TLP_LEVELS if tlp_rank(t) <= tlp_rank(marking.tlp))
+    wanted = tuple(t for t in (f.tlps or TLP_LEVELS) if t in allowed)
+    return audience, (replace(f, tlps=wanted) if wanted else f)
+
+
 def _resolve(
-    con: duckdb.DuckDBPyConnection, viewer: Viewer, choice: ChartChoice, current: Filters
-) -> tuple[ChartKind, Filters, str]:
+    con: duckdb.DuckDBPyConnection,
+    viewer: Viewer,
+    choice: ChartChoice,
+    current: Filters,
+    assessment: Assessment | None = None,
+) -> tuple[ChartKind, Viewer, Filters, str]:
+    """The kind, who it is drawn for, the filters and the view name (or '') a choice stands for."""
     kind = CHART_KINDS[choice.kind]
     if not (kind.summary or viewer.can_see_records):
         raise AccessDenied(f"{viewer.role} may not export record-level charts")
     # Only the filters this viewer may apply (Filters.for_viewer): a saved view can carry an analyst's search,
     # which must neither narrow a policymaker's chart nor be named in its caption.
     if choice.view_id is None:
-        return kind, current.for_viewer(viewer), ""
-    view = views.get_view(con, viewer, choice.view_id)
-    if view is None:  # not theirs to see looks the same as not there
-        raise ValueError(f"no saved view {choice.view_id}")
-    return kind, view.filters.for_viewer(viewer), view.name
+        f, name = current.for_viewer(viewer), ""
+    else:
+        view = views.get_view(con, viewer, choice.view_id)
+        if view is None:  # not theirs to see looks the same as not there
+            raise ValueError(f"no saved view {choice.view_id}")
+        f, name = view.filters.for_viewer(viewer), view.name
+    if choice.scope == "assessment":
+        if assessment is None:
+            raise ValueError("a chart at the assessment's marking needs an assessment")
+        drawer, f = _at_marking(viewer, f, assessment.marking)
+        return kind, drawer, f, name
+    return kind, viewer, f, name
 
 
 def draw_chart(
-    con: duckdb.DuckDBPyConnection, viewer: Viewer, key: str, current: Filters, today: date
+    con: duckdb.DuckDBPyConnection,
+    viewer: Viewer,
+    key: str,
+    current: Filters,
+    today: date,
+    assessment_id: int | None = None,
 ) -> Scoped[go.Figure]:
     """The figure a choice stands for, drawn for this viewer (for previews and page views)."""
-    kind, f, _ = _resolve(con, viewer, ChartChoice.parse(key), current)
-    return kind.build(con, viewer, f, today)
+    assessment = briefing_assessment(con, viewer, assessment_id)
+    kind, drawer, f, _ = _resolve(con, viewer, ChartChoice.parse(key), current, assessment)
+    return kind.build(con, drawer, f, today)
 
 
 @dataclass(frozen=True)
 class BriefingPlan:
-    """What a briefing will be, known before it is rendered: enough for the banner and the file names."""
+    """What a briefing will be, known before it is rendered: enough for the banner and the file names, and
+    which chart would raise the assessment's marking (`raised_by`, one sentence per chart)."""
 
     title: str
     marking: Marking
     draft: bool
     slides: int
     judgements: int = 0
+    raised_by: tuple[str, ...] = ()
 
     def filename(self, ext: str, today: date) -> str:
         title = f"DRAFT {self.title}" if self.draft else self.title
@@ -249,16 +379,25 @@ def plan_briefing(
     today: date,
     assessment_id: int | None = None,
 ) -> BriefingPlan:
-    """The marking (assessment and every chart combined), title and size of the briefing these choices make."""
+    """The marking (assessment and every chart combined), title and size of the briefing these choices make,
+    and a sentence for each chart whose marking is above the assessment's."""
     assessment = briefing_assessment(con, viewer, assessment_id)
-    markings = [draw_chart(con, viewer, k, current, today).marking for k in chart_keys]
+    markings = [draw_chart(con, viewer, k, current, today, assessment_id).marking for k in chart_keys]
+    raised: list[str] = []
     if assessment is not None:
+        base = assessment.marking
+        for n, (k, m) in enumerate(zip(chart_keys, markings, strict=True), start=1):
+            if base.combine(m).label != base.label:
+                raised.append(
+                    f"Chart {n} ({CHART_KINDS[ChartChoice.parse(k).kind].title}) raises the briefing from "
+                    f"{base.label} to {base.combine(m).label}: choose it at the assessment's marking."
+                )
         markings.append(assessment.marking)
     draft = assessment is not None and not getattr(assessment, "is_approved_text", False)
     name = title.strip() or (assessment.title if assessment is not None else "Chart pack")
     judgements = len(assessment.judgements) if assessment is not None else 0
     slides = 2 + int(assessment is not None) + judgements + len(chart_keys)
-    return BriefingPlan(name, combine_markings(markings), draft, slides, judgements)
+    return BriefingPlan(name, combine_markings(markings), draft, slides, judgements, tuple(raised))
 
 
 # -- assessments -----------------------------------------------------------------------------------------------
@@ -324,8 +463,8 @@ def build_briefing(
     prepared_by = f"{viewer.name} ({viewer.email})"
     figures: list[BriefingChart] = []
     for key in chart_keys:
-        kind, f, view_name = _resolve(con, viewer, ChartChoice.parse(key), current)
-        scoped = kind.build(con, viewer, f, today)
+        kind, drawer, f, view_name = _resolve(con, viewer, ChartChoice.parse(key), current, assessment)
+        scoped = kind.build(con, drawer, f, today)
         prov = provenance_for(viewer, scoped.marking, filters=f, today=today, as_of=as_of, now=now)
         caption = f"filters: {f.describe(today)}" + (f" (saved view “{view_name}”)" if view_name else "")
         figures.append(briefing_chart(scoped.data, scoped.marking, prov, caption))
@@ -336,8 +475,6 @@ def build_briefing(
 
 
 def _retitled(b: Briefing, title: str) -> Briefing:
-    from dataclasses import replace
-
     return replace(b, title=title.strip())
 
 

@@ -203,6 +203,10 @@ def test_chart_choices_offer_current_filters_and_visible_saved_views(store) -> N
         f"by_month|view:{uk}",
         "by_severity|current",
         f"by_severity|view:{uk}",
+        "eval_scores|current",
+        f"eval_scores|view:{uk}",
+        "atlas_tactics|current",
+        f"atlas_tactics|view:{uk}",
     ]
     labels = dict(bb.chart_choices(store.cursor(), UK_ANALYST))
     assert (
