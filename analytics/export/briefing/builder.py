@@ -35,20 +35,24 @@ from analytics.access.markings import (
     combine_markings,
     highest_marking,
     tlp_rank,
+    visible_sql,
 )
 from analytics.access.roles import ASSESSMENT_AUTHORS
 from analytics.access.viewer import AccessDenied, Viewer
-from analytics.assessments.evidence import audience_viewer
-from analytics.assessments.model import STATUS_LABELS, Assessment, NotFound
+from analytics.assessments.evidence import audience_viewer, evidence_info
+from analytics.assessments.model import EVIDENCE_KINDS, STATUS_LABELS, Assessment, NotFound
 from analytics.assessments.reads import get_assessment, list_approved, list_assessments
 from analytics.evals.queries import eval_where, runs_marking
 from analytics.export.audit import record_export
 from analytics.export.briefing.content import (
     Briefing,
     BriefingChart,
+    EvidenceLine,
+    assessment_sections,
     briefing_chart,
     from_assessment,
     make_briefing,
+    section_pages,
 )
 from analytics.export.briefing.formats import render
 from analytics.export.briefing.slides import one_slide
@@ -397,6 +401,9 @@ def plan_briefing(
     name = title.strip() or (assessment.title if assessment is not None else "Chart pack")
     judgements = len(assessment.judgements) if assessment is not None else 0
     slides = 2 + int(assessment is not None) + judgements + len(chart_keys)
+    if assessment is not None:  # the sections, a long evidence annex over several slides
+        annex = [EvidenceLine(r.ref_id, "", "", "") for r in assessment.evidence()]
+        slides += sum(len(section_pages(sec)) for sec in assessment_sections(assessment, annex))
     return BriefingPlan(name, combine_markings(markings), draft, slides, judgements, tuple(raised))
 
 
@@ -469,9 +476,54 @@ def build_briefing(
         caption = f"filters: {f.describe(today)}" + (f" (saved view “{view_name}”)" if view_name else "")
         figures.append(briefing_chart(scoped.data, scoped.marking, prov, caption))
     if assessment is not None:
-        b = from_assessment(assessment, charts=figures, prepared_by=prepared_by, now=now)
+        annex = evidence_annex(con, viewer, assessment, today)
+        b = from_assessment(assessment, charts=figures, prepared_by=prepared_by, now=now, evidence=annex)
         return b if not title.strip() else _retitled(b, title)
     return make_briefing(title or "Chart pack", charts=figures, prepared_by=prepared_by, now=now)
+
+
+def _audit_status(store: Store, viewer: Viewer, assessment_id: int | None) -> str | None:
+    a = briefing_assessment(store.cursor(), viewer, assessment_id)
+    return None if a is None else f"{a.status_label} · version {a.version}"
+
+
+def evidence_annex(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, a: Assessment, today: date
+) -> list[EvidenceLine]:
+    """Every record the assessment cites: id, kind, reliability (incidents' Admiralty grade, e.g. B2), marking
+    and the judgements citing it; titles only for readers who may read records (policymakers see ids, grades
+    and markings, never record text)."""
+    refs = a.evidence()
+    info = evidence_info(con, viewer, refs, today)
+    graded = _reliability(con, viewer, [r.ref_id for r in refs if r.kind == "incident"])
+    out = []
+    for ref in refs:
+        i = info.get(ref)
+        if i is None:  # not visible to this reader: behaves as if it did not exist
+            continue
+        m = Marking(i.marking.tlp, i.marking.releasable_to)
+        grade = (
+            graded.get(ref.ref_id, "not graded") if ref.kind == "incident" else "not graded (not a report)"
+        )
+        on = tuple(j.number for j in a.judgements if ref in j.evidence)
+        label = i.label if viewer.can_see_records else ""
+        out.append(EvidenceLine(ref.ref_id, EVIDENCE_KINDS[ref.kind], grade, m.label, on, label))
+    return out
+
+
+def _reliability(con: duckdb.DuckDBPyConnection, viewer: Viewer, ids: list[str]) -> dict[str, str]:
+    """Admiralty grade (source reliability letter, information credibility digit) of the incidents the viewer
+    may see among `ids`."""
+    if not ids:
+        return {}
+    vis, params = visible_sql(viewer, "incidents", "i")
+    params["ids"] = ids
+    rows = con.execute(
+        "select i.id, coalesce(i.source_reliability, ''), i.credibility from incidents i "
+        f"where list_contains($ids::varchar[], i.id) and {vis}",
+        params,
+    ).fetchall()
+    return {str(r): (f"{g}{c}" if g and c is not None else "not graded") for r, g, c in rows}
 
 
 def _retitled(b: Briefing, title: str) -> Briefing:
@@ -518,7 +570,8 @@ def export_briefing(
         else None,
         extra={
             "charts": list(chart_keys),
-            "assessment_status": b.status if assessment_id is not None else None,
+            # the fixed words only (the status line itself names the approvers): "Approved · version 2"
+            "assessment_status": _audit_status(store, viewer, assessment_id),
             "draft": b.draft,
         },
     )

@@ -81,6 +81,34 @@ def briefing_chart(fig: Any, marking: Marking, provenance: Provenance, caption: 
 
 
 @dataclass(frozen=True)
+class Section:
+    """A titled list of what an assessment says beyond its judgements (assumptions, dissent, approval, the
+    evidence annex, ...): every writer lays sections out the same generic way, so none can drop one."""
+
+    title: str
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EvidenceLine:
+    """One cited record in the evidence annex: its id, kind, reliability grade and marking (and its title
+    only for readers who may read records)."""
+
+    ref_id: str
+    kind: str  # "Incident", "Evaluation run", "Saved view"
+    reliability: str  # e.g. "B2" (Admiralty source reliability and credibility), or why there is none
+    marking: str  # e.g. "TLP:GREEN · releasable to AU and UK"
+    judgements: tuple[int, ...] = ()
+    label: str = ""  # record text: empty for readers who may not read records
+
+    @property
+    def text(self) -> str:
+        on = f" · judgement {', '.join(str(n) for n in self.judgements)}" if self.judgements else ""
+        label = f" · {self.label}" if self.label else ""
+        return f"{self.ref_id} · {self.kind} · reliability {self.reliability} · {self.marking}{on}{label}"
+
+
+@dataclass(frozen=True)
 class Briefing:
     title: str
     marking: Marking
@@ -89,10 +117,11 @@ class Briefing:
     judgements: tuple[KeyJudgement, ...] = ()
     charts: tuple[BriefingChart, ...] = ()
     sources: tuple[str, ...] = ()
-    status: str = ""  # e.g. "Approved", "Draft", "In review"
+    status: str = ""  # e.g. "Approved 2026-11-20 by … · version 4", "Draft · version 2"
     question: str = ""
     prepared_by: str = ""
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    sections: tuple[Section, ...] = ()  # after the judgements, in order (see `assessment_sections`)
 
     @property
     def has_bottom_line(self) -> bool:
@@ -101,8 +130,20 @@ class Briefing:
 
     @property
     def slide_count(self) -> int:
-        """Title, bottom line (unless a chart pack), one per judgement, one per chart, sources."""
-        return 2 + int(self.has_bottom_line) + len(self.judgements) + len(self.charts)
+        """Title, bottom line (unless a chart pack), one per judgement, the sections (long ones over several
+        slides), one per chart, sources."""
+        extra = sum(len(section_pages(s)) for s in self.sections)
+        return 2 + int(self.has_bottom_line) + len(self.judgements) + extra + len(self.charts)
+
+
+SECTION_ITEMS_PER_SLIDE = 7
+
+
+def section_pages(s: Section) -> list[tuple[str, ...]]:
+    """A section's items in slide-sized pieces (a long evidence annex continues on the next slide)."""
+    items = s.items or ("(none recorded)",)
+    n = SECTION_ITEMS_PER_SLIDE
+    return [items[k : k + n] for k in range(0, len(items), n)]
 
 
 def make_briefing(
@@ -118,6 +159,7 @@ def make_briefing(
     question: str = "",
     prepared_by: str = "",
     now: datetime | None = None,
+    sections: Sequence[Section] = (),
 ) -> Briefing:
     """A briefing whose marking combines the assessment's (`base_marking`) and every chart's, and whose
     sources add the licence credits those markings call for."""
@@ -137,6 +179,7 @@ def make_briefing(
         question=question.strip(),
         prepared_by=prepared_by,
         generated_at=now or datetime.now(UTC),
+        sections=tuple(sections),
     )
 
 
@@ -153,8 +196,11 @@ def from_assessment(
     prepared_by: str = "",
     now: datetime | None = None,
     extra_sources: Iterable[str] = (),
+    evidence: Sequence[EvidenceLine] = (),
 ) -> Briefing:
-    """A briefing from an analytics.assessments.model.Assessment (the read API's object).
+    """A briefing from an analytics.assessments.model.Assessment (the read API's object): everything the
+    approved text holds (`assessment_sections`), and the evidence annex (`evidence`, built by the caller, who
+    knows what the reader may see).
 
     Duck-typed on purpose: this module stays free of the assessment workflow, and the adapter reads only the
     fields a reader sees. Anything that is not the approved text is a draft and is watermarked.
@@ -173,9 +219,7 @@ def from_assessment(
                 reasoning=str(getattr(j, "reasoning", "") or ""),
             )
         )
-    version = f"version {a.version}"
-    status = f"{a.status_label} · {version}" if hasattr(a, "status_label") else version
-    sources = [f"Assessment A-{a.id} {version} ({len(a.evidence())} evidence items)"]
+    sources = [f"Assessment A-{a.id} version {a.version} ({len(a.evidence())} evidence items)"]
     return make_briefing(
         a.title,
         bottom_line=a.bluf or "(no bottom line yet)",
@@ -184,11 +228,64 @@ def from_assessment(
         sources=[*sources, *extra_sources],
         base_marking=a.marking,
         draft=draft,
-        status=status,
+        status=assessment_status(a),
         question=a.question,
         prepared_by=prepared_by,
         now=now,
+        sections=assessment_sections(a, evidence),
     )
+
+
+def _day(t: Any) -> str:
+    return t.strftime("%Y-%m-%d") if t is not None else "date not recorded"
+
+
+def _signer(s: Any) -> str:
+    when = s.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if s.at.tzinfo else f"{s.at:%Y-%m-%d %H:%M}"
+    return f"{s.name} ({s.institute} lead), signed {when}"
+
+
+def assessment_status(a: Any) -> str:
+    """The title block's status: who approved the approved text and when, else its status and version."""
+    version = f"version {a.version}"
+    if getattr(a, "is_approved_text", False):
+        signers = " and ".join(f"{s.name} ({s.institute} lead)" for s in a.signoffs)
+        by = f" by {signers}" if signers else ""
+        return f"Approved {_day(a.approved_at)}{by} · {version}"
+    return f"{a.status_label} · {version}" if hasattr(a, "status_label") else version
+
+
+def assessment_sections(a: Any, evidence: Sequence[EvidenceLine] = ()) -> list[Section]:
+    """Everything the assessment says beyond the bottom line and the judgements, as sections in reading order.
+    Every section is present even when empty ("none recorded"), so a reader can tell nothing was dropped."""
+    changes = []
+    if a.supersedes is not None:
+        changes.append(f"Supersedes assessment A-{a.supersedes}.")
+    if a.changes:
+        changes.append(a.changes)
+    dissents = [
+        f"On key judgement {j.number} — {d.name} ({d.institute}), {_day(d.at)}: {d.body}"
+        for j in a.judgements
+        for d in getattr(j, "dissents", ())
+    ]
+    dissents += [
+        f"On the whole assessment — {d.name} ({d.institute}), {_day(d.at)}: {d.body}"
+        for d in getattr(a, "dissents", ())
+    ]
+    approval = [_signer(s) for s in a.signoffs]
+    if getattr(a, "is_approved_text", False):
+        approval.append(f"Approved {_day(a.approved_at)} as version {a.version} of assessment A-{a.id}.")
+    else:
+        approval.append(f"Not approved: {a.status_label if hasattr(a, 'status_label') else 'draft'}.")
+    return [
+        Section("What changed since the last assessment", tuple(changes)),
+        Section("Assumptions", tuple(a.assumptions)),
+        Section("Alternative views", tuple(a.alternatives)),
+        Section("Indicators that would change these judgements", tuple(a.indicators)),
+        Section("Dissent", tuple(dissents)),
+        Section("Approval", tuple(approval)),
+        Section("Evidence annex", tuple(e.text for e in evidence)),
+    ]
 
 
 def briefing_filename(b: Briefing, ext: str) -> str:

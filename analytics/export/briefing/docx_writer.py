@@ -86,12 +86,22 @@ def to_docx(b: Briefing) -> bytes:
             est.add_run(j.term_text).bold = True
             est.add_run(" · Confidence: ")
             est.add_run(j.confidence_text).bold = True
+            block = [p, est]
             if j.reasoning:
                 rp = doc.add_paragraph()
                 rp.paragraph_format.left_indent = Cm(0.6)
                 rr = rp.add_run(j.reasoning)
                 rr.font.size = Pt(10)
                 rr.font.color.rgb = RGBColor(0x40, 0x40, 0x40)
+                block.append(rp)
+            _keep_whole(block)
+
+    for sec in b.sections:
+        h = doc.add_heading(sec.title, level=1)
+        h.paragraph_format.keep_with_next = True
+        for item in sec.items or ("(none recorded)",):
+            ip = doc.add_paragraph(item, style="List Bullet")
+            ip.paragraph_format.keep_together = True
 
     if b.charts:
         doc.add_heading("Charts", level=1)
@@ -110,6 +120,14 @@ def to_docx(b: Briefing) -> bytes:
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()
+
+
+def _keep_whole(paragraphs: list[Any]) -> None:
+    """A judgement (statement, estimate, reasoning) on one page: each paragraph unbroken and kept with the
+    next, the last one ending the chain."""
+    for k, para in enumerate(paragraphs):
+        para.paragraph_format.keep_together = True
+        para.paragraph_format.keep_with_next = k < len(paragraphs) - 1
 
 
 def _docx_marking(part: Any, b: Briefing, *, header: bool) -> None:

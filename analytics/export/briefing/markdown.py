@@ -28,6 +28,10 @@ def to_markdown(b: Briefing) -> str:
             if j.reasoning:
                 lines.append(f"   {j.reasoning}")
             lines.append("")
+    for sec in b.sections:
+        lines += [f"## {sec.title}", ""]
+        lines += [f"- {item}" for item in (sec.items or ("(none recorded)",))]
+        lines.append("")
     if b.charts:
         lines += ["## Charts", ""]
         for n, c in enumerate(b.charts, 1):

@@ -46,6 +46,10 @@ def to_pdf(b: Briefing) -> bytes:
         _heading(pdf, "Bottom line")
         _para(pdf, b.bottom_line or "(no bottom line given)")
     _judgements(pdf, b)
+    for sec in b.sections:
+        _heading(pdf, sec.title)
+        for item in sec.items or ("(none recorded)",):
+            _para(pdf, f"•  {item}", size=10)
     _charts(pdf, b)
     _heading(pdf, "Sources")
     for s in b.sources or ("(no sources recorded)",):
@@ -123,15 +127,16 @@ def _judgements(pdf: Any, b: Briefing) -> None:
         return
     _heading(pdf, "Key judgements")
     for j in b.judgements:
-        _para(pdf, f"{j.number}. {j.statement}")
-        pdf.set_text_color(29, 59, 111)
-        estimate = f"Yardstick: {j.term_text} · Confidence: {j.confidence_text}"
-        _para(pdf, estimate, size=10, style="B", indent=5)
-        pdf.set_text_color(20, 20, 20)
-        if j.reasoning:
-            pdf.set_text_color(70, 70, 70)
-            _para(pdf, j.reasoning, size=9, indent=5)
+        with pdf.unbreakable():  # a judgement is never split across pages
+            _para(pdf, f"{j.number}. {j.statement}")
+            pdf.set_text_color(29, 59, 111)
+            estimate = f"Yardstick: {j.term_text} · Confidence: {j.confidence_text}"
+            _para(pdf, estimate, size=10, style="B", indent=5)
             pdf.set_text_color(20, 20, 20)
+            if j.reasoning:
+                pdf.set_text_color(70, 70, 70)
+                _para(pdf, j.reasoning, size=9, indent=5)
+                pdf.set_text_color(20, 20, 20)
 
 
 def _charts(pdf: Any, b: Briefing) -> None:

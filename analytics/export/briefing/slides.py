@@ -22,6 +22,7 @@ from analytics.export.briefing.content import (
     make_briefing,
     releasable_text,
     rgb,
+    section_pages,
     subtitle_line,
 )
 
@@ -57,6 +58,13 @@ def to_pptx(b: Briefing) -> bytes:
         _estimate_box(s, j)
         if j.reasoning:
             _text(s, j.reasoning, 0.8, 5.45, 11.7, 1.1, size=_fit(j.reasoning, 14, 4), colour="#404040")
+
+    for sec in b.sections:
+        pages = section_pages(sec)
+        for k, items in enumerate(pages):
+            more = f" ({k + 1} of {len(pages)})" if len(pages) > 1 else ""
+            s = _slide(prs, b, sec.title + more)
+            _bullets(s, list(items), 0.8, 1.6, 11.7, 5.2, size=_fit(" ".join(items), 18, 9))
 
     for n, c in enumerate(b.charts, 1):
         s = _slide(prs, b, c.title or f"Figure {n}")

@@ -106,6 +106,13 @@ def test_approved_assessment_briefing_is_not_watermarked_and_carries_judgements(
         "Bottom line",
         "Key judgement 1",
         "Key judgement 2",
+        "What changed since the last assessment",
+        "Assumptions",
+        "Alternative views",
+        "Indicators that would change these judgements",
+        "Dissent",
+        "Approval",
+        "Evidence annex",
         "Incidents by category and reporting institute",
         "Incidents per month by reporting institute",
         "Sources",
@@ -117,7 +124,7 @@ def test_approved_assessment_briefing_is_not_watermarked_and_carries_judgements(
     assert (plan.marking.tlp, plan.marking.releasable_to, plan.slides, plan.draft) == (
         "AMBER",
         ("AU", "UK"),
-        7,
+        len(prs.slides),
         False,
     )
     assert (
