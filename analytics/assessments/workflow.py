@@ -192,9 +192,10 @@ def _insert_judgements(
 
 
 def create_assessment(
-    store: Store, viewer: Viewer, draft: AssessmentDraft, *, today: date | None = None
+    store: Store, viewer: Viewer, draft: AssessmentDraft, *, note: str = "", today: date | None = None
 ) -> int:
-    """A new draft (version 1) by this analyst or lead. Returns its id."""
+    """A new draft (version 1) by this analyst or lead, with the author's note for it ("created" when none).
+    Returns its id."""
     audit.require(store, viewer, *ASSESSMENT_AUTHORS, action="create assessment")
     if viewer.institute not in SIGNOFF_INSTITUTES:
         raise WorkflowError("Assessments are drafted by UK or AU staff.")
@@ -215,7 +216,9 @@ def create_assessment(
         assert row is not None
         aid = int(row[0])
         _claim(con, viewer, aid, "create")
-        marking = _write_version(con, viewer, aid, 1, draft, None, viewer.institute, "created", today)
+        marking = _write_version(
+            con, viewer, aid, 1, draft, None, viewer.institute, note.strip() or "created", today
+        )
         audit.record(
             con,
             viewer.email,
