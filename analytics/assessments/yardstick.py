@@ -462,9 +462,13 @@ def numbers_in_text(text: str) -> list[NumberMention]:
         if chance and of > 0 and n <= of:
             v = round(100 * n / of, 1)
             add(v, v, m.start(), m.end())
+    observed: list[tuple[int, int]] = []  # "rose by up to 40%": no shorter form may read "40%" inside it
     for i, rx in enumerate(_PERCENT_FORMS):
         for m in rx.finditer(text):
+            if any(s < m.end() and m.start() < e for s, e in observed):
+                continue
             if _observed(text, m.start(), m.end()):
+                observed.append((m.start(), m.end()))
                 continue
             a = _number(m.group("a"))
             if i < 2:

@@ -60,6 +60,9 @@ SENTENCES: list[tuple[str, str, str, set[str], bool]] = [
     ("likely", "moderate", "Over the coming year attackers will probably target AU banks.", set(), False),
     ("likely", "moderate", "Fraud against banks is likely to rise in the near term.", set(), False),
     ("likely", "moderate", "There is a high likelihood that fraud rises in 2027.", set(), False),
+    ("likely", "moderate", "Fraud is likely to rise by up to 40% in 2027.", set(), TRICKY),
+    ("likely", "moderate", "Banks that do not patch are likely to be hit in 2027.", set(), TRICKY),
+    ("likely", "moderate", "No bank is likely to escape agent fraud in 2027.", set(), False),
     # -- negation: the implied term is the complement --------------------------------------------------------
     ("likely", "moderate", "Ransomware crews will almost certainly not adopt agents in the next 12 months.", {"term_contradicts"}, TRICKY),
     ("likely", "moderate", "It is not likely that banks will be hit by 2027.", {"term_contradicts"}, TRICKY),
