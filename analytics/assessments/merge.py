@@ -43,6 +43,7 @@ FIELD_LABELS: dict[str, str] = {
     "raise_tlp": "TLP raised to",
     "restrict_to": "Releasability restricted to",
     "named_recipients": "Named recipients",
+    "protective": "Protective marking",
 }
 JUDGEMENT_LABELS: dict[str, str] = {
     "statement": "judgement",

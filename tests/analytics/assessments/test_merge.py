@@ -153,3 +153,33 @@ def test_a_conflicting_save_carries_the_version_both_started_from(joint) -> None
         e.kind for e in base.judgements[0].evidence
     )
     assert INC in {e.kind for e in saved.judgements[0].evidence}
+
+
+def _changed(value):
+    if isinstance(value, str):
+        return value + " (edited)"
+    if isinstance(value, tuple):
+        return (*value, "added line")
+    return 7 if value is None else value
+
+
+def test_no_field_is_forgotten_a_change_to_any_field_by_either_side_survives() -> None:
+    """Every field of the draft and of a judgement, including ones added later, takes the one side's change."""
+    from dataclasses import fields
+
+    for f in fields(AssessmentDraft):
+        if f.name == "judgements" or _changed(getattr(BASE, f.name)) == getattr(BASE, f.name):
+            continue
+        edited = replace(BASE, **{f.name: _changed(getattr(BASE, f.name))})
+        for mine, theirs in ((edited, BASE), (BASE, edited)):
+            m = merge_drafts(BASE, mine, theirs)
+            assert m.conflicts == () and getattr(m.resolve(), f.name) == getattr(edited, f.name), f.name
+    for f in fields(JudgementDraft):
+        if f.name in ("key", "evidence") or _changed(getattr(BASE.judgements[0], f.name)) == getattr(
+            BASE.judgements[0], f.name
+        ):
+            continue
+        edited = edit_judgement(BASE, "j1", **{f.name: _changed(getattr(BASE.judgements[0], f.name))})
+        for mine, theirs in ((edited, BASE), (BASE, edited)):
+            got = judgement(merge_drafts(BASE, mine, theirs).resolve(), "j1")
+            assert getattr(got, f.name) == getattr(judgement(edited, "j1"), f.name), f.name
