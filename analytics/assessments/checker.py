@@ -1,13 +1,19 @@
 """The checker: estimative-language and sign-off checks over a draft, before anyone is asked to approve it.
 
 Every key judgement needs one term from the PHIA probability yardstick (analytics/assessments/yardstick.py) and
-one confidence level; words that carry no probability ("could", "may") are flagged, and so are terms or
-percentages in the text that contradict the chosen band, judgements without evidence, and evidence updated after
-the judgement was last edited. A marking that no UK or AU lead could read blocks too (nobody could sign it off).
+one confidence level. Beyond that it reads the text as a PHIA-trained reviewer would: words that carry no
+probability ("could", "may" but not the month May) and hedges ("perhaps", "we cannot rule out"); probability
+wording and numbers that contradict the chosen band, read with negation ("probably not" is the complement of
+"likely"), in adverb and noun forms, and in every numeric form, but only where they state a probability (an
+observed "15% of banks" or "remote access" is not one); confidence wording against the chosen level; and a
+judgement with no time frame. Judgements without evidence, and evidence updated after the judgement was last
+edited, are flagged; a marking that no UK or AU lead could read blocks (nobody could sign it off).
 
 Errors block submission, every save while in review, and the sign-off itself (analytics/assessments/workflow.py);
-warnings are advice. Messages are built from fixed vocabularies and numbers only, never author text, so they
-may be shown, logged and refused with safely. Everything but `check` is pure.
+warnings are advice. Findings in the text carry the field and span (start, end) they are about, so the editor
+can highlight them inline and `python -m analytics check-judgement` can print them. Messages are built from
+fixed vocabularies and numbers only, never author text, so they may be shown, logged and refused with safely.
+Everything but `check` is pure.
 """
 
 from __future__ import annotations

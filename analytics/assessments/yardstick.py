@@ -9,6 +9,11 @@ whenever the ICD band does not fit inside that PHIA band (PHIA "unlikely" is 25-
 Confidence is a separate axis (high / moderate / low): how good the information and analysis behind a
 judgement are, not how probable it is.
 
+It also finds probability language in free text (`terms_in_text`, `numbers_in_text`), with where each mention is:
+words only where they state a probability (bare "remote" does not; "the chance ... is remote" does), negation
+turning a band into its complement, and numbers only when their context is a probability rather than an
+observed figure.
+
 Everything here is pure data and functions, used by the checker (analytics.assessments.checker) and the editor page.
 """
 

@@ -301,3 +301,13 @@ def test_cli_bad_arguments_exit_2_with_one_line(
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1, err
     assert message in err
+
+
+def test_cli_reads_the_text_from_stdin_with_a_dash(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("Perhaps fraud rises in 2027.\n"))
+    code, lines, _ = _cli(capsys, "--term", "likely", "-")
+    assert code == 1 and [(d["kind"], d["span"]) for d in lines] == [("hedge", [0, 7])]
