@@ -29,6 +29,22 @@ from analytics.sources import source_credits
 
 WATERMARK = "DRAFT"
 
+# The protective marking an assessment carries beside its TLP, in the words of each government's scheme: the UK
+# Government Security Classifications (OFFICIAL, with the OFFICIAL-SENSITIVE handling caveat) and the Australian
+# Protective Security Policy Framework (OFFICIAL, OFFICIAL: Sensitive, PROTECTED). AU PROTECTED has no UK tier of
+# its own below SECRET: the UK holds it as OFFICIAL-SENSITIVE with the AU marking kept (docs/briefings.md).
+PROTECTIVE_WORDS: dict[str, tuple[str, str]] = {
+    "OFFICIAL": ("OFFICIAL", "OFFICIAL"),
+    "OFFICIAL-SENSITIVE": ("OFFICIAL-SENSITIVE", "OFFICIAL: Sensitive"),
+    "PROTECTED": ("OFFICIAL-SENSITIVE (AU PROTECTED)", "PROTECTED"),
+}
+
+
+def protective_line(level: str) -> str:
+    """'UK OFFICIAL-SENSITIVE · AU OFFICIAL: Sensitive': both schemes' words for one level."""
+    uk, au = PROTECTIVE_WORDS.get(level, PROTECTIVE_WORDS["OFFICIAL"])
+    return f"UK {uk} · AU {au}"
+
 
 @dataclass(frozen=True)
 class KeyJudgement:
@@ -122,6 +138,8 @@ class Briefing:
     prepared_by: str = ""
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     sections: tuple[Section, ...] = ()  # after the judgements, in order (see `assessment_sections`)
+    protective: str = "OFFICIAL"  # a PROTECTIVE_WORDS key, set per assessment
+    recipients: tuple[str, ...] = ()  # named recipients of a TLP:RED briefing (emails)
 
     @property
     def has_bottom_line(self) -> bool:
@@ -160,6 +178,8 @@ def make_briefing(
     prepared_by: str = "",
     now: datetime | None = None,
     sections: Sequence[Section] = (),
+    protective: str = "OFFICIAL",
+    recipients: Sequence[str] = (),
 ) -> Briefing:
     """A briefing whose marking combines the assessment's (`base_marking`) and every chart's, and whose
     sources add the licence credits those markings call for."""
@@ -180,6 +200,8 @@ def make_briefing(
         prepared_by=prepared_by,
         generated_at=now or datetime.now(UTC),
         sections=tuple(sections),
+        protective=protective if protective in PROTECTIVE_WORDS else "OFFICIAL",
+        recipients=tuple(recipients) if marking.tlp == "RED" else (),
     )
 
 
@@ -233,6 +255,8 @@ def from_assessment(
         prepared_by=prepared_by,
         now=now,
         sections=assessment_sections(a, evidence),
+        protective=str(getattr(a, "protective", "OFFICIAL") or "OFFICIAL"),
+        recipients=tuple(getattr(a, "named_recipients", ()) or ()),
     )
 
 
@@ -318,6 +342,21 @@ def rgb(hex_colour: str) -> tuple[int, int, int]:
     """'#FFC000' as (255, 192, 0): every writer's colour API takes the three channels."""
     h = hex_colour.lstrip("#")
     return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+
+
+def recipients_text(b: Briefing) -> str:
+    """'for a@x, b@y only' on a TLP:RED briefing (who it may go to); '' otherwise."""
+    if b.marking.tlp != "RED":
+        return ""
+    return f"for {', '.join(b.recipients)} only" if b.recipients else "for named recipients only (none named)"
+
+
+def band_text(b: Briefing) -> str:
+    """What follows the TLP label in every header and footer: releasability, RED recipients, protective marking."""
+    bits = [f"releasable to {releasable_text(b.marking)}"]
+    if r := recipients_text(b):
+        bits.append(r)
+    return " · ".join(bits)
 
 
 def releasable_text(m: Marking) -> str:

@@ -13,8 +13,9 @@ from analytics.access.markings import TLP_COLOURS, TLP_MEANING
 from analytics.export.briefing.content import (
     WATERMARK,
     Briefing,
+    band_text,
     generated_when,
-    releasable_text,
+    protective_line,
     rgb,
     subtitle_line,
 )
@@ -63,7 +64,7 @@ def to_docx(b: Briefing) -> bytes:
     r.italic = True
     r.font.color.rgb = RGBColor(0x40, 0x40, 0x40)
     handling = doc.add_paragraph()
-    hr = handling.add_run(f"Handling: TLP:{b.marking.tlp}, releasable to {releasable_text(b.marking)}. ")
+    hr = handling.add_run(f"Handling: TLP:{b.marking.tlp}, {band_text(b)}; {protective_line(b.protective)}. ")
     hr.bold = True
     handling.add_run(TLP_MEANING[b.marking.tlp])
 
@@ -142,7 +143,8 @@ def _docx_marking(part: Any, b: Briefing, *, header: bool) -> None:
     bg, fg = TLP_COLOURS[b.marking.tlp]
     pieces = [
         (f" TLP:{b.marking.tlp} ", fg, True),
-        (f" releasable to {releasable_text(b.marking)} ", "#FFFFFF", False),
+        (f" {band_text(b)} ", "#FFFFFF", False),
+        (f" {protective_line(b.protective)} ", "#FFFFFF", True),
     ]
     if b.draft:
         pieces.append((f" {WATERMARK} ", "#FF5050", True))

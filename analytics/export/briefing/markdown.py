@@ -5,13 +5,19 @@ downloaded beside it). Marking first and last, and a DRAFT notice under the firs
 from __future__ import annotations
 
 from analytics.access.markings import TLP_MEANING
-from analytics.export.briefing.content import WATERMARK, Briefing, releasable_text, subtitle_line
+from analytics.export.briefing.content import (
+    WATERMARK,
+    Briefing,
+    band_text,
+    protective_line,
+    subtitle_line,
+)
 from analytics.export.chart_image import export_filename
 
 
 def to_markdown(b: Briefing) -> str:
     """Text only: charts are listed by title and marking (download the images beside it)."""
-    mark = f"**TLP:{b.marking.tlp}** · releasable to {releasable_text(b.marking)}"
+    mark = f"**TLP:{b.marking.tlp}** · {band_text(b)} · **{protective_line(b.protective)}**"
     lines = [mark, ""]
     if b.draft:
         lines += [f"> **{WATERMARK}** — not approved; do not circulate as an agreed assessment.", ""]

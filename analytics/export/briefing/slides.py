@@ -18,9 +18,10 @@ from analytics.export.briefing.content import (
     Briefing,
     BriefingChart,
     KeyJudgement,
+    band_text,
     generated_when,
     make_briefing,
-    releasable_text,
+    protective_line,
     rgb,
     section_pages,
     subtitle_line,
@@ -41,7 +42,7 @@ def to_pptx(b: Briefing) -> bytes:
     # A tall title box anchored at its foot: two-line titles grow upwards, never into the subtitle.
     s = _slide(prs, b, b.title, title_size=36, title_top=1.2, title_height=2.0)
     _text(s, subtitle_line(b), 0.8, 3.35, 11.7, 0.8, size=18, colour="#404040")
-    handling = f"TLP:{b.marking.tlp} · releasable to {releasable_text(b.marking)}"
+    handling = f"TLP:{b.marking.tlp} · {band_text(b)} · {protective_line(b.protective)}"
     _text(s, handling, 0.8, 4.5, 11.7, 0.5, size=20, bold=True)
     _text(s, TLP_MEANING[b.marking.tlp], 0.8, 5.05, 11.7, 0.5, size=14, colour="#404040")
 
@@ -75,6 +76,7 @@ def to_pptx(b: Briefing) -> bytes:
     lines.append(f"Prepared {generated_when(b)}" + (f" by {b.prepared_by}" if b.prepared_by else ""))
     _bullets(s, lines, 0.8, 1.6, 11.7, 5.0, size=18)
 
+    _number_slides(prs)
     if b.draft:
         # Last on every slide, so no picture or box can cover it (it is translucent).
         for slide in prs.slides:
@@ -116,17 +118,32 @@ def _slide(
     for r in p.runs:
         r.font.size = Pt(title_size if len(title) < 70 else title_size - 8)
         r.font.bold = True
-    _band(slide, b.marking, Inches(0), "Marking banner top")
-    _band(slide, b.marking, prs.slide_height - Inches(0.4), "Marking banner bottom")
+    _band(slide, b, Inches(0), "Marking banner top")
+    _band(slide, b, prs.slide_height - Inches(0.4), "Marking banner bottom")
     return slide
 
 
-def _band(slide: Any, m: Marking, top: int, name: str) -> None:
+def _number_slides(prs: Any) -> None:
+    """'n / total' at the end of every slide's bottom band (added once the deck is complete)."""
+    from pptx.dml.color import RGBColor
+    from pptx.util import Pt
+
+    total = len(prs.slides)
+    for n, slide in enumerate(prs.slides, 1):
+        band = next(s for s in slide.shapes if s.name == "Marking banner bottom")
+        r = band.text_frame.paragraphs[0].add_run()
+        r.text = f"   ·   {n} / {total}"
+        r.font.size = Pt(12)
+        r.font.color.rgb = RGBColor(0xFF, 0xFF, 0xFF)
+
+
+def _band(slide: Any, b: Briefing, top: int, name: str) -> None:
     from pptx.dml.color import RGBColor
     from pptx.enum.shapes import MSO_SHAPE
     from pptx.enum.text import MSO_ANCHOR, PP_ALIGN
     from pptx.util import Inches, Pt
 
+    m = b.marking
     bg, fg = TLP_COLOURS[m.tlp]
     shape = slide.shapes.add_shape(MSO_SHAPE.RECTANGLE, 0, top, Inches(13.333), Inches(0.4))
     shape.name = name
@@ -140,11 +157,12 @@ def _band(slide: Any, m: Marking, top: int, name: str) -> None:
     p.alignment = PP_ALIGN.CENTER
     for text, colour, bold in (
         (f"TLP:{m.tlp}", fg, True),
-        (f"   releasable to {releasable_text(m)}", "#FFFFFF", False),
+        (f"   {band_text(b)}", "#FFFFFF", False),
+        (f"   ·   {protective_line(b.protective)}", "#FFFFFF", True),
     ):
         r = p.add_run()
         r.text = text
-        r.font.size, r.font.bold = Pt(14), bold
+        r.font.size, r.font.bold = Pt(12), bold
         r.font.color.rgb = RGBColor(*rgb(colour))
 
 

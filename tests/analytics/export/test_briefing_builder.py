@@ -256,7 +256,7 @@ def test_page_slide_is_marked_with_all_its_charts_and_audited(store) -> None:
         page="overview",
     )
     (slide,) = Presentation(io.BytesIO(data)).slides
-    assert "TLP:AMBER+STRICT   releasable to UK" in [
+    assert "TLP:AMBER+STRICT   releasable to UK   ·   UK OFFICIAL · AU OFFICIAL" in [
         s.text_frame.text for s in slide.shapes if s.has_text_frame
     ]
     assert (
