@@ -62,6 +62,8 @@ from analytics.export.chart_image import (
     export_filename,
     figure_title,
     provenance_for,
+    records_span,
+    red_recipients,
 )
 from analytics.filters import Filters
 from analytics.incidents import base as incident_base
@@ -472,8 +474,17 @@ def build_briefing(
     for key in chart_keys:
         kind, drawer, f, view_name = _resolve(con, viewer, ChartChoice.parse(key), current, assessment)
         scoped = kind.build(con, drawer, f, today)
-        prov = provenance_for(viewer, scoped.marking, filters=f, today=today, as_of=as_of, now=now)
-        caption = f"filters: {f.describe(today)}" + (f" (saved view “{view_name}”)" if view_name else "")
+        prov = provenance_for(
+            viewer,
+            scoped.marking,
+            filters=f,
+            today=today,
+            as_of=as_of,
+            now=now,
+            span=records_span(con, drawer, f, today),
+            recipients=red_recipients(con, drawer, f, today),
+        )
+        caption = f"filters: {prov.filters}" + (f" (saved view “{view_name}”)" if view_name else "")
         figures.append(briefing_chart(scoped.data, scoped.marking, prov, caption))
     if assessment is not None:
         annex = evidence_annex(con, viewer, assessment, today)

@@ -84,6 +84,12 @@ class BriefingChart:
     def document_png(self) -> bytes:
         return self.print_png or self.png
 
+    @property
+    def alt_text(self) -> str:
+        """What a screen reader says for the picture in every format: title, filters and range, marking."""
+        caption = f" — {self.caption}" if self.caption else ""
+        return f"{self.title}{caption} ({self.marking.label})"
+
 
 def briefing_chart(fig: Any, marking: Marking, provenance: Provenance, caption: str = "") -> BriefingChart:
     """Render a figure for a briefing: a 16:9 image for slides and an A4 half-page one for documents."""

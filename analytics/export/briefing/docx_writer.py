@@ -107,7 +107,9 @@ def to_docx(b: Briefing) -> bytes:
     if b.charts:
         doc.add_heading("Charts", level=1)
         for n, c in enumerate(b.charts, 1):
-            doc.add_picture(io.BytesIO(c.document_png), width=Cm(15.0))
+            shape = doc.add_picture(io.BytesIO(c.document_png), width=Cm(15.0))
+            # python-docx describes the picture as "image.png"; screen readers read the chart's own words.
+            shape._inline.docPr.set("descr", c.alt_text)
             cap = doc.add_paragraph()
             cap.add_run(f"Figure {n}: {c.title}").bold = True
             if c.caption:

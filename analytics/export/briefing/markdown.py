@@ -44,6 +44,8 @@ def to_markdown(b: Briefing) -> str:
             name = export_filename(c.title, c.marking, "png", b.generated_at)
             extra = f" — {c.caption}" if c.caption else ""
             lines.append(f"- Figure {n}: {c.title}{extra} ({c.marking.label}; image: `{name}`)")
+            alt = c.alt_text.replace("[", "(").replace("]", ")")  # stored text must not close the alt text
+            lines.append(f"  ![{alt}]({name})")
         lines.append("")
     lines += ["## Sources", ""]
     lines += [f"- {s}" for s in (b.sources or ("(no sources recorded)",))]

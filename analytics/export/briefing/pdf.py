@@ -152,7 +152,7 @@ def _charts(pdf: Any, b: Briefing) -> None:
             pdf.add_page()
         if n == 1:
             _heading(pdf, "Charts")
-        pdf.image(io.BytesIO(c.document_png), x=(pdf.w - w) / 2, w=w, h=h)
+        pdf.image(io.BytesIO(c.document_png), x=(pdf.w - w) / 2, w=w, h=h, alt_text=c.alt_text)
         pdf.ln(1)
         caption = (
             f"Figure {n}: {c.title}" + (f" — {c.caption}" if c.caption else "") + f" ({c.marking.label})"

@@ -69,7 +69,7 @@ def to_pptx(b: Briefing) -> bytes:
 
     for n, c in enumerate(b.charts, 1):
         s = _slide(prs, b, c.title or f"Figure {n}")
-        _picture(s, c.png, top=1.45, max_w=12.3, max_h=5.35)
+        _picture(s, c.png, top=1.45, max_w=12.3, max_h=5.35, alt=c.alt_text)
 
     s = _slide(prs, b, "Sources")
     lines = list(b.sources) or ["(no sources recorded)"]
@@ -260,8 +260,8 @@ def _estimate_box(slide: Any, j: KeyJudgement) -> None:
         r.font.color.rgb = RGBColor(0x1D, 0x3B, 0x6F)
 
 
-def _picture(slide: Any, png: bytes, *, top: float, max_w: float, max_h: float) -> None:
-    _picture_in(slide, png, (13.333 - max_w) / 2, top, max_w, max_h)
+def _picture(slide: Any, png: bytes, *, top: float, max_w: float, max_h: float, alt: str = "") -> None:
+    _picture_in(slide, png, (13.333 - max_w) / 2, top, max_w, max_h, alt)
 
 
 def one_slide(
@@ -289,13 +289,17 @@ def one_slide(
         cell_w, cell_h = area_w / cols, area_h / rows
         for k, c in enumerate(b.charts):
             col, row = k % cols, k // cols
-            _picture_in(s, c.png, 0.5 + col * cell_w, top + row * cell_h, cell_w - 0.15, cell_h - 0.15)
+            _picture_in(
+                s, c.png, 0.5 + col * cell_w, top + row * cell_h, cell_w - 0.15, cell_h - 0.15, c.alt_text
+            )
     out = io.BytesIO()
     prs.save(out)
     return out.getvalue(), b.marking
 
 
-def _picture_in(slide: Any, png: bytes, left: float, top: float, max_w: float, max_h: float) -> None:
+def _picture_in(
+    slide: Any, png: bytes, left: float, top: float, max_w: float, max_h: float, alt: str = ""
+) -> None:
     from PIL import Image
     from pptx.util import Inches
 
@@ -304,6 +308,8 @@ def _picture_in(slide: Any, png: bytes, left: float, top: float, max_w: float, m
     w, h = max_w, max_w * h_px / w_px
     if h > max_h:
         w, h = max_h * w_px / h_px, max_h
-    slide.shapes.add_picture(
+    pic = slide.shapes.add_picture(
         io.BytesIO(png), Inches(left + (max_w - w) / 2), Inches(top), Inches(w), Inches(h)
     )
+    # python-pptx names the picture "image.png" for screen readers; say what the chart is instead.
+    pic._element.nvPicPr.cNvPr.set("descr", alt or "chart")
