@@ -52,6 +52,7 @@ from analytics.export.briefing.content import (
     briefing_chart,
     from_assessment,
     make_briefing,
+    protective_line,
     section_pages,
 )
 from analytics.export.briefing.formats import render
@@ -75,6 +76,19 @@ from analytics.vocab import SEVERITY_LABELS
 READS_ONLY_RECORDS = False
 
 ChartBuild = Callable[[duckdb.DuckDBPyConnection, Viewer, Filters, date], Scoped[go.Figure]]
+ChartMarking = Callable[[duckdb.DuckDBPyConnection, Viewer, Filters, date], Marking]
+
+
+def incidents_marking(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today: date) -> Marking:
+    """The marking of the incidents a chart drawn under `f` for `viewer` counts (one aggregate query)."""
+    where, params = f.sql_where(viewer, today)
+    return highest_marking(con, "incidents i", where, params)
+
+
+def runs_marking_for(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today: date) -> Marking:
+    """The marking of the evaluation runs a chart drawn under `f` for `viewer` uses."""
+    where, params = eval_where(viewer, f, today)
+    return runs_marking(con, where, params)
 
 
 @dataclass(frozen=True)
@@ -83,6 +97,7 @@ class ChartKind:
     title: str
     build: ChartBuild
     summary: bool = True  # aggregate only: policymakers may use it
+    marking: ChartMarking = incidents_marking  # cheap: shown beside every choice before it is picked
 
 
 CHART_KINDS: dict[str, ChartKind] = {}
@@ -220,7 +235,11 @@ def _atlas_tactics(
 register_chart(ChartKind("by_category", "Incidents by category and reporting institute", _by_category))
 register_chart(ChartKind("by_month", "Incidents per month by reporting institute", _by_month))
 register_chart(ChartKind("by_severity", "Incidents by severity and reporting institute", _by_severity))
-register_chart(ChartKind("eval_scores", "Evaluation scores by benchmark and institute", _eval_scores))
+register_chart(
+    ChartKind(
+        "eval_scores", "Evaluation scores by benchmark and institute", _eval_scores, marking=runs_marking_for
+    )
+)
 register_chart(ChartKind("atlas_tactics", "Incidents by MITRE ATLAS tactic", _atlas_tactics))
 
 
@@ -344,6 +363,26 @@ def _resolve(
     return kind, viewer, f, name
 
 
+def choice_markings(
+    con: duckdb.DuckDBPyConnection,
+    viewer: Viewer,
+    keys: Sequence[str],
+    current: Filters,
+    today: date,
+    assessment_id: int | None = None,
+) -> dict[str, Marking]:
+    """The marking each choice would carry, before it is picked (one aggregate query per choice)."""
+    assessment = briefing_assessment(con, viewer, assessment_id)
+    out = {}
+    for key in keys:
+        choice = ChartChoice.parse(key)
+        if choice.scope == "assessment" and assessment is None:
+            continue
+        kind, drawer, f, _ = _resolve(con, viewer, choice, current, assessment)
+        out[key] = kind.marking(con, drawer, f, today)
+    return out
+
+
 def draw_chart(
     con: duckdb.DuckDBPyConnection,
     viewer: Viewer,
@@ -369,6 +408,7 @@ class BriefingPlan:
     slides: int
     judgements: int = 0
     raised_by: tuple[str, ...] = ()
+    protective: str = protective_line("OFFICIAL")  # both schemes' words, as every header will show them
 
     def filename(self, ext: str, today: date) -> str:
         title = f"DRAFT {self.title}" if self.draft else self.title
@@ -406,7 +446,10 @@ def plan_briefing(
     if assessment is not None:  # the sections, a long evidence annex over several slides
         annex = [EvidenceLine(r.ref_id, "", "", "") for r in assessment.evidence()]
         slides += sum(len(section_pages(sec)) for sec in assessment_sections(assessment, annex))
-    return BriefingPlan(name, combine_markings(markings), draft, slides, judgements, tuple(raised))
+    level = getattr(assessment, "protective", "OFFICIAL") if assessment is not None else "OFFICIAL"
+    return BriefingPlan(
+        name, combine_markings(markings), draft, slides, judgements, tuple(raised), protective_line(level)
+    )
 
 
 # -- assessments -----------------------------------------------------------------------------------------------

@@ -285,6 +285,18 @@ def assessment_status(a: Any) -> str:
     return f"{a.status_label} · {version}" if hasattr(a, "status_label") else version
 
 
+# The sections after the judgements, in reading order (page outlines list them from here).
+SECTION_TITLES: tuple[str, ...] = (
+    "What changed since the last assessment",
+    "Assumptions",
+    "Alternative views",
+    "Indicators that would change these judgements",
+    "Dissent",
+    "Approval",
+    "Evidence annex",
+)
+
+
 def assessment_sections(a: Any, evidence: Sequence[EvidenceLine] = ()) -> list[Section]:
     """Everything the assessment says beyond the bottom line and the judgements, as sections in reading order.
     Every section is present even when empty ("none recorded"), so a reader can tell nothing was dropped."""
@@ -307,15 +319,16 @@ def assessment_sections(a: Any, evidence: Sequence[EvidenceLine] = ()) -> list[S
         approval.append(f"Approved {_day(a.approved_at)} as version {a.version} of assessment A-{a.id}.")
     else:
         approval.append(f"Not approved: {a.status_label if hasattr(a, 'status_label') else 'draft'}.")
-    return [
-        Section("What changed since the last assessment", tuple(changes)),
-        Section("Assumptions", tuple(a.assumptions)),
-        Section("Alternative views", tuple(a.alternatives)),
-        Section("Indicators that would change these judgements", tuple(a.indicators)),
-        Section("Dissent", tuple(dissents)),
-        Section("Approval", tuple(approval)),
-        Section("Evidence annex", tuple(e.text for e in evidence)),
-    ]
+    items = (
+        changes,
+        a.assumptions,
+        a.alternatives,
+        a.indicators,
+        dissents,
+        approval,
+        [e.text for e in evidence],
+    )
+    return [Section(t, tuple(i)) for t, i in zip(SECTION_TITLES, items, strict=True)]
 
 
 def briefing_filename(b: Briefing, ext: str) -> str:
