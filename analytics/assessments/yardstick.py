@@ -249,7 +249,7 @@ _LINKING = {
     "an", "do", "does", "did", "think", "judge", "assess", "consider", "regard", "we", "i", "see", "look", "looks",
 }  # fmt: skip
 _NEG_AFTER_RE = re.compile(
-    r"\s+(?:(?:will|would|shall|should|be|have|has|had|do|does|is|are|was|were)\s+)?(?:not|never)\b"
+    r"\s+(?:(?:will|would|shall|should|be|have|has|had|do|does|is|are|was|were)\s+)?(?:not(?!\s+only\b)|never)\b"
     r"|\s+(?:won't|wouldn't|isn't|aren't|wasn't|weren't|doesn't|don't|didn't|haven't|hasn't|cannot|can't)\b",
     re.IGNORECASE,
 )

@@ -63,6 +63,7 @@ SENTENCES: list[tuple[str, str, str, set[str], bool]] = [
     ("likely", "moderate", "Fraud is likely to rise by up to 40% in 2027.", set(), TRICKY),
     ("likely", "moderate", "Banks that do not patch are likely to be hit in 2027.", set(), TRICKY),
     ("likely", "moderate", "No bank is likely to escape agent fraud in 2027.", set(), False),
+    ("likely", "moderate", "It is likely not only banks but insurers that are hit in 2027.", set(), False),
     # -- negation: the implied term is the complement --------------------------------------------------------
     ("likely", "moderate", "Ransomware crews will almost certainly not adopt agents in the next 12 months.", {"term_contradicts"}, TRICKY),
     ("likely", "moderate", "It is not likely that banks will be hit by 2027.", {"term_contradicts"}, TRICKY),
