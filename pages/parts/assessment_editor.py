@@ -64,6 +64,10 @@ def editor(viewer: Viewer, today: date, a: Assessment | None) -> None:
             "When you save, you will see both texts and choose.",
             icon=":material/group:",
         )
+    if ss.get("ed_raise") not in ("", *TLP_LEVELS):
+        # The browser sends back the shown label of the "as derived" choice, which names the derived TLP and so
+        # changes with the evidence: a label no longer offered means that choice.
+        ss["ed_raise"] = ""
     _marking_in_view(viewer, today)
     if a is not None:
         _lead_edit_warning(viewer, a)
