@@ -373,6 +373,38 @@ def draft_marking(
     )
 
 
+def marking_responsible(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, draft: AssessmentDraft, today: date | None = None
+) -> str:
+    """Which judgement and record keep the draft from being joint (releasable to both institutes, neither
+    AMBER+STRICT nor RED), in one sentence for block messages: "Judgement 2 cites incident T-3 (TLP:RED, …)".
+    Ids, fixed words and markings only, never record text; the authors' own narrowing is named as theirs.
+    Empty when nothing narrows it. Records the viewer cannot see are left to `cited_evidence`'s refusal."""
+    refs = [e for j in draft.judgements for e in j.evidence]
+    audience = view_audience(con, viewer, draft, today) if any(e.kind == "view" for e in refs) else None
+    info = evidence_info(con, viewer, refs, today, audience=audience)
+    parts: list[str] = []
+    for n, j in enumerate(draft.judgements, start=1):
+        for e in dict.fromkeys(j.evidence):
+            m = info[e].marking if e in info else None
+            if m is None or is_joint(m.releasable_to, m.tlp):
+                continue
+            if m.tlp == "AMBER+STRICT":
+                how = f"TLP:AMBER+STRICT, {m.originator} only"
+            else:
+                rel = " and ".join(m.releasable_to) or "nobody"
+                how = f"TLP:{m.tlp}, releasable to {rel}"
+            parts.append(f"judgement {n} cites {EVIDENCE_KINDS[e.kind].lower()} {e.ref_id} ({how})")
+    if draft.restrict_to and set(draft.restrict_to) != set(INSTITUTES):
+        parts.append(f"the releasability chosen for the assessment ({' and '.join(draft.restrict_to)})")
+    if draft.raise_tlp in ("AMBER+STRICT", "RED"):
+        parts.append(f"the TLP chosen for the assessment (TLP:{draft.raise_tlp})")
+    if not parts:
+        return ""
+    text = "; ".join(parts) + "."
+    return text[0].upper() + text[1:]
+
+
 # -- pins -----------------------------------------------------------------------------------------------------
 
 

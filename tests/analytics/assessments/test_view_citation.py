@@ -9,7 +9,8 @@ from that assessment draws its charts at the assessment's marking too, so the de
 from __future__ import annotations
 
 from analytics import views
-from analytics.assessments.evidence import draft_marking, evidence_info, view_audience
+from analytics.assessments.checker import blocking, blocks_text, check
+from analytics.assessments.evidence import draft_marking, evidence_info, marking_responsible, view_audience
 from analytics.assessments.model import EvidenceRef
 from analytics.assessments.workflow import create_assessment
 from analytics.export.briefing.builder import (
@@ -133,3 +134,29 @@ def test_a_chart_at_the_full_scope_says_it_raises_the_marking(store) -> None:
     )
     assert plan.marking.tlp == "RED"
     assert plan.raised_by and "raises" in plan.raised_by[0]
+
+
+def test_the_block_message_names_the_judgement_and_record_that_narrow_the_marking(store) -> None:
+    joint = store.incident(category="Jailbreak")
+    strict = store.incident(tlp="AMBER+STRICT", originator="UK")
+    uk_only = store.incident(tlp="AMBER", releasable_to=["UK"])
+    d = draft(
+        judgement(evidence=(ref(INC, joint),)),
+        judgement("Criminal groups will adopt agent kits.", evidence=(ref(INC, strict), ref(INC, uk_only))),
+    )
+    why = marking_responsible(store.cursor(), UK_ANALYST, d, TODAY)
+    assert why == (
+        f"Judgement 2 cites incident {strict} (TLP:AMBER+STRICT, UK only); "
+        f"judgement 2 cites incident {uk_only} (TLP:AMBER, releasable to UK)."
+    )
+    text = blocks_text(blocking(check(store.cursor(), UK_ANALYST, d, None, TODAY)))
+    assert f"Judgement 2 cites incident {strict}" in text
+    # A joint draft has nothing to blame; an author's own narrowing is named as theirs.
+    assert (
+        marking_responsible(store.cursor(), UK_ANALYST, draft(judgement(evidence=(ref(INC, joint),))), TODAY)
+        == ""
+    )
+    narrowed = draft(judgement(evidence=(ref(INC, joint),)), restrict_to=("UK",))
+    assert marking_responsible(store.cursor(), UK_ANALYST, narrowed, TODAY) == (
+        "The releasability chosen for the assessment (UK)."
+    )
