@@ -106,7 +106,8 @@ def test_policymaker_is_offered_approved_assessments_only(briefing_db, monkeypat
     ]
     at.selectbox(key="brf_assessment").set_value(approved).run()
     assert not at.exception and not at.error
-    assert "DRAFT" not in _banner(at) and "13 slides" in _banner(at)
+    # 13 slides and the default chart's editable native slide before its image
+    assert "DRAFT" not in _banner(at) and "14 slides" in _banner(at)
 
 
 def test_the_default_chart_is_drawn_at_the_assessments_marking(briefing_db, monkeypatch) -> None:

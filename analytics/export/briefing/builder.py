@@ -52,6 +52,7 @@ from analytics.export.briefing.content import (
     briefing_chart,
     from_assessment,
     make_briefing,
+    native_chart,
     protective_line,
     section_pages,
 )
@@ -428,7 +429,9 @@ def plan_briefing(
     """The marking (assessment and every chart combined), title and size of the briefing these choices make,
     and a sentence for each chart whose marking is above the assessment's."""
     assessment = briefing_assessment(con, viewer, assessment_id)
-    markings = [draw_chart(con, viewer, k, current, today, assessment_id).marking for k in chart_keys]
+    drawn = [draw_chart(con, viewer, k, current, today, assessment_id) for k in chart_keys]
+    markings = [d.marking for d in drawn]
+    natives = sum(native_chart(d.data) is not None for d in drawn)  # an editable chart slide before the image
     raised: list[str] = []
     if assessment is not None:
         base = assessment.marking
@@ -442,7 +445,7 @@ def plan_briefing(
     draft = assessment is not None and not getattr(assessment, "is_approved_text", False)
     name = title.strip() or (assessment.title if assessment is not None else "Chart pack")
     judgements = len(assessment.judgements) if assessment is not None else 0
-    slides = 2 + int(assessment is not None) + judgements + len(chart_keys)
+    slides = 2 + int(assessment is not None) + judgements + len(chart_keys) + natives
     if assessment is not None:  # the sections, a long evidence annex over several slides
         annex = [EvidenceLine(r.ref_id, "", "", "") for r in assessment.evidence()]
         slides += sum(len(section_pages(sec)) for sec in assessment_sections(assessment, annex))

@@ -71,14 +71,65 @@ class KeyJudgement:
 
 
 @dataclass(frozen=True)
+class NativeChart:
+    """A chart's data as PowerPoint's own chart draws it (editable in the deck): bar or line, one category
+    axis, one series per trace. Values missing in a trace are None."""
+
+    kind: str  # "bar" | "barh" | "line"
+    categories: tuple[str, ...]
+    series: tuple[tuple[str, tuple[float | None, ...]], ...]
+    value_title: str = ""
+
+
+def native_chart(fig: Any) -> NativeChart | None:
+    """The figure as chart data when every trace is a bar or a line over one shared axis (what python-pptx's
+    chart data can hold); None otherwise (heatmaps, annotations, mixed kinds), and the picture is used."""
+    traces = list(getattr(fig, "data", ()))
+    if not traces:
+        return None
+    kinds = {("bar" if t.type == "bar" else "line" if t.type == "scatter" else "other") for t in traces}
+    if len(kinds) != 1 or "other" in kinds:
+        return None
+    horizontal = kinds == {"bar"} and all(getattr(t, "orientation", None) == "h" for t in traces)
+    cats: dict[str, None] = {}
+    per: list[tuple[str, dict[str, float | None]]] = []
+    for t in traces:
+        xs, ys = (t.y, t.x) if horizontal else (t.x, t.y)
+        if xs is None or ys is None:
+            return None
+        keys = [_category(x) for x in xs]
+        cats.update(dict.fromkeys(keys))
+        per.append(
+            (
+                str(t.name or ""),
+                {k: (None if v is None else float(v)) for k, v in zip(keys, ys, strict=False)},
+            )
+        )
+    order = tuple(cats)
+    series = tuple((name, tuple(vals.get(c) for c in order)) for name, vals in per)
+    axis = fig.layout.xaxis if horizontal else fig.layout.yaxis
+    title = str(axis.title.text) if axis is not None and axis.title and axis.title.text else ""
+    kind = "barh" if horizontal else ("bar" if kinds == {"bar"} else "line")
+    return NativeChart(kind, order, series, title)
+
+
+def _category(x: Any) -> str:
+    """Dates as 'YYYY-MM-DD' (a month axis), everything else as text."""
+    text = str(x)
+    return text[:10] if len(text) >= 19 and text[4] == "-" and text[10] in "T " else text
+
+
+@dataclass(frozen=True)
 class BriefingChart:
-    """A chart image ready for a briefing (rendered with banner and footer by analytics.export.chart_image)."""
+    """A chart image ready for a briefing (rendered with banner and footer by analytics.export.chart_image),
+    and its data for an editable PowerPoint chart when the figure is a plain bar or line chart."""
 
     title: str
     png: bytes  # 16:9, for slides
     marking: Marking
     caption: str = ""  # e.g. the filters in words
     print_png: bytes | None = None  # A4 half-page shape, for documents; the slide image when absent
+    native: NativeChart | None = None
 
     @property
     def document_png(self) -> bytes:
@@ -99,6 +150,7 @@ def briefing_chart(fig: Any, marking: Marking, provenance: Provenance, caption: 
         marking=marking,
         caption=caption,
         print_png=export_chart(fig, marking, provenance, "png", "a4half"),
+        native=native_chart(fig),
     )
 
 
@@ -157,7 +209,8 @@ class Briefing:
         """Title, bottom line (unless a chart pack), one per judgement, the sections (long ones over several
         slides), one per chart, sources."""
         extra = sum(len(section_pages(s)) for s in self.sections)
-        return 2 + int(self.has_bottom_line) + len(self.judgements) + extra + len(self.charts)
+        charts = len(self.charts) + sum(c.native is not None for c in self.charts)  # native + image
+        return 2 + int(self.has_bottom_line) + len(self.judgements) + extra + charts
 
 
 SECTION_ITEMS_PER_SLIDE = 7

@@ -69,6 +69,10 @@ def to_pptx(b: Briefing) -> bytes:
 
     for n, c in enumerate(b.charts, 1):
         s = _slide(prs, b, c.title or f"Figure {n}")
+        if c.native is not None:
+            # PowerPoint's own chart, editable in the deck; the marked image with its footer follows it.
+            _native_chart(s, c)
+            s = _slide(prs, b, f"{c.title or f'Figure {n}'} (image)")
         _picture(s, c.png, top=1.45, max_w=12.3, max_h=5.35, alt=c.alt_text)
 
     s = _slide(prs, b, "Sources")
@@ -258,6 +262,38 @@ def _estimate_box(slide: Any, j: KeyJudgement) -> None:
         r.text = text
         r.font.size, r.font.bold = Pt(20), bold
         r.font.color.rgb = RGBColor(0x1D, 0x3B, 0x6F)
+
+
+def _native_chart(slide: Any, c: BriefingChart) -> None:
+    """An editable bar or line chart from the figure's data, with the filters, range and marking under it."""
+    from pptx.chart.data import CategoryChartData
+    from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION
+    from pptx.util import Inches, Pt
+
+    assert c.native is not None
+    data = CategoryChartData()
+    data.categories = list(c.native.categories)
+    for name, values in c.native.series:
+        data.add_series(name, list(values))
+    kind = {
+        "bar": XL_CHART_TYPE.COLUMN_CLUSTERED,
+        "barh": XL_CHART_TYPE.BAR_CLUSTERED,
+        "line": XL_CHART_TYPE.LINE_MARKERS,
+    }[c.native.kind]
+    frame = slide.shapes.add_chart(kind, Inches(0.8), Inches(1.5), Inches(11.7), Inches(4.6), data)
+    frame.name = "Native chart"
+    frame._element.nvGraphicFramePr.cNvPr.set("descr", c.alt_text)
+    chart = frame.chart
+    chart.has_legend = len(c.native.series) > 1
+    if chart.has_legend:
+        chart.legend.position = XL_LEGEND_POSITION.TOP
+        chart.legend.include_in_layout = False
+    chart.font.size = Pt(12)
+    if c.native.value_title:
+        axis = chart.value_axis
+        axis.has_title = True
+        axis.axis_title.text_frame.text = c.native.value_title
+    _text(slide, c.alt_text, 0.8, 6.2, 11.7, 0.6, size=11, colour="#404040")
 
 
 def _picture(slide: Any, png: bytes, *, top: float, max_w: float, max_h: float, alt: str = "") -> None:

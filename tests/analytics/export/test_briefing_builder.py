@@ -114,7 +114,9 @@ def test_approved_assessment_briefing_is_not_watermarked_and_carries_judgements(
         "Approval",
         "Evidence annex",
         "Incidents by category and reporting institute",
+        "Incidents by category and reporting institute (image)",
         "Incidents per month by reporting institute",
+        "Incidents per month by reporting institute (image)",
         "Sources",
     ]
     assert not any(s.name == "DRAFT watermark" for slide in prs.slides for s in slide.shapes)

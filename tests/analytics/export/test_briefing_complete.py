@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,23 @@ def test_every_approved_section_and_each_approver_appears(approved_successor, fm
     assert not missing, f"{fmt} briefing lacks {missing}"
     # The title block says who approved it and when, not only "Approved · version N".
     assert f"Approved {a.approved_at:%Y-%m-%d}" in text
+
+
+def test_bar_and_line_charts_are_editable_native_charts_in_pptx(store) -> None:
+    from pptx import Presentation
+
+    store.incident(category="Jailbreak", occurred_on=date(2026, 5, 2))
+    store.incident(category="Jailbreak", originator="AU", occurred_on=date(2026, 6, 3))
+    keys = ["by_category|current", "by_month|current"]
+    data = export_briefing(
+        store.store, UK_POLICY, "pptx", title="Pack", chart_keys=keys, current=Filters(), today=TODAY
+    )
+    prs = Presentation(io.BytesIO(data))
+    charts = [s.chart for slide in prs.slides for s in slide.shapes if s.has_chart]
+    assert len(charts) == 2
+    by_category, by_month = charts
+    assert list(by_category.plots[0].categories) == ["Jailbreak"]
+    assert {s.name: list(s.values) for s in by_category.series} == {"UK": [1.0], "AU": [1.0]}
+    assert list(by_month.plots[0].categories) == ["2026-05-01", "2026-06-01"]
+    # The marked image (banner and footer) still follows each native chart.
+    assert sum(1 for slide in prs.slides for s in slide.shapes if s.shape_type == 13) == 2
