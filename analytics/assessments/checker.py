@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import duckdb
@@ -29,7 +29,7 @@ from analytics.access.markings import INSTITUTES
 from analytics.access.roles import ASSESSMENT_AUTHORS
 from analytics.access.viewer import Viewer
 from analytics.assessments import yardstick
-from analytics.assessments.evidence import draft_marking, evidence_info
+from analytics.assessments.evidence import draft_marking, evidence_info, marking_responsible
 from analytics.assessments.marking import DerivedMarking
 from analytics.assessments.model import (
     EVIDENCE_KINDS,
@@ -448,5 +448,8 @@ def check(
         )
     else:
         creator = base.originator if base is not None and base.originator in INSTITUTES else None
-        findings.extend(marking_findings(draft_marking(con, viewer, draft, today, creator)))
+        blocked = marking_findings(draft_marking(con, viewer, draft, today, creator))
+        why = marking_responsible(con, viewer, draft, today) if blocked else ""
+        # Each marking block names the judgement and record responsible (ids and markings, never record text).
+        findings.extend(replace(f, message=f"{f.message} {why}") if why else f for f in blocked)
     return findings

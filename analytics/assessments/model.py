@@ -36,6 +36,10 @@ EDITABLE_STATUSES: frozenset[str] = frozenset({"draft", "returned", "in_review"}
 
 EVIDENCE_KINDS: dict[str, str] = {"incident": "Incident", "eval_run": "Evaluation run", "view": "Saved view"}
 
+# Protective marking set per assessment beside its TLP (the words of each government's scheme for each level are
+# in analytics/export/briefing/content.py PROTECTIVE_WORDS; docs/briefings.md has the mapping).
+PROTECTIVE_MARKINGS: tuple[str, ...] = ("OFFICIAL", "OFFICIAL-SENSITIVE", "PROTECTED")
+
 # -- errors ---------------------------------------------------------------------------------------------------
 
 
@@ -124,6 +128,7 @@ class AssessmentDraft:
     raise_tlp: str | None = None
     restrict_to: tuple[str, ...] = ()
     named_recipients: tuple[str, ...] = ()
+    protective: str = "OFFICIAL"  # one of PROTECTIVE_MARKINGS
 
 
 @dataclass(frozen=True)
@@ -206,6 +211,7 @@ class Assessment:
     comments: tuple[Comment, ...] = ()
     dissents: tuple[Comment, ...] = ()  # dissents on the whole assessment (not one judgement)
     author_names: tuple[str, ...] = ()  # display names of `authors`, same order
+    protective: str = "OFFICIAL"  # one of PROTECTIVE_MARKINGS
 
     @property
     def is_current(self) -> bool:
@@ -254,6 +260,7 @@ class Assessment:
             raise_tlp=self.raise_tlp,
             restrict_to=self.restrict_to,
             named_recipients=self.requested_recipients,
+            protective=self.protective,
         )
 
 
@@ -300,6 +307,8 @@ def normalise_draft(draft: AssessmentDraft) -> AssessmentDraft:
                 key=key,
             )
         )
+    if draft.protective not in PROTECTIVE_MARKINGS:
+        raise AssessmentError(f"protective marking must be one of {', '.join(PROTECTIVE_MARKINGS)}")
     raise_tlp = normalise_tlp(draft.raise_tlp) if draft.raise_tlp else None
     restrict = tuple(sorted({i.strip().upper() for i in draft.restrict_to if i.strip()}))
     if any(i not in INSTITUTES for i in restrict):

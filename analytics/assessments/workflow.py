@@ -114,8 +114,8 @@ def _insert_version_row(
     con.execute(
         "insert into assessment_versions (assessment_id, version, title, question, bluf, assumptions, "
         "alternatives, indicators, changes, raise_tlp, restrict_to, requested_recipients, tlp, releasable_to, "
-        "named_recipients, originator, saved_by, saved_at, note) "
-        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "named_recipients, originator, saved_by, saved_at, note, protective) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             aid,
             version,
@@ -136,6 +136,7 @@ def _insert_version_row(
             viewer.email,
             now,
             note.strip()[:500],
+            draft.protective,
         ],
     )
 
