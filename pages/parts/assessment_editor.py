@@ -33,6 +33,7 @@ from analytics.assessments.marking import DerivedMarking
 from analytics.assessments.merge import FieldConflict, Merge, merge_conflict
 from analytics.assessments.model import (
     EVIDENCE_KINDS,
+    PROTECTIVE_MARKINGS,
     Assessment,
     AssessmentDraft,
     AssessmentError,
@@ -41,6 +42,7 @@ from analytics.assessments.model import (
     JudgementDraft,
 )
 from analytics.assessments.workflow import create_assessment, save_version, submit_for_review
+from analytics.export.briefing.content import protective_line
 from pages.ui import inert_markdown, marking_banner, move_buttons
 
 ss = st.session_state
@@ -137,6 +139,7 @@ def _load_editor(today: date, a: Assessment | None, draft: AssessmentDraft | Non
     ss["ed_raise"] = d.raise_tlp or ""  # "" = as the evidence requires (None would read as "no choice")
     ss["ed_restrict"] = list(d.restrict_to)
     ss["ed_recipients"] = ", ".join(d.named_recipients)
+    ss["ed_protective"] = d.protective
     keys = []
     for j in d.judgements:
         k = j.key or _jkey()
@@ -210,6 +213,7 @@ def _draft_from_widgets() -> AssessmentDraft:
         named_recipients=tuple(
             n for n in (ss.get("ed_recipients") or "").replace(";", ",").split(",") if n.strip()
         ),
+        protective=ss.get("ed_protective") or "OFFICIAL",
     )
 
 
@@ -536,6 +540,14 @@ def _marking_controls(viewer: Viewer, today: date) -> AssessmentDraft:
         "Named recipients (for TLP:RED)",
         key="ed_recipients",
         help="Emails, comma-separated. With RED evidence, only people named on every RED record remain.",
+    )
+    st.selectbox(
+        "Protective marking",
+        list(PROTECTIVE_MARKINGS),
+        format_func=protective_line,
+        key="ed_protective",
+        help="The government security classification beside the TLP, printed in both schemes' words in every "
+        "header and footer of the briefings (docs/briefings.md has the mapping).",
     )
     draft = _draft_from_widgets()
     try:

@@ -478,3 +478,19 @@ def test_the_tlp_picker_and_the_marking_at_the_top_name_the_derived_marking(app)
     top = [m.value for m in at.markdown if "this draft will be marked" in m.value]
     assert top and "TLP:AMBER+STRICT" in top[0], top
     assert any("TLP:AMBER+STRICT" in m.value for m in at.sidebar.markdown)
+
+
+def test_the_protective_marking_is_chosen_in_the_editor_and_saved_with_the_version(app) -> None:
+    """Issue 18: the protective marking (UK GSC / AU PSPF) is set per assessment from the editor, shown in both
+    schemes' words, and stored with the version the briefings print it from."""
+    store, make = app
+    aid = make_assessment(store)
+    at = _open(make, "analyst@uk.example", aid)
+    picker = at.selectbox(key="ed_protective")
+    assert picker.value == "OFFICIAL"
+    assert "UK OFFICIAL-SENSITIVE · AU OFFICIAL: Sensitive" in picker.options
+    picker.set_value("OFFICIAL-SENSITIVE").run()
+    at.text_input(key="ed_note").input("Sensitive sourcing").run()
+    at.button(key="ed_save").click().run()
+    assert not at.exception
+    assert get_assessment(store.cursor(), UK_ANALYST, aid).protective == "OFFICIAL-SENSITIVE"
