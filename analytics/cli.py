@@ -346,6 +346,19 @@ def _history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_judgement(args: argparse.Namespace) -> int:
+    """The checker's text checks on one judgement written anywhere: one JSON object per finding, exit 1 if any."""
+    from analytics.assessments.checker import check_text
+
+    text = sys.stdin.read() if args.text == ["-"] else " ".join(args.text)
+    if not text.strip():
+        raise ValueError("TEXT is empty: give the judgement to check (or - to read it from standard input)")
+    findings = check_text(text, args.term, args.confidence)
+    for f in findings:
+        print(json.dumps({"kind": f.kind, "message": f.message, "span": list(f.span or (0, len(text)))}))
+    return 1 if findings else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m analytics", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -519,6 +532,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rs.add_argument("--actor", default="cli", help="who is restoring, for the audit log")
     rs.set_defaults(fn=_restore)
+
+    # usage=SUPPRESS: a bad argument is refused in one line (argparse would print the usage first)
+    cj = sub.add_parser(
+        "check-judgement",
+        usage=argparse.SUPPRESS,
+        help="check one judgement's wording against its PHIA term and confidence (JSON line per finding; "
+        "exit 1 if any)",
+    )
+    cj.add_argument("--term", required=True, help="the PHIA yardstick term chosen, e.g. 'likely'")
+    cj.add_argument("--confidence", help="the confidence level chosen: high, moderate or low")
+    cj.add_argument(
+        "text", nargs="+", metavar="TEXT", help="the judgement (words are joined by one space; - reads stdin)"
+    )
+    cj.set_defaults(fn=_check_judgement)
     return p
 
 

@@ -1,9 +1,10 @@
 """Assessments workspace (analysts and leads): the list, the editor with its live checker, review and versions.
 
 The page only reads widgets, calls analytics.assessments (reads, workflow, checker, diff, evidence) and renders:
-every rule (who may sign, what the marking is, what the checker flags, when a save conflicts) lives there.
-`main()` draws the list of assessments, then the one opened, in three tabs: read and review, edit (the editor
-is pages/parts/assessment_editor.py), versions.
+every rule (who may sign, what the marking is, what the checker flags, when a save conflicts, what waits for
+whom) lives there. `main()` draws the inbox (waiting for your sign-off, returned to you), the list of
+assessments, then the one opened, in three tabs: read and review, edit (the editor is
+pages/parts/assessment_editor.py), versions (notes, and the words and evidence each version changed).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import streamlit as st
 from analytics import session
 from analytics.access.roles import ASSESSMENT_AUTHORS, SIGNERS
 from analytics.access.viewer import Viewer
-from analytics.assessments.diff import VersionDiff, compare_versions
+from analytics.assessments.diff import EvidenceItem, VersionDiff, compare_versions
 from analytics.assessments.evidence import evidence_changed_count, evidence_info
+from analytics.assessments.inbox import inbox, signers_left
 from analytics.assessments.model import (
     EDITABLE_STATUSES,
     SIGNOFF_INSTITUTES,
@@ -34,7 +36,7 @@ from analytics.assessments.workflow import (
     start_successor,
     submit_for_review,
 )
-from pages.parts.assessment_editor import editor, flash, open_assessment
+from pages.parts.assessment_editor import editor, flash, highlighted, open_assessment
 from pages.ui import assessment_brief, empty_state, inert_markdown, marking_banner
 
 ss = st.session_state
@@ -49,6 +51,7 @@ def main() -> None:
         ss["as_open"] = int(wanted) if wanted.isdigit() else ("new" if wanted == "new" else None)
     if message := ss.pop("as_flash", None):
         {"success": st.success, "warning": st.warning, "error": st.error}[message[0]](message[1])
+    _inbox()
     _workspace()
     opened = ss.get("as_open")
     if opened == "new":
@@ -58,6 +61,39 @@ def main() -> None:
     elif opened is not None:
         st.divider()
         _opened(viewer, today, int(opened))
+
+
+# -- the inbox --------------------------------------------------------------------------------------------------
+
+
+def _inbox() -> None:
+    """What waits for this person: sign-offs (leads) and drafts returned to them, each with a button opening it."""
+    box = session.query(inbox)
+    if box.empty:
+        return
+    with st.container(border=True):
+        for heading, items, icon in (
+            ("Waiting for your sign-off", box.waiting_for_signoff, ":material/verified:"),
+            ("Returned to you", box.returned_to_you, ":material/undo:"),
+        ):
+            if not items:
+                continue
+            st.markdown(f"**{heading}** ({len(items)})")
+            for item in items:
+                text, button = st.columns([5, 1], vertical_alignment="center")
+                when = f", {item.at:%d %b %Y %H:%M}" if item.at else ""
+                verb = "saved by" if heading.startswith("Waiting") else "returned by"
+                text.markdown(
+                    f"A-{item.assessment_id} · {inert_markdown(item.title)} · version {item.version}, "
+                    f"{verb} {inert_markdown(item.by)}{when}"
+                )
+                button.button(
+                    "Open",
+                    key=f"inbox_open_{item.assessment_id}",
+                    icon=icon,
+                    on_click=open_assessment,
+                    args=(item.assessment_id,),
+                )
 
 
 # -- the list ---------------------------------------------------------------------------------------------------
@@ -158,6 +194,7 @@ def _opened(viewer: Viewer, today: date, aid: int) -> None:
     st.markdown(_status_badges(a))
     names = ", ".join(inert_markdown(x) for x in a.author_names)
     st.caption(f"Authors: {names} · last saved {a.saved_at:%d %b %Y %H:%M}")
+    _nobody_to_sign(a)
     review, edit, history = st.tabs(["Read and review", "Edit", "Versions"])
     with review:
         _review(viewer, today, a)
@@ -168,6 +205,17 @@ def _opened(viewer: Viewer, today: date, aid: int) -> None:
             st.info("Approved assessments are final. Start a successor from the Read and review tab.")
     with history:
         _versions(a)
+
+
+def _nobody_to_sign(a: Assessment) -> None:
+    """Say so when an institute that still has to sign has no lead left who could (workflow.sign_off's rule)."""
+    for institute, count in session.query(signers_left, a.id).items():
+        if count == 0:
+            st.warning(
+                f"No {institute} lead can sign this off: every active {institute} lead wrote part of it or may not "
+                f"read it. An administrator can enrol another {institute} lead; until then it cannot be approved.",
+                icon=":material/person_off:",
+            )
 
 
 def _status_badges(a: Assessment) -> str:
@@ -315,37 +363,48 @@ def _versions(a: Assessment) -> None:
     _version_diff(session.query(compare_versions, a.id, old, new))
 
 
+def _evidence_line(kind: str, e: EvidenceItem) -> str:
+    marking = f" · TLP:{e.tlp} · releasable to {' and '.join(e.releasable_to)}" if e.tlp else ""
+    return f"- **{kind}** {inert_markdown(e.label)}{marking}"
+
+
 def _version_diff(d: VersionDiff) -> None:
-    """The changes between two versions; stored statements shown as inert text, details from fixed words."""
+    """The changes between two versions: the words removed (red) and added (green), escaped; evidence by id,
+    title and marking; details from fixed words."""
     if d.empty:
         st.caption("No differences.")
         return
-    for title, changes, show_text in (
+    for title, changes, show in (
         ("Judgements added", d.added, "new"),
         ("Judgements removed", d.removed, "old"),
-        ("Judgements re-worded", d.reworded, "both"),
+        ("Judgements re-worded", d.reworded, "words"),
         ("Probability term changed", d.term_changed, "detail"),
         ("Confidence changed", d.confidence_changed, "detail"),
-        ("Reasoning changed", d.reasoning_changed, "none"),
-        ("Evidence changed", d.evidence_changed, "detail"),
+        ("Reasoning changed", d.reasoning_changed, "words"),
+        ("Evidence changed", d.evidence_changed, "evidence"),
     ):
         if not changes:
             continue
         st.markdown(f"**{title}**")
         for c in changes:
             num = f"{c.old_number or '–'} → {c.new_number or '–'}"
-            if show_text == "new":
+            if show == "new":
                 st.markdown(f"- ({num}) {inert_markdown(c.new)}")
-            elif show_text == "old":
+            elif show == "old":
                 st.markdown(f"- ({num}) ~~{inert_markdown(c.old)}~~")
-            elif show_text == "both":
-                st.markdown(f"- ({num}) ~~{inert_markdown(c.old)}~~ → {inert_markdown(c.new)}")
-            elif show_text == "detail":
+            elif show == "words":
+                st.markdown(f"- judgement {num}: {highlighted(c.words)}")
+            elif show == "evidence":
                 st.markdown(f"- judgement {num}: {c.detail}")
+                for e in c.added:
+                    st.markdown(_evidence_line("added", e))
+                for e in c.removed:
+                    st.markdown(_evidence_line("removed", e))
             else:
-                st.markdown(f"- judgement {num}")
-    if d.sections_changed:
-        st.markdown("**Other sections changed:** " + ", ".join(d.sections_changed))
+                st.markdown(f"- judgement {num}: {c.detail}")
+    for section in d.section_changes:
+        st.markdown(f"**Changed: {section.label}**")
+        st.markdown(highlighted(section.words))
     if d.marking_changed:
         st.markdown(f"**Marking:** {d.marking_changed}")
 

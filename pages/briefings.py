@@ -13,6 +13,7 @@ from analytics.access.pages import EVERYONE
 from analytics.access.viewer import Viewer
 from analytics.export.briefing import builder as briefing_builder
 from analytics.export.briefing.builder import BriefingPlan
+from analytics.export.briefing.content import SECTION_TITLES
 from analytics.export.briefing.formats import FORMAT_LABELS, FORMATS
 from analytics.filters import Filters
 from pages.ui import chart, marking_banner, move_buttons, page_to_slide
@@ -27,12 +28,14 @@ def main() -> None:
     st.caption(
         "Build a briefing from charts drawn for you under the current filters or a saved view. Every file is "
         "marked with the highest TLP and narrowest releasability of what it contains, and every download is "
-        "audited."
+        "audited. Briefing from an assessment, charts are drawn at the assessment's marking unless you choose "
+        "otherwise."
     )
-    labels = _chart_labels()
     left, right = st.columns([3, 2], gap="large")
     with left:
-        assessment_id, title, picked = _content(labels)
+        assessment_id = _assessment()
+        labels = _chart_labels(assessment_id, f, today)
+        title, picked = _content(labels, assessment_id)
     plan = session.query(
         briefing_builder.plan_briefing,
         title=title,
@@ -45,17 +48,27 @@ def main() -> None:
         _outline(plan, [labels[k] for k in picked], assessment_id)
     st.divider()
     _produce(viewer, plan, title, picked, f, today, assessment_id)
-    _preview(labels, picked, title, f, today)
+    _preview(labels, picked, title, f, today, assessment_id)
 
 
-def _chart_labels() -> dict[str, str]:
-    """The charts this viewer may put in a briefing, by key; the picked list keeps only keys still offered."""
-    choices = session.query(briefing_builder.chart_choices)
-    labels = dict(choices)
+def _chart_labels(assessment_id: int | None, f: Filters, today: date) -> dict[str, str]:
+    """The charts this viewer may put in a briefing, by key, each label ending with the marking it would carry
+    (shown before choosing); the picked list keeps only keys still offered, and starts (again, whenever the
+    assessment changes) from the builder's default, drawn at the assessment's marking."""
+    choices = session.query(briefing_builder.chart_choices, assessment_id=assessment_id)
+    markings = session.query(
+        briefing_builder.choice_markings, tuple(k for k, _ in choices), f, today, assessment_id
+    )
+    labels = {k: f"{label} · {markings[k].label}" if k in markings else label for k, label in choices}
     if "brf_charts" not in st.session_state:
-        st.session_state["brf_charts"] = [k for k, _ in choices[:1]]
+        st.session_state["brf_charts"] = session.query(briefing_builder.default_chart_keys, assessment_id)
     st.session_state["brf_charts"] = [k for k in st.session_state["brf_charts"] if k in labels]
     return labels
+
+
+def _new_assessment() -> None:
+    # A new assessment brings its own default chart (at its marking), not the previous one's choices.
+    st.session_state.pop("brf_charts", None)
 
 
 def _move(index: int, step: int) -> None:
@@ -72,19 +85,25 @@ def _remove(index: int) -> None:
     st.session_state["brf_charts"] = order
 
 
-def _content(labels: dict[str, str]) -> tuple[int | None, str, list[str]]:
-    """Step 1: the assessment, the title and the charts in their order; returns (assessment id, title, keys)."""
+def _assessment() -> int | None:
+    """Step 1a: the assessment the briefing is drawn from (None: a chart pack)."""
     assessment_options = session.query(briefing_builder.assessment_choices)
     assessment_labels: dict[int | None, str] = {None: "None: a chart pack", **dict(assessment_options)}
     st.subheader("1. Content")
-    assessment_id = st.selectbox(
+    return st.selectbox(
         "Assessment",
         list(assessment_labels),
         format_func=assessment_labels.__getitem__,
         key="brf_assessment",
-        help="Its bottom line and key judgements open the briefing. Policymakers see approved assessments only; "
-        "anything not approved is watermarked DRAFT.",
+        on_change=_new_assessment,
+        help="Everything approved goes in: bottom line, key judgements, assumptions, alternative views, "
+        "indicators, what changed, dissent, who approved it when, and an evidence annex. Policymakers see "
+        "approved assessments only; anything not approved is watermarked DRAFT.",
     )
+
+
+def _content(labels: dict[str, str], assessment_id: int | None) -> tuple[str, list[str]]:
+    """Step 1b: the title and the charts in their order; returns (title, keys)."""
     title = st.text_input(
         "Title",
         key="brf_title",
@@ -96,8 +115,9 @@ def _content(labels: dict[str, str]) -> tuple[int | None, str, list[str]]:
         list(labels),
         format_func=labels.__getitem__,
         key="brf_charts",
-        help="Current filters: the filters in the sidebar now. Saved views: filter states saved by your "
-        "institute; each is drawn with what you may see today.",
+        help="At the assessment's marking: only records its readers may all see, so the chart never raises "
+        "the briefing's marking. Current filters: the filters in the sidebar now. Saved views: filter states "
+        "saved by your institute. Each label ends with the marking the chart would carry.",
     )
     if picked:
         st.caption("Order (as they will appear)")
@@ -125,7 +145,7 @@ def _content(labels: dict[str, str]) -> tuple[int | None, str, list[str]]:
                 type="tertiary",
             )
 
-    return assessment_id, title, picked
+    return title, picked
 
 
 def _outline(plan: BriefingPlan, chart_labels: list[str], assessment_id: int | None) -> None:
@@ -134,7 +154,8 @@ def _outline(plan: BriefingPlan, chart_labels: list[str], assessment_id: int | N
     judgements = [f"Key judgement {n}" for n in range(1, plan.judgements + 1)]
     charts_outline = [label.split(" — ")[0] for label in chart_labels]
     bottom_line = ["Bottom line"] if assessment_id is not None else []
-    outline = [plan.title, *bottom_line, *judgements, *charts_outline, "Sources"]
+    sections = list(SECTION_TITLES) if assessment_id is not None else []
+    outline = [plan.title, *bottom_line, *judgements, *sections, *charts_outline, "Sources"]
     st.text("\n".join(f"{n}. {line}" for n, line in enumerate(outline, 1)))
     st.caption(f"{plan.slides} slides at 16:9; a document of the same content in Word, PDF and Markdown.")
 
@@ -157,6 +178,9 @@ def _produce(
     )
     if not ready:
         st.info("Choose an assessment or at least one chart above.", icon=":material/info:")
+    for reason in plan.raised_by:  # fixed words, chart titles and markings only
+        st.warning(reason, icon=":material/warning:")
+    st.caption(f"Protective marking: {plan.protective}")
     cols = st.columns(len(FORMATS))
     for col, fmt in zip(cols, FORMATS, strict=True):
         col.download_button(
@@ -181,20 +205,23 @@ def _produce(
             width="stretch",
         )
     st.caption(
-        "PowerPoint: title, bottom line, one slide per key judgement, one per chart, sources (16:9). Word and "
-        "PDF: the same as a document with the marking in every header and footer. Markdown: the text, with the "
-        "charts listed. Drafts are watermarked DRAFT on every page and slide."
+        "PowerPoint: title, bottom line, one slide per key judgement, the assessment's other sections and "
+        "evidence annex, one slide per chart, sources (16:9, numbered). Word and PDF: the same as a document "
+        "with TLP and protective marking in every header and footer. Markdown: the text, with the charts "
+        "listed. Drafts are watermarked DRAFT on every page and slide."
     )
 
 
-def _preview(labels: dict[str, str], picked: list[str], title: str, f: Filters, today: date) -> None:
+def _preview(
+    labels: dict[str, str], picked: list[str], title: str, f: Filters, today: date, assessment_id: int | None
+) -> None:
     """The picked charts drawn on request, with the page-to-slide button for them."""
     # A toggle, not a collapsed expander: charts are drawn only when asked for, and never hidden.
     if not (picked and st.toggle("Preview the charts", key="brf_preview")):
         return
     figures = []
     for k, key in enumerate(picked):
-        scoped = session.query(briefing_builder.draw_chart, key, f, today)
+        scoped = session.query(briefing_builder.draw_chart, key, f, today, assessment_id)
         figures.append((scoped.data, scoped.marking))
         st.text(f"{k + 1}. {labels[key]}")
         chart(scoped.data, key=f"brf_preview_{k}", marking=scoped.marking)

@@ -6,13 +6,20 @@ may open, so a record they may not see is indistinguishable from one that does n
 cites from, the marking a draft would carry given its evidence (`draft_marking`), and the pins: the values and
 markings of every cited record at approval (`pin_evidence`), compared later with what the reader sees now
 (`pinned_evidence`). Column names come only from `PIN_FIELDS`.
+
+A saved view stores filters, not data, so what it contributes depends on who it is drawn for. Cited in an
+assessment whose other evidence and requested marking both institutes may read (a joint assessment), its query
+is evaluated at that audience (`audience_viewer`: records releasable to both, never AMBER+STRICT or RED), so the
+author's own narrower records never make a joint assessment single-institute; otherwise at the author's full
+scope, narrowed to the view's institute. `marking_responsible` names, for the checker's block messages, each
+judgement and record that keeps an assessment from being joint.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
@@ -87,13 +94,42 @@ class EvidenceInfo:
     marking: EvidenceMarking
 
 
+def audience_viewer(viewer: Viewer, releasable_to: Iterable[str], tlp: str) -> Viewer:
+    """`viewer` narrowed to the audience of a marking, for drawing views and charts at that audience.
+
+    Releasable to both and neither AMBER+STRICT nor RED: a joint-staff scope (analytics.access.markings'
+    rule: records releasable to both, never AMBER+STRICT) with no email, so no RED record names it. Releasable to
+    the viewer's institute only (and not RED): that institute, no email. Otherwise (RED, or an audience the
+    viewer is not part of) the viewer unchanged. Always within what the viewer may see: a UK or AU person sees
+    every record releasable to both that is neither AMBER+STRICT nor RED."""
+    rel = set(releasable_to)
+    if tlp == "RED":
+        return viewer
+    if set(INSTITUTES) <= rel and tlp != "AMBER+STRICT":
+        return replace(viewer, institute="JOINT", email="")
+    if viewer.institute in INSTITUTES and rel == {viewer.institute}:
+        return replace(viewer, institute=viewer.institute, email="")
+    return viewer
+
+
+def is_joint(releasable_to: Iterable[str], tlp: str) -> bool:
+    """Whether a marking lets a lead of each institute read it (releasable to both, not AMBER+STRICT or RED)."""
+    return set(INSTITUTES) <= set(releasable_to) and tlp not in ("AMBER+STRICT", "RED")
+
+
 def evidence_info(
-    con: duckdb.DuckDBPyConnection, viewer: Viewer, refs: Iterable[EvidenceRef], today: date | None = None
+    con: duckdb.DuckDBPyConnection,
+    viewer: Viewer,
+    refs: Iterable[EvidenceRef],
+    today: date | None = None,
+    *,
+    audience: Viewer | None = None,
 ) -> dict[EvidenceRef, EvidenceInfo]:
     """Label, date, last update and marking of each record the viewer may see; the others are simply absent.
 
-    A saved view's marking is that of the incidents it shows this viewer, narrowed to the view's institute
-    (views are shared within an institute only)."""
+    A saved view's marking is that of the incidents it shows: drawn for `audience` (see `audience_viewer`) when
+    given, so a view cited in a joint assessment is marked at the joint audience; else for this viewer,
+    narrowed to the view's institute (views are shared within an institute only)."""
     by_kind: dict[str, list[str]] = {}
     for r in dict.fromkeys(refs):
         by_kind.setdefault(r.kind, []).append(r.ref_id)
@@ -103,7 +139,7 @@ def evidence_info(
     if ids := by_kind.get("eval_run"):
         out.update(_eval_run_info(con, viewer, ids))
     if ids := by_kind.get("view"):
-        out.update(_view_info(con, viewer, ids, today or date.today()))
+        out.update(_view_info(con, viewer, ids, today or date.today(), audience))
     return out
 
 
@@ -155,15 +191,20 @@ class _ViewIncidentMarking(NamedTuple):
 
 
 def _view_info(
-    con: duckdb.DuckDBPyConnection, viewer: Viewer, ids: list[str], today: date
+    con: duckdb.DuckDBPyConnection,
+    viewer: Viewer,
+    ids: list[str],
+    today: date,
+    audience: Viewer | None = None,
 ) -> dict[EvidenceRef, EvidenceInfo]:
     wanted = {int(i) for i in ids if i.isdigit()}
     out = {}
-    for v in views.list_views(con, viewer):
+    for v, at in _openable_views(con, viewer, audience):
         if v.id not in wanted:
             continue
+        joint = at is not None and at.institute == "JOINT"
         ref = EvidenceRef("view", str(v.id))
-        where, params = v.filters.sql_where(viewer, today)
+        where, params = v.filters.sql_where(at or viewer, today)
         row = con.execute(
             "select coalesce(max(list_position(['CLEAR','GREEN','AMBER','AMBER+STRICT','RED'], i.tlp)), 1), "
             "coalesce(bool_and(list_contains(i.releasable_to, 'UK')), true), "
@@ -177,7 +218,8 @@ def _view_info(
         shown = _ViewIncidentMarking._make(row)
         view_inst = _view_institute(con, v.id)
         rel = tuple(i for i in ("AU", "UK") if (i == "AU" and shown.au) or (i == "UK" and shown.uk))
-        rel = tuple(i for i in rel if i == view_inst) if view_inst in INSTITUTES else ()
+        if not joint:  # drawn at the author's scope, the counts are their institute's to share
+            rel = tuple(i for i in rel if i == view_inst) if view_inst in INSTITUTES else ()
         strict = list(shown.strict_originators or [])
         if strict:
             rel = tuple(i for i in rel if i in strict)
@@ -189,6 +231,27 @@ def _view_info(
         )
         out[ref] = EvidenceInfo(ref, f"view {v.id} · {v.name}", None, _view_created(con, v.id), marking)
     return out
+
+
+def _openable_views(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, audience: Viewer | None
+) -> list[tuple[views.SavedView, Viewer | None]]:
+    """The views this viewer may cite or check, each with whom it is drawn for: their institute's
+    (analytics.views) at `audience`; and the other institute's views that some assessment already cites at a
+    joint marking, always at the joint audience, so the other institute's lead can check and sign an assessment
+    citing a view they could not open on its own (its counts, drawn at that audience, are theirs to see; its
+    name is part of the assessment)."""
+    own = views.list_views(con, viewer)
+    seen = {v.id for v in own}
+    rows = con.execute(
+        "select distinct sv.id, sv.name, sv.page, sv.query, sv.owner from saved_views sv "
+        "join assessment_evidence e on e.kind = 'view' and e.ref_id = cast(sv.id as varchar) "
+        "where list_contains(e.releasable_to, 'UK') and list_contains(e.releasable_to, 'AU') "
+        "and e.tlp not in ('AMBER+STRICT', 'RED')"
+    ).fetchall()
+    joint = audience_viewer(viewer, INSTITUTES, "CLEAR")
+    others = [v for v in map(views._view, rows) if v.id not in seen]
+    return [(v, audience) for v in own] + [(v, joint) for v in others]
 
 
 def _view_institute(con: duckdb.DuckDBPyConnection, view_id: int) -> str:
@@ -241,21 +304,46 @@ def search_evidence(
             "order by r.eval_date desc nulls last, r.run_id limit $lim",
             params,
         ).df()
-    rows: list[tuple[Any, ...]] = [
-        (f"view:{v.id}", f"view {v.id} · {v.name}", None, "", [])
-        for v in views.list_views(con, viewer)
-        if q.lower() in v.name.lower()
-    ][: int(limit)]
+    # A view's marking is shown before it is chosen: the one citing it gives in a joint assessment.
+    found = [v for v in views.list_views(con, viewer) if q.lower() in v.name.lower()][: int(limit)]
+    info = _view_info(
+        con, viewer, [str(v.id) for v in found], today, audience_viewer(viewer, INSTITUTES, "CLEAR")
+    )
+    rows: list[tuple[Any, ...]] = []
+    for v in found:
+        m = info[EvidenceRef("view", str(v.id))].marking
+        rows.append((f"view:{v.id}", f"view {v.id} · {v.name}", None, m.tlp, list(m.releasable_to)))
     return pd.DataFrame(rows, columns=cols)
+
+
+def view_audience(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, draft: AssessmentDraft, today: date | None = None
+) -> Viewer | None:
+    """Who the draft's saved views are drawn for: the joint audience (`audience_viewer`) when everything else
+    the draft cites, and the marking its authors asked for, leave it readable by both institutes; None (the
+    author's full scope) when the assessment is narrower anyway."""
+    others = [e for j in draft.judgements for e in j.evidence if e.kind != "view"]
+    info = evidence_info(con, viewer, others, today)
+    base = derive_marking(
+        (info[e].marking for e in dict.fromkeys(others) if e in info),
+        creator_institute=viewer.institute,
+        raise_tlp=draft.raise_tlp,
+        restrict_to=draft.restrict_to,
+    )
+    if not is_joint(base.releasable_to, base.tlp):
+        return None
+    return audience_viewer(viewer, INSTITUTES, "CLEAR")
 
 
 def cited_evidence(
     con: duckdb.DuckDBPyConnection, viewer: Viewer, draft: AssessmentDraft, today: date | None = None
 ) -> dict[EvidenceRef, EvidenceInfo]:
     """What the viewer may see of every record the draft cites; refused (AssessmentError) if any is missing,
-    with exactly the message for a record that does not exist, so nothing about an invisible one leaks."""
+    with exactly the message for a record that does not exist, so nothing about an invisible one leaks. Saved
+    views are marked at the draft's audience (`view_audience`)."""
     refs = [e for j in draft.judgements for e in j.evidence]
-    info = evidence_info(con, viewer, refs, today)
+    audience = view_audience(con, viewer, draft, today) if any(e.kind == "view" for e in refs) else None
+    info = evidence_info(con, viewer, refs, today, audience=audience)
     missing = [e for e in refs if e not in info]
     if missing:
         raise AssessmentError(
@@ -283,6 +371,38 @@ def draft_marking(
         named_recipients=draft.named_recipients,
         people=people(con),
     )
+
+
+def marking_responsible(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, draft: AssessmentDraft, today: date | None = None
+) -> str:
+    """Which judgement and record keep the draft from being joint (releasable to both institutes, neither
+    AMBER+STRICT nor RED), in one sentence for block messages: "Judgement 2 cites incident T-3 (TLP:RED, …)".
+    Ids, fixed words and markings only, never record text; the authors' own narrowing is named as theirs.
+    Empty when nothing narrows it. Records the viewer cannot see are left to `cited_evidence`'s refusal."""
+    refs = [e for j in draft.judgements for e in j.evidence]
+    audience = view_audience(con, viewer, draft, today) if any(e.kind == "view" for e in refs) else None
+    info = evidence_info(con, viewer, refs, today, audience=audience)
+    parts: list[str] = []
+    for n, j in enumerate(draft.judgements, start=1):
+        for e in dict.fromkeys(j.evidence):
+            m = info[e].marking if e in info else None
+            if m is None or is_joint(m.releasable_to, m.tlp):
+                continue
+            if m.tlp == "AMBER+STRICT":
+                how = f"TLP:AMBER+STRICT, {m.originator} only"
+            else:
+                rel = " and ".join(m.releasable_to) or "nobody"
+                how = f"TLP:{m.tlp}, releasable to {rel}"
+            parts.append(f"judgement {n} cites {EVIDENCE_KINDS[e.kind].lower()} {e.ref_id} ({how})")
+    if draft.restrict_to and set(draft.restrict_to) != set(INSTITUTES):
+        parts.append(f"the releasability chosen for the assessment ({' and '.join(draft.restrict_to)})")
+    if draft.raise_tlp in ("AMBER+STRICT", "RED"):
+        parts.append(f"the TLP chosen for the assessment (TLP:{draft.raise_tlp})")
+    if not parts:
+        return ""
+    text = "; ".join(parts) + "."
+    return text[0].upper() + text[1:]
 
 
 # -- pins -----------------------------------------------------------------------------------------------------

@@ -36,6 +36,10 @@ EDITABLE_STATUSES: frozenset[str] = frozenset({"draft", "returned", "in_review"}
 
 EVIDENCE_KINDS: dict[str, str] = {"incident": "Incident", "eval_run": "Evaluation run", "view": "Saved view"}
 
+# Protective marking set per assessment beside its TLP (the words of each government's scheme for each level are
+# in analytics/export/briefing/content.py PROTECTIVE_WORDS; docs/briefings.md has the mapping).
+PROTECTIVE_MARKINGS: tuple[str, ...] = ("OFFICIAL", "OFFICIAL-SENSITIVE", "PROTECTED")
+
 # -- errors ---------------------------------------------------------------------------------------------------
 
 
@@ -52,16 +56,25 @@ class WorkflowError(AssessmentError):
 
 
 class EditConflict(AssessmentError):
-    """Someone else saved this draft since `expected_version` was loaded. Both texts travel with the error."""
+    """Someone else saved this draft since `expected_version` was loaded. Both texts travel with the error, and
+    the version both started from (`base`, None if this viewer can no longer read it), so the editor can merge
+    the two field by field (analytics/assessments/merge.py) instead of one overwriting the other."""
 
-    def __init__(self, expected_version: int, mine: AssessmentDraft, theirs: Assessment) -> None:
+    def __init__(
+        self,
+        expected_version: int,
+        mine: AssessmentDraft,
+        theirs: Assessment,
+        base: Assessment | None = None,
+    ) -> None:
         super().__init__(
             f"Version {theirs.version} was saved by {theirs.saved_by} after you opened version "
-            f"{expected_version}. Your text has not been saved yet: compare the two and save again."
+            f"{expected_version}. Your text has not been saved yet: their changes and yours are merged below."
         )
         self.expected_version = expected_version
         self.mine = mine
         self.theirs = theirs
+        self.base = base
 
 
 # -- the model ------------------------------------------------------------------------------------------------
@@ -115,6 +128,7 @@ class AssessmentDraft:
     raise_tlp: str | None = None
     restrict_to: tuple[str, ...] = ()
     named_recipients: tuple[str, ...] = ()
+    protective: str = "OFFICIAL"  # one of PROTECTIVE_MARKINGS
 
 
 @dataclass(frozen=True)
@@ -197,6 +211,7 @@ class Assessment:
     comments: tuple[Comment, ...] = ()
     dissents: tuple[Comment, ...] = ()  # dissents on the whole assessment (not one judgement)
     author_names: tuple[str, ...] = ()  # display names of `authors`, same order
+    protective: str = "OFFICIAL"  # one of PROTECTIVE_MARKINGS
 
     @property
     def is_current(self) -> bool:
@@ -245,6 +260,7 @@ class Assessment:
             raise_tlp=self.raise_tlp,
             restrict_to=self.restrict_to,
             named_recipients=self.requested_recipients,
+            protective=self.protective,
         )
 
 
@@ -291,6 +307,8 @@ def normalise_draft(draft: AssessmentDraft) -> AssessmentDraft:
                 key=key,
             )
         )
+    if draft.protective not in PROTECTIVE_MARKINGS:
+        raise AssessmentError(f"protective marking must be one of {', '.join(PROTECTIVE_MARKINGS)}")
     raise_tlp = normalise_tlp(draft.raise_tlp) if draft.raise_tlp else None
     restrict = tuple(sorted({i.strip().upper() for i in draft.restrict_to if i.strip()}))
     if any(i not in INSTITUTES for i in restrict):

@@ -43,6 +43,7 @@ def _visible_version_sql(viewer: Viewer) -> tuple[str, dict[str, Any]]:
     inc, params = visible_sql(viewer, "incidents", "i")
     run, run_params = visible_sql(viewer, "eval_runs", "r")
     rel, rel_params = releasable_sql(viewer, "v")
+    view_rel, _ = releasable_sql(viewer, "e")  # the same parameters as `rel`
     params.update(run_params)
     params.update(rel_params)
     sql = (
@@ -55,9 +56,13 @@ def _visible_version_sql(viewer: Viewer) -> tuple[str, dict[str, Any]]:
         " and not exists (select 1 from assessment_evidence e join eval_runs r on r.run_id = e.ref_id"
         "   where e.assessment_id = v.assessment_id and e.version = v.version and e.kind = 'eval_run'"
         f"   and not ({run}))"
-        " and not exists (select 1 from assessment_evidence e join saved_views sv on cast(sv.id as varchar) = e.ref_id"
+        # A cited view is filters, not data: its counts were drawn at the marking stored with the citation
+        # (analytics.assessments.evidence), so the reader must be cleared for that marking.
+        " and not exists (select 1 from assessment_evidence e"
         "   where e.assessment_id = v.assessment_id and e.version = v.version and e.kind = 'view'"
-        "   and not ((sv.institute = $v_inst and sv.institute <> 'JOINT') or sv.owner = $v_email)))"
+        f"   and not ({view_rel}"
+        "   and (e.tlp <> 'RED' or list_contains(e.named_recipients, $v_email))"
+        "   and (e.tlp <> 'AMBER+STRICT' or e.originator = $v_inst))))"
     )
     if viewer.role not in ASSESSMENT_AUTHORS:
         sql += " and a.status = 'approved' and v.version = a.approved_version"
@@ -91,6 +96,7 @@ class VersionRow(NamedTuple):
     saved_at: datetime
     approved_version: int | None
     approved_at: datetime | None
+    protective: str  # migration 012
 
 
 # The select list is spelled from VersionRow's fields, so the columns and the names they are read by cannot drift
@@ -185,6 +191,7 @@ def _assessment_from_row(con: duckdb.DuckDBPyConnection, row: VersionRow) -> Ass
         signoffs=_signoffs(con, row.id, row.version),
         approved_version=int(row.approved_version) if row.approved_version is not None else None,
         approved_at=row.approved_at,
+        protective=str(row.protective or "OFFICIAL"),
         comments=tuple(comments),
         dissents=tuple(c for c in comments if c.kind == "dissent" and c.judgement_key is None),
     )

@@ -114,8 +114,8 @@ def _insert_version_row(
     con.execute(
         "insert into assessment_versions (assessment_id, version, title, question, bluf, assumptions, "
         "alternatives, indicators, changes, raise_tlp, restrict_to, requested_recipients, tlp, releasable_to, "
-        "named_recipients, originator, saved_by, saved_at, note) "
-        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "named_recipients, originator, saved_by, saved_at, note, protective) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             aid,
             version,
@@ -136,6 +136,7 @@ def _insert_version_row(
             viewer.email,
             now,
             note.strip()[:500],
+            draft.protective,
         ],
     )
 
@@ -192,9 +193,10 @@ def _insert_judgements(
 
 
 def create_assessment(
-    store: Store, viewer: Viewer, draft: AssessmentDraft, *, today: date | None = None
+    store: Store, viewer: Viewer, draft: AssessmentDraft, *, note: str = "", today: date | None = None
 ) -> int:
-    """A new draft (version 1) by this analyst or lead. Returns its id."""
+    """A new draft (version 1) by this analyst or lead, with the author's note for it ("created" when none).
+    Returns its id."""
     audit.require(store, viewer, *ASSESSMENT_AUTHORS, action="create assessment")
     if viewer.institute not in SIGNOFF_INSTITUTES:
         raise WorkflowError("Assessments are drafted by UK or AU staff.")
@@ -215,7 +217,9 @@ def create_assessment(
         assert row is not None
         aid = int(row[0])
         _claim(con, viewer, aid, "create")
-        marking = _write_version(con, viewer, aid, 1, draft, None, viewer.institute, "created", today)
+        marking = _write_version(
+            con, viewer, aid, 1, draft, None, viewer.institute, note.strip() or "created", today
+        )
         audit.record(
             con,
             viewer.email,
@@ -255,7 +259,8 @@ def save_version(
                     "An approved assessment is final. Start a successor assessment to update it."
                 )
             if base.current_version != expected_version:
-                raise EditConflict(expected_version, draft, base)
+                started = get_assessment(con, viewer, assessment_id, expected_version)
+                raise EditConflict(expected_version, draft, base, started)
             if draft == normalise_draft(base.to_draft()):
                 return base.version  # nothing changed: no new version, sign-offs stand
             if base.status == "in_review":
@@ -295,7 +300,8 @@ def save_version(
         # Another session's write committed between our read and our commit.
         with store.transaction(changes_records=False) as con:
             theirs = require_assessment(con, viewer, assessment_id)
-        late = EditConflict(expected_version, draft, theirs)
+            started = get_assessment(con, viewer, assessment_id, expected_version)
+        late = EditConflict(expected_version, draft, theirs, started)
         _record_conflict(store, viewer, assessment_id, late)
         raise late from None
     return new_version

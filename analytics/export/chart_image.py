@@ -10,6 +10,12 @@ sync server is started per process on first use (never `kaleido.get_chrome`, whi
 reuses it; the server handles one figure at a time, so calls are serialised with a lock (Streamlit sessions run
 on threads).
 
+Printed, the image must still read as a government paper's figure: it carries a title even when the on-screen
+figure has none (`figure_title` names it from its axes), its footer is at least 8 pt at the width each preset is
+printed at (`footer_px`, from `SizePreset.print_width_in`), the footer gives the explicit date range of the rows
+behind it instead of "all dates" (`records_span`), and a TLP:RED image names its recipients in the banner
+(`red_recipients`: the people named on every RED row behind it).
+
 The banner and footer are composed around the rendered chart rather than drawn inside the Plotly figure:
 Plotly's automatic margins (long category labels, legends) move the plot area, and a banner placed in "paper"
 coordinates would drift or overlap. The chart is rendered at the space left between banner and footer; the PNG is
@@ -57,22 +63,35 @@ class SizePreset:
     width: int
     height: int
     scale: float
+    print_width_in: float  # how wide the image is placed in a briefing (slides.py, docx_writer.py, pdf.py)
 
 
 PRESETS: dict[str, SizePreset] = {
     # 16:9 fills a widescreen slide's body; 1.5x gives 1920 x 1080, a projector's full resolution, and keeps
     # the warm export inside its 0.5 s budget (2x costs 80 % more pixels to encode for no visible gain).
-    "slide": SizePreset("slide", "16:9 slide", 1280, 720, 1.5),
+    # Placed 12.3 in wide on a 13.33 in slide.
+    "slide": SizePreset("slide", "16:9 slide", 1280, 720, 1.5, 12.3),
     # A4 text block is about 160 mm wide; half a page is about 120 mm tall (4:3). 1920 px is ~300 dpi there.
-    "a4half": SizePreset("a4half", "A4 half page", 960, 720, 2),
+    # Placed 150 mm (5.91 in) wide in Word and PDF briefings.
+    "a4half": SizePreset("a4half", "A4 half page", 960, 720, 2, 150 / 25.4),
 }
+FOOTER_MIN_PT = 8.5  # printed size of the footer text; 8 pt is the least a paper's reader is asked to read
+
+
+def footer_px(preset: str = "slide") -> int:
+    """Footer font size in CSS pixels that prints at FOOTER_MIN_PT at the preset's placed width."""
+    import math
+
+    p = PRESETS[preset]
+    return math.ceil(FOOTER_MIN_PT * p.width / (p.print_width_in * 72))
+
+
 DEFAULT_PRESET = "slide"
 
 # Layout in CSS pixels (multiplied by the preset's scale for PNG).
 BANNER_PX = 30
 BANNER_FONT_PX = 15
 FOOTER_FONT_PX = 11
-FOOTER_LINE_PX = 15
 FOOTER_PAD_PX = 8
 SIDE_PAD_PX = 14
 FOOTER_TEXT = "#404040"
@@ -94,6 +113,7 @@ class Provenance:
     generated_at: datetime
     generated_by: str
     sources: tuple[str, ...] = ()
+    recipients: tuple[str, ...] = ()  # named recipients, shown in the banner of a TLP:RED image
 
     def lines(self, marking: Marking) -> list[str]:
         """The footer text, one logical line each (wrapped to the image width when drawn)."""
@@ -132,6 +152,43 @@ def data_as_of(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> datetime | Non
     return row[0] if row and row[0] is not None else None
 
 
+def records_span(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters, today: date
+) -> tuple[date, date] | None:
+    """First and last incident date among the rows this viewer may see under `filters` (None when none)."""
+    where, params = filters.sql_where(viewer, today)
+    row = con.execute(
+        f"select min(i.occurred_on), max(i.occurred_on) from incidents i where {where}", params
+    ).fetchone()
+    return (row[0], row[1]) if row and row[0] is not None else None
+
+
+def red_recipients(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters, today: date
+) -> tuple[str, ...]:
+    """The people named on every TLP:RED incident behind a chart (whoever else holds the image must not)."""
+    where, params = filters.sql_where(viewer, today)
+    row = con.execute(
+        "select list_reduce(list(i.named_recipients), lambda a, b: list_intersect(a, b)) "
+        f"from incidents i where {where} and i.tlp = 'RED'",
+        params,
+    ).fetchone()
+    return tuple(sorted(row[0])) if row and row[0] else ()
+
+
+def explicit_range(filters: Filters, today: date, span: tuple[date, date] | None) -> str:
+    """The filters in words with the date range spelled out: an open end is the records' first or last date."""
+    described = filters.describe(today)
+    start, end = filters.date_range(today)
+    said = f"{start or '…'} to {end or '…'}" if (start or end) else "all dates"
+    if span is None:
+        return (
+            described if said != "all dates" else described.replace("all dates", "all dates (no records)", 1)
+        )
+    first, last = start or span[0], end or span[1]
+    return described.replace(said, f"{first} to {last}", 1)
+
+
 def provenance_for(
     viewer: Viewer,
     marking: Marking,
@@ -140,10 +197,14 @@ def provenance_for(
     today: date,
     as_of: datetime | date | None,
     now: datetime | None = None,
+    span: tuple[date, date] | None = None,
+    recipients: tuple[str, ...] = (),
 ) -> Provenance:
-    """The footer for an export by `viewer` of something marked `marking`, drawn under `filters`."""
+    """The footer for an export by `viewer` of something marked `marking`, drawn under `filters`; `span` (the
+    records' first and last dates, `records_span`) spells out an open date range, and `recipients`
+    (`red_recipients`) are named on a TLP:RED image."""
     if isinstance(filters, Filters):
-        described = filters.describe(today)
+        described = explicit_range(filters, today, span)
     else:
         described = filters or "none (not drawn from filtered records)"
     return Provenance(
@@ -152,6 +213,7 @@ def provenance_for(
         generated_at=now or datetime.now(UTC),
         generated_by=f"{viewer.name} ({viewer.email}, {viewer.institute} {viewer.role})",
         sources=source_credits(marking),
+        recipients=tuple(recipients) if marking.tlp == "RED" else (),
     )
 
 
@@ -171,8 +233,22 @@ def export_filename(title: str, marking: Marking, ext: str, when: date | datetim
 
 
 def figure_title(fig: go.Figure, default: str = "chart") -> str:
+    """The figure's own title; else, unless `default` is "" (asking only for an explicit title), a title from
+    its axes ("Incidents by Category"), so an image and its file name are never just "chart"."""
     text = fig.layout.title.text if fig.layout.title else None
-    return str(text) if text else default
+    if text:
+        return str(text)
+    if default == "":
+        return ""
+    return _axes_title(fig) or default
+
+
+def _axes_title(fig: go.Figure) -> str:
+    y = fig.layout.yaxis.title.text if fig.layout.yaxis and fig.layout.yaxis.title else None
+    x = fig.layout.xaxis.title.text if fig.layout.xaxis and fig.layout.xaxis.title else None
+    if y and x:
+        return f"{y} by {x}"
+    return str(y or x or "")
 
 
 # -- rendering ---------------------------------------------------------------------------------------------------
@@ -206,6 +282,8 @@ def print_spec(fig: go.Figure, width: int, height: int) -> dict[str, Any]:
     """
     spec = copy.deepcopy(inert_figure(fig).to_plotly_json())
     layout = spec.setdefault("layout", {})
+    if not (layout.get("title") or {}).get("text") and (derived := _axes_title(fig)):
+        layout["title"] = {"text": derived}  # printed, a figure names itself (on screen the page heading did)
     layout["width"], layout["height"] = width, height
     layout["template"] = pio.templates["plotly_white"].to_plotly_json()
     for name, axis in layout.items():
@@ -253,9 +331,9 @@ def _cached_font(path: str, px: int) -> ImageFont.FreeTypeFont:
     return _FONTS[key]
 
 
-def _wrap(text: str, max_px: float) -> list[str]:
+def _wrap(text: str, max_px: float, font_px: int = FOOTER_FONT_PX) -> list[str]:
     """Greedy word wrap by measured width (footer font at 1x)."""
-    font = _font("regular", FOOTER_FONT_PX)
+    font = _font("regular", font_px)
     out: list[str] = []
     line = ""
     for word in text.split(" "):
@@ -276,6 +354,12 @@ class _Layout:
     height: int
     chart_height: int
     footer_lines: tuple[str, ...]
+    font_px: int = FOOTER_FONT_PX
+    recipients: tuple[str, ...] = ()
+
+    @property
+    def line_px(self) -> int:
+        return round(self.font_px * 1.35)
 
     @property
     def footer_top(self) -> int:
@@ -283,19 +367,25 @@ class _Layout:
 
 
 def _layout(preset: SizePreset, marking: Marking, provenance: Provenance) -> _Layout:
+    font_px = footer_px(preset.key)
     lines: list[str] = []
     for logical in provenance.lines(marking):
-        lines += _wrap(logical, preset.width - 2 * SIDE_PAD_PX)
-    footer = FOOTER_PAD_PX * 2 + FOOTER_LINE_PX * len(lines)
+        lines += _wrap(logical, preset.width - 2 * SIDE_PAD_PX, font_px)
+    footer = FOOTER_PAD_PX * 2 + round(font_px * 1.35) * len(lines)
     chart_h = preset.height - BANNER_PX - footer
-    return _Layout(preset.width, preset.height, chart_h, tuple(lines))
+    return _Layout(preset.width, preset.height, chart_h, tuple(lines), font_px, provenance.recipients)
 
 
-def banner_segments(marking: Marking) -> list[tuple[str, str, bool]]:
-    """(text, colour, bold) pieces of the banner: the TLP label in its FIRST colour, the rest in white."""
+def banner_segments(marking: Marking, recipients: tuple[str, ...] = ()) -> list[tuple[str, str, bool]]:
+    """(text, colour, bold) pieces of the banner: the TLP label in its FIRST colour, the rest in white; a
+    TLP:RED banner names who the image is for."""
     _, tlp_colour = TLP_COLOURS[marking.tlp]
     rel = " and ".join(marking.releasable_to) if marking.releasable_to else "nobody"
-    return [(f"TLP:{marking.tlp}", tlp_colour, True), (f"   releasable to {rel}", "#FFFFFF", False)]
+    out = [(f"TLP:{marking.tlp}", tlp_colour, True), (f"   releasable to {rel}", "#FFFFFF", False)]
+    if marking.tlp == "RED":
+        who = f"for {', '.join(recipients)} only" if recipients else "for named recipients only"
+        out.append((f"   {who}", "#FFFFFF", False))
+    return out
 
 
 def _png(chart_png: bytes, lay: _Layout, marking: Marking, scale: float) -> bytes:
@@ -307,7 +397,7 @@ def _png(chart_png: bytes, lay: _Layout, marking: Marking, scale: float) -> byte
     draw = ImageDraw.Draw(canvas)
     band_bg, _ = TLP_COLOURS[marking.tlp]
     draw.rectangle((0, 0, w, round(BANNER_PX * scale) - 1), fill=band_bg)
-    segments = banner_segments(marking)
+    segments = banner_segments(marking, lay.recipients)
     fonts = [_font("bold" if bold else "regular", BANNER_FONT_PX * scale) for _, _, bold in segments]
     total = sum(f.getlength(t) for (t, _, _), f in zip(segments, fonts, strict=True))
     x = (w - total) / 2
@@ -320,9 +410,9 @@ def _png(chart_png: bytes, lay: _Layout, marking: Marking, scale: float) -> byte
     draw.line(
         (SIDE_PAD_PX * scale, top, w - SIDE_PAD_PX * scale, top), fill="#d0d0d0", width=max(1, round(scale))
     )
-    foot = _font("regular", FOOTER_FONT_PX * scale)
+    foot = _font("regular", lay.font_px * scale)
     for k, line in enumerate(lay.footer_lines):
-        y = (lay.footer_top + FOOTER_PAD_PX + FOOTER_LINE_PX * k + FOOTER_LINE_PX / 2) * scale
+        y = (lay.footer_top + FOOTER_PAD_PX + lay.line_px * k + lay.line_px / 2) * scale
         draw.text((SIDE_PAD_PX * scale, y), line, fill=FOOTER_TEXT, font=foot, anchor="lm")
     out = io.BytesIO()
     # compress_level 1: under half the encode time of the default; flat chart colours compress well anyway.
@@ -347,11 +437,11 @@ def _svg(chart_svg: bytes, lay: _Layout, marking: Marking, title: str) -> bytes:
     bold_attr = ' font-weight="bold"'
     spans = "".join(
         f'<tspan fill="{colour}"{bold_attr if bold else ""}>{escape(text)}</tspan>'
-        for text, colour, bold in banner_segments(marking)
+        for text, colour, bold in banner_segments(marking, lay.recipients)
     )
     footer = "".join(
-        f'<text x="{SIDE_PAD_PX}" y="{lay.footer_top + FOOTER_PAD_PX + FOOTER_LINE_PX * k + FOOTER_LINE_PX / 2}" '
-        f'dominant-baseline="middle" font-size="{FOOTER_FONT_PX}" fill="{FOOTER_TEXT}">{escape(line)}</text>'
+        f'<text x="{SIDE_PAD_PX}" y="{lay.footer_top + FOOTER_PAD_PX + lay.line_px * k + lay.line_px / 2}" '
+        f'dominant-baseline="middle" font-size="{lay.font_px}" fill="{FOOTER_TEXT}">{escape(line)}</text>'
         for k, line in enumerate(lay.footer_lines)
     )
     svg = (
@@ -421,8 +511,13 @@ def export_and_record(
 ) -> bytes:
     """What a chart's download button returns: the image, with its provenance computed now, and the audit
     entry of the export. Runs outside the page script (Streamlit calls it on click), so it takes the store."""
-    as_of = data_as_of(store.cursor(), viewer)
-    prov = provenance_for(viewer, marking, filters=filters, today=today, as_of=as_of)
+    con = store.cursor()
+    as_of = data_as_of(con, viewer)
+    span = records_span(con, viewer, filters, today) if isinstance(filters, Filters) else None
+    named = red_recipients(con, viewer, filters, today) if isinstance(filters, Filters) else (viewer.email,)
+    prov = provenance_for(
+        viewer, marking, filters=filters, today=today, as_of=as_of, span=span, recipients=named
+    )
     data = export_chart(fig, marking, prov, fmt, preset)
     record_export(
         store,

@@ -2,14 +2,19 @@
 saving, and the conflict panel when someone else saved first.
 
 The editor keeps its fields in session state under `ed_*` keys, loaded from one version; saving names that
-version so a concurrent save by someone else comes back as a conflict with both texts instead of overwriting
-theirs. Every rule (the marking, what the checker flags, when a save conflicts) lives in analytics.assessments;
-this module only reads widgets, calls it and renders.
+version so a concurrent save by someone else comes back as a conflict instead of overwriting theirs. The conflict
+panel shows the field-level three-way merge (analytics/assessments/merge.py): both sides' changes kept, each
+conflicting field side by side with the differing words highlighted, theirs kept unless discarded field by field.
+Stored text is only ever rendered escaped (inert_markdown), inside fixed highlight markup. The derived marking
+stays in view at the top of the editor and in the sidebar. Every rule (the marking, what the checker flags, when a
+save conflicts, how two edits merge, who can still sign) lives in analytics.assessments; this module only reads
+widgets, calls it and renders.
 """
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -17,12 +22,18 @@ import streamlit as st
 
 from analytics import session
 from analytics.access.markings import INSTITUTES, TLP_LEVELS, tlp_rank
+from analytics.access.roles import SIGNERS
 from analytics.access.viewer import Viewer
 from analytics.assessments import reads, yardstick
 from analytics.assessments.checker import Finding, blocking, check
+from analytics.assessments.diff import Segment, word_diff
 from analytics.assessments.evidence import draft_marking, evidence_info, search_evidence
+from analytics.assessments.inbox import signers_left
+from analytics.assessments.marking import DerivedMarking
+from analytics.assessments.merge import FieldConflict, Merge, merge_conflict
 from analytics.assessments.model import (
     EVIDENCE_KINDS,
+    PROTECTIVE_MARKINGS,
     Assessment,
     AssessmentDraft,
     AssessmentError,
@@ -31,7 +42,8 @@ from analytics.assessments.model import (
     JudgementDraft,
 )
 from analytics.assessments.workflow import create_assessment, save_version, submit_for_review
-from pages.ui import inert_markdown, judgement_estimate, marking_banner, move_buttons
+from analytics.export.briefing.content import protective_line
+from pages.ui import inert_markdown, marking_banner, move_buttons
 
 ss = st.session_state
 
@@ -54,6 +66,13 @@ def editor(viewer: Viewer, today: date, a: Assessment | None) -> None:
             "When you save, you will see both texts and choose.",
             icon=":material/group:",
         )
+    if ss.get("ed_raise") not in ("", *TLP_LEVELS):
+        # The browser sends back the shown label of the "as derived" choice, which names the derived TLP and so
+        # changes with the evidence: a label no longer offered means that choice.
+        ss["ed_raise"] = ""
+    _marking_in_view(viewer, today)
+    if a is not None:
+        _lead_edit_warning(viewer, a)
     if "ed_conflict" in ss:
         _conflict_panel(viewer, today, a)
         st.divider()
@@ -64,7 +83,7 @@ def editor(viewer: Viewer, today: date, a: Assessment | None) -> None:
         draft = _marking_controls(viewer, today)
         st.markdown("#### Checker")
         # Live, uncached checks: they depend on text being typed, so caching would only fill the cache.
-        _render_findings(check(session.cursor(), viewer, draft, a, today))
+        _render_findings(check(session.cursor(), viewer, draft, a, today), draft)
         st.divider()
         _save_controls(viewer, today, a, draft, base_version)
 
@@ -120,6 +139,7 @@ def _load_editor(today: date, a: Assessment | None, draft: AssessmentDraft | Non
     ss["ed_raise"] = d.raise_tlp or ""  # "" = as the evidence requires (None would read as "no choice")
     ss["ed_restrict"] = list(d.restrict_to)
     ss["ed_recipients"] = ", ".join(d.named_recipients)
+    ss["ed_protective"] = d.protective
     keys = []
     for j in d.judgements:
         k = j.key or _jkey()
@@ -193,6 +213,7 @@ def _draft_from_widgets() -> AssessmentDraft:
         named_recipients=tuple(
             n for n in (ss.get("ed_recipients") or "").replace(";", ",").split(",") if n.strip()
         ),
+        protective=ss.get("ed_protective") or "OFFICIAL",
     )
 
 
@@ -207,14 +228,17 @@ def _save(
     expected: int,
     *,
     submit: bool = False,
+    note: str | None = None,
 ) -> None:
-    """Save (and optionally submit); every outcome becomes a flash message or a conflict to resolve."""
+    """Save (and optionally submit) with the note typed for this version (or `note`); every outcome becomes a
+    flash message or a conflict to resolve."""
     store = session.store()
+    note = note if note is not None else str(ss.get("ed_note") or "")
     try:
         if a is None:
-            aid, version = create_assessment(store, viewer, draft, today=today), 1
+            aid, version = create_assessment(store, viewer, draft, note=note, today=today), 1
         else:
-            aid, version = a.id, save_version(store, viewer, a.id, draft, expected, today=today)
+            aid, version = a.id, save_version(store, viewer, a.id, draft, expected, note=note, today=today)
     except EditConflict as conflict:
         ss["ed_conflict"] = conflict
         return
@@ -223,6 +247,8 @@ def _save(
         return
     ss.pop("ed_conflict", None)
     message = f"Saved A-{aid} version {version}."
+    if a is not None and version <= expected:
+        message = f"No changes to save: version {version} already holds them."
     dropped = _not_carried_note(viewer, aid, version) if a is not None and version > expected else ""
     if submit:
         try:
@@ -269,33 +295,85 @@ def _save_controls(
         )
 
 
-def _draft_preview(d: AssessmentDraft) -> None:
-    """A draft that is not saved (one side of a conflict): the parts people edit most."""
-    st.text(d.title)
-    if d.bluf:
-        st.text(d.bluf)
-    for n, j in enumerate(d.judgements, start=1):
-        st.markdown(f"**{n}.** {inert_markdown(j.statement)}")
-        st.markdown(judgement_estimate(j.term, j.confidence))
+_HIGHLIGHT = {"-": "red-background", "+": "green-background"}
+
+
+def highlighted(segments: tuple[Segment, ...], show: tuple[str, ...] = ("=", "-", "+")) -> str:
+    """Words of a word-level diff as Markdown: every word escaped (inert_markdown), removed words on red and
+    added words on green inside fixed Streamlit highlight markup; never HTML."""
+    parts = []
+    for op, text in segments:
+        if op in show:
+            words = inert_markdown(text)
+            parts.append(words if op == "=" else f":{_HIGHLIGHT[op]}[{words}]")
+    return " ".join(parts) or "*(empty)*"
+
+
+def _as_text(value: Any) -> str:
+    """A conflicting value as words to compare: text, lines, a whole judgement (None: removed) or a choice."""
+    if isinstance(value, JudgementDraft):
+        return " ".join(
+            x for x in (value.statement, value.term or "", value.confidence or "", value.reasoning) if x
+        )
+    if isinstance(value, tuple):
+        return " · ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _conflict_field(c: FieldConflict, theirs_version: int) -> None:
+    """One conflicting field: theirs and mine side by side, the words that differ highlighted."""
+    words = word_diff(_as_text(c.mine), _as_text(c.theirs))
+    with st.container(border=True):
+        st.markdown(f"**{c.label}**")
+        left, right = st.columns(2)
+        left.caption(f"Theirs (version {theirs_version}), kept unless you discard it")
+        left.markdown(highlighted(words, ("=", "+")) if c.theirs is not None else "*(removed)*")
+        right.caption("Yours")
+        right.markdown(highlighted(words, ("=", "-")) if c.mine is not None else "*(removed)*")
+        st.checkbox("Discard theirs: use mine in this field", key=f"ed_discard_{c.path}")
+
+
+def _kept(merge: Merge, paths: tuple[str, ...]) -> str:
+    return ", ".join(dict.fromkeys(merge.labels.get(p, p) for p in paths))
 
 
 def _conflict_panel(viewer: Viewer, today: date, a: Assessment | None) -> None:
+    """The merge of a refused save: what was kept from each side, each conflicting field, and the choices."""
     conflict: EditConflict = ss["ed_conflict"]
+    merge = merge_conflict(conflict)
+    theirs_version = conflict.theirs.version
     st.warning(str(conflict), icon=":material/sync_problem:")
-    theirs, mine = st.columns(2)
-    with theirs:
+    if merge.kept_theirs:
+        st.markdown(f"**Kept from version {theirs_version}:** {_kept(merge, merge.kept_theirs)}")
+    if merge.kept_mine:
+        st.markdown(f"**Kept from yours:** {_kept(merge, merge.kept_mine)}")
+    if not merge.conflicts:
+        st.markdown("**No conflicting fields**: every change of both sides is in the merge.")
+    else:
+        n = len(merge.conflicts)
         st.markdown(
-            f"**Saved: version {conflict.theirs.version} by {inert_markdown(conflict.theirs.saved_by)}**"
+            f"**{n} conflicting field{'s' if n != 1 else ''}**: both changed {'them' if n != 1 else 'it'}. "
+            f"Version {theirs_version}'s text is kept unless you discard it."
         )
-        _draft_preview(conflict.theirs.to_draft())
-    with mine:
-        st.markdown("**Yours: not saved yet**")
-        _draft_preview(conflict.mine)
-    c1, c2 = st.columns(2)
-    if c1.button("Save mine as the next version", type="primary", key="ed_keep_mine"):
-        _save(viewer, today, a, conflict.mine, conflict.theirs.version)
+        for c in merge.conflicts:
+            _conflict_field(c, theirs_version)
+    discard = {c.path for c in merge.conflicts if ss.get(f"ed_discard_{c.path}")}
+    merged = merge.resolve(discard_theirs=discard)
+    c1, c2, c3 = st.columns(3)
+    if c1.button(
+        f"Save the merge as version {theirs_version + 1}",
+        type="primary",
+        key="ed_merge_save",
+        width="stretch",
+    ):
+        note = str(ss.get("ed_note") or "").strip()
+        merged_note = f"Merged with version {theirs_version}" + (f": {note}" if note else "")
+        _save(viewer, today, a, merged, theirs_version, note=merged_note)
         st.rerun()
-    if c2.button("Discard mine and load theirs", key="ed_take_theirs"):
+    if c2.button("Load the merge into the editor", key="ed_merge_load", width="stretch"):
+        _load_editor(today, conflict.theirs, merged)
+        st.rerun()
+    if c3.button("Discard mine and load theirs", key="ed_take_theirs", width="stretch"):
         ss.pop("ed_conflict", None)
         ss["ed_loaded"] = None
         st.rerun()
@@ -347,7 +425,11 @@ def _judgement_editor(today: date, n: int, k: str, total: int) -> None:
 
 
 def _estimate_inputs(k: str) -> None:
-    """The PHIA term (or a partner's ICD 203 term, translated), and the confidence level."""
+    """The PHIA term (or a partner's ICD 203 term, translated), and the confidence level. The ICD pick and its
+    caption hold only while the PHIA term is the one it translated to: choosing another term clears them."""
+    icd = ss.get(f"ed_j_{k}_icd")
+    if icd and ss.get(f"ed_j_{k}_term") != yardstick.icd_to_phia(icd).target.term:
+        ss[f"ed_j_{k}_icd"] = None  # before the widget exists in this run
     t1, t2 = st.columns(2)
     t1.selectbox(
         "Probability (PHIA yardstick)",
@@ -428,17 +510,23 @@ def _marking_controls(viewer: Viewer, today: date) -> AssessmentDraft:
     except AssessmentError as e:
         st.warning(str(e))
         floor = None
+    # The picker's baseline is the marking the draft derives without a raise (evidence, releasability and the
+    # rest of the marking rules), not the evidence's TLP alone, so it never shows less than the banner.
+    required = _required_marking(con, viewer, today) if floor is not None else None
+    base_tlp = max(
+        (m for m in (floor.evidence_tlp if floor else None, required.tlp if required else None) if m),
+        key=tlp_rank,
+        default="?",
+    )
     raise_options: list[str] = [""]
     if floor is not None:
-        raise_options += [t for t in TLP_LEVELS if tlp_rank(t) > tlp_rank(floor.evidence_tlp)]
+        raise_options += [t for t in TLP_LEVELS if tlp_rank(t) > tlp_rank(base_tlp)]
     if ss.get("ed_raise") not in raise_options:
         ss["ed_raise"] = ""
     st.selectbox(
         "TLP",
         raise_options,
-        format_func=lambda t: (
-            f"TLP:{floor.evidence_tlp if floor else '?'} (from evidence)" if not t else f"Raise to TLP:{t}"
-        ),
+        format_func=lambda t: f"TLP:{base_tlp} (as derived)" if not t else f"Raise to TLP:{t}",
         key="ed_raise",
         help="Derived from the evidence. You may raise it, never lower it.",
     )
@@ -453,6 +541,14 @@ def _marking_controls(viewer: Viewer, today: date) -> AssessmentDraft:
         key="ed_recipients",
         help="Emails, comma-separated. With RED evidence, only people named on every RED record remain.",
     )
+    st.selectbox(
+        "Protective marking",
+        list(PROTECTIVE_MARKINGS),
+        format_func=protective_line,
+        key="ed_protective",
+        help="The government security classification beside the TLP, printed in both schemes' words in every "
+        "header and footer of the briefings (docs/briefings.md has the mapping).",
+    )
     draft = _draft_from_widgets()
     try:
         derived = draft_marking(con, viewer, draft, today)
@@ -464,7 +560,43 @@ def _marking_controls(viewer: Viewer, today: date) -> AssessmentDraft:
     return draft
 
 
-def _render_findings(findings: list[Finding]) -> None:
+def _required_marking(con: Any, viewer: Viewer, today: date) -> DerivedMarking | None:
+    """The marking the draft as typed derives with no raise of the TLP (None when it cannot be derived)."""
+    try:
+        return draft_marking(con, viewer, replace(_draft_from_widgets(), raise_tlp=None), today)
+    except AssessmentError:
+        return None
+
+
+def _marking_in_view(viewer: Viewer, today: date) -> None:
+    """The marking this draft will carry, at the top of the editor and in the sidebar, so it stays in sight
+    while the author scrolls through the judgements (the side panel scrolls away)."""
+    try:
+        derived = draft_marking(session.cursor(), viewer, _draft_from_widgets(), today)
+    except AssessmentError:
+        return  # the side panel says why
+    marking_banner(derived.marking, "this draft will be marked")
+    with st.sidebar:
+        st.markdown("**Draft marking**")
+        marking_banner(derived.marking, "this draft")
+
+
+def _lead_edit_warning(viewer: Viewer, a: Assessment) -> None:
+    """A lead who is not yet an author is told before saving when their save would leave nobody of their
+    institute able to sign (an author never signs; workflow.sign_off)."""
+    if viewer.role not in SIGNERS or viewer.email in a.authors or viewer.institute in a.signed_institutes:
+        return
+    left = session.query(signers_left, a.id, also_author=viewer.email)
+    if left.get(viewer.institute, 1) == 0:
+        st.warning(
+            f"If you save, you become an author of A-{a.id} and can no longer sign it off, and no other "
+            f"{viewer.institute} lead could: comment in Read and review instead, or ask an administrator to enrol "
+            f"another {viewer.institute} lead.",
+            icon=":material/how_to_reg:",
+        )
+
+
+def _render_findings(findings: list[Finding], draft: AssessmentDraft) -> None:
     if not findings:
         st.success("No problems found.", icon=":material/check_circle:")
         return
@@ -474,3 +606,48 @@ def _render_findings(findings: list[Finding]) -> None:
         where = f"Judgement {f.judgement} " if f.judgement else ""
         badge = ":red-badge[blocks submission]" if f.severity == "error" else ":orange-badge[advice]"
         st.markdown(f"{badge} {where}{f.message}")
+    _render_highlights(findings, draft)
+
+
+def _render_highlights(findings: list[Finding], draft: AssessmentDraft) -> None:
+    """Each text with a finding in it, its problem words highlighted where they are."""
+    spans: dict[tuple[int | None, str], list[tuple[int, int]]] = {}
+    for f in findings:
+        if f.field is not None and f.span is not None:
+            spans.setdefault((f.judgement, f.field), []).append(f.span)
+    for (n, field), where in sorted(spans.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1])):
+        if n is None:
+            text, label = draft.bluf, "**Bottom line**"
+        elif 0 < n <= len(draft.judgements):
+            text, label = getattr(draft.judgements[n - 1], field), f"**Judgement {n}** · {field}"
+        else:
+            continue
+        marked = highlighted_markdown(text, where)
+        if ":orange-background[" in marked:
+            st.markdown(f"{label}: {marked}")
+
+
+def highlighted_markdown(text: str, spans: list[tuple[int, int]]) -> str:
+    """`text` made inert (pages.ui.inert_markdown, piece by piece so the offsets hold) with highlight markup
+    around each span only; a span over the whole text (no time frame) marks nothing. For st.markdown, never
+    unsafe_allow_html."""
+
+    def inert(piece: str) -> str:
+        # inert_markdown trims and collapses whitespace: keep one space at each edge so words stay apart
+        core = inert_markdown(piece)
+        if not core:
+            return " " if piece else ""
+        return (" " if piece[0].isspace() else "") + core + (" " if piece[-1].isspace() else "")
+
+    merged: list[list[int]] = []
+    for start, end in sorted(s for s in spans if 0 <= s[0] < s[1] <= len(text) and s != (0, len(text))):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    out, at = [], 0
+    for start, end in merged:
+        out += [inert(text[at:start]), f":orange-background[{inert(text[start:end]).strip()}]"]
+        at = end
+    out.append(inert(text[at:]))
+    return "".join(out).strip()

@@ -68,8 +68,10 @@ def test_briefing_page_downloads_every_format(page, server, shots) -> None:
     titles = [s.shapes.title.text for s in prs.slides]
     assert titles == [
         "Weekly AI threat pack",
-        "Incidents per month by reporting institute",
+        "Incidents per month by reporting institute",  # PowerPoint's own editable chart (issue 18)
+        "Incidents per month by reporting institute (image)",  # then the marked image
         "Incidents by category and reporting institute",
+        "Incidents by category and reporting institute (image)",
         "Sources",
     ]
     name, docx = files["Word"]

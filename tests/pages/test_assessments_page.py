@@ -157,9 +157,12 @@ def test_the_second_save_from_an_old_version_gets_a_conflict_with_both_texts(app
         "Version 2 was saved by analyst@au.example after you opened version 1" in w.value for w in at.warning
     )
     text = markdown_text(at)
-    assert "Saved: version 2" in text and "Yours: not saved yet" in text
-    assert {"My UK title", "Their AU title"} <= {t.value for t in at.text}
-    at.button(key="ed_keep_mine").click().run()
+    # both changed the title: a conflict, both texts side by side with the differing words highlighted
+    assert "1 conflicting field" in text and "**Title**" in text
+    assert ":green-background[Their AU]" in text and ":red-background[My UK]" in text, text
+    # their change is kept unless discarded: discard it for the title, and save the merge
+    at.checkbox(key="ed_discard_title").check().run()
+    at.button(key="ed_merge_save").click().run()
     a = get_assessment(store.cursor(), UK_ANALYST, aid)
     assert (a.version, a.title) == (3, "My UK title")
     assert get_assessment(store.cursor(), UK_ANALYST, aid, version=2).title == "Their AU title"
@@ -288,3 +291,206 @@ def test_a_save_in_review_that_the_checker_blocks_is_refused_on_the_page(app) ->
         "Nothing was saved" in e.value and "Judgement 1 has no probability term" in e.value for e in at.error
     ), [e.value for e in at.error]
     assert get_assessment(store.cursor(), UK_ANALYST, aid).version == 1
+
+
+# -- edits never lost, notes, diff, inbox (issue 18) -------------------------------------------------------------
+
+
+def _open(make: Callable[..., Any], email: str, aid: int) -> Any:
+    return make(email, WORKSPACE, {"a": str(aid)})
+
+
+def test_two_sessions_editing_one_version_keep_both_authors_changes(app) -> None:
+    """Two analysts edit version 1 at once, each in their own session: the UK analyst changes judgement 1's
+    reasoning and saves; the AU analyst changes the bottom line, saves, gets the merge and saves it. Version 3
+    holds both changes."""
+    store, make = app
+    aid = make_assessment(store)
+    uk = _open(make, "analyst@uk.example", aid)
+    au = _open(make, "analyst@au.example", aid)
+    k = uk.session_state["ed_jkeys"][0]
+    uk.text_area(key=f"ed_j_{k}_reasoning").input("UK and AU reporting rose in each of six quarters.").run()
+    uk.button(key="ed_save").click().run()
+    assert not uk.exception and get_assessment(store.cursor(), UK_ANALYST, aid).version == 2
+    au.text_area(key="ed_bluf").input(
+        "Agentic misuse against banks is highly likely to rise through 2027."
+    ).run()
+    au.button(key="ed_save").click().run()
+    assert not au.exception, [e.message for e in au.exception]
+    text = markdown_text(au)
+    assert "No conflicting fields" in text, text
+    assert "Judgement 1 · reasoning" in text  # kept from their version, named
+    assert "Bottom line up front" in text  # kept from mine
+    au.button(key="ed_merge_save").click().run()
+    assert not au.exception, [e.message for e in au.exception]
+    a = get_assessment(store.cursor(), UK_ANALYST, aid)
+    assert a.version == 3
+    assert a.bluf == "Agentic misuse against banks is highly likely to rise through 2027."
+    assert a.judgements[0].reasoning == "UK and AU reporting rose in each of six quarters."
+
+
+def test_a_conflicting_field_shows_both_highlighted_and_keeps_theirs_unless_discarded(app) -> None:
+    store, make = app
+    aid = make_assessment(store)
+    uk = _open(make, "analyst@uk.example", aid)
+    au = _open(make, "analyst@au.example", aid)
+    k = uk.session_state["ed_jkeys"][0]
+    uk.text_area(key=f"ed_j_{k}_reasoning").input("Both institutes' reporting rose for six quarters.").run()
+    uk.text_area(key="ed_assumptions").input("Reporting stays level\nBanks keep reporting").run()
+    uk.button(key="ed_save").click().run()
+    au.text_area(key=f"ed_j_{k}_reasoning").input("Both institutes' reporting doubled <b>[x](y)</b>.").run()
+    au.button(key="ed_save").click().run()
+    text = markdown_text(au)
+    assert "1 conflicting field" in text
+    # word-level highlighting of the two texts, stored text escaped
+    assert (
+        ":red-background[doubled]" in text
+        or ":red-background[doubled \\<b\\>\\[x\\]\\(y\\)\\</b\\>\\.]" in text
+    )
+    assert ":green-background[rose for six quarters\\.]" in text, text
+    assert "<b>" not in text
+    # by default the merge keeps theirs in the conflicting field, and the other field they changed: the merge is
+    # then their version as saved, so nothing new is written
+    au.button(key="ed_merge_save").click().run()
+    assert not au.error, [e.value for e in au.error]
+    assert any("No changes to save: version 2 already holds them." in m.value for m in au.success)
+    a = get_assessment(store.cursor(), UK_ANALYST, aid)
+    assert a.version == 2 and a.judgements[0].reasoning == "Both institutes' reporting rose for six quarters."
+    assert a.assumptions == ("Reporting stays level", "Banks keep reporting")
+
+
+def test_discarding_their_change_in_one_field_keeps_the_rest_of_theirs(app) -> None:
+    store, make = app
+    aid = make_assessment(store)
+    uk = _open(make, "analyst@uk.example", aid)
+    au = _open(make, "analyst@au.example", aid)
+    k = uk.session_state["ed_jkeys"][0]
+    uk.text_area(key=f"ed_j_{k}_reasoning").input("UK reasoning.").run()
+    uk.text_input(key="ed_title").input("UK title").run()
+    uk.button(key="ed_save").click().run()
+    au.text_area(key=f"ed_j_{k}_reasoning").input("AU reasoning.").run()
+    au.button(key="ed_save").click().run()
+    au.checkbox(key=f"ed_discard_judgement.{k}.reasoning").check().run()
+    au.button(key="ed_merge_save").click().run()
+    a = get_assessment(store.cursor(), UK_ANALYST, aid)
+    assert (a.title, a.judgements[0].reasoning) == ("UK title", "AU reasoning.")
+
+
+def test_the_note_for_a_version_is_saved_and_shown(app) -> None:
+    store, make = app
+    aid = make_assessment(store)
+    at = _open(make, "analyst@uk.example", aid)
+    at.text_area(key="ed_bluf").input("Agentic misuse is highly likely to rise.").run()
+    at.text_input(key="ed_note").input("Raised the bottom line after AU data").run()
+    at.button(key="ed_save").click().run()
+    assert not at.exception
+    tables = [d.value for d in at.dataframe if "Note" in d.value.columns]
+    assert tables and list(tables[0]["Note"]) == ["Raised the bottom line after AU data", "created"], tables
+
+
+def test_versions_tab_shows_the_words_changed_and_the_evidence_ids(app) -> None:
+    store, make = app
+    aid = make_assessment(store)
+    d = get_assessment(store.cursor(), UK_ANALYST, aid).to_draft()
+    j = d.judgements[0]
+    extra = shared_incidents(store, 3)[2]
+    edited = replace(
+        j,
+        reasoning="Both institutes' reporting doubled each quarter.",
+        evidence=(j.evidence[0], EvidenceRef("incident", extra)),
+    )
+    save_version(store, AU_ANALYST, aid, replace(d, judgements=(edited,)), 1)
+    at = _open(make, "analyst@uk.example", aid)
+    text = markdown_text(at)
+    assert ":red-background[rose each quarter\\.]" in text or ":red-background[rose]" in text, text
+    assert ":green-background[doubled each quarter\\.]" in text or ":green-background[doubled]" in text, text
+    assert f"**added** {inert_id(extra)} · " in text, text
+    assert f"**removed** {inert_id(j.evidence[1].ref_id)} · " in text, text
+    assert "TLP:GREEN" in text
+
+
+def inert_id(ref_id: str) -> str:
+    from pages.ui import inert_markdown
+
+    return inert_markdown(ref_id)
+
+
+def test_the_inbox_tells_a_lead_a_sign_off_waits_and_an_author_it_came_back(app) -> None:
+    store, make = app
+    aid = make_assessment(store, title="Waiting one")
+    submit_for_review(store, UK_ANALYST, aid, 1)
+    at = make("lead@au.example", WORKSPACE)
+    text = markdown_text(at)
+    assert "Waiting for your sign-off" in text and f"A-{aid} · Waiting one" in text, text
+    at.button(key=f"inbox_open_{aid}").click().run()
+    assert at.session_state["as_open"] == aid
+    from analytics.assessments.workflow import return_for_changes
+
+    return_for_changes(store, AU_LEAD, aid, 1, "Add the AU reporting.")
+    at = make("analyst@uk.example", WORKSPACE)
+    text = markdown_text(at)
+    assert "Returned to you" in text and f"A-{aid} · Waiting one" in text and "lead@au" not in text, text
+    at = make("lead@au.example", WORKSPACE)
+    assert "Waiting for your sign-off" not in markdown_text(at)
+
+
+def test_a_warning_when_no_lead_of_an_institute_can_sign(app) -> None:
+    store, make = app
+    aid = make_assessment(store, author=UK_LEAD)  # the only UK lead wrote it
+    at = _open(make, "lead@uk.example", aid)
+    assert any("No UK lead can sign this off" in w.value for w in at.warning), [w.value for w in at.warning]
+    # a lead about to edit someone else's draft is told saving would leave nobody of their institute to sign
+    other = make_assessment(store, title="Analyst draft")
+    at = _open(make, "lead@au.example", other)
+    assert any(
+        "If you save, you become an author" in w.value and "no other AU lead" in w.value for w in at.warning
+    ), [w.value for w in at.warning]
+    at = _open(make, "analyst@au.example", other)
+    assert not any("can sign this off" in w.value for w in at.warning)
+
+
+def test_the_icd_caption_follows_the_phia_term(app) -> None:
+    _, make = app
+    at = make("analyst@au.example", WORKSPACE)
+    at.button(key="as_new").click().run()
+    k = at.session_state["ed_jkeys"][0]
+    at.selectbox(key=f"ed_j_{k}_icd").set_value("unlikely").run()
+    assert any("is saved as PHIA unlikely" in c.value for c in at.caption)
+    at.selectbox(key=f"ed_j_{k}_term").set_value("likely").run()
+    assert not any("is saved as PHIA unlikely" in c.value for c in at.caption), [c.value for c in at.caption]
+    assert at.selectbox(key=f"ed_j_{k}_icd").value is None
+
+
+def test_the_tlp_picker_and_the_marking_at_the_top_name_the_derived_marking(app) -> None:
+    store, make = app
+    aid = make_assessment(store)
+    at = _open(make, "analyst@uk.example", aid)
+    picker = at.selectbox(key="ed_raise")
+    # the picker's "as is" choice names the marking the draft derives, the same TLP as the banners show
+    assert picker.format_func("") == "TLP:GREEN (as derived)"
+    assert picker.options == [
+        "TLP:GREEN (as derived)",
+        "Raise to TLP:AMBER",
+        "Raise to TLP:AMBER+STRICT",
+        "Raise to TLP:RED",
+    ]
+    picker.set_value("AMBER+STRICT").run()
+    top = [m.value for m in at.markdown if "this draft will be marked" in m.value]
+    assert top and "TLP:AMBER+STRICT" in top[0], top
+    assert any("TLP:AMBER+STRICT" in m.value for m in at.sidebar.markdown)
+
+
+def test_the_protective_marking_is_chosen_in_the_editor_and_saved_with_the_version(app) -> None:
+    """Issue 18: the protective marking (UK GSC / AU PSPF) is set per assessment from the editor, shown in both
+    schemes' words, and stored with the version the briefings print it from."""
+    store, make = app
+    aid = make_assessment(store)
+    at = _open(make, "analyst@uk.example", aid)
+    picker = at.selectbox(key="ed_protective")
+    assert picker.value == "OFFICIAL"
+    assert "UK OFFICIAL-SENSITIVE · AU OFFICIAL: Sensitive" in picker.options
+    picker.set_value("OFFICIAL-SENSITIVE").run()
+    at.text_input(key="ed_note").input("Sensitive sourcing").run()
+    at.button(key="ed_save").click().run()
+    assert not at.exception
+    assert get_assessment(store.cursor(), UK_ANALYST, aid).protective == "OFFICIAL-SENSITIVE"

@@ -78,8 +78,15 @@ def test_analyst_can_brief_from_a_draft_which_is_flagged(briefing_db, monkeypatc
         "2. Bottom line",
         "3. Key judgement 1",
         "4. Key judgement 2",
-        "5. Incidents by category and reporting institute",
-        "6. Sources",
+        "5. What changed since the last assessment",
+        "6. Assumptions",
+        "7. Alternative views",
+        "8. Indicators that would change these judgements",
+        "9. Dissent",
+        "10. Approval",
+        "11. Evidence annex",
+        "12. Incidents by category and reporting institute",
+        "13. Sources",
     ]
     assert [b.proto.label for b in at.get("download_button")][:4] == [
         "PowerPoint (16:9)",
@@ -99,7 +106,26 @@ def test_policymaker_is_offered_approved_assessments_only(briefing_db, monkeypat
     ]
     at.selectbox(key="brf_assessment").set_value(approved).run()
     assert not at.exception and not at.error
-    assert "DRAFT" not in _banner(at) and "6 slides" in _banner(at)
+    # 13 slides and the default chart's editable native slide before its image
+    assert "DRAFT" not in _banner(at) and "14 slides" in _banner(at)
+
+
+def test_the_default_chart_is_drawn_at_the_assessments_marking(briefing_db, monkeypatch) -> None:
+    """Finding 6: a joint assessment briefed by a policymaker stays at its marking with the default chart."""
+    db, approved, _ = briefing_db
+    at = _app(db, "policy@uk.example", monkeypatch)
+    at.selectbox(key="brf_assessment").set_value(approved).run()
+    assert not at.exception
+    assert at.multiselect(key="brf_charts").value == ["by_category|current@assessment"]
+    assert "releasable to **AU and UK**" in _banner(at) and "AMBER+STRICT" not in _banner(at)
+    assert not at.warning
+    # The labels say each chart's marking before it is chosen; a full-scope chart says it would raise it.
+    options = at.multiselect(key="brf_charts").options
+    assert any("at the assessment's marking" in o and "releasable to AU and UK" in o for o in options)
+    at.multiselect(key="brf_charts").set_value(["by_category|current"]).run()
+    assert "releasable to **UK**" in _banner(at)
+    assert any("raises the briefing" in w.value for w in at.warning)
+    assert any("UK OFFICIAL · AU OFFICIAL" in c.value for c in at.caption)
 
 
 def test_charts_are_ordered_and_removed_with_the_row_buttons(briefing_db, monkeypatch) -> None:

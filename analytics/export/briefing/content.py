@@ -29,6 +29,22 @@ from analytics.sources import source_credits
 
 WATERMARK = "DRAFT"
 
+# The protective marking an assessment carries beside its TLP, in the words of each government's scheme: the UK
+# Government Security Classifications (OFFICIAL, with the OFFICIAL-SENSITIVE handling caveat) and the Australian
+# Protective Security Policy Framework (OFFICIAL, OFFICIAL: Sensitive, PROTECTED). AU PROTECTED has no UK tier of
+# its own below SECRET: the UK holds it as OFFICIAL-SENSITIVE with the AU marking kept (docs/briefings.md).
+PROTECTIVE_WORDS: dict[str, tuple[str, str]] = {
+    "OFFICIAL": ("OFFICIAL", "OFFICIAL"),
+    "OFFICIAL-SENSITIVE": ("OFFICIAL-SENSITIVE", "OFFICIAL: Sensitive"),
+    "PROTECTED": ("OFFICIAL-SENSITIVE (AU PROTECTED)", "PROTECTED"),
+}
+
+
+def protective_line(level: str) -> str:
+    """'UK OFFICIAL-SENSITIVE · AU OFFICIAL: Sensitive': both schemes' words for one level."""
+    uk, au = PROTECTIVE_WORDS.get(level, PROTECTIVE_WORDS["OFFICIAL"])
+    return f"UK {uk} · AU {au}"
+
 
 @dataclass(frozen=True)
 class KeyJudgement:
@@ -55,18 +71,75 @@ class KeyJudgement:
 
 
 @dataclass(frozen=True)
+class NativeChart:
+    """A chart's data as PowerPoint's own chart draws it (editable in the deck): bar or line, one category
+    axis, one series per trace. Values missing in a trace are None."""
+
+    kind: str  # "bar" | "barh" | "line"
+    categories: tuple[str, ...]
+    series: tuple[tuple[str, tuple[float | None, ...]], ...]
+    value_title: str = ""
+
+
+def native_chart(fig: Any) -> NativeChart | None:
+    """The figure as chart data when every trace is a bar or a line over one shared axis (what python-pptx's
+    chart data can hold); None otherwise (heatmaps, annotations, mixed kinds), and the picture is used."""
+    traces = list(getattr(fig, "data", ()))
+    if not traces:
+        return None
+    kinds = {("bar" if t.type == "bar" else "line" if t.type == "scatter" else "other") for t in traces}
+    if len(kinds) != 1 or "other" in kinds:
+        return None
+    horizontal = kinds == {"bar"} and all(getattr(t, "orientation", None) == "h" for t in traces)
+    cats: dict[str, None] = {}
+    per: list[tuple[str, dict[str, float | None]]] = []
+    for t in traces:
+        xs, ys = (t.y, t.x) if horizontal else (t.x, t.y)
+        if xs is None or ys is None:
+            return None
+        keys = [_category(x) for x in xs]
+        cats.update(dict.fromkeys(keys))
+        per.append(
+            (
+                str(t.name or ""),
+                {k: (None if v is None else float(v)) for k, v in zip(keys, ys, strict=False)},
+            )
+        )
+    order = tuple(cats)
+    series = tuple((name, tuple(vals.get(c) for c in order)) for name, vals in per)
+    axis = fig.layout.xaxis if horizontal else fig.layout.yaxis
+    title = str(axis.title.text) if axis is not None and axis.title and axis.title.text else ""
+    kind = "barh" if horizontal else ("bar" if kinds == {"bar"} else "line")
+    return NativeChart(kind, order, series, title)
+
+
+def _category(x: Any) -> str:
+    """Dates as 'YYYY-MM-DD' (a month axis), everything else as text."""
+    text = str(x)
+    return text[:10] if len(text) >= 19 and text[4] == "-" and text[10] in "T " else text
+
+
+@dataclass(frozen=True)
 class BriefingChart:
-    """A chart image ready for a briefing (rendered with banner and footer by analytics.export.chart_image)."""
+    """A chart image ready for a briefing (rendered with banner and footer by analytics.export.chart_image),
+    and its data for an editable PowerPoint chart when the figure is a plain bar or line chart."""
 
     title: str
     png: bytes  # 16:9, for slides
     marking: Marking
     caption: str = ""  # e.g. the filters in words
     print_png: bytes | None = None  # A4 half-page shape, for documents; the slide image when absent
+    native: NativeChart | None = None
 
     @property
     def document_png(self) -> bytes:
         return self.print_png or self.png
+
+    @property
+    def alt_text(self) -> str:
+        """What a screen reader says for the picture in every format: title, filters and range, marking."""
+        caption = f" — {self.caption}" if self.caption else ""
+        return f"{self.title}{caption} ({self.marking.label})"
 
 
 def briefing_chart(fig: Any, marking: Marking, provenance: Provenance, caption: str = "") -> BriefingChart:
@@ -77,7 +150,36 @@ def briefing_chart(fig: Any, marking: Marking, provenance: Provenance, caption: 
         marking=marking,
         caption=caption,
         print_png=export_chart(fig, marking, provenance, "png", "a4half"),
+        native=native_chart(fig),
     )
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled list of what an assessment says beyond its judgements (assumptions, dissent, approval, the
+    evidence annex, ...): every writer lays sections out the same generic way, so none can drop one."""
+
+    title: str
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EvidenceLine:
+    """One cited record in the evidence annex: its id, kind, reliability grade and marking (and its title
+    only for readers who may read records)."""
+
+    ref_id: str
+    kind: str  # "Incident", "Evaluation run", "Saved view"
+    reliability: str  # e.g. "B2" (Admiralty source reliability and credibility), or why there is none
+    marking: str  # e.g. "TLP:GREEN · releasable to AU and UK"
+    judgements: tuple[int, ...] = ()
+    label: str = ""  # record text: empty for readers who may not read records
+
+    @property
+    def text(self) -> str:
+        on = f" · judgement {', '.join(str(n) for n in self.judgements)}" if self.judgements else ""
+        label = f" · {self.label}" if self.label else ""
+        return f"{self.ref_id} · {self.kind} · reliability {self.reliability} · {self.marking}{on}{label}"
 
 
 @dataclass(frozen=True)
@@ -89,10 +191,13 @@ class Briefing:
     judgements: tuple[KeyJudgement, ...] = ()
     charts: tuple[BriefingChart, ...] = ()
     sources: tuple[str, ...] = ()
-    status: str = ""  # e.g. "Approved", "Draft", "In review"
+    status: str = ""  # e.g. "Approved 2026-11-20 by … · version 4", "Draft · version 2"
     question: str = ""
     prepared_by: str = ""
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    sections: tuple[Section, ...] = ()  # after the judgements, in order (see `assessment_sections`)
+    protective: str = "OFFICIAL"  # a PROTECTIVE_WORDS key, set per assessment
+    recipients: tuple[str, ...] = ()  # named recipients of a TLP:RED briefing (emails)
 
     @property
     def has_bottom_line(self) -> bool:
@@ -101,8 +206,21 @@ class Briefing:
 
     @property
     def slide_count(self) -> int:
-        """Title, bottom line (unless a chart pack), one per judgement, one per chart, sources."""
-        return 2 + int(self.has_bottom_line) + len(self.judgements) + len(self.charts)
+        """Title, bottom line (unless a chart pack), one per judgement, the sections (long ones over several
+        slides), one per chart, sources."""
+        extra = sum(len(section_pages(s)) for s in self.sections)
+        charts = len(self.charts) + sum(c.native is not None for c in self.charts)  # native + image
+        return 2 + int(self.has_bottom_line) + len(self.judgements) + extra + charts
+
+
+SECTION_ITEMS_PER_SLIDE = 7
+
+
+def section_pages(s: Section) -> list[tuple[str, ...]]:
+    """A section's items in slide-sized pieces (a long evidence annex continues on the next slide)."""
+    items = s.items or ("(none recorded)",)
+    n = SECTION_ITEMS_PER_SLIDE
+    return [items[k : k + n] for k in range(0, len(items), n)]
 
 
 def make_briefing(
@@ -118,6 +236,9 @@ def make_briefing(
     question: str = "",
     prepared_by: str = "",
     now: datetime | None = None,
+    sections: Sequence[Section] = (),
+    protective: str = "OFFICIAL",
+    recipients: Sequence[str] = (),
 ) -> Briefing:
     """A briefing whose marking combines the assessment's (`base_marking`) and every chart's, and whose
     sources add the licence credits those markings call for."""
@@ -137,6 +258,9 @@ def make_briefing(
         question=question.strip(),
         prepared_by=prepared_by,
         generated_at=now or datetime.now(UTC),
+        sections=tuple(sections),
+        protective=protective if protective in PROTECTIVE_WORDS else "OFFICIAL",
+        recipients=tuple(recipients) if marking.tlp == "RED" else (),
     )
 
 
@@ -153,8 +277,11 @@ def from_assessment(
     prepared_by: str = "",
     now: datetime | None = None,
     extra_sources: Iterable[str] = (),
+    evidence: Sequence[EvidenceLine] = (),
 ) -> Briefing:
-    """A briefing from an analytics.assessments.model.Assessment (the read API's object).
+    """A briefing from an analytics.assessments.model.Assessment (the read API's object): everything the
+    approved text holds (`assessment_sections`), and the evidence annex (`evidence`, built by the caller, who
+    knows what the reader may see).
 
     Duck-typed on purpose: this module stays free of the assessment workflow, and the adapter reads only the
     fields a reader sees. Anything that is not the approved text is a draft and is watermarked.
@@ -173,9 +300,7 @@ def from_assessment(
                 reasoning=str(getattr(j, "reasoning", "") or ""),
             )
         )
-    version = f"version {a.version}"
-    status = f"{a.status_label} · {version}" if hasattr(a, "status_label") else version
-    sources = [f"Assessment A-{a.id} {version} ({len(a.evidence())} evidence items)"]
+    sources = [f"Assessment A-{a.id} version {a.version} ({len(a.evidence())} evidence items)"]
     return make_briefing(
         a.title,
         bottom_line=a.bluf or "(no bottom line yet)",
@@ -184,11 +309,79 @@ def from_assessment(
         sources=[*sources, *extra_sources],
         base_marking=a.marking,
         draft=draft,
-        status=status,
+        status=assessment_status(a),
         question=a.question,
         prepared_by=prepared_by,
         now=now,
+        sections=assessment_sections(a, evidence),
+        protective=str(getattr(a, "protective", "OFFICIAL") or "OFFICIAL"),
+        recipients=tuple(getattr(a, "named_recipients", ()) or ()),
     )
+
+
+def _day(t: Any) -> str:
+    return t.strftime("%Y-%m-%d") if t is not None else "date not recorded"
+
+
+def _signer(s: Any) -> str:
+    when = s.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if s.at.tzinfo else f"{s.at:%Y-%m-%d %H:%M}"
+    return f"{s.name} ({s.institute} lead), signed {when}"
+
+
+def assessment_status(a: Any) -> str:
+    """The title block's status: who approved the approved text and when, else its status and version."""
+    version = f"version {a.version}"
+    if getattr(a, "is_approved_text", False):
+        signers = " and ".join(f"{s.name} ({s.institute} lead)" for s in a.signoffs)
+        by = f" by {signers}" if signers else ""
+        return f"Approved {_day(a.approved_at)}{by} · {version}"
+    return f"{a.status_label} · {version}" if hasattr(a, "status_label") else version
+
+
+# The sections after the judgements, in reading order (page outlines list them from here).
+SECTION_TITLES: tuple[str, ...] = (
+    "What changed since the last assessment",
+    "Assumptions",
+    "Alternative views",
+    "Indicators that would change these judgements",
+    "Dissent",
+    "Approval",
+    "Evidence annex",
+)
+
+
+def assessment_sections(a: Any, evidence: Sequence[EvidenceLine] = ()) -> list[Section]:
+    """Everything the assessment says beyond the bottom line and the judgements, as sections in reading order.
+    Every section is present even when empty ("none recorded"), so a reader can tell nothing was dropped."""
+    changes = []
+    if a.supersedes is not None:
+        changes.append(f"Supersedes assessment A-{a.supersedes}.")
+    if a.changes:
+        changes.append(a.changes)
+    dissents = [
+        f"On key judgement {j.number} — {d.name} ({d.institute}), {_day(d.at)}: {d.body}"
+        for j in a.judgements
+        for d in getattr(j, "dissents", ())
+    ]
+    dissents += [
+        f"On the whole assessment — {d.name} ({d.institute}), {_day(d.at)}: {d.body}"
+        for d in getattr(a, "dissents", ())
+    ]
+    approval = [_signer(s) for s in a.signoffs]
+    if getattr(a, "is_approved_text", False):
+        approval.append(f"Approved {_day(a.approved_at)} as version {a.version} of assessment A-{a.id}.")
+    else:
+        approval.append(f"Not approved: {a.status_label if hasattr(a, 'status_label') else 'draft'}.")
+    items = (
+        changes,
+        a.assumptions,
+        a.alternatives,
+        a.indicators,
+        dissents,
+        approval,
+        [e.text for e in evidence],
+    )
+    return [Section(t, tuple(i)) for t, i in zip(SECTION_TITLES, items, strict=True)]
 
 
 def briefing_filename(b: Briefing, ext: str) -> str:
@@ -221,6 +414,21 @@ def rgb(hex_colour: str) -> tuple[int, int, int]:
     """'#FFC000' as (255, 192, 0): every writer's colour API takes the three channels."""
     h = hex_colour.lstrip("#")
     return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+
+
+def recipients_text(b: Briefing) -> str:
+    """'for a@x, b@y only' on a TLP:RED briefing (who it may go to); '' otherwise."""
+    if b.marking.tlp != "RED":
+        return ""
+    return f"for {', '.join(b.recipients)} only" if b.recipients else "for named recipients only (none named)"
+
+
+def band_text(b: Briefing) -> str:
+    """What follows the TLP label in every header and footer: releasability, RED recipients, protective marking."""
+    bits = [f"releasable to {releasable_text(b.marking)}"]
+    if r := recipients_text(b):
+        bits.append(r)
+    return " · ".join(bits)
 
 
 def releasable_text(m: Marking) -> str:

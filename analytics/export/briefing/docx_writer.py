@@ -13,8 +13,9 @@ from analytics.access.markings import TLP_COLOURS, TLP_MEANING
 from analytics.export.briefing.content import (
     WATERMARK,
     Briefing,
+    band_text,
     generated_when,
-    releasable_text,
+    protective_line,
     rgb,
     subtitle_line,
 )
@@ -63,7 +64,7 @@ def to_docx(b: Briefing) -> bytes:
     r.italic = True
     r.font.color.rgb = RGBColor(0x40, 0x40, 0x40)
     handling = doc.add_paragraph()
-    hr = handling.add_run(f"Handling: TLP:{b.marking.tlp}, releasable to {releasable_text(b.marking)}. ")
+    hr = handling.add_run(f"Handling: TLP:{b.marking.tlp}, {band_text(b)}; {protective_line(b.protective)}. ")
     hr.bold = True
     handling.add_run(TLP_MEANING[b.marking.tlp])
 
@@ -86,17 +87,29 @@ def to_docx(b: Briefing) -> bytes:
             est.add_run(j.term_text).bold = True
             est.add_run(" · Confidence: ")
             est.add_run(j.confidence_text).bold = True
+            block = [p, est]
             if j.reasoning:
                 rp = doc.add_paragraph()
                 rp.paragraph_format.left_indent = Cm(0.6)
                 rr = rp.add_run(j.reasoning)
                 rr.font.size = Pt(10)
                 rr.font.color.rgb = RGBColor(0x40, 0x40, 0x40)
+                block.append(rp)
+            _keep_whole(block)
+
+    for sec in b.sections:
+        h = doc.add_heading(sec.title, level=1)
+        h.paragraph_format.keep_with_next = True
+        for item in sec.items or ("(none recorded)",):
+            ip = doc.add_paragraph(item, style="List Bullet")
+            ip.paragraph_format.keep_together = True
 
     if b.charts:
         doc.add_heading("Charts", level=1)
         for n, c in enumerate(b.charts, 1):
-            doc.add_picture(io.BytesIO(c.document_png), width=Cm(15.0))
+            shape = doc.add_picture(io.BytesIO(c.document_png), width=Cm(15.0))
+            # python-docx describes the picture as "image.png"; screen readers read the chart's own words.
+            shape._inline.docPr.set("descr", c.alt_text)
             cap = doc.add_paragraph()
             cap.add_run(f"Figure {n}: {c.title}").bold = True
             if c.caption:
@@ -112,6 +125,14 @@ def to_docx(b: Briefing) -> bytes:
     return out.getvalue()
 
 
+def _keep_whole(paragraphs: list[Any]) -> None:
+    """A judgement (statement, estimate, reasoning) on one page: each paragraph unbroken and kept with the
+    next, the last one ending the chain."""
+    for k, para in enumerate(paragraphs):
+        para.paragraph_format.keep_together = True
+        para.paragraph_format.keep_with_next = k < len(paragraphs) - 1
+
+
 def _docx_marking(part: Any, b: Briefing, *, header: bool) -> None:
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.oxml import parse_xml
@@ -124,7 +145,8 @@ def _docx_marking(part: Any, b: Briefing, *, header: bool) -> None:
     bg, fg = TLP_COLOURS[b.marking.tlp]
     pieces = [
         (f" TLP:{b.marking.tlp} ", fg, True),
-        (f" releasable to {releasable_text(b.marking)} ", "#FFFFFF", False),
+        (f" {band_text(b)} ", "#FFFFFF", False),
+        (f" {protective_line(b.protective)} ", "#FFFFFF", True),
     ]
     if b.draft:
         pieces.append((f" {WATERMARK} ", "#FF5050", True))

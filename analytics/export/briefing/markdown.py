@@ -5,13 +5,19 @@ downloaded beside it). Marking first and last, and a DRAFT notice under the firs
 from __future__ import annotations
 
 from analytics.access.markings import TLP_MEANING
-from analytics.export.briefing.content import WATERMARK, Briefing, releasable_text, subtitle_line
+from analytics.export.briefing.content import (
+    WATERMARK,
+    Briefing,
+    band_text,
+    protective_line,
+    subtitle_line,
+)
 from analytics.export.chart_image import export_filename
 
 
 def to_markdown(b: Briefing) -> str:
     """Text only: charts are listed by title and marking (download the images beside it)."""
-    mark = f"**TLP:{b.marking.tlp}** · releasable to {releasable_text(b.marking)}"
+    mark = f"**TLP:{b.marking.tlp}** · {band_text(b)} · **{protective_line(b.protective)}**"
     lines = [mark, ""]
     if b.draft:
         lines += [f"> **{WATERMARK}** — not approved; do not circulate as an agreed assessment.", ""]
@@ -28,12 +34,18 @@ def to_markdown(b: Briefing) -> str:
             if j.reasoning:
                 lines.append(f"   {j.reasoning}")
             lines.append("")
+    for sec in b.sections:
+        lines += [f"## {sec.title}", ""]
+        lines += [f"- {item}" for item in (sec.items or ("(none recorded)",))]
+        lines.append("")
     if b.charts:
         lines += ["## Charts", ""]
         for n, c in enumerate(b.charts, 1):
             name = export_filename(c.title, c.marking, "png", b.generated_at)
             extra = f" — {c.caption}" if c.caption else ""
             lines.append(f"- Figure {n}: {c.title}{extra} ({c.marking.label}; image: `{name}`)")
+            alt = c.alt_text.replace("[", "(").replace("]", ")")  # stored text must not close the alt text
+            lines.append(f"  ![{alt}]({name})")
         lines.append("")
     lines += ["## Sources", ""]
     lines += [f"- {s}" for s in (b.sources or ("(no sources recorded)",))]

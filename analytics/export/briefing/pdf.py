@@ -12,12 +12,13 @@ import io
 from pathlib import Path
 from typing import Any
 
-from analytics.access.markings import TLP_COLOURS, TLP_MEANING, Marking
+from analytics.access.markings import TLP_COLOURS, TLP_MEANING
 from analytics.export.briefing.content import (
     WATERMARK,
     Briefing,
+    band_text,
     generated_when,
-    releasable_text,
+    protective_line,
     rgb,
     subtitle_line,
 )
@@ -36,7 +37,7 @@ def to_pdf(b: Briefing) -> bytes:
     pdf.set_creator("UK–AU AI threat dashboard")
     _pdf_fonts(pdf)
     pdf.set_margins(18, 16, 18)
-    pdf.set_auto_page_break(True, margin=20)
+    pdf.set_auto_page_break(True, margin=_BAND_H + 12)
     pdf.add_page()
     _front_matter(pdf, b)
     if b.question:
@@ -46,6 +47,10 @@ def to_pdf(b: Briefing) -> bytes:
         _heading(pdf, "Bottom line")
         _para(pdf, b.bottom_line or "(no bottom line given)")
     _judgements(pdf, b)
+    for sec in b.sections:
+        _heading(pdf, sec.title)
+        for item in sec.items or ("(none recorded)",):
+            _para(pdf, f"•  {item}", size=10)
     _charts(pdf, b)
     _heading(pdf, "Sources")
     for s in b.sources or ("(no sources recorded)",):
@@ -59,12 +64,12 @@ def _marked_pdf(b: Briefing) -> Any:
 
     class _PDF(FPDF):
         def header(self) -> None:
-            _pdf_band(self, b.marking, 0)
+            _pdf_band(self, b, 0)
 
         def footer(self) -> None:
-            _pdf_band(self, b.marking, self.h - 9)
-            self.set_y(-15)
-            self.set_font("Sans", size=7)
+            _pdf_band(self, b, self.h - _BAND_H)
+            self.set_y(-(_BAND_H + 6))
+            self.set_font("Sans", size=8)
             self.set_text_color(90, 90, 90)
             draft = f"{WATERMARK}, not approved · " if b.draft else ""
             line = f"{draft}{b.title[:90]} · generated {generated_when(b)} · page {self.page_no()}/{{nb}}"
@@ -96,7 +101,7 @@ def _front_matter(pdf: Any, b: Briefing) -> None:
     pdf.ln(2)
     pdf.set_font("Sans", "B", 10)
     pdf.set_text_color(20, 20, 20)
-    handling = f"Handling: TLP:{b.marking.tlp}, releasable to {releasable_text(b.marking)}."
+    handling = f"Handling: TLP:{b.marking.tlp}, {band_text(b)}; {protective_line(b.protective)}."
     pdf.multi_cell(_width(pdf), 5, handling, **_ML)
     pdf.set_font("Sans", "", 10)
     pdf.multi_cell(_width(pdf), 5, TLP_MEANING[b.marking.tlp], **_ML)
@@ -123,15 +128,16 @@ def _judgements(pdf: Any, b: Briefing) -> None:
         return
     _heading(pdf, "Key judgements")
     for j in b.judgements:
-        _para(pdf, f"{j.number}. {j.statement}")
-        pdf.set_text_color(29, 59, 111)
-        estimate = f"Yardstick: {j.term_text} · Confidence: {j.confidence_text}"
-        _para(pdf, estimate, size=10, style="B", indent=5)
-        pdf.set_text_color(20, 20, 20)
-        if j.reasoning:
-            pdf.set_text_color(70, 70, 70)
-            _para(pdf, j.reasoning, size=9, indent=5)
+        with pdf.unbreakable():  # a judgement is never split across pages
+            _para(pdf, f"{j.number}. {j.statement}")
+            pdf.set_text_color(29, 59, 111)
+            estimate = f"Yardstick: {j.term_text} · Confidence: {j.confidence_text}"
+            _para(pdf, estimate, size=10, style="B", indent=5)
             pdf.set_text_color(20, 20, 20)
+            if j.reasoning:
+                pdf.set_text_color(70, 70, 70)
+                _para(pdf, j.reasoning, size=9, indent=5)
+                pdf.set_text_color(20, 20, 20)
 
 
 def _charts(pdf: Any, b: Briefing) -> None:
@@ -142,11 +148,11 @@ def _charts(pdf: Any, b: Briefing) -> None:
         with Image.open(io.BytesIO(c.document_png)) as im:
             w = min(_width(pdf), 150.0)
             h = w * im.size[1] / im.size[0]
-        if pdf.get_y() + h + 16 > pdf.h - 20:
+        if pdf.get_y() + h + 16 > pdf.h - _BAND_H - 12:
             pdf.add_page()
         if n == 1:
             _heading(pdf, "Charts")
-        pdf.image(io.BytesIO(c.document_png), x=(pdf.w - w) / 2, w=w, h=h)
+        pdf.image(io.BytesIO(c.document_png), x=(pdf.w - w) / 2, w=w, h=h, alt_text=c.alt_text)
         pdf.ln(1)
         caption = (
             f"Figure {n}: {c.title}" + (f" — {c.caption}" if c.caption else "") + f" ({c.marking.label})"
@@ -160,22 +166,35 @@ def _pdf_fonts(pdf: Any) -> None:
     pdf.add_font("Sans", "B", str(_PDF_FONT_DIR / "DejaVuSans-Bold.ttf"))
 
 
-def _pdf_band(pdf: Any, m: Marking, y: float) -> None:
+_BAND_H = 13.0  # mm: two lines, TLP and releasability over the protective marking
+
+
+def _pdf_band(pdf: Any, b: Briefing, y: float) -> None:
+    """A black band: 'TLP:X  releasable to … (RED: for … only)' over both schemes' protective marking."""
+    m = b.marking
     bg, fg = TLP_COLOURS[m.tlp]
     pdf.set_fill_color(*rgb(bg))
-    pdf.rect(0, y, pdf.w, 9, style="F")
-    label, rest = f"TLP:{m.tlp}", f"   releasable to {releasable_text(m)}"
-    pdf.set_font("Sans", "B", 10)
-    w1 = pdf.get_string_width(label)
-    pdf.set_font("Sans", "", 10)
-    w2 = pdf.get_string_width(rest)
-    x = (pdf.w - w1 - w2) / 2
-    pdf.set_font("Sans", "B", 10)
+    pdf.rect(0, y, pdf.w, _BAND_H, style="F")
+    label, rest = f"TLP:{m.tlp}", f"   {band_text(b)}"
+    size = 10.0
+    while size > 8:  # long recipient lists shrink the line, never below 8 pt
+        pdf.set_font("Sans", "B", size)
+        w1 = pdf.get_string_width(label)
+        pdf.set_font("Sans", "", size)
+        w2 = pdf.get_string_width(rest)
+        if w1 + w2 <= pdf.w - 10:
+            break
+        size -= 0.5
+    x = max((pdf.w - w1 - w2) / 2, 5)
+    pdf.set_font("Sans", "B", size)
     pdf.set_text_color(*rgb(fg))
-    pdf.text(x, y + 6, label)
-    pdf.set_font("Sans", "", 10)
+    pdf.text(x, y + 5.2, label)
+    pdf.set_font("Sans", "", size)
     pdf.set_text_color(255, 255, 255)
-    pdf.text(x + w1, y + 6, rest)
+    pdf.text(x + w1, y + 5.2, rest)
+    pdf.set_font("Sans", "B", 9)
+    prot = protective_line(b.protective)
+    pdf.text((pdf.w - pdf.get_string_width(prot)) / 2, y + 10.5, prot)
     pdf.set_text_color(20, 20, 20)
     if y == 0:
-        pdf.set_y(16)
+        pdf.set_y(_BAND_H + 6)

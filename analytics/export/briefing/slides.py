@@ -18,10 +18,12 @@ from analytics.export.briefing.content import (
     Briefing,
     BriefingChart,
     KeyJudgement,
+    band_text,
     generated_when,
     make_briefing,
-    releasable_text,
+    protective_line,
     rgb,
+    section_pages,
     subtitle_line,
 )
 
@@ -40,7 +42,7 @@ def to_pptx(b: Briefing) -> bytes:
     # A tall title box anchored at its foot: two-line titles grow upwards, never into the subtitle.
     s = _slide(prs, b, b.title, title_size=36, title_top=1.2, title_height=2.0)
     _text(s, subtitle_line(b), 0.8, 3.35, 11.7, 0.8, size=18, colour="#404040")
-    handling = f"TLP:{b.marking.tlp} · releasable to {releasable_text(b.marking)}"
+    handling = f"TLP:{b.marking.tlp} · {band_text(b)} · {protective_line(b.protective)}"
     _text(s, handling, 0.8, 4.5, 11.7, 0.5, size=20, bold=True)
     _text(s, TLP_MEANING[b.marking.tlp], 0.8, 5.05, 11.7, 0.5, size=14, colour="#404040")
 
@@ -58,15 +60,27 @@ def to_pptx(b: Briefing) -> bytes:
         if j.reasoning:
             _text(s, j.reasoning, 0.8, 5.45, 11.7, 1.1, size=_fit(j.reasoning, 14, 4), colour="#404040")
 
+    for sec in b.sections:
+        pages = section_pages(sec)
+        for k, items in enumerate(pages):
+            more = f" ({k + 1} of {len(pages)})" if len(pages) > 1 else ""
+            s = _slide(prs, b, sec.title + more)
+            _bullets(s, list(items), 0.8, 1.6, 11.7, 5.2, size=_fit(" ".join(items), 18, 9))
+
     for n, c in enumerate(b.charts, 1):
         s = _slide(prs, b, c.title or f"Figure {n}")
-        _picture(s, c.png, top=1.45, max_w=12.3, max_h=5.35)
+        if c.native is not None:
+            # PowerPoint's own chart, editable in the deck; the marked image with its footer follows it.
+            _native_chart(s, c)
+            s = _slide(prs, b, f"{c.title or f'Figure {n}'} (image)")
+        _picture(s, c.png, top=1.45, max_w=12.3, max_h=5.35, alt=c.alt_text)
 
     s = _slide(prs, b, "Sources")
     lines = list(b.sources) or ["(no sources recorded)"]
     lines.append(f"Prepared {generated_when(b)}" + (f" by {b.prepared_by}" if b.prepared_by else ""))
     _bullets(s, lines, 0.8, 1.6, 11.7, 5.0, size=18)
 
+    _number_slides(prs)
     if b.draft:
         # Last on every slide, so no picture or box can cover it (it is translucent).
         for slide in prs.slides:
@@ -108,17 +122,32 @@ def _slide(
     for r in p.runs:
         r.font.size = Pt(title_size if len(title) < 70 else title_size - 8)
         r.font.bold = True
-    _band(slide, b.marking, Inches(0), "Marking banner top")
-    _band(slide, b.marking, prs.slide_height - Inches(0.4), "Marking banner bottom")
+    _band(slide, b, Inches(0), "Marking banner top")
+    _band(slide, b, prs.slide_height - Inches(0.4), "Marking banner bottom")
     return slide
 
 
-def _band(slide: Any, m: Marking, top: int, name: str) -> None:
+def _number_slides(prs: Any) -> None:
+    """'n / total' at the end of every slide's bottom band (added once the deck is complete)."""
+    from pptx.dml.color import RGBColor
+    from pptx.util import Pt
+
+    total = len(prs.slides)
+    for n, slide in enumerate(prs.slides, 1):
+        band = next(s for s in slide.shapes if s.name == "Marking banner bottom")
+        r = band.text_frame.paragraphs[0].add_run()
+        r.text = f"   ·   {n} / {total}"
+        r.font.size = Pt(12)
+        r.font.color.rgb = RGBColor(0xFF, 0xFF, 0xFF)
+
+
+def _band(slide: Any, b: Briefing, top: int, name: str) -> None:
     from pptx.dml.color import RGBColor
     from pptx.enum.shapes import MSO_SHAPE
     from pptx.enum.text import MSO_ANCHOR, PP_ALIGN
     from pptx.util import Inches, Pt
 
+    m = b.marking
     bg, fg = TLP_COLOURS[m.tlp]
     shape = slide.shapes.add_shape(MSO_SHAPE.RECTANGLE, 0, top, Inches(13.333), Inches(0.4))
     shape.name = name
@@ -132,11 +161,12 @@ def _band(slide: Any, m: Marking, top: int, name: str) -> None:
     p.alignment = PP_ALIGN.CENTER
     for text, colour, bold in (
         (f"TLP:{m.tlp}", fg, True),
-        (f"   releasable to {releasable_text(m)}", "#FFFFFF", False),
+        (f"   {band_text(b)}", "#FFFFFF", False),
+        (f"   ·   {protective_line(b.protective)}", "#FFFFFF", True),
     ):
         r = p.add_run()
         r.text = text
-        r.font.size, r.font.bold = Pt(14), bold
+        r.font.size, r.font.bold = Pt(12), bold
         r.font.color.rgb = RGBColor(*rgb(colour))
 
 
@@ -234,8 +264,40 @@ def _estimate_box(slide: Any, j: KeyJudgement) -> None:
         r.font.color.rgb = RGBColor(0x1D, 0x3B, 0x6F)
 
 
-def _picture(slide: Any, png: bytes, *, top: float, max_w: float, max_h: float) -> None:
-    _picture_in(slide, png, (13.333 - max_w) / 2, top, max_w, max_h)
+def _native_chart(slide: Any, c: BriefingChart) -> None:
+    """An editable bar or line chart from the figure's data, with the filters, range and marking under it."""
+    from pptx.chart.data import CategoryChartData
+    from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION
+    from pptx.util import Inches, Pt
+
+    assert c.native is not None
+    data = CategoryChartData()
+    data.categories = list(c.native.categories)
+    for name, values in c.native.series:
+        data.add_series(name, list(values))
+    kind = {
+        "bar": XL_CHART_TYPE.COLUMN_CLUSTERED,
+        "barh": XL_CHART_TYPE.BAR_CLUSTERED,
+        "line": XL_CHART_TYPE.LINE_MARKERS,
+    }[c.native.kind]
+    frame = slide.shapes.add_chart(kind, Inches(0.8), Inches(1.5), Inches(11.7), Inches(4.6), data)
+    frame.name = "Native chart"
+    frame._element.nvGraphicFramePr.cNvPr.set("descr", c.alt_text)
+    chart = frame.chart
+    chart.has_legend = len(c.native.series) > 1
+    if chart.has_legend:
+        chart.legend.position = XL_LEGEND_POSITION.TOP
+        chart.legend.include_in_layout = False
+    chart.font.size = Pt(12)
+    if c.native.value_title:
+        axis = chart.value_axis
+        axis.has_title = True
+        axis.axis_title.text_frame.text = c.native.value_title
+    _text(slide, c.alt_text, 0.8, 6.2, 11.7, 0.6, size=11, colour="#404040")
+
+
+def _picture(slide: Any, png: bytes, *, top: float, max_w: float, max_h: float, alt: str = "") -> None:
+    _picture_in(slide, png, (13.333 - max_w) / 2, top, max_w, max_h, alt)
 
 
 def one_slide(
@@ -263,13 +325,17 @@ def one_slide(
         cell_w, cell_h = area_w / cols, area_h / rows
         for k, c in enumerate(b.charts):
             col, row = k % cols, k // cols
-            _picture_in(s, c.png, 0.5 + col * cell_w, top + row * cell_h, cell_w - 0.15, cell_h - 0.15)
+            _picture_in(
+                s, c.png, 0.5 + col * cell_w, top + row * cell_h, cell_w - 0.15, cell_h - 0.15, c.alt_text
+            )
     out = io.BytesIO()
     prs.save(out)
     return out.getvalue(), b.marking
 
 
-def _picture_in(slide: Any, png: bytes, left: float, top: float, max_w: float, max_h: float) -> None:
+def _picture_in(
+    slide: Any, png: bytes, left: float, top: float, max_w: float, max_h: float, alt: str = ""
+) -> None:
     from PIL import Image
     from pptx.util import Inches
 
@@ -278,6 +344,8 @@ def _picture_in(slide: Any, png: bytes, left: float, top: float, max_w: float, m
     w, h = max_w, max_w * h_px / w_px
     if h > max_h:
         w, h = max_h * w_px / h_px, max_h
-    slide.shapes.add_picture(
+    pic = slide.shapes.add_picture(
         io.BytesIO(png), Inches(left + (max_w - w) / 2), Inches(top), Inches(w), Inches(h)
     )
+    # python-pptx names the picture "image.png" for screen readers; say what the chart is instead.
+    pic._element.nvPicPr.cNvPr.set("descr", alt or "chart")

@@ -106,8 +106,17 @@ def test_approved_assessment_briefing_is_not_watermarked_and_carries_judgements(
         "Bottom line",
         "Key judgement 1",
         "Key judgement 2",
+        "What changed since the last assessment",
+        "Assumptions",
+        "Alternative views",
+        "Indicators that would change these judgements",
+        "Dissent",
+        "Approval",
+        "Evidence annex",
         "Incidents by category and reporting institute",
+        "Incidents by category and reporting institute (image)",
         "Incidents per month by reporting institute",
+        "Incidents per month by reporting institute (image)",
         "Sources",
     ]
     assert not any(s.name == "DRAFT watermark" for slide in prs.slides for s in slide.shapes)
@@ -117,7 +126,7 @@ def test_approved_assessment_briefing_is_not_watermarked_and_carries_judgements(
     assert (plan.marking.tlp, plan.marking.releasable_to, plan.slides, plan.draft) == (
         "AMBER",
         ("AU", "UK"),
-        7,
+        len(prs.slides),
         False,
     )
     assert (
@@ -203,6 +212,10 @@ def test_chart_choices_offer_current_filters_and_visible_saved_views(store) -> N
         f"by_month|view:{uk}",
         "by_severity|current",
         f"by_severity|view:{uk}",
+        "eval_scores|current",
+        f"eval_scores|view:{uk}",
+        "atlas_tactics|current",
+        f"atlas_tactics|view:{uk}",
     ]
     labels = dict(bb.chart_choices(store.cursor(), UK_ANALYST))
     assert (
@@ -245,7 +258,7 @@ def test_page_slide_is_marked_with_all_its_charts_and_audited(store) -> None:
         page="overview",
     )
     (slide,) = Presentation(io.BytesIO(data)).slides
-    assert "TLP:AMBER+STRICT   releasable to UK" in [
+    assert "TLP:AMBER+STRICT   releasable to UK   ·   UK OFFICIAL · AU OFFICIAL" in [
         s.text_frame.text for s in slide.shapes if s.has_text_frame
     ]
     assert (

@@ -42,10 +42,13 @@ def test_pptx_slides_titles_judgements_pictures_marking_and_watermark(chart_png,
     pictures = [[s for s in slide.shapes if s.shape_type == 13] for slide in slides]
     assert [len(p) for p in pictures] == [0, 0, 0, 0, 1, 1, 0]
     assert "AI Incident Database, CC BY-SA 4.0" in _slide_texts(slides[6])
-    for slide in slides:
+    for n, slide in enumerate(slides, 1):
         names = {s.name: s for s in slide.shapes}
+        number = {"Marking banner top": "", "Marking banner bottom": f"   ·   {n} / {len(slides)}"}
         for band in ("Marking banner top", "Marking banner bottom"):
-            assert names[band].text_frame.text == "TLP:AMBER   releasable to UK"
+            assert names[band].text_frame.text == (
+                "TLP:AMBER   releasable to UK   ·   UK OFFICIAL · AU OFFICIAL" + number[band]
+            )
             runs = names[band].text_frame.paragraphs[0].runs
             assert str(runs[0].font.color.rgb) == "FFC000"
         assert ("DRAFT watermark" in names) is draft

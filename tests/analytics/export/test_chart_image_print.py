@@ -1,0 +1,123 @@
+"""Chart images fit for a government paper (issue 18, finding 9): a title in the image and the file name even when
+the on-screen figure has none, footers of at least 8 pt where the image is printed, the explicit date range
+instead of "all dates", the named recipients of a TLP:RED chart, and real alt text in PPTX, DOCX and PDF."""
+
+from __future__ import annotations
+
+import io
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+import plotly.express as px
+import pytest
+
+from analytics.access.markings import Marking
+from analytics.export import chart_image as chart_export
+from analytics.export.briefing.content import BriefingChart
+from analytics.export.briefing.docx_writer import to_docx
+from analytics.export.briefing.slides import to_pptx
+from analytics.filters import Filters
+from tests.analytics.export.briefing_samples import sample_briefing
+from tests.conftest import TODAY, UK_ANALYST
+
+SVG = "{http://www.w3.org/2000/svg}"
+NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+
+
+def _untitled():
+    """A figure as a page draws it: the page heading names it on screen, the figure itself has no title."""
+    return px.bar(x=["Jailbreak", "Model theft"], y=[5, 3], labels={"x": "Category", "y": "Incidents"})
+
+
+def test_an_untitled_figure_gets_a_title_in_the_image_and_the_file_name() -> None:
+    fig = _untitled()
+    assert chart_export.figure_title(fig) == "Incidents by Category"
+    prov = chart_export.provenance_for(
+        UK_ANALYST, Marking(), filters=Filters(), today=TODAY, as_of=None, now=NOW
+    )
+    svg = chart_export.export_chart(fig, Marking(), prov, "svg", "slide")
+    titles = [
+        "".join(t.itertext())
+        for t in ET.fromstring(svg).iter(f"{SVG}text")
+        if "gtitle" in (t.get("class") or "")
+    ]
+    assert titles == ["Incidents by Category"]
+    assert chart_export.export_filename(chart_export.figure_title(fig), Marking(), "png", TODAY).startswith(
+        f"{TODAY.isoformat()}_incidents-by-category_"
+    )
+
+
+@pytest.mark.parametrize("preset", list(chart_export.PRESETS))
+def test_footer_text_is_at_least_8pt_at_the_printed_size(preset: str) -> None:
+    p = chart_export.PRESETS[preset]
+    points = chart_export.footer_px(preset) * p.print_width_in * 72 / p.width
+    assert points >= 8, f"{preset}: footer prints at {points:.1f} pt"
+    prov = chart_export.provenance_for(
+        UK_ANALYST, Marking(), filters=Filters(), today=TODAY, as_of=None, now=NOW
+    )
+    svg = chart_export.export_chart(_untitled(), Marking(), prov, "svg", preset)
+    footer = ET.fromstring(svg).find(f"{SVG}g[@id='provenance']")
+    assert footer is not None
+    assert {float(t.get("font-size")) for t in footer.iter(f"{SVG}text")} == {chart_export.footer_px(preset)}
+
+
+def test_the_footer_gives_the_date_range_not_all_dates() -> None:
+    prov = chart_export.provenance_for(
+        UK_ANALYST,
+        Marking(),
+        filters=Filters(),
+        today=TODAY,
+        as_of=None,
+        now=NOW,
+        span=(date(2024, 3, 1), date(2026, 6, 1)),
+    )
+    line = prov.lines(Marking())[0]
+    assert "all dates" not in line
+    assert "2024-03-01 to 2026-06-01" in line
+
+
+def test_the_span_is_that_of_the_records_the_viewer_may_see(store) -> None:
+    store.incident(occurred_on=date(2025, 2, 3))
+    store.incident(occurred_on=date(2026, 5, 6))
+    store.incident(occurred_on=date(2020, 1, 1), tlp="AMBER+STRICT", originator="AU", releasable_to=["AU"])
+    assert chart_export.records_span(store.cursor(), UK_ANALYST, Filters(), TODAY) == (
+        date(2025, 2, 3),
+        date(2026, 5, 6),
+    )
+
+
+def test_a_red_chart_names_its_recipients_in_the_banner(store) -> None:
+    store.incident(
+        tlp="RED", releasable_to=["UK"], named_recipients=["analyst@uk.example", "lead@uk.example"]
+    )
+    store.incident(
+        tlp="RED", releasable_to=["UK"], named_recipients=["analyst@uk.example", "lead@uk.example"]
+    )
+    names = chart_export.red_recipients(store.cursor(), UK_ANALYST, Filters(), TODAY)
+    assert names == ("analyst@uk.example", "lead@uk.example")
+    m = Marking("RED", ("UK",))
+    prov = chart_export.provenance_for(
+        UK_ANALYST, m, filters=Filters(), today=TODAY, as_of=None, now=NOW, recipients=names
+    )
+    svg = chart_export.export_chart(_untitled(), m, prov, "svg", "slide")
+    banner = "".join(ET.fromstring(svg).find(f"{SVG}text").itertext())
+    assert "for analyst@uk.example, lead@uk.example only" in banner
+
+
+def test_pictures_carry_alt_text_in_pptx_and_docx(chart_png) -> None:
+    from docx import Document
+    from pptx import Presentation
+
+    c = BriefingChart(
+        "Incidents by category", chart_png, Marking("AMBER", ("UK",)), "2024-03-01 to 2026-06-01"
+    )
+    b = replace(sample_briefing(chart_png, draft=False, charts_n=0), charts=(c,))
+    want = "Incidents by category — 2024-03-01 to 2026-06-01 (TLP:AMBER · releasable to UK)"
+    prs = Presentation(io.BytesIO(to_pptx(b)))
+    pics = [s for slide in prs.slides for s in slide.shapes if s.shape_type == 13]
+    assert [p._element.nvPicPr.cNvPr.get("descr") for p in pics] == [want]
+    doc = Document(io.BytesIO(to_docx(b)))
+    ns = "{http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing}"
+    descrs = [d.get("descr") for d in doc.element.body.iter(f"{ns}docPr")]
+    assert descrs == [want]
