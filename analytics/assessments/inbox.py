@@ -93,15 +93,15 @@ def signers_left(
     authors = authors_of(con, assessment_id) | ({also_author} if also_author else set())
     signed = set(a.signed_institutes)
     leads = con.execute(
-        "select email, name, institute from users where role = 'lead' and active and list_contains(?, institute) "
-        "order by email",
-        [list(SIGNOFF_INSTITUTES)],
+        "select email, name, institute, role from users where list_contains(?, role) and active "
+        "and list_contains(?, institute) order by email",
+        [list(SIGNERS), list(SIGNOFF_INSTITUTES)],
     ).fetchall()
     counts = {i: 0 for i in SIGNOFF_INSTITUTES if i not in signed}
-    for email, name, institute in leads:
+    for email, name, institute, role in leads:
         if institute not in counts or email in authors:
             continue
         # Cleared for the current version under the same rule as every read (marking and every cited record).
-        if get_assessment(con, Viewer(email, name, institute, "lead"), assessment_id) is not None:
+        if get_assessment(con, Viewer(email, name, institute, role), assessment_id) is not None:
             counts[institute] += 1
     return counts
