@@ -96,7 +96,7 @@ class VersionRow(NamedTuple):
     saved_at: datetime
     approved_version: int | None
     approved_at: datetime | None
-    protective: str  # migration 012
+    protective: str  # migration 011
 
 
 # The select list is spelled from VersionRow's fields, so the columns and the names they are read by cannot drift
