@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import duckdb
 import requests
 import requests.auth
 from taxii2client.exceptions import TAXIIServiceException
@@ -260,13 +261,15 @@ def _import_unit(
         institute=partner,
         tlp=None,
         releasable=None,
+        # What was pulled is recorded in the import's own transaction: a crash between the two could otherwise
+        # leave records in without the record of their pull, and the next push would send them back.
+        also=lambda tx: _remember_in(tx, partner, extra + objects, "pulled"),
     )
     report.added += result.added
     report.updated += result.updated
     report.unchanged += result.unchanged
     report.rejected += result.rejected
     report.batches.append(result.batch_id)
-    _remember(store, partner, extra + objects, "pulled")
 
 
 # -- push ------------------------------------------------------------------------------------------------------
@@ -417,19 +420,28 @@ def _remember(store: Store, partner: str, objects: list[dict[str, Any]], directi
     """Record the object versions exchanged with `partner` (a version seen both ways keeps its first record)."""
     if not objects:
         return
-    keep = direction == "pulled"  # context objects pulled are kept whole, for later pulls that refer to them
     with store.transaction(changes_data=False) as tx:
-        tx.execute(
-            "insert or ignore into partner_sync_objects (partner, stix_id, version, direction, content) "
-            "select $partner, unnest($ids), unnest($versions), $direction, unnest($contents)",
-            {
-                "partner": partner,
-                "ids": [o["id"] for o in objects],
-                "versions": [_version(o) for o in objects],
-                "direction": direction,
-                "contents": [
-                    json.dumps(o, ensure_ascii=False) if keep and o.get("type") in CONTEXT_TYPES else None
-                    for o in objects
-                ],
-            },
-        )
+        _remember_in(tx, partner, objects, direction)
+
+
+def _remember_in(
+    tx: duckdb.DuckDBPyConnection, partner: str, objects: list[dict[str, Any]], direction: str
+) -> None:
+    """`_remember` inside the caller's transaction."""
+    if not objects:
+        return
+    keep = direction == "pulled"  # context objects pulled are kept whole, for later pulls that refer to them
+    tx.execute(
+        "insert or ignore into partner_sync_objects (partner, stix_id, version, direction, content) "
+        "select $partner, unnest($ids), unnest($versions), $direction, unnest($contents)",
+        {
+            "partner": partner,
+            "ids": [o["id"] for o in objects],
+            "versions": [_version(o) for o in objects],
+            "direction": direction,
+            "contents": [
+                json.dumps(o, ensure_ascii=False) if keep and o.get("type") in CONTEXT_TYPES else None
+                for o in objects
+            ],
+        },
+    )

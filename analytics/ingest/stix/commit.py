@@ -11,7 +11,7 @@ changed or named.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -105,8 +105,11 @@ def import_stix_bytes(
     viewer: Viewer | None = None,
     constants: Mapping[str, str] | None = None,
     recipients: Sequence[str] | None = None,
+    also: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> ImportReport:
-    """Check the bundle, then add, update or leave each record in one transaction (all or nothing)."""
+    """Check the bundle, then add, update or leave each record in one transaction (all or nothing). `also` writes
+    the caller's own bookkeeping in that same transaction (the TAXII sync's record of what it pulled), so the
+    records and the bookkeeping commit together or not at all."""
     fixed, named = read_constants(constants, recipients)
     if viewer is not None:
         audit.require(store, viewer, *RECORD_READERS, action="import", obj=f"file:{name}")
@@ -150,6 +153,8 @@ def import_stix_bytes(
             tx, candidates, notes, report, actor=actor, viewer=viewer, institute=institute, name=check.name
         )
         record_batch(tx, report, actor=actor, institute=institute)
+        if also is not None:
+            also(tx)
         audit.record(
             tx,
             actor,

@@ -371,3 +371,19 @@ def test_public_records_in_the_partners_collection_are_left_out_and_the_rest_com
     assert incidents(ours, "originator = 'AU'") == ["AU-001"]
     assert incidents(ours, "originator = 'PUBLIC'") == []
     assert (report.added, report.rejected) == (1, 0)
+
+
+def test_what_was_pulled_is_recorded_in_the_same_transaction_as_the_records(
+    server: Taxii, ours: StoreBuilder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If recording the pull fails, the pulled records are not in the store either: records in without the record
+    of their pull would be pushed back to the partner by the next sync."""
+    server.post(THEIRS, partner_bundle(tmp_path, range(1, 3)))
+
+    def fail(*_: Any) -> None:
+        raise RuntimeError("disk full while recording the pull")
+
+    monkeypatch.setattr(taxii, "_remember_in", fail)
+    with pytest.raises(RuntimeError, match="disk full"):
+        taxii.sync_partner(ours.store, "AU", actor="ops@joint.example", config=server.config())
+    assert incidents(ours, "originator = 'AU'") == []
