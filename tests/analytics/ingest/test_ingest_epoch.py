@@ -212,3 +212,43 @@ def test_eval_timestamps_as_tools_write_them(raw: str) -> None:
     from analytics.ingest.epoch import parse_date
 
     assert parse_date(raw, "f.csv", 2, "Started at") == date(2024, 10, 2)
+
+
+def test_the_generic_mapping_gives_the_dedicated_importers_runs(tmp_path: Path) -> None:
+    """Issue 16: an Epoch file through `import csv --map/--set/--source epoch` gives the same runs as `import
+    epoch` (every column a run's content is made of; run ids differ: the importer names its own)."""
+    import duckdb
+
+    from analytics.cli import main
+
+    folder = tmp_path / "one"
+    folder.mkdir()
+    shutil.copy(EPOCH / "gpqa_diamond.csv", folder / "gpqa_diamond.csv")
+    dedicated, generic = tmp_path / "dedicated.duckdb", tmp_path / "generic.duckdb"
+    assert main(["import", "epoch", str(folder), "--db", str(dedicated), "--create"]) == 0
+    maps = {
+        "Model version": "model",
+        "mean_score": "score",
+        "Release date": "model_release_date",
+        "Organization": "model_developer",
+        "stderr": "stderr",
+        "Started at": "eval_date",
+    }
+    argv = ["import", "csv", str(EPOCH / "gpqa_diamond.csv"), "--db", str(generic), "--create"]
+    argv += ["--records", "eval_runs", "--source", "epoch", "--set", "benchmark=GPQA Diamond"]
+    argv += ["--set", "metric=mean_score"]
+    for column, field in maps.items():
+        argv += ["--map", f"{column}={field}"]
+    assert main(argv) == 0
+    content = (
+        "select model, benchmark, metric, round(score, 9), model_release_date, model_developer, round(stderr, 9), "
+        "eval_date, task_version, n_samples, status, institute, source, tlp, releasable_to::varchar "
+        "from eval_runs order by all"
+    )
+    runs = []
+    for path in (dedicated, generic):
+        con = duckdb.connect(str(path), read_only=True)
+        runs.append(con.execute(content).fetchall())
+        con.close()
+    assert len(runs[0]) == 157
+    assert runs[0] == runs[1]
