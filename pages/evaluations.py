@@ -280,7 +280,7 @@ def _threshold_section(viewer: Viewer, benchmark: str, threshold: Threshold | No
         value_col, note_col = st.columns([1, 3])
         value = value_col.number_input(
             "Threshold score",
-            value=float(threshold.threshold) if threshold else (0.5 if share else round(typical)),
+            value=float(threshold.threshold) if threshold else (0.5 if share else float(round(typical))),
             step=0.01 if share else 1.0,
             format="%.3f" if share else "%.1f",
             key="ev_threshold_value",

@@ -269,3 +269,26 @@ def test_threshold_form_follows_the_benchmark(open_page) -> None:
     assert any("No threshold is set" in c.value for c in at.caption)
     at.selectbox(key="ev_benchmark").set_value("Cybench").run()
     assert at.number_input(key="ev_threshold_value").value == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize("benchmark", ["Epoch Capabilities Index", "METR Time Horizons"])
+def test_a_benchmark_not_scored_as_a_share_renders_every_tab(
+    open_page: Callable[[str], Any], db: Path, benchmark: str
+) -> None:
+    """Issue 19, finding 1: the Epoch Capabilities Index crashed the page at the threshold widget (an int default
+    with a float step: StreamlitMixedNumericTypesError)."""
+    import shutil as _shutil
+
+    from analytics.ingest.epoch import import_epoch
+    from tests.conftest import SHARED_DATA
+
+    folder = db.parent / "epoch"
+    folder.mkdir()
+    for name in ("epoch_capabilities_index.csv", "metr_time_horizons_external.csv"):
+        _shutil.copy(SHARED_DATA / "epoch-benchmarks" / name, folder / name)
+    import_epoch(_store(db), folder, actor="test")
+    at = open_page("analyst@uk.example")
+    at.selectbox(key="ev_benchmark").set_value(benchmark).run()
+    assert not at.exception, [e.message for e in at.exception]
+    for label in ("Capability over time", "Compare models", "UK–AU agreement", "Run detail"):
+        _tab(at, label)
