@@ -100,6 +100,13 @@ def _log_scale(colours: tuple[str, ...], zmax: float, floor: str = EMPTY_CELL) -
     scale: list[list[float | str]] = [[0.0, floor], [cut, floor], [cut, colours[0]]]
     for k, c in enumerate(colours[1:], start=1):
         scale.append([first + (1 - first) * k / (len(colours) - 1), c])
+    return _ends_at_one(scale)
+
+
+def _ends_at_one(scale: list[list[float | str]]) -> list[list[float | str]]:
+    """The last stop at exactly 1: floating-point sums land on 0.9999999999999998, which Plotly rejects, drawing
+    its default scale instead (the Gaps colours once contradicted their caption that way)."""
+    scale[-1][0] = 1.0
     return scale
 
 
@@ -198,7 +205,7 @@ def _colour_axis(
         return {
             "cmin": 0,
             "cmax": top,
-            "colorscale": scale,
+            "colorscale": _ends_at_one(scale),
             "colorbar": {"title": {"text": "benchmarks"}, "dtick": 1},
         }
     if mode == "gaps":
@@ -214,7 +221,7 @@ def _colour_axis(
             [red_at, _GAP_SCALE[0]],
         ]
         scale += [[red_at + (1 - red_at) * k / 3, c] for k, c in enumerate(_GAP_SCALE) if k]
-        return {"cmin": -1, "cmax": top, "colorscale": scale, "showscale": False}
+        return {"cmin": -1, "cmax": top, "colorscale": _ends_at_one(scale), "showscale": False}
     top = max([*present, 0.0, math.log1p(max_count or 0), math.log1p(1)])
     tickvals, ticktext = _log_ticks(round(math.expm1(top)))
     return {

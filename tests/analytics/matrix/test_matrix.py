@@ -232,3 +232,27 @@ def test_retired_and_unknown_techniques_are_flagged_gaps(store) -> None:
     assert (flagged["AML.T0999"]["status"], flagged["AML.T0999"]["incidents"]) == ("unknown", 1)
     assert flagged["AML.T0999"]["au"] == 1 and flagged["AML.T0046"]["uk"] == 1
     assert ids["retired"] and unknown
+
+
+@pytest.mark.parametrize("mode", ["incidents", "coverage", "gaps"])
+@pytest.mark.parametrize("top", [1, 2, 3, 7, 10, 33, 97, 848, 5000])
+def test_every_colour_scale_runs_from_exactly_0_to_exactly_1(mode: str, top: int) -> None:
+    """Issue 20, finding 2: the Gaps scale's last stop was 0.9999999999999998; Plotly rejects such a scale and
+    draws its default colours, contradicting the caption (red = uncovered, green = covered, grey = not seen)."""
+    import math
+
+    import plotly.graph_objects as go
+
+    from analytics.matrix.charts import _colour_axis
+
+    # z as each mode draws it: log1p(count) (gaps: -1 marks covered), benchmarks counted plainly for coverage
+    z = {
+        "gaps": [[-1.0, 0.0, math.log1p(top)]],
+        "incidents": [[0.0, math.log1p(top)]],
+        "coverage": [[0.0, float(top)]],
+    }[mode]
+    axis = _colour_axis(mode, z, "incidents", top)
+    stops = [s[0] for s in axis["colorscale"]]
+    assert stops[0] == 0 and stops[-1] == 1
+    assert stops == sorted(stops)
+    go.Heatmap(z=z, colorscale=axis["colorscale"])  # Plotly validates the scale: raises if it rejects it
