@@ -26,7 +26,7 @@ from analytics.stats.anomalies import DEFAULT_RULE
 from analytics.vocab import SEVERITY_LABELS
 from pages.parts.currency import currency_line, incident_currency
 from pages.ui import (
-    change_label,
+    change,
     chart,
     empty_state,
     inert_markdown,
@@ -132,22 +132,19 @@ def headline(data: ExplorerData) -> None:
     incidents_col.metric(
         "Incidents",
         f"{h.incidents:,}",
-        change_label(h.incidents, h.prev_incidents),
-        delta_color="inverse",
+        **change(h.incidents, h.prev_incidents),
         help=prev_words,
     )
     high_col.metric(
         "High or critical",
         f"{h.high_share:.0%}" if h.high_share is not None else "–",
-        change_label(h.high_share, h.prev_high_share, points=True),
-        delta_color="inverse",
+        **change(h.high_share, h.prev_high_share, points=True),
         help="Share of incidents with severity 4 (high) or 5 (critical). " + (prev_words or ""),
     )
     sectors_col.metric(
         "Sectors affected",
         f"{h.sectors:,}",
-        change_label(h.sectors, h.prev_sectors),
-        delta_color="inverse",
+        **change(h.sectors, h.prev_sectors),
         help=prev_words,
     )
     flags = data.anomalies

@@ -23,7 +23,7 @@ from analytics.incidents.overview import OverviewData
 from analytics.stats.anomalies import DEFAULT_RULE
 from analytics.stats.rising import DEFAULT_RISING_RULE
 from pages.parts.currency import currency_line, incident_currency
-from pages.ui import change_label, chart, empty_state, inert_markdown, marking_banner, page_to_slide
+from pages.ui import change, chart, empty_state, inert_markdown, marking_banner, page_to_slide
 
 
 def main() -> None:
@@ -55,8 +55,7 @@ def figures(summary: OverviewData, f: Filters, today: date) -> None:
     last30.metric(
         "Last 30 days",
         f"{w30.incidents:,}",
-        change_label(w30.adjusted, w30.prev_adjusted),
-        delta_color="inverse",
+        **change(w30.adjusted, w30.prev_adjusted),
         delta_description="vs previous 30 days, adjusted for late reports",
         help=incident_overview.adjustment_note(w30),
         border=True,
@@ -65,8 +64,7 @@ def figures(summary: OverviewData, f: Filters, today: date) -> None:
     last90.metric(
         "Last 90 days",
         f"{w90.incidents:,}",
-        change_label(w90.adjusted, w90.prev_adjusted),
-        delta_color="inverse",
+        **change(w90.adjusted, w90.prev_adjusted),
         delta_description="vs previous 90 days, adjusted for late reports",
         chart_data=incident_charts.sparkline_values(summary.weekly),
         chart_type="bar",
@@ -78,8 +76,7 @@ def figures(summary: OverviewData, f: Filters, today: date) -> None:
     high90.metric(
         "High or critical, 90 days",
         f"{w90.high_share:.0%}" if w90.high_share is not None else "–",
-        change_label(w90.high_share, w90.prev_high_share, points=True),
-        delta_color="inverse",
+        **change(w90.high_share, w90.prev_high_share, points=True),
         delta_description="vs previous 90 days",
         help="Share of incidents with severity 4 (high) or 5 (critical).",
         border=True,

@@ -100,6 +100,17 @@ def change_label(now: float | None, before: float | None, *, points: bool = Fals
     return f"{(now - before) / before:+.0%}"
 
 
+def change(now: float | None, before: float | None, *, points: bool = False) -> dict[str, Any]:
+    """`st.metric` arguments for a change (`**change(now, before)`): the label from `change_label`, red for a rise
+    and green for a fall (more incidents is worse), and no arrow and no colour for a change that rounds to zero,
+    which read as a red rise ("↑ +0%")."""
+    label = change_label(now, before, points=points)
+    flat = label is not None and label.lstrip("+-").startswith(("0%", "0.0 pts"))
+    if flat:
+        return {"delta": label, "delta_color": "off", "delta_arrow": "off"}
+    return {"delta": label, "delta_color": "inverse"}
+
+
 _MULTI: tuple[tuple[str, str], ...] = (
     ("originators", "Reported by"),
     ("sources", "Source"),

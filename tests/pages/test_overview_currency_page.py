@@ -45,6 +45,11 @@ def test_data_ending_early_shows_no_fall_and_states_its_currency(
     last30, last90 = metrics["Last 30 days"], metrics["Last 90 days"]
     assert (last30.value, last90.value) == ("60", "180")  # two a day, every day of each window
     assert (last30.delta, last90.delta) == ("+0%", "+0%")  # no fall: the windows end where the data does
+    # a change that rounds to zero is neither a red rise nor a green fall (issue 20: "↑ +0%" in red)
+    from streamlit.proto.Metric_pb2 import Metric
+
+    flat = (Metric.MetricDirection.Value("NONE"), Metric.MetricColor.Value("GRAY"))
+    assert (last30.proto.direction, last30.proto.color) == flat
     captions = " ".join(c.value for c in at.caption).replace("\\", "")  # the line is rendered inert
     assert "Data to 10 Nov 2026 (institute reporting), reported 3 days after occurrence at the median" in (
         captions
