@@ -37,8 +37,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from analytics import sources
-from analytics.access.markings import INSTITUTES, normalise_tlp
-from analytics.ingest import ImportRefused, ImportReport, load_json, new_batch_id, record_batch
+from analytics.ingest import (
+    ImportRefused,
+    ImportReport,
+    load_json,
+    new_batch_id,
+    public_marking,
+    record_batch,
+)
 from analytics.ingest.atlas import UNMAPPED_CATEGORY
 from analytics.ingest.public_incidents import PublicIncident, upsert_public_incidents
 from analytics.store import audit
@@ -472,10 +478,10 @@ def import_aiid(
     folder = Path(path)
     if not folder.is_dir():
         raise ImportRefused(f"{folder.name}: expected the AIID snapshot folder (with incidents.csv)")
-    marking_tlp = "CLEAR" if tlp is None else normalise_tlp(tlp)
-    if marking_tlp in ("RED", "AMBER+STRICT"):
-        raise ImportRefused(f"{folder.name}: public AIID data cannot be marked TLP:{marking_tlp}")
-    rel = sorted(releasable) if releasable else sorted(INSTITUTES)
+    try:
+        marking_tlp, rel = public_marking(sources.AIID, tlp, releasable)  # the one rule for public data
+    except ImportRefused as e:
+        raise ImportRefused(f"{folder.name}: {e}") from None
     report = ImportReport(kind="aiid", source=str(folder), batch_id=new_batch_id("aiid"))
     incidents = build_incidents(folder, marking_tlp, rel, report.warnings, report.details)
     with store.transaction() as con:

@@ -35,8 +35,7 @@ import pyarrow as pa
 import yaml
 
 from analytics import sources
-from analytics.access.markings import INSTITUTES, normalise_tlp
-from analytics.ingest import ImportRefused, ImportReport, new_batch_id, record_batch
+from analytics.ingest import ImportRefused, ImportReport, new_batch_id, public_marking, record_batch
 from analytics.ingest.public_incidents import PublicIncident, UpsertCounts, upsert_public_incidents
 from analytics.store import audit
 from analytics.store.database import Store
@@ -453,10 +452,10 @@ def import_atlas(
     """Import (or update to) the ATLAS release in `path`. Public data: TLP:CLEAR unless a higher TLP is given."""
     path = Path(path)
     release = load_release(path)
-    marking_tlp = "CLEAR" if tlp is None else normalise_tlp(tlp)
-    if marking_tlp in ("RED", "AMBER+STRICT"):
-        raise ImportRefused(f"{path.name}: public ATLAS data cannot be marked TLP:{marking_tlp}")
-    rel = sorted(releasable) if releasable else sorted(INSTITUTES)
+    try:
+        marking_tlp, rel = public_marking(sources.ATLAS, tlp, releasable)  # the one rule for public data
+    except ImportRefused as e:
+        raise ImportRefused(f"{path.name}: {e}") from None
     report = TaxonomyReport(kind="atlas", source=str(path), batch_id=new_batch_id("atlas"))
     with store.transaction() as con:
         row = con.execute(
