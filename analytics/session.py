@@ -57,6 +57,14 @@ def today() -> date:
     return periods.today_for(institute, pinned=os.environ.get("THREAT_TODAY"))
 
 
+def today_note() -> str:
+    """Which calendar day `today()` is, for the line under each page title ("Today: 6 Dec 2026 (Europe/London)",
+    or fixed by THREAT_TODAY): the same inputs as `today()`, stated once here."""
+    v = st.session_state.get("viewer")
+    institute = v.institute if isinstance(v, Viewer) else ""
+    return periods.today_note(today(), institute, pinned=bool(os.environ.get("THREAT_TODAY")))
+
+
 def viewer() -> Viewer:
     v = st.session_state.get("viewer")
     if not isinstance(v, Viewer):

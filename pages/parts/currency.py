@@ -6,12 +6,11 @@ The figures are analytics.incidents.currency's and analytics.evals.currency's, r
 markings; the text they return may name a stored source key, so it is rendered inert.
 """
 
-import os
 from typing import Literal
 
 import streamlit as st
 
-from analytics import periods, session
+from analytics import session
 from analytics.evals.currency import evaluation_currency
 from analytics.incidents.currency import Currency, data_currency
 from pages.ui import inert_markdown
@@ -31,5 +30,4 @@ def currency_line(
         text = session.query(evaluation_currency, today).describe()
     else:
         text = (known or incident_currency()).describe()
-    note = periods.today_note(today, session.viewer().institute, pinned=bool(os.environ.get("THREAT_TODAY")))
-    st.caption(f"{inert_markdown(text)} {inert_markdown(note)}")
+    st.caption(f"{inert_markdown(text)} {inert_markdown(session.today_note())}")
