@@ -175,7 +175,7 @@ def _change_user(viewer: Viewer, directory: pd.DataFrame) -> None:
 def _partner_ceilings(viewer: Viewer) -> None:
     """Each partner's export ceiling (analytics.export.partners: the rules, the audit, the refusals)."""
     st.dataframe(
-        pd.DataFrame(partners.ceiling_overview(session.cursor(), viewer)),
+        pd.DataFrame(session.query(partners.ceiling_overview)),
         hide_index=True,
         width="stretch",
         column_config={
