@@ -147,6 +147,21 @@ def wait_idle(page: Any, timeout: float = BUSY) -> None:
     page.wait_for_function(IDLE, timeout=timeout)
 
 
+OPEN_AND_STILL = (
+    """(el) => el.querySelector('details').open && el.getAnimations({subtree: true}).length === 0"""
+)
+
+
+def open_expander(page: Any, expander: Any, timeout: float = BUSY) -> None:
+    """Open a closed expander and wait until it has finished opening. A click while its content still slides in
+    lands where the content was a frame earlier, so on a busy machine a button inside was clicked without effect."""
+    details = expander.locator("details").first
+    if details.get_attribute("open") is None:
+        expander.locator("summary").first.click()
+    details.wait_for(state="visible", timeout=timeout)
+    page.wait_for_function(OPEN_AND_STILL, arg=expander.first.element_handle(), timeout=timeout)
+
+
 class _Tracker:
     """A page's websockets (newest last) and, in the order seen, the last rerun request sent and run finished."""
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import BUSY, Server, build_demo_db, rerun, sign_in, wait_idle
+from tests.browser.conftest import BUSY, Server, build_demo_db, open_expander, rerun, sign_in, wait_idle
 
 PARTNER_CSV = (
     "Ref,Headline,Incident Date,Threat Type,Impact,Industry,Marking,Releasability\n"
@@ -53,7 +53,7 @@ def test_upload_validate_import_valid_rows_and_undo(page, data_server, shots, tm
     page.screenshot(path=str(shots / "data-exchange-validation.png"))
 
     # the mapping the page chose, as the file `python -m analytics import csv --mapping FILE` reads
-    main.get_by_test_id("stExpander").filter(has_text="Column mapping").locator("summary").first.click()
+    open_expander(page, main.get_by_test_id("stExpander").filter(has_text="Column mapping"))
     with page.expect_download() as dl:
         main.get_by_test_id("stDownloadButton").filter(has_text="Download this mapping").click()
     saved = json.loads(Path(dl.value.path()).read_text())
