@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from analytics.store.database import StoreError, StoreLocked, db_path_from_env, open_store
+from analytics.store.database import StoreError, StoreLocked, db_path_from_env, is_served, open_store
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -52,11 +52,22 @@ def _bench(args: argparse.Namespace) -> int:
     )
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from analytics.store.served import serve
+
+    db = Path(args.db) if args.db else db_path_from_env()
+    if is_served(db):
+        raise ValueError(f"serve --db {db}: give the store file to serve, not a quack: address")
+    return serve(db, args.listen, secrets=Path(args.secrets) if args.secrets else None)
+
+
 def existing_store(args: argparse.Namespace) -> Path:
     """The store `--db` (or THREAT_DB) names, refused if no store is there: a mistyped path must not leave an
     empty store behind, nor answer 'nothing to undo' or 'no history' from one. Only `demo` and `import --create`
     make new stores."""
     db = Path(args.db) if args.db else db_path_from_env()
+    if is_served(db):  # a store server (quack:HOST:PORT): it holds the file; the client checks on connect
+        return db
     if not db.exists() and not Path(f"{db}.wal").exists():
         raise FileNotFoundError(f"store {db} does not exist (check --db or THREAT_DB)")
     return db
@@ -116,7 +127,7 @@ def _import(args: argparse.Namespace) -> int:
     except ImportRefused as e:
         print(f"refused: {e}", file=sys.stderr)
         return 2
-    if not args.create and not db.exists() and not Path(f"{db}.wal").exists():
+    if not args.create and not is_served(db) and not db.exists() and not Path(f"{db}.wal").exists():
         # A mistyped --db must not leave an empty store behind (and an import into it would write nowhere useful).
         raise FileNotFoundError(f"store {db} does not exist; give --create to make a new store there")
     try:
@@ -479,6 +490,16 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--actor", default="cli", help="who is syncing, for the audit log")
     sy.set_defaults(fn=_sync)
 
+    sv = sub.add_parser(
+        "serve",
+        help="hold the store and serve it to app replicas and the CLI over Quack (docs/deployment.md)",
+    )
+    sv.add_argument("--db", help="the store file (default THREAT_DB)")
+    sv.add_argument("--listen", default="quack:127.0.0.1:9494", help="quack:HOST:PORT to listen on")
+    sv.add_argument(
+        "--secrets", help="TOML file with [store] token (default THREAT_SECRETS or .streamlit/secrets.toml)"
+    )
+    sv.set_defaults(fn=_serve)
     ib = sub.add_parser(
         "inbox", help="import files handed over to the inbox (or list them while the app runs)"
     )

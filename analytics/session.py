@@ -1,5 +1,10 @@
 """The one place in `analytics` that knows about Streamlit: the per-process store, the signed-in viewer, the
-shared filters, and a result cache whose key always includes the viewer and the store's write generation.
+shared filters, and a result cache whose key always includes the viewer and the store's data version.
+
+The data version is what every process that reads the store can see: for the embedded file, this process's own
+write counters (no other process can write it); for a served store (THREAT_DB=quack:HOST:PORT, several app
+replicas), the version row every write transaction bumps (migration 015), so no replica serves a cached result
+older than another replica's committed write.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from analytics.access.roles import Role
 from analytics.access.viewer import Viewer
 from analytics.filters import Filters
 from analytics.store import audit, backup
-from analytics.store.database import Store, open_store
+from analytics.store.database import Store, is_served, open_store
 
 R = TypeVar("R")
 P = ParamSpec("P")
@@ -28,8 +33,10 @@ P = ParamSpec("P")
 @st.cache_resource(show_spinner=False)
 def _store(path: str) -> Store:
     opened = open_store(path, harden=True)
-    # This process now holds the file; `python -m analytics backup` hands its requests to this thread.
-    backup.serve_backup_requests(opened)
+    if not is_served(path):
+        # This process now holds the file; `python -m analytics backup` hands its requests to this thread
+        # (a served store's backups run in the store server).
+        backup.serve_backup_requests(opened)
     return opened
 
 
@@ -119,8 +126,10 @@ def reads_only_records(fn: Callable[..., Any]) -> bool:
 
 
 def generation_for(fn: Callable[..., Any], s: Store) -> int:
-    """The write generation a cached result of `fn` is keyed by."""
-    return s.record_generation if reads_only_records(fn) else s.generation
+    """The data version a cached result of `fn` is keyed by (`Store.data_version`: this process's counters for
+    the embedded file, the shared version row for a served store)."""
+    generation, record_generation = s.data_version()
+    return record_generation if reads_only_records(fn) else generation
 
 
 def query(

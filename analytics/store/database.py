@@ -39,6 +39,10 @@ import duckdb
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "threats.duckdb"
 APP_ID = "threat-dashboard"
+DATA_VERSION_MIGRATION = 15
+# One row per committed write that changes what cached results read (migration 015); ids from a sequence, so
+# concurrent writers never conflict here.
+BUMP_VERSION_SQL = "insert into data_versions values (nextval('data_version_seq'), ?, current_timestamp)"
 
 
 class StoreError(RuntimeError):
@@ -94,6 +98,11 @@ def load_migrations() -> list[Migration]:
 
 def db_path_from_env() -> Path:
     return Path(os.environ.get("THREAT_DB") or DEFAULT_DB)
+
+
+def is_served(target: Path | str) -> bool:
+    """Whether THREAT_DB / --db names a store server (`quack:HOST:PORT`) rather than a file."""
+    return str(target).startswith("quack:")
 
 
 # -- the lock discipline (see the module docstring) --------------------------------------------------------
@@ -222,6 +231,7 @@ class Store:
         self.closed = False
         self._lock = threading.Lock()
         self._hold: tuple[int, int] | None = None
+        self._versioned = False  # set once migration 015 (data_versions) is in place
         in_memory = str(path) == ":memory:"
         if not read_only and not in_memory:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -265,6 +275,7 @@ class Store:
             release_file(self._hold)
             self._hold = None
             raise
+        self._versioned = self.schema_version() >= DATA_VERSION_MIGRATION
 
     # -- schema ---------------------------------------------------------------------------------------------
 
@@ -336,6 +347,10 @@ class Store:
                 raise WriteConflict() from e
             raise
         try:
+            if changes_data and self._versioned:
+                # The version row every replica reads for its cache key (migration 015): in the same
+                # transaction, so it is visible exactly when the write is.
+                cur.execute(BUMP_VERSION_SQL, [changes_records])
             cur.execute("commit")
         except duckdb.TransactionException as e:
             cur.close()
@@ -348,6 +363,13 @@ class Store:
                 self.generation += 1
                 if changes_records:
                     self.record_generation += 1
+
+    def data_version(self) -> tuple[int, int]:
+        """(generation, record_generation) for cache keys. This process is the only one that can hold the
+        file, so its own counters see every write; a served store (analytics/store/served.py) reads the
+        version row instead."""
+        with self._lock:
+            return self.generation, self.record_generation
 
     def harden(self) -> None:
         """Once the app has opened the store: no file access, ATTACH, COPY or setting changes from SQL."""
@@ -374,11 +396,16 @@ _OPEN_LOCK = threading.Lock()
 def open_store(path: Path | str | None = None, *, harden: bool = False) -> Store:
     """The process-wide Store for `path` (default: THREAT_DB). Opening the same file twice reuses it."""
     p = Path(path) if path is not None else db_path_from_env()
-    key = str(p.resolve()) if str(p) != ":memory:" else ":memory:"
+    if is_served(path if path is not None else p):
+        from analytics.store.served import ServedStore
+
+        key = str(path if path is not None else p)
+    else:
+        key = str(p.resolve()) if str(p) != ":memory:" else ":memory:"
     with _OPEN_LOCK:
         store = _OPEN.get(key)
         if store is None:
-            store = Store(p)
+            store = ServedStore(key) if is_served(key) else Store(p)
             _OPEN[key] = store
         if harden and not store.hardened:
             store.harden()

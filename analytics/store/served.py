@@ -1,0 +1,317 @@
+"""The served store: app replicas and the CLI as clients of one DuckDB server speaking Quack.
+
+A DuckDB file can be held by one process, so a second app process cannot open the store. With
+`THREAT_DB=quack:HOST:PORT` every app replica and every CLI command is instead a client of one store server
+(`python -m analytics serve`, `serve()` below), which holds the file, runs the migrations and the backups, and
+serves it with Quack, DuckDB's own client-server protocol (`quack_serve`, `ATTACH 'quack:…'`). The embedded file
+stays the default.
+
+What this module relies on, measured on DuckDB 1.5.5 with its PyPI Quack wheel (docs/deployment.md):
+- `ATTACH 'quack:…'` cannot attach this store: the client replays each CREATE TABLE and fails on defaults that
+  call functions (`nextval('audit_seq')`, `[]`) with 'Catalog … does not exist'; and through an attached
+  catalog UPDATE and DELETE are refused. So every statement runs whole on the server through `quack_query`
+  (`QuackCursor`), and its result streams back as an ordinary DuckDB result (`.df()`, `.fetchall()` unchanged);
+- `quack_query` takes SQL text only, so the app's bound parameters are rendered into it as literals by DuckDB's
+  own `ConstantExpression` (quoting and types are DuckDB's), at this one place, after the app has bound them;
+- each statement commits on the server by itself (`BEGIN … ROLLBACK` is not forwarded), so a write of more than
+  one statement is not all-or-nothing in the served mode. The version row is bumped by its own statement
+  *after* the write (`ServedStore.transaction`): a replica that sees the new version also sees the write, which
+  is what the cache key needs;
+- the server cannot turn off external access (Quack stops answering), so the token is a credential to the whole
+  store: the server listens on loopback or a private network only.
+
+The token comes from the secrets file (`THREAT_SECRETS`, default `.streamlit/secrets.toml`, section `[store]`,
+key `token`), never from the command line or an environment variable (both are visible in process listings).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import threading
+import tomllib
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from analytics.store.database import (
+    DATA_VERSION_MIGRATION,
+    Store,
+    StoreError,
+    WriteConflict,
+    _is_conflict,
+    duckdb_config,
+    load_migrations,
+)
+
+DEFAULT_SECRETS = Path(".streamlit/secrets.toml")
+_TARGET = re.compile(r"quack:(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(?P<port>\d{1,5})")
+# The server-side statement that bumps the version row (an INSERT with nextval must run where the sequence is).
+_BUMP = "insert into data_versions values (nextval('data_version_seq'), ?, current_timestamp)"
+# Transaction control the app sends: not forwarded by Quack 1.5.5 (see the module docstring), so not sent.
+_TRANSACTION_CONTROL = re.compile(r"\s*(begin|commit|rollback|abort|end)(\s+transaction)?\s*;?\s*", re.I)
+
+
+def render(sql: str, params: Sequence[Any] | Mapping[str, Any] | None) -> str:
+    """`sql` with each `?` (a list of values) or `$name` (a dict) outside quotes and comments replaced by
+    DuckDB's literal for its value."""
+    named = params if isinstance(params, Mapping) else None
+    values = [] if named is not None else list(params or [])
+    out: list[str] = []
+    i, n, used = 0, len(sql), 0
+    while i < n:
+        ch = sql[i]
+        if ch in "'\"":  # a quoted literal or identifier: copied whole (doubled quotes stay inside)
+            j = i + 1
+            while j < n and not (sql[j] == ch and (j + 1 >= n or sql[j + 1] != ch)):
+                j += 2 if sql[j] == ch else 1
+            out.append(sql[i : j + 1])
+            i = j + 1
+        elif sql.startswith("--", i):
+            j = sql.find("\n", i)
+            j = n if j < 0 else j
+            out.append(sql[i:j])
+            i = j
+        elif ch == "?":
+            if used >= len(values):
+                raise StoreError(f"query has more ? placeholders than the {len(values)} values given")
+            out.append(str(duckdb.ConstantExpression(values[used])))
+            used += 1
+            i += 1
+        elif ch == "$" and i + 1 < n and (sql[i + 1].isalpha() or sql[i + 1] == "_"):
+            j = i + 1
+            while j < n and (sql[j].isalnum() or sql[j] == "_"):
+                j += 1
+            name = sql[i + 1 : j]
+            if named is None or name not in named:
+                raise StoreError(f"query parameter ${name} has no value")
+            out.append(str(duckdb.ConstantExpression(named[name])))
+            i = j
+        else:
+            out.append(ch)
+            i += 1
+    if used != len(values):
+        raise StoreError(f"query has {used} ? placeholders but {len(values)} values were given")
+    return "".join(out)
+
+
+class QuackCursor:
+    """A cursor whose statements run whole on the store server (`quack_query`); results are the local DuckDB
+    connection's own, so `.df()`, `.fetchall()`, `.fetchone()` and friends behave as with the embedded file."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, target: str) -> None:
+        self._con = con
+        self._target = target
+
+    def execute(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] | None = None) -> QuackCursor:
+        if _TRANSACTION_CONTROL.fullmatch(sql):
+            return self
+        self._con.execute("from quack_query(?, ?)", [self._target, render(sql, parameters)])
+        return self
+
+    def executemany(self, sql: str, parameters: Sequence[Sequence[Any]]) -> QuackCursor:
+        for row in parameters:
+            self.execute(sql, row)
+        return self
+
+    def sql(
+        self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None
+    ) -> duckdb.DuckDBPyRelation:
+        return self._con.sql(f"from quack_query({_literal(self._target)}, {_literal(render(query, params))})")
+
+    def cursor(self) -> QuackCursor:
+        return QuackCursor(self._con.cursor(), self._target)
+
+    def __getattr__(self, name: str) -> Any:  # fetchall, fetchone, df, description, close, ...
+        return getattr(self._con, name)
+
+
+def _literal(value: str) -> str:
+    return str(duckdb.ConstantExpression(value))
+
+
+def parse_target(target: str) -> tuple[str, int]:
+    """('127.0.0.1', 9494) from 'quack:127.0.0.1:9494'; a one-line error naming the value otherwise."""
+    m = _TARGET.fullmatch(target.strip())
+    if not m or not 0 < int(m.group("port")) < 65536:
+        raise StoreError(
+            f"THREAT_DB={target!r}: a served store is named quack:HOST:PORT (e.g. quack:127.0.0.1:9494)"
+        )
+    return m.group("host"), int(m.group("port"))
+
+
+def token_from_secrets(path: Path | None = None) -> str:
+    """The store server's token: `[store] token` in the secrets file (THREAT_SECRETS or .streamlit/secrets.toml)."""
+    p = path or Path(os.environ.get("THREAT_SECRETS") or DEFAULT_SECRETS)
+    try:
+        data = tomllib.loads(p.read_text())
+    except FileNotFoundError:
+        raise StoreError(
+            f"{p}: no secrets file; the served store needs [store] token = '...' there"
+        ) from None
+    except tomllib.TOMLDecodeError as e:
+        raise StoreError(f"{p}: not valid TOML ({e})") from None
+    token = data.get("store", {}).get("token") if isinstance(data.get("store"), dict) else None
+    if not isinstance(token, str) or len(token) < 16:
+        raise StoreError(f"{p}: [store] token must be a string of at least 16 characters")
+    return token
+
+
+def load_quack(con: duckdb.DuckDBPyConnection) -> None:
+    """Load the Quack extension from its PyPI wheel (offline); a clear error outside the served environment."""
+    try:
+        from duckdb_extensions import import_extension
+    except ImportError:
+        raise StoreError(
+            f"the served store needs DuckDB {_QUACK_DUCKDB} with the Quack extension: run it from .venv-served "
+            f"(`make served-env`); this environment has DuckDB {duckdb.__version__}"
+        ) from None
+    import_extension("httpfs")
+    import_extension("quack")
+    con.execute("load httpfs")
+    con.execute("load quack")
+
+
+_QUACK_DUCKDB = "1.5.5"
+
+
+class ServedStore(Store):
+    """A client of the store server, with the Store interface the app and CLI use."""
+
+    def __init__(self, target: str, *, token: str | None = None) -> None:
+        host, port = parse_target(target)
+        self.path = Path(target)
+        self.target = target
+        self.read_only = False
+        self.generation = 0
+        self.record_generation = 0
+        self.hardened = False
+        self.closed = False
+        self._lock = threading.Lock()
+        self._hold = None
+        self._versioned = True
+        self.db = duckdb.connect(":memory:", config=duckdb_config())
+        load_quack(self.db)
+        secret = token if token is not None else token_from_secrets()
+        try:
+            # Bound, so the token never appears in a query log; scoped to this server only.
+            self.db.execute(
+                "create secret threat_store (type quack, token ?, scope ?)", [secret, f"quack:{host}:{port}"]
+            )
+            version = self._schema_version()
+        except duckdb.Error as e:
+            self.db.close()
+            raise StoreError(
+                f"the store server at {target} did not answer ({_first(e)}); start it with "
+                "`python -m analytics serve` and check the token in the secrets file"
+            ) from None
+        known = load_migrations()[-1].version
+        if version != known:
+            self.db.close()
+            raise StoreError(
+                f"the store server at {target} has schema version {version}, this app expects {known}: "
+                "run the same release on the server and the app"
+            )
+
+    def _schema_version(self) -> int:
+        row = self.cursor().execute("select coalesce(max(version), 0) from schema_version").fetchone()
+        return int(row[0]) if row else 0
+
+    def schema_version(self) -> int:
+        return self._schema_version()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        # Typed as DuckDB's cursor: QuackCursor answers the same calls (execute, fetch*, df, sql).
+        return QuackCursor(self.db.cursor(), self.target)  # type: ignore[return-value]
+
+    def data_version(self) -> tuple[int, int]:
+        """The version row every replica sees (migration 015): bumped by every replica's writes."""
+        row = (
+            self.cursor()
+            .execute(
+                "select max(version), coalesce(max(version) filter (where records_changed), 0) from data_versions"
+            )
+            .fetchone()
+        )
+        if not row or row[0] is None:
+            return 0, 0
+        return int(row[0]), int(row[1])
+
+    @contextmanager
+    def transaction(
+        self, *, changes_data: bool = True, changes_records: bool = True
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Writes through the server. Quack 1.5.5 commits each statement on its own (see the module docstring),
+        so the version row is bumped after the block has run, by its own statement: any replica that sees the
+        new version also sees the write."""
+        cur = self.cursor()
+        try:
+            yield cur
+        except duckdb.TransactionException as e:
+            cur.close()
+            if _is_conflict(e):
+                raise WriteConflict() from e
+            raise
+        except BaseException:
+            cur.close()
+            raise
+        if changes_data:
+            cur.execute(_BUMP, [changes_records]).fetchall()
+            with self._lock:
+                self.generation += 1
+                if changes_records:
+                    self.record_generation += 1
+        cur.close()
+
+    def harden(self) -> None:
+        """The client's own connection: no file access, no ATTACH or settings changes once the secret is in
+        place (Quack keeps working; measured)."""
+        self.db.execute("set enable_external_access = false")
+        self.db.execute("set lock_configuration = true")
+        self.hardened = True
+
+    def close(self) -> None:
+        self.db.close()
+        self.closed = True
+
+
+def _first(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def serve(db: Path, listen: str, *, secrets: Path | None = None, ready: threading.Event | None = None) -> int:
+    """`python -m analytics serve`: hold the store file (migrations applied on open), answer backup requests,
+    and serve it over Quack on `listen` until SIGTERM or SIGINT."""
+    from analytics.store import backup
+    from analytics.store.database import open_store
+
+    host, port = parse_target(listen)
+    token = token_from_secrets(secrets)
+    store = open_store(db)
+    if store.schema_version() < DATA_VERSION_MIGRATION:
+        raise StoreError(f"{db}: migrations did not reach {DATA_VERSION_MIGRATION}")
+    load_quack(store.db)
+    store.db.execute(
+        "call quack_serve(?, token := ?, allow_other_hostname := ?)",
+        [f"quack:{host}:{port}", token, host not in ("localhost", "127.0.0.1", "[::1]")],
+    )
+    # Quack stops answering with enable_external_access off, so the server keeps it on and locks its settings;
+    # the clients harden their own connections (ServedStore.harden).
+    store.db.execute("set lock_configuration = true")
+    store.hardened = True
+    backup.serve_backup_requests(store)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"serving {db} on quack:{host}:{port}", flush=True)
+    if ready is not None:
+        ready.set()
+    stop.wait()
+    store.db.execute("checkpoint")
+    store.close()
+    return 0

@@ -1,0 +1,68 @@
+"""The served store: `python -m analytics serve` holds the file, the CLI and app replicas are Quack clients of it
+(THREAT_DB=quack:HOST:PORT, token from the secrets file), and a write through one client is seen by every other,
+cached results included (the version row, migration 015)."""
+
+from __future__ import annotations
+
+import subprocess
+
+from tests.deploy.conftest import SERVED_PYTHON, Served
+from tests.servers import ROOT
+
+
+def _version(served: Served) -> tuple[int, int]:
+    out = subprocess.run(
+        [str(SERVED_PYTHON), "-c",
+         "from analytics.store.database import open_store; print(*open_store().data_version())"],
+        cwd=ROOT, env=served.env, capture_output=True, text=True, timeout=60, check=True,
+    ).stdout.split()  # fmt: skip
+    return int(out[0]), int(out[1])
+
+
+def test_the_server_migrated_the_store_and_answers_the_cli(served: Served) -> None:
+    listing = served.run("export-ceiling").stdout
+    assert "UK: TLP:AMBER (default)" in listing
+    assert "AU: TLP:AMBER (default)" in listing
+
+
+def test_a_cli_write_through_the_server_is_seen_by_another_client_and_moves_the_version(served: Served) -> None:
+    before = _version(served)
+    served.run("export-ceiling", "--for", "UK", "--tlp", "GREEN")
+    after = _version(served)
+    assert after[0] == before[0] + 1  # one version row per write transaction, from another process
+    assert "UK: TLP:GREEN set by cli" in served.run("export-ceiling").stdout  # a third process reads it
+
+
+def test_a_replicas_cached_read_follows_a_write_from_another_process(served: Served) -> None:
+    probe = subprocess.Popen(
+        [str(SERVED_PYTHON), "-m", "tests.deploy.replica_probe"],
+        cwd=ROOT, env=served.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True,
+    )  # fmt: skip
+    assert probe.stdin is not None and probe.stdout is not None
+    try:
+        probe.stdin.write("\n")
+        probe.stdin.flush()
+        assert probe.stdout.readline().strip() == "TLP:AMBER"
+        probe.stdin.write("\n")
+        probe.stdin.flush()
+        assert probe.stdout.readline().strip() == "TLP:AMBER"  # cached, same version
+        served.run("export-ceiling", "--for", "AU", "--tlp", "CLEAR")  # another process writes
+        probe.stdin.write("\n")
+        probe.stdin.flush()
+        assert probe.stdout.readline().strip() == "TLP:CLEAR"  # the cache key moved with the version row
+    finally:
+        probe.stdin.close()
+        probe.wait(30)
+
+
+def test_a_wrong_token_is_refused_in_one_line(served: Served, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "secrets.toml"
+    bad.write_text('[store]\ntoken = "not-the-token-0123456789"\n')
+    result = subprocess.run(
+        [str(SERVED_PYTHON), "-m", "analytics", "export-ceiling"],
+        cwd=ROOT, env={**served.env, "THREAT_SECRETS": str(bad)}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: the store server at {served.target} did not answer")
+    assert len(result.stderr.strip().splitlines()) == 1
