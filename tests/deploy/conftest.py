@@ -83,7 +83,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     )  # fmt: skip
     try:
         wait_for_line(log, "serving", proc)
-        client_env = {**env, "THREAT_DB": target, "THREAT_SECRETS": str(secrets), "THREAT_TODAY": "2026-11-20"}
+        client_env = {
+            **env,
+            "THREAT_DB": target,
+            "THREAT_SECRETS": str(secrets),
+            "THREAT_TODAY": "2026-11-20",
+        }
         yield Served(target, client_env, db, log, proc)
     finally:
         proc.terminate()

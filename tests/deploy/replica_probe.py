@@ -12,8 +12,8 @@ import sys
 import streamlit as st
 
 from analytics import session
-from analytics.accounts import identity
 from analytics.access.viewer import Viewer
+from analytics.accounts import identity
 from analytics.export import partners
 
 

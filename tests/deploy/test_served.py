@@ -25,7 +25,9 @@ def test_the_server_migrated_the_store_and_answers_the_cli(served: Served) -> No
     assert "AU: TLP:AMBER (default)" in listing
 
 
-def test_a_cli_write_through_the_server_is_seen_by_another_client_and_moves_the_version(served: Served) -> None:
+def test_a_cli_write_through_the_server_is_seen_by_another_client_and_moves_the_version(
+    served: Served,
+) -> None:
     before = _version(served)
     served.run("export-ceiling", "--for", "UK", "--tlp", "GREEN")
     after = _version(served)
