@@ -52,11 +52,18 @@ class ProtocolSession:
     query_string: str = ""
     widget_values: dict[str, WidgetState] = field(default_factory=dict)
     runs: int = 0
+    # Sent with the websocket handshake: a proxy's sticky-session cookie (tests/deploy, deploy/nginx).
+    cookie: str = ""
 
     def __post_init__(self) -> None:
         ws_url = re.sub(r"^http", "ws", self.base_url.rstrip("/")) + "/_stcore/stream"
         self._ws = connect(
-            ws_url, subprotocols=[Subprotocol("streamlit")], max_size=None, open_timeout=30, legacy=True
+            ws_url,
+            subprotocols=[Subprotocol("streamlit")],
+            max_size=None,
+            open_timeout=30,
+            legacy=True,
+            additional_headers={"Cookie": self.cookie} if self.cookie else None,
         )
 
     # -- sending -------------------------------------------------------------------------------------------
