@@ -13,7 +13,7 @@ THREAT_DB ?= data/threats.duckdb
 SHARED ?= ../shared/data
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run test check bench load demo browser clean
+.PHONY: install run test check bench load demo browser served-env nginx serve clean
 
 $(UV):
 	python3 -m venv .tools
@@ -47,7 +47,30 @@ browser:
 		else echo "The tests need Debian's Chromium and poppler: sudo apt-get install -y chromium poppler-utils"; \
 		exit 1; fi; fi
 
-test: install browser
+# The served store (docs/deployment.md): DuckDB 1.5.5 with its Quack extension, in a second environment built
+# from its own lock (deploy/served/uv.lock), since DuckDB 2.0.1's Quack cannot be installed offline. The app
+# code is the same checkout; only the environment differs.
+SERVED_VENV := .venv-served
+served-env: $(UV)
+	UV_PROJECT_ENVIRONMENT="$(CURDIR)/$(SERVED_VENV)" $(UV) sync --frozen --quiet --project deploy/served
+
+# Debian's nginx, for the replicas-behind-a-proxy tests (deploy/nginx/replicas.conf); installed when root.
+nginx:
+	@if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; \
+		else echo "The deployment tests need Debian's nginx: sudo apt-get install -y nginx-light"; exit 1; fi; fi
+
+# The store server for replicas: `make serve` holds SERVE_DB and serves it on SERVE_LISTEN over Quack; the token
+# is [store] token in .streamlit/secrets.toml (docs/deployment.md). DuckDB 1.5.5 cannot read a file written by
+# 2.0.1, so the served store is its own file, built (demo data) by the served environment when missing.
+SERVE_LISTEN ?= quack:127.0.0.1:9494
+SERVE_DB ?= data/served.duckdb
+serve: served-env
+	@if [ ! -f "$(SERVE_DB)" ]; then $(SERVED_VENV)/bin/python -m analytics demo --db "$(SERVE_DB)"; fi
+	$(SERVED_VENV)/bin/python -m analytics serve --db "$(SERVE_DB)" --listen "$(SERVE_LISTEN)"
+
+test: install browser served-env nginx
 	$(PY) -m pytest -q --junitxml=artifacts/junit.xml
 
 check: install
@@ -77,4 +100,4 @@ load: install browser
 		--changes 10 --think $(LOAD_THINK) --out artifacts/load.json
 
 clean:
-	rm -rf $(VENV) .tools artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SERVED_VENV) .tools artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -257,6 +257,13 @@ class Store:
                     "Stop the dashboard or the other command and try again, or hand the file to the running "
                     "dashboard with `python -m analytics import ... --inbox`."
                 ) from None
+            if "newer version of duckdb" in msg.lower():
+                # The served store runs DuckDB 1.5.5 (docs/deployment.md); files written by 2.0 are unreadable there.
+                raise StoreTooNew(
+                    f"{self.path} was written by a newer DuckDB than this environment's {duckdb.__version__}. "
+                    "It was left untouched; open it with the app's main environment (.venv), or build the "
+                    "served store with the served environment (.venv-served)."
+                ) from None
             raise StoreCorrupt(
                 f"{self.path} is not a readable DuckDB store ({_first_line(msg)}). It was left untouched; "
                 "point THREAT_DB at another path or move this file away."

@@ -68,3 +68,23 @@ def test_a_wrong_token_is_refused_in_one_line(served: Served, tmp_path) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: the store server at {served.target} did not answer")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_serving_a_store_written_by_duckdb_2_is_refused_in_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The served environment's DuckDB 1.5.5 cannot read a 2.0.1 file: refused, named, untouched."""
+    from analytics.store.database import Store
+
+    db = tmp_path / "embedded.duckdb"
+    Store(db).close()  # written by this (main) environment's DuckDB 2.0.1
+    before = db.read_bytes()
+    result = subprocess.run(
+        [str(SERVED_PYTHON), "-m", "analytics", "serve", "--db", str(db), "--secrets", str(tmp_path / "none.toml")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"error: {db} was written by a newer DuckDB than this environment's 1.5.5. It was left untouched; open "
+        "it with the app's main environment (.venv), or build the served store with the served environment "
+        "(.venv-served)."
+    )
+    assert db.read_bytes() == before
