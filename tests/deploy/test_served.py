@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import subprocess
 
-from tests.deploy.conftest import SERVED_PYTHON, Served
+from tests.deploy.conftest import SERVED_PYTHON, TOKEN, Served
 from tests.servers import ROOT
 
 
@@ -77,8 +77,10 @@ def test_serving_a_store_written_by_duckdb_2_is_refused_in_one_line(tmp_path) ->
     db = tmp_path / "embedded.duckdb"
     Store(db).close()  # written by this (main) environment's DuckDB 2.0.1
     before = db.read_bytes()
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(f'[store]\ntoken = "{TOKEN}"\n')
     result = subprocess.run(
-        [str(SERVED_PYTHON), "-m", "analytics", "serve", "--db", str(db), "--secrets", str(tmp_path / "none.toml")],
+        [str(SERVED_PYTHON), "-m", "analytics", "serve", "--db", str(db), "--secrets", str(secrets)],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 2
