@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.deploy.stack import SERVED_PYTHON
 from tests.servers import HOST, ROOT, free_port
 
-SERVED_PYTHON = ROOT / ".venv-served" / "bin" / "python"
 TOKEN = "test-token-0123456789abcdef"
 
 
