@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,7 @@ class ProtocolSession:
     runs: int = 0
     # Sent with the websocket handshake: a proxy's sticky-session cookie (tests/deploy, deploy/nginx).
     cookie: str = ""
+    session_id: str = ""  # the server's id for this session (backend operations name it)
 
     def __post_init__(self) -> None:
         ws_url = re.sub(r"^http", "ws", self.base_url.rstrip("/")) + "/_stcore/stream"
@@ -97,6 +99,7 @@ class ProtocolSession:
                 # A new script run starts (also after st.rerun): the elements of the previous run are replaced.
                 self.elements = {}
                 self.page_hash = fwd.new_session.page_script_hash or self.page_hash
+                self.session_id = fwd.new_session.initialize.session_id or self.session_id
             elif kind == "delta":
                 if fwd.delta.WhichOneof("type") == "new_element":
                     self.elements[tuple(fwd.metadata.delta_path)] = fwd.delta.new_element
@@ -135,6 +138,39 @@ class ProtocolSession:
         ws.string_array_value.data[:] = values
         self.widget_values[widget.id] = ws
         return self.rerun()
+
+    def download(self, key: str) -> bytes:
+        """Press a download button whose file is built on demand (`data=` a callable), as the frontend does: a
+        backend operation over the websocket returns the file's URL, then an HTTP GET (with the session's cookie,
+        so a proxy sends it to the same replica) fetches the bytes."""
+        button = self.widget("download_button", key)
+        msg = BackMsg()
+        req = msg.backend_operation_request
+        req.request_id = f"dl-{self.runs}-{key}"
+        req.session_id = self.session_id
+        req.deferred_file.file_id = button.deferred_file_id
+        self._ws.send(msg.SerializeToString())
+        deadline = time.monotonic() + self.timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ProtocolError(f"{key}: no file within {self.timeout:.0f} s")
+            fwd = ForwardMsg()
+            fwd.ParseFromString(self._ws.recv(timeout=left))
+            if fwd.WhichOneof("type") != "backend_operation_response":
+                continue
+            resp = fwd.backend_operation_response
+            if resp.request_id != req.request_id:
+                continue
+            if resp.error_msg:
+                raise ProtocolError(f"{key}: {resp.error_msg}")
+            break
+        request = urllib.request.Request(
+            self.base_url.rstrip("/") + resp.deferred_file.url,
+            headers={"Cookie": self.cookie} if self.cookie else {},
+        )
+        with urllib.request.urlopen(request, timeout=self.timeout) as r:
+            return bytes(r.read())
 
     def type_text(self, key: str, value: str) -> RunResult:
         """Set a text input (by its key) as the frontend does when the person leaves the field."""
