@@ -13,7 +13,7 @@ THREAT_DB ?= data/threats.duckdb
 SHARED ?= ../shared/data
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run test check bench load demo browser served-env nginx serve clean
+.PHONY: install run test check bench load load-replicas demo browser served-env nginx serve clean
 
 $(UV):
 	python3 -m venv .tools
@@ -98,6 +98,15 @@ load: install browser
 	mkdir -p artifacts
 	$(PY) -m tests.load --incidents $(LOAD_INCIDENTS) --sessions 20 --browser-sessions $(LOAD_BROWSERS) \
 		--changes 10 --think $(LOAD_THINK) --out artifacts/load.json
+
+# The same kind of load over 1, 2 and 4 app replicas behind nginx, all clients of one store server over Quack
+# (tests/load/replicas.py): p50/p95 per sign-in, filter change and export, as ratios against one replica.
+LOAD_REPLICAS ?= 1,2,4
+LOAD_SESSIONS ?= 40
+load-replicas: install served-env nginx
+	mkdir -p artifacts
+	$(PY) -m tests.load.replicas --incidents $(LOAD_INCIDENTS) --replicas $(LOAD_REPLICAS) \
+		--sessions $(LOAD_SESSIONS) --think $(LOAD_THINK) --out artifacts/load-replicas.json
 
 clean:
 	rm -rf $(VENV) $(SERVED_VENV) .tools artifacts .pytest_cache .mypy_cache .ruff_cache
