@@ -1,4 +1,10 @@
-"""Benchmark case for the threat matrix: `matrix.recompute` (target: <= 300 ms median at 1M incidents).
+"""Benchmark cases for the threat matrix: `matrix.recompute` (target: <= 300 ms median at 1M incidents).
+
+`matrix.recompute` times what a person meets when they open the page: the sidebar's default filters (all time,
+`Filters()`). Until 2026-12-06 it timed the last 12 months instead, which reads about half the incidents: that
+is why docs/benchmarks.md recorded 162 ms at 1M while an independent run of the page measured 303–337 ms (the
+explorer's own figures show the same ratio, 106 ms for 12 months against 199 ms all time). The 12-month figure
+stays as `matrix.recompute_12m`, for comparison with earlier reports.
 
 The naive baseline loads incidents and their techniques into pandas, applies the markings and the period there,
 rolls sub-techniques up and counts per technique; the raw floor is the single counting query. The timed run
@@ -17,10 +23,11 @@ from analytics.matrix import charts as matrix_charts
 from analytics.matrix import queries as matrix
 from analytics.matrix import taxonomy
 
+_PAGE_DEFAULT = Filters()  # what the page opens with (analytics.filters: preset "all")
 _RECENT = Filters(preset="12m")
 
 
-def _pandas_matrix(ctx: BenchContext) -> Any:
+def _pandas_matrix(ctx: BenchContext, f: Filters = _PAGE_DEFAULT) -> Any:
     con = ctx.store.cursor()
     inc = con.execute(
         "select id, originator, occurred_on, tlp, releasable_to, named_recipients from incidents"
@@ -30,9 +37,10 @@ def _pandas_matrix(ctx: BenchContext) -> Any:
     rel = inc["releasable_to"].map(lambda r: v.institute in list(r))
     red = (inc["tlp"] != "RED") | inc["named_recipients"].map(lambda r: v.email in list(r))
     strict = (inc["tlp"] != "AMBER+STRICT") | (inc["originator"] == v.institute)
-    start, end = _RECENT.date_range(ctx.today)
+    start, end = f.date_range(ctx.today)
     occurred = inc["occurred_on"].dt.date
-    visible = inc[rel & red & strict & (occurred >= start) & (occurred <= end)]
+    in_period = (occurred >= start) & (occurred <= end) if start and end else True
+    visible = inc[rel & red & strict & in_period]
     hit = tech.merge(visible[["id", "originator"]], left_on="incident_id", right_on="id")
     hit["parent"] = hit["technique_id"].str[:9]
     rolled = hit.groupby(["parent", "originator"])["incident_id"].nunique()
@@ -40,8 +48,8 @@ def _pandas_matrix(ctx: BenchContext) -> Any:
     return rolled, exact
 
 
-def _raw_matrix(ctx: BenchContext) -> Any:
-    where, params = _RECENT.sql_where(ctx.viewer, ctx.today)
+def _raw_matrix(ctx: BenchContext, f: Filters = _PAGE_DEFAULT) -> Any:
+    where, params = f.sql_where(ctx.viewer, ctx.today)
     return (
         ctx.store.cursor()
         .execute(
@@ -53,10 +61,9 @@ def _raw_matrix(ctx: BenchContext) -> Any:
     )
 
 
-@case("matrix.recompute", pandas=_pandas_matrix, raw=_raw_matrix)
-def matrix_recompute(ctx: BenchContext) -> Any:
+def _recompute(ctx: BenchContext, f: Filters) -> Any:
     con = ctx.store.cursor()
-    result = matrix.recompute(con, ctx.viewer, _RECENT, ctx.today)
+    result = matrix.recompute(con, ctx.viewer, f, ctx.today)
     tactics, techs = taxonomy.tactics(con), taxonomy.techniques(con)
     cells = result.data.cells
     figure = matrix_charts.matrix_heatmap(
@@ -67,3 +74,18 @@ def matrix_recompute(ctx: BenchContext) -> Any:
         covered=result.data.covered,
     )
     return result, inert_figure(figure).to_json()
+
+
+@case("matrix.recompute", pandas=_pandas_matrix, raw=_raw_matrix)
+def matrix_recompute(ctx: BenchContext) -> Any:
+    return _recompute(ctx, _PAGE_DEFAULT)
+
+
+@case(
+    "matrix.recompute_12m",
+    pandas=lambda ctx: _pandas_matrix(ctx, _RECENT),
+    raw=lambda ctx: _raw_matrix(ctx, _RECENT),
+    page="",
+)
+def matrix_recompute_12m(ctx: BenchContext) -> Any:
+    return _recompute(ctx, _RECENT)

@@ -115,6 +115,8 @@ def run_config(n: int, env: dict[str, str], work: Path, a: argparse.Namespace) -
             th.join(1800)
         return {
             "replicas": n,
+            # The machine is shared: its 1-minute load average at the end says how contended the run was.
+            "load_average_end": round(os.getloadavg()[0], 1),
             "duration_s": round(time.perf_counter() - t0, 1),
             "replicas_cpu_s": round(_cpu(pids) - cpu0, 1),
             "load_generator_cpu_s": round(time.process_time() - self0, 1),
