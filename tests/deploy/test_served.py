@@ -4,7 +4,9 @@ cached results included (the version row, migration 015)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
+from pathlib import Path
 
 from tests.deploy.conftest import SERVED_PYTHON, TOKEN, Served
 from tests.servers import ROOT
@@ -90,3 +92,14 @@ def test_serving_a_store_written_by_duckdb_2_is_refused_in_one_line(tmp_path) ->
         "(.venv-served)."
     )
     assert db.read_bytes() == before
+
+
+def test_a_backup_of_the_served_file_is_made_by_the_store_server(served: Served, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The server holds the file, so `backup --db FILE` hands the request to it (as to a running app)."""
+    result = served.run("backup", "--db", str(served.db), "--out", str(tmp_path), "--timeout", "120")
+    assert "asking the process that holds it to make the backup" in result.stderr
+    out = result.stdout
+    manifest = json.loads(out.strip().splitlines()[-1])
+    assert manifest["schema_version"] >= 15 and manifest["tables"]["incidents"] == 500
+    assert manifest["tables"]["data_versions"] >= 1
+    assert Path(manifest["path"]).exists()
