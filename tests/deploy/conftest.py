@@ -29,6 +29,20 @@ class Served:
     db: Path
     log: Path
     proc: subprocess.Popen[bytes]
+    command: list[str]
+    server_env: dict[str, str]
+
+    def restart(self, *, kill: bool) -> None:
+        """Stop the store server (SIGKILL, or SIGTERM with its checkpoint) and start it again on the same port."""
+        if kill:
+            self.proc.kill()
+        else:
+            self.proc.terminate()
+        self.proc.wait(30)
+        self.log = self.log.with_name(self.log.stem + "-again.log")
+        self.proc = subprocess.Popen(self.command, cwd=ROOT, env=self.server_env, stdout=self.log.open("w"),
+                                     stderr=subprocess.STDOUT)  # fmt: skip
+        wait_for_line(self.log, "serving", self.proc)
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """`python -m analytics ARGS` in the served environment, as a client of this server."""
@@ -77,10 +91,19 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     )  # fmt: skip
     target = f"quack:{HOST}:{free_port()}"
     log = work / "serve.log"
-    proc = subprocess.Popen(
-        [str(python), "-m", "analytics", "serve", "--db", str(db), "--listen", target, "--secrets", str(secrets)],
-        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    command = [
+        str(python),
+        "-m",
+        "analytics",
+        "serve",
+        "--db",
+        str(db),
+        "--listen",
+        target,
+        "--secrets",
+        str(secrets),
+    ]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     try:
         wait_for_line(log, "serving", proc)
         client_env = {
@@ -89,11 +112,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             "THREAT_SECRETS": str(secrets),
             "THREAT_TODAY": "2026-11-20",
         }
-        yield Served(target, client_env, db, log, proc)
+        served = Served(target, client_env, db, log, proc, command, env)
+        yield served
     finally:
-        proc.terminate()
+        last = served.proc if "served" in locals() else proc
+        last.terminate()
         try:
-            proc.wait(20)
+            last.wait(20)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+            last.kill()
+            last.wait(5)

@@ -103,3 +103,28 @@ def test_a_backup_of_the_served_file_is_made_by_the_store_server(served: Served,
     assert manifest["schema_version"] >= 15 and manifest["tables"]["incidents"] == 500
     assert manifest["tables"]["data_versions"] >= 1
     assert Path(manifest["path"]).exists()
+
+
+def test_a_committed_write_survives_a_killed_store_server_and_a_replica_carries_on(served: Served) -> None:
+    """SIGKILL of the store server loses no committed write (DuckDB replays its WAL on the next open), and a
+    replica process that was reading before the restart reads again after it, the write included."""
+    probe = subprocess.Popen(
+        [str(SERVED_PYTHON), "-m", "tests.deploy.replica_probe"],
+        cwd=ROOT, env=served.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True,
+    )  # fmt: skip
+    assert probe.stdin is not None and probe.stdout is not None
+    try:
+        served.run("export-ceiling", "--for", "AU", "--tlp", "GREEN")
+        probe.stdin.write("\n")
+        probe.stdin.flush()
+        assert probe.stdout.readline().strip() == "TLP:GREEN"
+        served.restart(kill=True)
+        assert "AU: TLP:GREEN set by cli" in served.run("export-ceiling").stdout
+        served.run("export-ceiling", "--for", "AU", "--tlp", "AMBER")  # a write after the restart
+        probe.stdin.write("\n")
+        probe.stdin.flush()
+        assert probe.stdout.readline().strip() == "TLP:AMBER"
+    finally:
+        probe.stdin.close()
+        probe.wait(30)
