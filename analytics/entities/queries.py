@@ -207,6 +207,24 @@ def related(con: duckdb.DuckDBPyConnection, viewer: Viewer, kind: str, ident: st
     kind, id, records, via ('incidents' or 'evaluation runs'). The entity itself is left out."""
     ref = _ref(kind, ident)
     where, params = _incidents_where(viewer, ref)
+    return _named_in(con, where, params, _runs_where(viewer, ref), ref)
+
+
+def most_recorded(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> Scoped[pd.DataFrame]:
+    """The entities of each kind named by the most records the viewer may see (the entity page's index):
+    kind, id, records, via, as `related` gives them."""
+    where, params = visible_sql(viewer, "incidents", "i")
+    return _named_in(con, where, params, runs_predicate(viewer), None)
+
+
+def _named_in(
+    con: duckdb.DuckDBPyConnection,
+    where: str,
+    params: dict[str, Any],
+    runs: tuple[str, dict[str, Any]] | None,
+    leave_out: EntityRef | None,
+) -> Scoped[pd.DataFrame]:
+    """The entities the incidents `where` selects (and the runs `runs` selects) name, with how many records."""
     parts = [
         f"""
         with m as (select i.id, i.affected_system, i.developer, i.actor_type, i.sectors from incidents i
@@ -224,7 +242,6 @@ def related(con: duckdb.DuckDBPyConnection, viewer: Viewer, kind: str, ident: st
         """
     ]
     markings = [_marking(con, "incidents", where, params)]
-    runs = _runs_where(viewer, ref)
     if runs is not None:
         parts.append(
             f"""
@@ -245,7 +262,8 @@ def related(con: duckdb.DuckDBPyConnection, viewer: Viewer, kind: str, ident: st
         "qualify row_number() over (partition by kind, via order by records desc, id) <= $e_per "
         "order by kind, via, records desc, id"
     )
-    df = _run(con, sql, {**params, "e_kind": ref.kind, "e_id": ref.id, "e_per": RELATED_PER_KIND})
+    own = {"e_kind": leave_out.kind, "e_id": leave_out.id} if leave_out else {"e_kind": "", "e_id": ""}
+    df = _run(con, sql, {**params, **own, "e_per": RELATED_PER_KIND})
     shown = [m for m in markings if m.rows]
     return Scoped(df, combine_markings(shown) if shown else Marking(rows=0))
 

@@ -196,3 +196,18 @@ def test_full_technique_names(store) -> None:
     names = entities.technique_full_names(store.cursor())
     assert names["AML.T0051.001"] == "LLM Prompt Injection: Indirect"
     assert names["AML.T0051"] == "LLM Prompt Injection"
+
+
+def test_the_index_counts_only_visible_records(seeded, store) -> None:
+    con = store.cursor()
+    uk = entities.most_recorded(con, UK_ANALYST)
+    au = entities.most_recorded(con, AU_ANALYST)
+
+    def sectors(scoped) -> dict[str, int]:
+        df = scoped.data
+        return dict(zip(df[df["kind"] == "sector"]["id"], df[df["kind"] == "sector"]["records"], strict=True))
+
+    assert sectors(uk) == {"finance": 2, "health": 1, "energy": 1}
+    assert sectors(au) == {"finance": 1, "energy": 1}  # health is named only by the UK-only record
+    assert uk.marking.label == "TLP:AMBER · releasable to UK"
+    assert au.marking.label == "TLP:GREEN · releasable to AU and UK"
