@@ -20,7 +20,7 @@ EXPLORER_PAGE = "pages/explorer.py"
 
 ICONS = {
     "model": ":material/smart_toy:",
-    "developer": ":material/business:",
+    "developer": ":material/factory:",
     "sector": ":material/domain:",
     "actor": ":material/person_alert:",
     "technique": ":material/grid_view:",

@@ -65,7 +65,7 @@ def show(incident: str) -> bool:
 
 def _pivots(r: dict[str, Any]) -> None:
     """The incident's model, developer, actor type and sectors, each a link to its entity page."""
-    sectors = [("sector", str(s), str(s)) for s in r["sectors"]]
+    sectors = [("sector", str(s), f"Sector: {s}") for s in r["sectors"]]
     items = [
         ("model", r["affected_system"], f"Model or system: {r['affected_system']}"),
         ("developer", r["developer"], f"Developer: {r['developer']}"),
