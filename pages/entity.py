@@ -72,8 +72,10 @@ def main() -> None:
         with related_tab:
             related_section(ref)
     opened = st.session_state.get("en_incident")
-    if opened:
-        show_incident(str(opened))
+    if opened and opened[:2] == (ref.kind, ref.id):  # chosen on this entity's page, not on the one before
+        show_incident(str(opened[2]))
+    elif opened:
+        del st.session_state["en_incident"]
 
 
 def _address() -> EntityRef | None:
@@ -196,7 +198,7 @@ def incidents_section(ref: EntityRef) -> None:
         height=min(36 * (len(rows.data) + 1) + 2, 460),
         on_select="rerun",
         selection_mode="single-row",
-        key=f"en_incidents_{gen}",
+        key=f"en_incidents_{gen}_{ref.kind}_{ref.id}",  # another entity's table starts with no row chosen
         column_config={
             "id": "Id",
             "occurred_on": st.column_config.DateColumn("Date"),
@@ -211,7 +213,7 @@ def incidents_section(ref: EntityRef) -> None:
     )
     chosen = getattr(getattr(event, "selection", None), "rows", None) or []
     if chosen and 0 <= chosen[0] < len(rows.data):
-        st.session_state["en_incident"] = str(rows.data.iloc[chosen[0]]["id"])
+        st.session_state["en_incident"] = (ref.kind, ref.id, str(rows.data.iloc[chosen[0]]["id"]))
 
 
 def _closed() -> None:

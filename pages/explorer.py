@@ -355,9 +355,13 @@ def incidents_tab(
         "Choose a row to open the incident."
     )
     picked = _table(rows.data, key=f"xp_table_{st.session_state.get('xp_gen_table', 0)}_{view}_{page}")
-    if picked is not None and picked != incident_id:
-        st.query_params["incident"] = picked
-        incident_id = picked
+    # Only a new choice opens an incident: the row chosen before stays chosen while a link in the detail opens
+    # another incident, and must not take the detail back to itself.
+    if picked != st.session_state.get("xp_picked"):
+        st.session_state["xp_picked"] = picked
+        if picked is not None:
+            st.query_params["incident"] = picked
+            incident_id = picked
     _download(viewer, f, today, sort, bool(descending), data)
     return incident_id
 

@@ -127,7 +127,7 @@ def test_a_row_choice_and_a_link_open_the_incident(page, server, shots: Path) ->
     assert detail.get_by_role("heading", name=incident).count() == 1
     page.screenshot(path=str(shots / "explorer-detail-analyst-uk.png"))
     with rerun(page):
-        detail.get_by_role("button", name="Close").click()
+        detail.get_by_test_id("stBaseButton-secondary").filter(has_text="Close").click()
     page.wait_for_function("() => !location.search.includes('incident=')", timeout=BUSY)
     assert page.get_by_text("Related incidents", exact=False).count() == 0
 

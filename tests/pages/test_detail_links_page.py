@@ -31,3 +31,34 @@ def test_closing_the_technique_detail_forgets_it(app_factory) -> None:
     assert not any(m.value.startswith("**Matching incidents**") for m in at.markdown)
     at.run()  # and it stays closed on the next rerun
     assert not any(m.value.startswith("**Matching incidents**") for m in at.markdown)
+
+
+def test_an_entity_page_row_opens_that_incident_and_only_on_its_own_page(app_factory) -> None:
+    at = app_factory("analyst@au.example", query={"kind": "model", "id": "Onyx-1.2"})
+    at.switch_page("pages/entity.py").run()
+    table = next(d for d in at.dataframe if "occurred_on" in d.value.columns)
+    chosen = str(table.value["id"].iloc[3])
+    at.session_state[table.key] = {"selection": {"rows": [3], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception
+    assert [s.value for s in at.subheader] == [chosen]  # the dialog shows the chosen row's incident
+    at.query_params["kind"], at.query_params["id"] = (
+        "developer",
+        "Kestrel Systems",
+    )  # a link to another entity
+    at.run()
+    assert not at.exception and not at.subheader  # the incident chosen on the model's page stays there
+
+
+def test_a_related_incident_link_in_the_explorer_detail_is_not_sent_back(app_factory) -> None:
+    at = app_factory("analyst@uk.example", page="pages/explorer.py", query={"xp_tab": "Incidents"})
+    at.session_state["xp_tab"] = "Incidents"
+    at.run()
+    table = next(d for d in at.dataframe if "occurred_on" in d.value.columns)
+    first, other = str(table.value["id"].iloc[0]), str(table.value["id"].iloc[2])
+    at.session_state[table.key] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert [s.value for s in at.subheader] == [first]
+    at.query_params["incident"] = other  # what a related-incident link in the detail does
+    at.run()
+    assert [s.value for s in at.subheader] == [other] and at.query_params["incident"] == other
