@@ -51,7 +51,6 @@ def main() -> None:
             f"No {KINDS[ref.kind].noun} with this name in the records you may see.",
             icon=":material/search_off:",
         )
-        st.text(f"Requested: {ref.id}")  # text, never markdown: it came from the address
         _picker(ref.kind)
         return
     heading(over)
