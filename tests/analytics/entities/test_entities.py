@@ -67,7 +67,7 @@ def seeded(store: StoreBuilder) -> dict[str, str]:
 CASES = [
     ("model", "AURORA-1.0"),
     ("developer", "northwind ai"),
-    ("sector", "Finance"),
+    ("sector", "FINANCE"),  # lower-cased to meet the stored "finance"
     ("actor", "criminal"),
     ("technique", "AML.T0051"),
     ("benchmark", "AgentDojo injection"),
