@@ -21,6 +21,7 @@ import duckdb
 import pandas as pd
 
 from analytics.access.markings import (
+    TLP_LEVELS,
     Marking,
     Scoped,
     combine_markings,
@@ -115,16 +116,40 @@ def incidents(
     con: duckdb.DuckDBPyConnection, viewer: Viewer, kind: str, ident: str, limit: int = LIST_LIMIT
 ) -> Scoped[pd.DataFrame]:
     """The entity's incidents the viewer may see, newest first (at most `limit`; `marking.rows` counts all):
-    id, occurred_on, title, originator, category, severity, affected_system, developer, tlp."""
+    id, occurred_on, title, originator, category, severity, affected_system, developer, tlp. One scan: the
+    marking of every matching row is computed by window aggregates beside the rows listed."""
     ref = _ref(kind, ident)
     where, params = _incidents_where(viewer, ref)
+    levels = ", ".join(f"'{t}'" for t in TLP_LEVELS)
     sql = (
         "select i.id, i.occurred_on, i.title, i.originator, i.category, i.severity, i.affected_system, "
-        f"i.developer, i.tlp from incidents i where {where} order by i.occurred_on desc, i.id limit $e_limit"
+        f"i.developer, i.tlp, max(list_position([{levels}], i.tlp)) over () as m_tlp, "
+        "bool_and(list_contains(i.releasable_to, 'UK')) over () as m_uk, "
+        "bool_and(list_contains(i.releasable_to, 'AU')) over () as m_au, count(*) over () as m_rows, "
+        "list_sort(list(distinct i.source) over ()) as m_sources "
+        f"from incidents i where {where} order by i.occurred_on desc, i.id limit $e_limit"
     )
     df = _run(con, sql, {**params, "e_limit": int(limit)})
-    return Scoped(df, _marking(con, "incidents", where, params))
+    if df.empty:
+        return Scoped(df[_INCIDENT_COLUMNS], Marking(rows=0))
+    first = df.iloc[0]
+    marking = marking_from_row(
+        first["m_tlp"], first["m_uk"], first["m_au"], first["m_rows"], list(first["m_sources"])
+    )
+    return Scoped(df[_INCIDENT_COLUMNS].reset_index(drop=True), marking)
 
+
+_INCIDENT_COLUMNS = [
+    "id",
+    "occurred_on",
+    "title",
+    "originator",
+    "category",
+    "severity",
+    "affected_system",
+    "developer",
+    "tlp",
+]
 
 _RUN_COLUMNS = [
     "run_id",
