@@ -11,6 +11,7 @@ The map (docs/architecture.md draws the layers and follows one filter change fro
     evals/        evaluation results: capability, comparisons, agreement, run detail; figures
     matrix/       the ATLAS taxonomy and the threat matrix; figures
     links/        bridges between record types (incident <-> evaluation <-> technique)
+    entities/     one model, developer, sector, actor, technique or benchmark across every record type
     assessments/  joint assessments: model, checker, derived marking, evidence, workflow, diff
     ingest/       one module per import format, the CLI inbox, import history and undo
     export/       marked tables, chart images, STIX bundles, briefings; every export audited
@@ -27,6 +28,7 @@ Each page and the module that holds its data:
     Incident explorer     pages/explorer.py          analytics/incidents/explorer.py
     Evaluations           pages/evaluations.py       analytics/evals/queries.py
     Threat matrix         pages/matrix.py            analytics/matrix/queries.py
+    Entities              pages/entity.py            analytics/entities/queries.py
     Assessments           pages/assessments.py       analytics/assessments/reads.py (writes: workflow.py)
     Briefings             pages/briefings.py         analytics/export/briefing/builder.py
     Data exchange         pages/data.py              analytics/ingest/ and analytics/export/stix.py

@@ -4,7 +4,7 @@ incident table with its detail. Every chart narrows the shared sidebar filters w
 `main()` draws the page: one function per section and tab. The data is `analytics.incidents.explorer`'s (one
 statement per filter change); the figures are `analytics.incidents.charts`'."""
 
-from datetime import date, datetime
+from datetime import date
 from functools import partial
 from typing import Any
 
@@ -21,9 +21,9 @@ from analytics.incidents import charts as incident_charts
 from analytics.incidents import explorer as incident_explorer
 from analytics.incidents import grids
 from analytics.incidents.explorer import ExplorerData
-from analytics.links import queries as links
 from analytics.stats.anomalies import DEFAULT_RULE
 from analytics.vocab import SEVERITY_LABELS
+from pages.parts import incident_detail
 from pages.parts.currency import currency_line, incident_currency
 from pages.ui import (
     change,
@@ -94,7 +94,9 @@ def main() -> None:
             breakdowns_tab(data)
     if tab_table.open:
         with tab_table:
-            incidents_tab(viewer, f, today, data, incident_id)
+            incident_id = incidents_tab(viewer, f, today, data, incident_id)
+    if incident_id:
+        show_detail(str(incident_id))  # a dialog over the page, not a panel above the table controls
 
 
 def clicked(event: Any, key: str) -> None:
@@ -319,10 +321,9 @@ def breakdowns_tab(data: ExplorerData) -> None:
 
 def incidents_tab(
     viewer: Viewer, f: Filters, today: date, data: ExplorerData, incident_id: str | None
-) -> None:
-    """The matching incidents, sorted and paged in SQL; choosing a row opens it above the table."""
+) -> str | None:
+    """The matching incidents, sorted and paged in SQL; the incident to open (a chosen row, or the link's)."""
     total = data.headline.incidents
-    detail_box = st.container()
     sort_col, order_col, size_col, pages_col = st.columns([3, 3, 2, 4])
     sort = sort_col.selectbox(
         "Sort by", list(incident_explorer.SORT_COLUMNS), key="xp_sort", persist_state="page"
@@ -354,13 +355,15 @@ def incidents_tab(
         "Choose a row to open the incident."
     )
     picked = _table(rows.data, key=f"xp_table_{st.session_state.get('xp_gen_table', 0)}_{view}_{page}")
-    if picked is not None and picked != incident_id:
-        st.query_params["incident"] = picked
-        incident_id = picked
+    # Only a new choice opens an incident: the row chosen before stays chosen while a link in the detail opens
+    # another incident, and must not take the detail back to itself.
+    if picked != st.session_state.get("xp_picked"):
+        st.session_state["xp_picked"] = picked
+        if picked is not None:
+            st.query_params["incident"] = picked
+            incident_id = picked
     _download(viewer, f, today, sort, bool(descending), data)
-    if incident_id:
-        with detail_box:
-            show_detail(str(incident_id))
+    return incident_id
 
 
 def _table(rows: pd.DataFrame, key: str) -> str | None:
@@ -417,142 +420,22 @@ def _download(
     )
 
 
+def _closed() -> None:
+    """The detail was dismissed: forget the incident and the chosen row, so neither opens it again."""
+    if "incident" in st.query_params:
+        del st.query_params["incident"]
+    st.session_state["xp_gen_table"] = st.session_state.get("xp_gen_table", 0) + 1
+
+
+@st.dialog("Incident", width="large", on_dismiss=_closed)
 def show_detail(incident: str) -> None:
-    """One incident: every field, its techniques, related incidents and linked evaluations. An id that does
-    not exist and one this viewer may not see get the same answer."""
-    detail = session.query(incident_explorer.incident_detail, incident)
-    with st.container(border=True):
-        top_l, top_r = st.columns([5, 1])
-        if detail is None:
-            top_l.warning("No incident with this id.", icon=":material/search_off:")
-            top_l.text(f"Requested: {incident[:100]}")
-        if top_r.button("Close", icon=":material/close:", key="xp_close"):
-            del st.query_params["incident"]
-            st.session_state["xp_gen_table"] = st.session_state.get("xp_gen_table", 0) + 1
-            st.rerun()
-        if detail is None:
-            return
-        r = detail.record
-        with top_l:
-            marking_banner(detail.marking, "this incident")
-            st.subheader(str(r["id"]), anchor=False)
-            st.text(str(r["title"]))
-        left, right = st.columns([3, 2])
-        with left:
-            st.markdown("**Summary**")
-            st.text(str(r["summary"] or "–"))
-            st.markdown("**ATLAS techniques**")
-            if detail.techniques.empty:
-                st.caption("No techniques recorded.")
-            else:
-                st.dataframe(
-                    detail.techniques,
-                    hide_index=True,
-                    width="stretch",
-                    column_config={"technique_id": "Technique", "name": "Name", "tactics": "Tactics"},
-                )
-        with right:
-            fields = _detail_fields(r)
-            st.dataframe(
-                pd.DataFrame({"Field": list(fields), "Value": list(fields.values())}),
-                hide_index=True,
-                width="stretch",
-                height=35 * (len(fields) + 1) + 3,
-            )
-        _related(detail.related.data, detail.related.marking)
-        _linked_evaluations(incident)
-
-
-def _detail_fields(r: dict[str, Any]) -> dict[str, str]:
-    """Every field of the record, labelled and shown as text."""
-    fields = {
-        "Occurred": r["occurred_on"],
-        "Reported": r["reported_on"],
-        "Reported by": r["originator"],
-        "Source": r["source"],
-        "Category": r["category"],
-        "Severity": f"{r['severity']} {SEVERITY_LABELS.get(int(r['severity']), '')}",
-        "Actor type": r["actor_type"],
-        "Sectors": ", ".join(map(str, r["sectors"])),
-        "Countries": ", ".join(map(str, r["countries"])),
-        "Affected system": r["affected_system"],
-        "Developer": r["developer"],
-        "Status": r["status"],
-        "Source reliability": r["source_reliability"],
-        "Credibility": r["credibility"],
-        "Tags": ", ".join(map(str, r["tags"])),
-        "TLP": f"TLP:{r['tlp']}",
-        "Releasable to": ", ".join(map(str, r["releasable_to"])),
-        "Named recipients": ", ".join(map(str, r["named_recipients"])),
-        "Import batch": r["import_batch"],
-        "Created": r["created_at"],
-        "Updated": r["updated_at"],
-    }
-    return {label: _shown(v) for label, v in fields.items()}
-
-
-def _shown(v: Any) -> str:
-    if v is None or (not isinstance(v, str) and pd.isna(v)):
-        return "–"
-    if isinstance(v, datetime | pd.Timestamp):
-        ts = pd.Timestamp(v)
-        return ts.date().isoformat() if ts == ts.normalize() else ts.strftime("%Y-%m-%d %H:%M")
-    if isinstance(v, date):
-        return v.isoformat()
-    return str(v) or "–"
-
-
-def _related(related: pd.DataFrame, marking: Marking) -> None:
-    st.markdown("**Related incidents** (sharing techniques or the affected system)")
-    if related.empty:
-        st.caption("None that you may see.")
-        return
-    marking_banner(marking, "related incidents")
-    st.dataframe(
-        related,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "id": "Id",
-            "occurred_on": st.column_config.DateColumn("Date"),
-            "title": "Title",
-            "originator": "By",
-            "category": "Category",
-            "affected_system": "Affected system",
-            "shared_techniques": st.column_config.NumberColumn("Shared techniques", format="%d"),
-            "same_system": st.column_config.CheckboxColumn("Same system"),
-            "tlp": "TLP",
-        },
-    )
-
-
-def _linked_evaluations(incident: str) -> None:
-    st.markdown("**Evaluations of the affected model and of its techniques**")
-    linked = session.query(links.evaluations_for_incident, incident)
-    if linked.data.empty:
-        st.caption(
-            "No evaluation results you may see cover this model or (through the benchmark mapping on the "
-            "Threat matrix page) this incident's techniques."
-        )
-        return
-    marking_banner(linked.marking, "evaluation runs")
-    st.dataframe(
-        linked.data,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "link": "Linked by",
-            "via": "Via",
-            "benchmark": "Benchmark",
-            "model": "Model",
-            "runs": st.column_config.NumberColumn("Runs", format="%d"),
-            "latest_score": st.column_config.NumberColumn("Latest score", format="%.3f"),
-            "latest_date": st.column_config.DateColumn("Latest run"),
-            "latest_institute": "By",
-            "best_score": st.column_config.NumberColumn("Best", format="%.3f"),
-            "trend": st.column_config.LineChartColumn("Trend", y_min=0.0, y_max=1.0),
-        },
-    )
+    """One incident in a dialog over the table, where the eye is (issue 20): every field, its techniques, related
+    incidents and linked evaluations, each related thing a link. An id that does not exist and one this viewer may
+    not see get the same answer."""
+    incident_detail.show(incident)
+    if st.button("Close", icon=":material/close:", key="xp_close"):
+        _closed()
+        st.rerun()
 
 
 main()

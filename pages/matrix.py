@@ -20,6 +20,7 @@ from analytics.access import pages as access
 from analytics.access.markings import Marking, combine_markings
 from analytics.access.roles import RECORD_READERS
 from analytics.access.viewer import Viewer
+from analytics.entities import queries as entities
 from analytics.export import table as table_export
 from analytics.filters import Filters
 from analytics.incidents.charts import COMPARISON_SCOPE
@@ -30,6 +31,7 @@ from analytics.matrix import taxonomy
 from analytics.matrix.queries import MatrixData
 from analytics.sources import source_credits
 from pages.parts.currency import currency_line
+from pages.parts.entity_links import entity_links, technique_label
 from pages.ui import chart, empty_state, marking_banner, page_to_slide
 
 
@@ -73,7 +75,7 @@ def main() -> None:
     labels = dict(matrix.technique_options(con))
     technique = _technique_picker(labels, event)
     if technique:
-        _technique_detail(con, viewer, f, today, technique)
+        _technique_dialog(con, viewer, f, today, technique)  # over the matrix, where the click was (issue 20)
     with st.expander("Benchmark → technique mapping", icon=":material/link:"):
         _mapping(viewer, labels, technique)
     _download(viewer, result.data, tax.names, shown, f, today, choice.mode)
@@ -223,8 +225,9 @@ def _heatmaps(data: MatrixData, tax: Taxonomy, choice: Choice, shown: Marking) -
         st.caption(matrix_charts.MODE_LEGENDS[choice.mode])
         figures.append((fig, "mx_chart"))
     event = None
+    gen = st.session_state.get("mx_gen", 0)  # a new key after the detail closes: the old click is forgotten
     for fig, key in figures:
-        picked = chart(fig, key=key, marking=shown, on_select="rerun", selection_mode="points")
+        picked = chart(fig, key=f"{key}_{gen}", marking=shown, on_select="rerun", selection_mode="points")
         if len(figures) == 1 or (picked is not None and picked.selection and picked.selection.points):
             event = picked
     page_to_slide(
@@ -238,6 +241,8 @@ def _heatmaps(data: MatrixData, tax: Taxonomy, choice: Choice, shown: Marking) -
 
 def _technique_picker(labels: dict[str, str], event: Any) -> str | None:
     """The technique in detail: a clicked cell, the `technique` of a link, or the one chosen here."""
+    if st.session_state.pop("mx_closing", False):  # the detail's Close button (before the widget exists)
+        _technique_closed()
     if "mx_technique" not in st.session_state:
         wanted = st.query_params.get("technique")
         st.session_state["mx_technique"] = wanted if wanted in labels else None
@@ -262,9 +267,40 @@ def _technique_picker(labels: dict[str, str], event: Any) -> str | None:
     return technique
 
 
+def _technique_closed() -> None:
+    """The detail was dismissed: no technique chosen, and the clicked cell forgotten so it does not reopen."""
+    st.session_state["mx_technique"] = None
+    st.session_state["mx_last_click"] = None
+    st.session_state["mx_gen"] = st.session_state.get("mx_gen", 0) + 1
+    if "technique" in st.query_params:
+        del st.query_params["technique"]
+
+
+@st.dialog("Technique", width="large", on_dismiss=_technique_closed)
+def _technique_dialog(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today: date, technique: str
+) -> None:
+    """The technique's detail in a dialog over the matrix, with a link to its entity page."""
+    _technique_detail(con, viewer, f, today, technique)
+    if st.button("Close", icon=":material/close:", key="mx_close"):
+        st.session_state["mx_closing"] = True
+        st.rerun()
+
+
 def _technique_detail(
     con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today: date, technique: str
 ) -> None:
+    names = entities.technique_full_names(con)
+    entity_links(
+        [
+            (
+                "technique",
+                technique,
+                f"All about {technique_label(technique, names)}: incidents, evaluations, "
+                "assessments, timeline",
+            )
+        ]
+    )
     left, right = st.columns([2, 3], gap="large")
     with left:
         _about_technique(con, technique)
@@ -277,11 +313,14 @@ def _about_technique(con: duckdb.DuckDBPyConnection, technique: str) -> None:
     """ATLAS's own description of the technique (public reference data) and its mitigations."""
     detail = taxonomy.technique_detail(con, technique)
     assert detail is not None
+    names = entities.technique_full_names(con)
     st.markdown(f"**{detail.id}** · maturity: **{detail.maturity or 'not stated'}**")
-    st.text(detail.name)
+    st.text(
+        names.get(detail.id, detail.name)
+    )  # a sub-technique with its parent's name, never a bare "Indirect"
     if detail.parent_id:
-        st.caption(f"Sub-technique of {detail.parent_id}")
-        st.text(detail.parent_name or "")
+        st.caption("Sub-technique of")
+        entity_links([("technique", detail.parent_id, technique_label(detail.parent_id, names))])
     if detail.tactics:
         st.caption("Tactics: " + ", ".join(t for t, _ in detail.tactics))
         st.text(" · ".join(n for _, n in detail.tactics))
@@ -291,9 +330,7 @@ def _about_technique(con: duckdb.DuckDBPyConnection, technique: str) -> None:
         st.caption("No description in this store (import the full ATLAS release).")
     if detail.subtechniques:
         st.caption("Sub-techniques")
-        st.dataframe(
-            pd.DataFrame(detail.subtechniques, columns=["id", "name"]), hide_index=True, width="stretch"
-        )
+        entity_links([("technique", sid, technique_label(sid, names)) for sid, _ in detail.subtechniques])
     st.markdown("**Mitigations**")
     mits = taxonomy.mitigations_for(con, technique)
     if mits.empty:
@@ -382,6 +419,9 @@ def _evaluations_covering(technique: str) -> None:
                 "trend": st.column_config.LineChartColumn("scores over time", y_min=0, y_max=1),
             },
         )
+    if not with_runs.empty:
+        st.caption("Open a benchmark")
+        entity_links([("benchmark", str(b), str(b)) for b in with_runs["benchmark"]])
     no_runs = evals.data[evals.data["runs"] == 0]
     if not no_runs.empty:
         st.caption("Also mapped, no results you can see: " + ", ".join(sorted(no_runs["benchmark"])))

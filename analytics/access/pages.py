@@ -30,6 +30,7 @@ PAGES: tuple[PageSpec, ...] = (
     ),
     PageSpec("pages/evaluations.py", "Evaluations", ":material/science:", RECORD_READERS, "Analysis"),
     PageSpec("pages/matrix.py", "Threat matrix", ":material/grid_view:", RECORD_READERS, "Analysis"),
+    PageSpec("pages/entity.py", "Entities", ":material/hub:", RECORD_READERS, "Analysis"),
     PageSpec("pages/assessments.py", "Assessments", ":material/edit_note:", ASSESSMENT_AUTHORS, "Assess"),
     PageSpec("pages/briefings.py", "Briefings", ":material/slideshow:", EVERYONE, "Assess"),
     PageSpec("pages/data.py", "Data exchange", ":material/swap_horiz:", RECORD_READERS, "Data"),

@@ -69,6 +69,20 @@ def _visible_version_sql(viewer: Viewer) -> tuple[str, dict[str, Any]]:
     return sql, params
 
 
+def readable_versions_sql(viewer: Viewer) -> tuple[str, dict[str, Any]]:
+    """WHERE text over `assessments a` joined with `assessment_versions v`: of each assessment, the version this
+    viewer reads by default (the current one for authors, the approved one for everyone else), and only when
+    `_visible_version_sql` lets them read it. For reads that list assessments by what they cite
+    (analytics.entities), so they apply the same rule as every read here."""
+    where, params = _visible_version_sql(viewer)
+    pick = (
+        "v.version = a.current_version"
+        if viewer.role in ASSESSMENT_AUTHORS
+        else "v.version = a.approved_version"
+    )
+    return f"({pick} and {where})", params
+
+
 class VersionRow(NamedTuple):
     """One row of `_VERSION_COLUMNS`: an assessment joined with one of its versions."""
 

@@ -51,6 +51,14 @@ def set_state(at: AppTest, **state: Any) -> None:
     assert not at.exception, [e.message for e in at.exception]
 
 
+def page_links(at: AppTest) -> list[tuple[str, str]]:
+    """(page, query string) of every st.page_link on the page, in order."""
+    return [
+        (link.proto.page.rsplit("/", 1)[-1].removesuffix(".py"), link.proto.query_string)
+        for link in at.get("page_link")
+    ]
+
+
 def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
@@ -152,6 +160,9 @@ def test_the_table_pages_in_sql_and_a_row_opens_the_detail(app, store) -> None:
     assert at.query_params["incident"] == "T-0008"
     assert [s.value for s in at.subheader] == ["T-0008"]
     assert any("=HYPERLINK" in t.value for t in at.text)  # stored text shown as text, never markdown
+    # The detail is a dialog over the table (issue 20); closing it forgets the incident and the chosen row.
+    at.button(key="xp_close").click().run()
+    assert "incident" not in at.query_params and not at.subheader
     at.get("pagination")[0].set_value(2).run()
     second = at.dataframe[-1].value
     assert second["id"].tolist() == [f"T-{n:04d}" for n in range(22, 11, -1)]  # the bulk rows, newest first
@@ -168,10 +179,13 @@ def test_detail_by_link_and_an_invisible_id_looks_missing(app) -> None:
     at.query_params["incident"] = "T-0002"
     at.run()
     assert [s.value for s in at.subheader] == ["T-0002"]
-    techniques = next(d.value for d in at.dataframe if "technique_id" in d.value.columns)
-    assert techniques["name"].tolist() == ["LLM Prompt Injection", "LLM Jailbreak"]
-    related = next(d.value for d in at.dataframe if "shared_techniques" in d.value.columns)
-    assert related["id"].tolist() == ["T-0001", "T-0003"]
+    # Every related thing is a link (issue 20): techniques, model, developer, actor and sectors to their entity
+    # pages, related incidents to their detail, the linked evaluations' benchmarks and models.
+    links = page_links(at)
+    entity = [q for page, q in links if page == "entity"]
+    assert "kind=technique&id=AML.T0051" in entity and "kind=technique&id=AML.T0054" in entity
+    assert "kind=model&id=Aurora-1.0" in entity and "kind=benchmark&id=Cybench" in entity
+    assert [q for page, q in links if page == "explorer"] == ["incident=T-0001", "incident=T-0003"]
     evals = next(d.value for d in at.dataframe if "benchmark" in d.value.columns)
     assert evals["benchmark"].tolist() == ["Cybench"]
 

@@ -80,3 +80,92 @@ def test_filter_from_url_narrows_the_overview(app_factory) -> None:
     cats = {c for t in fig["data"] for c in t["y"]}
     assert cats == {"Jailbreak"}
     assert at.multiselect(key="flt_categories").value == ["Jailbreak"]
+
+
+# -- entity pages (issue 20): every role, every kind, from a link ---------------------------------------------------
+
+# One entity of each kind that the demo store (tests/conftest.py demo_db) holds for both institutes.
+ENTITIES = {
+    "model": "Onyx-1.2",
+    "developer": "Kestrel Systems",
+    "sector": "finance",
+    "actor": "criminal",
+    "technique": "AML.T0051.001",
+    "benchmark": "Cybench",
+}
+ENTITY_CASES = [
+    (email, kind)
+    for email, v in PERSONAS.items()
+    if v.role in access.roles_for("pages/entity.py")
+    for kind in ENTITIES
+]
+
+
+@pytest.mark.parametrize(("email", "kind"), ENTITY_CASES)
+def test_entity_page_for_every_reader_and_kind(app_factory, demo_store, email: str, kind: str) -> None:
+    from analytics.entities import queries as entities
+    from pages.ui import inert_markdown
+
+    at = app_factory(email, query={"kind": kind, "id": ENTITIES[kind]})
+    at.switch_page("pages/entity.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    viewer = PERSONAS[email]
+    over = entities.overview(demo_store.cursor(), viewer, kind, ENTITIES[kind])
+    assert over is not None and over.incidents > 0
+    assert [t.value for t in at.title] == [inert_markdown(over.name)]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Incidents"] == f"{over.incidents:,}"
+    assert any(m.value.startswith(":") and "TLP:" in m.value for m in at.markdown), "marked"
+    assert at.get("plotly_chart"), "the timeline is drawn"
+    listed = next(d.value for d in at.dataframe if "occurred_on" in d.value.columns)
+    # only records this viewer may see: every listed incident is releasable to their institute(s)
+    rel = dict(
+        demo_store.cursor()
+        .execute("select id, releasable_to from incidents where list_contains(?, id)", [list(listed["id"])])
+        .fetchall()
+    )
+    needs = {"UK", "AU"} if viewer.institute == "JOINT" else {viewer.institute}
+    assert listed["id"].tolist() and all(needs <= set(rel[i]) for i in listed["id"])
+
+
+@pytest.mark.parametrize("email", [e for e, v in PERSONAS.items() if v.role == "policymaker"])
+def test_policymakers_never_reach_entity_pages(app_factory, email: str) -> None:
+    at = app_factory(email, query={"kind": "model", "id": ENTITIES["model"]})
+    with pytest.raises(Exception):  # noqa: B017 - AppTest refuses pages not in the navigation
+        at.switch_page("pages/entity.py").run()
+
+
+@pytest.mark.parametrize(
+    ("query", "shown"),
+    [
+        ({"kind": "campaign", "id": "x"}, "unknown kind 'campaign'"),
+        ({"kind": "model"}, "needs both"),
+        ({"kind": "technique", "id": "drop table"}, "not an ATLAS technique id"),
+    ],
+)
+def test_entity_page_refuses_a_bad_address_in_one_line(app_factory, query, shown: str) -> None:
+    at = app_factory("analyst@au.example", query=query)
+    at.switch_page("pages/entity.py").run()
+    assert not at.exception
+    assert len(at.error) == 1 and shown in at.error[0].value
+    assert not at.get("plotly_chart") and not at.dataframe
+
+
+def test_an_unknown_or_hidden_entity_gets_one_clear_message(app_factory, demo_store) -> None:
+    # a model only UK-only records name: for an AU analyst exactly like one that does not exist
+    row = (
+        demo_store.cursor()
+        .execute(
+            "select affected_system from incidents group by 1 "
+            "having bool_and(not list_contains(releasable_to, 'AU')) limit 1"
+        )
+        .fetchone()
+    )
+    messages = []
+    for name in ([row[0]] if row else []) + ["No such model 9000"]:
+        at = app_factory("analyst@au.example", query={"kind": "model", "id": name})
+        at.switch_page("pages/entity.py").run()
+        assert not at.exception and not at.dataframe and not at.metric
+        messages.append([w.value for w in at.warning])
+    assert all(m == ["No model or system with this name in the records you may see."] for m in messages)
