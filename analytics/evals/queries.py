@@ -107,6 +107,19 @@ def benchmark_summary(
     return Scoped(df, runs_marking(con, where, params))
 
 
+# What a score measures and which way is better, as the imports recorded it: Epoch's import names the unit
+# (details.unit: fraction, minutes, ECI, Elo, points...), garak and JailbreakBench say which way is better
+# (details.higher_is_better: a jailbreak's attack success rate is better low); Inspect runs score accuracy or
+# another share of samples. analytics.evals.charts turns these into axis titles, scales and formats.
+UNIT_SQL = "coalesce(r.details->>'unit', 'fraction')"
+HIGHER_IS_BETTER_SQL = "coalesce(try_cast(r.details->>'higher_is_better' as boolean), true)"
+
+# The developer a run is drawn under: the first organisation of Epoch's comma-separated lists ("Google
+# DeepMind,Google", "Microsoft,NVIDIA", or six universities in 169 characters), so a lab's joint releases sit
+# with its own; the full list stays in `developers` for the hover and the download.
+LEAD_DEVELOPER_SQL = "coalesce(nullif(trim(split_part(r.model_developer, ',', 1)), ''), 'Unknown developer')"
+
+
 @dataclass(frozen=True)
 class Capability:
     points: pd.DataFrame  # one row per run placed on the chart; `x` is the date it is placed at
@@ -114,6 +127,8 @@ class Capability:
     undated: int  # scored runs of the benchmark without the date the chart is drawn by (not on the chart)
     unit: str  # what the score measures ('fraction' for shares of tasks; else Epoch's unit)
     by: str = "release"  # FRONTIER_DATES key: what the x axis is
+    higher_is_better: bool = True  # False when an import said so for every run (attack success rates)
+    metrics: tuple[str, ...] = ()  # the metrics the runs report (lower case), for the axis title
 
 
 # What the capability chart and its frontier are drawn against: an allow-list (names go into SQL).
@@ -160,7 +175,8 @@ def capability_over_time(
     where = f"{where} and {SCORED} and r.benchmark = $bench"
     params["bench"] = benchmark
     points = con.execute(
-        "select r.run_id, r.model, coalesce(r.model_developer, 'Unknown developer') as developer, "
+        f"select r.run_id, r.model, {LEAD_DEVELOPER_SQL} as developer, "
+        "coalesce(r.model_developer, 'Unknown developer') as developers, "
         f"r.model_release_date as release_date, {x} as x, r.score, r.stderr, "
         f"{CI_LOW} as ci_low, {CI_HIGH} as ci_high, "
         "r.source, r.institute, r.eval_date, r.metric, r.task_version, r.tlp, "
@@ -180,13 +196,31 @@ def capability_over_time(
     ).df()
     row = con.execute(
         f"select count(*) filter ({x} is null), "
-        "coalesce(any_value(r.details->>'unit') filter (r.source = 'epoch'), 'fraction') "
+        "coalesce(any_value(r.details->>'unit') filter (r.source = 'epoch'), 'fraction'), "
+        f"coalesce(bool_and({HIGHER_IS_BETTER_SQL}), true), "
+        "list_sort(list_distinct(list(lower(r.metric)))) "
         f"from eval_runs r where {where}",
         params,
     ).fetchone()
     assert row is not None
-    undated, unit = row
-    return Scoped(Capability(points, frontier, int(undated), str(unit), by), runs_marking(con, where, params))
+    undated, unit, higher, metrics = row
+    capability = Capability(
+        points, frontier, int(undated), str(unit), by, bool(higher), tuple(str(m) for m in metrics or ())
+    )
+    return Scoped(capability, runs_marking(con, where, params))
+
+
+def developer_ranking(con: duckdb.DuckDBPyConnection, viewer: Viewer, today: date) -> list[str]:
+    """Lead developers of every scored run this viewer may see, most runs first (ties by name). It is only the
+    order in which developers take the palette's colours (analytics.evals.charts.developer_colours), so a
+    developer keeps one colour in every chart and under any sidebar filter; nothing shows the list itself."""
+    where, params = eval_where(viewer, Filters(), today)
+    rows = con.execute(
+        f"select {LEAD_DEVELOPER_SQL} as developer, count(*) as n from eval_runs r where {where} and {SCORED} "
+        "group by 1 order by n desc, developer",
+        params,
+    ).fetchall()
+    return [str(d) for d, _ in rows]
 
 
 # -- thresholds -----------------------------------------------------------------------------------------------
