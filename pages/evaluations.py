@@ -408,7 +408,7 @@ def _compare_tab(f: Filters, colours: dict[str, str]) -> None:
     st.caption(
         "Models with *no per-sample data* (Epoch AI's public results report one score per model) cannot be "
         "paired sample by sample: they are compared through their runs' standard errors, and where a run "
-        "reports none there is no interval and no test (verdict \"no interval for one of the runs\")."
+        'reports none there is no interval and no test (verdict "no interval for one of the runs").'
     )
     if len(models) < 2:
         empty_state("Pick two to five models to compare them on every benchmark they share.")

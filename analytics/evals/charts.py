@@ -81,6 +81,7 @@ UNKNOWN_COLOUR = "#6e6e6e"
 TOP_DEVELOPERS = 8
 MAX_FRONTIER_LABELS = 10
 NAME_LIMIT = 28
+FRONTIER_NAME_LIMIT = 36  # "Frontier: institute · accuracy · v1" whole: the task version is the point
 
 INSTITUTE_COLOURS = {**ORIGINATOR_COLOURS, "PUBLIC": "#8c8c8c"}
 INSTITUTE_SYMBOLS = {"UK": "circle", "AU": "diamond", "PUBLIC": "square"}
@@ -221,8 +222,9 @@ def developer_groups(developers: pd.Series, top: int = TOP_DEVELOPERS) -> pd.Ser
 FRONTIER_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 X_TITLES = {"release": "Model release date", "evaluation": "Evaluation date"}
 LEGEND_ROW = 24  # px per row of a horizontal legend
-LEGEND_PER_ROW = 3  # entries per row at the narrowest layout (a 1024 px window with the sidebar open)
-LEGEND_ENTRY_WIDTH = 190  # px: entries line up in columns, so the rows are predictable
+# entries per row at the narrowest layout (a 1024 px window with the sidebar open: ~545 px of figure)
+LEGEND_PER_ROW = 2
+LEGEND_ENTRY_WIDTH = 225  # px: entries line up in columns, so the rows are predictable
 
 
 def legend_below(fig: go.Figure, entries: int, plot_height: int, top: int) -> go.Figure:
@@ -242,7 +244,7 @@ def legend_below(fig: go.Figure, entries: int, plot_height: int, top: int) -> go
             "x": 0,
             "xanchor": "left",
             "entrywidth": LEGEND_ENTRY_WIDTH,
-            "font": {"size": 11},
+            "font": {"size": 10},
         },
     )
     return fig
@@ -281,7 +283,7 @@ def capability_chart(
                     "width": 1.5,
                     "dash": FRONTIER_DASHES[k % len(FRONTIER_DASHES)],
                 },
-                name=_safe(shorten(f"Frontier: {line}", 34)),
+                name=_safe(shorten(f"Frontier: {line}", FRONTIER_NAME_LIMIT)),
                 hovertemplate=f"{_safe(line)}<br>frontier %{{y:{scale.hover}}}<br>from %{{x|%d %b %Y}}"
                 "<extra></extra>",
             )
@@ -295,7 +297,7 @@ def capability_chart(
                 mode="text",
                 text=[_safe(shorten(m, 22)) for m in labels["model"]],
                 textposition="top left",
-                textfont={"size": 10, "color": "#333333"},
+                textfont={"size": LABEL_FONT, "color": "#333333"},
                 hoverinfo="skip",
                 showlegend=False,
                 name="frontier models",
@@ -311,16 +313,35 @@ def capability_chart(
             annotation_font_color=THRESHOLD_COLOUR,
         )
     x_title = X_TITLES.get(by, X_TITLES["release"])
-    fig.update_xaxes(title_text=x_title)
+    fig.update_xaxes(title_text=x_title, range=date_range(points["x"]))
     fig.update_yaxes(
         title_text=scale.axis_title,
         type="log" if scale.log else "linear",
         tickformat=scale.tickformat,
-        rangemode="tozero" if scale.share else "normal",
+        dtick=1 if scale.log else None,  # powers of ten only: 2s and 5s crowd a four-decade axis
+        range=share_range(points) if scale.share else None,
     )
     style_figure(fig, f"{_safe(benchmark)}: capability by {x_title.lower()}")
     fig.update_layout(title={"pad": {"t": 8}})
     return legend_below(fig, len(order) + len(lines), plot_height=380, top=56)
+
+
+def date_range(x: pd.Series, least_days: int = 120) -> list[pd.Timestamp] | None:
+    """An x range at least `least_days` wide: results of one day (a JailbreakBench artifact, one garak run)
+    would otherwise be drawn on an axis of milliseconds."""
+    dates = pd.to_datetime(x.dropna())
+    if dates.empty or (dates.max() - dates.min()).days >= least_days:
+        return None
+    middle = dates.min() + (dates.max() - dates.min()) / 2
+    half = pd.Timedelta(days=least_days / 2)
+    return [middle - half, middle + half]
+
+
+def share_range(points: pd.DataFrame) -> list[float]:
+    """0% to a little above the highest score or interval (at most 100%), with room for markers at 0."""
+    top = pd.concat([points["score"], points["ci_high"]]).max()
+    top = 1.0 if pd.isna(top) else min(1.0, float(top))
+    return [-0.03, top + 0.06]
 
 
 def _ranked_groups(groups: pd.Series) -> list[str]:
@@ -330,13 +351,18 @@ def _ranked_groups(groups: pd.Series) -> list[str]:
     return named + ([OTHER] if OTHER in counts.index else [])
 
 
+LABEL_FONT = 10
+_LABEL_CHAR_PX = 5.6  # average width of a character of the label font
+_NARROW_PLOT_PX = (540, 380)  # the plot area at the narrowest layout: where labels are likeliest to collide
+
+
 def frontier_labels(
     points: pd.DataFrame, limit: int = MAX_FRONTIER_LABELS, log: bool = False
 ) -> pd.DataFrame:
-    """The models that moved a frontier (first time each on each line), newest first, skipping any that would
-    sit on a label already kept (closer than a tenth of the dates and a fifteenth of the scores), at most
-    `limit`: labelled on the chart as Epoch labels its frontier models. Upper left of a frontier point is empty
-    by definition (nothing earlier scored higher), so labels go there."""
+    """The models that moved a frontier (first time each on each line), newest first, skipping any whose label
+    would overlap one already kept at the narrowest layout, at most `limit`: labelled on the chart as Epoch
+    labels its frontier models. Upper left of a frontier point is empty by definition (nothing earlier scored
+    higher), so each label ends at its point and runs left."""
     if points.empty or "on_frontier" not in points:
         return points.iloc[0:0]
     on = points[points["on_frontier"].fillna(False).astype(bool)]
@@ -345,20 +371,22 @@ def frontier_labels(
     x_span = max(float(xs.max() - xs.min()), 1.0)
     ys = points["score"].clip(lower=1e-9).map(math.log10) if log else points["score"]
     y_span = max(float(ys.max() - ys.min()), 1e-9)
-    height = ys.to_dict()
-    kept: list[int] = []
+    width_px, height_px = _NARROW_PLOT_PX
+    line_gap = y_span * (LABEL_FONT + 4) / height_px
+    kept: list[tuple[float, float, float]] = []  # (x, y, label width in x units) of kept labels
+    keep: list[Any] = []
+    at = dict(zip(on.index, pd.to_datetime(on["x"]).astype("int64"), strict=True))
     for idx in reversed(on.index.tolist()):
-        x, y = float(pd.Timestamp(on.at[idx, "x"]).value), float(height[idx])
-        near = any(
-            abs(x - float(pd.Timestamp(on.at[k, "x"]).value)) < x_span / 10
-            and abs(y - float(height[k])) < y_span / 15
-            for k in kept
-        )
-        if not near:
-            kept.append(idx)
-        if len(kept) >= limit:
+        x, y = float(at[idx]), float(ys[idx])
+        width = len(shorten(on.at[idx, "model"], 22)) * _LABEL_CHAR_PX / width_px * x_span
+        # Labels end at their points: a later label (kept first) covers [its x - its width, its x].
+        if any(x - width < kx and kx - kw < x and abs(y - ky) < line_gap for kx, ky, kw in kept):
+            continue
+        kept.append((x, y, width))
+        keep.append(idx)
+        if len(keep) >= limit:
             break
-    return on.loc[sorted(kept, key=lambda k: on.index.get_loc(k))]
+    return on.loc[[k for k in on.index if k in set(keep)]]
 
 
 def _developer_trace(sub: pd.DataFrame, group: str, colour: str, scale: Scale) -> go.Scatter:
@@ -567,6 +595,9 @@ def comparison_chart(
             else:
                 xaxis["matches"] = first_share
         axes[f"xaxis{suffix}"] = xaxis
+    for k in range(len(benches), rows * cols):  # the grid's empty cells: no bare axes without a title
+        axes[f"xaxis{k + 1}"] = {"visible": False}
+        axes[f"yaxis{k + 1}"] = {"visible": False}
     if traces:
         fig.add_traces(traces, rows=at_rows, cols=at_cols)
     fig.update_layout(axes)
@@ -660,7 +691,11 @@ def agreement_chart(df: pd.DataFrame) -> go.Figure:
     for k, status in enumerate(df["status"]):
         if status in _BAND:
             fig.add_hrect(y0=k - 0.5, y1=k + 0.5, fillcolor=_BAND[status], line_width=0, layer="below")
-    fig.update_yaxes(autorange="reversed", type="category", title_text="Model · benchmark (task version)")
+    fig.update_yaxes(
+        type="category",
+        range=[len(df) - 0.5, -0.5],  # first row on top, no padding rows above or below
+        title_text="Model · benchmark (task version)",
+    )
     fig.update_xaxes(title_text="Score of each institute's run (95% interval)")
     return style_figure(fig, None, height=max(320, 26 * len(df) + 120))
 

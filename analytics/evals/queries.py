@@ -165,7 +165,7 @@ def capability_over_time(
 ) -> Scoped[Capability]:
     """Scores on one benchmark against model release date (or evaluation date, `by="evaluation"`), with 95%
     intervals, best-of-N results marked, and one frontier per (source, metric, task version): the best score
-    of that line up to each date."""
+    of that line up to each date (the lowest where the import says lower is better)."""
     if by not in FRONTIER_DATES:
         raise ValueError(
             f"capability chart: no such date to draw by: {by!r} (one of {', '.join(FRONTIER_DATES)})"
@@ -174,26 +174,6 @@ def capability_over_time(
     where, params = eval_where(viewer, f, today)
     where = f"{where} and {SCORED} and r.benchmark = $bench"
     params["bench"] = benchmark
-    points = con.execute(
-        f"select r.run_id, r.model, {LEAD_DEVELOPER_SQL} as developer, "
-        "coalesce(r.model_developer, 'Unknown developer') as developers, "
-        f"r.model_release_date as release_date, {x} as x, r.score, r.stderr, "
-        f"{CI_LOW} as ci_low, {CI_HIGH} as ci_high, "
-        "r.source, r.institute, r.eval_date, r.metric, r.task_version, r.tlp, "
-        f"{FRONTIER_LINE} as line, {BEST_OF_SQL} as best_of, "
-        f"r.score >= max(r.score) over ({_FRONTIER_PARTITION} order by {x} "
-        "  range between unbounded preceding and current row) as on_frontier "
-        f"from eval_runs r where {where} and {x} is not null "
-        f"order by {x}, r.score desc, r.run_id",
-        params,
-    ).df()
-    frontier = con.execute(
-        f"select line, x, max(best) as best from (select {FRONTIER_LINE} as line, {x} as x, "
-        f"max(r.score) over ({_FRONTIER_PARTITION} order by {x} "
-        "range between unbounded preceding and current row) as best "
-        f"from eval_runs r where {where} and {x} is not null) group by 1, 2 order by 1, 2",
-        params,
-    ).df()
     row = con.execute(
         f"select count(*) filter ({x} is null), "
         "coalesce(any_value(r.details->>'unit') filter (r.source = 'epoch'), 'fraction'), "
@@ -204,6 +184,29 @@ def capability_over_time(
     ).fetchone()
     assert row is not None
     undated, unit, higher, metrics = row
+    # The frontier is the best so far: the highest score, or the lowest where lower is better (an attack
+    # success rate). Both SQL pieces come from this fixed choice, never from data.
+    best, at_best = ("max", ">=") if higher else ("min", "<=")
+    points = con.execute(
+        f"select r.run_id, r.model, {LEAD_DEVELOPER_SQL} as developer, "
+        "coalesce(r.model_developer, 'Unknown developer') as developers, "
+        f"r.model_release_date as release_date, {x} as x, r.score, r.stderr, "
+        f"{CI_LOW} as ci_low, {CI_HIGH} as ci_high, "
+        "r.source, r.institute, r.eval_date, r.metric, r.task_version, r.tlp, "
+        f"{FRONTIER_LINE} as line, {BEST_OF_SQL} as best_of, "
+        f"r.score {at_best} {best}(r.score) over ({_FRONTIER_PARTITION} order by {x} "
+        "  range between unbounded preceding and current row) as on_frontier "
+        f"from eval_runs r where {where} and {x} is not null "
+        f"order by {x}, r.score desc, r.run_id",
+        params,
+    ).df()
+    frontier = con.execute(
+        f"select line, x, {best}(best) as best from (select {FRONTIER_LINE} as line, {x} as x, "
+        f"{best}(r.score) over ({_FRONTIER_PARTITION} order by {x} "
+        "range between unbounded preceding and current row) as best "
+        f"from eval_runs r where {where} and {x} is not null) group by 1, 2 order by 1, 2",
+        params,
+    ).df()
     capability = Capability(
         points, frontier, int(undated), str(unit), by, bool(higher), tuple(str(m) for m in metrics or ())
     )
