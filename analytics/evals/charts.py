@@ -254,8 +254,8 @@ def capability_chart(
     points: pd.DataFrame,
     frontier: pd.DataFrame,
     benchmark: str,
-    scale: Scale,
-    colours: Mapping[str, str],
+    scale: Scale | str,
+    colours: Mapping[str, str] | None = None,
     threshold: float | None = None,
     by: str = "release",
 ) -> go.Figure:
@@ -263,7 +263,10 @@ def capability_chart(
     TOP_DEVELOPERS, the rest "Other"; shape by who ran it; hollow for best-of-N results), 95% interval whiskers,
     one frontier step line per source, metric and task version (each its own dash) with the models that moved it
     labelled, and the threshold as a dashed line. Each point's customdata starts with its run id, so a click can
-    open that run."""
+    open that run. `scale` may be a unit as stored (see scale_for); without `colours`, the fixed ones and a
+    colour from each other developer's name."""
+    scale = scale_for(scale) if isinstance(scale, str) else scale
+    colours = developer_colours() if colours is None else colours
     fig = go.Figure()
     groups = developer_groups(points["developer"])
     order = list(dict.fromkeys(g for g in _ranked_groups(groups)))
