@@ -60,6 +60,17 @@ PALETTE = (
     "#DCD300",
     "#E25822",
     "#9467bd",
+    # and ten more, less distinct, so that the rarer developers seldom share a colour within a chart
+    "#006d77",
+    "#4a4e69",
+    "#b5838d",
+    "#bc6c25",
+    "#3a0ca3",
+    "#f72585",
+    "#7f7f00",
+    "#00a896",
+    "#9d0208",
+    "#ffb4a2",
 )
 # The developers most often on Epoch's charts keep these colours in every chart, session and filter.
 DEVELOPER_COLOURS: dict[str, str] = {

@@ -264,3 +264,18 @@ def test_tables_read_as_people_write_them() -> None:
     assert shown.count(charts.MISSING) == 4
     assert "2024-01-02" in shown and "00:00:00" not in shown
     assert "AU, UK" in shown and "0.012" in shown and "yes" in shown
+
+
+def test_no_chart_of_the_real_store_gives_two_developer_groups_one_colour(real) -> None:
+    """With 48 developers and a finite palette the rarest share colours across the store, never within a chart."""
+    con = real.cursor()
+    colours = charts.developer_colours(evals.developer_ranking(con, UK_ANALYST, TODAY))
+    assert len(colours) > len(charts.PALETTE)
+    clashes = []
+    for (bench,) in con.execute("select distinct benchmark from eval_runs order by 1").fetchall():
+        cap = evals.capability_over_time(con, UK_ANALYST, Filters(), TODAY, bench).data
+        groups = set(charts.developer_groups(cap.points["developer"]))
+        shown = [charts.colour_of(g, colours) for g in groups]
+        if len(shown) != len(set(shown)):
+            clashes.append(bench)
+    assert not clashes
