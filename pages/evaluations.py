@@ -332,7 +332,7 @@ def _threshold_section(viewer: Viewer, benchmark: str, threshold: Threshold | No
         st.session_state.pop("ev_threshold_note", None)
         st.session_state["ev_threshold_for"] = benchmark
     with st.form("ev_threshold_form", border=True):
-        value_col, note_col = st.columns([1, 3])
+        value_col, note_col = st.columns([2, 3])
         value = value_col.number_input(
             f"Threshold score ({'share, 0 to 1' if scale.share else scale.unit})",
             value=float(threshold.threshold) if threshold else None,
@@ -342,7 +342,7 @@ def _threshold_section(viewer: Viewer, benchmark: str, threshold: Threshold | No
             key="ev_threshold_value",
         )
         note = note_col.text_input("Why this line (optional)", max_chars=500, key="ev_threshold_note")
-        save_col, clear_col = st.columns([1, 5])
+        save_col, clear_col, _ = st.columns([1, 1, 2])
         save = save_col.form_submit_button("Save threshold", type="primary")
         clear = clear_col.form_submit_button("Clear threshold", disabled=threshold is None)
     if not (save or clear):

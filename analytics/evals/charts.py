@@ -108,10 +108,16 @@ def _safe(text: Any) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def shorten(text: Any, limit: int = NAME_LIMIT) -> str:
-    """A name cut to `limit` characters with "…" (legends, labels, ticks); the hover shows it whole."""
+def shorten(text: Any, limit: int = NAME_LIMIT, *, keep_end: int = 0) -> str:
+    """A name cut to `limit` characters with "…" (legends, labels, ticks); the hover shows it whole.
+    `keep_end` keeps that many characters of the end (cut in the middle): where names differ at the end, as
+    frontier lines of one source that differ only by task version."""
     s = " ".join(str(text).split())
-    return s if len(s) <= limit else s[: limit - 1].rstrip(" ,·") + "…"
+    if len(s) <= limit:
+        return s
+    if keep_end:
+        return s[: limit - keep_end - 1].rstrip(" ,·") + "…" + s[-keep_end:]
+    return s[: limit - 1].rstrip(" ,·") + "…"
 
 
 def _fmt(x: Any, digits: int = 3) -> str:
@@ -297,7 +303,7 @@ def capability_chart(
                     "width": 1.5,
                     "dash": FRONTIER_DASHES[k % len(FRONTIER_DASHES)],
                 },
-                name=_safe(shorten(f"Frontier: {line}", FRONTIER_NAME_LIMIT)),
+                name=_safe(shorten(f"Frontier: {line}", FRONTIER_NAME_LIMIT, keep_end=14)),
                 hovertemplate=f"{_safe(line)}<br>frontier %{{y:{scale.hover}}}<br>from %{{x|%d %b %Y}}"
                 "<extra></extra>",
             )
@@ -335,7 +341,8 @@ def capability_chart(
         dtick=1 if scale.log else None,  # powers of ten only: 2s and 5s crowd a four-decade axis
         range=share_range(points) if scale.share else None,
     )
-    style_figure(fig, f"{_safe(benchmark)}: capability by {x_title.lower()}")
+    title = f"{shorten(benchmark, 44, keep_end=16)}: capability by {x_title.lower()}"
+    style_figure(fig, _safe(title))
     fig.update_layout(title={"pad": {"t": 8}})
     return legend_below(fig, len(order) + len(lines), plot_height=380, top=56)
 
@@ -373,14 +380,15 @@ _NARROW_PLOT_PX = (540, 380)  # the plot area at the narrowest layout: where lab
 def frontier_labels(
     points: pd.DataFrame, limit: int = MAX_FRONTIER_LABELS, log: bool = False
 ) -> pd.DataFrame:
-    """The models that moved a frontier (first time each on each line), newest first, skipping any whose label
+    """The models that moved a frontier (each once, where it did so last), newest first, skipping any whose label
     would overlap one already kept at the narrowest layout, at most `limit`: labelled on the chart as Epoch
     labels its frontier models. Upper left of a frontier point is empty by definition (nothing earlier scored
     higher), so each label ends at its point and runs left."""
     if points.empty or "on_frontier" not in points:
         return points.iloc[0:0]
     on = points[points["on_frontier"].fillna(False).astype(bool)]
-    on = on.drop_duplicates(subset=["line", "model"], keep="first").sort_values(["x", "score"])
+    # A model that moved several lines (garak's task versions) is labelled once, where it did so last.
+    on = on.sort_values(["x", "score"]).drop_duplicates(subset=["model"], keep="last")
     xs = pd.to_datetime(points["x"]).astype("int64")
     x_span = max(float(xs.max() - xs.min()), 1.0)
     ys = points["score"].clip(lower=1e-9).map(math.log10) if log else points["score"]

@@ -279,3 +279,16 @@ def test_no_chart_of_the_real_store_gives_two_developer_groups_one_colour(real) 
         if len(shown) != len(set(shown)):
             clashes.append(bench)
     assert not clashes
+
+
+def test_shortened_names_stay_distinct_where_they_differ_at_the_end(real) -> None:
+    """garak's frontier lines differ only by task version at the end of the name: cut in the middle, they stay
+    distinct; a model that moved several of them is labelled once; a long benchmark name fits the title."""
+    bench = "garak malwaregen.Evasion / malwaregen.AnyCode"
+    cap, fig = _capability(real, bench, "evaluation")
+    lines = [t.name for t in fig.data if t.mode == "lines"]
+    assert len(lines) == cap.frontier["line"].nunique() > 1
+    assert len(set(lines)) == len(lines) and all(len(n) <= charts.FRONTIER_NAME_LIMIT for n in lines)
+    labels = next(t for t in fig.data if t.mode == "text")
+    assert len(set(labels.text)) == len(labels.text)
+    assert len(fig.layout.title.text) <= 75 and fig.layout.title.text.endswith("capability by evaluation date")
