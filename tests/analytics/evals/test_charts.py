@@ -291,4 +291,6 @@ def test_shortened_names_stay_distinct_where_they_differ_at_the_end(real) -> Non
     assert len(set(lines)) == len(lines) and all(len(n) <= charts.FRONTIER_NAME_LIMIT for n in lines)
     labels = next(t for t in fig.data if t.mode == "text")
     assert len(set(labels.text)) == len(labels.text)
-    assert len(fig.layout.title.text) <= 75 and fig.layout.title.text.endswith("capability by evaluation date")
+    assert len(fig.layout.title.text) <= 75 and fig.layout.title.text.endswith(
+        "capability by evaluation date"
+    )
