@@ -67,6 +67,10 @@ class Filters:
     tlps: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
     text: str = ""
+    # The Evaluations page's benchmark, as stored (URL key `benchmark`): it describes no incident and no SQL
+    # here reads it, but it lives in the link and in saved views like the other filters, so a link to the page
+    # opens the same benchmark.
+    benchmark: str = ""
 
     # -- dates ----------------------------------------------------------------------------------------------
 
@@ -104,7 +108,7 @@ class Filters:
         of the controlled vocabularies (and ATLAS ids), so no filter value can probe stored text either."""
         if viewer.can_see_records:
             return self
-        kept: dict[str, Any] = {"text": ""}
+        kept: dict[str, Any] = {"text": "", "benchmark": ""}
         for attr in (*_VOCABULARIES, "techniques", "tactics"):
             kept[attr] = tuple(v for v in getattr(self, attr) if controlled_value(attr, v))
         return replace(self, **kept)
@@ -196,6 +200,8 @@ class Filters:
                     out[_URL_KEYS[f.name]] = [str(v) for v in values]
         if self.text.strip():
             out["q"] = self.text.strip()
+        if self.benchmark:
+            out["benchmark"] = self.benchmark
         return out
 
     @classmethod
@@ -233,6 +239,7 @@ class Filters:
             else:
                 kwargs[attr] = values
         kwargs["text"] = one("q")[:200]
+        kwargs["benchmark"] = one("benchmark")[:300]
         return cls(**kwargs)
 
     def describe(self, today: date) -> str:
@@ -285,7 +292,7 @@ _URL_KEYS: dict[str, str] = {
 }
 
 
-URL_KEYS: frozenset[str] = frozenset(_URL_KEYS.values()) | {"preset", "from", "to", "q"}
+URL_KEYS: frozenset[str] = frozenset(_URL_KEYS.values()) | {"preset", "from", "to", "q", "benchmark"}
 
 # What a person who may not read records may filter by: the controlled vocabularies every importer maps its
 # values onto, never a stored string (see Filters.for_viewer).

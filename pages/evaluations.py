@@ -6,32 +6,60 @@ and institutes compared; runs: one run in detail), rendered with a marking banne
 is computed (stateful tabs rerun on a switch): computing all four on every run made the first chart wait for the
 other tabs' queries, figures and tables, which on a busy 2-core machine took seconds."""
 
+from dataclasses import replace
+from functools import partial
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
 from analytics import session
+from analytics.access.markings import Marking
 from analytics.access.roles import ASSESSMENT_AUTHORS, RECORD_READERS
 from analytics.access.viewer import AccessDenied, Viewer
 from analytics.evals import charts as eval_charts
 from analytics.evals import comparisons
 from analytics.evals import queries as evals
 from analytics.evals import runs as eval_runs
-from analytics.evals.queries import Capability, Threshold
+from analytics.evals.charts import Scale
+from analytics.evals.queries import Threshold
+from analytics.export import table as table_export
 from analytics.filters import Filters
 from analytics.links import queries as links
 from analytics.sources import source_credits
 from pages.parts.currency import currency_line
 from pages.parts.eval_run_detail import run_tab
-from pages.ui import chart, empty_state, marking_banner, page_to_slide
-
-DATE = st.column_config.DateColumn(format="YYYY-MM-DD")
-SCORE = st.column_config.NumberColumn(format="%.3f")
-P_VALUE = st.column_config.NumberColumn(format="%.4f")
+from pages.ui import chart, empty_state, inert_markdown, marking_banner, page_to_slide
 
 # Picks kept across tab switches (see `_keep_picks`).
-_KEPT_PICKS = ("ev_models", "ev_flagged_only", "ev_run", "ev_page_size", "ev_page")
+_KEPT_PICKS = ("ev_models", "ev_flagged_only", "ev_run", "ev_page_size", "ev_page", "ev_frontier_by")
 
-PAIR_COLUMNS = [
+RELATED_NAMES = {
+    "id": "Incident",
+    "occurred_on": "Date",
+    "title": "Title",
+    "originator": "Reported by",
+    "source": "Source",
+    "category": "Category",
+    "severity": "Severity",
+    "tlp": "TLP",
+    "techniques": "Techniques",
+}
+CROSSING_NAMES = {
+    "model": "Model",
+    "developer": "Developer",
+    "release_date": "Release date",
+    "best_score": "Best score",
+    "runs": "Runs",
+    "institutes": "Run by",
+}
+FIRST_CROSSING_NAMES = {
+    "developer": "Developer",
+    "first_model": "First model",
+    "first_crossed": "Released",
+    "models": "Models",
+}
+PAIR_ORDER = [
     "benchmark",
     "model_a",
     "model_b",
@@ -48,23 +76,7 @@ PAIR_COLUMNS = [
     "score_b",
     "p",
 ]
-# Intervals are at the level that agrees with the adjusted verdict (analytics.evals.comparisons), not always 95%.
-CI_LOW = st.column_config.NumberColumn("CI low", format="%.3f")
-CI_HIGH = st.column_config.NumberColumn("CI high", format="%.3f")
-CI_LEVEL = st.column_config.NumberColumn("CI level", format="%.3f", help="Confidence level of the interval")
-PAIR_CONFIG = {
-    "verdict": st.column_config.TextColumn("Verdict", width="medium"),
-    "pairing": st.column_config.TextColumn("Paired?", width="medium"),
-    "score_a": SCORE,
-    "score_b": SCORE,
-    "diff": st.column_config.NumberColumn("A − B", format="%.3f"),
-    "ci_low": CI_LOW,
-    "ci_high": CI_HIGH,
-    "ci_level": CI_LEVEL,
-    "p": P_VALUE,
-    "p_holm": st.column_config.NumberColumn("p (Holm)", format="%.4f"),
-}
-AGREEMENT_COLUMNS = [
+AGREEMENT_ORDER = [
     "status",
     "model",
     "benchmark",
@@ -87,26 +99,14 @@ AGREEMENT_COLUMNS = [
     "uk_run",
     "au_run",
 ]
-AGREEMENT_CONFIG = {
-    "ci_low": CI_LOW,
-    "ci_high": CI_HIGH,
-    "ci_level": CI_LEVEL,
-    "p_adjusted": st.column_config.NumberColumn("p (BH)", format="%.4f"),
-    "pairing": st.column_config.TextColumn("Paired?", width="medium"),
-    "uk_score": SCORE,
-    "uk_ci_low": SCORE,
-    "uk_ci_high": SCORE,
-    "au_score": SCORE,
-    "au_ci_low": SCORE,
-    "au_ci_high": SCORE,
-    "difference": st.column_config.NumberColumn("UK − AU", format="%.3f"),
-    "p_value": P_VALUE,
-}
 
 
 def main() -> None:
     viewer = session.require_role(*RECORD_READERS)
-    f = session.filters()
+    shared = session.filters()
+    # The link's benchmark is picked below; no query reads it, so results stay cached across benchmarks.
+    f = replace(shared, benchmark="")
+    today = session.today()
 
     st.title("Evaluations")
     currency_line("evaluations")
@@ -114,13 +114,15 @@ def main() -> None:
         f"Sidebar filters used here: {evals.FILTERS_APPLIED}. Picking UK or AU under *Reported by* leaves out "
         "public results. The other sidebar filters describe incidents and do not apply to this page."
     )
-    summary = session.query(evals.benchmark_summary, f, session.today())
+    summary = session.query(evals.benchmark_summary, f, today)
     marking_banner(summary.marking, "all evaluation results on this page")
     if summary.data.empty:
         empty_state("No evaluation results match these filters.")
         st.stop()
-    benchmark = _benchmark_picker(summary.data)
+    benchmark = _benchmark_picker(summary.data, shared.benchmark)
     _keep_picks()
+    # One colour per developer in every chart of the page (analytics.evals.charts.developer_colours).
+    colours = eval_charts.developer_colours(session.query(evals.developer_ranking, today))
 
     tab_cap, tab_cmp, tab_agree, tab_run = st.tabs(
         ["Capability over time", "Compare models", "UK–AU agreement", "Run detail"],
@@ -129,10 +131,11 @@ def main() -> None:
     )
     if tab_cap.open:
         with tab_cap:
-            _capability_tab(viewer, f, benchmark)
+            row = summary.data[summary.data["benchmark"] == benchmark].iloc[0]
+            _capability_tab(viewer, f, benchmark, colours, has_release_dates=bool(row["dated_runs"]))
     if tab_cmp.open:
         with tab_cmp:
-            _compare_tab(f)
+            _compare_tab(f, colours)
     if tab_agree.open:
         with tab_agree:
             _agreement_tab(f)
@@ -141,21 +144,39 @@ def main() -> None:
             run_tab(f, benchmark)
 
 
-def _benchmark_picker(summary: pd.DataFrame) -> str:
-    """The benchmark that capability and run detail show (Cybench when there is one)."""
+def _benchmark_picker(summary: pd.DataFrame, linked: str) -> str:
+    """The benchmark that capability and run detail show: the link's (`?benchmark=NAME`, the name as stored),
+    else the last one picked, else Cybench when there is one. The pick is written back to the address bar, so
+    the link reopens this view."""
     benchmarks = summary["benchmark"].tolist()
     run_counts = dict(zip(summary["benchmark"], summary["runs"], strict=True))
-    if st.session_state.get("ev_benchmark") not in benchmarks:
-        st.session_state["ev_benchmark"] = "Cybench" if "Cybench" in benchmarks else benchmarks[0]
-    return str(
+    # A link (or a saved view) asks for a benchmark the page has not shown yet: follow it once.
+    if linked and linked != st.session_state.get("ev_benchmark_linked"):
+        if linked in run_counts:
+            st.session_state["ev_benchmark"] = linked
+        else:
+            # The same words whether the name does not exist or names runs this person may not see.
+            st.warning(
+                f"No benchmark called “{inert_markdown(linked[:120])}” has results you can see under these "
+                "filters; pick one below.",
+                icon=":material/search_off:",
+            )
+    if st.session_state.get("ev_benchmark") not in run_counts:
+        st.session_state["ev_benchmark"] = "Cybench" if "Cybench" in run_counts else benchmarks[0]
+    picked = str(
         st.selectbox(
             "Benchmark",
             benchmarks,
             key="ev_benchmark",
             format_func=lambda b: f"{b} ({run_counts.get(b, 0)} runs)",
-            help="Capability over time and run detail show this benchmark; comparison and agreement cover all.",
+            help="Capability over time and run detail show this benchmark; comparison and agreement cover all. "
+            "The address bar keeps it, so a link opens this benchmark.",
         )
     )
+    st.session_state["ev_benchmark_linked"] = picked
+    if st.query_params.get("benchmark") != picked:
+        st.query_params["benchmark"] = picked
+    return picked
 
 
 def _keep_picks() -> None:
@@ -167,34 +188,87 @@ def _keep_picks() -> None:
     st.session_state.setdefault("ev_page_size", eval_runs.SAMPLE_PAGE_SIZES[1])
 
 
+def _table(df: pd.DataFrame, names: dict[str, str], **kwargs: Any) -> None:
+    """A table as people read it: human column names, "—" for missing, numbers and dates formatted."""
+    st.dataframe(
+        eval_charts.styled(eval_charts.human_table(df, names)), hide_index=True, width="stretch", **kwargs
+    )
+
+
+def _chart_data_download(frame: pd.DataFrame, marking: Marking, key: str, stem: str, what: str) -> None:
+    """The data behind a chart as a marked CSV (the marking on its first line and in its name, the sources
+    credited, the export audited), built only when pressed, as the explorer's downloads are."""
+    store, viewer, today = session.store(), session.viewer(), session.today()
+    credits = source_credits(marking)
+    extra = [f"exported {today.isoformat()}", f"{len(frame):,} rows", what]
+    if credits:
+        extra.append(f"Sources: {'; '.join(credits)}")
+    st.download_button(
+        "Chart data (CSV)",
+        data=partial(
+            table_export.export_csv,
+            store,
+            viewer,
+            frame,
+            marking,
+            header=[table_export.marking_comment(marking, extra)],
+            obj=f"chart:{key}",
+            filters=session.filters(),
+        ),
+        file_name=table_export.export_filename(stem, marking, "csv", today),
+        mime="text/csv",
+        icon=":material/download:",
+        on_click="ignore",
+        key=f"{key}__csv",
+        help=f"The {len(frame):,} rows behind this chart, marked {marking.label}.",
+    )
+
+
 # -- capability over time and thresholds ------------------------------------------------------------------------
 
 
-def _capability_tab(viewer: Viewer, f: Filters, benchmark: str) -> None:
+def _capability_tab(
+    viewer: Viewer, f: Filters, benchmark: str, colours: dict[str, str], *, has_release_dates: bool
+) -> None:
     today = session.today()
-    by = st.radio(
-        "Frontier by",
-        list(evals.FRONTIER_DATES),
-        format_func={"release": "model release date", "evaluation": "evaluation date"}.get,
-        horizontal=True,
-        key="ev_frontier_by",
-    )
-    cap = session.query(evals.capability_over_time, f, today, benchmark, str(by))
+    if has_release_dates:
+        by = str(
+            st.radio(
+                "Frontier by",
+                list(evals.FRONTIER_DATES),
+                format_func={"release": "model release date", "evaluation": "evaluation date"}.get,
+                horizontal=True,
+                key="ev_frontier_by",
+            )
+        )
+    else:
+        by = "evaluation"
+        st.caption("No run of this benchmark records a model release date: drawn by evaluation date.")
+    cap = session.query(evals.capability_over_time, f, today, benchmark, by)
     threshold = session.query(evals.threshold_for, benchmark)
+    scale = eval_charts.scale_for(cap.data.unit, cap.data.higher_is_better, cap.data.metrics)
     marking_banner(cap.marking, f"{len(cap.data.points):,} runs on the chart")
     if cap.data.points.empty:
-        empty_state("No scored run of this benchmark has a model release date under these filters.")
+        empty_state("No scored run of this benchmark has such a date under these filters.")
     else:
         cap_fig = eval_charts.capability_chart(
             cap.data.points,
             cap.data.frontier,
             benchmark,
-            cap.data.unit,
+            scale,
+            colours,
             threshold.threshold if threshold else None,
             cap.data.by,
         )
         event = chart(
             cap_fig, key="ev_capability", marking=cap.marking, on_select="rerun", selection_mode="points"
+        )
+        _chart_data_download(
+            eval_charts.capability_table(cap.data.points, scale, cap.data.by),
+            cap.marking,
+            "ev_capability",
+            f"{benchmark}-capability",
+            f"{benchmark}: capability over time",
         )
         picked = [p for p in (event.selection.points if event else []) if p.get("customdata")]
         # The chart keeps its selection across reruns: act on a new click only, so the run picker stays usable.
@@ -204,9 +278,12 @@ def _capability_tab(viewer: Viewer, f: Filters, benchmark: str) -> None:
             st.info("Run selected: open the **Run detail** tab to see it.", icon=":material/ads_click:")
         st.session_state["ev_last_pick"] = pick
     notes = [
-        "Marker shape: ● UK, ◆ AU, ■ public; hollow: best-of-N (best of several attempts or reported results). "
-        "Whiskers are 95% intervals where the run reported one. One frontier per source, metric and task "
-        "version: they measure different things and are not joined."
+        f"Scores: {scale.axis_title}. Colour: the {eval_charts.TOP_DEVELOPERS} developers with most runs here "
+        "(each keeps its colour on every chart), the rest grey as Other; the hover names every developer. "
+        "Labels: the models that moved a frontier. Marker shape: ● UK, ◆ AU, ■ public; hollow: best-of-N "
+        "(best of several attempts or reported results). Whiskers are 95% intervals where the run reported "
+        "one. One frontier per source, metric and task version: they measure different things and are not "
+        "joined."
     ]
     if cap.data.undated:
         notes.append(f"{cap.data.undated} scored run(s) have no such date and are not on the chart.")
@@ -217,7 +294,7 @@ def _capability_tab(viewer: Viewer, f: Filters, benchmark: str) -> None:
         page_to_slide(f"{benchmark}: capability over time", [(cap_fig, cap.marking)], key="ev_slide")
 
     _related_incidents(f, benchmark)
-    _threshold_section(viewer, benchmark, threshold, cap.data)
+    _threshold_section(viewer, benchmark, threshold, scale)
     if threshold:
         _crossings(f, benchmark, threshold)
 
@@ -232,16 +309,10 @@ def _related_incidents(f: Filters, benchmark: str) -> None:
             "(the mapping is edited on the Threat matrix page)."
         )
         return
-    st.dataframe(
-        related.data,
-        hide_index=True,
-        width="stretch",
-        height=min(38 + 35 * len(related.data), 320),
-        column_config={"occurred_on": DATE},
-    )
+    _table(related.data, RELATED_NAMES, height=min(38 + 35 * len(related.data), 320))
 
 
-def _threshold_section(viewer: Viewer, benchmark: str, threshold: Threshold | None, cap: Capability) -> None:
+def _threshold_section(viewer: Viewer, benchmark: str, threshold: Threshold | None, scale: Scale) -> None:
     """The threshold in force, and for analysts and leads the form that sets or clears it (audited)."""
     st.subheader("Threshold")
     if threshold:
@@ -255,32 +326,34 @@ def _threshold_section(viewer: Viewer, benchmark: str, threshold: Threshold | No
     if viewer.role not in ASSESSMENT_AUTHORS:
         st.caption("Analysts and leads set thresholds; every change is audited.")
         return
-    # The form starts from this benchmark's threshold (or a value on its scale), not the last one typed.
+    # The form starts from this benchmark's threshold, or empty: never a value nobody chose.
     if st.session_state.get("ev_threshold_for") != benchmark:
         st.session_state.pop("ev_threshold_value", None)
         st.session_state.pop("ev_threshold_note", None)
         st.session_state["ev_threshold_for"] = benchmark
-    share = cap.unit == "fraction"
-    typical = float(cap.points["score"].median()) if not cap.points.empty else 0.5
     with st.form("ev_threshold_form", border=True):
-        value_col, note_col = st.columns([1, 3])
+        value_col, note_col = st.columns([2, 3])
         value = value_col.number_input(
-            "Threshold score",
-            value=float(threshold.threshold) if threshold else (0.5 if share else float(round(typical))),
-            step=0.01 if share else 1.0,
-            format="%.3f" if share else "%.1f",
+            f"Threshold score ({'share, 0 to 1' if scale.share else scale.unit})",
+            value=float(threshold.threshold) if threshold else None,
+            step=0.01 if scale.share else 1.0,
+            format="%.3f" if scale.share else "%.1f",
+            placeholder="enter a score",
             key="ev_threshold_value",
         )
         note = note_col.text_input("Why this line (optional)", max_chars=500, key="ev_threshold_note")
-        save_col, clear_col = st.columns([1, 5])
+        save_col, clear_col, _ = st.columns([1, 1, 2])
         save = save_col.form_submit_button("Save threshold", type="primary")
         clear = clear_col.form_submit_button("Clear threshold", disabled=threshold is None)
     if not (save or clear):
         return
+    if save and value is None:
+        st.warning("Enter a threshold score first.")
+        return
     try:
         with session.store().transaction() as tx:
             if save:
-                evals.set_threshold(tx, viewer, benchmark, value, note)
+                evals.set_threshold(tx, viewer, benchmark, float(value), note)  # type: ignore[arg-type]
             else:
                 evals.clear_threshold(tx, viewer, benchmark)
     except (AccessDenied, ValueError) as e:
@@ -296,35 +369,46 @@ def _crossings(f: Filters, benchmark: str, threshold: Threshold) -> None:
         empty_state("No visible model reaches this threshold under these filters.")
         return
     models_col, first_col = st.columns([3, 2])
-    models_col.markdown("**Models at or above the threshold**")
-    models_col.dataframe(
-        crossings.data.models,
-        hide_index=True,
-        width="stretch",
-        column_config={"release_date": DATE, "best_score": SCORE},
-    )
-    first_col.markdown("**First crossing by developer** (model release date)")
-    first_col.dataframe(
-        crossings.data.first_by_developer,
-        hide_index=True,
-        width="stretch",
-        column_config={"first_crossed": DATE},
-    )
+    with models_col:
+        st.markdown("**Models at or above the threshold**")
+        _table(crossings.data.models, CROSSING_NAMES)
+    with first_col:
+        st.markdown("**First crossing by developer** (model release date)")
+        _table(crossings.data.first_by_developer, FIRST_CROSSING_NAMES)
 
 
 # -- model comparison -------------------------------------------------------------------------------------------
 
 
-def _compare_tab(f: Filters) -> None:
+def _compare_tab(f: Filters, colours: dict[str, str]) -> None:
     today = session.today()
-    options = session.query(comparisons.model_options, f, today)
-    n_bench = dict(options)
+    choices = session.query(comparisons.model_choices, f, today)
+    by_model = {c.model: c for c in choices}
+    if "ev_models" not in st.session_state:
+        # First visit: the models that can be paired on shared samples (public results cannot).
+        st.session_state["ev_models"] = [c.model for c in choices if c.with_samples >= 1][
+            : comparisons.DEFAULT_COMPARED
+        ]
+
+    def label(m: str) -> str:
+        c = by_model.get(m)
+        if c is None:
+            return m
+        samples = f"{c.with_samples} with per-sample data" if c.with_samples else "no per-sample data"
+        return f"{m} ({c.benchmarks} benchmarks; {samples})"
+
     models = st.multiselect(
         f"Models to compare (2–{comparisons.MAX_COMPARED_MODELS})",
-        [m for m, _ in options],
+        [c.model for c in choices],
         max_selections=comparisons.MAX_COMPARED_MODELS,
-        format_func=lambda m: f"{m} ({n_bench.get(m, 0)} benchmarks)",
+        format_func=label,
         key="ev_models",
+        help="Models with per-sample data come first: only they can be compared sample by sample.",
+    )
+    st.caption(
+        "Models with *no per-sample data* (Epoch AI's public results report one score per model) cannot be "
+        "paired sample by sample: they are compared through their runs' standard errors, and where a run "
+        'reports none there is no interval and no test (verdict "no interval for one of the runs").'
     )
     if len(models) < 2:
         empty_state("Pick two to five models to compare them on every benchmark they share.")
@@ -335,24 +419,25 @@ def _compare_tab(f: Filters) -> None:
         empty_state("These models share no benchmark under these filters.")
         return
     chart(
-        eval_charts.comparison_chart(comparison.data.scores, list(models)),
+        eval_charts.comparison_chart(comparison.data.scores, list(models), colours),
         key="ev_comparison",
         marking=comparison.marking,
+        export_title="Model comparison",
+    )
+    _chart_data_download(
+        eval_charts.comparison_table(comparison.data.scores),
+        comparison.marking,
+        "ev_comparison",
+        "model-comparison",
+        f"scores of {len(models)} models on the benchmarks they share",
     )
     st.markdown("**Is the difference real?** One row per pair of models on each shared benchmark.")
-    st.dataframe(
-        comparison.data.pairs,
-        hide_index=True,
-        width="stretch",
-        column_order=PAIR_COLUMNS,
-        column_config=PAIR_CONFIG,
-    )
+    _table(comparison.data.pairs, {k: eval_charts.PAIR_NAMES[k] for k in PAIR_ORDER})
     with st.expander("Scores and the runs behind them"):
         st.dataframe(
-            comparison.data.scores,
+            eval_charts.styled(eval_charts.comparison_table(comparison.data.scores)),
             hide_index=True,
             width="stretch",
-            column_config={"score": SCORE, "ci_low": SCORE, "ci_high": SCORE, "eval_date": DATE},
         )
     st.caption(
         "Per model and benchmark the comparison uses one run: one with per-sample scores if any, else the "
@@ -392,14 +477,21 @@ def _agreement_tab(f: Filters) -> None:
     if shown.empty:
         empty_state("Nothing flagged: no pair differs once the whole table is accounted for.")
     else:
-        chart(eval_charts.agreement_chart(shown), key="ev_agreement", marking=agreement.marking)
-        st.dataframe(
-            shown,
-            hide_index=True,
-            width="stretch",
-            column_order=AGREEMENT_COLUMNS,
-            column_config=AGREEMENT_CONFIG,
+        chart(
+            eval_charts.agreement_chart(shown),
+            key="ev_agreement",
+            marking=agreement.marking,
+            export_title="UK–AU agreement",
         )
+        names = {k: eval_charts.AGREEMENT_NAMES[k] for k in AGREEMENT_ORDER}
+        _chart_data_download(
+            eval_charts.human_table(shown, names),
+            agreement.marking,
+            "ev_agreement",
+            "uk-au-agreement",
+            "UK and AU runs of the same model, benchmark and task version",
+        )
+        _table(shown, names)
     st.caption(" · ".join(f"**{k}**: {v}" for k, v in comparisons.AGREEMENT_STATUSES.items()))
 
 

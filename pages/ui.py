@@ -159,6 +159,7 @@ def filter_sidebar(
         date_from=date_from,
         date_to=date_to,
         text=text or "",
+        benchmark=current.benchmark,  # no widget here: the Evaluations page picks it, the link keeps it
         **values,
     )
 

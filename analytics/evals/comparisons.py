@@ -29,7 +29,15 @@ import pandas as pd
 
 from analytics.access.markings import Scoped
 from analytics.access.viewer import Viewer
-from analytics.evals.queries import CI_HIGH, CI_LOW, SCORED, eval_where, runs_marking
+from analytics.evals.queries import (
+    CI_HIGH,
+    CI_LOW,
+    LEAD_DEVELOPER_SQL,
+    SCORED,
+    UNIT_SQL,
+    eval_where,
+    runs_marking,
+)
 from analytics.filters import Filters
 from analytics.stats import eval_stats
 
@@ -57,6 +65,33 @@ def model_options(
 
 
 @dataclass(frozen=True)
+class ModelChoice:
+    model: str
+    benchmarks: int  # benchmarks with a scored visible run of the model
+    with_samples: int  # of which with per-sample scores (a comparison on them can be paired)
+
+
+DEFAULT_COMPARED = 3
+
+
+def model_choices(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today: date
+) -> list[ModelChoice]:
+    """Models to compare, those with per-sample scores on most benchmarks first (only they can be paired on
+    shared samples; Epoch's public results report one score per model), then by how many benchmarks they cover.
+    The page's default is the first DEFAULT_COMPARED of them."""
+    where, params = eval_where(viewer, f, today)
+    rows = con.execute(
+        "select r.model, count(distinct r.benchmark) as n, "
+        "count(distinct r.benchmark) filter (coalesce(r.n_samples, 0) > 0) as s "
+        f"from eval_runs r where {where} and {SCORED} "
+        "group by r.model order by s desc, n desc, r.model",
+        params,
+    ).fetchall()
+    return [ModelChoice(str(m), int(n), int(k)) for m, n, k in rows]
+
+
+@dataclass(frozen=True)
 class Comparison:
     scores: pd.DataFrame  # benchmark, model, run_id, institute, source, score, stderr, ci_low, ci_high, n
     pairs: pd.DataFrame  # one row per pair of models on a benchmark: see _PAIR_COLUMNS
@@ -66,13 +101,14 @@ class Comparison:
 # One run per model and benchmark: prefer a run with sample-level data (it can be paired), then the latest.
 CHOSEN_SQL = """
 select * from (
-    select r.run_id, r.model, r.benchmark, r.institute, r.source, r.score, r.stderr,
+    select r.run_id, r.model, __DEVELOPER__ as developer, __UNIT__ as unit, r.benchmark, r.institute, r.source,
+        r.score, r.stderr,
         {ci_low} as ci_low, {ci_high} as ci_high, r.n_samples, r.eval_date, r.task_version,
         row_number() over (partition by r.model, r.benchmark
             order by coalesce(r.n_samples, 0) > 0 desc, r.eval_date desc nulls last, r.run_id desc) as pick
     from eval_runs r where {where} and {scored} and list_contains($models::varchar[], r.model)
 ) where pick = 1
-"""
+""".replace("__DEVELOPER__", LEAD_DEVELOPER_SQL).replace("__UNIT__", UNIT_SQL)
 
 # Every pair of chosen runs on a benchmark, in one pass over eval_samples: each chosen run's samples are
 # gathered into one row per (benchmark, task version, sample, epoch) holding every model's score, so two runs

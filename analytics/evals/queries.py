@@ -107,6 +107,19 @@ def benchmark_summary(
     return Scoped(df, runs_marking(con, where, params))
 
 
+# What a score measures and which way is better, as the imports recorded it: Epoch's import names the unit
+# (details.unit: fraction, minutes, ECI, Elo, points...), garak and JailbreakBench say which way is better
+# (details.higher_is_better: a jailbreak's attack success rate is better low); Inspect runs score accuracy or
+# another share of samples. analytics.evals.charts turns these into axis titles, scales and formats.
+UNIT_SQL = "coalesce(r.details->>'unit', 'fraction')"
+HIGHER_IS_BETTER_SQL = "coalesce(try_cast(r.details->>'higher_is_better' as boolean), true)"
+
+# The developer a run is drawn under: the first organisation of Epoch's comma-separated lists ("Google
+# DeepMind,Google", "Microsoft,NVIDIA", or six universities in 169 characters), so a lab's joint releases sit
+# with its own; the full list stays in `developers` for the hover and the download.
+LEAD_DEVELOPER_SQL = "coalesce(nullif(trim(split_part(r.model_developer, ',', 1)), ''), 'Unknown developer')"
+
+
 @dataclass(frozen=True)
 class Capability:
     points: pd.DataFrame  # one row per run placed on the chart; `x` is the date it is placed at
@@ -114,6 +127,8 @@ class Capability:
     undated: int  # scored runs of the benchmark without the date the chart is drawn by (not on the chart)
     unit: str  # what the score measures ('fraction' for shares of tasks; else Epoch's unit)
     by: str = "release"  # FRONTIER_DATES key: what the x axis is
+    higher_is_better: bool = True  # False when an import said so for every run (attack success rates)
+    metrics: tuple[str, ...] = ()  # the metrics the runs report (lower case), for the axis title
 
 
 # What the capability chart and its frontier are drawn against: an allow-list (names go into SQL).
@@ -150,7 +165,7 @@ def capability_over_time(
 ) -> Scoped[Capability]:
     """Scores on one benchmark against model release date (or evaluation date, `by="evaluation"`), with 95%
     intervals, best-of-N results marked, and one frontier per (source, metric, task version): the best score
-    of that line up to each date."""
+    of that line up to each date (the lowest where the import says lower is better)."""
     if by not in FRONTIER_DATES:
         raise ValueError(
             f"capability chart: no such date to draw by: {by!r} (one of {', '.join(FRONTIER_DATES)})"
@@ -159,34 +174,56 @@ def capability_over_time(
     where, params = eval_where(viewer, f, today)
     where = f"{where} and {SCORED} and r.benchmark = $bench"
     params["bench"] = benchmark
+    row = con.execute(
+        f"select count(*) filter ({x} is null), "
+        "coalesce(any_value(r.details->>'unit') filter (r.source = 'epoch'), 'fraction'), "
+        f"coalesce(bool_and({HIGHER_IS_BETTER_SQL}), true), "
+        "list_sort(list_distinct(list(lower(r.metric)))) "
+        f"from eval_runs r where {where}",
+        params,
+    ).fetchone()
+    assert row is not None
+    undated, unit, higher, metrics = row
+    # The frontier is the best so far: the highest score, or the lowest where lower is better (an attack
+    # success rate). Both SQL pieces come from this fixed choice, never from data.
+    best, at_best = ("max", ">=") if higher else ("min", "<=")
     points = con.execute(
-        "select r.run_id, r.model, coalesce(r.model_developer, 'Unknown developer') as developer, "
+        f"select r.run_id, r.model, {LEAD_DEVELOPER_SQL} as developer, "
+        "coalesce(r.model_developer, 'Unknown developer') as developers, "
         f"r.model_release_date as release_date, {x} as x, r.score, r.stderr, "
         f"{CI_LOW} as ci_low, {CI_HIGH} as ci_high, "
         "r.source, r.institute, r.eval_date, r.metric, r.task_version, r.tlp, "
         f"{FRONTIER_LINE} as line, {BEST_OF_SQL} as best_of, "
-        f"r.score >= max(r.score) over ({_FRONTIER_PARTITION} order by {x} "
+        f"r.score {at_best} {best}(r.score) over ({_FRONTIER_PARTITION} order by {x} "
         "  range between unbounded preceding and current row) as on_frontier "
         f"from eval_runs r where {where} and {x} is not null "
         f"order by {x}, r.score desc, r.run_id",
         params,
     ).df()
     frontier = con.execute(
-        f"select line, x, max(best) as best from (select {FRONTIER_LINE} as line, {x} as x, "
-        f"max(r.score) over ({_FRONTIER_PARTITION} order by {x} "
+        f"select line, x, {best}(best) as best from (select {FRONTIER_LINE} as line, {x} as x, "
+        f"{best}(r.score) over ({_FRONTIER_PARTITION} order by {x} "
         "range between unbounded preceding and current row) as best "
         f"from eval_runs r where {where} and {x} is not null) group by 1, 2 order by 1, 2",
         params,
     ).df()
-    row = con.execute(
-        f"select count(*) filter ({x} is null), "
-        "coalesce(any_value(r.details->>'unit') filter (r.source = 'epoch'), 'fraction') "
-        f"from eval_runs r where {where}",
+    capability = Capability(
+        points, frontier, int(undated), str(unit), by, bool(higher), tuple(str(m) for m in metrics or ())
+    )
+    return Scoped(capability, runs_marking(con, where, params))
+
+
+def developer_ranking(con: duckdb.DuckDBPyConnection, viewer: Viewer, today: date) -> list[str]:
+    """Lead developers of every scored run this viewer may see, most runs first (ties by name). It is only the
+    order in which developers take the palette's colours (analytics.evals.charts.developer_colours), so a
+    developer keeps one colour in every chart and under any sidebar filter; nothing shows the list itself."""
+    where, params = eval_where(viewer, Filters(), today)
+    rows = con.execute(
+        f"select {LEAD_DEVELOPER_SQL} as developer, count(*) as n from eval_runs r where {where} and {SCORED} "
+        "group by 1 order by n desc, developer",
         params,
-    ).fetchone()
-    assert row is not None
-    undated, unit = row
-    return Scoped(Capability(points, frontier, int(undated), str(unit), by), runs_marking(con, where, params))
+    ).fetchall()
+    return [str(d) for d, _ in rows]
 
 
 # -- thresholds -----------------------------------------------------------------------------------------------

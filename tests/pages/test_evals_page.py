@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -12,12 +13,14 @@ from typing import Any
 import pytest
 
 from analytics.demo.generator import build_demo
+from analytics.evals import charts as eval_charts
 from analytics.evals import comparisons
 from analytics.evals import queries as evals
 from analytics.evals import runs as eval_runs
 from analytics.filters import Filters
 from analytics.store.database import Store, close_all
-from tests.conftest import AU_ANALYST, ROOT, TODAY, UK_ANALYST, figure_spec
+from tests.analytics.evals.real_store import build_real_store
+from tests.conftest import AU_ANALYST, ROOT, TODAY, UK_ANALYST, UK_POLICY, figure_spec
 
 PAGE = "pages/evaluations.py"
 
@@ -132,7 +135,8 @@ def test_capability_chart_shows_the_viewers_runs(open_page, db) -> None:
     fig = _charts(at)[0]
     markers = [t for t in fig["data"] if t.get("mode") == "markers"]
     assert sum(len(t["y"]) for t in markers) == len(expected.points)
-    assert {t["name"] for t in markers} == set(expected.points["developer"])
+    groups = eval_charts.developer_groups(expected.points["developer"])
+    assert {t["name"] for t in markers} == {eval_charts.shorten(g, 24) for g in groups}
     # one frontier per source, metric and task version (was one "Frontier (best so far)" mixing them)
     frontier = [t for t in fig["data"] if str(t.get("name", "")).startswith("Frontier: ")]
     assert {t["name"] for t in frontier} == {f"Frontier: {line}" for line in expected.frontier["line"]}
@@ -164,7 +168,7 @@ def test_analyst_sets_a_threshold_it_is_drawn_audited_and_crossings_listed(open_
     ]
     crossing = evals.threshold_crossings(con, UK_ANALYST, Filters(), TODAY, "Cybench", 0.3).data
     tables = [d.value for d in at.dataframe]
-    assert any(list(t.get("model", [])) == crossing.models["model"].tolist() for t in tables)
+    assert any(list(t.get("Model", [])) == crossing.models["model"].tolist() for t in tables)
     assert any("Threshold **0.3**" in m.value for m in at.markdown)
     # and clearing it removes the line
     at.button(key="FormSubmitter:ev_threshold_form-Clear threshold").click().run()
@@ -187,11 +191,13 @@ def test_comparing_models_shows_intervals_and_paired_verdicts(open_page, db) -> 
     expected = comparisons.compare_models(
         _store(db).cursor(), UK_ANALYST, Filters(), TODAY, tuple(picked)
     ).data
-    pairs = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
-    assert pairs["verdict"].tolist() == expected.pairs["verdict"].tolist()
-    assert pairs["pairing"].tolist() == expected.pairs["pairing"].tolist()  # says paired or unpaired, and why
-    assert "McNemar exact" in set(pairs["test"])
-    assert pairs["p_holm"].tolist() == pytest.approx(expected.pairs["p_holm"].tolist(), nan_ok=True)
+    pairs = next(d.value for d in at.dataframe if "Verdict" in d.value.columns)
+    assert pairs["Verdict"].tolist() == expected.pairs["verdict"].tolist()
+    assert pairs["Paired?"].tolist() == expected.pairs["pairing"].tolist()  # says paired or unpaired, and why
+    assert "McNemar exact" in set(pairs["Test"])
+    assert pairs["p (Holm-adjusted)"].tolist() == pytest.approx(
+        expected.pairs["p_holm"].tolist(), nan_ok=True
+    )
     fig = next(f for f in _charts(at) if f["layout"].get("annotations") and len(f["data"]) >= 3)
     assert {a["text"] for a in fig["layout"]["annotations"]} == set(expected.scores["benchmark"])
 
@@ -212,9 +218,9 @@ def test_agreement_counts_match_the_query(open_page, db) -> None:
     assert metrics["Paired on shared samples"] == f"{int(expected['paired'].sum()):,}"
     assert expected["paired"].any() and expected["p_adjusted"].notna().all()
     at.toggle(key="ev_flagged_only").set_value(True).run()
-    flagged = [d.value for d in at.dataframe if "status" in d.value.columns]
-    flagged_rows = flagged[0] if flagged else expected.iloc[0:0]  # (nothing flagged: no table)
-    assert set(flagged_rows["status"]) <= {"disagree"}  # ('check', the unadjusted flag, is gone)
+    flagged = [d.value for d in at.dataframe if "Status" in d.value.columns]
+    flagged_rows = flagged[0] if flagged else expected.iloc[0:0].rename(columns={"status": "Status"})
+    assert set(flagged_rows["Status"]) <= {"disagree"}  # ('check', the unadjusted flag, is gone)
     assert len(flagged_rows) == (expected["status"] == "disagree").sum()
 
 
@@ -265,7 +271,7 @@ def test_threshold_form_follows_the_benchmark(open_page) -> None:
     at.button(key="FormSubmitter:ev_threshold_form-Save threshold").click().run()
     assert at.number_input(key="ev_threshold_value").value == pytest.approx(0.3)
     at.selectbox(key="ev_benchmark").set_value("WMDP-Cyber").run()
-    assert at.number_input(key="ev_threshold_value").value == pytest.approx(0.5)  # no threshold here yet
+    assert at.number_input(key="ev_threshold_value").value is None  # no threshold here: empty, not 0.5
     assert any("No threshold is set" in c.value for c in at.caption)
     at.selectbox(key="ev_benchmark").set_value("Cybench").run()
     assert at.number_input(key="ev_threshold_value").value == pytest.approx(0.3)
@@ -292,3 +298,151 @@ def test_a_benchmark_not_scored_as_a_share_renders_every_tab(
     assert not at.exception, [e.message for e in at.exception]
     for label in ("Capability over time", "Compare models", "UK–AU agreement", "Run detail"):
         _tab(at, label)
+
+
+# -- issue 19: every benchmark, the benchmark in the link, human tables, the comparison's default ---------------
+
+SNAKE = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")
+
+
+@pytest.fixture(scope="module")
+def real_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Demo + every Epoch, garak and JailbreakBench file of the shared data, as an analyst's store holds them."""
+    return build_real_store(tmp_path_factory.mktemp("evals-real") / "real.duckdb")
+
+
+@pytest.fixture
+def open_real(real_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    from streamlit.testing.v1 import AppTest
+
+    path = tmp_path / "real.duckdb"
+    shutil.copy(real_db, path)
+    monkeypatch.setenv("THREAT_DB", str(path))
+
+    def make(email: str = "analyst@uk.example", query: dict[str, str] | None = None) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+        at.user = {"is_logged_in": True, "email": email}  # type: ignore[assignment]
+        for k, v in (query or {}).items():
+            at.query_params[k] = v
+        at.run()
+        at.switch_page(PAGE).run()
+        assert not at.exception, [e.message for e in at.exception]
+        return at
+
+    yield make
+    close_all()
+
+
+def _benchmarks(path: Path) -> list[str]:
+    con = _store(path).cursor()
+    rows = con.execute(
+        f"select r.benchmark from eval_runs r where {evals.SCORED} group by 1 order by count(*) desc, 1"
+    ).fetchall()
+    return [str(b) for (b,) in rows]
+
+
+def test_every_benchmark_of_the_real_store_renders_every_tab(open_real, real_db, tmp_path) -> None:
+    """Issue 19, finding 1: no test opened every benchmark, and the ECI crashed the page. Every benchmark of the
+    demo + Epoch + garak + JailbreakBench store, on the two tabs that draw the chosen benchmark; the other two
+    tabs cover all benchmarks at once."""
+    at = open_real()
+    benchmarks = _benchmarks(tmp_path / "real.duckdb")
+    assert len(benchmarks) > 250  # 50 Epoch, ~230 garak probe/detector pairs, 7 JailbreakBench, 12 demo
+    failed = []
+    for tab in ("Capability over time", "Run detail"):
+        _tab(at, tab)
+        for bench in benchmarks:
+            at.selectbox(key="ev_benchmark").set_value(bench).run()
+            if at.exception:
+                failed.append((tab, bench, at.exception[0].message))
+            elif tab == "Capability over time":
+                # a chart, or the reason there is none
+                assert _charts(at) or at.info, bench
+    assert not failed, failed[:5]
+    for tab in ("Compare models", "UK–AU agreement"):
+        _tab(at, tab)
+    assert at.query_params["benchmark"] == benchmarks[-1]
+
+
+def test_the_benchmark_lives_in_the_link(open_real) -> None:
+    """`?benchmark=NAME` (the name as stored) opens that benchmark, and a pick is written back to the link."""
+    at = open_real(query={"benchmark": "METR Time Horizons"})
+    assert at.selectbox(key="ev_benchmark").value == "METR Time Horizons"
+    fig = _charts(at)[0]
+    assert fig["layout"]["yaxis"]["type"] == "log"  # minutes: a log axis
+    assert "minutes" in fig["layout"]["yaxis"]["title"]["text"]
+    at.selectbox(key="ev_benchmark").set_value("GPQA Diamond").run()
+    assert at.query_params["benchmark"] == "GPQA Diamond"
+    # the filters' URL form carries it (so saved views and the after-sign-in redirect keep it) ...
+    f = Filters.from_query_params({"benchmark": "GPQA Diamond", "orig": "UK"})
+    assert f.benchmark == "GPQA Diamond" and f.to_query_params()["benchmark"] == "GPQA Diamond"
+    # ... but not for people who may not read records: a benchmark name is stored text
+    assert Filters(benchmark="GPQA Diamond").for_viewer(UK_POLICY).benchmark == ""
+
+
+def test_an_unknown_benchmark_in_the_link_gets_a_message(open_real) -> None:
+    at = open_real(query={"benchmark": "No such benchmark"})
+    assert not at.exception
+    assert any("No benchmark called “No such benchmark”" in w.value for w in at.warning)
+    assert at.selectbox(key="ev_benchmark").value == "Cybench"
+    assert at.query_params["benchmark"] == "Cybench"
+
+
+def test_gpqa_diamond_draws_at_most_the_top_developers_and_other(open_real, real_db) -> None:
+    at = open_real(query={"benchmark": "GPQA Diamond"})
+    fig = _charts(at)[0]
+    groups = [t for t in fig["data"] if t.get("mode") == "markers"]
+    assert len(groups) == eval_charts.TOP_DEVELOPERS + 1 and groups[-1]["name"] == eval_charts.OTHER
+    assert (
+        fig["layout"]["xaxis"]["title"]["text"]
+        and "higher is better" in fig["layout"]["yaxis"]["title"]["text"]
+    )
+    labels = [t for t in fig["data"] if t.get("mode") == "text"]
+    assert labels and 1 <= len(labels[0]["text"]) <= eval_charts.MAX_FRONTIER_LABELS
+    downloads = [b for b in at.get("download_button") if "Chart data" in str(b.proto.label)]
+    assert downloads, "a data download under the chart"
+
+
+def test_compare_models_defaults_to_models_with_per_sample_data(open_real, tmp_path) -> None:
+    at = _tab(open_real(), "Compare models")
+    picked = at.multiselect(key="ev_models").value
+    assert len(picked) == comparisons.DEFAULT_COMPARED
+    con = _store(tmp_path / "real.duckdb").cursor()
+    for model in picked:
+        row = con.execute(
+            "select bool_and(coalesce(n_samples, 0) > 0) from eval_runs where model = ? and status = 'success'",
+            [model],
+        ).fetchone()
+        assert row is not None and row[0], model
+    assert any("no per-sample data" in c.value for c in at.caption)
+    pairs = next(d.value for d in at.dataframe if "Verdict" in d.value.columns)
+    assert (
+        pairs["Paired?"].str.startswith("paired on").all()
+    )  # every default pair is paired: an interval each
+    fig = next(f for f in _charts(at) if f["layout"].get("annotations"))
+    for axis, spec in fig["layout"].items():
+        if axis.startswith("xaxis") and spec.get("visible") is not False:
+            assert spec["title"]["text"], axis
+
+
+def test_tables_on_the_page_have_human_column_names(open_real) -> None:
+    """No occurred_on, model_a, p_value, uk_ci_low or run_id: every column a person reads is named in words."""
+    at = open_real(email="lead@uk.example")
+    at.number_input(key="ev_threshold_value").set_value(0.3)
+    at.button(key="FormSubmitter:ev_threshold_form-Save threshold").click().run()
+    columns = {str(c) for d in at.dataframe for c in d.value.columns}
+    for tab in ("Compare models", "UK–AU agreement"):
+        _tab(at, tab)
+        columns |= {str(c) for d in at.dataframe for c in d.value.columns}
+    assert {"Model", "Best score", "First model", "Verdict", "UK − AU", "UK CI low"} <= columns
+    assert not [c for c in columns if SNAKE.match(c)], sorted(c for c in columns if SNAKE.match(c))
+
+
+def test_the_threshold_form_starts_empty_and_an_empty_save_changes_nothing(open_real, tmp_path) -> None:
+    at = open_real(query={"benchmark": "Epoch Capabilities Index"})
+    field = at.number_input(key="ev_threshold_value")
+    assert field.value is None and "index points" in field.label
+    at.button(key="FormSubmitter:ev_threshold_form-Save threshold").click().run()
+    assert any("Enter a threshold score first" in w.value for w in at.warning)
+    con = _store(tmp_path / "real.duckdb").cursor()
+    assert con.execute("select count(*) from eval_thresholds").fetchone() == (0,)
