@@ -6,8 +6,11 @@ import threading
 import streamlit as st
 
 from analytics import session
+from analytics.access import narrowing
 from analytics.access import pages as access
+from analytics.access.viewer import Viewer
 from analytics.accounts import identity
+from analytics.filters import Filters
 from analytics.store.database import StoreError
 
 # What the pages need beyond sign-in (pandas, plotly, SciPy: ~2 s of imports on a fresh server). The sign-in
@@ -35,6 +38,7 @@ def _secrets() -> dict:
 
 def _sign_out() -> None:
     st.session_state.clear()  # the app reruns after this callback and shows the sign-in screen
+    st.query_params.pop(identity.PERSONA_PARAM, None)  # a reload after signing out must not sign in again
     if bool(st.user.get("is_logged_in", False)):
         st.logout()  # clears the identity cookie and ends the provider session; starts a new session
 
@@ -73,6 +77,14 @@ def _gate() -> None:
         )
 
 
+def _narrowed(person: Viewer, asked_path: str, asked_query: dict[str, list[str]], landing: str) -> None:
+    """Remember, for the landing page, why a link to a page this role may not open landed here."""
+    dropped = Filters.from_query_params(asked_query).drops_for(person)
+    note = narrowing.narrowed_link_note(asked_path, person.role, filters_dropped=dropped)
+    if note:
+        st.session_state["narrowed"] = (note, landing)
+
+
 try:
     con = session.cursor()
 except StoreError as e:
@@ -82,7 +94,14 @@ except StoreError as e:
 mode = identity.auth_mode(_secrets(), con=con)  # con: demo mode only on a demo store
 if mode == "misconfigured":  # the reason goes to the operator's log, never to the page
     print(f"sign-in misconfigured: {identity.configuration_problem(_secrets(), con=con)}", flush=True)
-email = identity.signed_in_email(mode, st.user.to_dict(), st.session_state.get("demo_email"))
+if identity.demo_client_refused(mode, st.context.ip_address):
+    st.error("Demo mode answers only on the machine it runs on. Open it there, at http://localhost.")
+    st.stop()
+# Demo mode: a reload keeps the persona, which the address names (identity.remembered_persona).
+demo_email = st.session_state.get("demo_email") or identity.remembered_persona(
+    mode, st.query_params.get(identity.PERSONA_PARAM)
+)
+email = identity.signed_in_email(mode, st.user.to_dict(), demo_email)
 # Looked up on every rerun: disabling someone or changing their role takes effect at their next interaction.
 viewer = identity.viewer_for_email(con, email) if mode != "misconfigured" else None
 if viewer is None:
@@ -112,6 +131,10 @@ if st.session_state.get("signed_in_as") != viewer.email:
     identity.record_sign_in(session.store(), viewer, mode)
     st.session_state["signed_in_as"] = viewer.email
 st.session_state["viewer"] = viewer
+if mode == "demo":
+    st.session_state["demo_email"] = viewer.email
+    if st.query_params.get(identity.PERSONA_PARAM) != viewer.email:
+        st.query_params[identity.PERSONA_PARAM] = viewer.email
 
 sidebar.hand_over_notices(viewer)
 sidebar.signed_in_as(viewer, mode, on_sign_out=_sign_out)
@@ -125,7 +148,14 @@ if "after_sign_in" in st.session_state:
     asked_page = access.page_at(asked_path, viewer.role)
     if asked_page is not None and asked_path != page.url_path:
         st.switch_page(asked_page.path, query_params=asked_query)
+    _narrowed(viewer, asked_path, asked_query, page.url_path)
+else:  # signed in already (an identity cookie), and the address names a page this role does not open
+    _narrowed(viewer, (st.context.url or "").rstrip("/").rsplit("/", 1)[-1], {}, page.url_path)
 st.session_state["page_path"] = page.url_path
+if st.session_state.get("narrowed", ("", ""))[1] == page.url_path:
+    st.info(st.session_state["narrowed"][0], icon=":material/filter_alt_off:")
+else:
+    st.session_state.pop("narrowed", None)  # said once, on the page it landed on; gone after moving on
 
 sidebar.shared_filters(viewer, page.url_path)
 page.run()
