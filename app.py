@@ -94,7 +94,8 @@ except StoreError as e:
 mode = identity.auth_mode(_secrets(), con=con)  # con: demo mode only on a demo store
 if mode == "misconfigured":  # the reason goes to the operator's log, never to the page
     print(f"sign-in misconfigured: {identity.configuration_problem(_secrets(), con=con)}", flush=True)
-if identity.demo_client_refused(mode, st.context.ip_address):
+_peer = st.context.ip_address  # None for loopback; a str otherwise (AppTest has no peer: not a str)
+if identity.demo_client_refused(mode, _peer if isinstance(_peer, str) else None):
     st.error("Demo mode answers only on the machine it runs on. Open it there, at http://localhost.")
     st.stop()
 # Demo mode: a reload keeps the persona, which the address names (identity.remembered_persona).
@@ -116,7 +117,7 @@ if viewer is None:
     gate = [st.Page(_gate, title="Sign in", url_path="sign-in", default=True)]
     gate += [st.Page(_gate, title="Sign in", url_path=spec.url_path) for spec in access.PAGES]
     asked = st.navigation(gate, position="hidden")
-    if asked.url_path != "sign-in":
+    if asked.url_path not in ("sign-in", ""):  # "" is the default page: a rerun of the sign-in screen itself
         st.session_state["after_sign_in"] = (
             asked.url_path,
             {k: st.query_params.get_all(k) for k in st.query_params},
@@ -125,7 +126,7 @@ if viewer is None:
     _preload()  # after the screen is drawn: the imports compete with drawing it for the interpreter
     st.stop()
 
-from pages.parts import sidebar  # noqa: E402 - see _AFTER_SIGN_IN
+from pages.parts import sidebar, watchlist  # noqa: E402 - see _AFTER_SIGN_IN
 
 if st.session_state.get("signed_in_as") != viewer.email:
     identity.record_sign_in(session.store(), viewer, mode)
@@ -152,10 +153,13 @@ if "after_sign_in" in st.session_state:
 else:  # signed in already (an identity cookie), and the address names a page this role does not open
     _narrowed(viewer, (st.context.url or "").rstrip("/").rsplit("/", 1)[-1], {}, page.url_path)
 st.session_state["page_path"] = page.url_path
-if st.session_state.get("narrowed", ("", ""))[1] == page.url_path:
-    st.info(st.session_state["narrowed"][0], icon=":material/filter_alt_off:")
+narrowed = st.session_state.get("narrowed")
+if narrowed and narrowed[1] == page.url_path:
+    st.info(narrowed[0], icon=":material/filter_alt_off:")
 else:
     st.session_state.pop("narrowed", None)  # said once, on the page it landed on; gone after moving on
 
 sidebar.shared_filters(viewer, page.url_path)
+watchlist.watch_controls(viewer)
+watchlist.watch_inbox(viewer, page.url_path)
 page.run()
