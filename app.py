@@ -1,8 +1,5 @@
 """Joint UK–AU AI threat dashboard: sign-in, navigation for this person's role, shared filters, the page."""
 
-import importlib
-import threading
-
 import streamlit as st
 
 from analytics import session
@@ -12,19 +9,7 @@ from analytics.access.viewer import Viewer
 from analytics.accounts import identity
 from analytics.filters import Filters
 from analytics.store.database import StoreError
-
-# What the pages need beyond sign-in (pandas, plotly, SciPy: ~2 s of imports on a fresh server). The sign-in
-# screen does not wait for them; they load in the background while the person signs in.
-_AFTER_SIGN_IN = (
-    "analytics.ingest.inbox",
-    "analytics.incidents.base",
-    "analytics.incidents.explorer",
-    "analytics.incidents.overview",
-    "analytics.matrix.taxonomy",
-    "pages.ui",
-    "pages.parts.sidebar",
-    "plotly.express",
-)
+from pages.parts import preload
 
 st.set_page_config(page_title="UK–AU AI Threat Dashboard", page_icon=":material/shield:", layout="wide")
 
@@ -41,15 +26,6 @@ def _sign_out() -> None:
     st.query_params.pop(identity.PERSONA_PARAM, None)  # a reload after signing out must not sign in again
     if bool(st.user.get("is_logged_in", False)):
         st.logout()  # clears the identity cookie and ends the provider session; starts a new session
-
-
-@st.cache_resource(show_spinner=False)
-def _preload() -> bool:
-    """Once per server process: import what the pages need while the first person is on the sign-in screen."""
-    threading.Thread(
-        target=lambda: [importlib.import_module(m) for m in _AFTER_SIGN_IN], name="preload", daemon=True
-    ).start()
-    return True
 
 
 def _gate() -> None:
@@ -123,10 +99,10 @@ if viewer is None:
             {k: st.query_params.get_all(k) for k in st.query_params},
         )
     asked.run()
-    _preload()  # after the screen is drawn: the imports compete with drawing it for the interpreter
+    preload.start()  # for `streamlit run app.py`; asgi.py started it with the server (a no-op then)
     st.stop()
 
-from pages.parts import sidebar, watchlist  # noqa: E402 - see _AFTER_SIGN_IN
+from pages.parts import sidebar, watchlist  # noqa: E402 - see pages/parts/preload.py
 
 if st.session_state.get("signed_in_as") != viewer.email:
     identity.record_sign_in(session.store(), viewer, mode)
