@@ -20,6 +20,8 @@ AFTER_SIGN_IN: tuple[str, ...] = (
     "analytics.matrix.taxonomy",
     "analytics.assessments.reads",
     "analytics.watchlists",
+    "analytics.export.chart_image",  # every chart's export buttons (kaleido's client, not its browser)
+    "analytics.export.briefing.builder",  # "Page to slide"
     "pages.ui",
     "pages.parts.sidebar",
     "pages.parts.watchlist",
