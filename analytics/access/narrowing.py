@@ -11,18 +11,11 @@ must be one of the app's own (`PAGES`): an unknown address is not echoed back.
 from __future__ import annotations
 
 from analytics.access.pages import PAGES, pages_for
-from analytics.access.roles import Role
-
-_ROLE_PLURALS: dict[Role, str] = {
-    "analyst": "analysts",
-    "lead": "leads",
-    "policymaker": "policymakers",
-    "admin": "administrators",
-}
+from analytics.access.roles import ROLE_PLURALS, Role
 
 
 def _people(roles: tuple[Role, ...]) -> str:
-    names = [_ROLE_PLURALS[r] for r in roles]
+    names = [ROLE_PLURALS[r] for r in roles]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 

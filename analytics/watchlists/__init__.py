@@ -66,7 +66,7 @@ def watched_view_ids(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> set[int]
 def watch(store: Store, viewer: Viewer, view_id: int) -> None:
     """Watch a saved view this person may open; news starts from now. Watching it again changes nothing."""
     viewer.require(*RECORD_READERS)
-    with store.transaction(changes_records=False) as con:
+    with store.transaction(changes_data=False) as con:  # no cached result reads `watches`
         if get_view(con, viewer, view_id) is None:
             raise ValueError(f"no saved view {view_id}")
         con.execute(
@@ -77,7 +77,7 @@ def watch(store: Store, viewer: Viewer, view_id: int) -> None:
 
 def unwatch(store: Store, viewer: Viewer, view_id: int) -> None:
     """Stop watching a view (nothing happens when it was not watched)."""
-    with store.transaction(changes_records=False) as con:
+    with store.transaction(changes_data=False) as con:
         con.execute("delete from watches where view_id = ? and owner = ?", [view_id, viewer.email])
 
 
@@ -142,9 +142,11 @@ def _crossings(
 def visit(store: Store, viewer: Viewer, today: date) -> list[WatchNews]:
     """What is new on each watched view since this person's last visit (views with news only), and mark it
     seen. Call once per visit (app.py: once per session, after sign-in)."""
-    if viewer.role not in RECORD_READERS:
-        return []
-    with store.transaction(changes_records=False) as con:
+    if viewer.role not in RECORD_READERS or not watched_view_ids(store.cursor(), viewer):
+        return []  # no write at all: most sessions watch nothing
+    # Moving `seen_to` on changes nothing a cached result reads (no cached query reads `watches`), so it leaves
+    # the store's generations, and everyone's cached results, alone.
+    with store.transaction(changes_data=False) as con:
         now_row = con.execute("select current_timestamp::timestamp").fetchone()
         assert now_row is not None
         now: datetime = now_row[0]
