@@ -52,6 +52,9 @@ def test_a_demo_persona_survives_a_reload(showcase_db, monkeypatch, navigation_m
     assert not reloaded.exception
     assert "Priya Shah" in signed_in_name(reloaded)
     assert not [b for b in reloaded.button if b.key and b.key.startswith("persona_")]
+    reloaded.sidebar.button[0].click().run()  # Sign out: the address no longer names the persona
+    assert identity.PERSONA_PARAM not in reloaded.query_params
+    assert [b for b in reloaded.button if b.key and b.key.startswith("persona_")]
 
 
 @pytest.mark.parametrize("value", ["stranger@evil.example", ""])
