@@ -28,6 +28,10 @@ def _sign_out() -> None:
         st.logout()  # clears the identity cookie and ends the provider session; starts a new session
 
 
+def _choose_persona(demo_email: str) -> None:
+    st.session_state["demo_email"] = demo_email
+
+
 def _gate() -> None:
     """Everything a person sees before they are signed in as an enrolled, active user."""
     st.title("Not enrolled" if email else "UK–AU AI Threat Dashboard")
@@ -43,9 +47,14 @@ def _gate() -> None:
     elif mode == "demo":
         st.warning("**Demo mode** — synthetic data; choose a persona. Never enable this in production.")
         for demo_email, name, institute, role in identity.DEMO_USERS:
-            if st.button(f"{name} — {institute} {role} ({demo_email})", key=f"persona_{demo_email}"):
-                st.session_state["demo_email"] = demo_email
-                st.rerun()
+            # A callback, not `if st.button(): ... st.rerun()`: it runs before the click's script run, so that
+            # run is already signed in and draws the first page (one script run and round trip fewer).
+            st.button(
+                f"{name} — {institute} {role} ({demo_email})",
+                key=f"persona_{demo_email}",
+                on_click=_choose_persona,
+                args=(demo_email,),
+            )
     else:
         st.error(
             "Sign-in is not configured. Set `[auth]` in `.streamlit/secrets.toml` for OIDC, "
