@@ -139,3 +139,20 @@ def test_the_watch_inbox_shows_news_on_the_next_visit(tmp_path, monkeypatch, nav
     )
     again = demo_app(db, monkeypatch, {"persona": "analyst@uk.example"}).run()  # the next visit
     assert not [e for e in again.expander if e.label.startswith("Watchlist:")]
+
+
+def test_a_signed_in_policymaker_opening_an_analysts_address_is_told_why(app_factory) -> None:
+    """Signed in already (an OIDC identity cookie), the address names a page the role does not open."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.user = {"is_logged_in": True, "email": "policy@uk.example"}  # type: ignore[assignment]
+    at.context["url"] = "http://localhost:8501/matrix"
+    at.run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Overview"]
+    assert any("opens the Threat matrix page, which is for analysts" in i.value for i in at.info)
+    at.context["url"] = "http://localhost:8501/assessments_read"
+    at.switch_page("pages/assessments_read.py").run()  # moving on: it was said on the page it landed on
+    assert not at.exception
+    assert not any("Threat matrix page" in i.value for i in at.info)
