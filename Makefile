@@ -23,19 +23,20 @@ $(UV):
 install: $(UV)
 	$(UV) sync --frozen --quiet
 
-# The synthetic demo store, plus the real public ATLAS taxonomy and Epoch benchmark results when ../shared/data
-# is beside the checkout (the demo works without them; the matrix then shows the demo's ATLAS subset).
+# The demo store: synthetic UK and AU institute reporting and evaluations, the real public ATLAS taxonomy, AI
+# Incident Database and Epoch AI benchmark results when ../shared/data is beside the checkout (the demo works
+# without them), and two joint assessments (one approved, one in review) made through the real workflow.
 demo: install
 	@if [ ! -f "$(THREAT_DB)" ]; then \
-		$(PY) -m analytics demo --db "$(THREAT_DB)" && \
-		if [ -f "$(SHARED)/atlas/ATLAS.yaml" ]; then \
-			$(PY) -m analytics import atlas "$(SHARED)/atlas/ATLAS.yaml" --db "$(THREAT_DB)"; fi && \
-		if [ -d "$(SHARED)/epoch-benchmarks" ]; then \
-			$(PY) -m analytics import epoch "$(SHARED)/epoch-benchmarks" --db "$(THREAT_DB)"; fi; \
+		$(PY) -m analytics demo --db "$(THREAT_DB)" --showcase $$([ -d "$(SHARED)" ] && echo --public "$(SHARED)"); \
 	else echo "using existing $(THREAT_DB)"; fi
 
+# The synthetic data ends on a fixed day (analytics/demo/world.py DEMO_END), so the demo pins "today" to it and
+# every page says so; THREAT_TODAY=YYYY-MM-DD overrides.
 run: demo
-	THREAT_DB="$(THREAT_DB)" THREAT_DEMO_MODE=1 $(VENV)/bin/streamlit run asgi.py \
+	THREAT_DB="$(THREAT_DB)" THREAT_DEMO_MODE=1 \
+	THREAT_TODAY="$${THREAT_TODAY:-$$($(PY) -c 'from analytics.demo.world import DEMO_END; print(DEMO_END)')}" \
+	$(VENV)/bin/streamlit run asgi.py \
 		--server.address $(BIND_ADDRESS) --server.port $(PORT) --server.headless true \
 		--browser.gatherUsageStats false
 

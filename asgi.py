@@ -17,6 +17,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pages.parts import preload
+
 SECURITY_HEADERS: dict[str, str] = {
     "Content-Security-Policy": "frame-ancestors 'none'",
     "X-Frame-Options": "DENY",
@@ -44,5 +46,8 @@ class SecurityHeaders:
 
         await self.app(scope, receive, send_with_headers)
 
+
+# The pages' heavy imports start with the server, before anyone connects (pages/parts/preload.py).
+preload.start()
 
 app = st.App(Path(__file__).resolve().parent / "app.py", middleware=[Middleware(SecurityHeaders)])

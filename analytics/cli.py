@@ -20,6 +20,8 @@ def _demo(args: argparse.Namespace) -> int:
     if (path.exists() or wal.exists()) and not args.force:
         print(f"{path} exists; leaving it untouched (use --force to rebuild)")
         return 0
+    if args.public and not args.showcase:
+        raise ValueError("demo --public DIR needs --showcase (the public sets are part of the showcase)")
     replaced = None
     if args.force:
         # Refused (one line, exit 2) while any process holds the store; the old file is kept, never deleted.
@@ -29,7 +31,14 @@ def _demo(args: argparse.Namespace) -> int:
     counts = build_demo(
         store, incidents=args.incidents, evals=args.evals, samples=args.samples, seed=args.seed
     )
-    print(json.dumps({"db": str(path), **counts, "replaced": replaced}))
+    extra: dict[str, object] = {}
+    if args.showcase:
+        from analytics.demo.showcase import build_showcase
+        from analytics.demo.world import DEMO_END
+
+        shown = build_showcase(store, Path(args.public) if args.public else None, DEMO_END)
+        extra = {"public": list(shown.public_sets), "approved": shown.approved, "in_review": shown.in_review}
+    print(json.dumps({"db": str(path), **counts, **extra, "replaced": replaced}))
     return 0
 
 
@@ -380,6 +389,17 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--evals", type=int, default=None, help="number of eval runs (default ~300)")
     d.add_argument("--samples", type=int, default=None, help="total eval samples (default: natural sizes)")
     d.add_argument("--seed", type=int, default=7)
+    d.add_argument(
+        "--showcase",
+        action="store_true",
+        help="also add an approved and an in-review joint assessment, and the public sets under --public "
+        "(what `make run` builds)",
+    )
+    d.add_argument(
+        "--public",
+        metavar="DIR",
+        help="with --showcase: the shared data folder (ATLAS, AIID, Epoch if present)",
+    )
     d.add_argument(
         "--force",
         action="store_true",

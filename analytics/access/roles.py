@@ -23,3 +23,11 @@ ASSESSMENT_AUTHORS: tuple[Role, ...] = ("analyst", "lead")
 SIGNERS: tuple[Role, ...] = ("lead",)
 # Manage users and read the audit log.
 ADMINS: tuple[Role, ...] = ("admin",)
+
+# How a sentence names the people of a role ("which is for analysts, leads and administrators").
+ROLE_PLURALS: dict[Role, str] = {
+    "analyst": "analysts",
+    "lead": "leads",
+    "policymaker": "policymakers",
+    "admin": "administrators",
+}

@@ -153,6 +153,32 @@ def signed_in_email(mode: AuthMode, user: Mapping[str, Any], demo_email: str | N
     return ""
 
 
+# The URL parameter that keeps a demo persona across a browser reload (demo mode only; see remembered_persona).
+PERSONA_PARAM = "persona"
+
+
+def remembered_persona(mode: AuthMode, value: str | None) -> str | None:
+    """The demo persona a reloaded page names in its address (`?persona=analyst@uk.example`), or None.
+
+    Only in demo mode and only one of DEMO_EMAILS: a reload in demo mode keeps its persona, and the parameter
+    counts for nothing anywhere else. This gives nobody more than the demo's persona screen does already (pick
+    any persona, no password), and demo mode runs only on a demo store and answers only on this machine
+    (`demo_client_refused`)."""
+    email = normalise_email(value)
+    return email if mode == "demo" and email in DEMO_EMAILS else None
+
+
+_LOOPBACK = frozenset(("127.0.0.1", "::1", "localhost"))
+
+
+def demo_client_refused(mode: AuthMode, client_ip: str | None) -> bool:
+    """Whether to refuse this connection: demo mode (password-less personas) answers only connections from this
+    machine. `client_ip` is the websocket peer as Streamlit reports it (`st.context.ip_address`: None for
+    loopback); a proxy on this machine passing X-Forwarded-For yields the forwarded, outside address, so it is
+    refused too. Outside demo mode nothing is refused here (OIDC decides)."""
+    return mode == "demo" and client_ip is not None and client_ip.strip().lower() not in _LOOPBACK
+
+
 def viewer_for_email(con: duckdb.DuckDBPyConnection, email: str | None) -> Viewer | None:
     """The enrolled, active user with this email, or None (unknown and disabled look the same)."""
     if not email:

@@ -179,6 +179,7 @@ def _load_cases() -> None:
     # dropping out of the benchmark. Imported late because each case module imports this one.
     from analytics.bench import (  # noqa: F401
         briefings_case,
+        cold_start_case,
         evals_case,
         exchange_case,
         explorer_case,

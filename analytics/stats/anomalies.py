@@ -37,8 +37,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from scipy.special import betainc, gammainc
+from scipy.special import betainc, chdtri, gammainc
 
 
 @dataclass(frozen=True)
@@ -88,7 +87,9 @@ def dispersion_draws(raw_dispersion: np.ndarray, df: np.ndarray) -> np.ndarray:
     quadrature point: phi = raw x df / c at c = the chi-square(df) quantile of each point, floored at 1
     (Noufaily et al. 2013). Weighted by CHI2_WEIGHTS they are the estimate's sampling distribution."""
     raw, d = np.broadcast_arrays(np.asarray(raw_dispersion, dtype=float), np.asarray(df, dtype=float))
-    chi2 = stats.chi2.ppf(CHI2_POINTS.reshape(-1, *([1] * raw.ndim)), np.maximum(d, 1e-9)[None])
+    # chdtri(df, 1 - q) is chi2.ppf(q, df); scipy.special, since scipy.stats costs a second of CPU to import on
+    # the first page after sign-in (issue 20).
+    chi2 = chdtri(np.maximum(d, 1e-9)[None], 1 - CHI2_POINTS.reshape(-1, *([1] * raw.ndim)))
     return np.maximum(1.0, raw[None] * d[None] / chi2)
 
 

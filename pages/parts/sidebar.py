@@ -25,7 +25,8 @@ def signed_in_as(viewer: Viewer, mode: str, *, on_sign_out: Callable[[], None]) 
     too and which must not wait for this module's imports)."""
     with st.sidebar:
         if mode == "demo":
-            st.caption(":orange-background[DEMO MODE] synthetic data")
+            # The demo's synthetic data ends on a fixed day and `make run` pins "today" there: said on every page.
+            st.caption(f":orange-background[DEMO MODE] synthetic institute data. {session.today_note()}")
         st.markdown(f"**{inert_markdown(viewer.name)}**  \n{viewer.institute} · {viewer.role}")
         st.button("Sign out", icon=":material/logout:", on_click=on_sign_out)
 
