@@ -16,6 +16,7 @@ import streamlit as st
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from streamlit.runtime.pages_manager import PagesManager
 
 from pages.parts import preload
 
@@ -46,6 +47,13 @@ class SecurityHeaders:
 
         await self.app(scope, receive, send_with_headers)
 
+
+# app.py always navigates with st.navigation. Because a directory named `pages` sits beside it, Streamlit 1.67
+# starts a fresh process in its old "pages/ directory" mode until app.py has once called st.navigation, so the
+# very first request a new server gets for a deep link (/explorer?cat=…) ran the page file without app.py: no
+# sign-in screen of ours, and the link's page was lost after sign-in. st.navigation sets exactly this flag on its
+# first call; setting it before the first session makes every request, the first included, go through app.py.
+PagesManager.uses_pages_directory = False
 
 # The pages' heavy imports start with the server, before anyone connects (pages/parts/preload.py).
 preload.start()

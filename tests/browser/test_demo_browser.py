@@ -72,3 +72,29 @@ def test_a_policymaker_following_an_analysts_link_is_told_why(page: Any, server:
     wait_idle(link)
     assert link.get_by_role("heading", name="Overview").first.is_visible()
     link.screenshot(path=str(shots / "narrowed-link-policy.png"))
+
+
+def test_a_fresh_servers_first_request_to_a_deep_link_keeps_its_page(page: Any, tmp_path: Any) -> None:
+    """The app as `make run` serves it (asgi.py), and the link is the first request the new server ever gets:
+    after sign-in the person is on the linked page with its filters, not on the overview (asgi.py says why)."""
+    db = build_demo_db(tmp_path / "fresh.duckdb", incidents=300)
+    port = free_port()
+    srv = StreamlitServer(
+        ROOT / "asgi.py",
+        env=base_env(db, demo=True),
+        log=ROOT / "artifacts" / f"server-{port}.log",
+        port=port,
+    )
+    srv.start(timeout=120)
+    try:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+        page.goto(f"http://127.0.0.1:{port}/explorer?cat=Jailbreak&sev=5")
+        page.get_by_role("button", name="analyst@uk.example", exact=False).click(timeout=BUSY)
+        page.get_by_test_id("stSidebar").get_by_text("Sign out").wait_for(timeout=BUSY)
+        main = page.get_by_test_id("stMain")
+        main.get_by_role("heading", name="Incident explorer").first.wait_for(timeout=BUSY)
+        wait_idle(page)
+        assert "cat=Jailbreak" in page.url and "sev=5" in page.url
+        assert "/explorer" in page.url
+    finally:
+        srv.stop()
