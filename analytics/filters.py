@@ -273,7 +273,8 @@ class Filters:
         (incidents.base.filter_options), so choosing a value never hides its alternatives."""
         if attr not in _URL_KEYS:
             raise ValueError(f"Filters.without: {attr!r} is not a list filter")
-        return replace(self, **{attr: ()})
+        cleared: dict[str, Any] = {attr: ()}
+        return replace(self, **cleared)
 
 
 # Every URL key this object owns; pages keep their own keys (e.g. `incident`) beside these.
