@@ -24,6 +24,7 @@ from analytics.incidents.explorer import ExplorerData
 from analytics.links import queries as links
 from analytics.stats.anomalies import DEFAULT_RULE
 from analytics.vocab import SEVERITY_LABELS
+from analytics.wording import counted
 from pages.parts.currency import currency_line, incident_currency
 from pages.ui import (
     change,
@@ -70,7 +71,7 @@ def main() -> None:
     data = session.query(
         incident_explorer.explorer_summary, f, today, grain, dimension, data_end=currency.complete_to
     )
-    marking_banner(data.marking, f"{data.headline.incidents:,} incidents")
+    marking_banner(data.marking, f"{counted(data.headline.incidents, 'incident')}")
     headline(data)
     if data.empty:
         empty_state("No incidents match these filters. Widen the period or remove a filter in the sidebar.")
@@ -347,7 +348,7 @@ def incidents_tab(
         page = st.pagination(pages, key=f"xp_page_{view}", max_visible_pages=5, persist_state="page")
     page = max(1, min(int(page or 1), pages))
     rows = session.query(incident_explorer.incident_page, f, today, sort, bool(descending), page, size)
-    marking_banner(data.marking, f"all {total:,} matching incidents")
+    marking_banner(data.marking, f"all {counted(total, 'matching incident')}")
     first = (page - 1) * size + 1
     st.caption(
         f"Rows {first:,}–{first + len(rows.data) - 1:,} of {total:,}, sorted over all of them. "
@@ -407,7 +408,7 @@ def _download(
     )
     limit_note = f" (the first {limit:,} in this order)" if total > limit else ""
     st.download_button(
-        f"Download {min(total, limit):,} rows as CSV{limit_note}",
+        f"Download {counted(min(total, limit), 'row')} as CSV{limit_note}",
         data=export_csv,
         file_name=table_export.export_filename("incidents", data.marking, "csv", today),
         mime="text/csv",

@@ -29,6 +29,7 @@ from analytics.matrix import queries as matrix
 from analytics.matrix import taxonomy
 from analytics.matrix.queries import MatrixData
 from analytics.sources import source_credits
+from analytics.wording import counted
 from pages.parts.currency import currency_line
 from pages.ui import chart, empty_state, marking_banner, page_to_slide
 
@@ -118,7 +119,7 @@ def _marking(incidents_marking: Marking, data: MatrixData, mode: str) -> Marking
     shown = (
         incidents_marking if mode == "incidents" else combine_markings([incidents_marking, data.runs_marking])
     )
-    what = f"{data.incidents:,} incidents" + (
+    what = f"{counted(data.incidents, 'incident')}" + (
         "" if mode == "incidents" else " and the evaluation runs covering them"
     )
     marking_banner(shown, what)

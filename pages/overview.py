@@ -22,6 +22,7 @@ from analytics.incidents import overview as incident_overview
 from analytics.incidents.overview import OverviewData
 from analytics.stats.anomalies import DEFAULT_RULE
 from analytics.stats.rising import DEFAULT_RISING_RULE
+from analytics.wording import counted
 from pages.parts.currency import currency_line, incident_currency
 from pages.ui import change, chart, empty_state, inert_markdown, marking_banner, page_to_slide
 
@@ -153,7 +154,7 @@ def breaks_section(summary: OverviewData) -> None:
 def by_category_section(by_cat: Scoped[pd.DataFrame]) -> None:
     st.subheader("By category and institute")
     total = int(by_cat.data["incidents"].sum())
-    marking_banner(by_cat.marking, f"{total:,} incidents in the sidebar's period")
+    marking_banner(by_cat.marking, f"{counted(total, 'incident')} in the sidebar's period")
     st.caption(incident_charts.COMPARISON_SCOPE)  # public sources are a series of their own, never UK or AU
     if by_cat.data.empty:
         empty_state("No incidents match these filters.")
@@ -176,7 +177,7 @@ def latest_assessments() -> None:
     if latest.data.empty:
         st.caption("No approved joint assessment you are cleared for yet.")
         return
-    marking_banner(latest.marking, f"{len(latest.data)} approved assessments")
+    marking_banner(latest.marking, f"{counted(len(latest.data), 'approved assessment')}")
     for row in latest.data.itertuples():
         with st.container(border=True):
             st.markdown(f"**{inert_markdown(str(row.title))}**")

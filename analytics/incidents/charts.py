@@ -22,6 +22,7 @@ from analytics.filters import source_label
 from analytics.periods import period_end
 from analytics.sources import PUBLIC_ORIGINATOR, PUBLIC_SOURCES, public_source
 from analytics.vocab import SEVERITY_LABELS
+from analytics.wording import counted
 
 PALETTE = [
     "#1d3b6f",
@@ -296,7 +297,7 @@ def originator_chart(by_originator: pd.DataFrame) -> go.Figure:
             go.Bar(
                 y=order,
                 x=share.to_numpy(),
-                name=f"{label} ({int(total):,} incidents)",
+                name=f"{label} ({counted(int(total), 'incident')})",
                 orientation="h",
                 marker={"color": colour},
                 customdata=[_pairs("categories", c, field, value) for c in order],
