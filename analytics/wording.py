@@ -22,3 +22,8 @@ def counted(n: int, singular: str, plural: str | None = None) -> str:
     if n == 1:
         return f"1 {singular}"
     return f"{n:,} {plural or _IRREGULAR.get(singular) or singular + 's'}"
+
+
+# What a figure shows when there is nothing to show (no incidents to take a share of, no value recorded): an em
+# dash, never a zero or an empty cell that reads as a value.
+MISSING = "—"

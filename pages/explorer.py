@@ -24,7 +24,7 @@ from analytics.incidents.explorer import ExplorerData
 from analytics.links import queries as links
 from analytics.stats.anomalies import DEFAULT_RULE
 from analytics.vocab import SEVERITY_LABELS
-from analytics.wording import counted
+from analytics.wording import MISSING, counted
 from pages.parts.currency import currency_line, incident_currency
 from pages.ui import (
     change,
@@ -138,7 +138,7 @@ def headline(data: ExplorerData) -> None:
     )
     high_col.metric(
         "High or critical",
-        f"{h.high_share:.0%}" if h.high_share is not None else "–",
+        f"{h.high_share:.0%}" if h.high_share is not None else MISSING,
         **change(h.high_share, h.prev_high_share, points=True),
         help="Share of incidents with severity 4 (high) or 5 (critical). " + (prev_words or ""),
     )
@@ -253,6 +253,11 @@ def whats_new(data: ExplorerData) -> None:
 def originators_tab(data: ExplorerData) -> None:
     """Each institute's incidents by category, and the categories where their pictures differ most."""
     marking_banner(data.marking)
+    st.info(
+        "Your institute's records against **only the partner's records releasable to you**: the partner's "
+        "picture here can be narrower than the partner's own. " + incident_charts.COMPARISON_SCOPE,
+        icon=":material/info:",
+    )
     by_orig = data.by_originator
     left, right = st.columns([3, 2])
     with left:
@@ -260,12 +265,13 @@ def originators_tab(data: ExplorerData) -> None:
             "**Each institute's incidents by category** (share of its own total; each public source apart)"
         )
         clickable(incident_charts.originator_chart(by_orig), "originators", data.marking)
+        st.caption("Click a bar to narrow the filters to that institute (or public source) and category.")
     with right:
         st.markdown("**Where their pictures differ most** (UK − AU, institute reporting only)")
         if not {"UK", "AU"} <= set(by_orig["originator"]):
             st.caption(
                 "The incidents matching these filters are not reported by both institutes; there is nothing "
-                "to compare. " + incident_charts.COMPARISON_SCOPE
+                "to compare."
             )
             return
         diff = incident_charts.originator_differences(by_orig)
@@ -274,25 +280,33 @@ def originators_tab(data: ExplorerData) -> None:
                 uk_share=diff["uk_share"] * 100,
                 au_share=diff["au_share"] * 100,
                 difference=diff["difference"] * 100,
-            )[["category", "uk_share", "au_share", "difference", "uk", "au"]],
+                could_be_chance=["could be chance" if c else "—" for c in diff["could_be_chance"]],
+            )[["category", "difference", "could_be_chance", "uk_share", "au_share", "uk", "au"]],
             hide_index=True,
             width="stretch",
             column_config={
-                "category": "Category",
+                "category": st.column_config.TextColumn("Category", pinned=True),
+                "difference": st.column_config.NumberColumn("UK − AU", format="%+.1f pts"),
+                "could_be_chance": st.column_config.TextColumn(
+                    "Chance?",
+                    help="Two-proportion test per category, Benjamini–Hochberg-adjusted over every category "
+                    f"compared; 'could be chance' when the adjusted p ≥ {incident_charts.CHANCE_ALPHA:.2f} "
+                    "(docs/methods.md).",
+                ),
                 "uk_share": st.column_config.NumberColumn("UK share", format="%.1f%%"),
                 "au_share": st.column_config.NumberColumn("AU share", format="%.1f%%"),
-                "difference": st.column_config.NumberColumn("UK − AU", format="%+.1f pts"),
                 "uk": st.column_config.NumberColumn("UK n", format="%d"),
                 "au": st.column_config.NumberColumn("AU n", format="%d"),
             },
         )
-        small = diff[diff["z"].abs() < 2]
-        if not small.empty:
-            st.caption(
-                f"{len(small)} of these differences could be chance (|z| < 2 in a two-proportion test)."
-            )
-        st.caption(incident_charts.COMPARISON_SCOPE)
-        st.caption("Click a bar to narrow the filters to that institute (or public source) and category.")
+        chance = int(diff["could_be_chance"].sum())
+        st.caption(
+            f"{chance} of these {counted(len(diff), 'difference')} could be chance (adjusted p ≥ "
+            f"{incident_charts.CHANCE_ALPHA:.2f}, over all categories compared)."
+            if chance
+            else "None of these differences is likely to be chance (adjusted p < "
+            f"{incident_charts.CHANCE_ALPHA:.2f}, over all categories compared)."
+        )
 
 
 def breakdowns_tab(data: ExplorerData) -> None:

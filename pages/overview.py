@@ -22,7 +22,7 @@ from analytics.incidents import overview as incident_overview
 from analytics.incidents.overview import OverviewData
 from analytics.stats.anomalies import DEFAULT_RULE
 from analytics.stats.rising import DEFAULT_RISING_RULE
-from analytics.wording import counted
+from analytics.wording import MISSING, counted
 from pages.parts.currency import currency_line, incident_currency
 from pages.ui import change, chart, empty_state, inert_markdown, marking_banner, page_to_slide
 
@@ -76,7 +76,7 @@ def figures(summary: OverviewData, f: Filters, today: date) -> None:
     )
     high90.metric(
         "High or critical, 90 days",
-        f"{w90.high_share:.0%}" if w90.high_share is not None else "–",
+        f"{w90.high_share:.0%}" if w90.high_share is not None else MISSING,
         **change(w90.high_share, w90.prev_high_share, points=True),
         delta_description="vs previous 90 days",
         help="Share of incidents with severity 4 (high) or 5 (critical).",

@@ -15,12 +15,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from scipy import stats
 
 from analytics.access.markings import INSTITUTES
 from analytics.charts import ORIGINATOR_COLOURS, style_figure
 from analytics.filters import source_label
 from analytics.periods import period_end
 from analytics.sources import PUBLIC_ORIGINATOR, PUBLIC_SOURCES, public_source
+from analytics.stats.anomalies import bh_adjust
 from analytics.vocab import SEVERITY_LABELS
 from analytics.wording import counted
 
@@ -214,12 +216,19 @@ COMPARISON_SCOPE = (
 )
 
 
+CHANCE_ALPHA = 0.05  # a difference whose adjusted p is at least this "could be chance" (docs/methods.md)
+
+
 def originator_differences(by_originator: pd.DataFrame, limit: int = 5) -> pd.DataFrame:
     """Categories whose share of each institute's incidents differs most (UK share minus AU share, in
-    points), with a two-proportion z so that small differences between big numbers are not overstated.
+    points), with a two-proportion z test for each, so that small differences between big numbers are not
+    overstated: `p_value` two-sided, `adjusted_p` Benjamini–Hochberg over EVERY category compared (not only
+    the `limit` listed), and `could_be_chance` when adjusted_p >= CHANCE_ALPHA (docs/methods.md, "UK–AU
+    differences"; the same family-wise screening as the evaluations' UK–AU agreement table).
 
     Institute reporting only: rows of public sources (originator PUBLIC) are neither UK nor AU reporting, so
     they are left out of both the counts and the list of categories (COMPARISON_SCOPE says so on the page)."""
+    columns = ["category", "uk", "au", "uk_share", "au_share", "difference", "z", "p_value", "adjusted_p"]
     institutes = by_originator[by_originator["originator"].isin(INSTITUTES)]
     wide = institutes.pivot_table(
         index="category", columns="originator", values="n", aggfunc="sum", fill_value=0
@@ -229,11 +238,13 @@ def originator_differences(by_originator: pd.DataFrame, limit: int = 5) -> pd.Da
             wide[inst] = 0
     n_uk, n_au = int(wide["UK"].sum()), int(wide["AU"].sum())
     if n_uk == 0 or n_au == 0:
-        return pd.DataFrame(columns=["category", "uk", "au", "uk_share", "au_share", "difference", "z"])
+        return pd.DataFrame(columns=[*columns, "could_be_chance"])
     p_uk = wide["UK"] / n_uk
     p_au = wide["AU"] / n_au
     pooled = (wide["UK"] + wide["AU"]) / (n_uk + n_au)
     se = np.sqrt(pooled * (1 - pooled) * (1 / n_uk + 1 / n_au))
+    z = ((p_uk - p_au) / se.replace(0, np.nan)).fillna(0).to_numpy()
+    p_value = 2 * stats.norm.sf(np.abs(z))
     out = pd.DataFrame(
         {
             "category": wide.index.astype(str),
@@ -242,9 +253,12 @@ def originator_differences(by_originator: pd.DataFrame, limit: int = 5) -> pd.Da
             "uk_share": p_uk.to_numpy(),
             "au_share": p_au.to_numpy(),
             "difference": (p_uk - p_au).to_numpy(),
-            "z": ((p_uk - p_au) / se.replace(0, np.nan)).fillna(0).to_numpy(),
+            "z": z,
+            "p_value": p_value,
+            "adjusted_p": bh_adjust(p_value),
         }
     )
+    out["could_be_chance"] = out["adjusted_p"] >= CHANCE_ALPHA
     out = out.assign(_abs=out["difference"].abs()).sort_values(["_abs", "category"], ascending=[False, True])
     return out.drop(columns="_abs").head(limit).reset_index(drop=True)
 
@@ -287,7 +301,9 @@ def originator_chart(by_originator: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     totals = by_originator.groupby("category")["n"].sum().sort_values()
     order = [str(c) for c in totals.index]
-    for k, (label, field, value) in enumerate(reporters(by_originator)):
+    # Horizontal grouped bars stack a group's traces bottom-up: added in reverse (and listed reversed), so UK's
+    # bar is on top of each group as UK is first in the legend.
+    for k, (label, field, value) in reversed(list(enumerate(reporters(by_originator)))):
         rows = by_originator[_reporter_rows(by_originator, field, value)]
         sub = rows.groupby("category")["n"].sum().reindex(order).fillna(0)
         total = sub.sum()
@@ -310,7 +326,9 @@ def originator_chart(by_originator: pd.DataFrame) -> go.Figure:
         )
     style_figure(fig, None, height=max(320, 46 * len(order) + 80))
     fig.update_layout(
-        barmode="group", xaxis={"tickformat": ".0%", "title": "Share of the institute's incidents"}
+        barmode="group",
+        xaxis={"tickformat": ".0%", "title": "Share of the institute's incidents"},
+        legend={"traceorder": "reversed"},
     )
     return fig
 
