@@ -215,13 +215,19 @@ def trend_tab(data: ExplorerData) -> None:
         notes.append(left_out)
     if dim.unnest:
         notes.append("An incident with several sectors counts once in each.")
+    if data.not_drawn and data.drawn_from is not None and data.earliest is not None:
+        notes.append(
+            f"All time is drawn from {incident_charts.period_label(data.drawn_from, data.grain)}: the "
+            f"{counted(data.not_drawn, 'earlier incident')} (from {data.earliest.year}) count in the figures "
+            "above but would squash the chart; choose a custom period to draw them."
+        )
     st.caption(" ".join(notes))
 
 
 def whats_new(data: ExplorerData) -> None:
     """The periods flagged as breaking from their recent baseline."""
     st.subheader("What's new")
-    st.caption(DEFAULT_RULE.describe() + " See docs/incident-analysis.md.")
+    st.caption(f"{DEFAULT_RULE.describe()} {grids.FLAGS_SCOPE} See docs/incident-analysis.md.")
     flags = data.anomalies
     if flags.empty:
         st.caption("No period in this view breaks from its recent baseline.")

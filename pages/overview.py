@@ -18,6 +18,7 @@ from analytics.access.pages import EVERYONE
 from analytics.assessments.reads import latest_approved
 from analytics.filters import Filters
 from analytics.incidents import charts as incident_charts
+from analytics.incidents import grids
 from analytics.incidents import overview as incident_overview
 from analytics.incidents.overview import OverviewData
 from analytics.stats.anomalies import DEFAULT_RULE
@@ -127,7 +128,7 @@ def breaks_section(summary: OverviewData) -> None:
         f"Whole months among the last {incident_overview.OVERVIEW_ANOMALY_MONTHS} to the last complete day, "
         "flagged by category; each category is tested from its own first month, and a month still in progress "
         "is never flagged. "
-        f"{DEFAULT_RULE.describe()}"
+        f"{DEFAULT_RULE.describe()} {grids.FLAGS_SCOPE}"
     )
     if summary.anomalies.empty:
         st.caption("No category broke from its recent baseline.")
@@ -155,11 +156,19 @@ def by_category_section(by_cat: Scoped[pd.DataFrame]) -> None:
     st.subheader("By category and institute")
     total = int(by_cat.data["incidents"].sum())
     marking_banner(by_cat.marking, f"{counted(total, 'incident')} in the sidebar's period")
-    st.caption(incident_charts.COMPARISON_SCOPE)  # public sources are a series of their own, never UK or AU
-    if by_cat.data.empty:
-        empty_state("No incidents match these filters.")
+    drawn, unmapped = incident_charts.without_unmapped(by_cat.data)
+    left_out = (
+        f" Not drawn: {counted(unmapped, 'public record')} that fit none of the categories ('Unmapped'); "
+        "the figures above count them."
+        if unmapped
+        else ""
+    )
+    # public sources are a series of their own, never UK or AU
+    st.caption(incident_charts.COMPARISON_SCOPE + left_out)
+    if drawn.empty:
+        empty_state("No incidents in a category match these filters.")
         return
-    by_cat_fig = incident_charts.category_by_originator_chart(by_cat.data)
+    by_cat_fig = incident_charts.category_by_originator_chart(drawn)
     chart(
         by_cat_fig,
         key="by_category",

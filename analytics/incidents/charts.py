@@ -453,6 +453,20 @@ def sparkline_values(weekly: pd.DataFrame) -> list[int]:
     return [int(v) for v in weekly["n"]]
 
 
+# The category public importers write when a record supports none of vocab.CATEGORIES (ingest.atlas's
+# UNMAPPED_CATEGORY; analytics.incidents may not import the importers, and a test holds the two equal).
+UNMAPPED_CATEGORY = "Unmapped"
+
+
+def without_unmapped(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The rows of a (originator, category, incidents) frame the overview's category chart draws, and how many
+    incidents it leaves out: public records whose data supports none of the product's categories (category
+    `Unmapped`: about 1,370 AIID and AVID records) are no category at all, and as one bar they dwarfed every
+    real one. The page says how many were left out; the figures above it still count them."""
+    unmapped = df["category"] == UNMAPPED_CATEGORY
+    return df[~unmapped].reset_index(drop=True), int(df.loc[unmapped, "incidents"].sum())
+
+
 def category_by_originator_chart(df: pd.DataFrame) -> go.Figure:
     """Incidents per category (rows: originator, category, incidents, and `source` when public records are
     among them), one bar per institute and one per public source ("Public — AI Incident Database"; "Public
