@@ -27,11 +27,13 @@ from analytics.vocab import SEVERITY_LABELS
 from analytics.wording import MISSING, counted
 from pages.parts.currency import currency_line, incident_currency
 from pages.ui import (
+    METRIC_MIN_WIDTH,
     change,
     chart,
     empty_state,
     inert_markdown,
     marking_banner,
+    metric_row,
     page_to_slide,
     request_filter_change,
     selection_points,
@@ -129,30 +131,35 @@ def headline(data: ExplorerData) -> None:
             "the data is "
             "complete to, and reports still to come would read as a fall."
         )
-    incidents_col, high_col, sectors_col, flags_col = st.columns(4)
+    row = metric_row()  # wraps to two rows on a narrow screen rather than truncate
+    incidents_col = high_col = sectors_col = flags_col = row
     incidents_col.metric(
         "Incidents",
         f"{h.incidents:,}",
         **change(h.incidents, h.prev_incidents),
         help=prev_words,
+        width=METRIC_MIN_WIDTH,
     )
     high_col.metric(
         "High or critical",
         f"{h.high_share:.0%}" if h.high_share is not None else MISSING,
         **change(h.high_share, h.prev_high_share, points=True),
         help="Share of incidents with severity 4 (high) or 5 (critical). " + (prev_words or ""),
+        width=METRIC_MIN_WIDTH,
     )
     sectors_col.metric(
         "Sectors affected",
         f"{h.sectors:,}",
         **change(h.sectors, h.prev_sectors),
         help=prev_words,
+        width=METRIC_MIN_WIDTH,
     )
     flags = data.anomalies
     flags_col.metric(
         "Periods flagged",
         f"{flags['period'].nunique():,}" if not flags.empty else "0",
         help=DEFAULT_RULE.describe(),
+        width=METRIC_MIN_WIDTH,
     )
     if h.prev_incidents is None:
         st.caption("Choose a period in the sidebar to compare with the period of equal length before it.")

@@ -52,6 +52,17 @@ def chart(fig: go.Figure, key: str, marking: Marking, **kwargs: Any) -> Any:
     return event
 
 
+# The narrowest a metric may be before it wraps to the next row: wide enough for "High or critical, 90 days" and
+# a delta with "vs previous 90 days" beside it, which truncated in four columns at 1024 px (issue 20).
+METRIC_MIN_WIDTH = 230
+
+
+def metric_row() -> Any:
+    """A row for metrics that wraps onto a second row rather than truncate labels on a narrow screen: use it as
+    `with metric_row(): st.metric(..., width=METRIC_MIN_WIDTH)` (each metric then grows to share the row)."""
+    return st.container(horizontal=True, gap="small")
+
+
 def empty_state(message: str) -> None:
     st.info(message, icon=":material/filter_alt_off:")
 

@@ -1,0 +1,81 @@
+"""Every page for every persona at 1400 and 1024 px wide (issue 20): screenshots in artifacts/screenshots/ (looked at
+by a person: docs/ui-review.md), no exception box, no main content cut off at the right, no truncated metric
+label, and the overview's tables whole (the rising table was clipped at 1024 px).
+
+A tall viewport, because Streamlit scrolls inside the main area and a full-page screenshot sees only the viewport.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from analytics.access import pages as access
+from tests.browser.conftest import BUSY, rerun, sign_in
+from tests.conftest import PERSONAS
+
+WIDTHS = (1400, 1024)
+
+# Whatever in the main area reaches past its right edge (+1 px of rounding), and whatever it scrolls sideways:
+# charts and tables are measured by their own boxes (a table may scroll inside itself, see TABLES_WHOLE).
+CLIPPED = """() => {
+    const main = document.querySelector('[data-testid="stMain"]');
+    const block = main.querySelector('[data-testid="stMainBlockContainer"]') || main;
+    const right = block.getBoundingClientRect().right + 1;
+    const out = [];
+    if (main.scrollWidth > main.clientWidth + 1) out.push(`main scrolls sideways: ${main.scrollWidth} > ${main.clientWidth}`);
+    for (const el of block.querySelectorAll('*')) {
+        if (!el.checkVisibility() || el.parentElement.closest('[data-testid="stDataFrame"], .js-plotly-plot')) continue;
+        const r = el.getBoundingClientRect();
+        if (r.width > 0 && r.right > right) out.push(`${el.tagName}.${el.className} ${Math.round(r.right)} > ${Math.round(right)}: ${(el.innerText || '').slice(0, 40)}`);
+    }
+    return out.slice(0, 5);
+}"""
+
+# A metric's label, value or change cut short with an ellipsis (an element narrower than its own text).
+TRUNCATED_LABELS = """() => Array.from(document.querySelectorAll('[data-testid="stMetric"] *'))
+    .filter(el => el.checkVisibility() && el.scrollWidth > el.clientWidth + 1)
+    .map(el => el.innerText)"""
+
+# Tables that must show every column without scrolling sideways (the overview's: short, and read at a glance).
+TABLES_WHOLE = """() => Array.from(document.querySelectorAll('[data-testid="stDataFrame"] .dvn-scroller'))
+    .filter(el => el.checkVisibility() && el.scrollWidth > el.clientWidth + 1)
+    .map(el => `${el.scrollWidth} > ${el.clientWidth}`)"""
+
+
+def _visit(page: Any, spec: access.PageSpec, many: bool) -> None:
+    if many:  # Streamlit shows no navigation for a single page
+        with rerun(page):
+            page.get_by_test_id("stSidebarNav").get_by_text(spec.title, exact=True).click()
+    page.get_by_test_id("stMain").get_by_role("heading").first.wait_for(timeout=BUSY)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("email", list(PERSONAS))
+def test_every_page_at_width(browser, server, shots, email: str, width: int) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 2400})
+    page = context.new_page()
+    try:
+        sign_in(page, server.url, email)
+        specs = access.pages_for(PERSONAS[email].role)
+        problems: list[str] = []
+        for spec in specs:
+            _visit(page, spec, len(specs) > 1)
+            name = f"{spec.url_path}-{email.replace('@', '-').replace('.example', '')}-{width}.png"
+            page.screenshot(path=str(shots / name))
+            if page.get_by_test_id("stException").count():
+                problems.append(f"{spec.title}: exception box")
+            clipped = page.evaluate(CLIPPED)
+            if clipped:
+                problems.append(f"{spec.title}: clipped {clipped}")
+            truncated = page.evaluate(TRUNCATED_LABELS)
+            if truncated:
+                problems.append(f"{spec.title}: truncated metric labels {truncated}")
+            if spec.url_path == "overview":
+                cut = page.evaluate(TABLES_WHOLE)
+                if cut:
+                    problems.append(f"{spec.title}: tables scroll sideways {cut}")
+        assert not problems, problems
+    finally:
+        context.close()
