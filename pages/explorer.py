@@ -27,7 +27,6 @@ from analytics.vocab import SEVERITY_LABELS
 from analytics.wording import MISSING, counted
 from pages.parts.currency import currency_line, incident_currency
 from pages.ui import (
-    METRIC_MIN_WIDTH,
     change,
     chart,
     empty_state,
@@ -138,28 +137,28 @@ def headline(data: ExplorerData) -> None:
         f"{h.incidents:,}",
         **change(h.incidents, h.prev_incidents),
         help=prev_words,
-        width=METRIC_MIN_WIDTH,
+        width="stretch",
     )
     high_col.metric(
         "High or critical",
         f"{h.high_share:.0%}" if h.high_share is not None else MISSING,
         **change(h.high_share, h.prev_high_share, points=True),
         help="Share of incidents with severity 4 (high) or 5 (critical). " + (prev_words or ""),
-        width=METRIC_MIN_WIDTH,
+        width="stretch",
     )
     sectors_col.metric(
         "Sectors affected",
         f"{h.sectors:,}",
         **change(h.sectors, h.prev_sectors),
         help=prev_words,
-        width=METRIC_MIN_WIDTH,
+        width="stretch",
     )
     flags = data.anomalies
     flags_col.metric(
         "Periods flagged",
         f"{flags['period'].nunique():,}" if not flags.empty else "0",
         help=DEFAULT_RULE.describe(),
-        width=METRIC_MIN_WIDTH,
+        width="stretch",
     )
     if h.prev_incidents is None:
         st.caption("Choose a period in the sidebar to compare with the period of equal length before it.")
@@ -267,12 +266,14 @@ def originators_tab(data: ExplorerData) -> None:
     """Each institute's incidents by category, and the categories where their pictures differ most."""
     marking_banner(data.marking)
     st.info(
-        "Your institute's records against **only the partner's records releasable to you**: the partner's "
-        "picture here can be narrower than the partner's own. " + incident_charts.COMPARISON_SCOPE,
+        "Compares institute reporting only: your institute's records with **only the partner's records "
+        "releasable to you**, so the partner's picture here can be narrower than its own. Public sources (ATLAS "
+        "case studies, the AI Incident Database and other public data) are never counted as UK or AU.",
         icon=":material/info:",
     )
     by_orig = data.by_originator
-    left, right = st.columns([3, 2])
+    # One above the other: side by side, the differences table was cut off at the right at 1024 px.
+    left = right = st.container()
     with left:
         st.markdown(
             "**Each institute's incidents by category** (share of its own total; each public source apart)"
@@ -403,7 +404,9 @@ def _table(rows: pd.DataFrame, key: str) -> str | None:
         key=key,
         column_order=TABLE_ORDER,
         column_config={
-            "id": "Id",
+            "id": st.column_config.TextColumn(
+                "Id", pinned=True
+            ),  # stays in view when the table scrolls sideways
             "occurred_on": st.column_config.DateColumn("Date"),
             "title": st.column_config.TextColumn("Title", width="large"),
             "originator": "By",

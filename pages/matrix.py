@@ -31,7 +31,7 @@ from analytics.matrix.queries import MatrixData
 from analytics.sources import source_credits
 from analytics.wording import counted
 from pages.parts.currency import currency_line
-from pages.ui import chart, empty_state, marking_banner, page_to_slide
+from pages.ui import chart, empty_state, marking_banner, metric_row, page_to_slide
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def _marking(incidents_marking: Marking, data: MatrixData, mode: str) -> Marking
 
 
 def _headline(data: MatrixData) -> None:
-    m1, m2, m3, m4 = st.columns(4)
+    m1 = m2 = m3 = m4 = metric_row()  # wraps on a narrow screen rather than truncate the labels
     m1.metric("Incidents matching", f"{data.incidents:,}")
     m2.metric("Citing an ATLAS technique", f"{data.with_techniques:,}")
     m3.metric("Techniques seen", f"{data.techniques_seen:,}")

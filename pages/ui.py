@@ -52,14 +52,10 @@ def chart(fig: go.Figure, key: str, marking: Marking, **kwargs: Any) -> Any:
     return event
 
 
-# The narrowest a metric may be before it wraps to the next row: wide enough for "High or critical, 90 days" and
-# a delta with "vs previous 90 days" beside it, which truncated in four columns at 1024 px (issue 20).
-METRIC_MIN_WIDTH = 230
-
-
 def metric_row() -> Any:
-    """A row for metrics that wraps onto a second row rather than truncate labels on a narrow screen: use it as
-    `with metric_row(): st.metric(..., width=METRIC_MIN_WIDTH)` (each metric then grows to share the row)."""
+    """A row for metrics (`row.metric(...)`) that wraps onto a second row rather than truncate their labels on a
+    narrow screen: in four fixed columns at 1024 px "High or critical, 90 days" read "High or cri…" (issue 20).
+    Metrics in it stretch to share the row and wrap below Streamlit's minimum width for a stretched element."""
     return st.container(horizontal=True, gap="small")
 
 

@@ -329,6 +329,7 @@ def originator_chart(by_originator: pd.DataFrame) -> go.Figure:
         barmode="group",
         xaxis={"tickformat": ".0%", "title": "Share of the institute's incidents"},
         legend={"traceorder": "reversed"},
+        margin={"r": 50},  # room for the share printed past the longest bar
     )
     return fig
 

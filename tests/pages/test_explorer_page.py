@@ -268,7 +268,7 @@ def test_the_explorer_says_uk_and_au_count_institute_reporting_only(sourced_app)
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     scope = " ".join(i.value for i in at.info)
-    assert "institute reporting only" in scope
+    assert "institute reporting only" in scope and "never counted as UK or AU" in scope
     assert (
         "only the partner's records releasable to you" in scope
     )  # issue 20: the partner's picture is narrowed
