@@ -19,7 +19,7 @@ from scipy import stats
 
 from analytics.access.markings import INSTITUTES
 from analytics.charts import ORIGINATOR_COLOURS, style_figure
-from analytics.filters import source_label
+from analytics.filters import source_label, value_label
 from analytics.periods import period_end
 from analytics.sources import PUBLIC_ORIGINATOR, PUBLIC_SOURCES, public_source
 from analytics.stats.anomalies import bh_adjust
@@ -93,7 +93,7 @@ def _value_label(value: str, dimension: str) -> str:
         return source_label(value)
     if dimension == "originator" and value == PUBLIC_ORIGINATOR:
         return "Public sources"
-    return value
+    return value_label({"sector": "sectors", "actor": "actor_types"}.get(dimension, ""), value)
 
 
 def trend_chart(
@@ -345,14 +345,17 @@ def heatmap_chart(heat: pd.DataFrame) -> go.Figure:
     rows, cols = _cells(heat, "category", "sector")
     n = heat["n"].astype(float)
     vmax = float(n.max()) if len(n) else 1.0
+    # Squares small enough for every column to fit beside the category names at 1024 px (~320 px of plot), and
+    # never below what a three-digit count needs.
+    size = max(24, min(40, 320 // max(1, len(cols))))
     fig = go.Figure(
         go.Scatter(
-            x=heat["sector"].astype(str),
+            x=[value_label("sectors", s) for s in heat["sector"].astype(str)],
             y=heat["category"].astype(str),
             mode="markers+text",
             marker={
                 "symbol": "square",
-                "size": 40,
+                "size": size,
                 "color": n,
                 "colorscale": [[0, "#eef3f9"], [0.5, "#6f95c4"], [1, "#1d3b6f"]],
                 "cmin": 0,
@@ -374,7 +377,13 @@ def heatmap_chart(heat: pd.DataFrame) -> go.Figure:
         )
     )
     style_figure(fig, None, height=max(360, 44 * len(rows) + 120))
-    fig.update_xaxes(categoryorder="array", categoryarray=cols, side="top", tickangle=-30, showgrid=False)
+    fig.update_xaxes(
+        categoryorder="array",
+        categoryarray=[value_label("sectors", c) for c in cols],
+        side="top",
+        tickangle=-45,
+        showgrid=False,
+    )
     fig.update_yaxes(categoryorder="array", categoryarray=rows[::-1], showgrid=False)
     fig.update_layout(margin={"t": 90})
     return fig
@@ -386,7 +395,7 @@ def bars_chart(
     """Horizontal bars of n by `col`, largest on top; clickable when `field` names a filter."""
     data = df.sort_values("n")
     labels = data[col].astype(str).tolist()
-    shown = labels
+    shown = [value_label(field, v) for v in labels] if field else labels
     if field == "severities":
         shown = [f"{v} {SEVERITY_LABELS.get(int(v), '')}" for v in labels]
     colour: Any = "#1d3b6f"

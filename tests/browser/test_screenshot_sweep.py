@@ -44,6 +44,31 @@ TABLES_WHOLE = """() => Array.from(document.querySelectorAll('[data-testid="stDa
     .map(el => `${el.scrollWidth} > ${el.clientWidth}`)"""
 
 
+# The explorer's tabs drawn on their own (a tab's content is drawn only when it is open).
+EXPLORER_TABS = ("UK and AU", "Breakdowns", "Incidents")
+# What an analyst reads a row by: visible without scrolling the table sideways at 1400 px.
+KEY_COLUMNS = ("Id", "Date", "Title", "By", "Category", "Severity")
+# The columns a table has drawn (the grid draws only those in view, for its accessibility table).
+DRAWN_COLUMNS = """() => Array.from(document.querySelectorAll('[data-testid="stDataFrame"]'))
+    .filter(d => d.checkVisibility())
+    .map(d => Array.from(d.querySelectorAll('th')).map(h => h.innerText.trim()))"""
+
+
+def _check(page: Any, title: str, problems: list[str], *, whole_tables: bool = False) -> None:
+    if page.get_by_test_id("stException").count():
+        problems.append(f"{title}: exception box")
+    clipped = page.evaluate(CLIPPED)
+    if clipped:
+        problems.append(f"{title}: clipped {clipped}")
+    truncated = page.evaluate(TRUNCATED_LABELS)
+    if truncated:
+        problems.append(f"{title}: truncated metric text {truncated}")
+    if whole_tables:
+        cut = page.evaluate(TABLES_WHOLE)
+        if cut:
+            problems.append(f"{title}: tables scroll sideways {cut}")
+
+
 def _visit(page: Any, spec: access.PageSpec, many: bool) -> None:
     if many:  # Streamlit shows no navigation for a single page
         with rerun(page):
@@ -62,20 +87,24 @@ def test_every_page_at_width(browser, server, shots, email: str, width: int) -> 
         problems: list[str] = []
         for spec in specs:
             _visit(page, spec, len(specs) > 1)
-            name = f"{spec.url_path}-{email.replace('@', '-').replace('.example', '')}-{width}.png"
-            page.screenshot(path=str(shots / name))
-            if page.get_by_test_id("stException").count():
-                problems.append(f"{spec.title}: exception box")
-            clipped = page.evaluate(CLIPPED)
-            if clipped:
-                problems.append(f"{spec.title}: clipped {clipped}")
-            truncated = page.evaluate(TRUNCATED_LABELS)
-            if truncated:
-                problems.append(f"{spec.title}: truncated metric labels {truncated}")
-            if spec.url_path == "overview":
-                cut = page.evaluate(TABLES_WHOLE)
-                if cut:
-                    problems.append(f"{spec.title}: tables scroll sideways {cut}")
+            who = email.replace("@", "-").replace(".example", "")
+            page.screenshot(path=str(shots / f"{spec.url_path}-{who}-{width}.png"))
+            _check(page, spec.title, problems, whole_tables=spec.url_path == "overview")
+            if spec.url_path != "explorer":
+                continue
+            for tab in EXPLORER_TABS:
+                with rerun(page):
+                    page.get_by_test_id("stMain").get_by_role("tab", name=tab).click()
+                name = tab.lower().replace(" ", "-")
+                page.screenshot(path=str(shots / f"{spec.url_path}-{name}-{who}-{width}.png"))
+                _check(page, f"{spec.title} / {tab}", problems)
+                if tab == "Incidents" and width >= 1400:
+                    drawn = page.evaluate(DRAWN_COLUMNS)
+                    missing = [c for c in KEY_COLUMNS if not drawn or c not in drawn[0]]
+                    if missing:
+                        problems.append(f"incident table at {width} px hides {missing} (drawn: {drawn})")
+            with rerun(page):  # back to the first tab, as the next visit expects
+                page.get_by_test_id("stMain").get_by_role("tab", name="Trend").click()
         assert not problems, problems
     finally:
         context.close()

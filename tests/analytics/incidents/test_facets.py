@@ -61,3 +61,30 @@ def test_display_labels_are_sentence_case_without_changing_values() -> None:
     assert value_label("categories", "AI-enabled cyber intrusion") == "AI-enabled cyber intrusion"
     assert value_label("statuses", "new") == "New"
     assert value_label("countries", "GB") == "GB"
+
+
+def test_charts_show_sentence_case_and_click_with_the_stored_value() -> None:
+    import pandas as pd
+
+    from analytics.incidents import charts as incident_charts
+
+    heat = pd.DataFrame(
+        {
+            "category": ["Jailbreak", "Jailbreak"],
+            "sector": ["critical infrastructure", "finance"],
+            "n": [3, 1],
+        }
+    )
+    fig = incident_charts.heatmap_chart(heat)
+    assert list(fig.data[0].x) == ["Critical infrastructure", "Finance"]
+    assert list(fig.data[0].customdata[0]) == [
+        "categories",
+        "Jailbreak",
+        "sectors",
+        "critical infrastructure",
+    ]
+    actors = incident_charts.bars_chart(
+        pd.DataFrame({"actor_type": ["state-sponsored"], "n": [2]}), "actor_type", "actor_types"
+    )
+    assert list(actors.data[0].y) == ["State-sponsored"]
+    assert list(actors.data[0].customdata[0]) == ["actor_types", "state-sponsored"]
