@@ -99,6 +99,8 @@ def test_every_page_at_width(browser, server, shots, email: str, width: int) -> 
                 page.screenshot(path=str(shots / f"{spec.url_path}-{name}-{who}-{width}.png"))
                 _check(page, f"{spec.title} / {tab}", problems)
                 if tab == "Incidents" and width >= 1400:
+                    # the grid fills its header a moment after the run: wait for it, not for time
+                    page.wait_for_function(f"() => ({DRAWN_COLUMNS})().some(h => h.length)", timeout=BUSY)
                     drawn = page.evaluate(DRAWN_COLUMNS)
                     missing = [c for c in KEY_COLUMNS if not drawn or c not in drawn[0]]
                     if missing:
