@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from analytics.store.database import StoreError, StoreLocked, db_path_from_env, is_served, open_store
+from analytics.wording import counted
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -269,7 +270,9 @@ def _precheck(
         # references to records already in the store cannot be checked here; the dashboard checks them
         reasons = [r for r in check.reasons if "is not in the bundle" not in r]
         if reasons:
-            raise ImportRefused("\n".join([f"{path.name}: refused, {len(reasons)} problems", *reasons[:40]]))
+            raise ImportRefused(
+                "\n".join([f"{path.name}: refused, {counted(len(reasons), 'problem')}", *reasons[:40]])
+            )
 
 
 def _export_stix(args: argparse.Namespace) -> int:
@@ -287,7 +290,7 @@ def _export_stix(args: argparse.Namespace) -> int:
     tmp.write_bytes(export.to_bytes())
     tmp.replace(out)
     to = args.person.strip().lower() if args.person else export.partner
-    print(f"{out}: {export.counts['incidents']} incidents for {to}, marked {export.marking.label}")
+    print(f"{out}: {counted(export.counts['incidents'], 'incident')} for {to}, marked {export.marking.label}")
     if export.withheld is not None and export.withheld.total:
         print("withheld: " + "; ".join(export.withheld.lines()))
     return 0
@@ -326,7 +329,9 @@ def _inbox(args: argparse.Namespace) -> int:
     try:
         store = open_store(db)
     except StoreLocked:
-        print(f"{len(waiting)} files waiting in {inbox.inbox_dir(db)}; the running dashboard imports them")
+        print(
+            f"{counted(len(waiting), 'file')} waiting in {inbox.inbox_dir(db)}; the running dashboard imports them"
+        )
         for m in waiting:
             print(f"  {m.submitted_at}  {m.kind:6} {m.original_name} (by {m.actor})")
         return 0
@@ -361,7 +366,7 @@ def _history(args: argparse.Namespace) -> int:
         undone = f"  UNDONE {r['undone_at']:%Y-%m-%d %H:%M} by {r['undone_by']}" if r["undone_by"] else ""
         print(
             f"{r['at']:%Y-%m-%d %H:%M}  {r['batch_id']}  {r['kind']:6} {r['source']}  by {r['imported_by']}  "
-            f"+{r['added']} ~{r['updated']} ={r['unchanged']} x{r['rejected']}  {r['n_warnings']} warnings{undone}"
+            f"+{r['added']} ~{r['updated']} ={r['unchanged']} x{r['rejected']}  {counted(r['n_warnings'], 'warning')}{undone}"
         )
     return 0
 

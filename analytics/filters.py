@@ -275,6 +275,14 @@ class Filters:
     def is_default(self) -> bool:
         return self == Filters()
 
+    def without(self, attr: str) -> Filters:
+        """These filters with one list filter cleared: a facet's options are counted under every other filter
+        (incidents.base.filter_options), so choosing a value never hides its alternatives."""
+        if attr not in _URL_KEYS:
+            raise ValueError(f"Filters.without: {attr!r} is not a list filter")
+        cleared: dict[str, Any] = {attr: ()}
+        return replace(self, **cleared)
+
 
 # Every URL key this object owns; pages keep their own keys (e.g. `incident`) beside these.
 _URL_KEYS: dict[str, str] = {
@@ -316,3 +324,18 @@ def controlled_value(attr: str, value: Any) -> bool:
     if attr in ("techniques", "tactics"):
         return bool(_ATLAS_ID.fullmatch(str(value)))
     return value in _VOCABULARIES.get(attr, frozenset())
+
+
+# Filters whose stored values are lower-case words (vocab.SECTORS, ACTOR_TYPES, STATUSES): shown in sentence case,
+# as categories are ("Prompt injection"), so one list never mixes "finance" with "Jailbreak". Display only: the
+# stored value, the URL and every comparison keep the vocabulary's spelling.
+_SENTENCE_CASE = frozenset(("sectors", "actor_types", "statuses"))
+
+
+def value_label(attr: str, value: Any) -> str:
+    """How a filter value reads on screen (options, chart labels): sentence case for the lower-case
+    vocabularies, everything else as stored."""
+    text = str(value)
+    if attr in _SENTENCE_CASE and text[:1].islower():
+        return text[:1].upper() + text[1:]
+    return text

@@ -104,7 +104,8 @@ def _workspace() -> None:
     listing = session.query(list_assessments)
     df = listing.data
     marking_banner(listing.marking, f"{len(df)} assessment{'s' if len(df) != 1 else ''} you may see")
-    m1, m2, m3, m4, new_col = st.columns([1, 1, 1, 1, 1.4], vertical_alignment="center")
+    # One wrapping row: on a narrow screen the figures go two by two rather than truncate their labels.
+    m1 = m2 = m3 = m4 = new_col = st.container(horizontal=True, vertical_alignment="center")
     m1.metric("Awaiting my sign-off", int(df["awaiting_me"].sum()) if not df.empty else 0)
     m2.metric("In review", int((df["status"] == "in_review").sum()) if not df.empty else 0)
     m3.metric("Drafts", int(df["status"].isin(["draft", "returned"]).sum()) if not df.empty else 0)

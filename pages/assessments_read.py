@@ -14,6 +14,7 @@ from analytics.access.viewer import Viewer
 from analytics.assessments.evidence import PinnedEvidence, pinned_evidence
 from analytics.assessments.model import EVIDENCE_KINDS, Assessment
 from analytics.assessments.reads import get_assessment, list_approved
+from analytics.wording import counted
 from pages.ui import assessment_brief, empty_state, inert_markdown, marking_banner
 
 
@@ -80,7 +81,7 @@ def _brief(viewer: Viewer, a: Assessment, pins: list[PinnedEvidence]) -> None:
     changed = [p for p in pins if p.changed]
     if changed:
         st.warning(
-            f"{len(changed)} of the {len(pins)} records behind this assessment have changed since it was "
+            f"{len(changed)} of the {counted(len(pins), 'record')} behind this assessment have changed since it was "
             "approved. The text below is the approved text; the evidence is shown as it was at approval.",
             icon=":material/difference:",
         )

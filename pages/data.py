@@ -34,6 +34,7 @@ from analytics.ingest.tabular.plan import ImportPlan
 from analytics.ingest.tabular.read import MAX_ROWS, TabularFile, read_tabular
 from analytics.ingest.tabular.validate import validate
 from analytics.store.database import Store
+from analytics.wording import counted
 from pages.ui import empty_state, inert_markdown, marking_banner
 
 TLP_CHOICES = ["(from the file)", *TLP_LEVELS]
@@ -124,7 +125,7 @@ def stix_export_box(store: Store, viewer: Viewer) -> None:
         marking = session.query(stix_export.export_marking, partner)
         withheld = session.query(partner_policy.withheld, partner)
         with c2:
-            marking_banner(marking, f"{marking.rows:,} incidents releasable to {partner}")
+            marking_banner(marking, f"{counted(marking.rows, 'incident')} releasable to {partner}")
             if withheld.total:
                 st.caption("Withheld: " + "; ".join(withheld.lines()))
             if marking.rows == 0:
@@ -192,7 +193,7 @@ def spreadsheet_tab(store: Store, viewer: Viewer) -> None:
         refused(e)
         st.stop()
     st.caption(
-        f"{inert_markdown(tf.name)}: {len(tf.rows):,} rows, {len(tf.columns)} columns, "
+        f"{inert_markdown(tf.name)}: {counted(len(tf.rows), 'row')}, {counted(len(tf.columns), 'column')}, "
         f"{tf.format.upper()}, {tf.encoding}"
     )
     key = tf.sha256[:10]
@@ -302,19 +303,19 @@ def upload_mapping(tf: TabularFile, target: Target, key: str) -> None:
     skipped = [c for c in spec.mapping if c not in tf.columns]
     if skipped:
         st.caption(
-            f"{len(skipped)} columns of the mapping file are not in this file; the command line can map "
+            f"{counted(len(skipped), 'column')} of the mapping file are not in this file; the command line can map "
             "paths into nested JSON and constants (--map, --set)."
         )
 
 
 def show_plan(tf: TabularFile, plan: ImportPlan) -> None:
-    marking_banner(plan.marking, f"{plan.rows.num_rows:,} valid rows as they would be marked")
+    marking_banner(plan.marking, f"{counted(plan.rows.num_rows, 'valid row')} as they would be marked")
     st.dataframe(tf.preview(), width="stretch", hide_index=True, height=table_height(len(tf.rows), 8))
     if plan.ok:
-        st.success(f"All {len(tf.rows):,} rows pass validation.", icon=":material/check_circle:")
+        st.success(f"All {counted(len(tf.rows), 'row')} pass validation.", icon=":material/check_circle:")
     else:
         st.error(
-            f"{len(plan.problems):,} problems in {len(plan.rejected_rows):,} of {len(tf.rows):,} rows"
+            f"{counted(len(plan.problems), 'problem')} in {len(plan.rejected_rows):,} of {counted(len(tf.rows), 'row')}"
             + (" and in the file as a whole" if plan.file_level_problems else "")
             + ". Nothing is written unless every row passes, or you choose to import only the valid rows.",
             icon=":material/rule:",
@@ -348,7 +349,7 @@ def import_buttons(store: Store, viewer: Viewer, tf: TabularFile, plan: ImportPl
         st.rerun()
 
     if plan.ok:
-        if st.button(f"Import {plan.rows.num_rows:,} rows", type="primary", key="dx_commit"):
+        if st.button(f"Import {counted(plan.rows.num_rows, 'row')}", type="primary", key="dx_commit"):
             write(only_valid=False)
         return
     if plan.file_level_problems or not plan.rows.num_rows:
@@ -373,7 +374,7 @@ def import_buttons(store: Store, viewer: Viewer, tf: TabularFile, plan: ImportPl
         key="dx_rejected",
     )
     confirm = c2.checkbox(
-        f"Import only the {plan.rows.num_rows:,} valid rows and leave the {len(plan.rejected_rows):,} "
+        f"Import only the {counted(plan.rows.num_rows, 'valid row')} and leave the {len(plan.rejected_rows):,} "
         "rejected rows out",
         key="dx_only_valid",
     )
@@ -405,7 +406,10 @@ def stix_tab(store: Store, viewer: Viewer) -> None:
         st.stop()
     st.text(check.summary())
     if not check.ok:
-        st.error(f"This bundle would be refused: {len(check.reasons)} problems.", icon=":material/block:")
+        st.error(
+            f"This bundle would be refused: {counted(len(check.reasons), 'problem')}.",
+            icon=":material/block:",
+        )
         st.dataframe({"problem": check.reasons}, width="stretch", hide_index=True)
         return
     inst, default_tlp, default_rel = marking_defaults(viewer, "dx_stix")

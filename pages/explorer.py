@@ -23,6 +23,7 @@ from analytics.incidents import grids
 from analytics.incidents.explorer import ExplorerData
 from analytics.stats.anomalies import DEFAULT_RULE
 from analytics.vocab import SEVERITY_LABELS
+from analytics.wording import MISSING, counted
 from pages.parts import incident_detail
 from pages.parts.currency import currency_line, incident_currency
 from pages.ui import (
@@ -31,6 +32,7 @@ from pages.ui import (
     empty_state,
     inert_markdown,
     marking_banner,
+    metric_row,
     page_to_slide,
     request_filter_change,
     selection_points,
@@ -70,7 +72,7 @@ def main() -> None:
     data = session.query(
         incident_explorer.explorer_summary, f, today, grain, dimension, data_end=currency.complete_to
     )
-    marking_banner(data.marking, f"{data.headline.incidents:,} incidents")
+    marking_banner(data.marking, f"{counted(data.headline.incidents, 'incident')}")
     headline(data)
     if data.empty:
         empty_state("No incidents match these filters. Widen the period or remove a filter in the sidebar.")
@@ -130,30 +132,35 @@ def headline(data: ExplorerData) -> None:
             "the data is "
             "complete to, and reports still to come would read as a fall."
         )
-    incidents_col, high_col, sectors_col, flags_col = st.columns(4)
+    row = metric_row()  # wraps to two rows on a narrow screen rather than truncate
+    incidents_col = high_col = sectors_col = flags_col = row
     incidents_col.metric(
         "Incidents",
         f"{h.incidents:,}",
         **change(h.incidents, h.prev_incidents),
         help=prev_words,
+        width="stretch",
     )
     high_col.metric(
         "High or critical",
-        f"{h.high_share:.0%}" if h.high_share is not None else "–",
+        f"{h.high_share:.0%}" if h.high_share is not None else MISSING,
         **change(h.high_share, h.prev_high_share, points=True),
         help="Share of incidents with severity 4 (high) or 5 (critical). " + (prev_words or ""),
+        width="stretch",
     )
     sectors_col.metric(
         "Sectors affected",
         f"{h.sectors:,}",
         **change(h.sectors, h.prev_sectors),
         help=prev_words,
+        width="stretch",
     )
     flags = data.anomalies
     flags_col.metric(
         "Periods flagged",
         f"{flags['period'].nunique():,}" if not flags.empty else "0",
         help=DEFAULT_RULE.describe(),
+        width="stretch",
     )
     if h.prev_incidents is None:
         st.caption("Choose a period in the sidebar to compare with the period of equal length before it.")
@@ -216,13 +223,19 @@ def trend_tab(data: ExplorerData) -> None:
         notes.append(left_out)
     if dim.unnest:
         notes.append("An incident with several sectors counts once in each.")
+    if data.not_drawn and data.drawn_from is not None and data.earliest is not None:
+        notes.append(
+            f"All time is drawn from {incident_charts.period_label(data.drawn_from, data.grain)}: the "
+            f"{counted(data.not_drawn, 'earlier incident')} (from {data.earliest.year}) count in the figures "
+            "above but would squash the chart; choose a custom period to draw them."
+        )
     st.caption(" ".join(notes))
 
 
 def whats_new(data: ExplorerData) -> None:
     """The periods flagged as breaking from their recent baseline."""
     st.subheader("What's new")
-    st.caption(DEFAULT_RULE.describe() + " See docs/incident-analysis.md.")
+    st.caption(f"{DEFAULT_RULE.describe()} {grids.FLAGS_SCOPE} See docs/incident-analysis.md.")
     flags = data.anomalies
     if flags.empty:
         st.caption("No period in this view breaks from its recent baseline.")
@@ -254,19 +267,27 @@ def whats_new(data: ExplorerData) -> None:
 def originators_tab(data: ExplorerData) -> None:
     """Each institute's incidents by category, and the categories where their pictures differ most."""
     marking_banner(data.marking)
+    st.info(
+        "Compares institute reporting only: your institute's records with **only the partner's records "
+        "releasable to you**, so the partner's picture here can be narrower than its own. Public sources (ATLAS "
+        "case studies, the AI Incident Database and other public data) are never counted as UK or AU.",
+        icon=":material/info:",
+    )
     by_orig = data.by_originator
-    left, right = st.columns([3, 2])
+    # One above the other: side by side, the differences table was cut off at the right at 1024 px.
+    left = right = st.container()
     with left:
         st.markdown(
             "**Each institute's incidents by category** (share of its own total; each public source apart)"
         )
         clickable(incident_charts.originator_chart(by_orig), "originators", data.marking)
+        st.caption("Click a bar to narrow the filters to that institute (or public source) and category.")
     with right:
         st.markdown("**Where their pictures differ most** (UK − AU, institute reporting only)")
         if not {"UK", "AU"} <= set(by_orig["originator"]):
             st.caption(
                 "The incidents matching these filters are not reported by both institutes; there is nothing "
-                "to compare. " + incident_charts.COMPARISON_SCOPE
+                "to compare."
             )
             return
         diff = incident_charts.originator_differences(by_orig)
@@ -275,25 +296,33 @@ def originators_tab(data: ExplorerData) -> None:
                 uk_share=diff["uk_share"] * 100,
                 au_share=diff["au_share"] * 100,
                 difference=diff["difference"] * 100,
-            )[["category", "uk_share", "au_share", "difference", "uk", "au"]],
+                could_be_chance=["could be chance" if c else "—" for c in diff["could_be_chance"]],
+            )[["category", "difference", "could_be_chance", "uk_share", "au_share", "uk", "au"]],
             hide_index=True,
             width="stretch",
             column_config={
-                "category": "Category",
+                "category": st.column_config.TextColumn("Category", pinned=True),
+                "difference": st.column_config.NumberColumn("UK − AU", format="%+.1f pts"),
+                "could_be_chance": st.column_config.TextColumn(
+                    "Chance?",
+                    help="Two-proportion test per category, Benjamini–Hochberg-adjusted over every category "
+                    f"compared; 'could be chance' when the adjusted p ≥ {incident_charts.CHANCE_ALPHA:.2f} "
+                    "(docs/methods.md).",
+                ),
                 "uk_share": st.column_config.NumberColumn("UK share", format="%.1f%%"),
                 "au_share": st.column_config.NumberColumn("AU share", format="%.1f%%"),
-                "difference": st.column_config.NumberColumn("UK − AU", format="%+.1f pts"),
                 "uk": st.column_config.NumberColumn("UK n", format="%d"),
                 "au": st.column_config.NumberColumn("AU n", format="%d"),
             },
         )
-        small = diff[diff["z"].abs() < 2]
-        if not small.empty:
-            st.caption(
-                f"{len(small)} of these differences could be chance (|z| < 2 in a two-proportion test)."
-            )
-        st.caption(incident_charts.COMPARISON_SCOPE)
-        st.caption("Click a bar to narrow the filters to that institute (or public source) and category.")
+        chance = int(diff["could_be_chance"].sum())
+        st.caption(
+            f"{chance} of these {counted(len(diff), 'difference')} could be chance (adjusted p ≥ "
+            f"{incident_charts.CHANCE_ALPHA:.2f}, over all categories compared)."
+            if chance
+            else "None of these differences is likely to be chance (adjusted p < "
+            f"{incident_charts.CHANCE_ALPHA:.2f}, over all categories compared)."
+        )
 
 
 def breakdowns_tab(data: ExplorerData) -> None:
@@ -348,7 +377,7 @@ def incidents_tab(
         page = st.pagination(pages, key=f"xp_page_{view}", max_visible_pages=5, persist_state="page")
     page = max(1, min(int(page or 1), pages))
     rows = session.query(incident_explorer.incident_page, f, today, sort, bool(descending), page, size)
-    marking_banner(data.marking, f"all {total:,} matching incidents")
+    marking_banner(data.marking, f"all {counted(total, 'matching incident')}")
     first = (page - 1) * size + 1
     st.caption(
         f"Rows {first:,}–{first + len(rows.data) - 1:,} of {total:,}, sorted over all of them. "
@@ -378,7 +407,9 @@ def _table(rows: pd.DataFrame, key: str) -> str | None:
         key=key,
         column_order=TABLE_ORDER,
         column_config={
-            "id": "Id",
+            "id": st.column_config.TextColumn(
+                "Id", pinned=True
+            ),  # stays in view when the table scrolls sideways
             "occurred_on": st.column_config.DateColumn("Date"),
             "title": st.column_config.TextColumn("Title", width="large"),
             "originator": "By",
@@ -410,7 +441,7 @@ def _download(
     )
     limit_note = f" (the first {limit:,} in this order)" if total > limit else ""
     st.download_button(
-        f"Download {min(total, limit):,} rows as CSV{limit_note}",
+        f"Download {counted(min(total, limit), 'row')} as CSV{limit_note}",
         data=export_csv,
         file_name=table_export.export_filename("incidents", data.marking, "csv", today),
         mime="text/csv",

@@ -30,9 +30,10 @@ from analytics.matrix import queries as matrix
 from analytics.matrix import taxonomy
 from analytics.matrix.queries import MatrixData
 from analytics.sources import source_credits
+from analytics.wording import counted
 from pages.parts.currency import currency_line
 from pages.parts.entity_links import entity_links, technique_label
-from pages.ui import chart, empty_state, marking_banner, page_to_slide
+from pages.ui import chart, empty_state, marking_banner, metric_row, page_to_slide
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def _marking(incidents_marking: Marking, data: MatrixData, mode: str) -> Marking
     shown = (
         incidents_marking if mode == "incidents" else combine_markings([incidents_marking, data.runs_marking])
     )
-    what = f"{data.incidents:,} incidents" + (
+    what = f"{counted(data.incidents, 'incident')}" + (
         "" if mode == "incidents" else " and the evaluation runs covering them"
     )
     marking_banner(shown, what)
@@ -131,7 +132,7 @@ def _marking(incidents_marking: Marking, data: MatrixData, mode: str) -> Marking
 
 
 def _headline(data: MatrixData) -> None:
-    m1, m2, m3, m4 = st.columns(4)
+    m1 = m2 = m3 = m4 = metric_row()  # wraps on a narrow screen rather than truncate the labels
     m1.metric("Incidents matching", f"{data.incidents:,}")
     m2.metric("Citing an ATLAS technique", f"{data.with_techniques:,}")
     m3.metric("Techniques seen", f"{data.techniques_seen:,}")

@@ -16,14 +16,24 @@ from analytics import session
 from analytics.access.markings import Scoped
 from analytics.access.pages import EVERYONE
 from analytics.assessments.reads import latest_approved
-from analytics.filters import Filters
+from analytics.filters import Filters, value_label
 from analytics.incidents import charts as incident_charts
+from analytics.incidents import grids
 from analytics.incidents import overview as incident_overview
 from analytics.incidents.overview import OverviewData
 from analytics.stats.anomalies import DEFAULT_RULE
 from analytics.stats.rising import DEFAULT_RISING_RULE
+from analytics.wording import MISSING, counted
 from pages.parts.currency import currency_line, incident_currency
-from pages.ui import change, chart, empty_state, inert_markdown, marking_banner, page_to_slide
+from pages.ui import (
+    change,
+    chart,
+    empty_state,
+    inert_markdown,
+    marking_banner,
+    metric_row,
+    page_to_slide,
+)
 
 
 def main() -> None:
@@ -51,36 +61,40 @@ def figures(summary: OverviewData, f: Filters, today: date) -> None:
         + " The 30- and 90-day figures ignore the sidebar's period; the last chart follows it."
     )
     w30, w90 = summary.windows
-    last30, last90, high90, total_col = st.columns(4)
+    row = metric_row()  # wraps to two rows on a narrow screen rather than truncate
+    last30 = last90 = high90 = total_col = row
     last30.metric(
         "Last 30 days",
         f"{w30.incidents:,}",
         **change(w30.adjusted, w30.prev_adjusted),
-        delta_description="vs previous 30 days, adjusted for late reports",
+        delta_description="vs prior 30 days, adjusted",
         help=incident_overview.adjustment_note(w30),
         border=True,
         height="stretch",
+        width="stretch",
     )
     last90.metric(
         "Last 90 days",
         f"{w90.incidents:,}",
         **change(w90.adjusted, w90.prev_adjusted),
-        delta_description="vs previous 90 days, adjusted for late reports",
+        delta_description="vs prior 90 days, adjusted",
         chart_data=incident_charts.sparkline_values(summary.weekly),
         chart_type="bar",
         help=f"Bars: incidents per week over the {incident_overview.SPARK_WEEKS} weeks to the last complete day "
         "(the last week may be partial). " + incident_overview.adjustment_note(w90),
         border=True,
         height="stretch",
+        width="stretch",
     )
     high90.metric(
         "High or critical, 90 days",
-        f"{w90.high_share:.0%}" if w90.high_share is not None else "–",
+        f"{w90.high_share:.0%}" if w90.high_share is not None else MISSING,
         **change(w90.high_share, w90.prev_high_share, points=True),
-        delta_description="vs previous 90 days",
+        delta_description="vs prior 90 days",
         help="Share of incidents with severity 4 (high) or 5 (critical).",
         border=True,
         height="stretch",
+        width="stretch",
     )
     total_col.metric(
         "Incidents",
@@ -88,19 +102,23 @@ def figures(summary: OverviewData, f: Filters, today: date) -> None:
         help="Every incident you may see under the sidebar filters, in the sidebar's period.",
         border=True,
         height="stretch",
+        width="stretch",
     )
 
 
 def rising_section(summary: OverviewData) -> None:
     st.subheader("Rising fastest")
     st.caption(DEFAULT_RISING_RULE.describe())
-    left, right = st.columns(2)
-    with left:
-        st.markdown("**Categories**")
-        _rising_table(summary.rising_categories, "Category")
-    with right:
-        st.markdown("**Sectors**")
-        _rising_table(summary.rising_sectors, "Sector")
+    # Side by side when there is room, one above the other on a narrow screen (in two fixed columns at 1024 px
+    # the tables were cut off at the right).
+    with st.container(horizontal=True, gap="medium"):
+        for title, df, label in (
+            ("Categories", summary.rising_categories, "Category"),
+            ("Sectors", summary.rising_sectors, "Sector"),
+        ):
+            with st.container(width="stretch"):
+                st.markdown(f"**{title}**")
+                _rising_table(df, label)
 
 
 def _rising_table(df: pd.DataFrame, label: str) -> None:
@@ -108,14 +126,17 @@ def _rising_table(df: pd.DataFrame, label: str) -> None:
         st.caption("Nothing has risen clearly over the previous 90 days.")
         return
     st.dataframe(
-        df.assign(change=df["change"] * 100)[["value", "n", "prev", "change"]],
+        df.assign(
+            value=[value_label("sectors" if label == "Sector" else "categories", v) for v in df["value"]],
+            change=df["change"] * 100,
+        )[["value", "n", "prev", "change"]],
         hide_index=True,
         width="stretch",
         column_config={
-            "value": label,
-            "n": st.column_config.NumberColumn("Last 90 days", format="%d"),
-            "prev": st.column_config.NumberColumn("90 days before", format="%d"),
-            "change": st.column_config.NumberColumn("Change", format="%+.0f%%"),
+            "value": st.column_config.TextColumn(label, pinned=True),
+            "n": st.column_config.NumberColumn("Last 90 d", format="%d", width="small"),
+            "prev": st.column_config.NumberColumn("90 d before", format="%d", width="small"),
+            "change": st.column_config.NumberColumn("Change", format="%+.0f%%", width="small"),
         },
     )
 
@@ -126,7 +147,7 @@ def breaks_section(summary: OverviewData) -> None:
         f"Whole months among the last {incident_overview.OVERVIEW_ANOMALY_MONTHS} to the last complete day, "
         "flagged by category; each category is tested from its own first month, and a month still in progress "
         "is never flagged. "
-        f"{DEFAULT_RULE.describe()}"
+        f"{DEFAULT_RULE.describe()} {grids.FLAGS_SCOPE}"
     )
     if summary.anomalies.empty:
         st.caption("No category broke from its recent baseline.")
@@ -143,7 +164,9 @@ def breaks_section(summary: OverviewData) -> None:
             "series": "Category",
             "count": st.column_config.NumberColumn("Incidents", format="%d"),
             "expected": st.column_config.NumberColumn(
-                f"Baseline (mean of up to {DEFAULT_RULE.window} months)", format="%.1f"
+                "Baseline",
+                format="%.1f",
+                help=f"Mean of up to {DEFAULT_RULE.window} months before.",
             ),
             "ratio": st.column_config.NumberColumn("× baseline", format="%.1f×"),
         },
@@ -153,12 +176,20 @@ def breaks_section(summary: OverviewData) -> None:
 def by_category_section(by_cat: Scoped[pd.DataFrame]) -> None:
     st.subheader("By category and institute")
     total = int(by_cat.data["incidents"].sum())
-    marking_banner(by_cat.marking, f"{total:,} incidents in the sidebar's period")
-    st.caption(incident_charts.COMPARISON_SCOPE)  # public sources are a series of their own, never UK or AU
-    if by_cat.data.empty:
-        empty_state("No incidents match these filters.")
+    marking_banner(by_cat.marking, f"{counted(total, 'incident')} in the sidebar's period")
+    drawn, unmapped = incident_charts.without_unmapped(by_cat.data)
+    left_out = (
+        f" Not drawn: {counted(unmapped, 'public record')} that fit none of the categories ('Unmapped'); "
+        "the figures above count them."
+        if unmapped
+        else ""
+    )
+    # public sources are a series of their own, never UK or AU
+    st.caption(incident_charts.COMPARISON_SCOPE + left_out)
+    if drawn.empty:
+        empty_state("No incidents in a category match these filters.")
         return
-    by_cat_fig = incident_charts.category_by_originator_chart(by_cat.data)
+    by_cat_fig = incident_charts.category_by_originator_chart(drawn)
     chart(
         by_cat_fig,
         key="by_category",
@@ -176,7 +207,7 @@ def latest_assessments() -> None:
     if latest.data.empty:
         st.caption("No approved joint assessment you are cleared for yet.")
         return
-    marking_banner(latest.marking, f"{len(latest.data)} approved assessments")
+    marking_banner(latest.marking, f"{counted(len(latest.data), 'approved assessment')}")
     for row in latest.data.itertuples():
         with st.container(border=True):
             st.markdown(f"**{inert_markdown(str(row.title))}**")

@@ -15,7 +15,7 @@ from analytics.access.markings import Marking
 from analytics.access.roles import RECORD_READERS
 from analytics.access.viewer import AccessDenied, Viewer
 from analytics.charts import inert_figure
-from analytics.filters import PRESETS, Filters, source_label
+from analytics.filters import PRESETS, Filters, source_label, value_label
 from analytics.vocab import SEVERITY_LABELS
 
 _BANNER_COLOUR = {
@@ -50,6 +50,13 @@ def chart(fig: go.Figure, key: str, marking: Marking, **kwargs: Any) -> Any:
     event = st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False}, **kwargs)
     _chart_export_controls(fig, key, marking, export_filters, export_title)
     return event
+
+
+def metric_row() -> Any:
+    """A row for metrics (`row.metric(...)`) that wraps onto a second row rather than truncate their labels on a
+    narrow screen: in four fixed columns at 1024 px "High or critical, 90 days" read "High or cri…" (issue 20).
+    Metrics in it stretch to share the row and wrap below Streamlit's minimum width for a stretched element."""
+    return st.container(horizontal=True, gap="small")
 
 
 def empty_state(message: str) -> None:
@@ -138,10 +145,15 @@ def filter_sidebar(
     names: dict[str, dict[str, str]],
     *,
     search: bool = True,
+    facets: Callable[[Filters], dict[str, list[tuple[Any, int]]]] | None = None,
 ) -> Filters:
     """The shared filters. Options and counts come from rows the viewer may see; values not among them
     (from an old link, or invisible to this viewer) are dropped rather than echoed back. `search=False`
-    (people who may not read records, see Filters.for_viewer) offers no free-text search at all."""
+    (people who may not read records, see Filters.for_viewer) offers no free-text search at all.
+
+    `options` are every value the viewer may see (they check links and chart clicks); `facets(filters)` gives
+    the counts shown, each under the other filters chosen (incidents.base.filter_options), so with Jailbreak
+    chosen Sector offers only sectors of jailbreaks. A chosen value stays offered, with its count, even at 0."""
     # Seed the widgets from `current` on a session's first run, and again whenever Streamlit has dropped their
     # state (it forgets a widget's value after a completed run that did not draw it, e.g. a sign-in or page
     # switch). Otherwise the period would fall back to the selectbox's first option, "Last 30 days", and
@@ -152,7 +164,8 @@ def filter_sidebar(
     st.sidebar.header("Filters")
     preset, date_from, date_to = _period_inputs()
     text = st.sidebar.text_input("Search title and summary", key="flt_text", max_chars=200) if search else ""
-    values = _multiselect_filters(current, options, names)
+    shown = facets(_state_filters(preset, date_from, date_to, text or "")) if facets else options
+    values = _multiselect_filters(current, _with_chosen(shown, options), names)
     _reset_filters_button()
     return Filters(
         preset=preset,
@@ -162,6 +175,28 @@ def filter_sidebar(
         benchmark=current.benchmark,  # no widget here: the Evaluations page picks it, the link keeps it
         **values,
     )
+
+
+def _state_filters(preset: str, date_from: date | None, date_to: date | None, text: str) -> Filters:
+    """The filters as the widgets hold them before the multiselects are drawn (their state is the person's last
+    choice): what the facet counts are taken under."""
+    picked: dict[str, Any] = {attr: tuple(st.session_state.get(f"flt_{attr}") or ()) for attr, _ in _MULTI}
+    return Filters(preset=preset, date_from=date_from, date_to=date_to, text=text, **picked)
+
+
+def _with_chosen(
+    shown: dict[str, list[tuple[Any, int]]], options: dict[str, list[tuple[Any, int]]]
+) -> dict[str, list[tuple[Any, int]]]:
+    """Facet counts plus every chosen value they leave out (no row under the other filters), counted 0: a chosen
+    value never disappears from its own list. Only values among `options` (visible to the viewer)."""
+    out: dict[str, list[tuple[Any, int]]] = {}
+    for attr in {**options, **shown}:
+        have = {v for v, _ in shown.get(attr, [])}
+        chosen = [
+            v for v in _allowed(options, attr, st.session_state.get(f"flt_{attr}") or ()) if v not in have
+        ]
+        out[attr] = list(shown.get(attr, [])) + [(v, 0) for v in chosen]
+    return out
 
 
 def _allowed(options: dict[str, list[tuple[Any, int]]], attr: str, values: Any) -> list[Any]:
@@ -252,7 +287,7 @@ def _option_label(attr: str, counts: dict[Any, int], labels: dict[str, str]) -> 
         elif shown:
             shown = f"{v} {shown}"
         else:
-            shown = str(v)
+            shown = value_label(attr, v)  # sentence case for lower-case vocabularies; the value is unchanged
         return f"{shown} ({counts.get(v, 0):,})"
 
     return fmt

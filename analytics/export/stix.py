@@ -57,6 +57,7 @@ from analytics.stix_vocabulary import (
 from analytics.store import audit
 from analytics.store.database import Store
 from analytics.vocab import SEVERITY_LABELS
+from analytics.wording import counted
 
 # Not records only: cached results follow every write (session.generation_for).
 READS_ONLY_RECORDS = False
@@ -534,7 +535,7 @@ def _export_report(
             "published": now,
             "created_by_ref": INSTITUTE_IDENTITIES[sender],
             "name": f"{INSTITUTE_NAMES[sender]} to {INSTITUTE_NAMES[partner]}: {n} AI security incidents",
-            "description": f"Export of {n} incidents releasable to {partner}, marked {marking.label}.",
+            "description": f"Export of {counted(n, 'incident')} releasable to {partner}, marked {marking.label}.",
             "report_types": ["threat-report"],
             "object_refs": [o["id"] for o in objects],
             "object_marking_refs": [TLP2_IDS[marking.tlp or "CLEAR"]],

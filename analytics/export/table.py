@@ -36,6 +36,7 @@ from analytics.incidents import explorer as incident_explorer
 from analytics.matrix.queries import MatrixData
 from analytics.sources import source_credits
 from analytics.store.database import Store
+from analytics.wording import counted
 
 FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 LIST_SEPARATOR = "; "
@@ -127,7 +128,7 @@ def to_csv_bytes(
     extra = []
     if exported_on:
         extra.append(f"exported {exported_on.isoformat()}")
-    extra.append(f"{len(df):,} rows")
+    extra.append(f"{counted(len(df), 'row')}")
     if description:
         extra.append(description)
     if sources:
@@ -218,7 +219,7 @@ def incidents_csv(
     before the rows were read: the header never says less than the name."""
     scoped = incident_explorer.incidents_for_export(store.cursor(), viewer, f, today, sort, descending)
     marking = at_least.combine(scoped.marking)
-    extra = [f"exported {today.isoformat()}", f"{len(scoped.data):,} rows", f.describe(today)]
+    extra = [f"exported {today.isoformat()}", f"{counted(len(scoped.data), 'row')}", f.describe(today)]
     return export_csv(
         store,
         viewer,

@@ -15,13 +15,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from scipy import stats
 
 from analytics.access.markings import INSTITUTES
 from analytics.charts import ORIGINATOR_COLOURS, style_figure
-from analytics.filters import source_label
+from analytics.filters import source_label, value_label
 from analytics.periods import period_end
 from analytics.sources import PUBLIC_ORIGINATOR, PUBLIC_SOURCES, public_source
+from analytics.stats.anomalies import bh_adjust
 from analytics.vocab import SEVERITY_LABELS
+from analytics.wording import counted
 
 PALETTE = [
     "#1d3b6f",
@@ -90,7 +93,7 @@ def _value_label(value: str, dimension: str) -> str:
         return source_label(value)
     if dimension == "originator" and value == PUBLIC_ORIGINATOR:
         return "Public sources"
-    return value
+    return value_label({"sector": "sectors", "actor": "actor_types"}.get(dimension, ""), value)
 
 
 def trend_chart(
@@ -213,12 +216,19 @@ COMPARISON_SCOPE = (
 )
 
 
+CHANCE_ALPHA = 0.05  # a difference whose adjusted p is at least this "could be chance" (docs/methods.md)
+
+
 def originator_differences(by_originator: pd.DataFrame, limit: int = 5) -> pd.DataFrame:
     """Categories whose share of each institute's incidents differs most (UK share minus AU share, in
-    points), with a two-proportion z so that small differences between big numbers are not overstated.
+    points), with a two-proportion z test for each, so that small differences between big numbers are not
+    overstated: `p_value` two-sided, `adjusted_p` Benjamini–Hochberg over EVERY category compared (not only
+    the `limit` listed), and `could_be_chance` when adjusted_p >= CHANCE_ALPHA (docs/methods.md, "UK–AU
+    differences"; the same family-wise screening as the evaluations' UK–AU agreement table).
 
     Institute reporting only: rows of public sources (originator PUBLIC) are neither UK nor AU reporting, so
     they are left out of both the counts and the list of categories (COMPARISON_SCOPE says so on the page)."""
+    columns = ["category", "uk", "au", "uk_share", "au_share", "difference", "z", "p_value", "adjusted_p"]
     institutes = by_originator[by_originator["originator"].isin(INSTITUTES)]
     wide = institutes.pivot_table(
         index="category", columns="originator", values="n", aggfunc="sum", fill_value=0
@@ -228,11 +238,13 @@ def originator_differences(by_originator: pd.DataFrame, limit: int = 5) -> pd.Da
             wide[inst] = 0
     n_uk, n_au = int(wide["UK"].sum()), int(wide["AU"].sum())
     if n_uk == 0 or n_au == 0:
-        return pd.DataFrame(columns=["category", "uk", "au", "uk_share", "au_share", "difference", "z"])
+        return pd.DataFrame(columns=[*columns, "could_be_chance"])
     p_uk = wide["UK"] / n_uk
     p_au = wide["AU"] / n_au
     pooled = (wide["UK"] + wide["AU"]) / (n_uk + n_au)
     se = np.sqrt(pooled * (1 - pooled) * (1 / n_uk + 1 / n_au))
+    z = ((p_uk - p_au) / se.replace(0, np.nan)).fillna(0).to_numpy()
+    p_value = 2 * stats.norm.sf(np.abs(z))
     out = pd.DataFrame(
         {
             "category": wide.index.astype(str),
@@ -241,9 +253,12 @@ def originator_differences(by_originator: pd.DataFrame, limit: int = 5) -> pd.Da
             "uk_share": p_uk.to_numpy(),
             "au_share": p_au.to_numpy(),
             "difference": (p_uk - p_au).to_numpy(),
-            "z": ((p_uk - p_au) / se.replace(0, np.nan)).fillna(0).to_numpy(),
+            "z": z,
+            "p_value": p_value,
+            "adjusted_p": bh_adjust(p_value),
         }
     )
+    out["could_be_chance"] = out["adjusted_p"] >= CHANCE_ALPHA
     out = out.assign(_abs=out["difference"].abs()).sort_values(["_abs", "category"], ascending=[False, True])
     return out.drop(columns="_abs").head(limit).reset_index(drop=True)
 
@@ -286,7 +301,9 @@ def originator_chart(by_originator: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     totals = by_originator.groupby("category")["n"].sum().sort_values()
     order = [str(c) for c in totals.index]
-    for k, (label, field, value) in enumerate(reporters(by_originator)):
+    # Horizontal grouped bars stack a group's traces bottom-up: added in reverse (and listed reversed), so UK's
+    # bar is on top of each group as UK is first in the legend.
+    for k, (label, field, value) in reversed(list(enumerate(reporters(by_originator)))):
         rows = by_originator[_reporter_rows(by_originator, field, value)]
         sub = rows.groupby("category")["n"].sum().reindex(order).fillna(0)
         total = sub.sum()
@@ -296,7 +313,7 @@ def originator_chart(by_originator: pd.DataFrame) -> go.Figure:
             go.Bar(
                 y=order,
                 x=share.to_numpy(),
-                name=f"{label} ({int(total):,} incidents)",
+                name=f"{label} ({counted(int(total), 'incident')})",
                 orientation="h",
                 marker={"color": colour},
                 customdata=[_pairs("categories", c, field, value) for c in order],
@@ -309,7 +326,10 @@ def originator_chart(by_originator: pd.DataFrame) -> go.Figure:
         )
     style_figure(fig, None, height=max(320, 46 * len(order) + 80))
     fig.update_layout(
-        barmode="group", xaxis={"tickformat": ".0%", "title": "Share of the institute's incidents"}
+        barmode="group",
+        xaxis={"tickformat": ".0%", "title": "Share of the institute's incidents"},
+        legend={"traceorder": "reversed"},
+        margin={"r": 50},  # room for the share printed past the longest bar
     )
     return fig
 
@@ -325,14 +345,17 @@ def heatmap_chart(heat: pd.DataFrame) -> go.Figure:
     rows, cols = _cells(heat, "category", "sector")
     n = heat["n"].astype(float)
     vmax = float(n.max()) if len(n) else 1.0
+    # Squares small enough for every column to fit beside the category names at 1024 px (~320 px of plot), and
+    # never below what a three-digit count needs.
+    size = max(24, min(40, 320 // max(1, len(cols))))
     fig = go.Figure(
         go.Scatter(
-            x=heat["sector"].astype(str),
+            x=[value_label("sectors", s) for s in heat["sector"].astype(str)],
             y=heat["category"].astype(str),
             mode="markers+text",
             marker={
                 "symbol": "square",
-                "size": 40,
+                "size": size,
                 "color": n,
                 "colorscale": [[0, "#eef3f9"], [0.5, "#6f95c4"], [1, "#1d3b6f"]],
                 "cmin": 0,
@@ -354,7 +377,13 @@ def heatmap_chart(heat: pd.DataFrame) -> go.Figure:
         )
     )
     style_figure(fig, None, height=max(360, 44 * len(rows) + 120))
-    fig.update_xaxes(categoryorder="array", categoryarray=cols, side="top", tickangle=-30, showgrid=False)
+    fig.update_xaxes(
+        categoryorder="array",
+        categoryarray=[value_label("sectors", c) for c in cols],
+        side="top",
+        tickangle=-45,
+        showgrid=False,
+    )
     fig.update_yaxes(categoryorder="array", categoryarray=rows[::-1], showgrid=False)
     fig.update_layout(margin={"t": 90})
     return fig
@@ -366,7 +395,7 @@ def bars_chart(
     """Horizontal bars of n by `col`, largest on top; clickable when `field` names a filter."""
     data = df.sort_values("n")
     labels = data[col].astype(str).tolist()
-    shown = labels
+    shown = [value_label(field, v) for v in labels] if field else labels
     if field == "severities":
         shown = [f"{v} {SEVERITY_LABELS.get(int(v), '')}" for v in labels]
     colour: Any = "#1d3b6f"
@@ -432,6 +461,20 @@ def filter_updates(points: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]]:
 
 def sparkline_values(weekly: pd.DataFrame) -> list[int]:
     return [int(v) for v in weekly["n"]]
+
+
+# The category public importers write when a record supports none of vocab.CATEGORIES (ingest.atlas's
+# UNMAPPED_CATEGORY; analytics.incidents may not import the importers, and a test holds the two equal).
+UNMAPPED_CATEGORY = "Unmapped"
+
+
+def without_unmapped(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The rows of a (originator, category, incidents) frame the overview's category chart draws, and how many
+    incidents it leaves out: public records whose data supports none of the product's categories (category
+    `Unmapped`: about 1,370 AIID and AVID records) are no category at all, and as one bar they dwarfed every
+    real one. The page says how many were left out; the figures above it still count them."""
+    unmapped = df["category"] == UNMAPPED_CATEGORY
+    return df[~unmapped].reset_index(drop=True), int(df.loc[unmapped, "incidents"].sum())
 
 
 def category_by_originator_chart(df: pd.DataFrame) -> go.Figure:

@@ -37,6 +37,7 @@ from analytics.incidents.base import (
     summed_marking,
 )
 from analytics.periods import GRAINS, period_end, period_grid, period_start, shift
+from analytics.sources import PUBLIC_ORIGINATOR
 from analytics.stats.anomalies import DEFAULT_RULE, AnomalyRule
 
 # Reads only records: cached results outlive assessment and saved-view writes (session.generation_for).
@@ -107,6 +108,11 @@ class ExplorerData:
     marking: Marking  # the rows in the range: every chart and the table
     baseline_marking: Marking  # the range plus the previous period and the anomaly baseline
     imprecise: int = 0  # incidents in the range dated too coarsely for this grain: left out of the trend
+    # An open range ("All time") is drawn from `drawn_from`: the `not_drawn` earliest incidents (at most
+    # DRAWN_TAIL of them, e.g. one AIID record of 1983) count in every figure but would squash the chart.
+    drawn_from: date | None = None
+    not_drawn: int = 0
+    earliest: date | None = None
 
     @property
     def empty(self) -> bool:
@@ -181,6 +187,10 @@ def _explorer_sql(where: str, grain: str, dim: Dimension) -> str:
         + ("totals" if dim.unnest else "trend")
         + " group by all",
         f"select 'trend', v, null, period, n, n_cur, n_prev, hi_cur, hi_prev, {NO_MARKING} from trend",
+        # What the anomaly test counts: institute reporting only (see _anomalies).
+        f"select 'tested', v, null, period, n_inst, 0, 0, 0, 0, {NO_MARKING} from trend where n_inst > 0",
+        "select 'tested_total', null, null, period, sum(n_inst)::bigint, 0, 0, 0, 0, "
+        f"{NO_MARKING} from " + ("totals" if dim.unnest else "trend") + " group by all",
         # k2: the reporting institute, or for public records (originator PUBLIC) the source's key
         from_cube(
             "cat_orig", "category", "case when originator = 'PUBLIC' then source_kind else originator end"
@@ -202,7 +212,7 @@ def _explorer_sql(where: str, grain: str, dim: Dimension) -> str:
     ctes = [
         "base as not materialized (select i.category, i.originator, i.severity, coalesce(i.actor_type, 'unknown') as actor_type, "
         "i.sectors, i.affected_system, i.developer, i.tlp, i.source, "
-        f"{source_sql('i')} as source_kind, "
+        f"{source_sql('i')} as source_kind, (i.originator <> '{PUBLIC_ORIGINATOR}') as inst, "
         "list_contains(i.releasable_to, 'UK') as rel_uk, list_contains(i.releasable_to, 'AU') as rel_au, "
         f"date_trunc('{trunc}', i.occurred_on)::date as period, "
         # Dated precisely enough for this grid (incidents.grids): a month-only date is no week's count.
@@ -210,8 +220,9 @@ def _explorer_sql(where: str, grain: str, dim: Dimension) -> str:
         "(i.occurred_on >= coalesce($x_cur_from, i.occurred_on)) as cur, "
         "coalesce(i.occurred_on between $x_prev_from and $x_prev_to, false) as prev "
         f"from incidents i where {where})",
-        f"trend as materialized (select period, v, {counts} from (select b.period, {trend_value} as v, "
-        "b.cur, b.prev, b.severity from base b where b.precise) group by all)",
+        f"trend as materialized (select period, v, {counts}, count(*) filter (inst) as n_inst from (select "
+        f"b.period, {trend_value} as v, b.cur, b.prev, b.severity, b.inst from base b where b.precise) "
+        "group by all)",
         # Only the trend and the markings need the baseline rows read before the range.
         f"cube as materialized (select category, originator, source_kind, severity, actor_type, {counts} from base "
         "where cur or prev group by all)",
@@ -224,7 +235,10 @@ def _explorer_sql(where: str, grain: str, dim: Dimension) -> str:
         "from base where cur group by all)",
     ]
     if dim.unnest:
-        ctes.append(f"totals as (select period, {counts} from base where precise group by all)")
+        ctes.append(
+            f"totals as (select period, {counts}, count(*) filter (inst) as n_inst from base where precise "
+            "group by all)"
+        )
     return "with " + ", ".join(ctes) + " " + " union all ".join(selects)
 
 
@@ -294,6 +308,9 @@ def explorer_summary(
     first_base = wide.date_range(today)[0] or (min(total) if total else last)
     base_grid = period_grid(first_base, last, grain)
     first_chart = period_start(start or first_base, grain)
+    drawn_from, not_drawn = (None, 0) if start is not None else _drawn_from(total)
+    if drawn_from is not None:
+        first_chart = max(first_chart, drawn_from)
     chart_grid = [p for p in base_grid if p >= first_chart]
 
     severities = _counted(parts.get("severity", []), ("severity",), lambda r: int(r[0]))
@@ -313,8 +330,8 @@ def explorer_summary(
         totals=_totals(total, chart_grid, grain, start, min(last, until_day)),
         trend=_trend(parts.get("trend", []), set(chart_grid)),
         anomalies=_anomalies(
-            total,
-            parts.get("trend", []),
+            {r.period: r for r in parts.get("tested_total", []) if r.period is not None},
+            parts.get("tested", []),
             base_grid,
             grids.whole_periods(chart_grid, grain, min(last, until_day)),
             rule,
@@ -328,7 +345,31 @@ def explorer_summary(
         marking=_marking(marks.get("cur")),
         baseline_marking=_marking(marks.get("all")),
         imprecise=as_count((parts.get("imprecise") or [_NO_ROW])[0].n),
+        drawn_from=drawn_from if not_drawn else None,
+        not_drawn=not_drawn,
+        earliest=min(total) if total else None,
     )
+
+
+# The share of the earliest incidents an open range may leave undrawn (never more): enough to drop a stray old
+# record (AIID's one of 1983 before a dozen from the 1990s and 2000s), never a real part of the picture.
+DRAWN_TAIL = 0.01
+
+
+def _drawn_from(total: dict[date, ExplorerRow]) -> tuple[date | None, int]:
+    """For an open range: the first period to draw, and how many incidents come before it (at most DRAWN_TAIL
+    of all). The chart then starts where the data does instead of at its oldest straggler."""
+    periods = sorted(p for p, r in total.items() if as_count(r.n_cur) > 0)
+    if not periods:
+        return None, 0
+    everything = sum(as_count(total[p].n_cur) for p in periods)
+    before, first, left_out = 0, periods[0], 0
+    for p in periods:
+        if before > DRAWN_TAIL * everything:
+            break
+        first, left_out = p, before
+        before += as_count(total[p].n_cur)
+    return first, left_out
 
 
 def _headline(
@@ -404,7 +445,11 @@ def _anomalies(
 ) -> pd.DataFrame:
     """Periods (baseline rows included) tested against their trailing baseline, for all incidents and each split
     value, each series from its own first record; only whole periods of the chart (`testable`) are reported
-    (incidents.grids)."""
+    (incidents.grids).
+
+    Only institute reporting is tested (`total` and `trend` are its counts): a public catalogue's records are
+    dated when it publishes them and arrive in import batches (AVID published 434 reports in March 2026), so
+    their counts measure the catalogue's curation, not incidents; they stay in every figure and chart."""
     series: dict[str, dict[date, int]] = {"All incidents": {p: as_count(r.n) for p, r in total.items()}}
     for r in trend:
         if r.k1 is not None and r.period is not None:

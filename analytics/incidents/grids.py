@@ -26,6 +26,12 @@ import pandas as pd
 from analytics.periods import period_end
 from analytics.stats.anomalies import DEFAULT_RULE, AnomalyRule, flag_grid
 
+# Said beside every list of flags: what the anomaly test counts (incidents.explorer._anomalies).
+FLAGS_SCOPE = (
+    "Flags test institute reporting only: public catalogues (AIID, AVID, ATLAS) are dated when they publish "
+    "and arrive in import batches, so a batch is no surge; their records still count in every figure."
+)
+
 # Precisions (incidents.occurred_precision, vocab.DATE_PRECISIONS) a record needs to count in a grid of each
 # period length. Days and weeks need the day; months and quarters the month; a year-precision record counts only
 # in yearly (and all-time) totals.

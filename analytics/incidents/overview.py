@@ -37,6 +37,7 @@ from analytics.incidents.base import (
 )
 from analytics.incidents.currency import COMPLETE_SHARE, Currency, data_currency
 from analytics.periods import period_grid, period_start, shift
+from analytics.sources import PUBLIC_ORIGINATOR
 from analytics.stats import rising as stats_rising
 from analytics.stats.anomalies import DEFAULT_RULE, AnomalyRule
 
@@ -149,6 +150,7 @@ def overview_query(
         f"list_contains(i.releasable_to, 'AU') as rel_au from incidents i where {where}), "
         # Per-row work only for the rows the fixed windows use.
         "recent as materialized (select i.category, i.sectors, i.occurred_on, i.prec, "
+        f"i.originator <> '{PUBLIC_ORIGINATOR}' as inst, "
         "date_trunc('month', i.occurred_on)::date as month, date_trunc('week', i.occurred_on)::date as week, "
         "i.occurred_on >= $o_90 as in90, i.occurred_on < $o_90 and i.occurred_on >= $o_180 as in_prev90, "
         f"{hi} as high from base i where i.recent), "
@@ -163,8 +165,9 @@ def overview_query(
         f"count(*) filter (high and in_prev90) as prev_high90, {NO_MARKING} from recent where {by_day} "
         f"union all select 'week', null, null, week, count(*), 0, {zeros} from recent "
         f"where week >= $o_spark and {by_day} group by all "
+        # Flags test institute reporting only: public catalogues arrive in import batches (incidents.explorer).
         f"union all select 'month', category, null, month, count(*), 0, {zeros} from recent where {by_month} "
-        "group by all "
+        "and inst group by all "
         "union all select 'category', category, null, null, count(*) filter (in90), "
         f"count(*) filter (in_prev90), {zeros} from recent where {by_day} group by all "
         "union all select 'sector', s, null, null, count(*) filter (in90), count(*) filter (in_prev90), "

@@ -32,6 +32,7 @@ from typing import Any
 import duckdb
 
 from analytics.sources import PublicSource, public_source
+from analytics.wording import counted
 
 
 class ImportRefused(ValueError):
@@ -224,7 +225,7 @@ class ImportReport:
             f"{self.kind} import of {self.source}: {self.added} added, {self.updated} updated, "
             f"{self.unchanged} unchanged, {self.rejected} rejected"
         )
-        return text + (f"; {len(self.warnings)} warnings" if self.warnings else "")
+        return text + (f"; {counted(len(self.warnings), 'warning')}" if self.warnings else "")
 
 
 # kind -> "module:function"; modules are imported lazily so one missing optional format never breaks the CLI.

@@ -39,6 +39,7 @@ from analytics.ingest import ImportRefused, ImportReport, new_batch_id, public_m
 from analytics.ingest.public_incidents import PublicIncident, UpsertCounts, upsert_public_incidents
 from analytics.store import audit
 from analytics.store.database import Store
+from analytics.wording import counted
 
 SOURCE = sources.ATLAS.key  # the registry in analytics.sources states key, licence and credit
 CREDIT = sources.ATLAS.credit
@@ -113,7 +114,7 @@ class TaxonomyReport(ImportReport):
         cs = d.get("case_studies", {})
         lines.append(
             f"case studies: {len(cs.get('added', []))} added, {len(cs.get('updated', []))} updated, "
-            f"{len(cs.get('withdrawn', []))} withdrawn ({cs.get('incidents', 0)} incidents, "
+            f"{len(cs.get('withdrawn', []))} withdrawn ({counted(cs.get('incidents', 0), 'incident')}, "
             f"{cs.get('exercises', 0)} exercises)"
         )
         return "\n".join(lines)

@@ -39,6 +39,7 @@ from analytics.ingest.run_writer import ParsedRun, write_runs
 from analytics.sources import PUBLIC_ORIGINATOR
 from analytics.store import audit
 from analytics.store.database import Store
+from analytics.wording import counted
 
 SOURCE = sources.EPOCH.key  # the registry in analytics.sources states key, licence and credit
 CREDIT = sources.EPOCH.credit
@@ -218,7 +219,9 @@ def read_file(path: Path) -> tuple[list[ParsedRun], int, int]:
         if not any(c.strip() for c in cells):
             continue
         if len(cells) != len(header):
-            raise ImportRefused(f"{name}, line {line}: {len(cells)} cells, the header has {len(header)}")
+            raise ImportRefused(
+                f"{name}, line {line}: {counted(len(cells), 'cell')}, the header has {len(header)}"
+            )
         rows += 1
         result = _result(path, line, {c: cells[k] for c, k in idx.items()}, layout)
         if result is None:

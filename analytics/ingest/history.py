@@ -25,6 +25,7 @@ from analytics.access.roles import ADMINS, RECORD_READERS, SIGNERS
 from analytics.access.viewer import Viewer
 from analytics.store import audit
 from analytics.store.database import Store
+from analytics.wording import counted
 
 # Not records only: cached results follow every write (session.generation_for).
 READS_ONLY_RECORDS = False
@@ -43,7 +44,7 @@ class UndoReport:
     restored: int
 
     def summary(self) -> str:
-        return f"undid {self.batch_id}: {self.removed} records removed, {self.restored} earlier versions restored"
+        return f"undid {self.batch_id}: {counted(self.removed, 'record')} removed, {self.restored} earlier versions restored"
 
 
 def _scope(viewer: Viewer | None) -> tuple[str, list[Any]]:

@@ -42,6 +42,7 @@ from analytics.ingest.eval_zip import MAX_FILE_BYTES, check_eval_zip
 from analytics.ingest.run_writer import OtherScore, ParsedRun, SampleScore, write_runs
 from analytics.store import audit
 from analytics.store.database import Store
+from analytics.wording import counted
 
 SOURCE = "inspect"
 DEFAULT_TLP = "AMBER"
@@ -339,7 +340,7 @@ def _reason(e: BaseException) -> str:
             where = ".".join(str(p) for p in first.get("loc", ())) or "the log"
             value = first.get("input")
             shown = "" if isinstance(value, dict | list) or value is None else f" (found {str(value)[:60]!r})"
-            more = f"; and {len(found) - 1} more problems" if len(found) > 1 else ""
+            more = f"; and {counted(len(found) - 1, 'more problem')}" if len(found) > 1 else ""
             return f"field {where}: {first.get('msg', 'invalid')}{shown}{more}"
     return _first_line(e)
 

@@ -20,6 +20,7 @@ import pyarrow as pa
 from analytics.access.markings import tlp_rank
 from analytics.ingest import ImportRefused, ImportReport
 from analytics.records import EVAL_RUN_COLUMNS
+from analytics.wording import counted
 
 
 class SampleScore(NamedTuple):
@@ -132,7 +133,7 @@ def write_runs(
     _bulk_insert(con, "eval_sample_scores", ("run_id", *OtherScore._fields), others)
     for (stored, new), ids in remarked.items():
         report.warnings.append(
-            f"{len(ids)} runs unchanged but marked {stored} in the store and {new} by this import (e.g. "
+            f"{counted(len(ids), 'run')} unchanged but marked {stored} in the store and {new} by this import (e.g. "
             f"{ids[0]}); the stored marking is kept: give --update to apply the new one"
         )
 

@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from analytics.charts import ORIGINATOR_COLOURS, style_figure
+from analytics.wording import counted
 
 EMPTY_CELL = "#eef0f3"  # a technique with nothing to count
 COVERED_CELL = "#b9dcc3"  # gaps mode: incidents seen, and an evaluation covers them
@@ -158,7 +159,7 @@ def matrix_heatmap(
                 z[c.row][c.column] = math.log1p(v) if v else (-1.0 if c.technique_id in covered else 0.0)
                 shown = f"{v:,} uncovered" if v else ("covered" if c.technique_id in covered else "")
                 detail = (
-                    f"{v:,} incidents, no evaluation covers this technique"
+                    f"{counted(v, 'incident')}, no evaluation covers this technique"
                     if v
                     else ("evaluations cover this technique" if c.technique_id in covered else "no incidents")
                 )

@@ -44,6 +44,7 @@ from analytics.ingest.stix.commit import import_stix_bytes
 from analytics.store import audit
 from analytics.store.database import Store
 from analytics.sync.config import PartnerTaxii, partner_config
+from analytics.wording import counted
 
 # Objects that give others their meaning (markings, authors, techniques, extension definitions): sent along with
 # whatever refers to them, never a reason on their own to import or push.
@@ -74,9 +75,9 @@ class SyncReport:
 
     def lines(self) -> list[str]:
         out = [
-            f"pulled from {self.partner}: {self.pulled} objects in {self.pages} pages; {self.added} added, "
+            f"pulled from {self.partner}: {counted(self.pulled, 'object')} in {counted(self.pages, 'page')}; {self.added} added, "
             f"{self.updated} updated, {self.unchanged} unchanged, {self.rejected} rejected",
-            f"pushed to {self.partner}: {self.pushed} objects",
+            f"pushed to {self.partner}: {counted(self.pushed, 'object')}",
         ]
         if self.batches:
             out.append("import batches: " + ", ".join(self.batches))
@@ -299,7 +300,7 @@ def _push(store: Store, cfg: PartnerTaxii, auth: _Auth, report: SyncReport) -> N
         refused = [f for f in status.failures if _type(str(f.get("id"))) not in CONTEXT_TYPES]
         if refused:
             raise SyncFailed(
-                f"{cfg.partner}'s server refused {len(refused)} objects: {refused[0].get('message', '')}"
+                f"{cfg.partner}'s server refused {counted(len(refused), 'object')}: {refused[0].get('message', '')}"
             )
         # context objects the server already holds are reported as failures; they were sent as a courtesy
         accepted = {str(s.get("id")) for s in status.successes} | {

@@ -39,9 +39,17 @@ def hand_over_notices(viewer: Viewer) -> None:
         st.toast(inert_markdown(handed_over.describe()), icon=":material/move_to_inbox:")
 
 
+# Pages that show no incident counts (imports, users and the audit log, assessments): the incident filters
+# would do nothing there, so they are not drawn; the choices are kept for the next page that uses them.
+FILTERLESS_PAGES = frozenset(("data", "admin", "assessments", "assessments_read"))
+
+
 def shared_filters(viewer: Viewer, page_path: str) -> Filters:
     """The filters from the link and the sidebar, as this person may apply them; kept in the session for the
-    page and written back to the address bar, so the link always reproduces what is shown."""
+    page and written back to the address bar, so the link always reproduces what is shown. On FILTERLESS_PAGES
+    nothing is drawn and the last filters are kept as they were."""
+    if page_path in FILTERLESS_PAGES:
+        return _keep_filters(viewer)
     con = session.cursor()
     options = session.query(incident_base.filter_options, session.today())
     names = {"techniques": taxonomy.technique_names(con), "tactics": taxonomy.tactic_names(con)}
@@ -55,11 +63,34 @@ def shared_filters(viewer: Viewer, page_path: str) -> Filters:
             "never narrowed by searching record text.",
             icon=":material/search_off:",
         )
-    f = filter_sidebar(url_filters.for_viewer(viewer), options, names, search=viewer.can_see_records)
+    today = session.today()
+    f = filter_sidebar(
+        url_filters.for_viewer(viewer),
+        options,
+        names,
+        search=viewer.can_see_records,
+        facets=lambda chosen: session.query(incident_base.filter_options, today, chosen),
+    )
     f = f.for_viewer(viewer)
     st.session_state["filters"] = f
     saved_views_sidebar(viewer, f, page_path)
     _write_link(f)
+    return f
+
+
+def _keep_filters(viewer: Viewer) -> Filters:
+    """Keep the filter widgets' values through a page that does not draw them (Streamlit drops a widget's state
+    after a run that did not draw it; set again by the script, it is kept), and the page's filters as they were."""
+    for key in [k for k in st.session_state if str(k).startswith("flt_")]:
+        st.session_state[key] = st.session_state[key]
+    kept = st.session_state.get("filters")
+    if not isinstance(kept, Filters):
+        kept = Filters.from_query_params({k: st.query_params.get_all(k) for k in st.query_params})
+    f = kept.for_viewer(viewer)
+    st.session_state["filters"] = f
+    st.sidebar.caption(
+        "The incident filters do not apply to this page; your choices are kept for the others."
+    )
     return f
 
 

@@ -47,11 +47,11 @@ def download_labels(at: AppTest) -> list[str]:
 def test_export_tab_shows_the_marking_and_offers_the_bundle(page_store) -> None:
     at = open_page("analyst@uk.example")
     banners = [m.value for m in at.markdown if "TLP:" in m.value]
-    assert any("TLP:GREEN" in b and "1 incidents releasable to AU" in b for b in banners), banners
+    assert any("TLP:GREEN" in b and "1 incident releasable to AU" in b for b in banners), banners
     assert "STIX bundle for AU" in download_labels(at)
     at.radio(key="dx_partner").set_value("UK").run()
     banners = [m.value for m in at.markdown if "releasable to UK" in m.value]
-    assert banners and "TLP:GREEN" in banners[0] and "1 incidents" in banners[0]  # AMBER+STRICT never leaves
+    assert banners and "TLP:GREEN" in banners[0] and "1 incident " in banners[0]  # AMBER+STRICT never leaves
 
 
 def test_history_and_undo_from_the_page(page_store) -> None:

@@ -281,13 +281,24 @@ def test_the_explorer_says_uk_and_au_count_institute_reporting_only(sourced_app)
     at.session_state["xp_tab"] = "UK and AU"
     at.run()
     assert not at.exception, [e.message for e in at.exception]
-    assert any("institute reporting only" in c.value for c in at.caption)
+    scope = " ".join(i.value for i in at.info)
+    assert "institute reporting only" in scope and "never counted as UK or AU" in scope
+    assert (
+        "only the partner's records releasable to you" in scope
+    )  # issue 20: the partner's picture is narrowed
     fig = figure_spec(next(c for c in at.get("plotly_chart") if "originators" in c.proto.id))
-    assert [t["name"] for t in fig["data"]] == [
+    # legend (reversed trace order) reads as the bars stand in each group: UK on top
+    assert fig["layout"]["legend"]["traceorder"] == "reversed"
+    assert [t["name"] for t in fig["data"]][::-1] == [
         "UK (4 incidents)",
         "AU (2 incidents)",
         "Public — AI Incident Database (2 incidents)",
     ]
+    table = next(
+        df for df in at.dataframe if "Chance?" in str(df.proto.columns) or "could_be_chance" in df.value
+    )
+    assert set(table.value["could_be_chance"]) <= {"could be chance", "—"}
+    assert any("could be chance" in c.value or "likely to be chance" in c.value for c in at.caption)
 
 
 def test_the_policymaker_filters_the_overview_by_source(sourced_app) -> None:
@@ -301,3 +312,9 @@ def test_the_policymaker_filters_the_overview_by_source(sourced_app) -> None:
     assert any("ignored" in i.value for i in institute.info)
     # the sidebar's period figure (all time) follows the source filter
     assert [metrics(at)["Incidents"] for at in (everything, public, institute)] == ["8", "2", "6"]
+
+
+def test_a_share_of_nothing_reads_as_missing_not_as_a_number(sourced_app) -> None:
+    at = sourced_app("analyst@uk.example", EXPLORER, q="no incident says this")
+    assert metrics(at)["Incidents"] == "0"
+    assert metrics(at)["High or critical"] == "—"  # an em dash (issue 20), not "–" nor "0%"

@@ -26,6 +26,7 @@ from typing import Any
 from analytics.access.markings import Marking, combine_markings
 from analytics.export.chart_image import Provenance, export_chart, export_filename, figure_title
 from analytics.sources import source_credits
+from analytics.wording import counted
 
 WATERMARK = "DRAFT"
 
@@ -300,7 +301,7 @@ def from_assessment(
                 reasoning=str(getattr(j, "reasoning", "") or ""),
             )
         )
-    sources = [f"Assessment A-{a.id} version {a.version} ({len(a.evidence())} evidence items)"]
+    sources = [f"Assessment A-{a.id} version {a.version} ({counted(len(a.evidence()), 'evidence item')})"]
     return make_briefing(
         a.title,
         bottom_line=a.bluf or "(no bottom line yet)",

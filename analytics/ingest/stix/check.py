@@ -22,6 +22,7 @@ import stix2.exceptions
 
 from analytics.ingest import ImportRefused, load_json
 from analytics.stix_vocabulary import INSTITUTE_IDENTITIES, KNOWN_MARKINGS
+from analytics.wording import counted
 
 MAX_BYTES = 48 * 1024 * 1024  # as for spreadsheets: below the server's 50 MB upload cap
 _BUNDLE_ID = re.compile(r"bundle--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -60,12 +61,12 @@ class BundleCheck:
 
     def summary(self) -> str:
         parts = ", ".join(f"{n} {t}" for t, n in sorted(self.counts.items()))
-        return f"{self.name}: {sum(self.counts.values())} objects ({parts})"
+        return f"{self.name}: {counted(sum(self.counts.values()), 'object')} ({parts})"
 
 
 def refusal(name: str, reasons: list[str], limit: int = 40) -> str:
     """The one message of a refused bundle: how many problems, then the first `limit` of them."""
-    lines = [f"{name}: refused, {len(reasons)} problems", *reasons[:limit]]
+    lines = [f"{name}: refused, {counted(len(reasons), 'problem')}", *reasons[:limit]]
     if len(reasons) > limit:
         lines.append(f"... and {len(reasons) - limit} more")
     return "\n".join(lines)
@@ -96,7 +97,9 @@ def check_bundle(name: str, data: bytes, *, known_ids: Iterable[str] = ()) -> Bu
     other = {t: n for t, n in check.counts.items() if t not in STORED_TYPES}
     if other:
         kinds = ", ".join(f"{t} ({n})" for t, n in sorted(other.items()))
-        check.warnings.append(f"ignored {sum(other.values())} objects of types not stored here: {kinds}")
+        check.warnings.append(
+            f"ignored {counted(sum(other.values()), 'object')} of types not stored here: {kinds}"
+        )
     return check
 
 

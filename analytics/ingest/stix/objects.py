@@ -36,6 +36,7 @@ from analytics.ingest.stix.check import BundleCheck
 from analytics.ingest.tabular.convert import CONVERTERS, BadCell
 from analytics.sources import PUBLIC_ORIGINATOR, PUBLIC_SOURCE_KEYS
 from analytics.stix_vocabulary import INSTITUTE_IDENTITIES, KNOWN_MARKINGS, public_source_identity
+from analytics.wording import counted
 
 # The identities that create public data (fixed ids; analytics/sources.py registers the sources).
 PUBLIC_SOURCE_IDENTITIES: dict[str, str] = {
@@ -230,11 +231,11 @@ def build_candidates(
         candidates.append(candidate)
     if defaulted_severity:
         check.warnings.append(
-            f"{defaulted_severity} incidents carried no severity and were set to 3 (moderate)"
+            f"{counted(defaulted_severity, 'incident')} without a severity: set to 3 (moderate)"
         )
     if public_skipped:
         check.warnings.append(
-            f"{public_skipped} records created by public sources were left out: public data comes in from its "
+            f"{counted(public_skipped, 'record')} created by public sources were left out: public data comes in from its "
             "source (python -m analytics import atlas|aiid|avid|...) or with the store's operator's replica "
             "(no --as), never as an institute's record"
         )
@@ -279,7 +280,7 @@ def _technique_uses(check: BundleCheck) -> tuple[dict[str, set[str]], set[str]]:
                 techniques[oid] = ids
     no_atlas = patterns - sum(1 for oid in techniques if oid.startswith("attack-pattern--"))
     if no_atlas:
-        check.warnings.append(f"{no_atlas} attack patterns have no ATLAS reference and were not used")
+        check.warnings.append(f"{counted(no_atlas, 'attack pattern')} without an ATLAS reference: not used")
     uses: dict[str, set[str]] = {}
     related: set[str] = set()
     for obj in objects.values():

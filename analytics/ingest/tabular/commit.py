@@ -36,6 +36,7 @@ from analytics.ingest.tabular.read import TabularFile, read_path
 from analytics.ingest.tabular.validate import validate
 from analytics.store import audit
 from analytics.store.database import Store
+from analytics.wording import counted
 
 # What a spreadsheet row holds of each table: the record's own columns (the importer adds source and batch).
 _INCIDENT_COLUMNS = records.column_list(records.INCIDENT_RECORD_COLUMNS)
@@ -78,7 +79,7 @@ def commit(
     report.warnings = list(plan.warnings)
     if report.rejected:
         report.warnings.append(
-            f"{report.rejected} rows rejected and not imported (rows {_ranges(plan.rejected_rows)})"
+            f"{counted(report.rejected, 'row')} rejected and not imported (rows {_ranges(plan.rejected_rows)})"
         )
     if plan.unmapped:
         report.warnings.append(unmapped_text(plan.unmapped))
@@ -205,7 +206,7 @@ def refusal_text(plan: ImportPlan, limit: int = 30) -> str:
     """What a refused plan says: the counts (data rows, counted from 1 after the header), one line per distinct
     problem with its first rows, and the columns nothing was taken from."""
     lines = [
-        f"{plan.file.name}: {len(plan.problems)} problems in {len(plan.rejected_rows)} of {len(plan.file.rows)} "
+        f"{plan.file.name}: {counted(len(plan.problems), 'problem')} in {len(plan.rejected_rows)} of {len(plan.file.rows)} "
         "rows"
         + (" and in the file as a whole" if plan.file_level_problems else "")
         + (" (row 1 is the line after the header)" if plan.file.format == "csv" else "")

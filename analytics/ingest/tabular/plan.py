@@ -15,6 +15,7 @@ import pyarrow as pa
 from analytics.access.markings import Marking
 from analytics.ingest.tabular.fields import Target
 from analytics.ingest.tabular.read import TabularFile, cell_text
+from analytics.wording import counted
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def grouped_problems(problems: list[Problem], limit: int = 30) -> list[str]:
             where = "rows " + (", ".join(map(str, shown)) + more if more else _and(shown))
         lines.append(f"{where}{col}: {message}")
     if len(ordered) > limit:
-        lines.append(f"... and {len(ordered) - limit} other problems")
+        lines.append(f"... and {counted(len(ordered) - limit, 'other problem')}")
     return lines
 
 

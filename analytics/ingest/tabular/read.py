@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from analytics.ingest import ImportRefused, load_json
+from analytics.wording import counted
 
 MAX_BYTES = 48 * 1024 * 1024  # below the server's 50 MB upload cap, so the importer's message is the one seen
 MAX_ROWS = 200_000
@@ -211,7 +212,12 @@ def _parse_csv(
                 if len(raw) > width and not any(c.strip() for c in extra):
                     raw = raw[:width]
                 else:
-                    shape.append((len(rows) + 1, f"has {len(raw)} cells but the header has {width} columns"))
+                    shape.append(
+                        (
+                            len(rows) + 1,
+                            f"has {counted(len(raw), 'cell')} but the header has {counted(width, 'column')}",
+                        )
+                    )
                     raw = (raw + [""] * width)[:width]
             rows.append(raw)
     except csv.Error as e:

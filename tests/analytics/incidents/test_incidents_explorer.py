@@ -489,12 +489,14 @@ def test_the_originator_chart_draws_public_data_as_its_own_series(sourced) -> No
     from analytics.incidents import charts as incident_charts
 
     fig = incident_charts.originator_chart(summary(sourced, f=Filters()).by_originator)
-    assert [t.name for t in fig.data] == [
+    # drawn bottom-up (UK's bar on top of each group), listed reversed: the legend reads UK, AU, public
+    assert [t.name for t in fig.data][::-1] == [
         "UK (5 incidents)",
         "AU (5 incidents)",
         "Public — AI Incident Database (10 incidents)",
     ]
-    public = fig.data[2]
+    assert fig.layout.legend.traceorder == "reversed"
+    public = fig.data[0]
     # a click on the public bar narrows to that source, not to an institute
     assert list(public.customdata[list(public.y).index(UNMAPPED)]) == [
         "categories",

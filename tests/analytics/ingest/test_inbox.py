@@ -101,7 +101,7 @@ def test_cli_hands_over_while_the_store_is_held_and_the_holder_imports(held, tmp
     assert len(inbox.pending(db)) == 1
     # `inbox` while the app runs lists what waits
     assert main(["inbox", "--db", str(db)]) == 0
-    assert "1 files waiting" in capsys.readouterr().out
+    assert "1 file waiting" in capsys.readouterr().out
 
     results = ask(proc, "process")
     assert [(r["file"], r["outcome"]) for r in results] == [("partner_weekly.csv", "imported")]

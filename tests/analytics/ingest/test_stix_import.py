@@ -148,7 +148,7 @@ def test_misp_like_bundle_becomes_incidents_with_techniques(store) -> None:
     data, objs = misp_like_bundle()
     report = load(store, data)
     assert (report.added, report.updated, report.unchanged, report.rejected) == (2, 0, 0, 0)
-    assert "1 attack patterns have no ATLAS reference and were not used" in report.warnings
+    assert "1 attack pattern without an ATLAS reference: not used" in report.warnings
     # records get ids in the importer's namespace
     inc_id = f"AU-STIX-{objs['incident'].id.split('--')[1]}"
     ev_id = f"AU-STIX-{objs['event'].id.split('--')[1]}"
@@ -192,7 +192,7 @@ def test_misp_like_bundle_becomes_incidents_with_techniques(store) -> None:
         store.cursor().execute("select kind, imported_by, institute, added from import_batches").fetchall()
     )
     assert batch == [("stix", "importer@au.example", "AU", 2)]
-    assert "1 incidents carried no severity and were set to 3 (moderate)" in report.warnings
+    assert "1 incident without a severity: set to 3 (moderate)" in report.warnings
 
 
 def test_tlp2_markings_are_kept_and_the_default_only_raises(store) -> None:
@@ -354,7 +354,7 @@ def test_unsupported_types_are_ignored_with_a_warning(store) -> None:
     }
     report = load(store, raw_bundle(_incident(), indicator))
     assert report.added == 1
-    assert "ignored 1 objects of types not stored here: indicator (1)" in report.warnings
+    assert "ignored 1 object of types not stored here: indicator (1)" in report.warnings
 
 
 # -- versions -------------------------------------------------------------------------------------------------

@@ -1,0 +1,90 @@
+"""Faceted filter counts (issue 20, item 4): each filter's options count the rows matching every OTHER filter,
+as the AI Incident Database's Discover does, under the viewer's markings; orders are natural where the values
+have one (severity, TLP, status), and never hide a value the person has chosen."""
+
+from __future__ import annotations
+
+from analytics.filters import Filters, value_label
+from analytics.incidents import base as incident_base
+from tests.conftest import AU_ANALYST, TODAY, UK_ANALYST, UK_POLICY
+
+
+def _seed(store) -> None:
+    store.incident(category="Jailbreak", sectors=["finance"], severity=5)
+    store.incident(category="Jailbreak", sectors=["finance", "healthcare"], severity=2)
+    store.incident(category="Jailbreak", sectors=["healthcare"], severity=4)
+    store.incident(category="Prompt injection", sectors=["technology"], severity=3)
+    store.incident(category="Prompt injection", sectors=["technology"], severity=1)
+    store.incident(category="Prompt injection", sectors=["technology"], severity=3)
+    # invisible to UK: AU's AMBER+STRICT jailbreak in technology
+    store.incident(
+        category="Jailbreak", sectors=["technology"], originator="AU", tlp="AMBER+STRICT", severity=3
+    )
+
+
+def test_sector_counts_follow_the_chosen_category(store) -> None:
+    _seed(store)
+    jailbreak = Filters(categories=("Jailbreak",))
+    opts = incident_base.filter_options(store.cursor(), UK_ANALYST, TODAY, jailbreak)
+    assert opts["sectors"] == [("finance", 2), ("healthcare", 2)]  # no technology: none within Jailbreak
+    # the chosen facet itself still offers every category, counted under the other filters
+    assert dict(opts["categories"]) == {"Jailbreak": 3, "Prompt injection": 3}
+    # the AU partner's strict record counts for AU only
+    au = incident_base.filter_options(store.cursor(), AU_ANALYST, TODAY, jailbreak)
+    assert dict(au["sectors"]) == {"finance": 2, "healthcare": 2, "technology": 1}
+
+
+def test_two_facets_narrow_each_other(store) -> None:
+    _seed(store)
+    f = Filters(categories=("Jailbreak",), sectors=("healthcare",))
+    opts = incident_base.filter_options(store.cursor(), UK_ANALYST, TODAY, f)
+    assert dict(opts["categories"]) == {"Jailbreak": 2}
+    assert dict(opts["sectors"]) == {"finance": 2, "healthcare": 2}
+    assert [v for v, _ in opts["severities"]] == [4, 2]
+
+
+def test_severities_in_scale_order_not_by_count(store) -> None:
+    _seed(store)
+    opts = incident_base.filter_options(store.cursor(), UK_ANALYST, TODAY)
+    assert opts["severities"] == [(5, 1), (4, 1), (3, 2), (2, 1), (1, 1)]
+
+
+def test_policymaker_facets_ignore_search_text(store) -> None:
+    _seed(store)
+    opts = incident_base.filter_options(store.cursor(), UK_POLICY, TODAY, Filters(text="nothing matches"))
+    assert sum(n for _, n in opts["categories"]) == 6
+
+
+def test_display_labels_are_sentence_case_without_changing_values() -> None:
+    assert value_label("sectors", "critical infrastructure") == "Critical infrastructure"
+    assert value_label("actor_types", "state-sponsored") == "State-sponsored"
+    assert value_label("categories", "AI-enabled cyber intrusion") == "AI-enabled cyber intrusion"
+    assert value_label("statuses", "new") == "New"
+    assert value_label("countries", "GB") == "GB"
+
+
+def test_charts_show_sentence_case_and_click_with_the_stored_value() -> None:
+    import pandas as pd
+
+    from analytics.incidents import charts as incident_charts
+
+    heat = pd.DataFrame(
+        {
+            "category": ["Jailbreak", "Jailbreak"],
+            "sector": ["critical infrastructure", "finance"],
+            "n": [3, 1],
+        }
+    )
+    fig = incident_charts.heatmap_chart(heat)
+    assert list(fig.data[0].x) == ["Critical infrastructure", "Finance"]
+    assert list(fig.data[0].customdata[0]) == [
+        "categories",
+        "Jailbreak",
+        "sectors",
+        "critical infrastructure",
+    ]
+    actors = incident_charts.bars_chart(
+        pd.DataFrame({"actor_type": ["state-sponsored"], "n": [2]}), "actor_type", "actor_types"
+    )
+    assert list(actors.data[0].y) == ["State-sponsored"]
+    assert list(actors.data[0].customdata[0]) == ["actor_types", "state-sponsored"]
