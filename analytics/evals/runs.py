@@ -317,6 +317,9 @@ class Disagreement:
     uk_run: str | None
     au_run: str | None
     shared: int  # samples both runs scored
+    disagreeing: (
+        int  # samples of both runs scored differently (or scored by one only): all, not just the listed
+    )
     samples: pd.DataFrame  # sample_id, epoch, uk_value, au_value, uk_answer, au_answer
 
 
@@ -326,12 +329,11 @@ def uk_au_disagreements(
     """The samples the UK and AU runs of this run's model, benchmark and task version scored differently (the
     newest visible run of each institute; this run for its own institute). None when this run is not visible
     or is not a UK or AU run; a Disagreement without the other run when the viewer sees none."""
-    vis, params = visible_sql(viewer, "eval_runs", "r")
-    params["rid"] = run_id
+    vis, params = visible_sql(viewer, "eval_runs", "r")  # every query below binds exactly what it names
     this = con.execute(
         f"select r.institute, r.model, r.benchmark, coalesce(r.task_version, '') from eval_runs r "
         f"where {vis} and r.run_id = $rid",
-        params,
+        {**params, "rid": run_id},
     ).fetchone()
     if this is None or this[0] not in ("UK", "AU"):
         return None
@@ -346,11 +348,11 @@ def uk_au_disagreements(
     runs = {institute: run_id, other_inst: other[0] if other else None}
     where = f"{vis} and r.run_id = any($pair)"
     pair = [r for r in runs.values() if r is not None]
+    marking = runs_marking(con, where, {**params, "pair": pair})
     if other is None:
         empty = pd.DataFrame(columns=["sample_id", "epoch", "uk_value", "au_value", "uk_answer", "au_answer"])
-        detail = Disagreement(runs["UK"], runs["AU"], 0, empty)
-        return Scoped(detail, runs_marking(con, where, {**params, "pair": pair}))
-    key = {**params, "uk": runs["UK"], "au": runs["AU"], "lim": int(limit)}
+        return Scoped(Disagreement(runs["UK"], runs["AU"], 0, 0, empty), marking)
+    key = {**params, "uk": runs["UK"], "au": runs["AU"]}
     paired = (
         "select u.sample_id, u.epoch, u.value as uk_value, a.value as au_value, u.answer as uk_answer, "
         "a.answer as au_answer, u.score as uk_score, a.score as au_score from eval_samples u "
@@ -358,13 +360,16 @@ def uk_au_disagreements(
         f"where u.run_id = (select r.run_id from eval_runs r where {vis} and r.run_id = $uk) "
         f"and a.run_id = (select r.run_id from eval_runs r where {vis} and r.run_id = $au)"
     )
-    shared_row = con.execute(
-        f"select count(*) from ({paired}) p where p.uk_score is not null and p.au_score is not null", key
+    counts = con.execute(
+        "select count(*) filter (p.uk_score is not null and p.au_score is not null), "
+        f"count(*) filter (p.uk_score is distinct from p.au_score) from ({paired}) p",
+        key,
     ).fetchone()
     df = con.execute(
         f"select sample_id, epoch, uk_value, au_value, uk_answer, au_answer from ({paired}) p "
         "where p.uk_score is distinct from p.au_score order by sample_id, epoch limit $lim",
-        key,
+        {**key, "lim": int(limit)},
     ).df()
-    detail = Disagreement(runs["UK"], runs["AU"], int(shared_row[0]) if shared_row else 0, df)
-    return Scoped(detail, runs_marking(con, where, {**params, "pair": pair}))
+    shared, disagreeing = (int(counts[0]), int(counts[1])) if counts else (0, 0)
+    detail = Disagreement(runs["UK"], runs["AU"], shared, disagreeing, df)
+    return Scoped(detail, marking)
