@@ -27,7 +27,12 @@ def _demo(args: argparse.Namespace) -> int:
             replaced = set_aside(path)
     store = open_store(path)
     counts = build_demo(
-        store, incidents=args.incidents, evals=args.evals, samples=args.samples, seed=args.seed
+        store,
+        incidents=args.incidents,
+        evals=args.evals,
+        samples=args.samples,
+        seed=args.seed,
+        sample_text=not args.no_sample_text,
     )
     print(json.dumps({"db": str(path), **counts, "replaced": replaced}))
     return 0
@@ -369,6 +374,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--evals", type=int, default=None, help="number of eval runs (default ~300)")
     d.add_argument("--samples", type=int, default=None, help="total eval samples (default: natural sizes)")
     d.add_argument("--seed", type=int, default=7)
+    d.add_argument(
+        "--no-sample-text",
+        action="store_true",
+        help="scores only: no prompts, outputs or transcripts in the samples (the store before issue 19)",
+    )
     d.add_argument(
         "--force",
         action="store_true",

@@ -130,6 +130,8 @@ def test_sample_content_reads_back_exactly(store, agentic_log: EvalLog) -> None:
     assert page["sample_id"].tolist() == ["chat-1", "plain-2"]
     assert page["has_transcript"].tolist() == [True, False]
     assert page["output"].tolist() == ["The tool said 5", "plain answer"]
+    # The list previews a chat input by its last message, a prompt by its start.
+    assert page["input"].tolist() == [CHAT_PROMPT, "Say <script>alert(1)</script> plainly."]
 
 
 def test_viewer_not_cleared_sees_no_sample_text(store, agentic_log: EvalLog) -> None:
