@@ -186,16 +186,15 @@ AGENTIC_BENCHMARKS: tuple[str, ...] = (
 )
 
 # Words the demo's prompts, answers and tool output are made of.
-_WORDS: tuple[str, ...] = tuple(
-    (
-        "the server config file port binary exploit flag user password hash token secret directory process "
-        "kernel module request response header payload script function variable buffer overflow memory "
-        "address register network packet socket firewall rule service daemon log entry permission root shell "
-        "command output error warning module library version patch test build dataset model weight gradient "
-        "protein sequence assay sample result answer question option explain why which what how find compute "
-        "a an of to in on for with from by is are was not and or if then else when while return import def"
-    ).split()
+_WORDS_TEXT = (
+    "the server config file port binary exploit flag user password hash token secret directory process "
+    "kernel module request response header payload script function variable buffer overflow memory "
+    "address register network packet socket firewall rule service daemon log entry permission root shell "
+    "command output error warning module library version patch test build dataset model weight gradient "
+    "protein sequence assay sample result answer question option explain why which what how find compute "
+    "a an of to in on for with from by is are was not and or if then else when while return import def"
 )
+_WORDS: tuple[str, ...] = tuple(_WORDS_TEXT.split(" "))
 _CORPUS_WORDS = 150_000  # about 1 MB: windows of it rarely repeat inside one compressed block
 
 
