@@ -166,10 +166,18 @@ def _insert_eval_samples(con: duckdb.DuckDBPyConnection, seed: int, *, sample_te
             {"seed": seed},
         )
         return
+    insert_samples_with_text(con, scored, {}, seed)
+
+
+def insert_samples_with_text(
+    con: duckdb.DuckDBPyConnection, scored: str, params: dict[str, object], seed: int
+) -> None:
+    """Insert the samples `scored` selects (run_id, benchmark, sample_id, epoch, score, value) with the demo's
+    text, as the demo draws it; the benchmark harness adds its 10,000-sample run with text this way."""
     con.execute(
         "insert into eval_samples (run_id, sample_id, epoch, score, value, input, target, output, answer, "
         f"explanation, transcript) {_SAMPLE_TEXT_SQL.format(scored=scored)}",
-        {"seed": seed, "agentic": list(AGENTIC_BENCHMARKS), "corpus": _corpus(seed)},
+        {**params, "seed": seed, "agentic": list(AGENTIC_BENCHMARKS), "corpus": _corpus(seed)},
     )
 
 
@@ -311,6 +319,7 @@ def build_demo_in_subprocess(
     samples: int | None = None,
     seed: int | None = None,
     memory_limit: str | None = None,
+    sample_text: bool = True,
 ) -> Path:
     """Replace `path` with a demo store built by `python -m analytics demo` in another process, so the caller
     never holds the file (DuckDB lets one process at a time open it). `memory_limit` overrides the store's own
@@ -335,6 +344,8 @@ def build_demo_in_subprocess(
         cmd += ["--samples", str(samples)]
     if seed is not None:
         cmd += ["--seed", str(seed)]
+    if not sample_text:
+        cmd += ["--no-sample-text"]
     env = {**os.environ, **({"THREAT_DB_MEMORY_LIMIT": memory_limit} if memory_limit else {})}
     root = Path(__file__).resolve().parents[2]  # the project root (analytics/demo/generator.py)
     done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)

@@ -135,7 +135,10 @@ def sample_page(
         params["val"] = value
     df = con.execute(
         "with page as (select s.run_id, s.sample_id, s.epoch, s.score, s.value, s.answer, "
-        "left(s.input, $pre) as input, left(s.target, $pre) as target, left(s.output, $pre) as output, "
+        # A chat input (a JSON array of messages) is previewed by its last message's text.
+        "left(case when s.input like '[{%' then coalesce(try(json_extract_string(s.input, '$[#-1].content')), "
+        "s.input) else s.input end, $pre) as input, "
+        "left(s.target, $pre) as target, left(s.output, $pre) as output, "
         "s.transcript is not null as has_transcript from eval_samples s "
         f"where s.run_id = (select r.run_id from eval_runs r where {where}) {filt} "
         "order by s.sample_id, s.epoch limit $lim offset $off) "
