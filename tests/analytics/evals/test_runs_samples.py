@@ -3,10 +3,14 @@ disagreements, each with the viewer's markings applied in SQL and the result's m
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import pytest
+
 from analytics.evals import runs as eval_runs
-from tests.conftest import AU_ANALYST, UK_ANALYST
+from analytics.ingest.jailbreakbench import import_jailbreakbench
+from tests.conftest import AU_ANALYST, SHARED_DATA, UK_ANALYST
 
 
 def _content(store: Any, run_id: str, answers: dict[str, str]) -> None:
@@ -102,3 +106,25 @@ def test_disagreements_never_show_a_run_the_viewer_may_not_see(store) -> None:
     assert found is not None
     assert (found.data.au_run, found.data.shared, len(found.data.samples)) == (None, 0, 0)
     assert found.marking.rows == 1 and found.marking.tlp == "GREEN"
+
+
+def test_jailbreakbench_behaviours_read_as_samples(store) -> None:
+    """Real JailbreakBench artifacts: a behaviour opens with its jailbreak prompt, goal and response, and the same
+    behaviour is put beside the other target models' responses to it."""
+    folder = SHARED_DATA / "jailbreakbench" / "attack-artifacts" / "PAIR" / "black_box"
+    if not folder.exists():
+        pytest.skip("needs ../shared/data/jailbreakbench")
+    import_jailbreakbench(store.store, folder, actor="test")
+    doc = json.loads((folder / "vicuna-13b-v1.5.json").read_text(encoding="utf-8"))
+    run_id = "jbb-PAIR-black_box-vicuna-13b-v1.5"
+    j = next(x for x in doc["jailbreaks"] if x["jailbroken"])
+    con = store.cursor()
+    found = eval_runs.sample_detail(con, UK_ANALYST, run_id, str(j["index"]), 1)
+    assert found is not None
+    assert (found.data.input, found.data.target, found.data.output) == (j["prompt"], j["goal"], j["response"])
+    assert found.marking.tlp == "CLEAR"
+    jailbroken = eval_runs.sample_page(con, UK_ANALYST, run_id, 0, 200, value="jailbroken").data
+    assert len(jailbroken) == sum(x["jailbroken"] for x in doc["jailbreaks"])
+    side = eval_runs.same_sample_across_runs(con, UK_ANALYST, run_id, str(j["index"]), 1).data
+    others = sorted(p.stem for p in folder.glob("*.json"))
+    assert side["run_id"].iloc[0] == run_id and len(side) == len(others)
