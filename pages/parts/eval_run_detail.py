@@ -252,8 +252,8 @@ def _sample_body(sample: SampleDetail, key: str) -> None:
     st.dataframe(
         pd.DataFrame(
             {
-                "Field": ["Score", "Value", "Answer", "Target"],
-                "": [
+                "Field": ["Score", "Value as logged", "Answer", "Target"],
+                "Value": [
                     MISSING if sample.score is None else f"{sample.score:.3f}",
                     sample.value or MISSING,
                     MISSING if sample.answer is None else sample.answer,

@@ -26,6 +26,7 @@ def _open_run_detail(page: Any, server: Any) -> Any:
 def test_a_sample_opens_beside_the_list_and_full_width(page, server, shots) -> None:
     main = _open_run_detail(page, server)
     main.get_by_text("Sample s00000 · epoch 1", exact=True).first.wait_for(timeout=BUSY)
+    main.get_by_text("Sample s00000 · epoch 1", exact=True).first.scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "evaluations-run-detail-sample-analyst-uk.png"))
     # The open sample is beside the list, not below it: right of the list's "Open sample" picker, and above it.
     picker = main.get_by_text("Open sample", exact=True).first.bounding_box()
