@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from analytics.access.markings import Marking, Scoped, visible_sql
+from analytics.access.markings import Scoped, visible_sql
 from analytics.access.viewer import Viewer
 from analytics.evals.queries import eval_where, runs_marking
 from analytics.filters import Filters
@@ -292,25 +292,11 @@ def same_sample_across_runs(
         "order by r.run_id <> $rid, r.model, r.institute, r.eval_date desc nulls last, r.run_id",
         {**params, "sid": sample_id, "ep": int(epoch), "pre": 2000},
     ).df()
-    return Scoped(
-        df, _marking_of(con, where, params, "s.sample_id = $sid and s.epoch = $ep", sample_id, epoch)
-    )
-
-
-def _marking_of(
-    con: duckdb.DuckDBPyConnection,
-    where: str,
-    params: dict[str, Any],
-    sample: str,
-    sample_id: str,
-    epoch: int,
-) -> Marking:
-    """The marking of the runs behind a sample-level result: only the runs that have the sample."""
-    scoped = f"{where} and exists (select 1 from eval_samples s where s.run_id = r.run_id and {sample})"
-    bound = {
-        k: v for k, v in params.items() if k != "rid"
-    }  # the run id orders the rows; the marking needs none
-    return runs_marking(con, scoped, {**bound, "sid": sample_id, "ep": int(epoch)})
+    # Marked by the runs behind the rows (selected above through the markings), without a second pass over
+    # eval_samples.
+    vis_only = {k: v for k, v in params.items() if k not in ("rid", "bench", "ver")}
+    shown = f"{vis} and r.run_id = any($shown)"
+    return Scoped(df, runs_marking(con, shown, {**vis_only, "shown": df["run_id"].tolist()}))
 
 
 @dataclass(frozen=True)
@@ -363,16 +349,20 @@ def uk_au_disagreements(
         f"where u.run_id = (select r.run_id from eval_runs r where {vis} and r.run_id = $uk) "
         f"and a.run_id = (select r.run_id from eval_runs r where {vis} and r.run_id = $au)"
     )
-    counts = con.execute(
-        "select count(*) filter (p.uk_score is not null and p.au_score is not null), "
-        f"count(*) filter (p.uk_score is distinct from p.au_score) from ({paired}) p",
-        key,
-    ).fetchone()
-    df = con.execute(
-        f"select sample_id, epoch, uk_value, au_value, uk_answer, au_answer from ({paired}) p "
-        "where p.uk_score is distinct from p.au_score order by sample_id, epoch limit $lim",
+    # One pass over the pair: the counts and the first `limit` differing samples together.
+    rows = con.execute(
+        f"with p as materialized ({paired}), "
+        "c as (select count(*) filter (p.uk_score is not null and p.au_score is not null) as shared, "
+        "count(*) filter (p.uk_score is distinct from p.au_score) as disagreeing from p), "
+        "d as (select sample_id, epoch, uk_value, au_value, uk_answer, au_answer from p "
+        "where p.uk_score is distinct from p.au_score order by sample_id, epoch limit $lim) "
+        "select c.shared, c.disagreeing, d.* from c left join d on true order by d.sample_id, d.epoch",
         {**key, "lim": int(limit)},
     ).df()
+    counts = (rows["shared"].iloc[0], rows["disagreeing"].iloc[0]) if not rows.empty else None
+    df = rows.drop(columns=["shared", "disagreeing"]).dropna(subset=["sample_id"]).reset_index(drop=True)
+    if not df.empty:
+        df["epoch"] = df["epoch"].astype(int)
     shared, disagreeing = (int(counts[0]), int(counts[1])) if counts else (0, 0)
     detail = Disagreement(runs["UK"], runs["AU"], shared, disagreeing, df)
     return Scoped(detail, marking)
