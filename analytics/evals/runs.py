@@ -247,8 +247,10 @@ def message_text(message: dict[str, Any]) -> str:
     content = message.get("content")
     if isinstance(content, str):
         return content
+    if not isinstance(content, list):  # not Inspect's shape: shown as it was stored
+        return "" if content is None else json.dumps(content, ensure_ascii=False)
     parts = []
-    for part in content or []:
+    for part in content:
         if isinstance(part, dict):
             kind = part.get("type")
             if kind == "text":

@@ -128,3 +128,20 @@ def test_jailbreakbench_behaviours_read_as_samples(store) -> None:
     side = eval_runs.same_sample_across_runs(con, UK_ANALYST, run_id, str(j["index"]), 1).data
     others = sorted(p.stem for p in folder.glob("*.json"))
     assert side["run_id"].iloc[0] == run_id and len(side) == len(others)
+
+
+def test_message_text_of_every_content_shape() -> None:
+    assert eval_runs.message_text({"role": "user", "content": "plain"}) == "plain"
+    parts = [
+        {"type": "text", "text": "a"},
+        {"type": "reasoning", "reasoning": "b"},
+        {"type": "image", "image": "x"},
+    ]
+    assert eval_runs.message_text({"role": "assistant", "content": parts}) == "a\n[reasoning] b\n[image]"
+    assert eval_runs.message_text({"role": "user", "content": {"text": "garak"}}) == '{"text": "garak"}'
+    assert eval_runs.message_text({"role": "tool"}) == ""
+    assert eval_runs.input_messages('[{"role": "user", "content": "x"}]') == [
+        {"role": "user", "content": "x"}
+    ]
+    assert eval_runs.input_messages("[not json") is None
+    assert eval_runs.input_messages('["a", "b"]') is None
