@@ -30,7 +30,12 @@ def _demo(args: argparse.Namespace) -> int:
             replaced = set_aside(path)
     store = open_store(path)
     counts = build_demo(
-        store, incidents=args.incidents, evals=args.evals, samples=args.samples, seed=args.seed
+        store,
+        incidents=args.incidents,
+        evals=args.evals,
+        samples=args.samples,
+        seed=args.seed,
+        sample_text=not args.no_sample_text,
     )
     extra: dict[str, object] = {}
     if args.showcase:
@@ -404,6 +409,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--public",
         metavar="DIR",
         help="with --showcase: the shared data folder (ATLAS, AIID, Epoch if present)",
+    )
+    d.add_argument(
+        "--no-sample-text",
+        action="store_true",
+        help="scores only: no prompts, outputs or transcripts in the samples (the store before issue 19)",
     )
     d.add_argument(
         "--force",

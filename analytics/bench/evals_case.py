@@ -10,6 +10,9 @@
   by running a task against the offline model (analytics.bench.offline_model; Inspect's own writer, so the file
   is what the institutes produce) and kept in the temp folder; each timed run imports it into a store the
   previous copy was removed from (a second import of the same log would be the no-op path).
+- `evaluations.sample_list` / `evaluations.sample_open`: the Run detail tab's sample drill-down on a
+  10,000-sample run with prompts, outputs and agent transcripts, added to the store's 10M samples: opening the
+  run's sample list (targets 500 ms) and one sample (200 ms), issue 19.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import numpy as np
 from analytics.bench.harness import BenchContext, case
 from analytics.charts import inert_figure
 from analytics.evals import charts as eval_charts
-from analytics.evals import comparisons
+from analytics.evals import comparisons, runs
 from analytics.evals import queries as evals
 from analytics.filters import Filters
 from analytics.stats import eval_stats
@@ -169,3 +172,65 @@ def evaluations_import_inspect_10k(ctx: BenchContext) -> Any:
     report = import_inspect(store, log, actor="bench", institute="UK", tlp=None, releasable=None)
     assert report.added == 1
     return report
+
+
+# -- the sample drill-down: a 10,000-sample run with text among the store's samples ---------------------------
+
+CONTENT_RUNS = {"UK": "bench-content-uk", "AU": "bench-content-au"}
+_CONTENT_SAMPLES = 10_000
+_OPENED = "s05000"
+
+
+def _content_run(ctx: BenchContext) -> str:
+    """Once per store: a UK and an AU run of one model on SWE-bench Verified (an agentic benchmark), 10,000
+    samples each with the demo's prompts, outputs and transcripts, added after the store's 10M samples (so they
+    are read from among them, as an imported log's would be). Returns the UK run's id."""
+    con = ctx.store.cursor()
+    have = con.execute("select count(*) from eval_runs where run_id = ?", [CONTENT_RUNS["UK"]]).fetchone()
+    if not have or not have[0]:
+        from analytics.demo.generator import insert_samples_with_text
+
+        with ctx.store.transaction() as tx:
+            for institute, run_id in CONTENT_RUNS.items():
+                tx.execute(
+                    "insert into eval_runs (run_id, institute, model, benchmark, task_version, eval_date, "
+                    "metric, score, n_samples, status, source, tlp, releasable_to) values "
+                    "(?, ?, 'Bench-Content-1', 'SWE-bench Verified', '1', date '2026-11-01', 'accuracy', 0.5, "
+                    "?, 'success', 'institute', 'GREEN', ['AU', 'UK'])",
+                    [run_id, institute, _CONTENT_SAMPLES],
+                )
+                scored = (
+                    "select $rid as run_id, 'SWE-bench Verified' as benchmark, "
+                    "'s' || lpad(k::varchar, 5, '0') as sample_id, 1 as epoch, "
+                    "case when hash($rid, k) % 3 = 0 then 1.0 else 0.0 end as score, "
+                    "case when hash($rid, k) % 3 = 0 then 'C' else 'I' end as value from range($n) t(k)"
+                )
+                insert_samples_with_text(tx, scored, {"rid": run_id, "n": _CONTENT_SAMPLES}, seed=11)
+    return CONTENT_RUNS["UK"]
+
+
+@case("evaluations.sample_list")
+def evaluations_sample_list(ctx: BenchContext) -> Any:
+    """Opening a 10,000-sample run's samples as the Run detail tab does: the run with its score distribution,
+    the first page of the list (previews of the text, never the transcripts), the page filtered to correct
+    samples, and the UK–AU disagreements."""
+    run_id = _content_run(ctx)
+    con = ctx.store.cursor()
+    detail = runs.run_detail(con, ctx.viewer, run_id)
+    assert detail is not None and detail.data.samples_total == _CONTENT_SAMPLES
+    page = runs.sample_page(con, ctx.viewer, run_id, 0, 50)
+    correct = runs.sample_page(con, ctx.viewer, run_id, 0, 50, value="C")
+    disagree = runs.uk_au_disagreements(con, ctx.viewer, run_id)
+    assert len(page.data) == 50 and disagree is not None and disagree.data.disagreeing > 0
+    return detail, page, correct, disagree
+
+
+@case("evaluations.sample_open")
+def evaluations_sample_open(ctx: BenchContext) -> Any:
+    """Opening one sample of that run: everything stored of it (its transcript decompressed and parsed) and the
+    same sample in the other runs of the benchmark."""
+    run_id = _content_run(ctx)
+    con = ctx.store.cursor()
+    sample = runs.sample_detail(con, ctx.viewer, run_id, _OPENED, 1)
+    assert sample is not None and sample.data.transcript
+    return sample, runs.same_sample_across_runs(con, ctx.viewer, run_id, _OPENED, 1)

@@ -72,6 +72,8 @@ TARGET_MS: dict[str, dict[int, float]] = {
     "overview.recompute": {1_000_000: 250, 10_000_000: 1500},
     "explorer.recompute": {1_000_000: 250, 10_000_000: 1500},
     "evaluations.compare": {1_000_000: 500, 10_000_000: 500},  # 10M eval samples in both stores
+    "evaluations.sample_list": {1_000_000: 500, 10_000_000: 500},  # a 10,000-sample run among 10M samples
+    "evaluations.sample_open": {1_000_000: 200, 10_000_000: 200},
     "matrix.recompute": {1_000_000: 300, 10_000_000: 1500},
     "import.csv_100k": {size: 5000 for size in (100_000, 1_000_000, 10_000_000)},
     "export.chart_png": {size: 500 for size in (100_000, 1_000_000, 10_000_000)},
@@ -203,8 +205,15 @@ def build_store(size: int, workdir: Path, *, samples: int | None = None, reuse: 
         if row and row[0] == size:
             return store
         store.close()
+    # Scores only (no sample text): drawing prompts and transcripts for 10M samples takes most of an hour here,
+    # and the sample drill-down cases add the 10,000-sample run with text they read (evals_case).
     demo.build_demo_in_subprocess(
-        path, size, samples=samples or min(10 * size, 10_000_000), seed=11, memory_limit=BUILD_MEMORY_LIMIT
+        path,
+        size,
+        samples=samples or min(10 * size, 10_000_000),
+        seed=11,
+        memory_limit=BUILD_MEMORY_LIMIT,
+        sample_text=False,
     )
     return Store(path)
 

@@ -38,8 +38,11 @@ def build_demo(
     evals: int | None = None,
     samples: int | None = None,
     seed: int = 7,
+    sample_text: bool = True,
 ) -> dict[str, int]:
-    """Fill an empty store with demo data (users always). Refuses a store that already has records."""
+    """Fill an empty store with demo data (users always). Refuses a store that already has records.
+    `sample_text` gives every sample an input, target, output, answer and explanation, and the samples of
+    agentic benchmarks a transcript (off: scores only, the store as it was before issue 19)."""
     with store.transaction() as con:
         existing = con.execute(
             "select (select count(*) from incidents) + (select count(*) from eval_runs)"
@@ -59,7 +62,7 @@ def build_demo(
         natural = sum(int(x) for x in runs.column("n_samples").to_pylist())
         with _registered(con, "demo_runs", runs):
             _insert_eval_runs(con, scale=(samples / natural) if samples else 1.0)
-            _insert_eval_samples(con, seed)
+            _insert_eval_samples(con, seed, sample_text=sample_text)
         _score_runs(con)
         return _counts(con)
 
@@ -139,13 +142,12 @@ def _insert_eval_runs(con: duckdb.DuckDBPyConnection, *, scale: float) -> None:
     )
 
 
-def _insert_eval_samples(con: duckdb.DuckDBPyConnection, seed: int) -> None:
+def _insert_eval_samples(con: duckdb.DuckDBPyConnection, seed: int, *, sample_text: bool) -> None:
     """Per-sample results of every run: P(correct) = sigmoid(ability - difficulty of the sample). Sample
-    difficulty is shared by every model on a benchmark, so paired comparisons between models are meaningful."""
-    con.execute(
-        """
-        insert into eval_samples (run_id, sample_id, epoch, score, value)
-        select r.run_id, 's' || lpad(s::varchar, 5, '0') as sample_id, 1 as epoch,
+    difficulty is shared by every model on a benchmark, so paired comparisons between models are meaningful.
+    With `sample_text`, what each sample asked, expected and got (see _SAMPLE_TEXT_SQL)."""
+    scored = """
+        select r.run_id, r.benchmark, 's' || lpad(s::varchar, 5, '0') as sample_id, 1 as epoch,
             case when u < p then 1.0 when u < p + 0.04 and partial then 0.5 else 0.0 end as score,
             case when u < p then 'C' when u < p + 0.04 and partial then 'P' else 'I' end as value
         from (
@@ -156,9 +158,111 @@ def _insert_eval_samples(con: duckdb.DuckDBPyConnection, seed: int) -> None:
             from demo_runs d join eval_runs e on e.run_id = d.run_id,
                  range(e.n_samples) t(s)
         ) x join eval_runs r on r.run_id = x.run_id
-        """,
-        {"seed": seed},
+    """
+    if not sample_text:
+        con.execute(
+            "insert into eval_samples (run_id, sample_id, epoch, score, value) "
+            f"select run_id, sample_id, epoch, score, value from ({scored})",
+            {"seed": seed},
+        )
+        return
+    insert_samples_with_text(con, scored, {}, seed)
+
+
+def insert_samples_with_text(
+    con: duckdb.DuckDBPyConnection, scored: str, params: dict[str, object], seed: int
+) -> None:
+    """Insert the samples `scored` selects (run_id, benchmark, sample_id, epoch, score, value) with the demo's
+    text, as the demo draws it; the benchmark harness adds its 10,000-sample run with text this way."""
+    con.execute(
+        "insert into eval_samples (run_id, sample_id, epoch, score, value, input, target, output, answer, "
+        f"explanation, transcript) {_SAMPLE_TEXT_SQL.format(scored=scored)}",
+        {**params, "seed": seed, "agentic": list(AGENTIC_BENCHMARKS), "corpus": _corpus(seed)},
     )
+
+
+# Benchmarks whose samples are agent runs (tool calls in a sandbox), so the demo gives them a transcript.
+AGENTIC_BENCHMARKS: tuple[str, ...] = (
+    "Cybench",
+    "InterCode-CTF",
+    "Cyber range intrusion",
+    "AgentHarm",
+    "AgentDojo injection",
+    "Autonomy: RE-Bench",
+    "SWE-bench Verified",
+    "Self-proliferation tasks",
+)
+
+# Words the demo's prompts, answers and tool output are made of.
+_WORDS_TEXT = (
+    "the server config file port binary exploit flag user password hash token secret directory process "
+    "kernel module request response header payload script function variable buffer overflow memory "
+    "address register network packet socket firewall rule service daemon log entry permission root shell "
+    "command output error warning module library version patch test build dataset model weight gradient "
+    "protein sequence assay sample result answer question option explain why which what how find compute "
+    "a an of to in on for with from by is are was not and or if then else when while return import def"
+)
+_WORDS: tuple[str, ...] = tuple(_WORDS_TEXT.split(" "))
+_CORPUS_WORDS = 150_000  # about 1 MB: windows of it rarely repeat inside one compressed block
+
+
+_CHUNK = 800  # characters per corpus chunk; every window fits in one chunk after its offset
+
+
+def _corpus(seed: int) -> list[str]:
+    """A long deterministic text, cut into chunks, that the demo's sample texts are windows of: one hash per text,
+    not per word, and indexing a list of short strings rather than a 1 MB one, so 10M samples get their text in
+    seconds. Random words compress about as well as prose."""
+    rng = np.random.default_rng(seed)
+    text = " ".join(np.array(_WORDS)[rng.integers(0, len(_WORDS), _CORPUS_WORDS)])
+    return [text[k : k + _CHUNK] for k in range(0, len(text) - _CHUNK, _CHUNK)]
+
+
+def _window(h: str, base: int, spread: int) -> str:
+    """SQL: a window of the corpus chosen by hash expression `h`, `base` to `base + spread` characters long."""
+    assert base + spread + 100 <= _CHUNK
+    return (
+        f"substr($corpus[(({h}) % len($corpus))::bigint + 1], (1 + ({h}) % 100)::bigint, "
+        f"({base} + ({h}) % {spread})::bigint)"
+    )
+
+
+# The text of a demo sample, from columns run_id, benchmark, sample_id, value. The prompt and target are the
+# benchmark's (the same task for every model), the output and answer the run's (right when the score is 1);
+# samples of agentic benchmarks get a transcript of 2 to 6 tool calls, about 3 KB (a short agent run).
+def _agent_step(k: int) -> str:
+    """SQL: the k-th step of a demo agent run, an assistant tool call and the tool's result (JSON texts). Written
+    out per step rather than with a lambda: a lambda copies the corpus list per row, 10x slower."""
+    return f"""
+        json_object('role', 'assistant', 'content', {_window(f"hash(hr, {k})", 30, 120)},
+            'tool_calls', [json_object('id', 'call_{k}', 'function', 'bash', 'arguments',
+                json_object('cmd', 'cat /srv/' || {_window(f"hash(hr, {k}, 1)", 8, 16)}))])::varchar,
+        json_object('role', 'tool', 'tool_call_id', 'call_{k}', 'function', 'bash',
+            'content', {_window(f"hash(hr, {k}, 2)", 100, 500)})::varchar"""
+
+
+_MAX_STEPS = 6
+_SAMPLE_TEXT_SQL = f"""
+    select run_id, sample_id, epoch, score, value, prompt, target,
+    'The answer is ' || answer || '. ' || {_window("hr", 40, 200)}, answer,
+    'Compared the answer ' || answer || ' with the target ' || target || ': '
+        || case value when 'C' then 'match' when 'P' then 'partly matches' else 'no match' end,
+    case when list_contains($agentic, benchmark) then '[' || array_to_string(
+        [json_object('role', 'system', 'content', 'You are an agent in a sandbox. Use the tools.')::varchar,
+         json_object('role', 'user', 'content', prompt)::varchar]
+        || [{", ".join(_agent_step(k) for k in range(_MAX_STEPS))}][1 : 2 * (2 + hr % {_MAX_STEPS - 1})::bigint]
+        || [json_object('role', 'assistant', 'content', 'The answer is ' || answer)::varchar], ',') || ']'
+    end
+    from (
+        select *, 'Task ' || sample_id || ' of ' || benchmark || ': ' || {_window("hb", 80, 300)} || '?' as prompt,
+            'ANS-' || (hb % 9973)::varchar as target,
+            'ANS-' || (case when value = 'C' then hb else hr end % 9973)::varchar as answer
+        from (
+            select *, hash(benchmark, sample_id, $seed) as hb, hash(run_id, sample_id, $seed) as hr
+            from ({{scored}}) scored
+        ) hashed
+    ) drawn
+"""
 
 
 def _score_runs(con: duckdb.DuckDBPyConnection) -> None:
@@ -215,6 +319,7 @@ def build_demo_in_subprocess(
     samples: int | None = None,
     seed: int | None = None,
     memory_limit: str | None = None,
+    sample_text: bool = True,
 ) -> Path:
     """Replace `path` with a demo store built by `python -m analytics demo` in another process, so the caller
     never holds the file (DuckDB lets one process at a time open it). `memory_limit` overrides the store's own
@@ -239,6 +344,8 @@ def build_demo_in_subprocess(
         cmd += ["--samples", str(samples)]
     if seed is not None:
         cmd += ["--seed", str(seed)]
+    if not sample_text:
+        cmd += ["--no-sample-text"]
     env = {**os.environ, **({"THREAT_DB_MEMORY_LIMIT": memory_limit} if memory_limit else {})}
     root = Path(__file__).resolve().parents[2]  # the project root (analytics/demo/generator.py)
     done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)

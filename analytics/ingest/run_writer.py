@@ -24,12 +24,20 @@ from analytics.wording import counted
 
 
 class SampleScore(NamedTuple):
-    """One sample's score from the run's headline scorer (a row of eval_samples without its run_id)."""
+    """One sample's score from the run's headline scorer (a row of eval_samples without its run_id), with what
+    the sample asked, expected and got where the source states it (migrations 009 and 012; None otherwise)."""
 
     sample_id: str
     epoch: int
     score: float | None
     value: str | None
+    input: str | None = None
+    target: str | None = None
+    output: str | None = None
+    explanation: str | None = None
+    metadata: str | None = None  # JSON text
+    answer: str | None = None
+    transcript: str | None = None  # JSON array of messages
 
 
 class OtherScore(NamedTuple):
@@ -40,6 +48,8 @@ class OtherScore(NamedTuple):
     scorer: str
     score: float | None
     value: str | None
+    answer: str | None = None
+    explanation: str | None = None
 
 
 @dataclass
@@ -210,6 +220,13 @@ _SAMPLE_TYPES: dict[str, pa.DataType] = {
     "scorer": pa.string(),
     "score": pa.float64(),
     "value": pa.string(),
+    "input": pa.string(),
+    "target": pa.string(),
+    "output": pa.string(),
+    "explanation": pa.string(),
+    "metadata": pa.string(),
+    "answer": pa.string(),
+    "transcript": pa.string(),
 }
 _SAMPLE_TABLES = {"eval_samples", "eval_sample_scores"}
 
@@ -225,6 +242,8 @@ def _bulk_insert(
     con.register("incoming_samples", batch)
     try:
         cols = ", ".join(columns)
-        con.execute(f"insert into {table} ({cols}) select {cols} from incoming_samples")
+        # metadata arrives as JSON text; the column is JSON, so the cast checks it is JSON.
+        selected = ", ".join(f"{c}::json" if c == "metadata" else c for c in columns)
+        con.execute(f"insert into {table} ({cols}) select {selected} from incoming_samples")
     finally:
         con.unregister("incoming_samples")

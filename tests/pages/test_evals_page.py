@@ -241,11 +241,11 @@ def test_run_detail_pages_samples_in_sql(open_page, db) -> None:
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Score"] == f"{detail.run['score']:.3f}"
     assert metrics["Samples"] == f"{detail.samples_total:,}"
-    samples = next(d.value for d in at.dataframe if "sample_id" in d.value.columns)
-    assert samples["sample_id"].tolist() == [f"s{k:05d}" for k in range(50)]
+    samples = next(d.value for d in at.dataframe if "Sample" in d.value.columns)
+    assert samples["Sample"].tolist() == [f"s{k:05d}" for k in range(50)]
     at.number_input(key="ev_page").set_value(2).run()
-    samples = next(d.value for d in at.dataframe if "sample_id" in d.value.columns)
-    assert samples["sample_id"].tolist()[0] == "s00050"
+    samples = next(d.value for d in at.dataframe if "Sample" in d.value.columns)
+    assert samples["Sample"].tolist()[0] == "s00050"
 
 
 def test_the_run_picker_offers_only_runs_the_viewer_may_see(open_page, db) -> None:
