@@ -24,6 +24,7 @@ from analytics.entities import queries as entities
 from analytics.entities.kinds import KINDS, EntityError, EntityRef, parse_entity
 from analytics.entities.queries import EntityOverview
 from analytics.matrix import taxonomy
+from analytics.wording import counted
 from pages.parts import incident_detail
 from pages.parts.entity_links import ICONS, entity_links, technique_label
 from pages.ui import chart, empty_state, inert_markdown, marking_banner
@@ -116,7 +117,7 @@ def heading(over: EntityOverview) -> None:
     kind = KINDS[over.kind]
     st.title(f"{inert_markdown(over.name)}", anchor=False)
     st.caption(f"{kind.label} · {inert_markdown(over.id)}")
-    marking_banner(over.marking, f"{over.incidents + over.runs:,} records behind this page")
+    marking_banner(over.marking, f"{counted(over.incidents + over.runs, 'record')} behind this page")
     st.caption(
         "Every record you may see, whatever the sidebar filters: a shared link shows the same to everyone "
         "cleared for the same records."
@@ -181,7 +182,7 @@ def timeline(over: EntityOverview) -> None:
 def incidents_section(ref: EntityRef) -> None:
     """The entity's incidents, newest first; choosing a row opens the incident's detail over the page."""
     rows = session.query(entities.incidents, ref.kind, ref.id)
-    marking_banner(rows.marking, f"{rows.marking.rows:,} incidents")
+    marking_banner(rows.marking, counted(rows.marking.rows, "incident"))
     if rows.data.empty:
         empty_state("No incident you may see names this " + KINDS[ref.kind].noun + ".")
         return
@@ -234,7 +235,7 @@ def evaluations_section(ref: EntityRef) -> None:
     if not KINDS[ref.kind].runs:
         st.caption(f"Evaluation runs name no {KINDS[ref.kind].noun}; see the incidents.")
         return
-    marking_banner(runs.marking, f"{runs.marking.rows:,} evaluation runs")
+    marking_banner(runs.marking, counted(runs.marking.rows, "evaluation run"))
     if runs.data.empty:
         empty_state("No successful evaluation run you may see covers this " + KINDS[ref.kind].noun + ".")
         return

@@ -14,6 +14,9 @@ class PageSpec:
     icon: str
     roles: tuple[Role, ...]
     section: str
+    # Whether the sidebar's incident filters mean anything here: pages showing no incident counts (imports,
+    # users and the audit log, assessments) do not draw them (pages/parts/sidebar.py).
+    incident_filters: bool = True
 
     @property
     def url_path(self) -> str:
@@ -24,17 +27,45 @@ class PageSpec:
 # Order is the order in the navigation.
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/overview.py", "Overview", ":material/dashboard:", EVERYONE, "Summary"),
-    PageSpec("pages/assessments_read.py", "Approved assessments", ":material/verified:", EVERYONE, "Summary"),
+    PageSpec(
+        "pages/assessments_read.py",
+        "Approved assessments",
+        ":material/verified:",
+        EVERYONE,
+        "Summary",
+        incident_filters=False,
+    ),
     PageSpec(
         "pages/explorer.py", "Incident explorer", ":material/travel_explore:", RECORD_READERS, "Analysis"
     ),
     PageSpec("pages/evaluations.py", "Evaluations", ":material/science:", RECORD_READERS, "Analysis"),
     PageSpec("pages/matrix.py", "Threat matrix", ":material/grid_view:", RECORD_READERS, "Analysis"),
     PageSpec("pages/entity.py", "Entities", ":material/hub:", RECORD_READERS, "Analysis"),
-    PageSpec("pages/assessments.py", "Assessments", ":material/edit_note:", ASSESSMENT_AUTHORS, "Assess"),
+    PageSpec(
+        "pages/assessments.py",
+        "Assessments",
+        ":material/edit_note:",
+        ASSESSMENT_AUTHORS,
+        "Assess",
+        incident_filters=False,
+    ),
     PageSpec("pages/briefings.py", "Briefings", ":material/slideshow:", EVERYONE, "Assess"),
-    PageSpec("pages/data.py", "Data exchange", ":material/swap_horiz:", RECORD_READERS, "Data"),
-    PageSpec("pages/admin.py", "Administration", ":material/admin_panel_settings:", ADMINS, "Data"),
+    PageSpec(
+        "pages/data.py",
+        "Data exchange",
+        ":material/swap_horiz:",
+        RECORD_READERS,
+        "Data",
+        incident_filters=False,
+    ),
+    PageSpec(
+        "pages/admin.py",
+        "Administration",
+        ":material/admin_panel_settings:",
+        ADMINS,
+        "Data",
+        incident_filters=False,
+    ),
 )
 
 

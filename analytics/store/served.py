@@ -47,6 +47,7 @@ from analytics.store.database import (
     duckdb_config,
     load_migrations,
 )
+from analytics.wording import counted
 
 DEFAULT_SECRETS = Path(".streamlit/secrets.toml")
 _TARGET = re.compile(r"quack:(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(?P<port>\d{1,5})")
@@ -78,7 +79,9 @@ def render(sql: str, params: Sequence[Any] | Mapping[str, Any] | None) -> str:
             i = j
         elif ch == "?":
             if used >= len(values):
-                raise StoreError(f"query has more ? placeholders than the {len(values)} values given")
+                raise StoreError(
+                    f"query has more ? placeholders than the {counted(len(values), 'value')} given"
+                )
             out.append(str(duckdb.ConstantExpression(values[used])))
             used += 1
             i += 1
@@ -95,7 +98,9 @@ def render(sql: str, params: Sequence[Any] | Mapping[str, Any] | None) -> str:
             out.append(ch)
             i += 1
     if used != len(values):
-        raise StoreError(f"query has {used} ? placeholders but {len(values)} values were given")
+        raise StoreError(
+            f"query has {counted(used, '? placeholder')} but {counted(len(values), 'value')} given"
+        )
     return "".join(out)
 
 

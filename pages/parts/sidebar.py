@@ -12,6 +12,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from analytics import session
+from analytics.access.pages import PAGES
 from analytics.access.viewer import Viewer
 from analytics.filters import URL_KEYS, Filters
 from analytics.incidents import base as incident_base
@@ -39,9 +40,9 @@ def hand_over_notices(viewer: Viewer) -> None:
         st.toast(inert_markdown(handed_over.describe()), icon=":material/move_to_inbox:")
 
 
-# Pages that show no incident counts (imports, users and the audit log, assessments): the incident filters
-# would do nothing there, so they are not drawn; the choices are kept for the next page that uses them.
-FILTERLESS_PAGES = frozenset(("data", "admin", "assessments", "assessments_read"))
+# Pages that show no incident counts (analytics.access.pages says which): the incident filters would do nothing
+# there, so they are not drawn; the choices are kept for the next page that uses them.
+FILTERLESS_PAGES = frozenset(p.url_path for p in PAGES if not p.incident_filters)
 
 
 def shared_filters(viewer: Viewer, page_path: str) -> Filters:

@@ -55,7 +55,7 @@ def test_named_parameters_and_placeholders_inside_quotes_and_comments(con: duckd
     ("sql", "params", "message"),
     [
         ("select ?", [], "query has more ? placeholders than the 0 values given"),
-        ("select 1", [1], "query has 0 ? placeholders but 1 values were given"),
+        ("select 1", [1], "query has 0 ? placeholders but 1 value given"),
         ("select $a", {"b": 1}, "query parameter $a has no value"),
     ],
 )
