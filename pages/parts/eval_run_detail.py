@@ -48,19 +48,21 @@ VALUE_NAMES = {"C": "correct", "I": "incorrect", "P": "partial", "N": "no answer
 ROLE_NAMES = {"system": "System", "user": "User", "assistant": "Assistant", "tool": "Tool"}
 MESSAGES_PER_PAGE = 10
 
-RUN_SPEC_FIELDS = (
-    "run_id",
-    "model",
-    "model_developer",
-    "model_release_date",
-    "benchmark",
-    "task_version",
-    "eval_date",
-    "metric",
-    "institute",
-    "source",
-    "import_batch",
-)
+# The run's spec as a person reads it: stored field -> label, in the order shown.
+RUN_SPEC_FIELDS = {
+    "run_id": "Run",
+    "model": "Model",
+    "model_developer": "Developer",
+    "model_release_date": "Model released",
+    "benchmark": "Benchmark",
+    "task_version": "Task version",
+    "eval_date": "Evaluated on",
+    "metric": "Metric",
+    "institute": "Run by",
+    "source": "Source",
+    "import_batch": "Import batch",
+}
+METRIC_NAMES = {"scorer": "Scorer", "metric": "Metric", "value": "Value"}
 
 
 def run_tab(f: Filters, benchmark: str) -> None:
@@ -99,21 +101,25 @@ def _run_summary(detail: RunDetail, marking: Marking) -> None:
     """Headline numbers, the run's spec and its metrics side by side."""
     run = detail.run
     score_col, stderr_col, samples_col, status_col = st.columns(4)
-    score_col.metric("Score", "–" if run["score"] is None else f"{run['score']:.3f}")
-    stderr_col.metric("Std. error", "–" if run["stderr"] is None else f"{run['stderr']:.3f}")
+    score_col.metric("Score", MISSING if run["score"] is None else f"{run['score']:.3f}")
+    stderr_col.metric("Std. error", MISSING if run["stderr"] is None else f"{run['stderr']:.3f}")
     samples_col.metric("Samples", f"{detail.samples_total:,}")
     status_col.metric("Status", run["status"])
-    spec = {k: run[k] for k in RUN_SPEC_FIELDS}
+    spec = {label: run[k] for k, label in RUN_SPEC_FIELDS.items()}
     left, right = st.columns([1, 1])
     left.markdown("**Spec**")
     left.dataframe(
-        [{"field": k, "value": "" if v is None else str(v)} for k, v in spec.items()],
+        [{"Field": k, "Value": MISSING if v is None or v == "" else str(v)} for k, v in spec.items()],
         hide_index=True,
         width="stretch",
         height=35 * (len(spec) + 1) + 3,
     )
     right.markdown("**Metrics**")
-    right.dataframe(detail.metrics, hide_index=True, width="stretch")
+    right.dataframe(
+        eval_charts.styled(eval_charts.human_table(detail.metrics, METRIC_NAMES)),
+        hide_index=True,
+        width="stretch",
+    )
     if run["details"]:
         with right.expander("Everything the import recorded"):
             st.json(run["details"], expanded=False)

@@ -431,11 +431,16 @@ def test_tables_on_the_page_have_human_column_names(open_real) -> None:
     at.number_input(key="ev_threshold_value").set_value(0.3)
     at.button(key="FormSubmitter:ev_threshold_form-Save threshold").click().run()
     columns = {str(c) for d in at.dataframe for c in d.value.columns}
-    for tab in ("Compare models", "UK–AU agreement"):
+    for tab in ("Compare models", "UK–AU agreement", "Run detail"):
         _tab(at, tab)
         columns |= {str(c) for d in at.dataframe for c in d.value.columns}
     assert {"Model", "Best score", "First model", "Verdict", "UK − AU", "UK CI low"} <= columns
+    assert {"Field", "Value", "Scorer", "Metric", "Sample"} <= columns  # the run's spec, metrics and samples
     assert not [c for c in columns if SNAKE.match(c)], sorted(c for c in columns if SNAKE.match(c))
+    # the spec's field names are words too, and nothing reads "None"
+    spec = next(d.value for d in at.dataframe if list(d.value.columns) == ["Field", "Value"])
+    assert "Developer" in set(spec["Field"]) and not [f for f in spec["Field"] if SNAKE.match(str(f))]
+    assert "None" not in set(spec["Value"].astype(str))
 
 
 def test_the_threshold_form_starts_empty_and_an_empty_save_changes_nothing(open_real, tmp_path) -> None:
