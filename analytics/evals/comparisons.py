@@ -74,6 +74,11 @@ class ModelChoice:
 DEFAULT_COMPARED = 3
 
 
+# garak's calibration files are stored as runs of a pseudo-model (analytics/ingest/garak.py, details.kind =
+# 'calibration'): a baseline of scores across models, not a model one could pick and compare.
+NOT_CALIBRATION = "coalesce(json_extract_string(r.details, '$.kind'), '') <> 'calibration'"
+
+
 def model_choices(
     con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today: date
 ) -> list[ModelChoice]:
@@ -84,7 +89,7 @@ def model_choices(
     rows = con.execute(
         "select r.model, count(distinct r.benchmark) as n, "
         "count(distinct r.benchmark) filter (coalesce(r.n_samples, 0) > 0) as s "
-        f"from eval_runs r where {where} and {SCORED} "
+        f"from eval_runs r where {where} and {SCORED} and {NOT_CALIBRATION} "
         "group by r.model order by s desc, n desc, r.model",
         params,
     ).fetchall()

@@ -407,6 +407,8 @@ def test_compare_models_defaults_to_models_with_per_sample_data(open_real, tmp_p
     at = _tab(open_real(), "Compare models")
     picked = at.multiselect(key="ev_models").value
     assert len(picked) == comparisons.DEFAULT_COMPARED
+    # garak's calibration baseline is stored as a pseudo-model's runs: it is not a model to pick
+    assert not [o for o in at.multiselect(key="ev_models").options if "calibration" in o]
     con = _store(tmp_path / "real.duckdb").cursor()
     for model in picked:
         row = con.execute(
