@@ -14,6 +14,7 @@ Everything here is plain Python over a DuckDB connection, so app.py stays a thin
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -168,15 +169,26 @@ def remembered_persona(mode: AuthMode, value: str | None) -> str | None:
     return email if mode == "demo" and email in DEMO_EMAILS else None
 
 
-_LOOPBACK = frozenset(("127.0.0.1", "::1", "localhost"))
-
-
 def demo_client_refused(mode: AuthMode, client_ip: str | None) -> bool:
     """Whether to refuse this connection: demo mode (password-less personas) answers only connections from this
     machine. `client_ip` is the websocket peer as Streamlit reports it (`st.context.ip_address`: None for
     loopback); a proxy on this machine passing X-Forwarded-For yields the forwarded, outside address, so it is
     refused too. Outside demo mode nothing is refused here (OIDC decides)."""
-    return mode == "demo" and client_ip is not None and client_ip.strip().lower() not in _LOOPBACK
+    return mode == "demo" and client_ip is not None and not _is_loopback(client_ip)
+
+
+def _is_loopback(client_ip: str) -> bool:
+    """127.0.0.0/8 and ::1, also as IPv4-mapped IPv6 (`::ffff:127.0.0.1`, how a server listening on all
+    interfaces sees an IPv4 loopback peer); anything that does not parse as an address is not loopback."""
+    text = client_ip.strip().lower()
+    if text == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return bool((mapped or address).is_loopback)
 
 
 def viewer_for_email(con: duckdb.DuckDBPyConnection, email: str | None) -> Viewer | None:

@@ -26,6 +26,13 @@ def test_demo_mode_answers_only_loopback_connections() -> None:
     assert not demo_client_refused("demo", None)  # Streamlit reports loopback peers as None
     assert not demo_client_refused("demo", "127.0.0.1")
     assert not demo_client_refused("demo", "::1")
+    # a server listening on all interfaces (dual-stack) sees an IPv4 loopback peer as IPv4-mapped IPv6, and the
+    # whole of 127.0.0.0/8 is this machine
+    assert not demo_client_refused("demo", "::ffff:127.0.0.1")
+    assert not demo_client_refused("demo", "127.0.1.1")
+    assert not demo_client_refused("demo", "localhost")
+    assert demo_client_refused("demo", "::ffff:192.0.2.2")
+    assert demo_client_refused("demo", "not an address")  # anything unreadable is not this machine
     assert demo_client_refused("demo", "192.0.2.2")
     assert demo_client_refused("demo", "10.0.0.7")
     assert demo_client_refused("demo", "fd00::2")
