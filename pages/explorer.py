@@ -168,7 +168,9 @@ def headline(data: ExplorerData) -> None:
 
 def trend_tab(data: ExplorerData) -> None:
     """The trend split by a dimension, with its controls; a click narrows the filters."""
-    grain_col, split_col, mode_col = st.columns([2, 3, 2])
+    # Two rows: three controls in one row ran past their columns at 1024 px (each segmented control needs ~200 px)
+    grain_col, mode_col = st.columns(2)
+    split_col, _ = st.columns(2)
     grain_col.segmented_control(
         "Period",
         list(GRAIN_LABELS),
@@ -353,7 +355,9 @@ def incidents_tab(
 ) -> str | None:
     """The matching incidents, sorted and paged in SQL; the incident to open (a chosen row, or the link's)."""
     total = data.headline.incidents
-    sort_col, order_col, size_col, pages_col = st.columns([3, 3, 2, 4])
+    # Two rows: four controls in one row ran past their columns at 1024 px (the Order buttons need ~190 px)
+    sort_col, order_col = st.columns(2)
+    size_col, pages_col = st.columns([1, 2])
     sort = sort_col.selectbox(
         "Sort by", list(incident_explorer.SORT_COLUMNS), key="xp_sort", persist_state="page"
     )

@@ -38,6 +38,15 @@ TRUNCATED_LABELS = """() => Array.from(document.querySelectorAll('[data-testid="
     .filter(el => el.checkVisibility() && el.scrollWidth > el.clientWidth + 1)
     .map(el => el.innerText)"""
 
+# A row of buttons (a segmented control, pills) wider than its column: the group keeps its column's width and its
+# buttons run on past it (overflow visible), under the next column or off the page.
+BUTTON_ROWS_CUT = """() => Array.from(document.querySelectorAll('[data-testid="stButtonGroup"]'))
+    .filter(el => el.checkVisibility())
+    .map(el => [el, Math.max(...Array.from(el.querySelectorAll('button')).map(b => b.getBoundingClientRect().right))])
+    .filter(([el, right]) => right > el.getBoundingClientRect().right + 1)
+    .map(([el, right]) => `${el.innerText.replace(/\\s+/g, ' ').slice(0, 40)}: ${Math.round(right)} > `
+        + `${Math.round(el.getBoundingClientRect().right)}`)"""
+
 # Tables that must show every column without scrolling sideways (the overview's: short, and read at a glance).
 TABLES_WHOLE = """() => Array.from(document.querySelectorAll('[data-testid="stDataFrame"] .dvn-scroller'))
     .filter(el => el.checkVisibility() && el.scrollWidth > el.clientWidth + 1)
@@ -63,6 +72,9 @@ def _check(page: Any, title: str, problems: list[str], *, whole_tables: bool = F
     truncated = page.evaluate(TRUNCATED_LABELS)
     if truncated:
         problems.append(f"{title}: truncated metric text {truncated}")
+    rows_cut = page.evaluate(BUTTON_ROWS_CUT)
+    if rows_cut:
+        problems.append(f"{title}: button rows cut off {rows_cut}")
     if whole_tables:
         cut = page.evaluate(TABLES_WHOLE)
         if cut:
