@@ -59,7 +59,9 @@ class Served:
 
 def served_python() -> Path:
     if not SERVED_PYTHON.exists():
-        if os.environ.get("CI") or os.environ.get("REQUIRE_BROWSER"):  # the whole suite, as `make test` runs it
+        if os.environ.get("CI") or os.environ.get(
+            "REQUIRE_BROWSER"
+        ):  # the whole suite, as `make test` runs it
             pytest.fail(".venv-served is missing; `make test` builds it with `make served-env`")
         pytest.skip("the served environment is not built: make served-env")
     return SERVED_PYTHON
