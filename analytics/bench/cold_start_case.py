@@ -21,20 +21,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from analytics.bench.chromium import CHROMIUM_ARGS
 from analytics.bench.harness import BenchContext, case
 from analytics.demo.world import DEMO_END
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def _free_port() -> int:

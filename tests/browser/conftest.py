@@ -24,6 +24,7 @@ import pytest
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
+from analytics.bench.chromium import CHROMIUM_ARGS
 from analytics.demo.generator import build_demo_in_subprocess
 from tests.servers import StreamlitServer, base_env, free_port
 
@@ -31,16 +32,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
 BUSY = 120_000  # ms: the timeout of every wait; a condition that holds ends the wait at once
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -59,7 +50,7 @@ def _require_chromium() -> None:
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args() -> dict[str, Any]:
-    return {"executable_path": CHROMIUM, "args": CHROMIUM_ARGS, "headless": True}
+    return {"executable_path": CHROMIUM, "args": list(CHROMIUM_ARGS), "headless": True}
 
 
 @pytest.fixture

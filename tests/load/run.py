@@ -44,23 +44,14 @@ import duckdb
 from analytics import vocab
 from analytics.access.pages import PAGES
 from analytics.accounts import identity
+from analytics.bench.chromium import CHROMIUM_ARGS as BASE_CHROMIUM_ARGS
 from tests.load.protocol import ProtocolError, ProtocolSession
 from tests.load.server import ROOT, AppServer, build_store
 
 TODAY = date(2026, 11, 20)
 PERSONAS = [(email, name, inst, role) for email, name, inst, role in identity.DEMO_USERS]
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
+CHROMIUM_ARGS = [*BASE_CHROMIUM_ARGS, "--disable-dev-shm-usage"]  # many browsers: /dev/shm is small
 _LABEL = re.compile(r"^(?P<value>.+) \((?P<count>[\d,]+)\)$")
 
 
