@@ -15,6 +15,7 @@ from analytics.access.roles import RECORD_READERS
 from analytics.access.viewer import Viewer
 from analytics.views import list_views
 from analytics.watchlists import WatchNews, unwatch, visit, watch, watched_view_ids
+from analytics.wording import counted
 from pages.ui import inert_markdown, marking_banner
 
 _NEWS = "watch_news"
@@ -24,13 +25,15 @@ def watch_controls(viewer: Viewer) -> None:
     """The sidebar's "Watchlist": which of the saved views this person may open they watch."""
     if viewer.role not in RECORD_READERS:
         return
-    con = session.cursor()
-    views = {v.id: v for v in list_views(con, viewer)}
+    # the same cached list the sidebar's "Saved views" reads (pages.ui), not a second query on every rerun
+    views = {v.id: v for v in session.query(list_views)}
     box = st.sidebar.expander("Watchlist", icon=":material/notifications:")
     if not views:
         box.caption("Save a view to watch it: what newly matches it is shown on your next visit.")
         return
-    watched = sorted(watched_view_ids(con, viewer) & set(views))
+    # read directly: watching writes with changes_data=False (it changes no record), so a cached read would not
+    # follow it
+    watched = sorted(watched_view_ids(session.cursor(), viewer) & set(views))
     chosen = box.multiselect(
         "Watched views",
         list(views),
@@ -56,11 +59,7 @@ def watch_inbox(viewer: Viewer, page_path: str) -> None:
     if page_path != landing or not news:
         return
     total = sum(n.new_incidents for n in news) + sum(len(n.crossings.data) for n in news)
-    label = (
-        f"Watchlist: {total:,} new since your last visit"
-        if total != 1
-        else "Watchlist: 1 new since your last visit"
-    )
+    label = f"Watchlist: {total:,} new since your last visit"
     with st.expander(label, expanded=True, icon=":material/notifications_active:"):
         for item in news:
             _news_item(item)
@@ -71,8 +70,7 @@ def _news_item(item: WatchNews) -> None:
     if item.new_incidents:
         shown = len(item.incidents.data)
         more = f" (the latest {shown} shown)" if shown < item.new_incidents else ""
-        noun = "incident" if item.new_incidents == 1 else "incidents"
-        st.caption(f"{item.new_incidents:,} new matching {noun}{more}")
+        st.caption(f"{counted(item.new_incidents, 'new matching incident')}{more}")
         marking_banner(item.incidents.marking, "new incidents")
         st.dataframe(
             item.incidents.data.rename(
