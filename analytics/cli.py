@@ -43,7 +43,11 @@ def _demo(args: argparse.Namespace) -> int:
         from analytics.demo.world import DEMO_END
 
         shown = build_showcase(store, Path(args.public) if args.public else None, DEMO_END)
-        extra = {"public": list(shown.public_sets), "approved": shown.approved, "in_review": shown.in_review}
+        extra = {
+            "public": list(shown.public_sets),
+            "approved_assessment_id": shown.approved,
+            "in_review_assessment_id": shown.in_review,
+        }
     print(json.dumps({"db": str(path), **counts, **extra, "replaced": replaced}))
     return 0
 

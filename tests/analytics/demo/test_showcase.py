@@ -31,7 +31,7 @@ def showcase_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         cmd += ["--public", str(SHARED_DATA)]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
     out = json.loads(done.stdout)
-    assert out["approved"] is not None and out["in_review"] is not None
+    assert out["approved_assessment_id"] is not None and out["in_review_assessment_id"] is not None
     return path
 
 
