@@ -43,6 +43,13 @@ DATA_VERSION_MIGRATION = 15
 # One row per committed write that changes what cached results read (migration 015); ids from a sequence, so
 # concurrent writers never conflict here.
 BUMP_VERSION_SQL = "insert into data_versions values (nextval('data_version_seq'), ?, current_timestamp)"
+# Only the newest row and the newest row that changed records are ever read (the cache key); every older row is
+# history nobody reads, so opening the store drops them instead of letting the table gain a row per write forever.
+# Deleting old rows never conflicts with writers adding new ones.
+PRUNE_VERSIONS_SQL = (
+    "delete from data_versions where version not in (select coalesce(max(version), 0) from data_versions "
+    "union all select coalesce(max(version) filter (where records_changed), 0) from data_versions)"
+)
 
 
 class StoreError(RuntimeError):
@@ -283,6 +290,8 @@ class Store:
             self._hold = None
             raise
         self._versioned = self.schema_version() >= DATA_VERSION_MIGRATION
+        if self._versioned and not self.read_only:
+            self.db.execute(PRUNE_VERSIONS_SQL)
 
     # -- schema ---------------------------------------------------------------------------------------------
 

@@ -49,3 +49,28 @@ def test_two_overlapping_writers_both_commit_their_version_rows(tmp_path: Path) 
         assert len(_versions(s)) == 3
     finally:
         s.close()
+
+
+def test_reopening_the_store_keeps_only_the_version_rows_the_cache_key_reads(tmp_path: Path) -> None:
+    """The table would otherwise gain a row per write forever; the newest row and the newest that changed records
+    are the only ones read, and both survive, so the cache key is the same before and after."""
+    path = tmp_path / "s.duckdb"
+    s = Store(path)
+    try:
+        for i in range(3):
+            with s.transaction() as cur:
+                cur.execute("insert into store_meta (key, value) values (?, '1')", [f"r{i}"])
+        with s.transaction(changes_records=False) as cur:
+            cur.execute("insert into store_meta (key, value) values ('v', '1')")
+        before = _versions(s)
+        assert len(before) == 5
+    finally:
+        s.close()
+    s = Store(path)
+    try:
+        assert _versions(s) == [before[3], before[4]]
+        with s.transaction() as cur:
+            cur.execute("insert into store_meta (key, value) values ('after', '1')")
+        assert _versions(s)[-1][0] > before[4][0]  # the sequence carries on past the pruned rows
+    finally:
+        s.close()
