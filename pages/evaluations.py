@@ -323,6 +323,16 @@ def _threshold_section(viewer: Viewer, benchmark: str, threshold: Threshold | No
         st.text(f"Set by {threshold.set_by}" + (f" · note: {threshold.note}" if threshold.note else ""))
     else:
         st.caption("No threshold is set for this benchmark.")
+    # Crossing is "at or above" on every benchmark (analytics.evals.queries.threshold_crossings); said here
+    # because on a lower-is-better benchmark (attack success rate) that is the run doing worse than the line.
+    st.caption(
+        "A model crosses the threshold when one of its runs scores at or above it"
+        + (
+            "; here lower is better, so a crossing is a run doing worse than the line."
+            if not scale.higher_is_better
+            else "."
+        )
+    )
     if viewer.role not in ASSESSMENT_AUTHORS:
         st.caption("Analysts and leads set thresholds; every change is audited.")
         return

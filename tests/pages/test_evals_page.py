@@ -453,3 +453,23 @@ def test_the_threshold_form_starts_empty_and_an_empty_save_changes_nothing(open_
     assert any("Enter a threshold score first" in w.value for w in at.warning)
     con = _store(tmp_path / "real.duckdb").cursor()
     assert con.execute("select count(*) from eval_thresholds").fetchone() == (0,)
+
+
+def test_the_threshold_section_says_a_crossing_is_at_or_above_and_what_that_means_when_lower_is_better(
+    open_real, real_db
+) -> None:
+    """Crossings are runs at or above the line on every benchmark; on an attack success rate (lower is better)
+    that is a run doing worse than the line, and the page says so rather than leave the reader to guess."""
+    con = _store(real_db).cursor()
+    lower = con.execute(
+        f"select min(r.benchmark) from eval_runs r where not {evals.HIGHER_IS_BETTER_SQL} and {evals.SCORED}"
+    ).fetchone()
+    assert lower and lower[0], "the shared data's JailbreakBench runs are lower-is-better"
+    at = open_real(query={"benchmark": lower[0]})
+    captions = [c.value for c in at.caption]
+    assert any("at or above it; here lower is better" in c for c in captions), captions
+    at = open_real(query={"benchmark": "Epoch Capabilities Index"})
+    captions = [c.value for c in at.caption]
+    assert any(
+        c == "A model crosses the threshold when one of its runs scores at or above it." for c in captions
+    )
