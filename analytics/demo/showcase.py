@@ -5,7 +5,10 @@
   recorded as PUBLIC with their licence credit and can be undone like any import;
 - two joint assessments written, submitted and signed through the real workflow (analytics.assessments.workflow),
   never by SQL: one approved by a UK and an AU lead, so the policymakers' pages have something to read, and one
-  waiting in review, so the leads' inboxes do.
+  waiting in review, so the leads' inboxes do. They are written at the real time of the build, then dated into
+  the demo's world (`date_into_demo`): every page says "today" is the pinned day, and an assessment approved
+  after it ("Approved 06 December" beside "Today: 20 November") would be the one untruthful date on the page.
+  The audit log keeps the real time of the build, as it must.
 
 Kept apart from analytics.demo.generator, which the tests and benchmarks use for their bare synthetic stores.
 Evidence is chosen by rule from what the store holds (institute reports both institutes and policymakers may
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 from pathlib import Path
 
 from analytics.access.viewer import Viewer
@@ -170,8 +173,45 @@ def _version(store: Store, viewer: Viewer, assessment_id: int) -> int:
     return a.version
 
 
+# Every timestamp of an assessment's own tables (migration 006); names from this list only.
+ASSESSMENT_TIMES: tuple[tuple[str, str, str], ...] = (
+    ("assessments", "created_at", "id"),
+    ("assessments", "approved_at", "id"),
+    ("assessment_writes", '"at"', "assessment_id"),
+    ("assessment_versions", "saved_at", "assessment_id"),
+    ("assessment_judgements", "edited_at", "assessment_id"),
+    ("assessment_signoffs", '"at"', "assessment_id"),
+    ("assessment_comments", '"at"', "assessment_id"),
+    ("assessment_pins", "pinned_at", "assessment_id"),
+)
+# The demo's assessments are dated on its pinned day, in the working morning, in the order they were written.
+DEMO_WORKDAY_START = time(9, 30)
+
+
+def date_into_demo(store: Store, ids: list[int], today: date) -> None:
+    """Move every timestamp of these assessments by one interval so the earliest falls on `today` at 09:30: the
+    order and spacing of drafting, submission and sign-off are kept, only the day is the demo's."""
+    if not ids:
+        return
+    with store.transaction(changes_records=False) as cur:
+        marks = " union all ".join(
+            f"select min({col}) as t from {table} where {key} in (select unnest($ids))"
+            for table, col, key in ASSESSMENT_TIMES
+        )
+        row = cur.execute(f"select min(t) from ({marks})", {"ids": ids}).fetchone()
+        if not row or row[0] is None:
+            return
+        shift = datetime.combine(today, DEMO_WORKDAY_START) - row[0]
+        for table, col, key in ASSESSMENT_TIMES:
+            cur.execute(
+                f"update {table} set {col} = {col} + $shift where {key} in (select unnest($ids))",
+                {"shift": shift, "ids": ids},
+            )
+
+
 def build_showcase(store: Store, shared: Path | None, today: date) -> Showcase:
-    """The public sets found under `shared` (none when it is None), then the two assessments."""
+    """The public sets found under `shared` (none when it is None), then the two assessments, dated on `today`."""
     public = import_public_sets(store, shared) if shared is not None else ()
     approved, in_review = add_assessments(store, today)
+    date_into_demo(store, [i for i in (approved, in_review) if i is not None], today)
     return Showcase(public, approved, in_review)

@@ -83,3 +83,19 @@ def test_public_sets_are_public_beside_the_institutes(showcase: Store) -> None:
         showcase.cursor().execute("select count(*) from eval_runs where institute = 'PUBLIC'").fetchone()[0]
         > 0
     )
+
+
+def test_the_assessments_are_dated_on_the_demos_today_not_after_it(showcase: Store) -> None:
+    """Every page says today is DEMO_END; an approval dated on the real build day would sit after it. The order of
+    drafting, submission and sign-off is kept; the audit log keeps the real time of the build."""
+    from analytics.demo.showcase import ASSESSMENT_TIMES
+
+    con = showcase.cursor()
+    days: set[object] = set()
+    for table, col, _ in ASSESSMENT_TIMES:
+        days |= {r[0] for r in con.execute(f"select distinct cast({col} as date) from {table}").fetchall()}
+    assert days - {None} == {DEMO_END}
+    rows = con.execute(
+        "select created_at, approved_at from assessments where approved_at is not null"
+    ).fetchall()
+    assert len(rows) == 1 and rows[0][0] < rows[0][1]
