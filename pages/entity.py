@@ -102,7 +102,7 @@ def _address() -> EntityRef | None:
 def _picker(kind: str) -> None:
     """Open an entity by kind and name (or ATLAS id)."""
     with st.form("en_pick", border=True):
-        k_col, id_col = st.columns([1, 3])
+        k_col, id_col = st.columns([2, 3])
         chosen = k_col.selectbox(
             "Kind", list(KINDS), index=list(KINDS).index(kind), format_func=lambda k: KINDS[k].label
         )

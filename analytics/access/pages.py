@@ -15,7 +15,7 @@ class PageSpec:
     roles: tuple[Role, ...]
     section: str
     # Whether the sidebar's incident filters mean anything here: pages showing no incident counts (imports,
-    # users and the audit log, assessments) do not draw them (pages/parts/sidebar.py).
+    # users and the audit log, assessments, entity pages) do not draw them (pages/parts/sidebar.py).
     incident_filters: bool = True
 
     @property
@@ -40,7 +40,10 @@ PAGES: tuple[PageSpec, ...] = (
     ),
     PageSpec("pages/evaluations.py", "Evaluations", ":material/science:", RECORD_READERS, "Analysis"),
     PageSpec("pages/matrix.py", "Threat matrix", ":material/grid_view:", RECORD_READERS, "Analysis"),
-    PageSpec("pages/entity.py", "Entities", ":material/hub:", RECORD_READERS, "Analysis"),
+    # Entity pages show every record the viewer may see whatever the filters (analytics/entities/queries.py).
+    PageSpec(
+        "pages/entity.py", "Entities", ":material/hub:", RECORD_READERS, "Analysis", incident_filters=False
+    ),
     PageSpec(
         "pages/assessments.py",
         "Assessments",

@@ -37,5 +37,8 @@ def test_filterless_pages_draw_no_incident_filters_and_keep_them(app_factory) ->
     assert any("do not apply to this page" in c.value for c in at.sidebar.caption)
     at.switch_page("pages/data.py").run()
     assert not [m for m in at.sidebar.multiselect if m.key == "flt_categories"]
+    at.switch_page("pages/entity.py").run()  # entity pages count every visible record, whatever the filters
+    assert not at.exception
+    assert not [m for m in at.sidebar.multiselect if m.key == "flt_categories"]
     at.switch_page("pages/explorer.py").run()
     assert at.multiselect(key="flt_categories").value == ["Jailbreak"]
