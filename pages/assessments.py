@@ -140,13 +140,14 @@ def _workspace() -> None:
 def _list_table(df: pd.DataFrame) -> None:
     table = pd.DataFrame(
         {
-            "Yours to sign": ["● yes" if x else "" for x in df["awaiting_me"]],
+            # What identifies an assessment and its marking first, so they stay in view at 1024 px.
             "Id": [f"A-{i}" for i in df["id"]],
             "Title": df["title"],
             "Status": [STATUS_LABELS[s] for s in df["status"]],
             "Marking": [
                 f"TLP:{t} · {' and '.join(r)}" for t, r in zip(df["tlp"], df["releasable_to"], strict=True)
             ],
+            "Yours to sign": ["● yes" if x else "" for x in df["awaiting_me"]],
             "Authors": [", ".join(a) for a in df["authors"]],
             "Signed off": [
                 " ".join(f"{i} ✓" if i in list(s) else f"{i} …" for i in SIGNOFF_INSTITUTES)

@@ -181,7 +181,8 @@ def _produce(
     for reason in plan.raised_by:  # fixed words, chart titles and markings only
         st.warning(reason, icon=":material/warning:")
     st.caption(f"Protective marking: {plan.protective}")
-    cols = st.columns(len(FORMATS))
+    # Widths follow the labels, so "PowerPoint" is not cut to "PowerPoin…" at 1024 px.
+    cols = st.columns([len(FORMAT_LABELS[fmt]) + 4 for fmt in FORMATS])
     for col, fmt in zip(cols, FORMATS, strict=True):
         col.download_button(
             FORMAT_LABELS[fmt],
