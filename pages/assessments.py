@@ -36,6 +36,7 @@ from analytics.assessments.workflow import (
     start_successor,
     submit_for_review,
 )
+from analytics.wording import counted
 from pages.parts.assessment_editor import editor, flash, highlighted, open_assessment
 from pages.ui import assessment_brief, empty_state, inert_markdown, marking_banner
 
@@ -287,7 +288,11 @@ def _approved(viewer: Viewer, today: date, a: Assessment) -> None:
     changed = session.query(evidence_changed_count, a.id)
     st.success(
         f"Approved {a.approved_at:%d %B %Y}. Evidence is pinned as it was at approval"
-        + (f"; {changed} record(s) have changed since." if changed else "; none has changed since."),
+        + (
+            f"; {counted(changed, 'record')} {'has' if changed == 1 else 'have'} changed since."
+            if changed
+            else "; none has changed since."
+        ),
         icon=":material/verified:",
     )
     if st.button("Start a successor assessment", icon=":material/update:", key="rv_successor"):

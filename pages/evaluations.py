@@ -27,6 +27,7 @@ from analytics.export import table as table_export
 from analytics.filters import Filters
 from analytics.links import queries as links
 from analytics.sources import source_credits
+from analytics.wording import counted
 from pages.parts.currency import currency_line
 from pages.parts.eval_run_detail import run_tab
 from pages.ui import chart, empty_state, inert_markdown, marking_banner, page_to_slide
@@ -168,7 +169,7 @@ def _benchmark_picker(summary: pd.DataFrame, linked: str) -> str:
             "Benchmark",
             benchmarks,
             key="ev_benchmark",
-            format_func=lambda b: f"{b} ({run_counts.get(b, 0)} runs)",
+            format_func=lambda b: f"{b} ({counted(run_counts.get(b, 0), 'run')})",
             help="Capability over time and run detail show this benchmark; comparison and agreement cover all. "
             "The address bar keeps it, so a link opens this benchmark.",
         )
@@ -200,7 +201,7 @@ def _chart_data_download(frame: pd.DataFrame, marking: Marking, key: str, stem: 
     credited, the export audited), built only when pressed, as the explorer's downloads are."""
     store, viewer, today = session.store(), session.viewer(), session.today()
     credits = source_credits(marking)
-    extra = [f"exported {today.isoformat()}", f"{len(frame):,} rows", what]
+    extra = [f"exported {today.isoformat()}", counted(len(frame), "row"), what]
     if credits:
         extra.append(f"Sources: {'; '.join(credits)}")
     st.download_button(
@@ -220,7 +221,7 @@ def _chart_data_download(frame: pd.DataFrame, marking: Marking, key: str, stem: 
         icon=":material/download:",
         on_click="ignore",
         key=f"{key}__csv",
-        help=f"The {len(frame):,} rows behind this chart, marked {marking.label}.",
+        help=f"The {counted(len(frame), 'row')} behind this chart, marked {marking.label}.",
     )
 
 
@@ -247,7 +248,7 @@ def _capability_tab(
     cap = session.query(evals.capability_over_time, f, today, benchmark, by)
     threshold = session.query(evals.threshold_for, benchmark)
     scale = eval_charts.scale_for(cap.data.unit, cap.data.higher_is_better, cap.data.metrics)
-    marking_banner(cap.marking, f"{len(cap.data.points):,} runs on the chart")
+    marking_banner(cap.marking, f"{counted(len(cap.data.points), 'run')} on the chart")
     if cap.data.points.empty:
         empty_state("No scored run of this benchmark has such a date under these filters.")
     else:
@@ -286,7 +287,11 @@ def _capability_tab(
         "joined."
     ]
     if cap.data.undated:
-        notes.append(f"{cap.data.undated} scored run(s) have no such date and are not on the chart.")
+        one = cap.data.undated == 1
+        notes.append(
+            f"{counted(cap.data.undated, 'scored run')} {'has' if one else 'have'} no such date and "
+            f"{'is' if one else 'are'} not on the chart."
+        )
     if credits := source_credits(cap.marking):
         notes.append(f"Public results: {'; '.join(credits)}.")
     st.caption(" ".join(notes))
@@ -302,7 +307,7 @@ def _capability_tab(
 def _related_incidents(f: Filters, benchmark: str) -> None:
     st.subheader("Incidents of the techniques this benchmark covers")
     related = session.query(links.incidents_for_benchmark, benchmark, f, session.today())
-    marking_banner(related.marking, f"{related.marking.rows:,} incidents in the period")
+    marking_banner(related.marking, f"{counted(related.marking.rows, 'incident')} in the period")
     if related.data.empty:
         st.caption(
             "No incident in the period cites a technique this benchmark is mapped to "
@@ -374,7 +379,9 @@ def _threshold_section(viewer: Viewer, benchmark: str, threshold: Threshold | No
 
 def _crossings(f: Filters, benchmark: str, threshold: Threshold) -> None:
     crossings = session.query(evals.threshold_crossings, f, session.today(), benchmark, threshold.threshold)
-    marking_banner(crossings.marking, f"{len(crossings.data.models)} models at or above the threshold")
+    marking_banner(
+        crossings.marking, f"{counted(len(crossings.data.models), 'model')} at or above the threshold"
+    )
     if crossings.data.models.empty:
         empty_state("No visible model reaches this threshold under these filters.")
         return
@@ -405,7 +412,7 @@ def _compare_tab(f: Filters, colours: dict[str, str]) -> None:
         if c is None:
             return m
         samples = f"{c.with_samples} with per-sample data" if c.with_samples else "no per-sample data"
-        return f"{m} ({c.benchmarks} benchmarks; {samples})"
+        return f"{m} ({counted(c.benchmarks, 'benchmark')}; {samples})"
 
     models = st.multiselect(
         f"Models to compare (2–{comparisons.MAX_COMPARED_MODELS})",
@@ -424,7 +431,7 @@ def _compare_tab(f: Filters, colours: dict[str, str]) -> None:
         empty_state("Pick two to five models to compare them on every benchmark they share.")
         return
     comparison = session.query(comparisons.compare_models, f, today, tuple(models))
-    marking_banner(comparison.marking, f"{len(comparison.data.scores)} runs compared")
+    marking_banner(comparison.marking, f"{counted(len(comparison.data.scores), 'run')} compared")
     if comparison.data.scores.empty:
         empty_state("These models share no benchmark under these filters.")
         return
@@ -439,7 +446,7 @@ def _compare_tab(f: Filters, colours: dict[str, str]) -> None:
         comparison.marking,
         "ev_comparison",
         "model-comparison",
-        f"scores of {len(models)} models on the benchmarks they share",
+        f"scores of {counted(len(models), 'model')} on the benchmarks they share",
     )
     st.markdown("**Is the difference real?** One row per pair of models on each shared benchmark.")
     _table(comparison.data.pairs, {k: eval_charts.PAIR_NAMES[k] for k in PAIR_ORDER})
@@ -458,7 +465,8 @@ def _compare_tab(f: Filters, colours: dict[str, str]) -> None:
     )
     if comparison.data.single:
         st.caption(
-            f"{len(comparison.data.single)} benchmark(s) with a result for only one of these models are not shown."
+            f"{counted(len(comparison.data.single), 'benchmark')} with a result for only one of these models "
+            f"{'is' if len(comparison.data.single) == 1 else 'are'} not shown."
         )
     if credits := source_credits(comparison.marking):
         st.caption(f"Public results: {'; '.join(credits)}.")

@@ -17,6 +17,7 @@ from analytics.access.viewer import AccessDenied, Viewer
 from analytics.charts import inert_figure
 from analytics.filters import PRESETS, Filters, source_label, value_label
 from analytics.vocab import SEVERITY_LABELS
+from analytics.wording import counted
 
 _BANNER_COLOUR = {
     "CLEAR": "gray",
@@ -389,7 +390,7 @@ def assessment_brief(a: Any, evidence_labels: dict[Any, str] | None = None) -> N
                     label = evidence_labels.get(e, f"{e.ref_id}")
                     st.markdown(f"- {EVIDENCE_KINDS[e.kind]}: {inert_markdown(label)}")
             elif j.evidence:
-                st.caption(f"Rests on {len(j.evidence)} record(s).")
+                st.caption(f"Rests on {counted(len(j.evidence), 'record')}.")
             else:
                 st.caption("Cites no evidence.")
             for d in j.dissents:

@@ -40,6 +40,7 @@ from analytics.assessments.model import (
     JudgementDraft,
     same_judgement,
 )
+from analytics.wording import counted
 
 # Not records only: cached results follow every write (session.generation_for).
 READS_ONLY_RECORDS = False
@@ -333,7 +334,7 @@ def _evidence_findings(
         Finding(
             "evidence_newer",
             "warning",
-            f"cites {len(newer)} record(s) ({kinds}) updated after the judgement was last edited: "
+            f"cites {counted(len(newer), 'record')} ({kinds}) updated after the judgement was last edited: "
             "re-read the evidence and confirm the judgement.",
             number,
         )
@@ -414,7 +415,7 @@ def blocks_text(problems: Sequence[Finding]) -> str:
     """'2 problem(s): Judgement 2 has no probability term …; Judgement 2 has no confidence level ….' Built from
     the checker's fixed messages and numbers only, never author text."""
     parts = [(f"Judgement {f.judgement} " if f.judgement else "") + f.message.rstrip(".") for f in problems]
-    return f"{len(problems)} problem(s): " + "; ".join(parts) + "."
+    return f"{counted(len(problems), 'problem')}: " + "; ".join(parts) + "."
 
 
 def check(
@@ -444,7 +445,9 @@ def check(
     missing = [e for e in refs if e not in info]
     if missing:
         findings.append(
-            Finding("no_evidence", "error", f"{len(missing)} cited record(s) cannot be opened by you.")
+            Finding(
+                "no_evidence", "error", f"{counted(len(missing), 'cited record')} cannot be opened by you."
+            )
         )
     else:
         creator = base.originator if base is not None and base.originator in INSTITUTES else None

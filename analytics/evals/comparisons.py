@@ -40,6 +40,7 @@ from analytics.evals.queries import (
 )
 from analytics.filters import Filters
 from analytics.stats import eval_stats
+from analytics.wording import counted
 
 # Reads only records: cached results outlive assessment and saved-view writes (session.generation_for).
 READS_ONLY_RECORDS = True
@@ -266,13 +267,13 @@ def _pair_test(a: dict[str, Any], b: dict[str, Any], differences: list[tuple[flo
 def _pairing(a: dict[str, Any], b: dict[str, Any], n: int) -> str:
     """Whether a comparison is paired, in words: what an analyst needs to judge it."""
     if n >= MIN_PAIRED_SAMPLES:
-        return f"paired on {n:,} shared samples"
+        return f"paired on {counted(n, 'shared sample')}"
     if not (a.get("n_samples") or 0) or not (b.get("n_samples") or 0):
         return "unpaired: a run has no per-sample scores"
     va, vb = a.get("task_version"), b.get("task_version")
     if va != vb:
         return f"unpaired: task versions differ ({va or '?'} vs {vb or '?'}), samples not comparable"
-    return f"unpaired: {n} shared samples (fewer than {MIN_PAIRED_SAMPLES})"
+    return f"unpaired: {counted(n, 'shared sample')} (fewer than {MIN_PAIRED_SAMPLES})"
 
 
 def _adjust(tests: list[_Test], method: eval_stats.Adjustment) -> None:

@@ -54,6 +54,7 @@ from analytics.ingest.atlas import UNMAPPED_CATEGORY
 from analytics.ingest.public_incidents import PublicIncident, upsert_public_incidents
 from analytics.store import audit
 from analytics.store.database import Store
+from analytics.wording import counted
 
 SOURCE = sources.AVID.key  # the registry in analytics.sources states key, licence and credit
 DEFAULT_SEVERITY = 3
@@ -314,7 +315,7 @@ def build_incidents(path: Path, tlp: str, rel: list[str], report: ImportReport) 
     )
     if skipped:
         report.warnings.append(
-            f"{len(skipped)} file(s) under reports/{REVIEW_FOLDER}/ (unpublished) not imported"
+            f"{counted(len(skipped), 'file')} under reports/{REVIEW_FOLDER}/ (unpublished) not imported"
         )
     return out
 

@@ -341,7 +341,9 @@ def import_epoch(
         runs.extend(file_runs)
         per_file[f.name] = {"rows": rows, "runs": len(file_runs), "skipped": skipped}
         if skipped:
-            report.warnings.append(f"{f.name}: {skipped} row(s) without a score or a model version skipped")
+            report.warnings.append(
+                f"{f.name}: {counted(skipped, 'row')} without a score or a model version skipped"
+            )
     with store.transaction() as con:
         write_runs(
             con,

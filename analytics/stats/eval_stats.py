@@ -47,6 +47,8 @@ from typing import Literal
 
 import numpy as np
 
+from analytics.wording import counted
+
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 ALPHA = 0.05
 SIGN_FLIP_RESAMPLES = 9999
@@ -138,7 +140,7 @@ def paired_binary(n: int, b: int, c: int, alpha: float = ALPHA) -> PairedResult:
     if n <= 0:
         raise ValueError("no shared samples")
     if b < 0 or c < 0 or b + c > n:
-        raise ValueError(f"discordant counts b={b}, c={c} do not fit {n} shared samples")
+        raise ValueError(f"discordant counts b={b}, c={c} do not fit {counted(n, 'shared sample')}")
     p = mcnemar_exact(b, c)
     low, high = mcnemar_interval(n, b, c, alpha)
     lo, hi = float(low), float(high)

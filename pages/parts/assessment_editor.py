@@ -43,6 +43,7 @@ from analytics.assessments.model import (
 )
 from analytics.assessments.workflow import create_assessment, save_version, submit_for_review
 from analytics.export.briefing.content import protective_line
+from analytics.wording import counted
 from pages.ui import inert_markdown, marking_banner, move_buttons
 
 ss = st.session_state
@@ -268,9 +269,11 @@ def _not_carried_note(viewer: Viewer, aid: int, version: int) -> str:
     dropped = reads.not_carried(session.cursor(), viewer, aid, version)
     if not dropped:
         return ""
+    one = dropped == 1
     return (
-        f" {dropped} dissent(s) on version {version - 1} were not carried to version {version}: its audience "
-        "is wider than that of the version they were written on."
+        f" {counted(dropped, 'dissent')} on version {version - 1} {'was' if one else 'were'} not carried to "
+        f"version {version}: its audience is wider than that of the version {'it was' if one else 'they were'} "
+        "written on."
     )
 
 
@@ -484,7 +487,10 @@ def _evidence_picker(today: date, k: str) -> None:
             if found.empty:
                 st.caption("Nothing you may see matches.")
             else:
-                st.caption(f"{len(found)} match(es) you may see; add them in the list below.")
+                it = "it" if len(found) == 1 else "them"
+                st.caption(
+                    f"{counted(len(found), 'match', 'matches')} you may see; add {it} in the list below."
+                )
     chosen = list(ss.get(f"ed_j_{k}_evidence", []))
     options = list(dict.fromkeys([*chosen, *([] if found is None else list(found["ref"]))]))
     st.multiselect(

@@ -21,6 +21,7 @@ from analytics.evals import runs as eval_runs
 from analytics.evals.runs import RunDetail, SampleDetail
 from analytics.filters import Filters
 from analytics.sources import source_credits
+from analytics.wording import counted
 from pages.ui import chart, empty_state, marking_banner
 
 SCORE = st.column_config.NumberColumn(format="%.3f")
@@ -67,7 +68,7 @@ METRIC_NAMES = {"scorer": "Scorer", "metric": "Metric", "value": "Value"}
 
 def run_tab(f: Filters, benchmark: str) -> None:
     runs = session.query(eval_runs.runs_of_benchmark, f, session.today(), benchmark)
-    marking_banner(runs.marking, f"{len(runs.data):,} runs of this benchmark")
+    marking_banner(runs.marking, f"{counted(len(runs.data), 'run')} of this benchmark")
     run_ids = runs.data["run_id"].tolist()
     if not run_ids:
         empty_state("No runs of this benchmark under these filters.")
@@ -354,7 +355,7 @@ def _messages(messages: list[dict[str, Any]], key: str) -> None:
 def _other_runs(sample: SampleDetail) -> None:
     """The same sample id and epoch in the other visible runs of this benchmark and task version."""
     side = session.query(eval_runs.same_sample_across_runs, sample.run_id, sample.sample_id, sample.epoch)
-    marking_banner(side.marking, f"{len(side.data):,} runs with this sample")
+    marking_banner(side.marking, f"{counted(len(side.data), 'run')} with this sample")
     if len(side.data) <= 1:
         st.caption("No other run of this benchmark and task version that you may see has this sample.")
         return
@@ -405,7 +406,7 @@ def _disagreements(run_id: str) -> None:
         )
         return
     st.caption(
-        f"{d.disagreeing:,} samples scored differently of {d.shared:,} both scored"
+        f"{counted(d.disagreeing, 'sample')} scored differently of {d.shared:,} both scored"
         + (f" (the first {len(d.samples):,} listed)" if d.disagreeing > len(d.samples) else "")
         + "."
     )

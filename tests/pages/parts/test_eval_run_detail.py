@@ -15,6 +15,7 @@ import pytest
 from analytics.demo.generator import build_demo
 from analytics.evals import runs as eval_runs
 from analytics.store.database import Store, close_all, open_store
+from analytics.wording import counted
 from tests.conftest import PERSONAS, ROOT
 
 PAGE = "pages/evaluations.py"
@@ -115,7 +116,10 @@ def test_disagreements_match_the_analytics(open_tab, db: Path) -> None:
     else:
         pytest.fail("the demo has a model run by both institutes on this benchmark")
     d = found.data
-    assert any(f"{d.disagreeing:,} samples scored differently of {d.shared:,}" in c.value for c in at.caption)
+    assert any(
+        f"{counted(d.disagreeing, 'sample')} scored differently of {d.shared:,}" in c.value
+        for c in at.caption
+    )
     table = next(x.value for x in at.dataframe if "UK value" in x.value.columns)
     assert table["Sample"].tolist() == d.samples["sample_id"].tolist()
 
