@@ -3,6 +3,7 @@ detail, switch modes, and keep screenshots (artifacts/screenshots/matrix-*.png) 
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -105,13 +106,15 @@ _HEADER_BOXES = """chart => Array.from(chart.querySelectorAll('.xaxislayer-above
 
 
 @pytest.mark.parametrize("width", [1400, 1024])
-def test_tactic_headers_do_not_overlap_with_the_sidebar_open(page, atlas_server, shots: Path, width: int) -> None:
+def test_tactic_headers_do_not_overlap_with_the_sidebar_open(
+    page, atlas_server, shots: Path, width: int
+) -> None:
     """Issue 20: at 1024 px with the sidebar open the sixteen ATLAS tactic headers ran into each other. Every
     header's text box must end before the next one in its band begins, at both widths the sweep looks at."""
     _open_matrix(page, atlas_server)
     page.set_viewport_size({"width": width, "height": 2400})
     sidebar = page.get_by_test_id("stSidebar")
-    assert sidebar.get_by_text("Sign out").is_visible()  # open: the narrow case is the sidebar taking its share
+    assert sidebar.get_by_text("Sign out").is_visible()  # open: the narrow case is the sidebar taking room
     chart = page.get_by_test_id("stPlotlyChart").first
     chart.scroll_into_view_if_needed()
     wait_idle(page)
@@ -122,7 +125,7 @@ def test_tactic_headers_do_not_overlap_with_the_sidebar_open(page, atlas_server,
     overlaps = [
         (a["text"], b["text"], round(a["right"] - b["left"]))
         for band in bands
-        for a, b in zip(band, band[1:], strict=False)
+        for a, b in itertools.pairwise(band)
         if a["right"] > b["left"] - 2  # touching counts: two words with no gap read as one
     ]
     assert overlaps == []
