@@ -4,6 +4,7 @@ detail, switch modes, and keep screenshots (artifacts/screenshots/matrix-*.png) 
 from __future__ import annotations
 
 import itertools
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -46,7 +47,10 @@ def test_click_a_technique_and_read_its_detail(page, atlas_server, shots: Path) 
     assert main.get_by_text("AI Incident Database, CC BY-SA 4.0", exact=False).count() == 1
     page.screenshot(path=str(shots / "matrix-incidents-analyst-uk.png"))
 
-    cell = page.get_by_test_id("stPlotlyChart").first.locator("text", has_text="LLM Prompt").first
+    # the cell's lines are tspans, run together in its text ("▸ LLM PromptInjection311"); "LLM Prompt Crafting"
+    # comes first in kill-chain order
+    injection = re.compile(r"LLM Prompt\s*Injection")
+    cell = page.get_by_test_id("stPlotlyChart").first.locator("text", has_text=injection).first
     box = cell.bounding_box()
     assert box is not None
     with rerun(page):
