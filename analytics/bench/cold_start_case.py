@@ -4,8 +4,9 @@ figures drawn (the Overview's metrics), as a newcomer meets them after `make run
 
 `make bench` runs it as the case `app.cold_start`: its median is the wait a person meets in the worst case, the
 persona clicked the instant the sign-in screen is drawn → the first page drawn, checked against the 2 s target;
-the split figures (and a think time) come from `python -m analytics.bench.cold_start_case RUNS [THINK_SECONDS]`,
-which prints them with the load average. Either way the server holds
+the split figures (and a think time) come from
+`python -m analytics.bench.cold_start_case RUNS [THINK_SECONDS [OTHER_CHECKOUT]]`, which prints them with the load
+average; with another checkout (an older version's) it alternates the two in each round. Either way the server holds
 a small demo store of its own (the harness's process holds its stores, and DuckDB lets one process open a file).
 Playwright drives Debian's Chromium (/usr/bin/chromium), as the browser tests do.
 """
@@ -75,7 +76,12 @@ def _browser_cpu_seconds(server_pid: int) -> float:
 
 
 def measure_cold_start(
-    db: Path, *, persona: str = "policy@uk.example", screenshots: Path | None = None, think: float = 0.0
+    db: Path,
+    *,
+    persona: str = "policy@uk.example",
+    screenshots: Path | None = None,
+    think: float = 0.0,
+    root: Path = ROOT,
 ) -> dict[str, float]:
     """Seconds from a fresh server's start to its health check, to the sign-in screen drawn, and from the persona
     click to the first page's metrics drawn (the figure issue 20 bounds at 2 s); and the server's CPU seconds up to
@@ -105,7 +111,7 @@ def measure_cold_start(
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         start = time.monotonic()
         server = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         try:
             _wait_health(port, start + 60)
@@ -141,17 +147,25 @@ def measure_cold_start(
             browser.close()
 
 
-def cold_start_figures(runs: int = 3, think: float = 0.0) -> dict[str, Any]:
-    """Medians over `runs` fresh servers on one small demo store built for the purpose."""
+def cold_start_figures(runs: int = 3, think: float = 0.0, against: Path | None = None) -> dict[str, Any]:
+    """Medians over `runs` fresh servers on one small demo store built for the purpose. With `against` (another
+    checkout, e.g. the previous version's), each round serves both, in alternating order, so that the load of
+    this shared machine drifts over both alike; the answer is then {"this": ..., "against": ...}."""
+    roots = {"this": ROOT} | ({"against": against.resolve()} if against else {})
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in roots}
+    started = load_avg()
     with tempfile.TemporaryDirectory() as tmp:
         db = _cold_store(Path(tmp))
-        results = [measure_cold_start(db, think=think) for _ in range(runs)]
-    keys = results[0].keys()
-    return {k: round(sorted(r[k] for r in results)[len(results) // 2], 2) for k in keys} | {
-        "runs": runs,
-        "think": think,
-        "load_avg": load_avg(),  # at the end: on this shared 2-core machine the wall times move with it
+        for i in range(runs):
+            for name, root in list(roots.items())[:: 1 if i % 2 == 0 else -1]:
+                results[name].append(measure_cold_start(db, think=think, root=root))
+    medians = {
+        name: {k: round(sorted(r[k] for r in rs)[len(rs) // 2], 2) for k in rs[0]}
+        for name, rs in results.items()
     }
+    # the load averages: on this shared 2-core machine the wall times move with them
+    extra = {"runs": runs, "think": think, "load_avg_start": started, "load_avg_end": load_avg()}
+    return (medians if against else medians["this"]) | extra
 
 
 # -- the harness case ---------------------------------------------------------------------------------------------
@@ -177,8 +191,11 @@ def cold_start(ctx: BenchContext) -> Timed:
 
 
 if __name__ == "__main__":
+    # python -m analytics.bench.cold_start_case [RUNS [THINK_SECONDS [OTHER_CHECKOUT]]]
     print(
         cold_start_figures(
-            int(sys.argv[1]) if len(sys.argv) > 1 else 3, float(sys.argv[2]) if len(sys.argv) > 2 else 0
+            int(sys.argv[1]) if len(sys.argv) > 1 else 3,
+            float(sys.argv[2]) if len(sys.argv) > 2 else 0,
+            Path(sys.argv[3]) if len(sys.argv) > 3 else None,
         )
     )
