@@ -55,7 +55,7 @@ class SecurityHeaders:
 # first call; setting it before the first session makes every request, the first included, go through app.py.
 PagesManager.uses_pages_directory = False
 
-# The pages' heavy imports start with the server, before anyone connects (pages/parts/preload.py).
+# The first page's heavy imports start with the server, before anyone connects (pages/parts/preload.py).
 preload.start()
 
 app = st.App(Path(__file__).resolve().parent / "app.py", middleware=[Middleware(SecurityHeaders)])

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 
 ORIGINATOR_COLOURS = {"UK": "#1d3b6f", "AU": "#c8873a"}
@@ -35,6 +34,9 @@ def style_figure(fig: go.Figure, title: str | None = None, height: int = 420) ->
 
 def counts_by_originator_and_category(df: pd.DataFrame) -> go.Figure:
     """Horizontal bars of incidents per category, split by originating institute."""
+    # Imported here: plotly.express (and narwhals) cost the first page after sign-in CPU it never used (issue 20).
+    import plotly.express as px
+
     order = df.groupby("category")["incidents"].sum().sort_values().index.tolist()
     fig = px.bar(
         df,

@@ -77,6 +77,9 @@ TARGET_MS: dict[str, dict[int, float]] = {
     "matrix.recompute": {1_000_000: 300, 10_000_000: 1500},
     "import.csv_100k": {size: 5000 for size in (100_000, 1_000_000, 10_000_000)},
     "export.chart_png": {size: 500 for size in (100_000, 1_000_000, 10_000_000)},
+    # Issue 20: first page after sign-in ≤ 2 s on a cold server, the click landing as the sign-in screen appears
+    # (the case's own 5,000-incident store whatever the size).
+    "app.cold_start": {size: 2000 for size in (1_000, 10_000, 100_000, 1_000_000, 10_000_000)},
 }
 PAGE_CASES = ("overview.recompute", "explorer.recompute", "evaluations.compare", "matrix.recompute")
 
@@ -149,14 +152,23 @@ def rss_mb() -> float:
     return _status_mb("VmRSS") or 0.0
 
 
+@dataclass(frozen=True)
+class Timed:
+    """What a case returns when the wait a person has is only part of its run: the cold start's click to first
+    page, not the server start and the browser launch around it. `median_ms` takes this instead of the call's."""
+
+    seconds: float
+
+
 def median_ms(fn: Callable[[], Any], runs: int) -> float:
     fn()  # warm-up: first-run effects (imports, plan caches) are not what a user waits for twice
     times = []
     for _ in range(runs):
         gc.collect()
         t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
+        out = fn()
+        elapsed = time.perf_counter() - t0
+        times.append((out.seconds if isinstance(out, Timed) else elapsed) * 1000)
     return statistics.median(times)
 
 
@@ -350,7 +362,7 @@ def _write_outputs(
     details: str | None,
     markdown: str | None,
 ) -> None:
-    machine["finished_load_avg"] = _load_avg()
+    machine["finished_load_avg"] = load_avg()
     if json_path:
         Path(json_path).write_text(
             json.dumps([{k: r[k] for k in JSON_KEYS} for r in records], indent=2) + "\n"
@@ -383,7 +395,7 @@ def write_markdown(path: Path, report: str) -> None:
 # -- reporting -----------------------------------------------------------------------------------------------
 
 
-def _load_avg() -> str:
+def load_avg() -> str:
     with contextlib.suppress(OSError):
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
     return "unknown"
@@ -420,7 +432,7 @@ def describe_machine() -> dict[str, Any]:
         "versions": versions,
         "duckdb_memory_limit": cfg["memory_limit"],
         "duckdb_threads": cfg["threads"],
-        "started_load_avg": _load_avg(),
+        "started_load_avg": load_avg(),
     }
 
 

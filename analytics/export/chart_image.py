@@ -32,14 +32,12 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from xml.sax.saxutils import escape
 
 import duckdb
-import kaleido
 import plotly.graph_objects as go
 import plotly.io as pio
-from PIL import Image, ImageDraw, ImageFont
 
 from analytics.access.markings import TLP_COLOURS, Marking, visible_sql
 from analytics.access.viewer import Viewer
@@ -48,6 +46,13 @@ from analytics.export.audit import record_export
 from analytics.filters import Filters
 from analytics.sources import source_credits
 from analytics.store.database import Store
+
+if TYPE_CHECKING:
+    from PIL import ImageFont
+
+# kaleido (with its browser client) and Pillow are imported where an image is drawn, not here: every page with a
+# chart imports this module for its export popover's names and sizes, and the first page after sign-in must not
+# pay for a renderer nobody has asked for yet (issue 20; tests/pages/test_first_page_imports.py).
 
 ImageFormat = Literal["png", "svg"]
 FORMATS: tuple[ImageFormat, ...] = ("png", "svg")
@@ -260,6 +265,8 @@ _kaleido_started = False
 def _render(fig: go.Figure, fmt: ImageFormat, width: int, height: int, scale: float) -> bytes:
     """The chart alone, through the process's one kaleido server (started on first use)."""
     global _kaleido_started
+    import kaleido
+
     spec = print_spec(fig, width, height)
     with _KALEIDO_LOCK:
         if not _kaleido_started:
@@ -314,6 +321,8 @@ def warm_up() -> None:
 
 
 def _font(weight: str, px: float) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    from PIL import ImageFont
+
     for name in _FONT_FILES[weight]:
         for d in _FONT_DIRS:
             if (d / name).exists():
@@ -327,6 +336,8 @@ _FONTS: dict[tuple[str, int], ImageFont.FreeTypeFont] = {}
 def _cached_font(path: str, px: int) -> ImageFont.FreeTypeFont:
     key = (path, px)
     if key not in _FONTS:
+        from PIL import ImageFont
+
         _FONTS[key] = ImageFont.truetype(path, px)
     return _FONTS[key]
 
@@ -389,6 +400,8 @@ def banner_segments(marking: Marking, recipients: tuple[str, ...] = ()) -> list[
 
 
 def _png(chart_png: bytes, lay: _Layout, marking: Marking, scale: float) -> bytes:
+    from PIL import Image, ImageDraw
+
     w, h = round(lay.width * scale), round(lay.height * scale)
     canvas = Image.new("RGB", (w, h), "white")
     with Image.open(io.BytesIO(chart_png)) as chart_img:

@@ -4,7 +4,10 @@
 ATLAS's own matrix; expanded parents are followed by their sub-techniques), and `matrix_heatmap` colours them
 for one mode. Counts are coloured on a log scale because a few techniques dominate; the legend shows real counts.
 Sixteen columns of technique names are not legible in a dashboard's width, so the kill chain is drawn in bands
-of at most eight tactics (left to right, then the next band below), one shared colour scale.
+of at most four tactics (left to right, then the next band below), one shared colour scale. Four, because the
+figure cannot know the screen: at 1024 px with the sidebar open the page's main column is about 560 px, where
+eight tactics left 55 px each and their headers and technique names ran into each other (issue 20); four leave
+about 120 px, enough for a tactic's name in two lines and a technique's in three.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ _COVERAGE_SCALE = ("#d7efdc", "#8fcf9d", "#3f9a5a", "#1e6b37")
 _GAP_SCALE = ("#fcd9cf", "#f08a6c", "#c8321f", "#7a0f08")
 ROW_HEIGHT = 62
 HEADER_HEIGHT = 56
-MAX_COLUMNS_PER_BAND = 8
+MAX_COLUMNS_PER_BAND = 4  # see the module docstring: usable at 1024 px with the sidebar open
 
 
 # One line under the figure per mode, saying how to read it (fixed text; shown with st.caption).
@@ -234,7 +237,7 @@ def _colour_axis(
 
 
 def _bands(ncols: int) -> list[range]:
-    """Tactic columns per band: all in one band when they fit, else split evenly (16 tactics -> 2 x 8)."""
+    """Tactic columns per band: all in one band when they fit, else split evenly (16 tactics -> 4 x 4)."""
     nbands = max(1, math.ceil(ncols / MAX_COLUMNS_PER_BAND))
     per = math.ceil(ncols / nbands) if ncols else 1
     return [range(k, min(k + per, ncols)) for k in range(0, ncols, per)] or [range(0)]
@@ -257,7 +260,7 @@ def _banded_figure(
     coloraxis: dict[str, Any],
     title: str | None,
 ) -> go.Figure:
-    """Kill-chain order left to right, continued in a second band below when 16 columns would not be legible."""
+    """Kill-chain order left to right, continued in bands below when 16 columns would not be legible."""
     bands = _bands(len(tactic_names))
     rows = [_band_rows(cells, b) for b in bands]
     title_px = 40 if title else 0

@@ -37,8 +37,10 @@ def test_analyst_sees_the_matrix_in_scope(app_factory, demo_store) -> None:
     assert metrics["Gap incidents"] == f"{expected.gap_incidents:,}"
     assert any("TLP:" in m.value for m in at.markdown)
     fig = figure_spec(at.get("plotly_chart")[0])
-    ticks = [t for ax in ("xaxis", "xaxis2") for t in fig["layout"][ax]["ticktext"]]
-    assert "<b>Reconnaissance</b>" in ticks[0] and "Impact" in ticks[-1]  # kill-chain order, two bands
+    axes = sorted((k for k in fig["layout"] if k.startswith("xaxis")), key=lambda k: int(k[5:] or 1))
+    ticks = [t for ax in axes for t in fig["layout"][ax]["ticktext"]]
+    assert "<b>Reconnaissance</b>" in ticks[0] and "Impact" in ticks[-1]  # kill-chain order, across the bands
+    assert len(axes) == 4 and len(ticks) == 16  # four tactics a band, legible at 1024 px
     cells = _cells(fig)
     n = int(expected.cells.set_index("technique_id").loc["AML.T0051", "incidents"])
     assert cells["AML.T0051"] == f"{n:,} incidents"

@@ -24,7 +24,6 @@ from typing import Any
 
 import duckdb
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 
 from analytics import charts, views
@@ -72,6 +71,9 @@ from analytics.incidents import base as incident_base
 from analytics.store import audit
 from analytics.store.database import Store
 from analytics.vocab import SEVERITY_LABELS
+
+# plotly.express is imported inside the builders that draw with it: every page's "Page to slide" button imports
+# this module, and the first page after sign-in must not pay for express (and narwhals) before a click (issue 20).
 
 # Not records only: cached results follow every write (session.generation_for).
 READS_ONLY_RECORDS = False
@@ -133,6 +135,8 @@ def incidents_by_month_and_originator(
 
 def _by_month(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today: date) -> Scoped[go.Figure]:
     scoped = incidents_by_month_and_originator(con, viewer, f, today)
+    import plotly.express as px  # where used: see the note at the imports
+
     fig = px.line(
         scoped.data,
         x="month",
@@ -168,6 +172,8 @@ def _by_severity(
     scoped = incidents_by_severity_and_originator(con, viewer, f, today)
     df = scoped.data.copy()
     df["level"] = [f"{int(s)} {SEVERITY_LABELS.get(int(s), '')}" for s in df["severity"]]
+    import plotly.express as px  # where used: see the note at the imports
+
     fig = px.bar(
         df,
         x="level",
@@ -197,6 +203,8 @@ def _eval_scores(
         f"where {where} and r.score is not null group by all order by r.benchmark, r.institute limit 60",
         params,
     ).df()
+    import plotly.express as px  # where used: see the note at the imports
+
     fig = px.bar(
         df,
         x="benchmark",
@@ -226,6 +234,8 @@ def _atlas_tactics(
         "group by t.name, t.ordinal order by t.ordinal",
         params,
     ).df()
+    import plotly.express as px  # where used: see the note at the imports
+
     fig = px.bar(df, x="tactic", y="incidents", labels={"tactic": "ATLAS tactic", "incidents": "Incidents"})
     return Scoped(
         charts.style_figure(fig, "Incidents by MITRE ATLAS tactic"),
