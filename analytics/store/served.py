@@ -43,7 +43,6 @@ from analytics.store.database import (
     Store,
     StoreError,
     WriteConflict,
-    _is_conflict,
     duckdb_config,
     load_migrations,
 )
@@ -133,6 +132,192 @@ class QuackCursor:
 
     def __getattr__(self, name: str) -> Any:  # fetchall, fetchone, df, description, close, ...
         return getattr(self._con, name)
+
+
+# Statements that only read: run at once (against the committed state plus this transaction's own writes).
+_READ = re.compile(
+    r"\s*(\(\s*)*(select|with|from|values|table|describe|show|summarize|pragma|explain)\b", re.I
+)
+# `insert into T (cols) values (…) returning id`: the one RETURNING form the app uses. Its id is taken from T's
+# sequence at once, so the statement can wait for the commit like every other write (sequences are not
+# transactional in DuckDB either: an embedded rollback leaves the same gap).
+_INSERT_RETURNING_ID = re.compile(
+    r"\s*insert\s+into\s+(?P<table>\w+)\s*\((?P<cols>[^)]*)\)\s*values\s*\((?P<values>.*)\)\s*returning\s+id\s*;?\s*",
+    re.I | re.S,
+)
+_SEQUENCE_DEFAULT = re.compile(r"nextval\('(?P<seq>\w+)'\)")
+_NAMES_A_TABLE = re.compile(r"\bfrom\b", re.I)
+# What a failed guard raises on the server; the client turns it into WriteConflict.
+_GUARD_MARK = "threat-store write conflict: a row read in this transaction changed before it committed"
+
+
+_GUARD_PREFIX = "select error("
+
+
+def _guard_sql(read: str, count: int, digest: int) -> str:
+    """A statement that aborts the server transaction when `read` no longer returns the rows it did."""
+    return (
+        f"select error({_literal(_GUARD_MARK)}) from ({_digest_sql(read)}) g "
+        f"where g.n <> {count} or g.h <> {digest}::hugeint"
+    )
+
+
+def _digest_sql(read: str) -> str:
+    return f"select count(*) as n, coalesce(sum(hash(r)), 0)::hugeint as h from ({read}) r"
+
+
+class QuackTransaction:
+    """The cursor of a served transaction. Writes are rendered and kept; reads run at once on the server inside
+    `BEGIN; <the writes so far>; <read>; ROLLBACK`, so they see this transaction's own writes, and each read
+    leaves a guard (its row count and a hash of its rows, taken first) at its place among the writes. `commit`
+    sends `BEGIN; writes and guards in order; COMMIT` as one text: the server runs it as one transaction
+    (measured: an error anywhere in the text leaves nothing behind)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, target: str) -> None:
+        self._con = con
+        self._target = target
+        self._steps: list[str] = []  # writes and guards, in the order the block made them
+        self._writes = 0
+        self._registered: dict[str, str] = {}
+
+    def pending_writes(self) -> int:
+        return self._writes
+
+    def _run(self, text: str) -> None:
+        try:
+            self._con.execute("from quack_query(?, ?)", [self._target, text])
+        except duckdb.Error as e:
+            raise _server_error(e) from e
+
+    def _speculative(self, statement: str) -> str:
+        # Guards are left out: the server answers with the first statement that returns rows (measured), and a
+        # guard is a SELECT; they are checked at commit.
+        writes = [s for s in self._steps if not s.startswith(_GUARD_PREFIX)]
+        return "; ".join(["begin", *writes, statement, "rollback"]) if writes else statement
+
+    def execute(
+        self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] | None = None
+    ) -> QuackTransaction:
+        if _TRANSACTION_CONTROL.fullmatch(sql):
+            return self
+        text = render(sql, parameters).strip().rstrip(";")
+        if _READ.match(text):
+            if _NAMES_A_TABLE.search(text):  # `select current_timestamp` reads no row: nothing to guard
+                self._guard(text)
+            self._run(self._speculative(text))
+            return self
+        m = _INSERT_RETURNING_ID.fullmatch(text)
+        if m:
+            new_id = self._next_id(m.group("table"))
+            text = f"insert into {m.group('table')} (id, {m.group('cols')}) values ({new_id}, {m.group('values')})"
+            self._con.execute("select ?::bigint as id", [new_id])
+        elif re.search(r"\breturning\b", text, re.I):
+            raise StoreError(
+                f"served store: only `insert … returning id` can run in a transaction: {sql[:80]!r}"
+            )
+        else:
+            self._con.execute("select null::bigint as Count where false")  # known only at commit
+        self._steps.append(text)
+        self._writes += 1
+        return self
+
+    def _guard(self, read: str) -> None:
+        """Digest the rows `read` returns now, before the read itself: a change in between makes the guard
+        fail at commit (a refused save, never a lost update)."""
+        self._run(self._speculative(_digest_sql(read)))
+        row = self._con.fetchone()
+        count, digest = (int(row[0]), int(row[1])) if row else (0, 0)
+        self._steps.append(_guard_sql(read, count, digest))
+
+    def _next_id(self, table: str) -> int:
+        self._run(
+            "select column_default from duckdb_columns() where table_name = "
+            f"{_literal(table)} and column_name = 'id'"
+        )
+        row = self._con.fetchone()
+        m = _SEQUENCE_DEFAULT.search(str(row[0])) if row else None
+        if not m:
+            raise StoreError(
+                f"served store: {table}.id has no sequence default, so its id cannot be taken first"
+            )
+        self._run(f"select nextval({_literal(m.group('seq'))})")
+        got = self._con.fetchone()
+        assert got is not None
+        return int(got[0])
+
+    def executemany(self, sql: str, parameters: Sequence[Sequence[Any]]) -> QuackTransaction:
+        for row in parameters:
+            self.execute(sql, row)
+        return self
+
+    def register(self, name: str, table: Any) -> QuackTransaction:
+        """A local table (Arrow or pandas) the block's statements name: sent as a temporary table created in the
+        same server transaction, from its rows rendered as literals."""
+        if not re.fullmatch(r"[A-Za-z_]\w*", name):
+            raise StoreError(f"served store: cannot register a table named {name!r}")
+        local = self._con.cursor()
+        try:
+            local.register("_served_rows", table)
+            columns = local.execute("describe _served_rows").fetchall()
+            rows = local.execute("from _served_rows").fetchall()
+        finally:
+            local.close()
+        names = [f'"{c[0]}"' for c in columns]
+        if rows:
+            values = ", ".join(
+                "(" + ", ".join(str(duckdb.ConstantExpression(v)) for v in row) + ")" for row in rows
+            )
+            casts = ", ".join(
+                f"c{i}::{c[1]} as {n}" for i, (c, n) in enumerate(zip(columns, names, strict=True))
+            )
+            cols = ", ".join(f"c{i}" for i in range(len(columns)))
+            create = f"create or replace temp table {name} as select {casts} from (values {values}) v({cols})"
+        else:
+            create = f"create or replace temp table {name} ({', '.join(f'{n} {c[1]}' for c, n in zip(columns, names, strict=True))})"
+        self._steps.append(create)
+        self._registered[name] = create
+        return self
+
+    def unregister(self, name: str) -> QuackTransaction:
+        if self._registered.pop(name, None) is not None:
+            self._steps.append(f"drop table if exists temp.{name}")
+        return self
+
+    def sql(
+        self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None
+    ) -> duckdb.DuckDBPyRelation:
+        text = render(query, params).strip().rstrip(";")
+        if not _READ.match(text):
+            raise StoreError(f"served store: .sql() in a transaction only reads: {query[:80]!r}")
+        self._guard(text)
+        return self._con.sql(
+            f"from quack_query({_literal(self._target)}, {_literal(self._speculative(text))})"
+        )
+
+    def commit(self) -> None:
+        self._run("; ".join(["begin", *self._steps, "commit"]))
+        self._steps.clear()
+        self._writes = 0
+
+    def cursor(self) -> QuackTransaction:
+        return self
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __getattr__(self, name: str) -> Any:  # fetchall, fetchone, df, description, ...
+        return getattr(self._con, name)
+
+
+def _server_error(e: duckdb.Error) -> BaseException:
+    """The server's error as the app's code expects it: Quack returns every server error as InvalidInputException
+    (measured), so conflicts and constraint violations are told apart by their text."""
+    text = str(e)
+    if _GUARD_MARK in text or "conflict" in text.lower():
+        return WriteConflict()
+    if "Duplicate key" in text or ("violates" in text and "constraint" in text):
+        return duckdb.ConstraintException(_first(e))
+    return e
 
 
 def _literal(value: str) -> str:
@@ -250,27 +435,27 @@ class ServedStore(Store):
     def transaction(
         self, *, changes_data: bool = True, changes_records: bool = True
     ) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Writes through the server. Quack 1.5.5 commits each statement on its own (see the module docstring),
-        so the version row is bumped after the block has run, by its own statement: any replica that sees the
-        new version also sees the write."""
-        cur = self.cursor()
+        """All-or-nothing writes through the server (see the module docstring): the block's writes are kept
+        here and sent at the end as one text, `BEGIN; …; COMMIT`, that the server runs as one transaction, with
+        each read's guard at the place the read was made and the version row bumped before the COMMIT. A guard
+        that finds a read's rows changed since (another replica committed in between) aborts the whole text:
+        WriteConflict, nothing saved."""
+        tx = QuackTransaction(self.db.cursor(), self.target)
         try:
-            yield cur
-        except duckdb.TransactionException as e:
-            cur.close()
-            if _is_conflict(e):
-                raise WriteConflict() from e
-            raise
-        except BaseException:
-            cur.close()
-            raise
+            yield tx  # type: ignore[misc]
+            if tx.pending_writes():
+                if changes_data:
+                    tx.execute(_BUMP, [changes_records])
+                tx.commit()
+            elif changes_data:
+                changes_data = False  # nothing was written: no version to bump, no cache to move
+        finally:
+            tx.close()
         if changes_data:
-            cur.execute(_BUMP, [changes_records]).fetchall()
             with self._lock:
                 self.generation += 1
                 if changes_records:
                     self.record_generation += 1
-        cur.close()
 
     def harden(self) -> None:
         """The client's own connection: no file access, no ATTACH or settings changes once the secret is in

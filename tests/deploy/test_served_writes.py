@@ -1,0 +1,70 @@
+"""Writes through the served store are all-or-nothing and lose no update: two client processes of one store
+server edit the same assessment at the same moment; one saves, the other is told nothing was saved and to try
+again, and nothing of the refused edit reaches the store (analytics/store/served.py, QuackTransaction)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+from tests.deploy.conftest import SERVED_PYTHON, Served
+from tests.servers import ROOT
+
+
+def _rows(served: Served, sql: str, *params: Any) -> list[list[Any]]:
+    """Rows of one read through the server, from a client process of its own."""
+    script = (
+        "import json, sys; from analytics.store.database import open_store; "
+        "print(json.dumps(open_store().cursor().execute(sys.argv[1], json.loads(sys.argv[2])).fetchall(), "
+        "default=str))"
+    )
+    out = subprocess.run(
+        [str(SERVED_PYTHON), "-c", script, sql, json.dumps(list(params))],
+        cwd=ROOT, env=served.env, capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    return json.loads(out)
+
+
+def _probe(served: Served, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(SERVED_PYTHON), "-m", "tests.deploy.edit_probe", *args],
+        cwd=ROOT, env=served.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def test_two_replicas_saving_one_assessment_at_once_lose_no_update(served: Served) -> None:
+    made = _probe(served, "create", "Served race", "author@uk.example")
+    out, err = made.communicate(timeout=60)
+    assert made.returncode == 0, err
+    aid = out.strip()
+    first = _probe(served, "save", aid, "1", "first replica's text", "first@uk.example", "--pause")
+    assert first.stdout is not None and first.stdin is not None
+    try:
+        assert first.stdout.readline().strip() == "paused"  # it has read version 1, and not written yet
+        second = _probe(served, "save", aid, "1", "second replica's text", "second@uk.example")
+        out, err = second.communicate(timeout=60)
+        assert out.strip() == "saved 2", err
+        first.stdin.write("\n")
+        first.stdin.flush()
+        said = first.stdout.readline().strip()
+    finally:
+        first.stdin.close()
+        first.wait(60)
+    assert said.startswith("refused: "), said
+    assert "not been saved" in said or "nothing was saved" in said.lower()
+    # The second replica's save stands whole; nothing of the first one's reached the store.
+    assert _rows(served, "select current_version from assessments where id = ?", int(aid)) == [[2]]
+    assert _rows(
+        served,
+        "select version, bluf from assessment_versions where assessment_id = ? order by version",
+        int(aid),
+    ) == [[1, ""], [2, "second replica's text"]]
+    assert _rows(
+        served, "select email, action from assessment_writes where assessment_id = ? order by seq", int(aid)
+    ) == [["author@uk.example", "create"], ["second@uk.example", "save"]]
+    assert _rows(
+        served,
+        "select count(*) from audit_log where email = ? and action = 'save assessment'",
+        "first@uk.example",
+    ) == [[0]]
