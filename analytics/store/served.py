@@ -315,7 +315,7 @@ def _server_error(e: duckdb.Error) -> BaseException:
     text = str(e)
     if _GUARD_MARK in text or "conflict" in text.lower():
         return WriteConflict()
-    if "Duplicate key" in text or ("violates" in text and "constraint" in text):
+    if "constraint" in text.lower() or "duplicate key" in text.lower():
         return duckdb.ConstraintException(_first(e))
     return e
 

@@ -8,6 +8,7 @@ import json
 import subprocess
 from typing import Any
 
+from tests.conftest import SHARED_DATA
 from tests.deploy.conftest import SERVED_PYTHON, Served
 from tests.servers import ROOT
 
@@ -68,3 +69,53 @@ def test_two_replicas_saving_one_assessment_at_once_lose_no_update(served: Serve
         "select count(*) from audit_log where email = ? and action = 'save assessment'",
         "first@uk.example",
     ) == [[0]]
+
+
+def _version(served: Served) -> int:
+    return int(_rows(served, "select max(version) from data_versions")[0][0])
+
+
+_FAILING_WRITE = """
+import duckdb
+from analytics.store.database import open_store
+store = open_store()
+try:
+    with store.transaction() as tx:
+        view = tx.execute(
+            "insert into saved_views (name, page, query, owner, institute) values (?, ?, ?, ?, ?) returning id",
+            ["half-written view", "incidents", "{}", "atomic@uk.example", "UK"],
+        ).fetchone()[0]
+        tx.execute("insert into saved_views (id, name, page, query, owner, institute) values (?, ?, ?, ?, ?, ?)",
+                   [view, "same id again", "incidents", "{}", "atomic@uk.example", "UK"])
+except duckdb.ConstraintException as e:
+    print("refused:", type(e).__name__)
+"""
+
+
+def test_a_served_transaction_that_fails_half_way_leaves_nothing_behind(served: Served) -> None:
+    before = _version(served)
+    out = subprocess.run(
+        [str(SERVED_PYTHON), "-c", _FAILING_WRITE],
+        cwd=ROOT, env=served.env, capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    assert out.strip() == "refused: ConstraintException"  # the server's error keeps its kind
+    assert _rows(served, "select count(*) from saved_views where owner = ?", "atomic@uk.example") == [[0]]
+    assert _version(served) == before  # no version row either: the bump is inside the same transaction
+
+
+def test_an_import_through_the_server_is_one_transaction_read_back_by_another_client(served: Served) -> None:
+    before = _version(served)
+    result = served.run(
+        "import", "atlas", str(SHARED_DATA / "atlas" / "ATLAS.yaml"), "--actor", "cli@uk.example"
+    )
+    assert "case studies: 57 added" in result.stdout, result.stderr
+    assert "handed over" not in result.stdout  # written through the server, not left in an inbox
+    assert _version(served) == before + 1  # the whole import: one server transaction, one version row
+    assert _rows(served, "select count(*) from incidents where source = 'atlas'") == [[57]]
+    batch = _rows(served, "select batch_id, kind from import_batches where kind = 'atlas'")
+    assert len(batch) == 1
+    again = served.run(
+        "import", "atlas", str(SHARED_DATA / "atlas" / "ATLAS.yaml"), "--actor", "cli@uk.example"
+    )
+    assert "case studies: 0 added, 0 updated" in again.stdout, again.stderr  # reads saw the first import
+    assert _rows(served, "select count(*) from incidents where source = 'atlas'") == [[57]]
