@@ -110,11 +110,28 @@ class QuackCursor:
     def __init__(self, con: duckdb.DuckDBPyConnection, target: str) -> None:
         self._con = con
         self._target = target
+        self._registered: dict[str, str] = {}
+
+    def _text(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] | None) -> str:
+        text = render(sql, parameters)
+        if not self._registered:
+            return text
+        # Registered tables live in the server's connection for this one text only (`_temp_table`).
+        return "; ".join(["begin", *self._registered.values(), text.strip().rstrip(";"), "commit"])
 
     def execute(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] | None = None) -> QuackCursor:
         if _TRANSACTION_CONTROL.fullmatch(sql):
             return self
-        self._con.execute("from quack_query(?, ?)", [self._target, render(sql, parameters)])
+        self._con.execute("from quack_query(?, ?)", [self._target, self._text(sql, parameters)])
+        return self
+
+    def register(self, name: str, table: Any) -> QuackCursor:
+        """A local table (Arrow or pandas) later statements name: sent with each of them (`_temp_table`)."""
+        self._registered[name] = _temp_table(self._con, name, table)
+        return self
+
+    def unregister(self, name: str) -> QuackCursor:
+        self._registered.pop(name, None)
         return self
 
     def executemany(self, sql: str, parameters: Sequence[Sequence[Any]]) -> QuackCursor:
@@ -125,7 +142,8 @@ class QuackCursor:
     def sql(
         self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None
     ) -> duckdb.DuckDBPyRelation:
-        return self._con.sql(f"from quack_query({_literal(self._target)}, {_literal(render(query, params))})")
+        text = self._text(query, params)
+        return self._con.sql(f"from quack_query({_literal(self._target)}, {_literal(text)})")
 
     def cursor(self) -> QuackCursor:
         return QuackCursor(self._con.cursor(), self._target)
@@ -251,29 +269,9 @@ class QuackTransaction:
         return self
 
     def register(self, name: str, table: Any) -> QuackTransaction:
-        """A local table (Arrow or pandas) the block's statements name: sent as a temporary table created in the
-        same server transaction, from its rows rendered as literals."""
-        if not re.fullmatch(r"[A-Za-z_]\w*", name):
-            raise StoreError(f"served store: cannot register a table named {name!r}")
-        local = self._con.cursor()
-        try:
-            local.register("_served_rows", table)
-            columns = local.execute("describe _served_rows").fetchall()
-            rows = local.execute("from _served_rows").fetchall()
-        finally:
-            local.close()
-        names = [f'"{c[0]}"' for c in columns]
-        if rows:
-            values = ", ".join(
-                "(" + ", ".join(str(duckdb.ConstantExpression(v)) for v in row) + ")" for row in rows
-            )
-            casts = ", ".join(
-                f"c{i}::{c[1]} as {n}" for i, (c, n) in enumerate(zip(columns, names, strict=True))
-            )
-            cols = ", ".join(f"c{i}" for i in range(len(columns)))
-            create = f"create or replace temp table {name} as select {casts} from (values {values}) v({cols})"
-        else:
-            create = f"create or replace temp table {name} ({', '.join(f'{n} {c[1]}' for c, n in zip(columns, names, strict=True))})"
+        """A local table (Arrow or pandas) the block's statements name: created as a temporary table in the same
+        server transaction (`_temp_table`)."""
+        create = _temp_table(self._con, name, table)
         self._steps.append(create)
         self._registered[name] = create
         return self
@@ -318,6 +316,28 @@ def _server_error(e: duckdb.Error) -> BaseException:
     if "constraint" in text.lower() or "duplicate key" in text.lower():
         return duckdb.ConstraintException(_first(e))
     return e
+
+
+def _temp_table(con: duckdb.DuckDBPyConnection, name: str, table: Any) -> str:
+    """`create temp table NAME …` holding the rows of a local Arrow or pandas table, rendered as DuckDB literals
+    and cast to the local column types. Quack cannot ship a table to the server, and a server connection lasts one
+    `quack_query` text, so the statement travels in the same text as those that read the table."""
+    if not re.fullmatch(r"[A-Za-z_]\w*", name):
+        raise StoreError(f"served store: cannot register a table named {name!r}")
+    local = con.cursor()
+    try:
+        local.register("_served_rows", table)
+        columns = local.execute("describe _served_rows").fetchall()
+        rows = local.execute("from _served_rows").fetchall()
+    finally:
+        local.close()
+    names = ['"' + str(c[0]).replace('"', '""') + '"' for c in columns]
+    if not rows:
+        return f"create or replace temp table {name} ({', '.join(f'{n} {c[1]}' for c, n in zip(columns, names, strict=True))})"
+    values = ", ".join("(" + ", ".join(str(duckdb.ConstantExpression(v)) for v in row) + ")" for row in rows)
+    casts = ", ".join(f"c{i}::{c[1]} as {n}" for i, (c, n) in enumerate(zip(columns, names, strict=True)))
+    cols = ", ".join(f"c{i}" for i in range(len(columns)))
+    return f"create or replace temp table {name} as select {casts} from (values {values}) v({cols})"
 
 
 def _literal(value: str) -> str:

@@ -119,3 +119,24 @@ def test_an_import_through_the_server_is_one_transaction_read_back_by_another_cl
     )
     assert "case studies: 0 added, 0 updated" in again.stdout, again.stderr  # reads saw the first import
     assert _rows(served, "select count(*) from incidents where source = 'atlas'") == [[57]]
+
+
+def test_aiid_and_an_incident_spreadsheet_import_through_the_server(served: Served, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = served.run("import", "aiid", str(SHARED_DATA / "aiid"), "--actor", "cli@uk.example")
+    added = int(result.stdout.split(": ", 1)[1].split(" added")[0])
+    assert added > 1000, result.stdout + result.stderr
+    assert _rows(served, "select count(*) from incidents where source = 'aiid'") == [[added]]
+    sheet = tmp_path / "partner.csv"
+    sheet.write_bytes(
+        b"id,title,occurred_on,category,severity,tlp,releasable_to\r\n"
+        b'X-1,"Quoted ""title"", with comma",2025-03-05,Jailbreak,4,GREEN,"UK,AU"\r\n'
+        b'X-2,Plain title \xc3\xa9,2025-03-06,Jailbreak,3,GREEN,"UK,AU"\r\n'
+    )
+    out = served.run("import", "csv", str(sheet), "--as", "UK", "--actor", "cli@uk.example").stdout
+    assert "2 added" in out
+    assert _rows(
+        served, "select id, title, severity, releasable_to from incidents where id like 'UK-X-%' order by id"
+    ) == [
+        ["UK-X-1", 'Quoted "title", with comma', 4, ["AU", "UK"]],
+        ["UK-X-2", "Plain title é", 3, ["AU", "UK"]],
+    ]
