@@ -169,9 +169,6 @@ _NAMES_A_TABLE = re.compile(r"\bfrom\b", re.I)
 _GUARD_MARK = "threat-store write conflict: a row read in this transaction changed before it committed"
 
 
-_GUARD_PREFIX = "select error("
-
-
 def _guard_sql(read: str, count: int, digest: int) -> str:
     """A statement that aborts the server transaction when `read` no longer returns the rows it did."""
     return (
@@ -187,14 +184,17 @@ def _digest_sql(read: str) -> str:
 class QuackTransaction:
     """The cursor of a served transaction. Writes are rendered and kept; reads run at once on the server inside
     `BEGIN; <the writes so far>; <read>; ROLLBACK`, so they see this transaction's own writes, and each read
-    leaves a guard (its row count and a hash of its rows, taken first) at its place among the writes. `commit`
-    sends `BEGIN; writes and guards in order; COMMIT` as one text: the server runs it as one transaction
-    (measured: an error anywhere in the text leaves nothing behind)."""
+    leaves a guard: its row count and a hash of its rows in the committed store (without this transaction's
+    writes, whose defaults such as `current_timestamp` differ from one server transaction to the next), taken
+    before the read itself. `commit` sends `BEGIN; guards; writes in order; version bump; COMMIT` as one text:
+    the server runs it as one transaction (measured: an error anywhere in the text leaves nothing behind), and a
+    guard whose rows another client changed since aborts it."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, target: str) -> None:
         self._con = con
         self._target = target
-        self._steps: list[str] = []  # writes and guards, in the order the block made them
+        self._steps: list[str] = []  # writes and temporary tables, in the order the block made them
+        self._guards: list[str] = []  # each with the temporary tables its read named, created first
         self._writes = 0
         self._registered: dict[str, str] = {}
 
@@ -208,10 +208,7 @@ class QuackTransaction:
             raise _server_error(e) from e
 
     def _speculative(self, statement: str) -> str:
-        # Guards are left out: the server answers with the first statement that returns rows (measured), and a
-        # guard is a SELECT; they are checked at commit.
-        writes = [s for s in self._steps if not s.startswith(_GUARD_PREFIX)]
-        return "; ".join(["begin", *writes, statement, "rollback"]) if writes else statement
+        return "; ".join(["begin", *self._steps, statement, "rollback"]) if self._steps else statement
 
     def execute(
         self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] | None = None
@@ -242,10 +239,13 @@ class QuackTransaction:
     def _guard(self, read: str) -> None:
         """Digest the rows `read` returns now, before the read itself: a change in between makes the guard
         fail at commit (a refused save, never a lost update)."""
-        self._run(self._speculative(_digest_sql(read)))
+        tables = list(self._registered.values())
+        self._run(
+            "; ".join(["begin", *tables, _digest_sql(read), "rollback"]) if tables else _digest_sql(read)
+        )
         row = self._con.fetchone()
         count, digest = (int(row[0]), int(row[1])) if row else (0, 0)
-        self._steps.append(_guard_sql(read, count, digest))
+        self._guards.extend([*tables, _guard_sql(read, count, digest)])
 
     def _next_id(self, table: str) -> int:
         self._run(
@@ -293,8 +293,11 @@ class QuackTransaction:
         )
 
     def commit(self) -> None:
-        self._run("; ".join(["begin", *self._steps, "commit"]))
+        # Guards first, each against the committed store as the read found it (with the temporary tables the
+        # read named): another client's commit since then fails one, and the whole text with it.
+        self._run("; ".join(["begin", *self._guards, *self._steps, "commit"]))
         self._steps.clear()
+        self._guards.clear()
         self._writes = 0
 
     def cursor(self) -> QuackTransaction:

@@ -140,3 +140,25 @@ def test_aiid_and_an_incident_spreadsheet_import_through_the_server(served: Serv
         ["UK-X-1", 'Quoted "title", with comma', 4, ["AU", "UK"]],
         ["UK-X-2", "Plain title é", 3, ["AU", "UK"]],
     ]
+
+
+_READ_OWN_WRITE = """
+from analytics.store.database import open_store
+store = open_store()
+with store.transaction() as tx:
+    tx.execute("insert into saved_views (name, page, query, owner, institute) values (?, ?, ?, ?, ?)",
+               ["stamped", "incidents", "{}", "own@uk.example", "UK"])
+    print(len(tx.execute("select created_at from saved_views where owner = ?", ["own@uk.example"]).fetchall()))
+print("saved")
+"""
+
+
+def test_a_served_transaction_reads_its_own_write_and_commits_it(served: Served) -> None:
+    """The read sees the transaction's own row (its created_at stamped by the server), and its guard, checked
+    against the committed store, does not mistake the new timestamp at commit for another client's change."""
+    out = subprocess.run(
+        [str(SERVED_PYTHON), "-c", _READ_OWN_WRITE],
+        cwd=ROOT, env=served.env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.stdout.split() == ["1", "saved"], out.stderr[-500:]
+    assert _rows(served, "select name from saved_views where owner = ?", "own@uk.example") == [["stamped"]]
