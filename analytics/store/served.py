@@ -13,10 +13,28 @@ What this module relies on, measured on DuckDB 1.5.5 with its PyPI Quack wheel (
   (`QuackCursor`), and its result streams back as an ordinary DuckDB result (`.df()`, `.fetchall()` unchanged);
 - `quack_query` takes SQL text only, so the app's bound parameters are rendered into it as literals by DuckDB's
   own `ConstantExpression` (quoting and types are DuckDB's), at this one place, after the app has bound them;
-- each statement commits on the server by itself (`BEGIN … ROLLBACK` is not forwarded), so a write of more than
-  one statement is not all-or-nothing in the served mode. The version row is bumped by its own statement
-  *after* the write (`ServedStore.transaction`): a replica that sees the new version also sees the write, which
-  is what the cache key needs;
+- a statement sent alone commits by itself, and the server keeps no transaction open between two `quack_query`
+  calls (`BEGIN` sent alone is lost); but one `quack_query` text may hold several statements, which the server
+  runs in order on one connection: `BEGIN; …; COMMIT` in one text is one server transaction, an error anywhere
+  in it leaves nothing behind (a text that ends without COMMIT is rolled back), and its result is that of the
+  first statement that returns rows (measured with a probe server; the mechanism below is tested in
+  tests/deploy/test_served_writes.py). So `ServedStore.transaction` is
+  all-or-nothing (`QuackTransaction`): the block's writes are rendered and kept, reads run at once inside
+  `BEGIN; <the writes so far>; <read>; ROLLBACK` (so they see the block's own writes), and the commit sends
+  `BEGIN; <guards>; <writes>; <version bump>; COMMIT` as one text. A guard re-reads, in the committed store,
+  what one of the block's reads read and aborts the text (WriteConflict: "nothing was saved. Try again") when
+  another client changed those rows since: read-then-write checks (an assessment's expected version, an
+  import's "already stored?") cannot lose an update. The version row is bumped in the same transaction, so a
+  replica that sees the new version also sees the write;
+- what a served transaction cannot do: return a row count for a write (known only at commit; `fetchone()`
+  gives None), or RETURNING other than `insert into T (…) values (…) returning id`, whose id is taken from T's
+  sequence first (a failed save leaves a gap in the ids). A guard covers whole rows, so a save is also refused
+  when another client changed another column of a row the block read (a needless "try again", never a lost
+  update). Statements sent through a plain `cursor()` outside `transaction()` still commit one by one; the app
+  writes only inside transactions;
+- a local table the code registers (`con.register`: the importers stage rows in Arrow tables) cannot be shipped
+  to the server, so it travels as `create temp table … as select … from (values …)` in the same text as the
+  statements that use it (`_temp_table`); with that, the importers run unchanged through the served store;
 - the server cannot turn off external access (Quack stops answering), so the token is a credential to the whole
   store: the server listens on loopback or a private network only.
 
