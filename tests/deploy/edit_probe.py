@@ -6,6 +6,7 @@ It runs in the served environment (.venv-served) as its own process; the pause w
 cursor and changes nothing it sends (tests/deploy/test_served_writes.py).
 
 Usage: python -m tests.deploy.edit_probe create TITLE EMAIL | save AID EXPECTED TEXT EMAIL [--pause]
+       | threshold BENCHMARK VALUE EMAIL [--pause]   (as the Evaluations page sets one)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from analytics.access.viewer import Viewer
 from analytics.assessments.model import AssessmentDraft
 from analytics.assessments.workflow import create_assessment, save_version
+from analytics.evals.queries import set_threshold
 from analytics.store.database import open_store
 
 _READS = ("select", "with", "from")
@@ -49,7 +51,6 @@ def main() -> None:
         viewer = Viewer(sys.argv[3], "Analyst", "UK", "analyst")
         print(create_assessment(store, viewer, AssessmentDraft(title=sys.argv[2])), flush=True)
         return
-    aid, expected, text, email = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
     if "--pause" in sys.argv:
         plain = store.transaction
 
@@ -59,6 +60,17 @@ def main() -> None:
                 yield _PauseBeforeFirstWrite(con)
 
         store.transaction = paused  # type: ignore[method-assign]
+    if sys.argv[1] == "threshold":
+        viewer = Viewer(sys.argv[4], "Analyst", "UK", "analyst")
+        try:
+            with store.transaction() as tx:  # pages/evaluations.py: _threshold_section
+                set_threshold(tx, viewer, sys.argv[2], float(sys.argv[3]))
+        except ValueError as e:  # WriteConflict included: the page shows it as a warning
+            print(f"refused: {type(e).__name__}: {e}", flush=True)
+            return
+        print("saved", flush=True)
+        return
+    aid, expected, text, email = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
     viewer = Viewer(email, "Analyst", "UK", "analyst")
     try:
         version = save_version(store, viewer, aid, AssessmentDraft(title="edited", bluf=text), expected)

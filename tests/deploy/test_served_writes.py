@@ -162,3 +162,32 @@ def test_a_served_transaction_reads_its_own_write_and_commits_it(served: Served)
     )  # fmt: skip
     assert out.stdout.split() == ["1", "saved"], out.stderr[-500:]
     assert _rows(served, "select name from saved_views where owner = ?", "own@uk.example") == [["stamped"]]
+
+
+def test_two_replicas_setting_one_threshold_at_once_lose_no_update(served: Served) -> None:
+    """The Evaluations page's threshold: read the old value (for the audit entry), then replace it. A replica
+    that read before another replica's save is refused with the page's message, instead of overwriting it."""
+    bench = _rows(
+        served, "select benchmark from eval_runs where tlp in ('CLEAR', 'GREEN') order by benchmark limit 1"
+    )[0][0]
+    first = _probe(served, "threshold", bench, "0.5", "first@uk.example", "--pause")
+    assert first.stdout is not None and first.stdin is not None
+    try:
+        assert first.stdout.readline().strip() == "paused"
+        second = _probe(served, "threshold", bench, "0.7", "second@uk.example")
+        out, err = second.communicate(timeout=60)
+        assert out.strip() == "saved", err
+        first.stdin.write("\n")
+        first.stdin.flush()
+        said = first.stdout.readline().strip()
+    finally:
+        first.stdin.close()
+        first.wait(60)
+    assert said == (
+        "refused: WriteConflict: Someone else changed the same records at the same moment; nothing was saved. "
+        "Try again."
+    )
+    assert _rows(served, "select threshold, set_by from eval_thresholds where benchmark = ?", bench) == [
+        [0.7, "second@uk.example"]
+    ]
+    assert _rows(served, "select count(*) from audit_log where email = ?", "first@uk.example") == [[0]]
