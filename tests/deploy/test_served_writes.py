@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 from typing import Any
 
 from tests.conftest import SHARED_DATA
@@ -121,7 +122,7 @@ def test_an_import_through_the_server_is_one_transaction_read_back_by_another_cl
     assert _rows(served, "select count(*) from incidents where source = 'atlas'") == [[57]]
 
 
-def test_aiid_and_an_incident_spreadsheet_import_through_the_server(served: Served, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_aiid_and_an_incident_spreadsheet_import_through_the_server(served: Served, tmp_path: Path) -> None:
     result = served.run("import", "aiid", str(SHARED_DATA / "aiid"), "--actor", "cli@uk.example")
     added = int(result.stdout.split(": ", 1)[1].split(" added")[0])
     assert added > 1000, result.stdout + result.stderr
