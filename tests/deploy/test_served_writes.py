@@ -191,4 +191,8 @@ def test_two_replicas_setting_one_threshold_at_once_lose_no_update(served: Serve
     assert _rows(served, "select threshold, set_by from eval_thresholds where benchmark = ?", bench) == [
         [0.7, "second@uk.example"]
     ]
-    assert _rows(served, "select count(*) from audit_log where email = ?", "first@uk.example") == [[0]]
+    assert _rows(
+        served,
+        "select count(*) from audit_log where email = ? and action = 'eval threshold set'",
+        "first@uk.example",
+    ) == [[0]]
