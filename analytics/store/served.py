@@ -182,6 +182,16 @@ _INSERT_RETURNING_ID = re.compile(
     re.I | re.S,
 )
 _SEQUENCE_DEFAULT = re.compile(r"nextval\('(?P<seq>\w+)'\)")
+# A statement that starts like a read but writes (`with x as (…) insert into …`): never run as a read, whose
+# speculative run is rolled back. Looked for outside quoted literals, where the rendered values are.
+_WRITES = re.compile(r"\b(insert\s+(or\s+\w+\s+)?into|update\s+\w+\s+set|delete\s+from|merge\s+into)\b", re.I)
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+
+
+def _is_read(text: str) -> bool:
+    return bool(_READ.match(text)) and not _WRITES.search(_QUOTED.sub("''", text))
+
+
 _NAMES_A_TABLE = re.compile(r"\bfrom\b", re.I)
 # What a failed guard raises on the server; the client turns it into WriteConflict.
 _GUARD_MARK = "threat-store write conflict: a row read in this transaction changed before it committed"
@@ -234,7 +244,7 @@ class QuackTransaction:
         if _TRANSACTION_CONTROL.fullmatch(sql):
             return self
         text = render(sql, parameters).strip().rstrip(";")
-        if _READ.match(text):
+        if _is_read(text):
             if _NAMES_A_TABLE.search(text):  # `select current_timestamp` reads no row: nothing to guard
                 self._guard(text)
             self._run(self._speculative(text))
@@ -303,7 +313,7 @@ class QuackTransaction:
         self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None
     ) -> duckdb.DuckDBPyRelation:
         text = render(query, params).strip().rstrip(";")
-        if not _READ.match(text):
+        if not _is_read(text):
             raise StoreError(f"served store: .sql() in a transaction only reads: {query[:80]!r}")
         self._guard(text)
         return self._con.sql(

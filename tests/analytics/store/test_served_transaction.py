@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from analytics.store.served import _INSERT_RETURNING_ID, _temp_table, render
+from analytics.store.served import _INSERT_RETURNING_ID, _is_read, _temp_table, render
 from tests.analytics.store.test_served_render import HOSTILE
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -63,3 +63,17 @@ def test_every_returning_the_app_sends_is_the_form_a_served_transaction_takes() 
     for name, sql in found:
         rendered = render(sql, ["x"] * sql.count("?"))
         assert _INSERT_RETURNING_ID.fullmatch(rendered), (name, sql)
+
+
+def test_only_statements_that_only_read_run_as_reads() -> None:
+    """A read runs at once and is rolled back; a write mistaken for one would be lost, so anything that writes,
+    however it starts, waits for the commit."""
+    assert _is_read("select * from audit_log where action = 'update x set y' and detail = 'insert into t'")
+    assert _is_read("  (select 1) union (select 2)")
+    assert _is_read("with t as (select 1 as a) select * from t")
+    assert _is_read('from incidents where "delete from" = 1')
+    assert not _is_read("with t as (select 1 as a) insert into x select * from t")
+    assert not _is_read("insert or replace into eval_thresholds values (1)")
+    assert not _is_read("update assessments set current_version = 2 where id = 1")
+    assert not _is_read("delete from watches where view_id = 1")
+    assert not _is_read("create or replace temp table staged as select 1")
