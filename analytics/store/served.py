@@ -13,10 +13,28 @@ What this module relies on, measured on DuckDB 1.5.5 with its PyPI Quack wheel (
   (`QuackCursor`), and its result streams back as an ordinary DuckDB result (`.df()`, `.fetchall()` unchanged);
 - `quack_query` takes SQL text only, so the app's bound parameters are rendered into it as literals by DuckDB's
   own `ConstantExpression` (quoting and types are DuckDB's), at this one place, after the app has bound them;
-- each statement commits on the server by itself (`BEGIN … ROLLBACK` is not forwarded), so a write of more than
-  one statement is not all-or-nothing in the served mode. The version row is bumped by its own statement
-  *after* the write (`ServedStore.transaction`): a replica that sees the new version also sees the write, which
-  is what the cache key needs;
+- a statement sent alone commits by itself, and the server keeps no transaction open between two `quack_query`
+  calls (`BEGIN` sent alone is lost); but one `quack_query` text may hold several statements, which the server
+  runs in order on one connection: `BEGIN; …; COMMIT` in one text is one server transaction, an error anywhere
+  in it leaves nothing behind (a text that ends without COMMIT is rolled back), and its result is that of the
+  first statement that returns rows (measured with a probe server; the mechanism below is tested in
+  tests/deploy/test_served_writes.py). So `ServedStore.transaction` is
+  all-or-nothing (`QuackTransaction`): the block's writes are rendered and kept, reads run at once inside
+  `BEGIN; <the writes so far>; <read>; ROLLBACK` (so they see the block's own writes), and the commit sends
+  `BEGIN; <guards>; <writes>; <version bump>; COMMIT` as one text. A guard re-reads, in the committed store,
+  what one of the block's reads read and aborts the text (WriteConflict: "nothing was saved. Try again") when
+  another client changed those rows since: read-then-write checks (an assessment's expected version, an
+  import's "already stored?") cannot lose an update. The version row is bumped in the same transaction, so a
+  replica that sees the new version also sees the write;
+- what a served transaction cannot do: return a row count for a write (known only at commit; `fetchone()`
+  gives None), or RETURNING other than `insert into T (…) values (…) returning id`, whose id is taken from T's
+  sequence first (a failed save leaves a gap in the ids). A guard covers whole rows, so a save is also refused
+  when another client changed another column of a row the block read (a needless "try again", never a lost
+  update). Statements sent through a plain `cursor()` outside `transaction()` still commit one by one; the app
+  writes only inside transactions;
+- a local table the code registers (`con.register`: the importers stage rows in Arrow tables) cannot be shipped
+  to the server, so it travels as `create temp table … as select … from (values …)` in the same text as the
+  statements that use it (`_temp_table`); with that, the importers run unchanged through the served store;
 - the server cannot turn off external access (Quack stops answering), so the token is a credential to the whole
   store: the server listens on loopback or a private network only.
 
@@ -43,7 +61,6 @@ from analytics.store.database import (
     Store,
     StoreError,
     WriteConflict,
-    _is_conflict,
     duckdb_config,
     load_migrations,
 )
@@ -111,11 +128,28 @@ class QuackCursor:
     def __init__(self, con: duckdb.DuckDBPyConnection, target: str) -> None:
         self._con = con
         self._target = target
+        self._registered: dict[str, str] = {}
+
+    def _text(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] | None) -> str:
+        text = render(sql, parameters)
+        if not self._registered:
+            return text
+        # Registered tables live in the server's connection for this one text only (`_temp_table`).
+        return "; ".join(["begin", *self._registered.values(), text.strip().rstrip(";"), "commit"])
 
     def execute(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] | None = None) -> QuackCursor:
         if _TRANSACTION_CONTROL.fullmatch(sql):
             return self
-        self._con.execute("from quack_query(?, ?)", [self._target, render(sql, parameters)])
+        self._con.execute("from quack_query(?, ?)", [self._target, self._text(sql, parameters)])
+        return self
+
+    def register(self, name: str, table: Any) -> QuackCursor:
+        """A local table (Arrow or pandas) later statements name: sent with each of them (`_temp_table`)."""
+        self._registered[name] = _temp_table(self._con, name, table)
+        return self
+
+    def unregister(self, name: str) -> QuackCursor:
+        self._registered.pop(name, None)
         return self
 
     def executemany(self, sql: str, parameters: Sequence[Sequence[Any]]) -> QuackCursor:
@@ -126,13 +160,215 @@ class QuackCursor:
     def sql(
         self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None
     ) -> duckdb.DuckDBPyRelation:
-        return self._con.sql(f"from quack_query({_literal(self._target)}, {_literal(render(query, params))})")
+        text = self._text(query, params)
+        return self._con.sql(f"from quack_query({_literal(self._target)}, {_literal(text)})")
 
     def cursor(self) -> QuackCursor:
         return QuackCursor(self._con.cursor(), self._target)
 
     def __getattr__(self, name: str) -> Any:  # fetchall, fetchone, df, description, close, ...
         return getattr(self._con, name)
+
+
+# Statements that only read: run at once (against the committed state plus this transaction's own writes).
+_READ = re.compile(
+    r"\s*(\(\s*)*(select|with|from|values|table|describe|show|summarize|pragma|explain)\b", re.I
+)
+# `insert into T (cols) values (…) returning id`: the one RETURNING form the app uses. Its id is taken from T's
+# sequence at once, so the statement can wait for the commit like every other write (sequences are not
+# transactional in DuckDB either: an embedded rollback leaves the same gap, measured on 1.5.5).
+_INSERT_RETURNING_ID = re.compile(
+    r"\s*insert\s+into\s+(?P<table>\w+)\s*\((?P<cols>[^)]*)\)\s*values\s*\((?P<values>.*)\)\s*returning\s+id\s*;?\s*",
+    re.I | re.S,
+)
+_SEQUENCE_DEFAULT = re.compile(r"nextval\('(?P<seq>\w+)'\)")
+# A statement that starts like a read but writes (`with x as (…) insert into …`): never run as a read, whose
+# speculative run is rolled back. Looked for outside quoted literals, where the rendered values are.
+_WRITES = re.compile(r"\b(insert\s+(or\s+\w+\s+)?into|update\s+\w+\s+set|delete\s+from|merge\s+into)\b", re.I)
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+
+
+def _is_read(text: str) -> bool:
+    return bool(_READ.match(text)) and not _WRITES.search(_QUOTED.sub("''", text))
+
+
+_NAMES_A_TABLE = re.compile(r"\bfrom\b", re.I)
+# What a failed guard raises on the server; the client turns it into WriteConflict.
+_GUARD_MARK = "threat-store write conflict: a row read in this transaction changed before it committed"
+
+
+def _guard_sql(read: str, count: int, digest: int) -> str:
+    """A statement that aborts the server transaction when `read` no longer returns the rows it did."""
+    return (
+        f"select error({_literal(_GUARD_MARK)}) from ({_digest_sql(read)}) g "
+        f"where g.n <> {count} or g.h <> {digest}::hugeint"
+    )
+
+
+def _digest_sql(read: str) -> str:
+    return f"select count(*) as n, coalesce(sum(hash(r)), 0)::hugeint as h from ({read}) r"
+
+
+class QuackTransaction:
+    """The cursor of a served transaction. Writes are rendered and kept; reads run at once on the server inside
+    `BEGIN; <the writes so far>; <read>; ROLLBACK`, so they see this transaction's own writes, and each read
+    leaves a guard: its row count and a hash of its rows in the committed store (without this transaction's
+    writes, whose defaults such as `current_timestamp` differ from one server transaction to the next), taken
+    before the read itself. `commit` sends `BEGIN; guards; writes in order; version bump; COMMIT` as one text:
+    the server runs it as one transaction (measured: an error anywhere in the text leaves nothing behind), and a
+    guard whose rows another client changed since aborts it."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, target: str) -> None:
+        self._con = con
+        self._target = target
+        self._steps: list[str] = []  # writes and temporary tables, in the order the block made them
+        self._guards: list[str] = []  # each with the temporary tables its read named, created first
+        self._writes = 0
+        self._registered: dict[str, str] = {}
+
+    def pending_writes(self) -> int:
+        return self._writes
+
+    def _run(self, text: str) -> None:
+        try:
+            self._con.execute("from quack_query(?, ?)", [self._target, text])
+        except duckdb.Error as e:
+            raise _server_error(e) from e
+
+    def _speculative(self, statement: str) -> str:
+        return "; ".join(["begin", *self._steps, statement, "rollback"]) if self._steps else statement
+
+    def execute(
+        self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] | None = None
+    ) -> QuackTransaction:
+        if _TRANSACTION_CONTROL.fullmatch(sql):
+            return self
+        text = render(sql, parameters).strip().rstrip(";")
+        if _is_read(text):
+            if _NAMES_A_TABLE.search(text):  # `select current_timestamp` reads no row: nothing to guard
+                self._guard(text)
+            self._run(self._speculative(text))
+            return self
+        m = _INSERT_RETURNING_ID.fullmatch(text)
+        if m:
+            new_id = self._next_id(m.group("table"))
+            text = f"insert into {m.group('table')} (id, {m.group('cols')}) values ({new_id}, {m.group('values')})"
+            self._con.execute("select ?::bigint as id", [new_id])
+        elif re.search(r"\breturning\b", text, re.I):
+            raise StoreError(
+                f"served store: only `insert … returning id` can run in a transaction: {sql[:80]!r}"
+            )
+        else:
+            self._con.execute("select null::bigint as Count where false")  # known only at commit
+        self._steps.append(text)
+        self._writes += 1
+        return self
+
+    def _guard(self, read: str) -> None:
+        """Digest the rows `read` returns now, before the read itself: a change in between makes the guard
+        fail at commit (a refused save, never a lost update)."""
+        tables = list(self._registered.values())
+        self._run(
+            "; ".join(["begin", *tables, _digest_sql(read), "rollback"]) if tables else _digest_sql(read)
+        )
+        row = self._con.fetchone()
+        count, digest = (int(row[0]), int(row[1])) if row else (0, 0)
+        self._guards.extend([*tables, _guard_sql(read, count, digest)])
+
+    def _next_id(self, table: str) -> int:
+        self._run(
+            "select column_default from duckdb_columns() where table_name = "
+            f"{_literal(table)} and column_name = 'id'"
+        )
+        row = self._con.fetchone()
+        m = _SEQUENCE_DEFAULT.search(str(row[0])) if row else None
+        if not m:
+            raise StoreError(
+                f"served store: {table}.id has no sequence default, so its id cannot be taken first"
+            )
+        self._run(f"select nextval({_literal(m.group('seq'))})")
+        got = self._con.fetchone()
+        assert got is not None
+        return int(got[0])
+
+    def executemany(self, sql: str, parameters: Sequence[Sequence[Any]]) -> QuackTransaction:
+        for row in parameters:
+            self.execute(sql, row)
+        return self
+
+    def register(self, name: str, table: Any) -> QuackTransaction:
+        """A local table (Arrow or pandas) the block's statements name: created as a temporary table in the same
+        server transaction (`_temp_table`)."""
+        create = _temp_table(self._con, name, table)
+        self._steps.append(create)
+        self._registered[name] = create
+        return self
+
+    def unregister(self, name: str) -> QuackTransaction:
+        if self._registered.pop(name, None) is not None:
+            self._steps.append(f"drop table if exists temp.{name}")
+        return self
+
+    def sql(
+        self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None
+    ) -> duckdb.DuckDBPyRelation:
+        text = render(query, params).strip().rstrip(";")
+        if not _is_read(text):
+            raise StoreError(f"served store: .sql() in a transaction only reads: {query[:80]!r}")
+        self._guard(text)
+        return self._con.sql(
+            f"from quack_query({_literal(self._target)}, {_literal(self._speculative(text))})"
+        )
+
+    def commit(self) -> None:
+        # Guards first, each against the committed store as the read found it (with the temporary tables the
+        # read named): another client's commit since then fails one, and the whole text with it.
+        self._run("; ".join(["begin", *self._guards, *self._steps, "commit"]))
+        self._steps.clear()
+        self._guards.clear()
+        self._writes = 0
+
+    def cursor(self) -> QuackTransaction:
+        return self
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __getattr__(self, name: str) -> Any:  # fetchall, fetchone, df, description, ...
+        return getattr(self._con, name)
+
+
+def _server_error(e: duckdb.Error) -> BaseException:
+    """The server's error as the app's code expects it: Quack returns every server error as InvalidInputException
+    (measured), so conflicts and constraint violations are told apart by their text."""
+    text = _first(e).lower()  # the message, not the statement quoted under it (`… on conflict do nothing`)
+    if _GUARD_MARK in text or "conflict" in text:
+        return WriteConflict()
+    if "constraint" in text or "duplicate key" in text:
+        return duckdb.ConstraintException(_first(e))
+    return e
+
+
+def _temp_table(con: duckdb.DuckDBPyConnection, name: str, table: Any) -> str:
+    """`create temp table NAME …` holding the rows of a local Arrow or pandas table, rendered as DuckDB literals
+    and cast to the local column types. Quack cannot ship a table to the server, and a server connection lasts one
+    `quack_query` text, so the statement travels in the same text as those that read the table."""
+    if not re.fullmatch(r"[A-Za-z_]\w*", name):
+        raise StoreError(f"served store: cannot register a table named {name!r}")
+    local = con.cursor()
+    try:
+        local.register("_served_rows", table)
+        columns = local.execute("describe _served_rows").fetchall()
+        rows = local.execute("from _served_rows").fetchall()
+    finally:
+        local.close()
+    names = ['"' + str(c[0]).replace('"', '""') + '"' for c in columns]
+    if not rows:
+        return f"create or replace temp table {name} ({', '.join(f'{n} {c[1]}' for c, n in zip(columns, names, strict=True))})"
+    values = ", ".join("(" + ", ".join(str(duckdb.ConstantExpression(v)) for v in row) + ")" for row in rows)
+    casts = ", ".join(f"c{i}::{c[1]} as {n}" for i, (c, n) in enumerate(zip(columns, names, strict=True)))
+    cols = ", ".join(f"c{i}" for i in range(len(columns)))
+    return f"create or replace temp table {name} as select {casts} from (values {values}) v({cols})"
 
 
 def _literal(value: str) -> str:
@@ -250,27 +486,27 @@ class ServedStore(Store):
     def transaction(
         self, *, changes_data: bool = True, changes_records: bool = True
     ) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Writes through the server. Quack 1.5.5 commits each statement on its own (see the module docstring),
-        so the version row is bumped after the block has run, by its own statement: any replica that sees the
-        new version also sees the write."""
-        cur = self.cursor()
+        """All-or-nothing writes through the server (see the module docstring): the block's writes are kept
+        here and sent at the end as one text, `BEGIN; …; COMMIT`, that the server runs as one transaction, with
+        each read's guard at the place the read was made and the version row bumped before the COMMIT. A guard
+        that finds a read's rows changed since (another replica committed in between) aborts the whole text:
+        WriteConflict, nothing saved."""
+        tx = QuackTransaction(self.db.cursor(), self.target)
         try:
-            yield cur
-        except duckdb.TransactionException as e:
-            cur.close()
-            if _is_conflict(e):
-                raise WriteConflict() from e
-            raise
-        except BaseException:
-            cur.close()
-            raise
+            yield tx  # type: ignore[misc]
+            if tx.pending_writes():
+                if changes_data:
+                    tx.execute(_BUMP, [changes_records])
+                tx.commit()
+            elif changes_data:
+                changes_data = False  # nothing was written: no version to bump, no cache to move
+        finally:
+            tx.close()
         if changes_data:
-            cur.execute(_BUMP, [changes_records]).fetchall()
             with self._lock:
                 self.generation += 1
                 if changes_records:
                     self.record_generation += 1
-        cur.close()
 
     def harden(self) -> None:
         """The client's own connection: no file access, no ATTACH or settings changes once the secret is in
