@@ -50,11 +50,11 @@ _INCIDENT_MATCH: dict[str, str] = {
     "sector": "list_has_any(i.sectors, [$e_id, $e_key])",
     "actor": "lower(trim(i.actor_type)) = $e_key",
     "technique": (
-        "i.id in (select it.incident_id from incident_techniques it "
+        "i.incident_key in (select it.incident_key from incident_techniques it "
         "where it.technique_id = $e_key or left(it.technique_id, 9) = $e_key)"
     ),
     "benchmark": (
-        "i.id in (select it.incident_id from incident_techniques it join "
+        "i.incident_key in (select it.incident_key from incident_techniques it join "
         "(select bt.technique_id from benchmark_techniques bt where bt.benchmark_key = $e_bkey and {map}) m "
         "on it.technique_id = m.technique_id or left(it.technique_id, 9) = m.technique_id)"
     ),
@@ -266,10 +266,10 @@ def _named_in(
     """The entities the incidents `where` selects (and the runs `runs` selects) name, with how many records."""
     parts = [
         f"""
-        with m as (select i.id, i.affected_system, i.developer, i.actor_type, i.sectors from incidents i
-                   where {where})
-        select 'technique' as kind, it.technique_id as id, count(distinct m.id) as records, 'incidents' as via
-          from m join incident_techniques it on it.incident_id = m.id group by 2
+        with m as (select i.incident_key as k, i.affected_system, i.developer, i.actor_type, i.sectors
+                   from incidents i where {where})
+        select 'technique' as kind, it.technique_id as id, count(distinct m.k) as records, 'incidents' as via
+          from m join incident_techniques it on it.incident_key = m.k group by 2
         union all select 'model', min(trim(affected_system)), count(*), 'incidents' from m
           where trim(affected_system) <> '' group by lower(trim(affected_system))
         union all select 'developer', min(trim(developer)), count(*), 'incidents' from m
