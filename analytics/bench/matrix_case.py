@@ -54,7 +54,7 @@ def _raw_matrix(ctx: BenchContext, f: Filters = _PAGE_DEFAULT) -> Any:
     return (
         ctx.store.cursor()
         .execute(
-            f"select left(it.technique_id, 9), count(distinct i.id) from incidents i "
+            f"select left(it.technique_id, 9), count(distinct i.incident_key) from incidents i "
             f"join incident_techniques it on it.incident_key = i.incident_key where {where} group by 1",
             params,
         )
