@@ -13,6 +13,7 @@ import pytest
 from analytics.access.viewer import Viewer
 from analytics.accounts import identity
 from analytics.demo.generator import build_demo
+from analytics.store import incident_keys
 from analytics.store.database import Store, close_all, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,8 +85,7 @@ class StoreBuilder:
                 f"insert into incidents ({', '.join(cols)}) values ({', '.join('?' for _ in cols)})",
                 [row[c] for c in cols],
             )
-            for t in techniques:
-                con.execute("insert into incident_techniques values (?, ?)", [row["id"], t])
+            incident_keys.add_techniques(con, row["id"], techniques)
         return str(row["id"])
 
     def eval_run(self, **kw: Any) -> str:

@@ -7,7 +7,8 @@ opening the page waits for (docs/benchmarks.md). The 12-month figure stays as `m
 comparison with earlier reports.
 
 The naive baseline loads incidents and their techniques into pandas, applies the markings and the period there,
-rolls sub-techniques up and counts per technique; the raw floor is the single counting query. The timed run
+rolls sub-techniques up and counts per technique; the raw floor is the single counting query (joined, as the
+matrix is since migration 016, on the integer incident key). The timed run
 includes what the page draws by default: the taxonomy reads, the layout and the incidents heatmap (built, made
 inert and serialised as st.plotly_chart would).
 """
@@ -53,8 +54,8 @@ def _raw_matrix(ctx: BenchContext, f: Filters = _PAGE_DEFAULT) -> Any:
     return (
         ctx.store.cursor()
         .execute(
-            f"select left(it.technique_id, 9), count(distinct i.id) from incidents i "
-            f"join incident_techniques it on it.incident_id = i.id where {where} group by 1",
+            f"select left(it.technique_id, 9), count(distinct i.incident_key) from incidents i "
+            f"join incident_techniques it on it.incident_key = i.incident_key where {where} group by 1",
             params,
         )
         .fetchall()

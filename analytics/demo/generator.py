@@ -111,16 +111,19 @@ def _insert_incidents(con: duckdb.DuckDBPyConnection) -> None:
             end as named_recipients,
             source_reliability, credibility, []::varchar[] as tags, 'demo' as import_batch,
             timestamp '2026-11-20 09:00:00', timestamp '2026-11-20 09:00:00',
-            'day' as occurred_precision
+            'day' as occurred_precision,
+            -- the integer key (migration 016) from its sequence, in the order the rows are written
+            nextval('incident_key_seq') as incident_key
         from demo_inc order by ordinal
         """,
         {"end": DEMO_END.toordinal()},
     )
     con.execute(
         f"""
-        insert into incident_techniques
-        select distinct i.id, t.technique_id
+        insert into incident_techniques (incident_key, incident_id, technique_id)
+        select distinct k.incident_key, i.id, t.technique_id
         from demo_tech t join (select seq, {_DEMO_ID_SQL} as id from demo_inc) i using (seq)
+            join incidents k on k.id = i.id
         """
     )
 

@@ -23,7 +23,7 @@ import pandas as pd
 
 from analytics.access.roles import ADMINS, RECORD_READERS, SIGNERS
 from analytics.access.viewer import Viewer
-from analytics.store import audit
+from analytics.store import audit, incident_keys
 from analytics.store.database import Store
 from analytics.wording import counted
 
@@ -175,10 +175,7 @@ def _restore_incident(con: duckdb.DuckDBPyConnection, record_id: str, previous: 
         f"insert into incidents ({', '.join(cols)}) values ({', '.join('?' for _ in cols)})",
         [row[c] for c in cols],
     )
-    if previous["techniques"]:
-        con.executemany(
-            "insert into incident_techniques values (?, ?)", [[record_id, t] for t in previous["techniques"]]
-        )
+    incident_keys.add_techniques(con, record_id, previous["techniques"])
     con.execute("delete from stix_records where record_id = ?", [record_id])
     stix_allowed = _columns(con, "stix_records")
     for s in previous.get("stix") or []:

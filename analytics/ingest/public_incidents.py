@@ -28,6 +28,7 @@ from analytics.access.markings import tlp_rank
 from analytics.ingest import ImportRefused
 from analytics.records import INCIDENT_TYPES, arrow_schema
 from analytics.sources import PUBLIC_ORIGINATOR
+from analytics.store import incident_keys
 
 # Columns a public importer supplies, in the order of PublicIncident's fields that map onto `incidents`.
 _COMPARED: tuple[str, ...] = (
@@ -204,7 +205,7 @@ def _replace_techniques(con: duckdb.DuckDBPyConnection, changed: list[PublicInci
     pairs = [(r.id, t) for r in changed for t in sorted(set(r.techniques))]
     if pairs:
         con.register("public_tech", pd.DataFrame(pairs, columns=["incident_id", "technique_id"]))
-        con.execute("insert into incident_techniques select incident_id, technique_id from public_tech")
+        incident_keys.add_techniques_from(con, "select incident_id, technique_id from public_tech")
         con.unregister("public_tech")
 
 

@@ -147,7 +147,7 @@ def _checkpoint(con: duckdb.DuckDBPyConnection, deadline: float) -> None:
                     "import, is running); try again when it has finished"
                 ) from e
             time.sleep(delay)
-            delay = min(delay * 2, 0.5)
+            delay = min(delay * 2, 0.05)
 
 
 def _sha256(path: Path) -> str:

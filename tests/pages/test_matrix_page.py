@@ -12,6 +12,7 @@ import pytest
 from analytics.filters import Filters
 from analytics.links import queries as links
 from analytics.matrix import queries as matrix
+from analytics.store import incident_keys
 from analytics.store.database import open_store
 from tests.conftest import TODAY, UK_ANALYST, figure_spec
 
@@ -147,7 +148,7 @@ def _add_public_and_retired(path: Path) -> None:
                 "releasable_to) values (?, ?, ?, ?, ?, 'Jailbreak', 3, 'CLEAR', ['AU', 'UK'])",
                 [rid, f"Fixture {rid}", date(2026, 10, 1), originator, source],
             )
-            con.execute("insert into incident_techniques values (?, ?)", [rid, technique])
+            incident_keys.add_techniques(con, rid, [technique])
 
 
 def test_the_split_draws_public_sources_apart_and_says_what_it_counts(own_db, tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ from analytics.ingest.stix.objects import (
     new_incident_id,
     read_constants,
 )
-from analytics.store import audit
+from analytics.store import audit, incident_keys
 from analytics.store.database import Store
 
 # What a STIX incident holds of `incidents` (the importer adds the batch), and the timestamps it keeps. `source`
@@ -392,9 +392,7 @@ def _insert(
             f"insert into incidents ({columns}, import_batch) select {columns}, $batch from stix_new_incidents",
             {"batch": batch},
         )
-        con.execute(
-            "insert into incident_techniques select distinct incident_id, technique_id from stix_new_techniques"
-        )
+        incident_keys.add_techniques_from(con, "select incident_id, technique_id from stix_new_techniques")
         con.execute(
             "insert into stix_records (stix_id, record_id, object_type, created, modified, origin, import_batch) "
             "select stix_id, record_id, object_type, created, modified, origin, $batch from stix_new_records",
@@ -461,10 +459,7 @@ def _update(
         {**{col: row.get(col) for col in _ROW_COLUMNS}, "modified": c.modified},
     )
     con.execute("delete from incident_techniques where incident_id = ?", [c.record_id])
-    if c.techniques:
-        con.executemany(
-            "insert into incident_techniques values (?, ?)", [[c.record_id, t] for t in c.techniques]
-        )
+    incident_keys.add_techniques(con, c.record_id, c.techniques)
     if had_stix:
         con.execute("update stix_records set modified = ? where stix_id = ?", [c.modified, c.stix_id])
     elif record_stix:

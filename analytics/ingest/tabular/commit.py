@@ -34,7 +34,7 @@ from analytics.ingest.tabular.mapping import (
 from analytics.ingest.tabular.plan import ImportPlan, grouped_problems
 from analytics.ingest.tabular.read import TabularFile, read_path
 from analytics.ingest.tabular.validate import validate
-from analytics.store import audit
+from analytics.store import audit, incident_keys
 from analytics.store.database import Store
 from analytics.wording import counted
 
@@ -160,9 +160,8 @@ def _write_rows(
                 f"insert into incidents ({_INCIDENT_COLUMNS}, source, import_batch) "
                 f"select {_INCIDENT_VALUES}, source, import_batch from tabular_rows",
             )
-            con.execute(
-                "insert into incident_techniques (incident_id, technique_id) "
-                "select distinct id, unnest(techniques) from tabular_rows"
+            incident_keys.add_techniques_from(
+                con, "select id as incident_id, unnest(techniques) as technique_id from tabular_rows"
             )
         else:
             _insert_rows(

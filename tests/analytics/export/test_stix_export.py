@@ -135,10 +135,18 @@ def test_round_trip_into_an_empty_store_reproduces_every_record_and_marking(demo
         assert dst == src
         src_t = (
             demo_store.cursor()
-            .execute("select * from incident_techniques where incident_id = any(?) order by all", [ids])
+            .execute(
+                "select incident_id, technique_id from incident_techniques where incident_id = any(?) order by all",
+                [ids],
+            )
             .fetchall()
         )
-        assert target.cursor().execute("select * from incident_techniques order by all").fetchall() == src_t
+        assert (
+            target.cursor()
+            .execute("select incident_id, technique_id from incident_techniques order by all")
+            .fetchall()
+            == src_t
+        )
         # sending the same bundle again changes nothing; exporting it back gives the same objects
         again = import_stix_bytes(
             target, "again.json", export.to_bytes(), actor="t", institute=None, tlp=None, releasable=None

@@ -104,7 +104,7 @@ def test_export_imports_into_a_fresh_store_with_nothing_refused_or_changed(sourc
     assert len(dst) == len(src)
     for a, b in zip(src, dst, strict=True):
         assert dict(zip(COMPARED, b, strict=True)) == dict(zip(COMPARED, a, strict=True))
-    q_t = "select * from incident_techniques where incident_id = any(?) order by all"
+    q_t = "select incident_id, technique_id from incident_techniques where incident_id = any(?) order by all"
     assert target.cursor().execute(q_t, [ids]).fetchall() == source.cursor().execute(q_t, [ids]).fetchall()
     q_n = (
         "select incident_id, author, abstract, content, created from incident_notes "
