@@ -101,13 +101,18 @@ load: install browser
 		--changes 10 --think $(LOAD_THINK) --out artifacts/load.json
 
 # The same kind of load over 1, 2 and 4 app replicas behind nginx, all clients of one store server over Quack
-# (tests/load/replicas.py): p50/p95 per sign-in, filter change and export, as ratios against one replica.
+# (tests/load/replicas.py): LOAD_ROUNDS rounds of every configuration in rotated order, the load average before
+# and during each; medians over rounds of p50/p95 per sign-in, filter change and export, as ratios against one
+# replica in the same run. LOAD_SESSIONS may list several counts (10,20,40).
 LOAD_REPLICAS ?= 1,2,4
 LOAD_SESSIONS ?= 40
+LOAD_ROUNDS ?= 3
+LOAD_CHANGES ?= 6
 load-replicas: install served-env nginx
 	mkdir -p artifacts
 	$(PY) -m tests.load.replicas --incidents $(LOAD_INCIDENTS) --replicas $(LOAD_REPLICAS) \
-		--sessions $(LOAD_SESSIONS) --think $(LOAD_THINK) --out artifacts/load-replicas.json
+		--sessions $(LOAD_SESSIONS) --rounds $(LOAD_ROUNDS) --changes $(LOAD_CHANGES) --think $(LOAD_THINK) \
+		--out artifacts/load-replicas.json
 
 clean:
 	rm -rf $(VENV) $(SERVED_VENV) .tools artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -46,7 +46,7 @@ def get(url: str, cookie: str = "") -> tuple[str, str]:
 
 
 @contextmanager
-def nginx_in_front(replicas: list[StreamlitServer], work: Path) -> Iterator[str]:
+def nginx_in_front(replicas: Sequence[StreamlitServer], work: Path) -> Iterator[str]:
     """nginx on a free loopback port in front of these replicas; yields its URL."""
     nginx = nginx_binary()
     assert nginx is not None, "nginx is not installed (make nginx)"

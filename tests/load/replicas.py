@@ -1,12 +1,19 @@
 """Many analysts at once over app replicas: `python -m tests.load.replicas` (or `make load-replicas`).
 
 The served deployment as real processes (tests/deploy/stack.py): one store server (`python -m analytics serve`,
-DuckDB 1.5.5 with Quack), N app replicas in the served environment, Debian's nginx in front with
-deploy/nginx/replicas.conf. For each N in `--replicas` (1 first, the baseline), `--sessions` protocol-level
-sessions (tests/load/protocol.py, one websocket each, each with its own proxy cookie) each: sign in as a demo
-persona, open the Incident explorer, change the category filter `--changes` times with `--think` seconds
-(+-50%) between, and export the trend chart as a marked PNG. p50/p95 per sign-in, filter change and export,
-and each as a ratio against one replica in the same run, go to `--out` (JSON) and stdout.
+DuckDB 1.5.5 with Quack), app replicas in the served environment, Debian's nginx in front with
+deploy/nginx/replicas.conf. Each configuration (N replicas x S sessions, from `--replicas` and `--sessions`) runs
+`--sessions` protocol-level sessions (tests/load/protocol.py, one websocket each, each with its own proxy cookie)
+that each: sign in as a demo persona, open the Incident explorer, change the category filter `--changes` times
+with `--think` seconds (+-50%) between, and export the trend chart as a marked PNG.
+
+The machine is shared, so one run of one configuration says little. Every configuration's replicas and nginx
+are started once and kept running (idle replicas cost no CPU), and `--rounds` rounds each run every
+configuration once, in a rotated order, so a change in the machine's load falls on all of them alike. Each
+round records the 1-minute load average before it and sampled during it, and the CPU the rest of the machine
+used meanwhile (all CPU minus the store server's, the replicas', nginx's and this process's). The report gives,
+per configuration, the median over rounds of p50/p95 per sign-in, filter change and export, and each as a ratio
+against the first configuration (one replica) in the same run: the median of the per-round ratios.
 
 All sessions run in this process, on the same 2-core machine as the replicas, nginx and the store server, so
 the load generator's own CPU is part of what is measured (it is reported).
@@ -23,6 +30,8 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +39,7 @@ from analytics import vocab
 from analytics.accounts import identity
 from tests.deploy.stack import SERVED_PYTHON, nginx_in_front, replicas_running
 from tests.load.protocol import ProtocolSession
-from tests.load.run import pause
+from tests.load.run import _machine_cpu_seconds, pause
 from tests.servers import HOST, ROOT, free_port
 
 PERSONAS = [u[0] for u in identity.DEMO_USERS if u[3] in ("analyst", "lead", "admin")]
@@ -85,52 +94,151 @@ def _session(
 def _cpu(pids: list[int]) -> float:
     total = 0.0
     for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
         total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
 
 
-def run_config(n: int, env: dict[str, str], work: Path, a: argparse.Namespace) -> dict[str, Any]:
-    with (
-        replicas_running(n, env, work / f"r{n}") as replicas,
-        nginx_in_front(replicas, work / f"r{n}" / "nginx") as url,
-    ):
-        # One warm-up session per replica, so kaleido's start and the first imports are not what is measured.
-        warm: list[tuple[str, float]] = []
-        for i in range(n * 2):
-            _session(i, url, 1, 0, warm, [])
-        pids = [r.pid for r in replicas]
-        cpu0, self0 = _cpu(pids), time.process_time()
+def _descendants(pid: int) -> list[int]:
+    """Processes started by `pid` (nginx's workers, kaleido's Chromium under a replica), so their CPU counts as
+    the deployment's, not as the rest of the machine's."""
+    out: list[int] = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except FileNotFoundError:
+        return out
+    for task in tasks:
+        try:
+            children = [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        for child in children:
+            out += [child, *_descendants(child)]
+    return out
+
+
+@contextmanager
+def load_sampled(every: float = 2.0) -> Iterator[list[float]]:
+    """The 1-minute load average every `every` seconds while the block runs."""
+    samples: list[float] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(every):
+            samples.append(os.getloadavg()[0])
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        t.join(5)
+
+
+class Config:
+    """N replicas behind their own nginx, started once and kept for every round."""
+
+    def __init__(self, replicas: int, sessions: int, url: str, pids: list[int]) -> None:
+        self.replicas, self.sessions, self.url, self.pids = replicas, sessions, url, pids
+        self.rounds: list[dict[str, Any]] = []
+
+    @property
+    def name(self) -> str:
+        return f"{self.replicas} replica{'s' if self.replicas > 1 else ''}, {self.sessions} sessions"
+
+    def warm(self) -> None:
+        # Two warm-up sessions per replica, so kaleido's start and the first imports are not what is measured.
+        for i in range(self.replicas * 2):
+            _session(i, self.url, 1, 0, [], [])
+
+    def run_round(self, a: argparse.Namespace, ours: list[int]) -> dict[str, Any]:
+        load_before = os.getloadavg()[0]
+        server0 = _cpu(ours[:1])  # the store server comes first
+        cpu0, self0, machine0 = _cpu(ours), time.process_time(), _machine_cpu_seconds()
+        tree = [*self.pids, *[d for pid in self.pids for d in _descendants(pid)]]
+        replicas0 = _cpu(tree)
         out: list[tuple[str, float]] = []
         problems: list[str] = []
         t0 = time.perf_counter()
-        threads = [
-            threading.Thread(target=_session, args=(i, url, a.changes, a.think, out, problems), daemon=True)
-            for i in range(a.sessions)
-        ]
-        for i, th in enumerate(threads):
-            th.start()
-            time.sleep(a.ramp / max(1, a.sessions) * (1 if i else 0))
-        for th in threads:
-            th.join(1800)
+        with load_sampled() as during:
+            threads = [
+                threading.Thread(target=_session, args=(i, self.url, a.changes, a.think, out, problems), daemon=True)
+                for i in range(self.sessions)
+            ]  # fmt: skip
+            for i, th in enumerate(threads):
+                th.start()
+                time.sleep(a.ramp / max(1, self.sessions) * (1 if i else 0))
+            for th in threads:
+                th.join(1800)
+        duration = time.perf_counter() - t0
+        machine = _machine_cpu_seconds() - machine0
+        ours_cpu = _cpu(ours) - cpu0 + (time.process_time() - self0)
+        server_cpu = _cpu(ours[:1]) - server0
         return {
-            "replicas": n,
-            # The machine is shared: its 1-minute load average at the end says how contended the run was.
-            "load_average_end": round(os.getloadavg()[0], 1),
-            "duration_s": round(time.perf_counter() - t0, 1),
-            "replicas_cpu_s": round(_cpu(pids) - cpu0, 1),
+            "load_average_before": round(load_before, 2),
+            "load_average_during": {
+                "median": round(statistics.median(during), 2) if during else None,
+                "max": round(max(during), 2) if during else None,
+            },
+            "duration_s": round(duration, 1),
+            "replicas_cpu_s": round(_cpu(tree) - replicas0, 1),  # with nginx and kaleido's Chromium
+            "store_server_cpu_s": round(server_cpu, 1),
             "load_generator_cpu_s": round(time.process_time() - self0, 1),
+            # What the rest of the machine (other people's work) took of its cores meanwhile.
+            "others_cpu_s": round(machine - ours_cpu, 1),
+            "others_cores": round((machine - ours_cpu) / duration, 2),
             **{kind: _stats([s for k, s in out if k == kind]) for kind in KINDS},
             "problems": problems,
         }
+
+
+def _median(xs: list[float]) -> float | None:
+    return round(statistics.median(xs), 3) if xs else None
+
+
+def summarise(configs: list[Config]) -> list[dict[str, Any]]:
+    """Per configuration: medians over rounds, and the median of per-round ratios against the first config."""
+    base = configs[0]
+    out = []
+    for c in configs:
+        summary: dict[str, Any] = {"replicas": c.replicas, "sessions": c.sessions, "rounds": c.rounds}
+        for kind in KINDS:
+            summary[kind] = {
+                q: _median([r[kind][q] for r in c.rounds if r[kind].get(q) is not None])
+                for q in ("p50", "p95")
+            }
+            summary[kind]["p95_per_round"] = [r[kind].get("p95") for r in c.rounds]
+        summary["ratio_vs_first"] = {
+            kind: {
+                q: _median([
+                    r[kind][q] / b[kind][q] for r, b in zip(c.rounds, base.rounds, strict=False)
+                    if r[kind].get(q) and b[kind].get(q)
+                ])
+                for q in ("p50", "p95")
+            }
+            for kind in KINDS
+        }  # fmt: skip
+        summary["load_average_before"] = [r["load_average_before"] for r in c.rounds]
+        summary["load_average_during_median"] = [r["load_average_during"]["median"] for r in c.rounds]
+        summary["others_cores"] = [r["others_cores"] for r in c.rounds]
+        summary["problems"] = sum(len(r["problems"]) for r in c.rounds)
+        out.append(summary)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m tests.load.replicas", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--incidents", type=int, default=1_000_000)
-    p.add_argument("--replicas", default="1,2,4")
-    p.add_argument("--sessions", type=int, default=40)
+    p.add_argument(
+        "--replicas", default="1,2,4", help="replica counts; the first is the baseline of the ratios"
+    )
+    p.add_argument("--sessions", default="40", help="session counts (each runs with every replica count)")
+    p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--changes", type=int, default=10)
     p.add_argument("--think", type=float, default=5.0)
     p.add_argument("--ramp", type=float, default=10.0, help="seconds over which the sessions start")
@@ -150,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
         [str(SERVED_PYTHON), "-m", "analytics", "serve", "--db", str(db), "--listen", target, "--secrets", str(secrets)],
         cwd=ROOT, env=base, stdout=(a.workdir / "serve.log").open("w"), stderr=subprocess.STDOUT,
     )  # fmt: skip
-    results: list[dict[str, Any]] = []
+    shapes = [(int(n), int(s)) for s in a.sessions.split(",") for n in a.replicas.split(",")]
+    configs: list[Config] = []
     try:
         deadline = time.monotonic() + 120
         while "serving" not in (a.workdir / "serve.log").read_text():
@@ -159,30 +268,48 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.2)
         env = {**base, "THREAT_DB": target, "THREAT_SECRETS": str(secrets), "THREAT_DEMO_MODE": "1",
                "THREAT_TODAY": "2026-11-20"}  # fmt: skip
-        for n in [int(x) for x in a.replicas.split(",")]:
-            r = run_config(n, env, a.workdir, a)
-            r["store_server_cpu_s"] = round(_cpu([server.pid]), 1)
-            results.append(r)
-            print(json.dumps({k: v for k, v in r.items() if k != "problems"}), flush=True)
+        with ExitStack() as stack:
+            started: dict[int, tuple[str, list[int]]] = {}
+            for n, s in shapes:
+                if n not in started:
+                    work = a.workdir / f"r{n}"
+                    replicas = stack.enter_context(replicas_running(n, env, work))
+                    url = stack.enter_context(nginx_in_front(replicas, work / "nginx"))
+                    nginx_pid = (
+                        int((work / "nginx" / "nginx.pid").read_text())
+                        if (work / "nginx" / "nginx.pid").exists()
+                        else 0
+                    )
+                    started[n] = (url, [r.pid for r in replicas] + ([nginx_pid] if nginx_pid else []))
+                url, pids = started[n]
+                configs.append(Config(n, s, url, pids))
+            for c in {c.replicas: c for c in configs}.values():
+                c.warm()
+            for k in range(a.rounds):
+                # Rotate the order each round: the machine's load drifts, and no configuration always goes first.
+                order = configs[k % len(configs) :] + configs[: k % len(configs)]
+                for c in order:
+                    ours = [server.pid, *c.pids, *[d for pid in c.pids for d in _descendants(pid)]]
+                    r = c.run_round(a, ours)
+                    r["round"] = k + 1
+                    c.rounds.append(r)
+                    brief = {kk: v for kk, v in r.items() if kk != "problems"}
+                    print(json.dumps({"config": c.name, **brief, "problems": len(r["problems"])}), flush=True)
     finally:
         server.terminate()
         server.wait(30)
-    base_r = results[0]
-    for r in results:
-        r["ratio_vs_first"] = {
-            kind: {q: round(r[kind][q] / base_r[kind][q], 2) for q in ("p50", "p95") if base_r[kind].get(q)}
-            for kind in KINDS
-            if r[kind].get("n")
-        }
-    report = {"incidents": a.incidents, "sessions": a.sessions, "changes": a.changes, "think_s": a.think,
-              "cores": os.cpu_count(), "configs": results}  # fmt: skip
+    summary = summarise(configs)
+    report = {"incidents": a.incidents, "changes": a.changes, "think_s": a.think, "rounds": a.rounds,
+              "cores": os.cpu_count(), "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+              "configs": summary}  # fmt: skip
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(report, indent=1) + "\n")
-    for r in results:
-        print(f"{r['replicas']} replicas: " + "; ".join(
-            f"{k} p50 {r[k].get('p50')} s p95 {r[k].get('p95')} s (x{r['ratio_vs_first'].get(k, {}).get('p95')})"
-            for k in KINDS) + f"; problems {len(r['problems'])}")  # fmt: skip
-    return 1 if any(r["problems"] for r in results) else 0
+    for r in summary:
+        print(f"{r['replicas']} replicas x {r['sessions']} sessions (median of {len(r['rounds'])} rounds): " + "; ".join(
+            f"{k} p50 {r[k]['p50']} s p95 {r[k]['p95']} s (x{r['ratio_vs_first'][k]['p95']})" for k in KINDS)
+            + f"; load average before {r['load_average_before']}, during {r['load_average_during_median']};"
+            f" others' cores {r['others_cores']}; problems {r['problems']}")  # fmt: skip
+    return 1 if any(r["problems"] for r in summary) else 0
 
 
 if __name__ == "__main__":

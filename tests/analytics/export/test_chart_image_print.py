@@ -87,6 +87,20 @@ def test_the_span_is_that_of_the_records_the_viewer_may_see(store) -> None:
     )
 
 
+def test_red_recipients_are_only_those_named_on_every_red_row_a_name_repeated_in_one_row_counts_once(
+    store,
+) -> None:
+    """Counted per row (the query counts each name's rows rather than folding the lists, which took minutes
+    over 50k RED rows): a name twice in one row is not thereby on two rows."""
+    a, lead = "analyst@uk.example", "lead@uk.example"
+    store.incident(tlp="RED", releasable_to=["UK"], named_recipients=[a, lead, lead])
+    store.incident(tlp="RED", releasable_to=["UK"], named_recipients=[lead, a])
+    store.incident(tlp="AMBER", releasable_to=["UK"], named_recipients=[lead])  # not RED: not counted
+    assert chart_export.red_recipients(store.cursor(), UK_ANALYST, Filters(), TODAY) == (a, lead)
+    store.incident(tlp="RED", releasable_to=["UK"], named_recipients=[a])  # lead is on 2 of 3 RED rows
+    assert chart_export.red_recipients(store.cursor(), UK_ANALYST, Filters(), TODAY) == (a,)
+
+
 def test_a_red_chart_names_its_recipients_in_the_banner(store) -> None:
     store.incident(
         tlp="RED", releasable_to=["UK"], named_recipients=["analyst@uk.example", "lead@uk.example"]
