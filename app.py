@@ -1,5 +1,8 @@
 """Joint UK–AU AI threat dashboard: sign-in, navigation for this person's role, shared filters, the page."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import streamlit as st
 
 from analytics import session
@@ -8,10 +11,21 @@ from analytics.access import pages as access
 from analytics.access.viewer import Viewer
 from analytics.accounts import identity
 from analytics.filters import Filters
-from analytics.store.database import StoreError
+from analytics.store.database import StoreError, StoreUnavailable
 from pages.parts import preload
 
 st.set_page_config(page_title="UK–AU AI Threat Dashboard", page_icon=":material/shield:", layout="wide")
+
+
+@contextmanager
+def _store_answers() -> Iterator[None]:
+    """In the served mode the store server may be stopped or restarting: the page says so in words
+    (StoreUnavailable's message) instead of Streamlit's redacted error, and draws nothing after it."""
+    try:
+        yield
+    except StoreUnavailable as e:
+        st.error(str(e), icon=":material/database:")
+        st.stop()
 
 
 def _secrets() -> dict:
@@ -76,7 +90,8 @@ except StoreError as e:
     st.error(str(e), icon=":material/database:")
     st.stop()
 
-mode = identity.auth_mode(_secrets(), con=con)  # con: demo mode only on a demo store
+with _store_answers():
+    mode = identity.auth_mode(_secrets(), con=con)  # con: demo mode only on a demo store
 if mode == "misconfigured":  # the reason goes to the operator's log, never to the page
     print(f"sign-in misconfigured: {identity.configuration_problem(_secrets(), con=con)}", flush=True)
 _peer = st.context.ip_address  # None for loopback; a str otherwise (AppTest has no peer: not a str)
@@ -89,7 +104,8 @@ demo_email = st.session_state.get("demo_email") or identity.remembered_persona(
 )
 email = identity.signed_in_email(mode, st.user.to_dict(), demo_email)
 # Looked up on every rerun: disabling someone or changing their role takes effect at their next interaction.
-viewer = identity.viewer_for_email(con, email) if mode != "misconfigured" else None
+with _store_answers():
+    viewer = identity.viewer_for_email(con, email) if mode != "misconfigured" else None
 if viewer is None:
     for key in ("viewer", "signed_in_as"):
         st.session_state.pop(key, None)
@@ -114,7 +130,8 @@ if viewer is None:
 from pages.parts import sidebar, watchlist  # noqa: E402 - see pages/parts/preload.py
 
 if st.session_state.get("signed_in_as") != viewer.email:
-    identity.record_sign_in(session.store(), viewer, mode)
+    with _store_answers():
+        identity.record_sign_in(session.store(), viewer, mode)
     st.session_state["signed_in_as"] = viewer.email
 st.session_state["viewer"] = viewer
 if mode == "demo":
@@ -122,7 +139,8 @@ if mode == "demo":
     if st.query_params.get(identity.PERSONA_PARAM) != viewer.email:
         st.query_params[identity.PERSONA_PARAM] = viewer.email
 
-sidebar.hand_over_notices(viewer)
+with _store_answers():
+    sidebar.hand_over_notices(viewer)
 sidebar.signed_in_as(viewer, mode, on_sign_out=_sign_out)
 
 sections: dict[str, list] = {}
@@ -144,8 +162,9 @@ if narrowed and narrowed[1] == page.url_path:
 else:
     st.session_state.pop("narrowed", None)  # said once, on the page it landed on; gone after moving on
 
-sidebar.shared_filters(viewer, page.url_path)
-watchlist.watch_controls(viewer)
-watchlist.watch_inbox(viewer, page.url_path)
-page.run()
+with _store_answers():
+    sidebar.shared_filters(viewer, page.url_path)
+    watchlist.watch_controls(viewer)
+    watchlist.watch_inbox(viewer, page.url_path)
+    page.run()
 preload.after_first_page()  # what other pages need, once this one is drawn (pages/parts/preload.py)

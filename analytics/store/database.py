@@ -56,6 +56,17 @@ class StoreError(RuntimeError):
     """The store cannot be opened or used; the message is meant for a person."""
 
 
+class StoreUnavailable(StoreError):
+    """The store server (the served mode) did not answer: stopped, restarting or unreachable. The page says so in
+    words instead of Streamlit's redacted error; a save that was on its way may or may not have committed."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(
+            f"The store server ({target}) did not answer. If you were saving, check whether it was saved before "
+            "trying again; if this goes on, tell your administrator."
+        )
+
+
 class StoreLocked(StoreError):
     pass
 

@@ -60,6 +60,7 @@ from analytics.store.database import (
     DATA_VERSION_MIGRATION,
     Store,
     StoreError,
+    StoreUnavailable,
     WriteConflict,
     duckdb_config,
     load_migrations,
@@ -140,7 +141,10 @@ class QuackCursor:
     def execute(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] | None = None) -> QuackCursor:
         if _TRANSACTION_CONTROL.fullmatch(sql):
             return self
-        self._con.execute("from quack_query(?, ?)", [self._target, self._text(sql, parameters)])
+        try:
+            self._con.execute("from quack_query(?, ?)", [self._target, self._text(sql, parameters)])
+        except duckdb.IOException:  # measured: a refused or dropped connection to the server
+            raise StoreUnavailable(self._target) from None
         return self
 
     def register(self, name: str, table: Any) -> QuackCursor:
@@ -232,6 +236,8 @@ class QuackTransaction:
     def _run(self, text: str) -> None:
         try:
             self._con.execute("from quack_query(?, ?)", [self._target, text])
+        except duckdb.IOException:  # measured: a refused or dropped connection to the server
+            raise StoreUnavailable(self._target) from None
         except duckdb.Error as e:
             raise _server_error(e) from e
 
