@@ -181,8 +181,9 @@ def _produce(
     for reason in plan.raised_by:  # fixed words, chart titles and markings only
         st.warning(reason, icon=":material/warning:")
     st.caption(f"Protective marking: {plan.protective}")
-    # Widths follow the labels, so "PowerPoint" is not cut to "PowerPoin…" at 1024 px.
-    cols = st.columns([len(FORMAT_LABELS[fmt]) + 4 for fmt in FORMATS])
+    # Widths follow the labels, plus room for the icon and padding every button has, so neither "PowerPoint
+    # (16:9)" nor "PDF" is cut short at 1024 px (equal columns cut the first; widths by label alone the last).
+    cols = st.columns([len(FORMAT_LABELS[fmt]) + 10 for fmt in FORMATS])
     for col, fmt in zip(cols, FORMATS, strict=True):
         col.download_button(
             FORMAT_LABELS[fmt],
