@@ -47,6 +47,7 @@ INCIDENT_TYPES: Final[Mapping[str, pa.DataType]] = {
     "created_at": pa.timestamp("us"),
     "updated_at": pa.timestamp("us"),
     "occurred_precision": _TEXT,  # day, month or year (migration 008)
+    "incident_key": pa.int64(),  # internal join key from a sequence (migration 016); never part of a record
 }
 
 # `eval_runs`, in table order.
@@ -76,9 +77,10 @@ EVAL_RUN_TYPES: Final[Mapping[str, pa.DataType]] = {
 INCIDENT_COLUMNS: Final[tuple[str, ...]] = tuple(INCIDENT_TYPES)
 EVAL_RUN_COLUMNS: Final[tuple[str, ...]] = tuple(EVAL_RUN_TYPES)
 
-# Written by the importer, not read from the partner's record: where it came from (source), which import made it
-# (import_batch), timestamps, and an evaluation run's raw details (only Inspect logs have them).
-_BOOKKEEPING = frozenset({"source", "import_batch", "created_at", "updated_at", "details"})
+# Written by the importer or the store, not read from the partner's record: where it came from (source), which
+# import made it (import_batch), timestamps, an evaluation run's raw details (only Inspect logs have them), and the
+# incident's internal key (the column default gives it; it differs between stores, so it never travels).
+_BOOKKEEPING = frozenset({"source", "import_batch", "created_at", "updated_at", "details", "incident_key"})
 
 INCIDENT_RECORD_COLUMNS: Final[tuple[str, ...]] = tuple(c for c in INCIDENT_COLUMNS if c not in _BOOKKEEPING)
 EVAL_RUN_RECORD_COLUMNS: Final[tuple[str, ...]] = tuple(c for c in EVAL_RUN_COLUMNS if c not in _BOOKKEEPING)

@@ -81,7 +81,9 @@ def test_a_matrix_cell_opens_its_detail_in_view(page, server, shots: Path) -> No
         page.get_by_test_id("stSidebarNav").get_by_text("Threat matrix", exact=True).click()
     chart = page.get_by_test_id("stPlotlyChart").first
     chart.locator(".main-svg").first.wait_for(timeout=BUSY)
-    cell = chart.locator("text", has_text="LLM Prompt").first
+    # a cell's lines are tspans run together ("▸ LLM PromptInjection…"); "LLM Prompt Crafting" comes first in
+    # kill-chain order, so the cell is picked by both words
+    cell = chart.locator("text", has_text=re.compile(r"LLM Prompt\s*Injection")).first
     cell.scroll_into_view_if_needed()
     wait_idle(page)
     box = cell.bounding_box()
