@@ -35,24 +35,35 @@ def _probe(served: Served, *args: str) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
+def _race(served: Served, first_args: tuple[str, ...], second_args: tuple[str, ...], second_says: str) -> str:
+    """The first client reads and pauses before its first write; the second saves in between and says
+    `second_says`; then the first goes on. Returns what the first said."""
+    first = _probe(served, *first_args, "--pause")
+    assert first.stdout is not None and first.stdin is not None
+    try:
+        assert first.stdout.readline().strip() == "paused"  # it has read, and not written yet
+        second = _probe(served, *second_args)
+        out, err = second.communicate(timeout=60)
+        assert out.strip() == second_says, err
+        first.stdin.write("\n")
+        first.stdin.flush()
+        return first.stdout.readline().strip()
+    finally:
+        first.stdin.close()
+        first.wait(60)
+
+
 def test_two_replicas_saving_one_assessment_at_once_lose_no_update(served: Served) -> None:
     made = _probe(served, "create", "Served race", "author@uk.example")
     out, err = made.communicate(timeout=60)
     assert made.returncode == 0, err
     aid = out.strip()
-    first = _probe(served, "save", aid, "1", "first replica's text", "first@uk.example", "--pause")
-    assert first.stdout is not None and first.stdin is not None
-    try:
-        assert first.stdout.readline().strip() == "paused"  # it has read version 1, and not written yet
-        second = _probe(served, "save", aid, "1", "second replica's text", "second@uk.example")
-        out, err = second.communicate(timeout=60)
-        assert out.strip() == "saved 2", err
-        first.stdin.write("\n")
-        first.stdin.flush()
-        said = first.stdout.readline().strip()
-    finally:
-        first.stdin.close()
-        first.wait(60)
+    said = _race(  # the first has read version 1 when the second saves version 2
+        served,
+        ("save", aid, "1", "first replica's text", "first@uk.example"),
+        ("save", aid, "1", "second replica's text", "second@uk.example"),
+        "saved 2",
+    )
     assert said.startswith("refused: "), said
     assert "not been saved" in said or "nothing was saved" in said.lower()
     # The second replica's save stands whole; nothing of the first one's reached the store.
@@ -171,19 +182,12 @@ def test_two_replicas_setting_one_threshold_at_once_lose_no_update(served: Serve
     bench = _rows(
         served, "select benchmark from eval_runs where tlp in ('CLEAR', 'GREEN') order by benchmark limit 1"
     )[0][0]
-    first = _probe(served, "threshold", bench, "0.5", "first@uk.example", "--pause")
-    assert first.stdout is not None and first.stdin is not None
-    try:
-        assert first.stdout.readline().strip() == "paused"
-        second = _probe(served, "threshold", bench, "0.7", "second@uk.example")
-        out, err = second.communicate(timeout=60)
-        assert out.strip() == "saved", err
-        first.stdin.write("\n")
-        first.stdin.flush()
-        said = first.stdout.readline().strip()
-    finally:
-        first.stdin.close()
-        first.wait(60)
+    said = _race(
+        served,
+        ("threshold", bench, "0.5", "first@uk.example"),
+        ("threshold", bench, "0.7", "second@uk.example"),
+        "saved",
+    )
     assert said == (
         "refused: WriteConflict: Someone else changed the same records at the same moment; nothing was saved. "
         "Try again."
