@@ -88,7 +88,9 @@ def _taxonomy(con: duckdb.DuckDBPyConnection) -> Taxonomy:
 
 
 def _controls(tax: Taxonomy) -> Choice:
-    c_mode, c_compare, c_expand = st.columns([3, 2, 3])
+    # Two rows: in one row of three at 1024 px the institute choice read "All reporting (" and the expand
+    # box's placeholder was cut off.
+    c_mode, c_compare = st.columns(2)
     mode = c_mode.radio(
         "Colour by", list(matrix.MODES), format_func=matrix.MODES.__getitem__, horizontal=True, key="mx_mode"
     )
@@ -101,7 +103,8 @@ def _controls(tax: Taxonomy) -> Choice:
         help="Compare who reported the incidents (incidents mode).",
     )
     parents = sorted({p for p in tax.techniques["parent_id"] if isinstance(p, str) and p in tax.names})
-    expand_all = c_expand.toggle("Show all sub-techniques", key="mx_expand_all")
+    c_toggle, c_expand = st.columns([2, 3], vertical_alignment="bottom")
+    expand_all = c_toggle.toggle("Show all sub-techniques", key="mx_expand_all")
     expanded = (
         parents
         if expand_all
