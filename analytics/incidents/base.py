@@ -162,61 +162,83 @@ def filter_options(
     Faceted, as the AI Incident Database's Discover is: each filter's counts are taken under every OTHER filter
     in `f` (with Jailbreak chosen, Sector counts only jailbreaks) but not its own, so a chosen filter still
     offers its alternatives. Values with no matching row are left out; the sidebar keeps the ones a person has
-    chosen (ui.filter_sidebar). One statement; every branch carries the markings (`Filters.sql_where`). People
-    who may not read records are offered vocabulary values only (`filters.controlled_value`).
+    chosen (ui.filter_sidebar). One statement (`facet_query`); every branch carries the markings
+    (`Filters.sql_where`). People who may not read records are offered vocabulary values only
+    (`filters.controlled_value`).
     """
-    f = f or Filters()
-    params: dict[str, Any] = {}
-
-    def where_without(attr: str) -> str:
-        where, p = f.without(attr).sql_where(viewer, today)
-        params.update(p)  # one name always carries the same value: it comes from the same `f`
-        return where
-
-    branches = [
-        f"(select '{name}' as facet, v::varchar as v, count(*) as n from (select {expr} as v from incidents i "
-        f"where {where_without(name)}) where v is not null group by v)"
-        for name, expr in OPTION_COLUMNS.items()
-    ]
-    rows = con.execute(" union all ".join(branches) + " order by facet, n desc, v", params).fetchall()
-    out: dict[str, list[tuple[Any, int]]] = {name: [] for name in OPTION_COLUMNS}
-    for name, v, n in rows:
+    sql, params = facet_query(viewer, today, f or Filters())
+    out: dict[str, list[tuple[Any, int]]] = {name: [] for name in FACETS}
+    for name, v, n in con.execute(sql, params).fetchall():
         out[name].append((int(v) if name == "severities" else v, int(n)))
-    # Techniques and tactics: the visible incidents' technique rows are joined once per facet, and the
-    # technique -> tactic map (a sub-technique counts under its parent's tactics) is built over the few distinct
-    # technique ids, not joined with an OR condition against every row (1.0 s -> 0.25 s at 1M incidents).
-    tech_where, tactic_where = where_without("techniques"), where_without("tactics")
-    shared = tech_where == tactic_where  # the usual case (neither chosen): one join serves both facets
-    ranked: dict[str, list[tuple[Any, int]]] = {"technique": [], "tactic": []}
-    for kind, v, n in con.execute(
-        f"""with hit as materialized (
-                select it.incident_id, it.technique_id from incident_techniques it
-                join incidents i on i.id = it.incident_id where {tech_where}),
-            hit_a as materialized ({
-            "select * from hit"
-            if shared
-            else f"select it.incident_id, it.technique_id from incident_techniques it "
-            f"join incidents i on i.id = it.incident_id where {tactic_where}"
-        }),
-            tmap as (
-                select distinct d.technique_id, tt.tactic_id
-                from (select distinct technique_id from hit_a) d
-                join atlas_technique_tactics tt
-                  on tt.technique_id = d.technique_id or tt.technique_id = left(d.technique_id, 9))
-            select 'technique', technique_id, count(*) from hit group by all
-            union all
-            select 'tactic', m.tactic_id, count(distinct h.incident_id) from hit_a h join tmap m using (technique_id)
-            group by all
-            order by 1, 3 desc, 2""",
-        params,
-    ).fetchall():
-        ranked[kind].append((v, int(n)))
-    out["techniques"] = ranked["technique"]
-    out["tactics"] = ranked["tactic"]
     out = {name: _in_order(name, rows) for name, rows in out.items()}
     if not viewer.can_see_records:  # only vocabulary values are offered to (and applied for) them
         out = {k: [(v, n) for v, n in rows if controlled_value(k, v)] for k, rows in out.items()}
     return out
+
+
+# Every facet the sidebar counts: the option columns, then the ATLAS techniques and tactics (from
+# incident_techniques; a sub-technique counts under its parent's tactics).
+FACETS: tuple[str, ...] = (*OPTION_COLUMNS, "techniques", "tactics")
+_LIST_COLUMNS = {"sectors", "countries"}  # unnested: each sector or country counts once per incident
+
+
+def facet_query(viewer: Viewer, today: date, f: Filters) -> tuple[str, dict[str, Any]]:
+    """The SQL and parameters behind `filter_options`: rows (facet, value, incidents), most first.
+
+    Why this shape: a facet is counted under every filter but its own, so facets whose own filter is not set
+    share one WHERE clause, the full one. The facets are grouped by their WHERE clause and each group's
+    matching rows are read once (`r0` holds the usual case, every unchosen facet), then counted per facet
+    with GROUPING SETS; technique hits join on the integer incident key. At 1M incidents this reads the table
+    once or twice instead of eleven times (docs/benchmarks.md, "Sidebar facet counts")."""
+    params: dict[str, Any] = {}
+    groups: dict[str, list[str]] = {}
+    for name in FACETS:
+        where, p = f.without(name).sql_where(viewer, today)
+        params.update(p)  # one name always carries the same value: it comes from the same `f`
+        groups.setdefault(where, []).append(name)
+    ctes: list[str] = []
+    branches: list[str] = []
+    for k, (where, names) in enumerate(groups.items()):
+        cols = ["i.incident_key"] + [
+            f"{OPTION_COLUMNS[n].removeprefix('unnest(').removesuffix(')')} as {n}"
+            if n in _LIST_COLUMNS
+            else f"{OPTION_COLUMNS[n]} as {n}"
+            for n in names
+            if n in OPTION_COLUMNS
+        ]
+        ctes.append(f"r{k} as materialized (select {', '.join(cols)} from incidents i where {where})")
+        scalar = [n for n in names if n in OPTION_COLUMNS and n not in _LIST_COLUMNS]
+        if scalar:
+            facet = " ".join(f"when grouping({n}) = 0 then '{n}'" for n in scalar)
+            value = " ".join(f"when grouping({n}) = 0 then {n}::varchar" for n in scalar)
+            sets = ", ".join(f"({n})" for n in scalar)
+            branches.append(
+                f"select case {facet} end, case {value} end, count(*) from r{k} group by grouping sets ({sets})"
+            )
+        branches += [f"select '{n}', v, count(*) from (select unnest({n}) as v from r{k}) group by v"
+                     for n in names if n in _LIST_COLUMNS]  # fmt: skip
+        if "techniques" in names or "tactics" in names:
+            ctes.append(
+                f"hit{k} as materialized (select it.incident_key, it.technique_id from incident_techniques it "
+                f"semi join r{k} on r{k}.incident_key = it.incident_key)"
+            )
+        if "techniques" in names:
+            branches.append(f"select 'techniques', technique_id, count(*) from hit{k} group by technique_id")
+        if "tactics" in names:
+            # The technique -> tactic map is built over the few distinct technique ids hit, not joined with an
+            # OR condition against every row.
+            branches.append(
+                f"select 'tactics', m.tactic_id, count(distinct h.incident_key) from hit{k} h join ("
+                "select distinct d.technique_id, tt.tactic_id "
+                f"from (select distinct technique_id from hit{k}) d join atlas_technique_tactics tt "
+                "on tt.technique_id = d.technique_id or tt.technique_id = left(d.technique_id, 9)"
+                ") m using (technique_id) group by m.tactic_id"
+            )
+    sql = (
+        f"with {', '.join(ctes)} select * from ({' union all '.join(branches)}) c(facet, v, n) "
+        "where v is not null order by facet, n desc, v"
+    )
+    return sql, params
 
 
 def store_totals(

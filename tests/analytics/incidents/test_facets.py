@@ -4,7 +4,7 @@ have one (severity, TLP, status), and never hide a value the person has chosen."
 
 from __future__ import annotations
 
-from analytics.filters import Filters, value_label
+from analytics.filters import Filters, controlled_value, value_label
 from analytics.incidents import base as incident_base
 from tests.conftest import AU_ANALYST, TODAY, UK_ANALYST, UK_POLICY
 
@@ -88,3 +88,65 @@ def test_charts_show_sentence_case_and_click_with_the_stored_value() -> None:
     )
     assert list(actors.data[0].y) == ["State-sponsored"]
     assert list(actors.data[0].customdata[0]) == ["actor_types", "state-sponsored"]
+
+
+def _facets_one_query_each(con, viewer, f: Filters) -> dict[str, dict[object, int]]:
+    """The facet counts the plain way, one query per facet under every filter but its own: the oracle for
+    `filter_options`, which reads the table once per distinct WHERE clause."""
+    out: dict[str, dict[object, int]] = {}
+    for name, expr in incident_base.OPTION_COLUMNS.items():
+        where, p = f.without(name).sql_where(viewer, TODAY)
+        rows = con.execute(
+            f"select v, count(*) from (select {expr} as v from incidents i where {where}) "
+            "where v is not null group by v",
+            p,
+        ).fetchall()
+        out[name] = {(int(v) if name == "severities" else v): n for v, n in rows}
+    where, p = f.without("techniques").sql_where(viewer, TODAY)
+    out["techniques"] = dict(
+        con.execute(
+            "select it.technique_id, count(*) from incident_techniques it "
+            f"where it.incident_id in (select i.id from incidents i where {where}) group by 1",
+            p,
+        ).fetchall()
+    )
+    where, p = f.without("tactics").sql_where(viewer, TODAY)
+    out["tactics"] = dict(
+        con.execute(
+            "select tt.tactic_id, count(distinct it.incident_id) from incident_techniques it "
+            "join atlas_technique_tactics tt on tt.technique_id = it.technique_id "
+            "or tt.technique_id = left(it.technique_id, 9) "
+            f"where it.incident_id in (select i.id from incidents i where {where}) group by 1",
+            p,
+        ).fetchall()
+    )
+    return out
+
+
+def test_facet_counts_equal_one_query_per_facet_for_every_kind_of_filter(demo_store) -> None:
+    from tests.conftest import AU_LEAD
+
+    con = demo_store.cursor()
+    top_tech, top_tactic, cat, sector = con.execute(
+        "select (select technique_id from incident_techniques group by 1 order by count(*) desc, 1 limit 1), "
+        "(select tactic_id from atlas_technique_tactics order by 1 limit 1), "
+        "(select category from incidents group by 1 order by count(*) desc, 1 limit 1), "
+        "(select s from (select unnest(sectors) s from incidents) group by 1 order by count(*) desc, 1 limit 1)"
+    ).fetchone()
+    cases = [
+        Filters(),
+        Filters(categories=(cat,)),
+        Filters(categories=(cat,), sectors=(sector,), severities=(4, 5)),
+        Filters(techniques=(top_tech[:9],)),  # a parent matches its sub-techniques
+        Filters(tactics=(top_tactic,), categories=(cat,)),
+        Filters(techniques=(top_tech,), tactics=(top_tactic,), tlps=("AMBER",), preset="365d"),
+        Filters(text="model"),
+    ]
+    for viewer in (UK_ANALYST, AU_LEAD, UK_POLICY):
+        for f in cases:
+            got = incident_base.filter_options(con, viewer, TODAY, f)
+            want = _facets_one_query_each(con, viewer, f.for_viewer(viewer))
+            if not viewer.can_see_records:
+                want = {k: {v: n for v, n in d.items() if controlled_value(k, v)} for k, d in want.items()}
+            assert {k: dict(v) for k, v in got.items()} == want, (viewer.email, f)
+            assert sum(n for _, n in got["categories"]) > 0 or f.text, (viewer.email, f)  # the cases match rows
