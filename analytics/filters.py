@@ -161,14 +161,14 @@ class Filters:
         if self.techniques:
             # A parent technique matches its sub-techniques too (AML.T0051 matches AML.T0051.000).
             parts.append(
-                f"{a}.id in (select it.incident_id from incident_techniques it "
+                f"{a}.incident_key in (select it.incident_key from incident_techniques it "
                 "where list_contains($f_tech::varchar[], it.technique_id) "
                 "or list_contains($f_tech::varchar[], left(it.technique_id, 9)))"
             )
             params["f_tech"] = list(self.techniques)
         if self.tactics:
             parts.append(
-                f"{a}.id in (select it.incident_id from incident_techniques it "
+                f"{a}.incident_key in (select it.incident_key from incident_techniques it "
                 "join atlas_technique_tactics tt on tt.technique_id = it.technique_id "
                 "or tt.technique_id = left(it.technique_id, 9) "
                 "where list_contains($f_tactics::varchar[], tt.tactic_id))"
