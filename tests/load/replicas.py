@@ -59,8 +59,17 @@ def _stats(xs: list[float]) -> dict[str, float]:
 
 
 def _session(
-    index: int, url: str, changes: int, think: float, out: list[tuple[str, float]], problems: list[str]
+    index: int,
+    url: str,
+    changes: int,
+    think: float,
+    out: list[tuple[str, float]],
+    problems: list[str],
+    round_: int = 0,
 ) -> None:
+    """One analyst: sign in, open the explorer, choose `changes` category sets, export. The category sets
+    depend on the session's index and the round: each round asks questions no earlier round asked (for up to
+    5 rounds), so a later round is not served from the result cache the earlier ones filled."""
     email = PERSONAS[index % len(PERSONAS)]
     try:
         s = ProtocolSession(url, cookie=f"threat_session={uuid.uuid4().hex}")
@@ -70,7 +79,7 @@ def _session(
         s.switch_page("Incident explorer")
         out.append(("sign_in", time.perf_counter() - t))
         cats = list(vocab.CATEGORIES)
-        k = (index * 3) % len(cats)
+        k = (index * 3 + round_) % len(cats)
         order = cats[k:] + cats[:k]
         for step in range(changes):
             time.sleep(pause(think, index, step))
@@ -153,9 +162,9 @@ class Config:
     def warm(self) -> None:
         # Two warm-up sessions per replica, so kaleido's start and the first imports are not what is measured.
         for i in range(self.replicas * 2):
-            _session(i, self.url, 1, 0, [], [])
+            _session(i, self.url, 1, 0, [], [], round_=-1)
 
-    def run_round(self, a: argparse.Namespace, ours: list[int]) -> dict[str, Any]:
+    def run_round(self, a: argparse.Namespace, ours: list[int], round_: int) -> dict[str, Any]:
         load_before = os.getloadavg()[0]
         server0 = _cpu(ours[:1])  # the store server comes first
         cpu0, self0, machine0 = _cpu(ours), time.process_time(), _machine_cpu_seconds()
@@ -166,7 +175,7 @@ class Config:
         t0 = time.perf_counter()
         with load_sampled() as during:
             threads = [
-                threading.Thread(target=_session, args=(i, self.url, a.changes, a.think, out, problems), daemon=True)
+                threading.Thread(target=_session, args=(i, self.url, a.changes, a.think, out, problems, round_), daemon=True)
                 for i in range(self.sessions)
             ]  # fmt: skip
             for i, th in enumerate(threads):
@@ -290,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
                 order = configs[k % len(configs) :] + configs[: k % len(configs)]
                 for c in order:
                     ours = [server.pid, *c.pids, *[d for pid in c.pids for d in _descendants(pid)]]
-                    r = c.run_round(a, ours)
+                    r = c.run_round(a, ours, k)
                     r["round"] = k + 1
                     c.rounds.append(r)
                     brief = {kk: v for kk, v in r.items() if kk != "problems"}
