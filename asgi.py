@@ -18,7 +18,7 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from streamlit.runtime.pages_manager import PagesManager
 
-from pages.parts import preload
+from pages.parts import downloads, preload
 
 SECURITY_HEADERS: dict[str, str] = {
     "Content-Security-Policy": "frame-ancestors 'none'",
@@ -54,6 +54,9 @@ class SecurityHeaders:
 # sign-in screen of ours, and the link's page was lost after sign-in. st.navigation sets exactly this flag on its
 # first call; setting it before the first session makes every request, the first included, go through app.py.
 PagesManager.uses_pages_directory = False
+
+# An export's file is not swept before the browser fetches it (pages/parts/downloads.py).
+downloads.keep_built_downloads()
 
 # The first page's heavy imports start with the server, before anyone connects (pages/parts/preload.py).
 preload.start()
