@@ -21,6 +21,7 @@ from analytics.access.viewer import Viewer
 from analytics.bench.harness import BenchContext, case
 from analytics.charts import inert_figure
 from analytics.filters import Filters
+from analytics.incidents import base as incident_base
 from analytics.incidents import charts as incident_charts
 from analytics.incidents import explorer as incident_explorer
 from analytics.incidents import overview as incident_overview
@@ -171,3 +172,37 @@ def overview_recompute(ctx: BenchContext) -> Any:
     summary = incident_overview.overview_summary(ctx.store.cursor(), ctx.viewer, _ALL, ctx.today)
     figure = incident_charts.category_by_originator_chart(summary.by_category.data)
     return summary, incident_charts.sparkline_values(summary.weekly), inert_figure(figure).to_json()
+
+
+# The sidebar's facet counts after a category is chosen (then the chosen facet is counted under a WHERE clause of
+# its own, so the table is read twice). Every page with incident filters asks this on each filter change.
+_FACETED = Filters(categories=("Prompt injection",), severities=(3, 4, 5))
+
+
+def _pandas_facets(ctx: BenchContext) -> Any:
+    # The naive way: everything into pandas, then each facet counted under every filter but its own.
+    df = _load_all(ctx)[
+        ["id", "category", "severity", "sectors", "tlp", "originator", "status", "actor_type"]
+    ]
+    df = df[_visible(_load_all(ctx), ctx.viewer)]
+    techniques = ctx.store.cursor().execute("select incident_id, technique_id from incident_techniques").df()
+    in_category = df["category"].isin(_FACETED.categories)
+    in_severity = df["severity"].isin(_FACETED.severities)
+    both = df[in_category & in_severity]
+    return (
+        df[in_severity]["category"].value_counts(),
+        df[in_category]["severity"].value_counts(),
+        *(both[c].value_counts() for c in ("tlp", "originator", "status", "actor_type")),
+        both["sectors"].explode().value_counts(),
+        techniques[techniques["incident_id"].isin(both["id"])]["technique_id"].value_counts(),
+    )
+
+
+def _raw_facets(ctx: BenchContext) -> Any:
+    sql, params = incident_base.facet_query(ctx.viewer, ctx.today, _FACETED)
+    return ctx.store.cursor().execute(sql, params).fetchall()
+
+
+@case("sidebar.facets", pandas=_pandas_facets, raw=_raw_facets)
+def sidebar_facets(ctx: BenchContext) -> Any:
+    return incident_base.filter_options(ctx.store.cursor(), ctx.viewer, ctx.today, _FACETED)
