@@ -26,9 +26,12 @@ the same font metrics (Liberation Sans, metric-compatible with Arial) decide whe
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
+import json
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -38,6 +41,7 @@ from xml.sax.saxutils import escape
 import duckdb
 import plotly.graph_objects as go
 import plotly.io as pio
+from plotly.utils import PlotlyJSONEncoder
 
 from analytics.access.markings import TLP_COLOURS, Marking, visible_sql
 from analytics.access.viewer import Viewer
@@ -266,6 +270,15 @@ def _axes_title(fig: go.Figure) -> str:
 _KALEIDO_LOCK = threading.Lock()
 _kaleido_started = False
 
+# Charts already drawn, by what kaleido was asked: the same figure at the same size is drawn once. On a busy
+# server the one kaleido server is the queue every export waits in (about 0.3 s a chart), and colleagues export
+# the same chart for the same briefing. The key is the whole figure spec, data included, so an entry can only
+# be returned to someone who asked for exactly that figure; the banner and footer (who, when, the marking) are
+# composed afterwards for each export.
+_DRAWN: OrderedDict[str, bytes] = OrderedDict()
+_DRAWN_MAX = 64  # about 64 x 150 kB at most
+_DRAWN_LOCK = threading.Lock()
+
 
 def _render(fig: go.Figure, fmt: ImageFormat, width: int, height: int, scale: float) -> bytes:
     """The chart alone, through the process's one kaleido server (started on first use)."""
@@ -273,15 +286,31 @@ def _render(fig: go.Figure, fmt: ImageFormat, width: int, height: int, scale: fl
     import kaleido
 
     spec = print_spec(fig, width, height)
+    opts = {"format": fmt, "width": width, "height": height, "scale": scale}
+    key = hashlib.sha256(json.dumps([spec, opts], cls=PlotlyJSONEncoder, sort_keys=True).encode()).hexdigest()
+    if (drawn := _drawn(key)) is not None:  # without waiting behind a chart being drawn
+        return drawn
     with _KALEIDO_LOCK:
+        if (drawn := _drawn(key)) is not None:  # drawn while this export waited
+            return drawn
         if not _kaleido_started:
             # mathjax=False: no CDN fetch; our charts use no LaTeX.
             kaleido.start_sync_server(mathjax=False, silence_warnings=True)
             _kaleido_started = True
-        data = kaleido.calc_fig_sync(
-            spec, opts={"format": fmt, "width": width, "height": height, "scale": scale}
-        )
-    return data if isinstance(data, bytes) else str(data).encode()
+        data = kaleido.calc_fig_sync(spec, opts=opts)
+    drawn = data if isinstance(data, bytes) else str(data).encode()
+    with _DRAWN_LOCK:
+        _DRAWN[key] = drawn
+        while len(_DRAWN) > _DRAWN_MAX:
+            _DRAWN.popitem(last=False)
+    return drawn
+
+
+def _drawn(key: str) -> bytes | None:
+    with _DRAWN_LOCK:
+        if key in _DRAWN:
+            _DRAWN.move_to_end(key)
+        return _DRAWN.get(key)
 
 
 def print_spec(fig: go.Figure, width: int, height: int) -> dict[str, Any]:

@@ -204,3 +204,28 @@ def test_figures_drawn_under_streamlits_template_export_in_the_print_template() 
     assert layout["template"]["layout"]["yaxis"]["automargin"] is True
     assert layout["xaxis"]["automargin"] is True and layout["yaxis"]["automargin"] is True
     assert fig.layout.template.layout.font.color == "#31333F", "the on-screen figure is left alone"
+
+
+def test_the_same_chart_is_drawn_once_and_each_export_keeps_its_own_footer(amber_store, monkeypatch) -> None:
+    import kaleido
+
+    drawn: list[dict] = []
+    real = kaleido.calc_fig_sync
+
+    def counting(spec, *args, **kwargs):
+        drawn.append(spec)
+        return real(spec, *args, **kwargs)
+
+    monkeypatch.setattr(kaleido, "calc_fig_sync", counting)
+    monkeypatch.setattr(chart_export, "_DRAWN", type(chart_export._DRAWN)())  # an empty cache for this test
+    fig, marking = _figure(amber_store, UK_ANALYST)
+    mine = chart_export.export_chart(fig, marking, _prov(UK_ANALYST, marking), "svg", "slide")
+    theirs = chart_export.export_chart(fig, marking, _prov(AU_ANALYST, marking), "svg", "slide")
+    assert len(drawn) == 1  # a colleague's export of the same chart at the same size waits for no new drawing
+    assert "Priya Shah" in _svg_text(mine) and "Priya Shah" not in _svg_text(theirs)
+    assert _svg_text(mine).replace("Priya Shah", "") != _svg_text(theirs)
+
+    other, _ = _figure(amber_store, UK_ANALYST, Filters(categories=("Jailbreak",)))
+    chart_export.export_chart(other, marking, _prov(UK_ANALYST, marking), "svg", "slide")
+    chart_export.export_chart(fig, marking, _prov(UK_ANALYST, marking), "svg", "a4half")
+    assert len(drawn) == 3  # other data, or another size, is drawn anew
