@@ -41,7 +41,6 @@ from xml.sax.saxutils import escape
 import duckdb
 import plotly.graph_objects as go
 import plotly.io as pio
-from plotly.utils import PlotlyJSONEncoder
 
 from analytics.access.markings import TLP_COLOURS, Marking, visible_sql
 from analytics.access.viewer import Viewer
@@ -284,6 +283,7 @@ def _render(fig: go.Figure, fmt: ImageFormat, width: int, height: int, scale: fl
     """The chart alone, through the process's one kaleido server (started on first use)."""
     global _kaleido_started
     import kaleido
+    from plotly.utils import PlotlyJSONEncoder  # imports Pillow: not on the first page (see above)
 
     spec = print_spec(fig, width, height)
     opts = {"format": fmt, "width": width, "height": height, "scale": scale}
