@@ -52,7 +52,10 @@ def shared_filters(viewer: Viewer, page_path: str) -> Filters:
     if page_path in FILTERLESS_PAGES:
         return _keep_filters(viewer)
     con = session.cursor()
-    options = session.query(incident_base.filter_options, session.today())
+    # Asked with the empty Filters() rather than no filters: the same arguments as the facet counts below when
+    # nothing is chosen (a first page, a sign-in), so the two share one cached read instead of running the same
+    # statement twice (about 1.4 s of the store server's CPU at 1M incidents, issue 21).
+    options = session.query(incident_base.filter_options, session.today(), Filters())
     names = {"techniques": taxonomy.technique_names(con), "tactics": taxonomy.tactic_names(con)}
     url_filters = Filters.from_query_params({k: st.query_params.get_all(k) for k in st.query_params})
     # Only the filters this person may apply (Filters.for_viewer): policymakers see counts, never records, so a
