@@ -84,10 +84,14 @@ def _caller() -> tuple[str, str]:
     return sender, page
 
 
-def install(log: Path, server_pid: int, profile: bool) -> None:
-    """In the replica: log every statement sent to the store server, and (with `profile`) run every script run
-    under cProfile, its stats dumped per run into log's folder."""
+def install(log: Path, server_pid: int, profile: bool, statements: bool = True) -> None:
+    """In the replica: log every statement sent to the store server (unless not `statements`: the replica's
+    own CPU is then measured without the log's reads of /proc), and (with `profile`) run every script run under
+    cProfile, its stats dumped per run into log's folder."""
     from analytics.store import served
+
+    if not statements:
+        return _profile(log, profile)
 
     lock = threading.Lock()
     out = log.open("a", buffering=1)
@@ -135,6 +139,10 @@ def install(log: Path, server_pid: int, profile: bool) -> None:
                 out.write(json.dumps(line) + "\n")
 
     served.QuackTransaction._run = run  # type: ignore[method-assign]
+    _profile(log, profile)
+
+
+def _profile(log: Path, profile: bool) -> None:
     if not profile:
         return
     import cProfile
@@ -158,7 +166,7 @@ def install(log: Path, server_pid: int, profile: bool) -> None:
 def boot(argv: list[str]) -> None:
     """The replica's entry: `install` the log, then `streamlit run asgi.py` on the given port."""
     log, server_pid, profile, port = Path(argv[0]), int(argv[1]), argv[2] == "1", argv[3]
-    install(log, server_pid, profile)
+    install(log, server_pid, profile, statements=argv[4] == "1")
     from streamlit.web import cli
 
     sys.argv = [
@@ -177,9 +185,18 @@ def boot(argv: list[str]) -> None:
     cli.main()
 
 
-def _replica(env: dict[str, str], log: Path, server_pid: int, port: int, profile: bool, out: Path) -> Any:
+def _replica(
+    env: dict[str, str], log: Path, server_pid: int, port: int, profile: bool, out: Path, statements: bool
+) -> Any:
     code = "import sys; sys.path.insert(0, sys.argv[1]); from tests.load import statement_log as s; s.boot(sys.argv[2:])"
-    args = [str(ROOT), str(log), str(server_pid), "1" if profile else "0", str(port)]
+    args = [
+        str(ROOT),
+        str(log),
+        str(server_pid),
+        "1" if profile else "0",
+        str(port),
+        "1" if statements else "0",
+    ]
     return subprocess.Popen(
         [str(SERVED_PYTHON), "-c", code, *args],
         cwd=ROOT,
@@ -330,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--changes", type=int, default=6)
     p.add_argument("--personas", default="analyst@uk.example,lead@au.example,admin@joint.example")
     p.add_argument("--profile", action="store_true", help="cProfile every rerun of the replica")
+    p.add_argument(
+        "--no-statements", action="store_true", help="no statement log: the replica's own CPU as it is"
+    )
     p.add_argument("--out", type=Path, default=ROOT / "artifacts" / "statement-log.json")
     a = p.parse_args(argv)
     from tests.servers import HOST, free_port
@@ -376,7 +396,9 @@ def main(argv: list[str] | None = None) -> int:
             "THREAT_TODAY": "2026-11-20",
         }
         port = free_port()
-        replica = _replica(env, log, server.pid, port, a.profile, a.workdir / "replica.log")
+        replica = _replica(
+            env, log, server.pid, port, a.profile, a.workdir / "replica.log", not a.no_statements
+        )
         url = f"http://{HOST}:{port}"
         _wait_health(url, replica)
         time.sleep(3)  # the preload's imports (asgi.py) finish before anything is measured
@@ -389,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
             replica.wait(30)
         server.terminate()
         server.wait(60)
-    statements = [json.loads(line) for line in log.read_text().splitlines()]
+    statements = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     report = {
         "db": str(a.db),
         "load_average_before": load_before,
