@@ -164,6 +164,25 @@ def generation_for(fn: Callable[..., Any], s: Store) -> int:
     return record_generation if reads_only_records(fn) else generation
 
 
+@st.cache_data(ttl=600, max_entries=64, show_spinner=False)
+def _cached_reference(fn_key: str, store_key: tuple[str, int], args: tuple[Any, ...]) -> Any:
+    return _REGISTRY[fn_key](cursor(), *args)
+
+
+def reference(fn: Callable[..., R], *args: Any) -> R:
+    """Run `fn(cursor, *args)` through a cache shared by every viewer: for public, unmarked reference data
+    only (the ATLAS taxonomy's names, which the sidebar asks for on every rerun), whose module declares that it
+    reads only the records. The key is (function, store path and records' version, args), so an import of a
+    new ATLAS release is seen at once."""
+    if not reads_only_records(fn):
+        raise ValueError(f"{fn.__module__}.{fn.__qualname__}: only records-only reference reads are shared")
+    key = f"{fn.__module__}.{fn.__qualname__}"
+    _REGISTRY[key] = fn
+    s = store()
+    result: R = _cached_reference(key, (str(s.path), _data_version(s)[1]), args)
+    return result
+
+
 def query(
     fn: Callable[Concatenate[duckdb.DuckDBPyConnection, Viewer, P], R], *args: P.args, **kwargs: P.kwargs
 ) -> R:

@@ -197,3 +197,12 @@ def test_one_run_reads_the_data_version_once_and_again_after_its_own_write(tmp_p
     session.generation_for(list_views, s)
     assert len(reads) == 4
     s.close()
+
+
+def test_reference_reads_are_only_for_records_only_modules() -> None:
+    """session.reference shares a result between viewers: refused for a function whose module may read
+    assessments, saved views or the audit log (or says nothing), whatever it is."""
+    from analytics.views import list_views
+
+    with pytest.raises(ValueError, match="records-only"):
+        session.reference(list_views)

@@ -1,5 +1,5 @@
-"""What the store server spends, statement by statement, for one analyst's clicks: `python -m tests.load.statement_log`
-(or `make profile-statements`).
+"""What the store server spends, statement by statement, for one analyst's clicks (issue 21):
+`.venv-served/bin/python -m tests.load.statement_log --db SERVED_STORE` (a DuckDB 1.5.5 store; it is copied).
 
 The served deployment's bottleneck is the store server's CPU (issue 21), and a page's cost there is the sum of the
 statements its rerun sends. This starts a store server on a copy of a served store, one app replica whose
@@ -143,22 +143,28 @@ def install(log: Path, server_pid: int, profile: bool, statements: bool = True) 
 
 
 def _profile(log: Path, profile: bool) -> None:
-    if not profile:
-        return
+    """Each script run's own CPU (its thread's, `time.thread_time`) goes to `log.parent/script-runs.jsonl`, so
+    the replica's CPU splits into the script run and the rest (the event loop: protobuf, the websocket); with
+    `profile`, each run under cProfile too."""
     import cProfile
 
     from streamlit.runtime.scriptrunner import script_runner
 
     plain_script = script_runner.ScriptRunner._run_script
+    runs = (log.parent / "script-runs.jsonl").open("a", buffering=1)
 
     def run_script(self: Any, rerun_data: Any) -> Any:
-        prof = cProfile.Profile()
-        prof.enable()
+        prof = cProfile.Profile() if profile else None
+        t0, c0 = time.time(), time.thread_time()
+        if prof is not None:
+            prof.enable()
         try:
             return plain_script(self, rerun_data)
         finally:
-            prof.disable()
-            prof.dump_stats(str(log.parent / f"run-{time.time():.6f}.prof"))
+            if prof is not None:
+                prof.disable()
+                prof.dump_stats(str(log.parent / f"run-{time.time():.6f}.prof"))
+            runs.write(json.dumps({"t0": t0, "script_cpu_ms": (time.thread_time() - c0) * 1e3}) + "\n")
 
     script_runner.ScriptRunner._run_script = run_script  # type: ignore[method-assign]
 
@@ -281,6 +287,7 @@ def summarise(phases: list[dict], statements: list[dict]) -> dict[str, Any]:
             "server_ms_median": round(statistics.median(p["server_ms"] for p in mine)),
             "replica_ms_median": round(statistics.median(p["replica_ms"] for p in mine)),
             "wall_s_median": round(statistics.median(p["wall_s"] for p in mine), 3),
+            "script_run_ms_median": round(statistics.median(p.get("script_ms", 0.0) for p in mine)),
             "statements_per_rerun": round(len(stmts) / max(1, len(mine)), 1),
             "per_rerun": [
                 {
@@ -412,6 +419,12 @@ def main(argv: list[str] | None = None) -> int:
         server.terminate()
         server.wait(60)
     statements = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    script_runs = a.workdir / "script-runs.jsonl"
+    for line in script_runs.read_text().splitlines() if script_runs.exists() else []:
+        run = json.loads(line)
+        for ph in phases:
+            if ph["t0"] <= run["t0"] <= ph["t1"]:
+                ph["script_ms"] = ph.get("script_ms", 0.0) + run["script_cpu_ms"]
     report = {
         "db": str(a.db),
         "load_average_before": load_before,
@@ -427,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         r = report[name]
         print(
             f"\n## {name}: {r['reruns']} reruns; median server {r['server_ms_median']} ms, replica "
-            f"{r['replica_ms_median']} ms, wall {r['wall_s_median']} s; {r['statements_per_rerun']} statements"
+            f"{r['replica_ms_median']} ms (script runs {r['script_run_ms_median']} ms), wall {r['wall_s_median']} s; {r['statements_per_rerun']} statements"
         )
         for s in r["statements"][:15]:
             print(

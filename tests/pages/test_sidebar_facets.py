@@ -56,7 +56,7 @@ def test_first_page_counts_the_options_once(app_factory, monkeypatch) -> None:
     plain = incident_base.filter_options
 
     @functools.wraps(plain)
-    def counted(con, viewer, today, f=None):  # type: ignore[no-untyped-def]
+    def counted(con, viewer, today, f=None):
         calls.append(f)
         return plain(con, viewer, today, f)
 
@@ -70,3 +70,32 @@ def test_first_page_counts_the_options_once(app_factory, monkeypatch) -> None:
     assert not at.exception
     assert len(calls) == 2
     assert calls[-1] is not None and calls[-1].categories == (first,)
+
+
+def test_technique_and_tactic_names_are_read_once_for_every_rerun_and_viewer(
+    app_factory, monkeypatch
+) -> None:
+    """The sidebar names ATLAS techniques and tactics on every rerun of every page: public reference data, read
+    once per store version and shared (session.reference), not two statements per rerun (issue 21)."""
+    import functools
+
+    import streamlit as st
+
+    from analytics.matrix import taxonomy
+
+    calls: list[str] = []
+    for name in ("technique_names", "tactic_names"):
+        plain = getattr(taxonomy, name)
+
+        def counted(con, plain=plain):
+            calls.append(plain.__name__)
+            return plain(con)
+
+        monkeypatch.setattr(taxonomy, name, functools.wraps(plain)(counted))
+    st.cache_data.clear()
+    at = app_factory("analyst@uk.example")
+    at.run()
+    other = app_factory("analyst@au.example")
+    assert not at.exception and not other.exception
+    assert sorted(calls) == ["tactic_names", "technique_names"]
+    assert at.multiselect(key="flt_techniques").options  # the names still reach the sidebar
