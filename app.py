@@ -162,7 +162,7 @@ if narrowed and narrowed[1] == page.url_path:
 else:
     st.session_state.pop("narrowed", None)  # said once, on the page it landed on; gone after moving on
 
-with _store_answers():
+with _store_answers(), session.one_data_version():
     sidebar.shared_filters(viewer, page.url_path)
     watchlist.watch_controls(viewer)
     watchlist.watch_inbox(viewer, page.url_path)

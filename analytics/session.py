@@ -12,7 +12,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -125,11 +126,61 @@ def reads_only_records(fn: Callable[..., Any]) -> bool:
     return declared is True
 
 
+# Script runs inside `one_data_version`, by thread: (the store and its own write counters when the version was
+# read, the version). Only the thread that runs the script reads and writes its entry.
+_run_versions: dict[int, dict[str, Any]] = {}
+
+
+@contextlib.contextmanager
+def one_data_version() -> Iterator[None]:
+    """Read the store's data version once for the queries of this script run (app.py wraps the sidebar and the
+    page in it) instead of once per cached query: for a served store each read is a round trip to the store
+    server, six or seven per rerun (issue 21). A write this process makes during the run moves the store's own
+    counters (Store.transaction), and the next query then reads the version again, so a run sees its own writes;
+    another replica's write is seen from the next run on, as if it had come just after this one started."""
+    ident = threading.get_ident()
+    _run_versions[ident] = {}
+    try:
+        yield
+    finally:
+        _run_versions.pop(ident, None)
+
+
+def _data_version(s: Store) -> tuple[int, int]:
+    memo = _run_versions.get(threading.get_ident())
+    if memo is None:
+        return s.data_version()
+    key = (id(s), s.generation, s.record_generation)
+    if memo.get("key") != key:
+        memo["key"], memo["version"] = key, s.data_version()
+    version: tuple[int, int] = memo["version"]
+    return version
+
+
 def generation_for(fn: Callable[..., Any], s: Store) -> int:
     """The data version a cached result of `fn` is keyed by (`Store.data_version`: this process's counters for
-    the embedded file, the shared version row for a served store)."""
-    generation, record_generation = s.data_version()
+    the embedded file, the shared version row for a served store; once per script run in `one_data_version`)."""
+    generation, record_generation = _data_version(s)
     return record_generation if reads_only_records(fn) else generation
+
+
+@st.cache_data(ttl=600, max_entries=64, show_spinner=False)
+def _cached_reference(fn_key: str, store_key: tuple[str, int], args: tuple[Any, ...]) -> Any:
+    return _REGISTRY[fn_key](cursor(), *args)
+
+
+def reference(fn: Callable[..., R], *args: Any) -> R:
+    """Run `fn(cursor, *args)` through a cache shared by every viewer: for public, unmarked reference data
+    only (the ATLAS taxonomy's names, which the sidebar asks for on every rerun), whose module declares that it
+    reads only the records. The key is (function, store path and records' version, args), so an import of a
+    new ATLAS release is seen at once."""
+    if not reads_only_records(fn):
+        raise ValueError(f"{fn.__module__}.{fn.__qualname__}: only records-only reference reads are shared")
+    key = f"{fn.__module__}.{fn.__qualname__}"
+    _REGISTRY[key] = fn
+    s = store()
+    result: R = _cached_reference(key, (str(s.path), _data_version(s)[1]), args)
+    return result
 
 
 def query(

@@ -144,27 +144,28 @@ _NO_ROW = ExplorerRow("head", *(None,) * 13)  # a summary of no rows has no `hea
 
 
 def _explorer_sql(where: str, grain: str, dim: Dimension) -> str:
-    """The matching rows are read once (a CTE DuckDB streams to its consumers) and folded by five
-    aggregates: the trend (period × split value), a small cube of the low-cardinality fields (category,
-    originator, severity, actor: a few hundred groups, from which the headline, UK/AU, actor and severity
-    are summed), the marking groups (tlp, releasability, source), the category × sector heat (sectors
-    unnested) and affected system × developer. A UNION ALL of small reshaping selects returns everything in
-    one round trip, with the same columns for every part.
+    """The matching rows are read once and grouped in one pass by GROUPING SETS into five small relations: the
+    trend (period × split value), a small cube of the low-cardinality fields (category, originator, severity,
+    actor: a few hundred groups, from which the headline, UK/AU, actor and severity are summed), the marking
+    groups (tlp, releasability, source), category × sector list (unnested afterwards, over a thousand groups
+    rather than a million rows) and affected system × developer. A UNION ALL of small reshaping selects returns
+    everything in one round trip, with the same columns for every part.
 
-    Strings are grouped as few times as possible: each GROUP BY over a million rows costs 20-60 ms of CPU
-    here, so the cube replaces four separate passes (and splitting markings out of it is cheaper than one
-    eight-key cube). Measured with `python -m analytics bench` (explorer.recompute*).
+    Why one pass: each of five aggregates used to re-read and re-filter the table (the markings predicate over
+    every row); grouping sets feed every grouping from one scan, which about halved the statement's CPU at 1M
+    incidents (all time 0.58 -> 0.32 s, three categories 0.42 -> 0.21 s; issue 21).
+    tests/analytics/incidents/test_explorer_one_pass.py holds its answers to the five-pass statement's. Each
+    grouping is summed under its own condition (the trend over precisely dated rows; the cube and the heat over
+    rows in the range or the previous period; the systems over rows in the range), and a group with no such row
+    is left out, as before.
     """
     hi = f"severity >= {HIGH_SEVERITY}"
-    counts = (
-        "count(*) as n, count(*) filter (cur) as n_cur, count(*) filter (prev) as n_prev, "
-        f"count(*) filter (cur and {hi}) as hi_cur, count(*) filter (prev and {hi}) as hi_prev"
-    )
     sums = (
         "sum(n)::bigint as n, sum(n_cur)::bigint as n_cur, sum(n_prev)::bigint as n_prev, "
         "sum(hi_cur)::bigint as hi_cur, sum(hi_prev)::bigint as hi_prev"
     )
-    trend_value = "unnest(b.sectors)" if dim.unnest else dim.expr
+    # The split value; a list dimension (sectors) is grouped as the list and unnested on the grouped rows.
+    trend_value = "b.sectors" if dim.unnest else dim.expr
     trunc = _TRUNC[grain]  # an allow-listed name: the only text of `grain` that reaches the SQL
 
     def from_cube(part: str, k1: str = "null", k2: str = "null") -> str:
@@ -207,8 +208,35 @@ def _explorer_sql(where: str, grain: str, dim: Dimension) -> str:
         "select 'imprecise', null, null, null, sum(n_imprecise)::bigint, sum(n_imprecise)::bigint, 0, 0, 0, "
         f"{NO_MARKING} from marks",
     ]
-    # `base` is re-read by each consumer rather than materialised: at 10M incidents a materialised copy of the
-    # matching rows outgrows the store's memory_limit and spills to disk (2.3 s against 1.1 s re-reading it).
+
+    # Each grouping is keyed by the flags its counts are taken under (in the range, in the previous period,
+    # precisely dated, high severity, institute reporting), so the one pass keeps a single count per group and the
+    # counts are summed from the flags on the small grouped rows: about a third less CPU at 1M incidents than
+    # thirteen filtered counts kept in every grouping.
+    def summed(*, inst: bool = False) -> str:
+        def total(condition: str) -> str:
+            return f"coalesce(sum(n) filter ({condition}), 0)::bigint"
+
+        return (
+            f"sum(n)::bigint as n, {total('cur')} as n_cur, {total('prev')} as n_prev, "
+            f"{total('cur and hi')} as hi_cur, {total('prev and hi')} as hi_prev"
+            + (f", {total('inst')} as n_inst" if inst else "")
+        )
+
+    # Which grouping a row of `g` belongs to: each has one column no other grouping has.
+    grouping = (
+        "case when grouping(period) = 0 then 'trend' when grouping(originator) = 0 then 'cube' "
+        "when grouping(tlp) = 0 then 'marks' when grouping(sectors) = 0 then 'heat' else 'systems' end"
+    )
+    trend_rows = "from g where grouping_set = 'trend' and precise"
+    trend = (
+        # grouped by the sector list: unnested here, and summed per sector
+        f"trend as (select period, v, {summed(inst=True)} from (select period, unnest(v) as v, n, cur, prev, hi, "
+        f"inst {trend_rows}) group by all)"
+        if dim.unnest
+        else f"trend as (select period, v, {summed(inst=True)} {trend_rows} group by all)"
+    )
+    # `base` has one consumer, the grouping; it is streamed into every grouping set at once, never stored.
     ctes = [
         "base as not materialized (select i.category, i.originator, i.severity, coalesce(i.actor_type, 'unknown') as actor_type, "
         "i.sectors, i.affected_system, i.developer, i.tlp, i.source, "
@@ -220,25 +248,29 @@ def _explorer_sql(where: str, grain: str, dim: Dimension) -> str:
         "(i.occurred_on >= coalesce($x_cur_from, i.occurred_on)) as cur, "
         "coalesce(i.occurred_on between $x_prev_from and $x_prev_to, false) as prev "
         f"from incidents i where {where})",
-        f"trend as materialized (select period, v, {counts}, count(*) filter (inst) as n_inst from (select "
-        f"b.period, {trend_value} as v, b.cur, b.prev, b.severity, b.inst from base b where b.precise) "
-        "group by all)",
-        # Only the trend and the markings need the baseline rows read before the range.
-        f"cube as materialized (select category, originator, source_kind, severity, actor_type, {counts} from base "
-        "where cur or prev group by all)",
-        "marks as materialized (select tlp, rel_uk, rel_au, source, count(*) as n, "
-        "count(*) filter (cur) as n_cur, count(*) filter (cur and not precise) as n_imprecise "
-        "from base group by all)",
-        f"heat as (select category, s, {counts} from (select category, unnest(sectors) as s, cur, prev, "
-        "severity from base where cur or prev) group by all)",
-        "systems as materialized (select affected_system, developer, count(*) as n_cur "
-        "from base where cur group by all)",
+        f"g as materialized (select {grouping} as grouping_set, period, v, category, originator, source_kind, "
+        "severity, actor_type, tlp, rel_uk, rel_au, source, sectors, affected_system, developer, precise, cur, "
+        f"prev, hi, inst, count(*) as n from (select b.*, {trend_value} as v, b.{hi} as hi from base b) "
+        "group by grouping sets ((period, v, precise, cur, prev, hi, inst), "
+        "(category, originator, source_kind, severity, actor_type, cur, prev), "
+        "(tlp, rel_uk, rel_au, source, cur, precise), (category, sectors, cur, prev, hi), "
+        "(affected_system, developer, cur)))",
+        trend,
+        # severity is one of the cube's keys: its high flag is taken here, not kept in the grouping
+        f"cube as (select category, originator, source_kind, severity, actor_type, {summed()} from (select "
+        f"category, originator, source_kind, severity, actor_type, n, cur, prev, {hi} as hi from g "
+        "where grouping_set = 'cube' and (cur or prev)) group by all)",
+        "marks as (select tlp, rel_uk, rel_au, source, sum(n)::bigint as n, "
+        "coalesce(sum(n) filter (cur), 0)::bigint as n_cur, "
+        "coalesce(sum(n) filter (cur and not precise), 0)::bigint as n_imprecise "
+        "from g where grouping_set = 'marks' group by all)",
+        f"heat as (select category, s, {summed()} from (select category, unnest(sectors) as s, n, cur, prev, hi "
+        "from g where grouping_set = 'heat' and (cur or prev)) group by all)",
+        "systems as (select affected_system, developer, sum(n)::bigint as n_cur from g "
+        "where grouping_set = 'systems' and cur group by all)",
     ]
-    if dim.unnest:
-        ctes.append(
-            f"totals as (select period, {counts}, count(*) filter (inst) as n_inst from base where precise "
-            "group by all)"
-        )
+    if dim.unnest:  # per period, each incident once (the trend counts it once per sector)
+        ctes.append(f"totals as (select period, {summed(inst=True)} {trend_rows} group by all)")
     return "with " + ", ".join(ctes) + " " + " union all ".join(selects)
 
 

@@ -154,8 +154,14 @@ def overview_query(
         "date_trunc('month', i.occurred_on)::date as month, date_trunc('week', i.occurred_on)::date as week, "
         "i.occurred_on >= $o_90 as in90, i.occurred_on < $o_90 and i.occurred_on >= $o_180 as in_prev90, "
         f"{hi} as high from base i where i.recent), "
-        "marks as materialized (select tlp, rel_uk, rel_au, source, count(*) filter (recent) as n_recent, "
-        "count(*) filter (chosen) as n_chosen from base group by all) "
+        # The markings' groups and the split by category in one pass over every matching row (GROUPING SETS),
+        # not two: each pass re-reads the table and re-applies the markings (a quarter of the statement's CPU
+        # at 1M incidents, issue 21; tests/analytics/incidents/test_overview_one_pass.py).
+        "agg as materialized (select grouping(tlp) = 0 as is_mark, tlp, rel_uk, rel_au, source, category, "
+        "originator, recent, chosen, count(*) as n from base group by grouping sets "
+        "((tlp, rel_uk, rel_au, source, recent, chosen), (category, originator, chosen))), "
+        "marks as (select tlp, rel_uk, rel_au, source, coalesce(sum(n) filter (recent), 0)::bigint as n_recent, "
+        "coalesce(sum(n) filter (chosen), 0)::bigint as n_chosen from agg where is_mark group by all) "
         "select 'head' as part, null::varchar as k, null::varchar as k2, null::date as period, "
         "count(*) filter (occurred_on >= $o_30) as n, count(*) filter (occurred_on >= $o_60 "
         "and occurred_on < $o_30) as prev, count(*) filter (in90) as n90, count(*) filter (in_prev90) as prev90, "
@@ -174,8 +180,8 @@ def overview_query(
         f"{zeros} from (select unnest(sectors) as s, in90, in_prev90 from recent where {by_day}) group by all "
         "union all select 'left_out', null, null, null, count(*) filter (in90 or in_prev90), 0, "
         f"{zeros} from recent where not {by_day} "
-        f"union all select 'by_category', category, originator, null, count(*), 0, {zeros} from base "
-        "where chosen group by all "
+        f"union all select 'by_category', category, originator, null, sum(n)::bigint, 0, {zeros} from agg "
+        "where not is_mark and chosen group by all "
         f"union all select 'marking', 'recent', null, null, {marking_of_groups('marks', 'n_recent', pad=7)} "
         f"union all select 'marking', 'chosen', null, null, {marking_of_groups('marks', 'n_chosen', pad=7)}"
     )

@@ -165,3 +165,44 @@ def test_an_undeclared_module_follows_every_write() -> None:
 
     stray.__module__ = "tests.nowhere"  # a function whose module never declared anything
     assert session.reads_only_records(stray) is False
+
+
+def test_one_run_reads_the_data_version_once_and_again_after_its_own_write(tmp_path: Path) -> None:
+    """Inside `one_data_version` (app.py's signed-in run) the store's data version is read once, not once per
+    cached query (each read is a round trip to a served store, issue 21); a write this process makes during the
+    run moves its counters, and the next query reads the version again, so the run sees its own write."""
+    from analytics.incidents import base as incident_base
+    from analytics.store.database import Store
+    from analytics.views import list_views
+    from tests.conftest import StoreBuilder
+
+    b = StoreBuilder(Store(tmp_path / "t.duckdb"))
+    s = b.store
+    reads: list[tuple[int, int]] = []
+    plain = s.data_version
+
+    def counted() -> tuple[int, int]:
+        reads.append(plain())
+        return reads[-1]
+
+    s.data_version = counted  # type: ignore[method-assign]
+    with session.one_data_version():
+        for fn in (incident_base.filter_options, list_views, incident_base.store_totals):
+            session.generation_for(fn, s)
+        assert len(reads) == 1
+        b.incident()  # a write through this store, during the run
+        assert session.generation_for(incident_base.filter_options, s) == plain()[1]
+        assert len(reads) == 2
+    session.generation_for(list_views, s)  # outside a run: every query reads it
+    session.generation_for(list_views, s)
+    assert len(reads) == 4
+    s.close()
+
+
+def test_reference_reads_are_only_for_records_only_modules() -> None:
+    """session.reference shares a result between viewers: refused for a function whose module may read
+    assessments, saved views or the audit log (or says nothing), whatever it is."""
+    from analytics.views import list_views
+
+    with pytest.raises(ValueError, match="records-only"):
+        session.reference(list_views)

@@ -42,3 +42,60 @@ def test_filterless_pages_draw_no_incident_filters_and_keep_them(app_factory) ->
     assert not [m for m in at.sidebar.multiselect if m.key == "flt_categories"]
     at.switch_page("pages/explorer.py").run()
     assert at.multiselect(key="flt_categories").value == ["Jailbreak"]
+
+
+def test_first_page_counts_the_options_once(app_factory, monkeypatch) -> None:
+    """With no filter chosen the facet counts are the options themselves: one read, not the same read twice
+    (each is about 1.4 s of the store server's CPU at 1M incidents, issue 21). Choosing a category adds the
+    one read of the counts under it; the options stay cached."""
+    import functools
+
+    import streamlit as st
+
+    calls: list[Filters | None] = []
+    plain = incident_base.filter_options
+
+    @functools.wraps(plain)
+    def counted(con, viewer, today, f=None):
+        calls.append(f)
+        return plain(con, viewer, today, f)
+
+    monkeypatch.setattr(incident_base, "filter_options", counted)
+    st.cache_data.clear()  # another test's cached options for this store would hide the reads
+    at = app_factory("analyst@uk.example")
+    assert not at.exception
+    assert len(calls) == 1
+    first = at.multiselect(key="flt_categories").options[0].rsplit(" (", 1)[0]
+    at.multiselect(key="flt_categories").set_value([first]).run()
+    assert not at.exception
+    assert len(calls) == 2
+    assert calls[-1] is not None and calls[-1].categories == (first,)
+
+
+def test_technique_and_tactic_names_are_read_once_for_every_rerun_and_viewer(
+    app_factory, monkeypatch
+) -> None:
+    """The sidebar names ATLAS techniques and tactics on every rerun of every page: public reference data, read
+    once per store version and shared (session.reference), not two statements per rerun (issue 21)."""
+    import functools
+
+    import streamlit as st
+
+    from analytics.matrix import taxonomy
+
+    calls: list[str] = []
+    for name in ("technique_names", "tactic_names"):
+        plain = getattr(taxonomy, name)
+
+        def counted(con, plain=plain):
+            calls.append(plain.__name__)
+            return plain(con)
+
+        monkeypatch.setattr(taxonomy, name, functools.wraps(plain)(counted))
+    st.cache_data.clear()
+    at = app_factory("analyst@uk.example")
+    at.run()
+    other = app_factory("analyst@au.example")
+    assert not at.exception and not other.exception
+    assert sorted(calls) == ["tactic_names", "technique_names"]
+    assert at.multiselect(key="flt_techniques").options  # the names still reach the sidebar
