@@ -24,7 +24,7 @@ from analytics import periods
 from analytics.access.roles import Role
 from analytics.access.viewer import Viewer
 from analytics.filters import Filters
-from analytics.store import audit, backup
+from analytics.store import audit, backup, shared_cache
 from analytics.store.database import Store, is_served, open_store
 
 R = TypeVar("R")
@@ -107,7 +107,30 @@ def _cached(
     fn_key: str, viewer: Viewer, store_key: tuple[str, int], args: tuple[Any, ...], kwargs: tuple[Any, ...]
 ) -> Any:
     fn = _REGISTRY[fn_key]
-    return fn(cursor(), viewer, *args, **dict(kwargs))
+    shared = _shared_cache(os.environ.get("THREAT_CACHE_DIR", ""), store_key[0])
+    key = (
+        shared_cache.key_for(shared_cache.code_version(), fn_key, viewer, store_key, args, kwargs)
+        if shared
+        else None
+    )
+    if shared and key:
+        found = shared.get(key)
+        if found is not shared_cache.MISS:
+            return found  # another replica computed it under the same data version
+    result = fn(cursor(), viewer, *args, **dict(kwargs))
+    if shared and key:
+        shared.put(key, result)
+    return result
+
+
+@st.cache_resource(show_spinner=False)
+def _shared_cache(directory: str, store_path: str) -> shared_cache.SharedResultCache | None:
+    """The results shared by this machine's replicas (analytics/store/shared_cache.py), for a served store only:
+    its data version is the version row every replica sees. An embedded file's version is this process's own
+    counters, which start again at a restart, so results written before it could be read as current."""
+    if not directory or not is_served(store_path):
+        return None
+    return shared_cache.SharedResultCache(directory)
 
 
 _REGISTRY: dict[str, Callable[..., Any]] = {}

@@ -128,3 +128,43 @@ def test_a_committed_write_survives_a_killed_store_server_and_a_replica_carries_
     finally:
         probe.stdin.close()
         probe.wait(30)
+
+
+def test_replicas_on_one_machine_share_results_and_follow_a_write(served: Served, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Two replica processes with one THREAT_CACHE_DIR: what the first computed the second reads without
+    computing it again (no entry is rewritten), and a write from a third process moves both to new results."""
+    shared = tmp_path / "results"
+    env = {**served.env, "THREAT_CACHE_DIR": str(shared)}
+
+    def probe() -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [str(SERVED_PYTHON), "-m", "tests.deploy.replica_probe"],
+            cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+
+    def ask(p: subprocess.Popen[str]) -> str:
+        assert p.stdin is not None and p.stdout is not None
+        p.stdin.write("\n")
+        p.stdin.flush()
+        return p.stdout.readline().strip()
+
+    def entries() -> dict[str, int]:
+        return {e.name: e.stat().st_mtime_ns for e in shared.iterdir()}
+
+    first, second = probe(), probe()
+    try:
+        before = ask(first)
+        written = entries()
+        assert before.startswith("TLP:") and len(written) == 1
+        assert ask(second) == before
+        assert entries() == written  # read, not computed and written again
+        after = "GREEN" if before == "TLP:CLEAR" else "CLEAR"
+        served.run("export-ceiling", "--for", "AU", "--tlp", after)
+        assert ask(second) == f"TLP:{after}"  # a new data version: a new key
+        assert ask(first) == f"TLP:{after}"
+        assert len(entries()) == 2
+    finally:
+        for p in (first, second):
+            assert p.stdin is not None
+            p.stdin.close()
+            p.wait(30)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -251,6 +252,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--changes", type=int, default=10)
     p.add_argument("--think", type=float, default=5.0)
     p.add_argument("--ramp", type=float, default=10.0, help="seconds over which the sessions start")
+    p.add_argument(
+        "--no-shared-cache",
+        action="store_true",
+        help="replicas keep only their own result caches (no THREAT_CACHE_DIR)",
+    )
     p.add_argument("--workdir", type=Path, default=Path("/tmp/threat-load-replicas"))
     p.add_argument("--out", type=Path, default=ROOT / "artifacts" / "load-replicas.json")
     a = p.parse_args(argv)
@@ -282,7 +288,11 @@ def main(argv: list[str] | None = None) -> int:
             for n, s in shapes:
                 if n not in started:
                     work = a.workdir / f"r{n}"
-                    replicas = stack.enter_context(replicas_running(n, env, work))
+                    # The replicas of one configuration share results (THREAT_CACHE_DIR), as deployed; each
+                    # configuration has its own directory, so none reads what another computed.
+                    shutil.rmtree(work / "results", ignore_errors=True)  # nothing from an earlier run
+                    shared = {} if a.no_shared_cache else {"THREAT_CACHE_DIR": str(work / "results")}
+                    replicas = stack.enter_context(replicas_running(n, {**env, **shared}, work))
                     url = stack.enter_context(nginx_in_front(replicas, work / "nginx"))
                     nginx_pid = (
                         int((work / "nginx" / "nginx.pid").read_text())
@@ -309,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         server.wait(30)
     summary = summarise(configs)
     report = {"incidents": a.incidents, "changes": a.changes, "think_s": a.think, "rounds": a.rounds,
+              "shared_cache": not a.no_shared_cache,
               "cores": os.cpu_count(), "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "configs": summary}  # fmt: skip
     a.out.parent.mkdir(parents=True, exist_ok=True)
