@@ -113,14 +113,9 @@ def _cached(
         if shared
         else None
     )
-    if shared and key:
-        found = shared.get(key)
-        if found is not shared_cache.MISS:
-            return found  # another replica computed it under the same data version
-    result = fn(cursor(), viewer, *args, **dict(kwargs))
-    if shared and key:
-        shared.put(key, result)
-    return result
+    if shared and key:  # computed once by this machine's replicas under this data version
+        return shared.get_or_compute(key, lambda: fn(cursor(), viewer, *args, **dict(kwargs)))
+    return fn(cursor(), viewer, *args, **dict(kwargs))
 
 
 @st.cache_resource(show_spinner=False)

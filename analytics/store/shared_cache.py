@@ -17,18 +17,21 @@ What may be shared is narrow on purpose:
   (mode 0700, checked when it is opened): a file there is as trusted as the code itself.
 - Entries older than `ttl_s` are not read and are removed as new ones are written; writes are atomic (a
   temporary file renamed into place), so a reader never sees half an entry.
+- One replica computes a key at a time (`get_or_compute`); the others wait for its result.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import fcntl
 import hashlib
 import os
 import pickle
 import stat
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -96,6 +99,26 @@ class SharedResultCache:
         except (OSError, EOFError, pickle.UnpicklingError):
             return MISS  # none yet, or removed meanwhile: compute it
 
+    def get_or_compute(self, key: str, compute: Callable[[], Any]) -> Any:
+        """The entry for `key`, or `compute()`'s result, written for the others. Only one replica computes a
+        key at a time (a lock file per key): the others wait for it and read its result. Without this, replicas
+        asked the same question at the same moment (a busy morning) all asked the store server, and the more
+        replicas, the more it had to answer: 4 replicas used 2.3x the store server's CPU of one."""
+        found = self.get(key)
+        if found is not MISS:
+            return found
+        fd = os.open(self.directory / f"{key}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel if the holder dies
+            found = self.get(key)  # computed while this one waited
+            if found is not MISS:
+                return found
+            value = compute()
+            self.put(key, value)
+            return value
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
     def put(self, key: str, value: Any) -> None:
         try:
             data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
@@ -114,7 +137,8 @@ class SharedResultCache:
             self.prune()
 
     def prune(self) -> int:
-        """Remove expired entries (and temporary files a killed replica left); how many were removed."""
+        """Remove expired entries, their lock files and temporary files a killed replica left; how many were
+        removed. (A lock file removed while a replica holds it costs at most one computation twice.)"""
         removed = 0
         cutoff = time.time() - self.ttl_s
         for path in self.directory.iterdir():

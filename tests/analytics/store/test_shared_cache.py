@@ -94,3 +94,36 @@ def test_only_a_served_store_shares_results(tmp_path) -> None:
     assert session._shared_cache("", "quack:127.0.0.1:9999") is None
     served = session._shared_cache(str(tmp_path / "c"), "quack:127.0.0.1:9999")
     assert isinstance(served, SharedResultCache) and served.directory == tmp_path / "c"
+
+
+def test_one_replica_computes_a_key_while_the_others_wait_for_its_result(tmp_path) -> None:
+    import fcntl
+    import threading
+
+    first, second = SharedResultCache(tmp_path / "cache"), SharedResultCache(tmp_path / "cache")
+    lock = tmp_path / "cache" / "k.lock"
+
+    def computing_while_locked() -> str:
+        fd = os.open(lock, os.O_RDWR)
+        try:
+            with pytest.raises(BlockingIOError):  # nobody else may compute it meanwhile
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+        return "computed once"
+
+    assert first.get_or_compute("k", computing_while_locked) == "computed once"
+
+    # Another replica holds the key's lock (it is computing): this one waits, then reads its result.
+    calls: list[str] = []
+    fd = os.open(tmp_path / "cache" / "j.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    got: list[object] = []
+    waiter = threading.Thread(
+        target=lambda: got.append(second.get_or_compute("j", lambda: calls.append("j")))
+    )
+    waiter.start()
+    first.put("j", "the other replica's result")
+    os.close(fd)  # its computation ends
+    waiter.join(30)
+    assert got == ["the other replica's result"] and calls == []
