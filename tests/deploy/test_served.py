@@ -149,7 +149,7 @@ def test_replicas_on_one_machine_share_results_and_follow_a_write(served: Served
         return p.stdout.readline().strip()
 
     def entries() -> dict[str, int]:
-        return {e.name: e.stat().st_mtime_ns for e in shared.iterdir()}
+        return {e.name: e.stat().st_mtime_ns for e in shared.glob("*.pickle")}
 
     first, second = probe(), probe()
     try:
