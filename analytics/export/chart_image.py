@@ -26,9 +26,11 @@ the same font metrics (Liberation Sans, metric-compatible with Arial) decide whe
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import io
 import json
+import os
 import re
 import threading
 from collections import OrderedDict
@@ -49,6 +51,7 @@ from analytics.export.audit import record_export
 from analytics.filters import Filters
 from analytics.sources import source_credits
 from analytics.store.database import Store
+from analytics.store.shared_cache import SharedResultCache
 
 if TYPE_CHECKING:
     from PIL import ImageFont
@@ -280,9 +283,8 @@ _DRAWN_LOCK = threading.Lock()
 
 
 def _render(fig: go.Figure, fmt: ImageFormat, width: int, height: int, scale: float) -> bytes:
-    """The chart alone, through the process's one kaleido server (started on first use)."""
-    global _kaleido_started
-    import kaleido
+    """The chart alone: from this process's charts already drawn, or those of the other replicas on this machine
+    (THREAT_CACHE_DIR: one replica draws a chart, the others read it), or through the process's kaleido server."""
     from plotly.utils import PlotlyJSONEncoder  # imports Pillow: not on the first page (see above)
 
     spec = print_spec(fig, width, height)
@@ -290,6 +292,22 @@ def _render(fig: go.Figure, fmt: ImageFormat, width: int, height: int, scale: fl
     key = hashlib.sha256(json.dumps([spec, opts], cls=PlotlyJSONEncoder, sort_keys=True).encode()).hexdigest()
     if (drawn := _drawn(key)) is not None:  # without waiting behind a chart being drawn
         return drawn
+    shared = _shared_charts(os.environ.get("THREAT_CACHE_DIR", ""))
+    if shared is not None:
+        drawn = shared.get_or_compute(f"chart-{key}", lambda: _draw(key, spec, opts))
+    else:
+        drawn = _draw(key, spec, opts)
+    with _DRAWN_LOCK:
+        _DRAWN[key] = drawn
+        while len(_DRAWN) > _DRAWN_MAX:
+            _DRAWN.popitem(last=False)
+    return drawn
+
+
+def _draw(key: str, spec: dict[str, Any], opts: dict[str, Any]) -> bytes:
+    global _kaleido_started
+    import kaleido
+
     with _KALEIDO_LOCK:
         if (drawn := _drawn(key)) is not None:  # drawn while this export waited
             return drawn
@@ -298,12 +316,14 @@ def _render(fig: go.Figure, fmt: ImageFormat, width: int, height: int, scale: fl
             kaleido.start_sync_server(mathjax=False, silence_warnings=True)
             _kaleido_started = True
         data = kaleido.calc_fig_sync(spec, opts=opts)
-    drawn = data if isinstance(data, bytes) else str(data).encode()
-    with _DRAWN_LOCK:
-        _DRAWN[key] = drawn
-        while len(_DRAWN) > _DRAWN_MAX:
-            _DRAWN.popitem(last=False)
-    return drawn
+    return data if isinstance(data, bytes) else str(data).encode()
+
+
+@functools.cache
+def _shared_charts(directory: str) -> SharedResultCache | None:
+    """Charts drawn by any replica on this machine. Unlike query results these may be shared in every mode: the
+    key is the whole figure and its size, so an entry is exactly what kaleido would draw for it."""
+    return SharedResultCache(directory) if directory else None
 
 
 def _drawn(key: str) -> bytes | None:

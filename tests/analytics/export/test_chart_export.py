@@ -229,3 +229,24 @@ def test_the_same_chart_is_drawn_once_and_each_export_keeps_its_own_footer(amber
     chart_export.export_chart(other, marking, _prov(UK_ANALYST, marking), "svg", "slide")
     chart_export.export_chart(fig, marking, _prov(UK_ANALYST, marking), "svg", "a4half")
     assert len(drawn) == 3  # other data, or another size, is drawn anew
+
+
+def test_replicas_on_one_machine_draw_a_chart_once(amber_store, monkeypatch, tmp_path) -> None:
+    import kaleido
+
+    drawn: list[dict] = []
+    real = kaleido.calc_fig_sync
+
+    def counting(spec, *args, **kwargs):
+        drawn.append(spec)
+        return real(spec, *args, **kwargs)
+
+    monkeypatch.setattr(kaleido, "calc_fig_sync", counting)
+    monkeypatch.setenv("THREAT_CACHE_DIR", str(tmp_path / "shared"))
+    fig, marking = _figure(amber_store, UK_ANALYST)
+    monkeypatch.setattr(chart_export, "_DRAWN", type(chart_export._DRAWN)())
+    one = chart_export.export_chart(fig, marking, _prov(UK_ANALYST, marking), "png", "slide")
+    monkeypatch.setattr(chart_export, "_DRAWN", type(chart_export._DRAWN)())  # another replica: nothing drawn
+    other = chart_export.export_chart(fig, marking, _prov(UK_ANALYST, marking), "png", "slide")
+    assert len(drawn) == 1 and one == other
+    assert [p.suffix for p in (tmp_path / "shared").glob("chart-*.pickle")] == [".pickle"]
