@@ -49,6 +49,7 @@ def store() -> Store:
     if opened.closed:  # closed behind the cache's back (a restore, or tests closing every store): open anew
         _store.clear()
         opened = _store(path)
+    _shared_cache(os.environ.get("THREAT_CACHE_DIR", ""), path)  # a directory it may not use: said at once
     return opened
 
 

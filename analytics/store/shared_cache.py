@@ -35,13 +35,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
+from analytics.store.database import StoreError
+
 MISS: Final = object()  # what `get` returns when there is no fresh entry
 
 _PLAIN_SCALARS = (str, int, float, bool, type(None), dt.date, dt.datetime)
 
 
-class SharedCacheError(RuntimeError):
-    """The cache directory cannot be trusted or used; the message names it and says why."""
+class SharedCacheError(StoreError):
+    """The cache directory cannot be trusted or used; the message names it and says why. A StoreError, so the
+    app shows it in words where it shows a store it cannot open (app.py), before anyone signs in."""
 
 
 def _plain(value: Any) -> bool:

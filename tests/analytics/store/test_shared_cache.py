@@ -127,3 +127,13 @@ def test_one_replica_computes_a_key_while_the_others_wait_for_its_result(tmp_pat
     os.close(fd)  # its computation ends
     waiter.join(30)
     assert got == ["the other replica's result"] and calls == []
+
+
+def test_a_directory_it_may_not_use_is_said_where_a_store_that_cannot_open_is(tmp_path) -> None:
+    from analytics.store.database import StoreError
+
+    open_dir = tmp_path / "open"
+    open_dir.mkdir()
+    open_dir.chmod(0o777)
+    with pytest.raises(StoreError):  # app.py shows a StoreError's message in words, before sign-in
+        SharedResultCache(open_dir)
