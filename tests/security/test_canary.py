@@ -130,7 +130,8 @@ def test_cached_results_are_never_shared_between_people(
     order = ["analyst@uk.example", "analyst@au.example", "admin@joint.example", "analyst@uk.example"]
     for email in order:
         viewer = PERSONAS[email]
-        result = session._cached(key, viewer, session.store().generation, args, ())
+        store_key = (str(session.store().path), session.store().generation)
+        result = session._cached(key, viewer, store_key, args, ())
         titles = " ".join(result.data["title"])
         assert_exactly_allowed(titles, viewer, canaries, where=f"cached incident_page for {email}")
         assert result.marking.rows == len(allowed_cases(viewer, canaries))
