@@ -67,6 +67,7 @@ def _session(
     out: list[tuple[str, float]],
     problems: list[str],
     round_: int = 0,
+    new_questions: bool = False,
 ) -> None:
     """One analyst: sign in, open the explorer, choose `changes` category sets, export. The category sets
     depend on the session's index and the round: each round asks questions no earlier round asked (for up to
@@ -80,7 +81,13 @@ def _session(
         s.switch_page("Incident explorer")
         out.append(("sign_in", time.perf_counter() - t))
         cats = list(vocab.CATEGORIES)
-        k = (index * 3 + round_) % len(cats)
+        # Sessions i and i+10 share a persona and an order (four sessions of one person ask the same questions
+        # in a 40-session run); with `new_questions` each session's pair is its own, for up to 50 sessions.
+        k = (
+            (index // len(PERSONAS) + round_) % len(cats)
+            if new_questions
+            else (index * 3 + round_) % len(cats)
+        )
         order = cats[k:] + cats[:k]
         for step in range(changes):
             time.sleep(pause(think, index, step))
@@ -176,7 +183,7 @@ class Config:
         t0 = time.perf_counter()
         with load_sampled() as during:
             threads = [
-                threading.Thread(target=_session, args=(i, self.url, a.changes, a.think, out, problems, round_), daemon=True)
+                threading.Thread(target=_session, args=(i, self.url, a.changes, a.think, out, problems, round_, a.new_questions), daemon=True)
                 for i in range(self.sessions)
             ]  # fmt: skip
             for i, th in enumerate(threads):
@@ -253,6 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--think", type=float, default=5.0)
     p.add_argument("--ramp", type=float, default=10.0, help="seconds over which the sessions start")
     p.add_argument(
+        "--new-questions",
+        action="store_true",
+        help="no two sessions ask the same question (each its own persona and category order; up to 50 sessions; "
+        "use with --rounds 1 and one --sessions count, as later rounds and configurations repeat earlier ones)",
+    )
+    p.add_argument(
         "--no-shared-cache",
         action="store_true",
         help="replicas keep only their own result caches (no THREAT_CACHE_DIR)",
@@ -319,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         server.wait(30)
     summary = summarise(configs)
     report = {"incidents": a.incidents, "changes": a.changes, "think_s": a.think, "rounds": a.rounds,
-              "shared_cache": not a.no_shared_cache,
+              "shared_cache": not a.no_shared_cache, "new_questions": a.new_questions,
               "cores": os.cpu_count(), "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "configs": summary}  # fmt: skip
     a.out.parent.mkdir(parents=True, exist_ok=True)
