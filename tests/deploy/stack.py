@@ -31,6 +31,25 @@ class ServedReplica(StreamlitServer):
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def start_store_server(
+    db: Path, secrets: Path, log: Path, env: dict[str, str], timeout: float = 180
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`python -m analytics serve` for `db` on a free loopback port, in the served environment, for the load
+    tools; returns once it says it is serving: its process and the `quack:HOST:PORT` its clients name. If it
+    exits or does not serve within `timeout`, it is stopped and its log is the error."""
+    target = f"quack:{HOST}:{free_port()}"
+    command = [str(SERVED_PYTHON), "-m", "analytics", "serve", "--db", str(db), "--listen", target,
+               "--secrets", str(secrets)]  # fmt: skip
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while "serving" not in log.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise SystemExit(log.read_text(errors="replace"))
+        time.sleep(0.2)
+    return proc, target
+
+
 def nginx_binary() -> str | None:
     return shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 

@@ -38,10 +38,10 @@ from typing import Any
 
 from analytics import vocab
 from analytics.accounts import identity
-from tests.deploy.stack import SERVED_PYTHON, nginx_in_front, replicas_running
+from tests.deploy.stack import SERVED_PYTHON, nginx_in_front, replicas_running, start_store_server
 from tests.load.protocol import ProtocolSession
 from tests.load.run import _machine_cpu_seconds, pause
-from tests.servers import HOST, ROOT, free_port
+from tests.servers import ROOT
 
 PERSONAS = [u[0] for u in identity.DEMO_USERS if u[3] in ("analyst", "lead", "admin")]
 KINDS = ("sign_in", "filter_change", "export")
@@ -281,19 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     if not db.exists():
         subprocess.run([str(SERVED_PYTHON), "-m", "analytics", "demo", "--db", str(db), "--incidents",
                         str(a.incidents)], cwd=ROOT, env=base, check=True)  # fmt: skip
-    target = f"quack:{HOST}:{free_port()}"
-    server = subprocess.Popen(
-        [str(SERVED_PYTHON), "-m", "analytics", "serve", "--db", str(db), "--listen", target, "--secrets", str(secrets)],
-        cwd=ROOT, env=base, stdout=(a.workdir / "serve.log").open("w"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    server, target = start_store_server(db, secrets, a.workdir / "serve.log", base)
     shapes = [(int(n), int(s)) for s in a.sessions.split(",") for n in a.replicas.split(",")]
     configs: list[Config] = []
     try:
-        deadline = time.monotonic() + 120
-        while "serving" not in (a.workdir / "serve.log").read_text():
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit((a.workdir / "serve.log").read_text())
-            time.sleep(0.2)
         env = {**base, "THREAT_DB": target, "THREAT_SECRETS": str(secrets), "THREAT_DEMO_MODE": "1",
                "THREAT_TODAY": "2026-11-20"}  # fmt: skip
         with ExitStack() as stack:

@@ -97,11 +97,11 @@ def install(log: Path, server_pid: int, profile: bool, statements: bool = True) 
     out = log.open("a", buffering=1)
     plain_execute = served.QuackCursor.execute
 
-    def execute(self: Any, sql: str, parameters: Any = None) -> Any:
+    def logged(call: Any, text: str, suffix: str = "") -> Any:
         sender, page = _caller()
         t0, c0 = time.time(), task_ns(server_pid)
         try:
-            return plain_execute(self, sql, parameters)
+            return call()
         finally:
             c1, t1 = task_ns(server_pid), time.time()
             line = {
@@ -109,34 +109,21 @@ def install(log: Path, server_pid: int, profile: bool, statements: bool = True) 
                 "t1": t1,
                 "wall_ms": (t1 - t0) * 1e3,
                 "server_ms": (c1 - c0) / 1e6,
-                "sender": sender,
-                "page": page,
-                "sql": " ".join(sql.split())[:300],
-            }
-            with lock:
-                out.write(json.dumps(line) + "\n")
-
-    served.QuackCursor.execute = execute  # type: ignore[method-assign]
-    plain_run = served.QuackTransaction._run
-
-    def run(self: Any, text: str) -> None:  # a transaction's reads, guards and its commit text
-        sender, page = _caller()
-        t0, c0 = time.time(), task_ns(server_pid)
-        try:
-            plain_run(self, text)
-        finally:
-            c1, t1 = task_ns(server_pid), time.time()
-            line = {
-                "t0": t0,
-                "t1": t1,
-                "wall_ms": (t1 - t0) * 1e3,
-                "server_ms": (c1 - c0) / 1e6,
-                "sender": sender + " (transaction)",
+                "sender": sender + suffix,
                 "page": page,
                 "sql": " ".join(text.split())[:300],
             }
             with lock:
                 out.write(json.dumps(line) + "\n")
+
+    def execute(self: Any, sql: str, parameters: Any = None) -> Any:
+        return logged(lambda: plain_execute(self, sql, parameters), sql)
+
+    served.QuackCursor.execute = execute  # type: ignore[method-assign]
+    plain_run = served.QuackTransaction._run
+
+    def run(self: Any, text: str) -> None:  # a transaction's reads, guards and its commit text
+        logged(lambda: plain_run(self, text), text, " (transaction)")
 
     served.QuackTransaction._run = run  # type: ignore[method-assign]
     _profile(log, profile)
@@ -359,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--out", type=Path, default=ROOT / "artifacts" / "statement-log.json")
     a = p.parse_args(argv)
+    from tests.deploy.stack import start_store_server
     from tests.servers import HOST, free_port
 
     shutil.rmtree(a.workdir, ignore_errors=True)
@@ -368,33 +356,10 @@ def main(argv: list[str] | None = None) -> int:
     secrets = a.workdir / "secrets.toml"
     secrets.write_text(f'[store]\ntoken = "{uuid.uuid4().hex}"\n')
     base = {k: v for k, v in os.environ.items() if k not in ("THREAT_DB", "THREAT_DEMO_MODE")}
-    target = f"quack:{HOST}:{free_port()}"
-    server = subprocess.Popen(
-        [
-            str(SERVED_PYTHON),
-            "-m",
-            "analytics",
-            "serve",
-            "--db",
-            str(db),
-            "--listen",
-            target,
-            "--secrets",
-            str(secrets),
-        ],
-        cwd=ROOT,
-        env=base,
-        stdout=(a.workdir / "serve.log").open("w"),
-        stderr=subprocess.STDOUT,
-    )
+    server, target = start_store_server(db, secrets, a.workdir / "serve.log", base)
     replica = None
     log = a.workdir / "statements.jsonl"
     try:
-        deadline = time.monotonic() + 180
-        while "serving" not in (a.workdir / "serve.log").read_text():
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit((a.workdir / "serve.log").read_text())
-            time.sleep(0.2)
         env = {
             **base,
             "THREAT_DB": target,

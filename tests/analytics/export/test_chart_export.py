@@ -206,17 +206,25 @@ def test_figures_drawn_under_streamlits_template_export_in_the_print_template() 
     assert fig.layout.template.layout.font.color == "#31333F", "the on-screen figure is left alone"
 
 
-def test_the_same_chart_is_drawn_once_and_each_export_keeps_its_own_footer(amber_store, monkeypatch) -> None:
+@pytest.fixture
+def drawn(monkeypatch) -> list[dict]:
+    """Every figure kaleido is asked to draw in this test (each is still drawn)."""
     import kaleido
 
-    drawn: list[dict] = []
+    asked: list[dict] = []
     real = kaleido.calc_fig_sync
 
     def counting(spec, *args, **kwargs):
-        drawn.append(spec)
+        asked.append(spec)
         return real(spec, *args, **kwargs)
 
     monkeypatch.setattr(kaleido, "calc_fig_sync", counting)
+    return asked
+
+
+def test_the_same_chart_is_drawn_once_and_each_export_keeps_its_own_footer(
+    amber_store, monkeypatch, drawn
+) -> None:
     monkeypatch.setattr(chart_export, "_DRAWN", type(chart_export._DRAWN)())  # an empty cache for this test
     fig, marking = _figure(amber_store, UK_ANALYST)
     mine = chart_export.export_chart(fig, marking, _prov(UK_ANALYST, marking), "svg", "slide")
@@ -231,17 +239,7 @@ def test_the_same_chart_is_drawn_once_and_each_export_keeps_its_own_footer(amber
     assert len(drawn) == 3  # other data, or another size, is drawn anew
 
 
-def test_replicas_on_one_machine_draw_a_chart_once(amber_store, monkeypatch, tmp_path) -> None:
-    import kaleido
-
-    drawn: list[dict] = []
-    real = kaleido.calc_fig_sync
-
-    def counting(spec, *args, **kwargs):
-        drawn.append(spec)
-        return real(spec, *args, **kwargs)
-
-    monkeypatch.setattr(kaleido, "calc_fig_sync", counting)
+def test_replicas_on_one_machine_draw_a_chart_once(amber_store, monkeypatch, tmp_path, drawn) -> None:
     monkeypatch.setenv("THREAT_CACHE_DIR", str(tmp_path / "shared"))
     fig, marking = _figure(amber_store, UK_ANALYST)
     monkeypatch.setattr(chart_export, "_DRAWN", type(chart_export._DRAWN)())
