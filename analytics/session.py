@@ -1,5 +1,6 @@
 """The one place in `analytics` that knows about Streamlit: the per-process store, the signed-in viewer, the
-shared filters, and a result cache whose key always includes the viewer and the store's data version.
+shared filters, and a result cache whose key names who is asking (the person, or for a records-only read the
+audience of people with the same access) and the store's data version.
 
 The data version is what every process that reads the store can see: for the embedded file, this process's own
 write counters (no other process can write it); for a served store (THREAT_DB=quack:HOST:PORT, several app
@@ -21,6 +22,7 @@ import duckdb
 import streamlit as st
 
 from analytics import periods
+from analytics.access.audience import Audience, audience_of
 from analytics.access.roles import Role
 from analytics.access.viewer import Viewer
 from analytics.filters import Filters
@@ -105,18 +107,26 @@ def filters() -> Filters:
 
 @st.cache_data(ttl=600, max_entries=512, show_spinner=False)
 def _cached(
-    fn_key: str, viewer: Viewer, store_key: tuple[str, int], args: tuple[Any, ...], kwargs: tuple[Any, ...]
+    fn_key: str,
+    reader: Viewer | Audience,
+    store_key: tuple[str, int],
+    args: tuple[Any, ...],
+    kwargs: tuple[Any, ...],
+    _viewer: Viewer,
 ) -> Any:
+    """`reader` is the key (the person, or for a records-only read their audience); `_viewer`, the person who
+    asked, is not part of it (Streamlit hashes no parameter whose name starts with "_") and computes the result
+    the first time."""
     fn = _REGISTRY[fn_key]
     shared = _shared_cache(os.environ.get("THREAT_CACHE_DIR", ""), store_key[0])
     key = (
-        shared_cache.key_for(shared_cache.code_version(), fn_key, viewer, store_key, args, kwargs)
+        shared_cache.key_for(shared_cache.code_version(), fn_key, reader, store_key, args, kwargs)
         if shared
         else None
     )
     if shared and key:  # computed once by this machine's replicas under this data version
-        return shared.get_or_compute(key, lambda: fn(cursor(), viewer, *args, **dict(kwargs)))
-    return fn(cursor(), viewer, *args, **dict(kwargs))
+        return shared.get_or_compute(key, lambda: fn(cursor(), _viewer, *args, **dict(kwargs)))
+    return fn(cursor(), _viewer, *args, **dict(kwargs))
 
 
 @st.cache_resource(show_spinner=False)
@@ -205,13 +215,27 @@ def reference(fn: Callable[..., R], *args: Any) -> R:
 def query(
     fn: Callable[Concatenate[duckdb.DuckDBPyConnection, Viewer, P], R], *args: P.args, **kwargs: P.kwargs
 ) -> R:
-    """Run `fn(cursor, viewer, *args)` through the cache. The key is (function, viewer, store path and write
-    generation, args), so two people never share a result and a committed write invalidates every result it
-    could change (see `generation_for`)."""
+    """Run `fn(cursor, viewer, *args)` through the cache. The key is (function, who is asking, store path and
+    write generation, args), so a committed write invalidates every result it could change (see
+    `generation_for`). Who is asking is the person, except for a read of a records-only module, whose answer
+    depends on the person only through the markings: there it is their audience (institute, role and the
+    TLP:RED records naming them, `analytics.access.audience`), so colleagues with the same access asking the
+    same question share one computation, and nobody is ever served a result computed for other access."""
     key = f"{fn.__module__}.{fn.__qualname__}"
     _REGISTRY[key] = fn
     s = store()
+    person = viewer()
+    reader: Viewer | Audience = person
+    if reads_only_records(fn):
+        reader = _audience(person, (str(s.path), _data_version(s)[1]))
     result: R = _cached(
-        key, viewer(), (str(s.path), generation_for(fn, s)), args, tuple(sorted(kwargs.items()))
+        key, reader, (str(s.path), generation_for(fn, s)), args, tuple(sorted(kwargs.items())), person
     )
     return result
+
+
+@st.cache_data(ttl=600, max_entries=1024, show_spinner=False)
+def _audience(person: Viewer, store_key: tuple[str, int]) -> Audience:
+    """This person's audience under the records' version in `store_key` (a write naming them on a TLP:RED
+    record moves that version, and so their audience is read again)."""
+    return audience_of(cursor(), person)

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from analytics import session
+from analytics.access.markings import visible_sql
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE_FILES = sorted([*ROOT.glob("pages/**/*.py"), ROOT / "app.py"])
@@ -206,3 +207,121 @@ def test_reference_reads_are_only_for_records_only_modules() -> None:
 
     with pytest.raises(ValueError, match="records-only"):
         session.reference(list_views)
+
+
+def _counted(module: str, calls: list[str]) -> Callable[..., Any]:
+    """A read that records who computed it, as if it lived in `module` (whose declaration then applies)."""
+
+    def read(con: Any, viewer: Any, question: str) -> tuple[int, str]:
+        calls.append(viewer.email)
+        row = con.execute(
+            "select count(*) from incidents i where " + visible_sql(viewer)[0], visible_sql(viewer)[1]
+        ).fetchone()
+        return int(row[0]), question
+
+    read.__module__ = module
+    read.__qualname__ = f"counted_read_{len(calls)}_{module.replace('.', '_')}"
+    return read
+
+
+def _ask(viewer: Any, fn: Callable[..., Any], question: str) -> Any:
+    import streamlit as st
+
+    st.session_state["viewer"] = viewer
+    return session.query(fn, question)
+
+
+def test_colleagues_with_the_same_access_share_a_records_read_and_nobody_else_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A records-only read is computed once for everyone in one audience (institute, role, the TLP:RED records
+    naming them); someone named on a RED record, another institute or another role gets their own; a read that
+    is not records-only is never shared between people."""
+    from analytics.access.viewer import Viewer
+    from analytics.store.database import Store
+    from tests.conftest import StoreBuilder
+
+    db = tmp_path / "share.duckdb"
+    b = StoreBuilder(Store(db))
+    b.incident()
+    b.incident(tlp="RED", named_recipients=["analyst@uk.example"])
+    b.store.close()
+    monkeypatch.setenv("THREAT_DB", str(db))
+    priya = Viewer("analyst@uk.example", "Priya Shah", "UK", "analyst")  # named on the RED incident
+    ana = Viewer("ana@uk.example", "Ana", "UK", "analyst")
+    ben = Viewer("ben@uk.example", "Ben", "UK", "analyst")
+    lead = Viewer("lead@uk.example", "Tom", "UK", "lead")
+    au = Viewer("analyst@au.example", "Liam", "AU", "analyst")
+
+    calls: list[str] = []
+    records = _counted("analytics.incidents.base", calls)
+    assert session.reads_only_records(records)
+    assert _ask(ana, records, "q1") == (1, "q1")
+    assert _ask(ben, records, "q1") == (1, "q1")  # Ana's computation
+    assert calls == ["ana@uk.example"]
+    assert _ask(priya, records, "q1") == (2, "q1")  # she sees the RED incident: her own
+    assert _ask(lead, records, "q1") == (1, "q1")
+    assert _ask(au, records, "q1") == (1, "q1")
+    assert _ask(ben, records, "q2") == (1, "q2")  # another question: computed
+    assert calls == [
+        "ana@uk.example",
+        "analyst@uk.example",
+        "lead@uk.example",
+        "analyst@au.example",
+        "ben@uk.example",
+    ]
+
+    personal: list[str] = []
+    other = _counted("analytics.views", personal)  # not records-only: may read what is someone's own
+    assert not session.reads_only_records(other)
+    _ask(ana, other, "q1")
+    _ask(ben, other, "q1")
+    _ask(ana, other, "q1")
+    assert personal == ["ana@uk.example", "ben@uk.example"]
+    session.store().close()
+
+
+def test_being_named_on_a_red_record_moves_someone_out_of_the_shared_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that names Ben on a TLP:RED record changes the records' version, and with it his audience: his
+    next read is his own and shows the record, while Ana's still does not."""
+    from analytics.access.viewer import Viewer
+    from analytics.store.database import Store
+    from tests.conftest import StoreBuilder
+
+    db = tmp_path / "named.duckdb"
+    Store(db).close()
+    monkeypatch.setenv("THREAT_DB", str(db))
+    b = StoreBuilder(session.store())
+    b.incident()
+    ana = Viewer("ana@uk.example", "Ana", "UK", "analyst")
+    ben = Viewer("ben@uk.example", "Ben", "UK", "analyst")
+    calls: list[str] = []
+    records = _counted("analytics.incidents.base", calls)
+    assert _ask(ana, records, "q") == (1, "q")
+    assert _ask(ben, records, "q") == (1, "q")
+    b.incident(tlp="RED", named_recipients=["ben@uk.example"])
+    assert _ask(ben, records, "q") == (2, "q")
+    assert _ask(ana, records, "q") == (1, "q")
+    assert calls == ["ana@uk.example", "ben@uk.example", "ana@uk.example"]
+    session.store().close()
+
+
+PERSONAL = re.compile(r"\b(viewer|v)\.(email|name|label)\b")
+
+
+def test_records_only_page_queries_use_no_personal_detail_of_the_viewer() -> None:
+    """What lets colleagues share a records-only read (session.query keys it by their audience): the read may
+    use the viewer through the markings SQL, their institute and their role, never their email, name or label
+    directly (a result built from those would be served to a colleague). Writes in such modules may, and are
+    never page queries."""
+    import inspect
+
+    checked = 0
+    for where, fn in page_queries():
+        if session.reads_only_records(fn):
+            checked += 1
+            assert not PERSONAL.search(inspect.getsource(fn)), f"{where}: {fn.__qualname__}"
+    assert checked >= 15
+    assert PERSONAL.search("audit.record(con, viewer.email, ...)")  # the pattern can see one
