@@ -168,10 +168,8 @@ class Filters:
             params["f_tech"] = list(self.techniques)
         if self.tactics:
             parts.append(
-                f"{a}.incident_key in (select it.incident_key from incident_techniques it "
-                "join atlas_technique_tactics tt on tt.technique_id = it.technique_id "
-                "or tt.technique_id = left(it.technique_id, 9) "
-                "where list_contains($f_tactics::varchar[], tt.tactic_id))"
+                f"{a}.incident_key in (select t.incident_key from incident_tactics t "
+                "where list_contains($f_tactics::varchar[], t.tactic_id))"
             )
             params["f_tactics"] = list(self.tactics)
         if self.text.strip():

@@ -124,10 +124,34 @@ class StoreBuilder:
         return str(row["run_id"])
 
 
+# incident_tactics as analytics/store/incident_keys.py derives it, for the incidents that exist.
+_TACTICS_DERIVED = (
+    "select distinct it.incident_key, tt.tactic_id from incident_techniques it "
+    "join atlas_technique_tactics tt on tt.technique_id = it.technique_id "
+    "or tt.technique_id = left(it.technique_id, 9) semi join incidents i on i.incident_key = it.incident_key"
+)
+_TACTICS_KEPT = (
+    "select t.incident_key, t.tactic_id from incident_tactics t semi join incidents i using (incident_key)"
+)
+
+
+def tactics_out_of_step(con: Any) -> list[tuple[Any, ...]]:
+    """Rows where incident_tactics differs from what it is derived from (none when every writer kept it)."""
+    return list(
+        con.execute(
+            f"(({_TACTICS_DERIVED}) except all ({_TACTICS_KEPT})) union all "
+            f"(({_TACTICS_KEPT}) except all ({_TACTICS_DERIVED}))"
+        ).fetchall()
+    )
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[StoreBuilder]:
     s = open_store(tmp_path / "test.duckdb")
     yield StoreBuilder(s)
+    # Whatever the test wrote, through whichever writer: each incident's kept tactics are still its techniques'.
+    if not s.closed:
+        assert tactics_out_of_step(s.cursor()) == [], "incident_tactics is out of step with the techniques"
     close_all()
 
 

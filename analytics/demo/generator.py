@@ -28,6 +28,7 @@ from analytics.demo import taxonomy as demo_taxonomy
 from analytics.demo.evaluations import generate_eval_runs
 from analytics.demo.incidents import generate_incidents
 from analytics.demo.world import DEMO_END, demo_models
+from analytics.store import incident_keys
 from analytics.store.database import Store, exclusive
 
 
@@ -58,6 +59,7 @@ def build_demo(
         inc, techs = generate_incidents(incidents, seed, models)
         with _registered(con, "demo_inc", inc), _registered(con, "demo_tech", techs):
             _insert_incidents(con)
+        incident_keys.rebuild_tactics(con)  # bulk-loaded techniques: their tactics in one pass
         runs = generate_eval_runs(seed, models, evals)
         natural = sum(int(x) for x in runs.column("n_samples").to_pylist())
         with _registered(con, "demo_runs", runs):

@@ -176,8 +176,8 @@ def filter_options(
     return out
 
 
-# Every facet the sidebar counts: the option columns, then the ATLAS techniques and tactics (from
-# incident_techniques; a sub-technique counts under its parent's tactics).
+# Every facet the sidebar counts: the option columns, then the ATLAS techniques (incident_techniques) and tactics
+# (incident_tactics, kept at write time; a sub-technique counts under its own and its parent's tactics).
 FACETS: tuple[str, ...] = (*OPTION_COLUMNS, "techniques", "tactics")
 _LIST_COLUMNS = {"sectors", "countries"}  # unnested: each sector or country counts once per incident
 
@@ -217,22 +217,17 @@ def facet_query(viewer: Viewer, today: date, f: Filters) -> tuple[str, dict[str,
             )
         branches += [f"select '{n}', v, count(*) from (select unnest({n}) as v from r{k}) group by v"
                      for n in names if n in _LIST_COLUMNS]  # fmt: skip
-        if "techniques" in names or "tactics" in names:
-            ctes.append(
-                f"hit{k} as materialized (select it.incident_key, it.technique_id from incident_techniques it "
-                f"semi join r{k} on r{k}.incident_key = it.incident_key)"
-            )
         if "techniques" in names:
-            branches.append(f"select 'techniques', technique_id, count(*) from hit{k} group by technique_id")
-        if "tactics" in names:
-            # The technique -> tactic map is built over the few distinct technique ids hit, not joined with an
-            # OR condition against every row.
             branches.append(
-                f"select 'tactics', m.tactic_id, count(distinct h.incident_key) from hit{k} h join ("
-                "select distinct d.technique_id, tt.tactic_id "
-                f"from (select distinct technique_id from hit{k}) d join atlas_technique_tactics tt "
-                "on tt.technique_id = d.technique_id or tt.technique_id = left(d.technique_id, 9)"
-                ") m using (technique_id) group by m.tactic_id"
+                f"select 'techniques', it.technique_id, count(*) from incident_techniques it "
+                f"semi join r{k} on r{k}.incident_key = it.incident_key group by it.technique_id"
+            )
+        if "tactics" in names:
+            # One row per (incident, tactic), kept at write time (analytics/store/incident_keys.py): counted
+            # directly, where deriving it from the technique rows took a distinct count per tactic.
+            branches.append(
+                f"select 'tactics', t.tactic_id, count(*) from incident_tactics t "
+                f"semi join r{k} on r{k}.incident_key = t.incident_key group by t.tactic_id"
             )
     sql = (
         f"with {', '.join(ctes)} select * from ({' union all '.join(branches)}) c(facet, v, n) "

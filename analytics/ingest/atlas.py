@@ -37,7 +37,7 @@ import yaml
 from analytics import sources
 from analytics.ingest import ImportRefused, ImportReport, new_batch_id, public_marking, record_batch
 from analytics.ingest.public_incidents import PublicIncident, UpsertCounts, upsert_public_incidents
-from analytics.store import audit
+from analytics.store import audit, incident_keys
 from analytics.store.database import Store
 from analytics.wording import counted
 
@@ -330,6 +330,7 @@ def _sync_techniques(con: duckdb.DuckDBPyConnection, release: AtlasRelease) -> d
     con.executemany(
         "insert into atlas_technique_tactics values (?, ?)", [list(p) for p in _technique_tactics(release)]
     )
+    incident_keys.rebuild_tactics(con)  # each incident's tactics follow the release's links
     return out
 
 

@@ -104,7 +104,7 @@ def undo_batch(store: Store, batch_id: str, *, actor: str, viewer: Viewer | None
             r[0]
             for r in con.execute("select run_id from eval_runs where import_batch = ?", [batch_id]).fetchall()
         ]
-        con.execute("delete from incident_techniques where incident_id = any(?)", [added_incidents])
+        incident_keys.remove_techniques(con, added_incidents)
         con.execute(
             "delete from incident_notes where incident_id = any(?) or import_batch = ?",
             [added_incidents, batch_id],
@@ -169,7 +169,7 @@ def _restore_incident(con: duckdb.DuckDBPyConnection, record_id: str, previous: 
     allowed = _columns(con, "incidents")
     row = {c: v for c, v in previous["row"].items() if c in allowed}
     cols = list(row)
-    con.execute("delete from incident_techniques where incident_id = ?", [record_id])
+    incident_keys.remove_techniques(con, [record_id])
     con.execute("delete from incidents where id = ?", [record_id])
     con.execute(
         f"insert into incidents ({', '.join(cols)}) values ({', '.join('?' for _ in cols)})",

@@ -119,9 +119,7 @@ def upsert_public_incidents(
     if withdraw_missing:
         gone = sorted(set(existing) - set(ids))
         if gone:
-            con.execute(
-                "delete from incident_techniques where list_contains(?::varchar[], incident_id)", [gone]
-            )
+            incident_keys.remove_techniques(con, gone)
             con.execute("delete from incidents where list_contains(?::varchar[], id)", [gone])
             counts.withdrawn = gone
     return counts
@@ -199,9 +197,7 @@ def _replace_techniques(con: duckdb.DuckDBPyConnection, changed: list[PublicInci
     if not changed:
         return
     changed_ids = [r.id for r in changed]
-    con.execute(
-        "delete from incident_techniques where list_contains(?::varchar[], incident_id)", [changed_ids]
-    )
+    incident_keys.remove_techniques(con, changed_ids)
     pairs = [(r.id, t) for r in changed for t in sorted(set(r.techniques))]
     if pairs:
         con.register("public_tech", pd.DataFrame(pairs, columns=["incident_id", "technique_id"]))

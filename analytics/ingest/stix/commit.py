@@ -458,7 +458,7 @@ def _update(
         f"update incidents set {assignments}, updated_at = $modified where id = $id",
         {**{col: row.get(col) for col in _ROW_COLUMNS}, "modified": c.modified},
     )
-    con.execute("delete from incident_techniques where incident_id = ?", [c.record_id])
+    incident_keys.remove_techniques(con, [c.record_id])
     incident_keys.add_techniques(con, c.record_id, c.techniques)
     if had_stix:
         con.execute("update stix_records set modified = ? where stix_id = ?", [c.modified, c.stix_id])

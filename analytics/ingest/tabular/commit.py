@@ -295,7 +295,7 @@ def _move_to_history(
     delete it and what hangs off it; the new version is inserted with the batch's other rows."""
     if target == "incidents":
         previous = snapshot_incident(con, rid)
-        con.execute("delete from incident_techniques where incident_id = ?", [rid])
+        incident_keys.remove_techniques(con, [rid])
         con.execute("delete from incidents where id = ?", [rid])
     else:
         cur = con.execute("select to_json(r) from eval_runs r where run_id = ?", [rid])
