@@ -224,13 +224,13 @@ def _eval_scores(
 def _atlas_tactics(
     con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today: date
 ) -> Scoped[go.Figure]:
-    """Incidents per MITRE ATLAS tactic (an incident counts once under each tactic its techniques serve)."""
+    """Incidents per MITRE ATLAS tactic (an incident counts once under each tactic its techniques serve, a
+    sub-technique under its parent's: the tactics kept per incident, as the sidebar counts them)."""
     where, params = f.sql_where(viewer, today)
     df = con.execute(
-        "select t.name as tactic, count(distinct i.id) as incidents from incidents i "
-        "join incident_techniques it on it.incident_id = i.id "
-        "join atlas_technique_tactics tt on tt.technique_id = it.technique_id "
-        f"join atlas_tactics t on t.id = tt.tactic_id where {where} "
+        "select t.name as tactic, count(*) as incidents from incidents i "
+        "join incident_tactics it on it.incident_key = i.incident_key "
+        f"join atlas_tactics t on t.id = it.tactic_id where {where} "
         "group by t.name, t.ordinal order by t.ordinal",
         params,
     ).df()

@@ -271,3 +271,21 @@ def test_page_slide_is_marked_with_all_its_charts_and_audited(store) -> None:
         .fetchone()
     )
     assert obj == "page:overview" and json.loads(detail)["kind"] == "slide"
+
+
+def test_the_tactic_chart_counts_a_sub_technique_under_its_parents_tactics(store) -> None:
+    """ATLAS links tactics to parent techniques; an incident citing only a sub-technique still serves them (as
+    the sidebar and the matrix count it), and an incident counts once per tactic."""
+    with store.store.transaction() as con:
+        con.executemany(
+            "insert into atlas_tactics (id, name, ordinal) values (?, ?, ?)",
+            [("AML.TA0005", "Execution", 1), ("AML.TA0007", "Defense Evasion", 2)],
+        )
+        con.executemany(
+            "insert into atlas_technique_tactics values (?, ?)",
+            [("AML.T0051", "AML.TA0005"), ("AML.T0054", "AML.TA0005"), ("AML.T0054", "AML.TA0007")],
+        )
+    store.incident(techniques=["AML.T0051.000"])
+    store.incident(techniques=["AML.T0051", "AML.T0054"])
+    fig = bb._atlas_tactics(store.cursor(), UK_ANALYST, Filters(), TODAY).data
+    assert dict(zip(fig.data[0].x, fig.data[0].y, strict=True)) == {"Execution": 2, "Defense Evasion": 1}
