@@ -145,42 +145,60 @@ def recompute(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today:
     params = {**params, "covered": sorted(covered), "current": sorted(techs["id"].astype(str))}
     levels = ", ".join(f"'{t}'" for t in TLP_LEVELS)
     # One statement: the visible incidents are read once (their marking comes from the same rows), joined to
-    # their techniques once, and counted. Distinct-incident counts are only needed where one incident can cite
-    # several techniques of a family (a parent and its sub-techniques); elsewhere a row is an incident. `vis`
-    # keeps releasability as two booleans, not the list (a smaller materialised copy), and gap membership is a
-    # semi-join against the uncovered ids rather than a list scan per row (1.3 s -> 1.15 s at 10M incidents).
+    # their techniques once, and counted. Per-row work is on small integers, not text: each cited technique id
+    # gets an ordinal (`ids`, one row per distinct id, with its gap flag and its family), so the 1.3M joined rows
+    # at 1M incidents carry (incident key, originator code, ordinal, gap, family) and every count groups integers.
+    # Distinct-incident counts are only needed where one incident can cite several techniques of a family (a
+    # parent and its sub-techniques: `fams`, every family with a sub-technique cited anywhere, which is harmless
+    # beyond the visible ones: deduplicating a family nobody cites twice changes no count); elsewhere a row is an
+    # incident. Gap membership is looked up once per distinct id, not once per row. Issue 21: 200 -> ~115 ms at
+    # 1M incidents (docs/benchmarks.md).
     sql = f"""
         with vis as materialized (
-            select i.incident_key as k, i.originator as orig, i.tlp, list_contains(i.releasable_to, 'UK') as rel_uk,
+            select i.incident_key as k, ((i.originator = 'UK')::utinyint + 2 * (i.originator = 'AU')::utinyint) as o,
+                   i.tlp, list_contains(i.releasable_to, 'UK') as rel_uk,
                    list_contains(i.releasable_to, 'AU') as rel_au, i.source
             from incidents i where {where}
         ),
+        ids as materialized (
+            select tid, (row_number() over (order by tid))::integer as t, left(tid, 9) as pid,
+                   tid not in (select unnest($covered::varchar[])) as gap
+            from (select distinct technique_id as tid from incident_techniques)
+        ),
+        fams as materialized (
+            select pid, (row_number() over (order by pid))::integer as f
+            from (select distinct pid from ids where tid <> pid)
+        ),
+        idf as materialized (select ids.*, fams.f from ids left join fams using (pid)),
         hit as materialized (
-            select it.technique_id as tid, left(it.technique_id, 9) as pid, v.k, v.orig,
-                   it.technique_id not in (select unnest($covered::varchar[])) as gap
-            from incident_techniques it join vis v on v.k = it.incident_key
+            select v.k, v.o, x.t, x.gap, x.f
+            from incident_techniques it join idf x on x.tid = it.technique_id join vis v on v.k = it.incident_key
         ),
-        by_tid as materialized (
-            select tid, pid, count(*) as n, count(*) filter (orig = 'UK') as n_uk,
-                   count(*) filter (orig = 'AU') as n_au, count(*) filter (gap) as n_gap
-            from hit group by tid, pid
+        by_t as materialized (
+            select t, count(*) as n, count(*) filter (o = 1) as n_uk, count(*) filter (o = 2) as n_au
+            from hit group by t
         ),
-        families as (select distinct pid from by_tid where tid <> pid),
+        bt as materialized (
+            select x.tid, x.pid, b.n, b.n_uk, b.n_au, case when x.gap then b.n else 0 end as n_gap, x.f
+            from by_t b join idf x using (t)
+        ),
+        fam as (
+            select f, count(*) as n, count(*) filter (o = 1) as n_uk, count(*) filter (o = 2) as n_au,
+                   count(*) filter (gap) as n_gap
+            from (select f, k, any_value(o) as o, bool_or(gap) as gap from hit where f is not null group by f, k)
+            group by f
+        ),
         per_incident as (select k, bool_or(gap) as gap from hit group by k)
         select 'parent' as level, pid as technique_id, sum(n)::bigint as incidents, sum(n_uk)::bigint as uk,
                sum(n_au)::bigint as au, sum(n_gap)::bigint as gap_incidents, null as m
-        from by_tid where pid not in (select pid from families) group by pid
+        from bt where f is null group by pid
         union all
-        select 'parent', pid, count(*), count(*) filter (orig = 'UK'), count(*) filter (orig = 'AU'),
-               count(*) filter (gap), null
-        from (select pid, k, any_value(orig) as orig, bool_or(gap) as gap from hit
-              where pid in (select pid from families) group by pid, k)
-        group by pid
+        select 'parent', fams.pid, fam.n, fam.n_uk, fam.n_au, fam.n_gap, null from fam join fams using (f)
         union all
-        select 'sub', tid, n, n_uk, n_au, n_gap, null from by_tid where tid <> pid
+        select 'sub', tid, n, n_uk, n_au, n_gap, null from bt where tid <> pid
         union all
         -- retired or unknown ids as cited (not rolled up): flagged beside the matrix
-        select 'flagged', tid, n, n_uk, n_au, n_gap, null from by_tid
+        select 'flagged', tid, n, n_uk, n_au, n_gap, null from bt
         where tid not in (select unnest($current::varchar[]))
         union all
         -- totals ride in the same columns: incidents matching, incidents citing a technique, gap incidents,
@@ -194,7 +212,7 @@ def recompute(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today:
                       from vis i group by i.source))
         from per_incident
     """
-    counts = con.execute(sql, params).df()
+    counts = _with_dense_key_grouping(con, sql, params)
     total = counts[counts["level"] == "total"].iloc[0]
     flagged = _flagged(con, counts[counts["level"] == "flagged"])
     counts = counts[~counts["level"].isin(("total", "flagged"))].set_index("technique_id")
@@ -222,6 +240,29 @@ def recompute(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today:
         flagged=flagged,
     )
     return Scoped(data, marking)
+
+
+# Incident keys are dense integers from a sequence, so up to about a million of them (2^20) a group-by on the key
+# fits DuckDB's perfect hash table (an array indexed by the key): `per_incident` at 1M incidents takes ~10 ms
+# instead of ~30. DuckDB's default threshold is 12 bits; beyond 20 bits (larger stores) it uses its ordinary hash
+# table again, so the array never outgrows ~1M entries. The setting is the connection's own and is put back.
+_PERFECT_HASH_BITS = 20
+
+
+def _with_dense_key_grouping(
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]
+) -> pd.DataFrame:
+    """`sql`'s result, run with DuckDB's perfect hash group-by allowed up to _PERFECT_HASH_BITS key bits."""
+    row = con.execute("select current_setting('perfect_ht_threshold')").fetchone()
+    before = int(row[0]) if row else None
+    con.execute(f"set perfect_ht_threshold = {_PERFECT_HASH_BITS}")
+    try:
+        return con.execute(sql, params).df()
+    finally:
+        if before is None:
+            con.execute("reset perfect_ht_threshold")
+        else:
+            con.execute(f"set perfect_ht_threshold = {before}")
 
 
 _FLAGGED_COLUMNS = ("technique_id", "name", "removed_in", "status", "incidents", "uk", "au", "public")
