@@ -58,6 +58,14 @@ COMPARE: dict[str, str] = {
 }
 
 
+# The per-incident totals are bitmaps over incident keys (dense integers from a sequence, never reused: a new
+# incident's key is above every earlier one). DuckDB needs the bitmap's range as constants (2.0.1 can read it from
+# the column's statistics, 1.5.5, the store server's, cannot), so the range is read just before the statement,
+# with this much room for incidents committed in between: 2^20 more bits is 128 kB. A key above it (over a
+# million incidents written in that millisecond) makes the statement fail loudly, never count wrong.
+_KEY_HEADROOM = 1 << 20
+
+
 @dataclass(frozen=True)
 class MatrixData:
     """One row per current technique (parents rolled up): technique_id, parent_id, incidents, uk, au, public
@@ -143,6 +151,8 @@ def recompute(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today:
     # unknown id (a semi-join against the covered ids, so an id ATLAS dropped cannot vanish from the gaps).
     where, params = f.sql_where(viewer, today)
     params = {**params, "covered": sorted(covered), "current": sorted(techs["id"].astype(str))}
+    top = con.execute("select coalesce(max(incident_key), 0) from incidents").fetchone()
+    params["key_top"] = int(top[0] if top else 0) + _KEY_HEADROOM
     levels = ", ".join(f"'{t}'" for t in TLP_LEVELS)
     # One statement: the visible incidents are read once (their marking comes from the same rows), joined to
     # their techniques once, and counted. Per-row work is on small integers, not text: each cited technique id
@@ -151,8 +161,8 @@ def recompute(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today:
     # Distinct-incident counts are only needed where one incident can cite several techniques of a family (a
     # parent and its sub-techniques: `fams`, every family with a sub-technique cited anywhere, which is harmless
     # beyond the visible ones: deduplicating a family nobody cites twice changes no count); elsewhere a row is an
-    # incident. Gap membership is looked up once per distinct id, not once per row. Issue 21: 200 -> ~115 ms at
-    # 1M incidents (docs/benchmarks.md).
+    # incident. Gap membership is looked up once per distinct id, not once per row. Issue 21: about 200 -> 110 ms
+    # at 1M incidents (docs/benchmarks.md).
     sql = f"""
         with vis as materialized (
             select i.incident_key as k, ((i.originator = 'UK')::utinyint + 2 * (i.originator = 'AU')::utinyint) as o,
@@ -188,7 +198,13 @@ def recompute(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today:
             from (select f, k, any_value(o) as o, bool_or(gap) as gap from hit where f is not null group by f, k)
             group by f
         ),
-        per_incident as (select k, bool_or(gap) as gap from hit group by k)
+        -- incidents citing a technique, and a gap technique: one bit per incident key (see _KEY_HEADROOM),
+        -- instead of grouping 1.3M rows by incident (~30 ms of the statement at 1M incidents)
+        per_incident as (
+            select coalesce(bit_count(bitstring_agg(k, 0, $key_top)), 0) as n,
+                   coalesce(bit_count(bitstring_agg(k, 0, $key_top) filter (gap)), 0) as n_gap
+            from hit
+        )
         select 'parent' as level, pid as technique_id, sum(n)::bigint as incidents, sum(n_uk)::bigint as uk,
                sum(n_au)::bigint as au, sum(n_gap)::bigint as gap_incidents, null as m
         from bt where f is null group by pid
@@ -204,7 +220,7 @@ def recompute(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today:
         -- totals ride in the same columns: incidents matching, incidents citing a technique, gap incidents,
         -- and, per source, what the marking of the matching incidents is made of (grouping by source first is
         -- much cheaper than collecting every row's source into one list)
-        select 'total', null, (select count(*) from vis), count(*), null, count(*) filter (gap),
+        select 'total', null, (select count(*) from vis), n, null, n_gap,
                (select list(struct_pack(source := source, tlp := t, uk := uk, au := au, n := n))
                 from (select i.source, max(list_position([{levels}], i.tlp)) as t,
                              bool_and(i.rel_uk) as uk,
@@ -212,7 +228,7 @@ def recompute(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today:
                       from vis i group by i.source))
         from per_incident
     """
-    counts = _with_dense_key_grouping(con, sql, params)
+    counts = con.execute(sql, params).df()
     total = counts[counts["level"] == "total"].iloc[0]
     flagged = _flagged(con, counts[counts["level"] == "flagged"])
     counts = counts[~counts["level"].isin(("total", "flagged"))].set_index("technique_id")
@@ -240,29 +256,6 @@ def recompute(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today:
         flagged=flagged,
     )
     return Scoped(data, marking)
-
-
-# Incident keys are dense integers from a sequence, so up to about a million of them (2^20) a group-by on the key
-# fits DuckDB's perfect hash table (an array indexed by the key): `per_incident` at 1M incidents takes ~10 ms
-# instead of ~30. DuckDB's default threshold is 12 bits; beyond 20 bits (larger stores) it uses its ordinary hash
-# table again, so the array never outgrows ~1M entries. The setting is the connection's own and is put back.
-_PERFECT_HASH_BITS = 20
-
-
-def _with_dense_key_grouping(
-    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]
-) -> pd.DataFrame:
-    """`sql`'s result, run with DuckDB's perfect hash group-by allowed up to _PERFECT_HASH_BITS key bits."""
-    row = con.execute("select current_setting('perfect_ht_threshold')").fetchone()
-    before = int(row[0]) if row else None
-    con.execute(f"set perfect_ht_threshold = {_PERFECT_HASH_BITS}")
-    try:
-        return con.execute(sql, params).df()
-    finally:
-        if before is None:
-            con.execute("reset perfect_ht_threshold")
-        else:
-            con.execute(f"set perfect_ht_threshold = {before}")
 
 
 _FLAGGED_COLUMNS = ("technique_id", "name", "removed_in", "status", "incidents", "uk", "au", "public")
