@@ -161,8 +161,8 @@ def recompute(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today:
     # Distinct-incident counts are only needed where one incident can cite several techniques of a family (a
     # parent and its sub-techniques: `fams`, every family with a sub-technique cited anywhere, which is harmless
     # beyond the visible ones: deduplicating a family nobody cites twice changes no count); elsewhere a row is an
-    # incident. Gap membership is looked up once per distinct id, not once per row. Issue 21: about 200 -> 110 ms
-    # at 1M incidents (docs/benchmarks.md).
+    # incident. Gap membership is looked up once per distinct id, not once per row. Issue 21: about half the
+    # previous statement's time at 1M incidents (docs/benchmarks.md).
     sql = f"""
         with vis as materialized (
             select i.incident_key as k, ((i.originator = 'UK')::utinyint + 2 * (i.originator = 'AU')::utinyint) as o,
