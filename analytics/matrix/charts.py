@@ -346,13 +346,9 @@ def _banded_figure(
             "zeroline": False,
             "fixedrange": True,
         }
+    layout.update(coloraxis=coloraxis, hovermode="closest", hoverdistance=40)
     fig = go.Figure({"data": data, "layout": layout})
-    # The house style (font, colours, title) from analytics.charts; then what the matrix changes of it.
+    # The house style (font, colours, title) from analytics.charts; then the matrix's narrower margins.
     style_figure(fig, title, height=plot_px + HEADER_HEIGHT + title_px + 8)
-    fig.update_layout(
-        margin={"l": 4, "r": 4, "t": HEADER_HEIGHT + title_px, "b": 8},
-        coloraxis=coloraxis,
-        hovermode="closest",
-        hoverdistance=40,
-    )
+    fig.update_layout(margin={"l": 4, "r": 4, "t": HEADER_HEIGHT + title_px, "b": 8})
     return fig
