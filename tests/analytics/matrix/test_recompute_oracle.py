@@ -177,7 +177,8 @@ def test_recompute_runs_on_a_hardened_store(store: Any) -> None:
 
 
 def test_recompute_on_a_store_with_no_incidents_or_no_techniques(store: Any) -> None:
-    """The bitmaps behind the totals span the keys read before the statement: no incidents, and none citing a technique."""
+    """The bitmaps behind the totals span the keys read before the statement: no incidents, then one citing no
+    technique."""
     con = store.store.cursor()
     assert (
         _same(con, UK_ANALYST, Filters()).incidents,
