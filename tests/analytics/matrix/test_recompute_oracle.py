@@ -177,7 +177,7 @@ def test_recompute_runs_on_a_hardened_store(store: Any) -> None:
 
 
 def test_recompute_on_a_store_with_no_incidents_or_no_techniques(store: Any) -> None:
-    """The bitmaps behind the totals span the keys read before the statement: no incidents, then one citing no
+    """The per-block masks of incident keys behind the totals, over nothing: no incidents, then one citing no
     technique."""
     con = store.store.cursor()
     assert (
