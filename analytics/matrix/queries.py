@@ -191,7 +191,7 @@ def recompute(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today:
         -- incidents citing a technique, and citing a gap technique: one bit per incident key, in blocks of 64
         -- keys (a 64-bit mask per block), so 1.3M rows fall into ~16k groups at 1M incidents instead of 855k
         -- (grouping by incident was the old statement's largest cost; a bitmap over the whole key range,
-        -- bitstring_agg, took twice as long as these blocks)
+        -- bitstring_agg, was slower than these blocks and needs its range up front on DuckDB 1.5.5)
         per_incident as (
             select coalesce(sum(bit_count(m)), 0)::bigint as n, coalesce(sum(bit_count(m_gap)), 0)::bigint as n_gap
             from (select k >> 6 as block, bit_or(1::ubigint << (k & 63)::ubigint) as m,
