@@ -20,7 +20,6 @@ from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from analytics.charts import ORIGINATOR_COLOURS, style_figure
 from analytics.wording import counted
@@ -251,6 +250,25 @@ def _height(cells: list[Cell], ncols: int) -> int:
     return sum(HEADER_HEIGHT + ROW_HEIGHT * _band_rows(cells, b) for b in _bands(ncols))
 
 
+def _band_domains(rows: list[int]) -> list[list[float]]:
+    """Each band's vertical domain, top band first, with a header's height between bands: the arithmetic of
+    plotly's make_subplots(rows=len(rows), cols=1, row_heights=rows, vertical_spacing=...), done here because
+    make_subplots and per-axis updates validated every property again (most of the drawing's time at 1M,
+    issue 21). tests/analytics/matrix/test_charts.py compares the figure with the make_subplots one."""
+    n = len(rows)
+    plot_px = sum(ROW_HEIGHT * r for r in rows) + HEADER_HEIGHT * (n - 1)
+    spacing = HEADER_HEIGHT / plot_px if n > 1 else 0.0
+    total = float(sum(rows))
+    heights = [(1.0 - spacing * (n - 1)) * (r / total) for r in rows][::-1]  # bottom band first
+    out: list[list[float]] = []
+    for k in range(n):
+        below = n - 1 - k  # bands under this one
+        start = sum(heights[:below]) + below * spacing
+        end = start + heights[below]
+        out.append([min(max(start, 0.0), 1.0), min(max(end, 0.0), 1.0)])
+    return out
+
+
 def _banded_figure(
     cells: list[Cell],
     tactic_names: list[str],
@@ -260,69 +278,77 @@ def _banded_figure(
     coloraxis: dict[str, Any],
     title: str | None,
 ) -> go.Figure:
-    """Kill-chain order left to right, continued in bands below when 16 columns would not be legible."""
+    """Kill-chain order left to right, continued in bands below when 16 columns would not be legible. Built as
+    one figure dict (validated once by go.Figure), not with make_subplots and an update per band and axis."""
     bands = _bands(len(tactic_names))
     rows = [_band_rows(cells, b) for b in bands]
     title_px = 40 if title else 0
     plot_px = sum(ROW_HEIGHT * r for r in rows) + HEADER_HEIGHT * (len(bands) - 1)
-    fig = make_subplots(
-        rows=len(bands),
-        cols=1,
-        row_heights=[float(r) for r in rows],
-        vertical_spacing=HEADER_HEIGHT / plot_px if len(bands) > 1 else 0.0,
-    )
     per = max(len(b) for b in bands)
-    for k, (band, nrows) in enumerate(zip(bands, rows, strict=True), start=1):
+    data: list[dict[str, Any]] = []
+    layout: dict[str, Any] = {}
+    for k, (band, nrows, domain) in enumerate(zip(bands, rows, _band_domains(rows), strict=True), start=1):
         cols = list(band)
-        fig.add_trace(
-            go.Heatmap(
-                z=[[z[r][c] for c in cols] for r in range(nrows)],
-                text=[[text[r][c] for c in cols] for r in range(nrows)],
-                customdata=[[custom[r][c] for c in cols] for r in range(nrows)],
-                texttemplate="%{text}",
-                textfont={"size": 11},
-                hoverinfo="skip",
-                xgap=3,
-                ygap=3,
-                coloraxis="coloraxis",
-            ),
-            row=k,
-            col=1,
+        suffix = "" if k == 1 else str(k)
+        x, y = f"x{suffix}", f"y{suffix}"
+        data.append(
+            {
+                "type": "heatmap",
+                "z": [[z[r][c] for c in cols] for r in range(nrows)],
+                "text": [[text[r][c] for c in cols] for r in range(nrows)],
+                "customdata": [[custom[r][c] for c in cols] for r in range(nrows)],
+                "texttemplate": "%{text}",
+                "textfont": {"size": 11},
+                "hoverinfo": "skip",
+                "xgap": 3,
+                "ygap": 3,
+                "coloraxis": "coloraxis",
+                "xaxis": x,
+                "yaxis": y,
+            }
         )
         # Click targets: Streamlit reports point selections for scatter traces, not heatmap cells, so every
         # technique also gets an invisible marker at its cell's centre carrying its id.
         here = [c for c in cells if c.column in band]
-        fig.add_trace(
-            go.Scatter(
-                x=[c.column - band.start for c in here],
-                y=[c.row for c in here],
-                customdata=[custom[c.row][c.column] for c in here],
-                mode="markers",
-                marker={"size": 44, "opacity": 0, "color": "#000000"},
-                hovertemplate="<b>%{customdata[0]}</b> %{customdata[1]}<br>%{customdata[2]}<extra></extra>",
-                showlegend=False,
-            ),
-            row=k,
-            col=1,
+        data.append(
+            {
+                "type": "scatter",
+                "x": [c.column - band.start for c in here],
+                "y": [c.row for c in here],
+                "customdata": [custom[c.row][c.column] for c in here],
+                "mode": "markers",
+                "marker": {"size": 44, "opacity": 0, "color": "#000000"},
+                "hovertemplate": "<b>%{customdata[0]}</b> %{customdata[1]}<br>%{customdata[2]}<extra></extra>",
+                "showlegend": False,
+                "xaxis": x,
+                "yaxis": y,
+            }
         )
-        fig.update_xaxes(
-            tickmode="array",
-            tickvals=list(range(len(cols))),
-            ticktext=[f"<b>{_wrap(tactic_names[c], 18, 2)}</b>" for c in cols],
-            side="top",
-            tickfont={"size": 12},
-            range=[-0.5, per - 0.5],
-            row=k,
-            col=1,
-        )
-        fig.update_yaxes(range=[nrows - 0.5, -0.5], row=k, col=1)
+        layout[f"xaxis{suffix}"] = {
+            "anchor": y,
+            "domain": [0.0, 1.0],
+            "tickmode": "array",
+            "tickvals": list(range(len(cols))),
+            "ticktext": [f"<b>{_wrap(tactic_names[c], 18, 2)}</b>" for c in cols],
+            "side": "top",
+            "tickfont": {"size": 12},
+            "range": [-0.5, per - 0.5],
+            "zeroline": False,
+            "fixedrange": True,
+            "tickangle": 0,
+        }
+        layout[f"yaxis{suffix}"] = {
+            "anchor": x,
+            "domain": domain,
+            "range": [nrows - 0.5, -0.5],
+            "showticklabels": False,
+            "showgrid": False,
+            "zeroline": False,
+            "fixedrange": True,
+        }
+    layout.update(coloraxis=coloraxis, hovermode="closest", hoverdistance=40)
+    fig = go.Figure({"data": data, "layout": layout})
+    # The house style (font, colours, title) from analytics.charts; then the matrix's narrower margins.
     style_figure(fig, title, height=plot_px + HEADER_HEIGHT + title_px + 8)
-    fig.update_xaxes(showgrid=False, zeroline=False, fixedrange=True, tickangle=0)
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, fixedrange=True)
-    fig.update_layout(
-        margin={"l": 4, "r": 4, "t": HEADER_HEIGHT + title_px, "b": 8},
-        coloraxis=coloraxis,
-        hovermode="closest",
-        hoverdistance=40,
-    )
+    fig.update_layout(margin={"l": 4, "r": 4, "t": HEADER_HEIGHT + title_px, "b": 8})
     return fig

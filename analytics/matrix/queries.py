@@ -145,48 +145,75 @@ def recompute(con: duckdb.DuckDBPyConnection, viewer: Viewer, f: Filters, today:
     params = {**params, "covered": sorted(covered), "current": sorted(techs["id"].astype(str))}
     levels = ", ".join(f"'{t}'" for t in TLP_LEVELS)
     # One statement: the visible incidents are read once (their marking comes from the same rows), joined to
-    # their techniques once, and counted. Distinct-incident counts are only needed where one incident can cite
-    # several techniques of a family (a parent and its sub-techniques); elsewhere a row is an incident. `vis`
-    # keeps releasability as two booleans, not the list (a smaller materialised copy), and gap membership is a
-    # semi-join against the uncovered ids rather than a list scan per row (1.3 s -> 1.15 s at 10M incidents).
+    # their techniques once, and counted. Per-row work is on small integers, not text: each cited technique id
+    # gets an ordinal (`ids`, one row per distinct id, with its gap flag and its family), so the 1.3M joined rows
+    # at 1M incidents carry (incident key, originator code, ordinal, gap, family) and every count groups integers.
+    # Distinct-incident counts are only needed where one incident can cite several techniques of a family (a
+    # parent and its sub-techniques: `fams`, every family with a sub-technique cited anywhere, which is harmless
+    # beyond the visible ones: deduplicating a family nobody cites twice changes no count); elsewhere a row is an
+    # incident. Gap membership is looked up once per distinct id, not once per row. Issue 21: about half the
+    # previous statement's time at 1M incidents (docs/benchmarks.md).
     sql = f"""
         with vis as materialized (
-            select i.incident_key as k, i.originator as orig, i.tlp, list_contains(i.releasable_to, 'UK') as rel_uk,
+            select i.incident_key as k, ((i.originator = 'UK')::utinyint + 2 * (i.originator = 'AU')::utinyint) as o,
+                   i.tlp, list_contains(i.releasable_to, 'UK') as rel_uk,
                    list_contains(i.releasable_to, 'AU') as rel_au, i.source
             from incidents i where {where}
         ),
+        ids as materialized (
+            select tid, (row_number() over (order by tid))::integer as t, left(tid, 9) as pid,
+                   tid not in (select unnest($covered::varchar[])) as gap
+            from (select distinct technique_id as tid from incident_techniques)
+        ),
+        fams as materialized (
+            select pid, (row_number() over (order by pid))::integer as f
+            from (select distinct pid from ids where tid <> pid)
+        ),
+        idf as materialized (select ids.*, fams.f from ids left join fams using (pid)),
         hit as materialized (
-            select it.technique_id as tid, left(it.technique_id, 9) as pid, v.k, v.orig,
-                   it.technique_id not in (select unnest($covered::varchar[])) as gap
-            from incident_techniques it join vis v on v.k = it.incident_key
+            select v.k, v.o, x.t, x.gap, x.f
+            from incident_techniques it join idf x on x.tid = it.technique_id join vis v on v.k = it.incident_key
         ),
-        by_tid as materialized (
-            select tid, pid, count(*) as n, count(*) filter (orig = 'UK') as n_uk,
-                   count(*) filter (orig = 'AU') as n_au, count(*) filter (gap) as n_gap
-            from hit group by tid, pid
+        by_t as materialized (
+            select t, count(*) as n, count(*) filter (o = 1) as n_uk, count(*) filter (o = 2) as n_au
+            from hit group by t
         ),
-        families as (select distinct pid from by_tid where tid <> pid),
-        per_incident as (select k, bool_or(gap) as gap from hit group by k)
+        bt as materialized (
+            select x.tid, x.pid, b.n, b.n_uk, b.n_au, case when x.gap then b.n else 0 end as n_gap, x.f
+            from by_t b join idf x using (t)
+        ),
+        fam as (
+            select f, count(*) as n, count(*) filter (o = 1) as n_uk, count(*) filter (o = 2) as n_au,
+                   count(*) filter (gap) as n_gap
+            from (select f, k, any_value(o) as o, bool_or(gap) as gap from hit where f is not null group by f, k)
+            group by f
+        ),
+        -- incidents citing a technique, and citing a gap technique: one bit per incident key, in blocks of 64
+        -- keys (a 64-bit mask per block), so 1.3M rows fall into ~16k groups at 1M incidents instead of 855k
+        -- (grouping by incident was the old statement's largest cost; a bitmap over the whole key range,
+        -- bitstring_agg, was slower than these blocks and needs its range up front on DuckDB 1.5.5)
+        per_incident as (
+            select coalesce(sum(bit_count(m)), 0)::bigint as n, coalesce(sum(bit_count(m_gap)), 0)::bigint as n_gap
+            from (select k >> 6 as block, bit_or(1::ubigint << (k & 63)::ubigint) as m,
+                         bit_or(1::ubigint << (k & 63)::ubigint) filter (gap) as m_gap
+                  from hit group by block)
+        )
         select 'parent' as level, pid as technique_id, sum(n)::bigint as incidents, sum(n_uk)::bigint as uk,
                sum(n_au)::bigint as au, sum(n_gap)::bigint as gap_incidents, null as m
-        from by_tid where pid not in (select pid from families) group by pid
+        from bt where f is null group by pid
         union all
-        select 'parent', pid, count(*), count(*) filter (orig = 'UK'), count(*) filter (orig = 'AU'),
-               count(*) filter (gap), null
-        from (select pid, k, any_value(orig) as orig, bool_or(gap) as gap from hit
-              where pid in (select pid from families) group by pid, k)
-        group by pid
+        select 'parent', fams.pid, fam.n, fam.n_uk, fam.n_au, fam.n_gap, null from fam join fams using (f)
         union all
-        select 'sub', tid, n, n_uk, n_au, n_gap, null from by_tid where tid <> pid
+        select 'sub', tid, n, n_uk, n_au, n_gap, null from bt where tid <> pid
         union all
         -- retired or unknown ids as cited (not rolled up): flagged beside the matrix
-        select 'flagged', tid, n, n_uk, n_au, n_gap, null from by_tid
+        select 'flagged', tid, n, n_uk, n_au, n_gap, null from bt
         where tid not in (select unnest($current::varchar[]))
         union all
         -- totals ride in the same columns: incidents matching, incidents citing a technique, gap incidents,
         -- and, per source, what the marking of the matching incidents is made of (grouping by source first is
         -- much cheaper than collecting every row's source into one list)
-        select 'total', null, (select count(*) from vis), count(*), null, count(*) filter (gap),
+        select 'total', null, (select count(*) from vis), n, null, n_gap,
                (select list(struct_pack(source := source, tlp := t, uk := uk, au := au, n := n))
                 from (select i.source, max(list_position([{levels}], i.tlp)) as t,
                              bool_and(i.rel_uk) as uk,
