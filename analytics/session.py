@@ -118,6 +118,13 @@ def _cached(
     asked, is not part of it (Streamlit hashes no parameter whose name starts with "_") and computes the result
     the first time."""
     fn = _REGISTRY[fn_key]
+
+    def compute() -> Any:
+        result = fn(cursor(), _viewer, *args, **dict(kwargs))
+        if isinstance(reader, Audience):
+            _records_still_at(store_key[1])  # else it may hold rows of a newer version: never shared
+        return result
+
     shared = _shared_cache(os.environ.get("THREAT_CACHE_DIR", ""), store_key[0])
     key = (
         shared_cache.key_for(shared_cache.code_version(), fn_key, reader, store_key, args, kwargs)
@@ -125,8 +132,8 @@ def _cached(
         else None
     )
     if shared and key:  # computed once by this machine's replicas under this data version
-        return shared.get_or_compute(key, lambda: fn(cursor(), _viewer, *args, **dict(kwargs)))
-    return fn(cursor(), _viewer, *args, **dict(kwargs))
+        return shared.get_or_compute(key, compute)
+    return compute()
 
 
 @st.cache_resource(show_spinner=False)
@@ -189,8 +196,25 @@ def _data_version(s: Store) -> tuple[int, int]:
 def generation_for(fn: Callable[..., Any], s: Store) -> int:
     """The data version a cached result of `fn` is keyed by (`Store.data_version`: this process's counters for
     the embedded file, the shared version row for a served store; once per script run in `one_data_version`)."""
-    generation, record_generation = _data_version(s)
+    return _generation(fn, _data_version(s))
+
+
+def _generation(fn: Callable[..., Any], version: tuple[int, int]) -> int:
+    generation, record_generation = version
     return record_generation if reads_only_records(fn) else generation
+
+
+class _RecordsMoved(Exception):
+    """A records write committed while a result for an audience was being computed: the result may hold rows of
+    the newer version under the older version's key, so it is neither cached nor shared."""
+
+
+def _records_still_at(record_version: int) -> None:
+    """Raise _RecordsMoved unless the store's records are still at `record_version`, read afresh (not the run's
+    memo): the embedded file's counters move with every write this process makes, a served store's version row
+    with every replica's."""
+    if store().data_version()[1] != record_version:
+        raise _RecordsMoved
 
 
 @st.cache_data(ttl=600, max_entries=64, show_spinner=False)
@@ -225,17 +249,27 @@ def query(
     _REGISTRY[key] = fn
     s = store()
     person = viewer()
-    reader: Viewer | Audience = person
-    if reads_only_records(fn):
-        reader = _audience(person, (str(s.path), _data_version(s)[1]))
-    result: R = _cached(
-        key, reader, (str(s.path), generation_for(fn, s)), args, tuple(sorted(kwargs.items())), person
-    )
-    return result
+    version = _data_version(s)  # once: the audience and the result are keyed by the same version
+    store_key = (str(s.path), _generation(fn, version))
+    kw = tuple(sorted(kwargs.items()))
+    if not reads_only_records(fn):
+        result: R = _cached(key, person, store_key, args, kw, person)
+        return result
+    try:
+        # Both the audience and the result check, once computed, that no records write committed meanwhile.
+        shared: R = _cached(key, _audience(person, store_key), store_key, args, kw, person)
+        return shared
+    except _RecordsMoved:
+        # A write landed while computing: answer this person from the store as it is now, uncached. Their next
+        # script run reads the new version and is cached again.
+        return fn(cursor(), person, *args, **kwargs)
 
 
 @st.cache_data(ttl=600, max_entries=1024, show_spinner=False)
 def _audience(person: Viewer, store_key: tuple[str, int]) -> Audience:
     """This person's audience under the records' version in `store_key` (a write naming them on a TLP:RED
-    record moves that version, and so their audience is read again)."""
-    return audience_of(cursor(), person)
+    record moves that version, and so their audience is read again); not cached if the records moved while it
+    was read."""
+    found = audience_of(cursor(), person)
+    _records_still_at(store_key[1])
+    return found

@@ -325,3 +325,71 @@ def test_records_only_page_queries_use_no_personal_detail_of_the_viewer() -> Non
             assert not PERSONAL.search(inspect.getsource(fn)), f"{where}: {fn.__qualname__}"
     assert checked >= 15
     assert PERSONAL.search("audit.record(con, viewer.email, ...)")  # the pattern can see one
+
+
+@pytest.mark.parametrize("moment", ["while the audience is read", "while the result is computed"])
+def test_a_red_naming_committed_mid_read_is_never_served_to_colleagues(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moment: str
+) -> None:
+    """An import names Ben on a TLP:RED record just as his question is being answered. His answer may show the
+    record (it is his), but it was computed under the old version's audience key, where Ana (never named) would
+    find it: it must be neither cached nor shared. Ana, asking next, sees only what she may."""
+    from analytics.access.audience import Audience
+    from analytics.access.viewer import Viewer
+    from analytics.store.database import Store
+    from tests.conftest import StoreBuilder
+
+    db = tmp_path / "race.duckdb"
+    Store(db).close()
+    monkeypatch.setenv("THREAT_DB", str(db))
+    b = StoreBuilder(session.store())
+    b.incident()
+    ana = Viewer("ana@uk.example", "Ana", "UK", "analyst")
+    ben = Viewer("ben@uk.example", "Ben", "UK", "analyst")
+    fired: list[str] = []
+
+    def name_ben_once() -> None:
+        if not fired:
+            fired.append(moment)
+            b.incident(tlp="RED", named_recipients=["ben@uk.example"])
+
+    calls: list[str] = []
+    plain = _counted("analytics.incidents.base", calls)
+    read = plain
+    if moment == "while the audience is read":
+        real = session.audience_of
+
+        def racing(con: Any, viewer: Any) -> Any:
+            found = real(con, viewer)
+            if viewer.email == "ben@uk.example":
+                name_ben_once()
+            return found
+
+        monkeypatch.setattr(session, "audience_of", racing)
+    else:
+
+        def read(con: Any, viewer: Any, question: str) -> tuple[int, str]:
+            if viewer.email == "ben@uk.example":
+                name_ben_once()
+            result: tuple[int, str] = plain(con, viewer, question)
+            return result
+
+        read.__module__, read.__qualname__ = plain.__module__, plain.__qualname__
+
+    before = session.store().data_version()[1]
+    with session.one_data_version():
+        assert _ask(ben, read, "q") == (2, "q")  # the store as it is now: his RED record included
+    assert fired == [moment]
+    # What a colleague's run that read the version before the write asks (on a served store another
+    # replica's write does not move this process's counters, so such a run keeps the old version): the old
+    # version holds no entry for the shared audience: it is computed afresh, and refused because the records
+    # have moved on since (in query() the person is then answered uncached).
+    key = f"{read.__module__}.{read.__qualname__}"
+    old_key = (str(session.store().path), before)
+    with pytest.raises(session._RecordsMoved):
+        session._cached(key, Audience("UK", "analyst", ""), old_key, ("q",), (), ana)
+    with session.one_data_version():
+        assert _ask(ana, read, "q") == (1, "q")
+    with session.one_data_version():
+        assert _ask(ben, read, "q") == (2, "q")
+    session.store().close()
