@@ -124,6 +124,21 @@ class StoreBuilder:
         return str(row["run_id"])
 
 
+def store_before(path: Path, version: int) -> Any:
+    """A DuckDB connection to a new store at `path` holding the schema of every migration before `version`, as a
+    store written by an older release would be (for migration tests). The caller closes it."""
+    import duckdb
+
+    from analytics.store.database import load_migrations
+
+    con = duckdb.connect(str(path))
+    for m in load_migrations():
+        if m.version < version:
+            con.execute(m.sql)
+            con.execute("insert into schema_version values (?, ?, current_timestamp)", [m.version, m.name])
+    return con
+
+
 # incident_tactics as analytics/store/incident_keys.py derives it, for the incidents that exist.
 _TACTICS_DERIVED = (
     "select distinct it.incident_key, tt.tactic_id from incident_techniques it "

@@ -281,22 +281,30 @@ def test_colleagues_with_the_same_access_share_a_records_read_and_nobody_else_do
     session.store().close()
 
 
+def _ana_and_ben(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, Any]:
+    """The app's store (THREAT_DB) holding one GREEN incident, and two UK analysts named on nothing."""
+    from analytics.access.viewer import Viewer
+    from analytics.store.database import Store
+    from tests.conftest import StoreBuilder
+
+    db = tmp_path / "colleagues.duckdb"
+    Store(db).close()
+    monkeypatch.setenv("THREAT_DB", str(db))
+    b = StoreBuilder(session.store())
+    b.incident()
+    return (
+        b,
+        Viewer("ana@uk.example", "Ana", "UK", "analyst"),
+        Viewer("ben@uk.example", "Ben", "UK", "analyst"),
+    )
+
+
 def test_being_named_on_a_red_record_moves_someone_out_of_the_shared_result(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A write that names Ben on a TLP:RED record changes the records' version, and with it his audience: his
     next read is his own and shows the record, while Ana's still does not."""
-    from analytics.access.viewer import Viewer
-    from analytics.store.database import Store
-    from tests.conftest import StoreBuilder
-
-    db = tmp_path / "named.duckdb"
-    Store(db).close()
-    monkeypatch.setenv("THREAT_DB", str(db))
-    b = StoreBuilder(session.store())
-    b.incident()
-    ana = Viewer("ana@uk.example", "Ana", "UK", "analyst")
-    ben = Viewer("ben@uk.example", "Ben", "UK", "analyst")
+    b, ana, ben = _ana_and_ben(tmp_path, monkeypatch)
     calls: list[str] = []
     records = _counted("analytics.incidents.base", calls)
     assert _ask(ana, records, "q") == (1, "q")
@@ -335,17 +343,8 @@ def test_a_red_naming_committed_mid_read_is_never_served_to_colleagues(
     record (it is his), but it was computed under the old version's audience key, where Ana (never named) would
     find it: it must be neither cached nor shared. Ana, asking next, sees only what she may."""
     from analytics.access.audience import Audience
-    from analytics.access.viewer import Viewer
-    from analytics.store.database import Store
-    from tests.conftest import StoreBuilder
 
-    db = tmp_path / "race.duckdb"
-    Store(db).close()
-    monkeypatch.setenv("THREAT_DB", str(db))
-    b = StoreBuilder(session.store())
-    b.incident()
-    ana = Viewer("ana@uk.example", "Ana", "UK", "analyst")
-    ben = Viewer("ben@uk.example", "Ben", "UK", "analyst")
+    b, ana, ben = _ana_and_ben(tmp_path, monkeypatch)
     fired: list[str] = []
 
     def name_ben_once() -> None:

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
-
 from analytics.filters import Filters
 from analytics.incidents import base as incident_base
 from analytics.ingest.atlas import import_atlas
 from analytics.store import incident_keys
-from analytics.store.database import Store, load_migrations
-from tests.conftest import SHARED_DATA, TODAY, UK_ANALYST, StoreBuilder, tactics_out_of_step
+from analytics.store.database import Store
+from tests.conftest import SHARED_DATA, TODAY, UK_ANALYST, StoreBuilder, store_before, tactics_out_of_step
 
 LINKS = [
     ("AML.T0051", "AML.TA0005"),
@@ -102,11 +100,7 @@ def test_an_atlas_import_re_derives_every_incidents_tactics(store: StoreBuilder)
 
 def test_migration_018_derives_the_tactics_of_a_store_written_before_it(tmp_path: Path) -> None:
     path = tmp_path / "old.duckdb"
-    old = duckdb.connect(str(path))
-    for m in load_migrations():
-        if m.version < 18:
-            old.execute(m.sql)
-            old.execute("insert into schema_version values (?, ?, current_timestamp)", [m.version, m.name])
+    old = store_before(path, 18)
     old.executemany("insert into atlas_technique_tactics values (?, ?)", LINKS)
     for n, techniques in enumerate([["AML.T0051", "AML.T0054"], ["AML.T0051.001"], []]):
         old.execute(

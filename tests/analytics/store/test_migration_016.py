@@ -14,7 +14,7 @@ from analytics.filters import Filters
 from analytics.matrix import queries as matrix
 from analytics.store import incident_keys
 from analytics.store.database import Store, load_migrations
-from tests.conftest import TODAY, UK_ANALYST
+from tests.conftest import TODAY, UK_ANALYST, store_before
 
 # What the matrix reads (and the users the markings name); the eval samples are left out (not read by it).
 _COPIED = (
@@ -31,11 +31,7 @@ _COPIED = (
 def _old_store(path: Path, demo: Store) -> None:
     """A store at schema 015 holding the demo store's records (as written before 016), plus one technique row
     whose incident is gone."""
-    old = duckdb.connect(str(path))
-    for m in load_migrations():
-        if m.version < 16:
-            old.execute(m.sql)
-            old.execute("insert into schema_version values (?, ?, current_timestamp)", [m.version, m.name])
+    old = store_before(path, 16)
     src = demo.cursor()
     for table in _COPIED:
         cols = [r[0] for r in old.execute(f"describe {table}").fetchall()]

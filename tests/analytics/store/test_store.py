@@ -19,6 +19,7 @@ from analytics.store.database import (
     load_migrations,
     open_store,
 )
+from tests.conftest import store_before
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -224,14 +225,9 @@ def test_assessment_saves_leave_results_over_the_records_cached(tmp_path: Path) 
 def test_migration_008_makes_public_records_public_and_keeps_everything_else(tmp_path: Path) -> None:
     """A store written before migration 008 (public records borrowed UK) opens with ATLAS/AIID records as PUBLIC,
     a date on the 1st of a month from a public source as month precision, and institute records untouched."""
-    import duckdb
 
     path = tmp_path / "old.duckdb"
-    con = duckdb.connect(str(path))
-    for m in load_migrations():
-        if m.version < 8:
-            con.execute(m.sql)
-            con.execute("insert into schema_version values (?, ?, current_timestamp)", [m.version, m.name])
+    con = store_before(path, 8)
     rows = [
         ("AIID-1", "2020-01-01", "UK", "aiid"),
         ("AIID-2", "2020-01-17", "AU", "aiid"),
