@@ -13,7 +13,8 @@ write fails loudly instead of leaving a technique no read could ever count.
 incident_tactics holds, per incident, the tactics its techniques fall under (a sub-technique under its own and
 its parent's), so the sidebar's tactic counts and tactic filter read them instead of deriving them from every
 technique row at every filter change (an incident counts once per tactic however many of its techniques map to
-it: a distinct count that was about half of the facet counts' cost at 1M incidents, issue 21). It is derived
+it: a distinct count over the technique rows; at 1M incidents the facet counts took 653 ms with it and 459 ms
+without, and the tactic filter 568 against 315 ms, docs/store-server-costs.md; issue 21). It is derived
 data, so it is written only here, from incident_techniques and atlas_technique_tactics: for the incidents whose
 techniques a writer changed, and whole when ATLAS's technique -> tactic links change. Rows of a deleted incident
 are removed with its techniques; keys are never reused, so a row left behind could never be read by a read that
@@ -45,7 +46,8 @@ def add_techniques(con: duckdb.DuckDBPyConnection, incident_id: str, techniques:
 
 def add_techniques_from(con: duckdb.DuckDBPyConnection, source_sql: str, params: object = None) -> None:
     """Set-based: `source_sql` is a query with columns (incident_id, technique_id) naming stored incidents; its
-    distinct rows are inserted with their incidents' keys. `source_sql` is code, never stored or user text."""
+    distinct rows are inserted with their incidents' keys. `source_sql` is code, never stored or user text; it is
+    run more than once (the tactics of the incidents it names are re-derived), so its parameters are named."""
     con.execute(
         "insert into incident_techniques (incident_key, incident_id, technique_id) "
         "select i.incident_key, s.incident_id, s.technique_id "
@@ -74,7 +76,7 @@ def remove_techniques(con: duckdb.DuckDBPyConnection, incident_ids: Sequence[str
     )
 
 
-# The tactics of the incidents whose keys `{keys}` selects: two equality joins (own id, then parent id), which
+# The tactics of the incidents the `{where}` clause keeps (none: every incident): two equality joins (own id, then parent id), which
 # DuckDB hashes, united, rather than one join on an OR, which it cannot (1.8 s against 0.5 s at 1M incidents).
 _TACTICS_OF = (
     "insert into incident_tactics (incident_key, tactic_id) "
