@@ -133,9 +133,16 @@ def test_facet_counts_equal_one_query_per_facet_for_every_kind_of_filter(demo_st
         "(select category from incidents group by 1 order by count(*) desc, 1 limit 1), "
         "(select s from (select unnest(sectors) s from incidents) group by 1 order by count(*) desc, 1 limit 1)"
     ).fetchone()
+    cat2 = con.execute(
+        "select category from incidents where category <> $c group by 1 order by count(*) desc, 1 limit 1",
+        {"c": cat},
+    ).fetchone()[0]
     cases = [
         Filters(),
         Filters(categories=(cat,)),
+        Filters(categories=(cat, cat2)),  # summed from the rollup's rows of two categories
+        Filters(categories=(cat2, "Not a category")),  # a value no incident has adds nothing
+        Filters(categories=(cat, cat2), severities=(5,), preset="365d"),
         Filters(categories=(cat,), sectors=(sector,), severities=(4, 5)),
         Filters(techniques=(top_tech[:9],)),  # a parent matches its sub-techniques
         Filters(tactics=(top_tactic,), categories=(cat,)),
@@ -149,5 +156,19 @@ def test_facet_counts_equal_one_query_per_facet_for_every_kind_of_filter(demo_st
             if not viewer.can_see_records:
                 want = {k: {v: n for v, n in d.items() if controlled_value(k, v)} for k, d in want.items()}
             assert {k: dict(v) for k, v in got.items()} == want, (viewer.email, f)
+            # The rollup asked with the categories gives the same counts as the one asked without (the cached one).
+            with_categories = incident_base.facet_rollup(con, viewer, TODAY, f)
+            assert incident_base.facet_counts(with_categories, viewer, f) == got, (viewer.email, f)
             # Each case matches rows, so the comparison above is not between two empty answers.
             assert sum(n for _, n in got["categories"]) > 0 or f.text, (viewer.email, f)
+
+
+def test_ties_are_ordered_by_value_and_counts_add_across_categories(store) -> None:
+    """Most first, ties by value, as the single statement ordered them before the split by category; a sector
+    of incidents in two chosen categories counts them both, once each."""
+    _seed(store)
+    store.incident(category="Data poisoning", sectors=["finance"], severity=2)
+    both = Filters(categories=("Jailbreak", "Data poisoning"))
+    opts = incident_base.filter_options(store.cursor(), UK_ANALYST, TODAY, both)
+    assert opts["sectors"] == [("finance", 3), ("healthcare", 2)]
+    assert opts["categories"] == [("Jailbreak", 3), ("Prompt injection", 3), ("Data poisoning", 1)]
