@@ -4,8 +4,8 @@ The served deployment as real processes (tests/deploy/stack.py): one store serve
 DuckDB 1.5.5 with Quack), app replicas in the served environment, Debian's nginx in front with
 deploy/nginx/replicas.conf. Each configuration (N replicas x S sessions, from `--replicas` and `--sessions`) runs
 `--sessions` protocol-level sessions (tests/load/protocol.py, one websocket each, each with its own proxy cookie)
-that each: sign in as a demo persona, open the Incident explorer, change the category filter `--changes` times
-with `--think` seconds (+-50%) between, and export the trend chart as a marked PNG.
+that each: sign in as a demo persona, open the Incident explorer, change the category filter (or `--facet`)
+`--changes` times with `--think` seconds (+-50%) between, and export the trend chart as a marked PNG.
 
 The machine is shared, so one run of one configuration says little. Every configuration's replicas and nginx
 are started once and kept running (idle replicas cost no CPU), and `--rounds` rounds each run every
@@ -68,10 +68,12 @@ def _session(
     problems: list[str],
     round_: int = 0,
     new_questions: bool = False,
+    facet: str = "categories",
 ) -> None:
-    """One analyst: sign in, open the explorer, choose `changes` category sets, export. The category sets
-    depend on the session's index and the round: each round asks questions no earlier round asked (for up to
-    5 rounds), so a later round is not served from the result cache the earlier ones filled."""
+    """One analyst: sign in, open the explorer, choose `changes` sets of values of one sidebar filter
+    (`facet`: categories unless told), export. The sets depend on the session's index and the round: each
+    round asks questions no earlier round asked (for up to 5 rounds), so a later round is not served from the
+    result cache the earlier ones filled."""
     email = PERSONAS[index % len(PERSONAS)]
     try:
         s = ProtocolSession(url, cookie=f"threat_session={uuid.uuid4().hex}")
@@ -89,11 +91,20 @@ def _session(
             else (index * 3 + round_) % len(cats)
         )
         order = cats[k:] + cats[:k]
+        key = f"flt_{facet}"
         for step in range(changes):
             time.sleep(pause(think, index, step))
-            widget = s.widget("multiselect", "flt_categories")
-            wanted = [o for o in widget.options if o.split(" (")[0] in order[: 1 + step % len(order)]]
-            run = s.select("flt_categories", wanted)
+            widget = s.widget("multiselect", key)
+            if facet == "categories":
+                wanted = [o for o in widget.options if o.split(" (")[0] in order[: 1 + step % len(order)]]
+            else:
+                # The options in the sidebar's order, rotated as the categories are: a filter's own counts do
+                # not move when only it changes (each facet is counted under the other filters), so the labels
+                # chosen at one step are still offered at the next.
+                labels = list(widget.options)
+                turned = labels[k % len(labels) :] + labels[: k % len(labels)]
+                wanted = turned[: 1 + step % len(turned)]
+            run = s.select(key, wanted)
             if s.problems():
                 problems.append(f"session {index}: {s.problems()[0]}")
             out.append(("filter_change", run.seconds))
@@ -183,7 +194,7 @@ class Config:
         t0 = time.perf_counter()
         with load_sampled() as during:
             threads = [
-                threading.Thread(target=_session, args=(i, self.url, a.changes, a.think, out, problems, round_, a.new_questions), daemon=True)
+                threading.Thread(target=_session, args=(i, self.url, a.changes, a.think, out, problems, round_, a.new_questions, a.facet), daemon=True)
                 for i in range(self.sessions)
             ]  # fmt: skip
             for i, th in enumerate(threads):
@@ -266,6 +277,13 @@ def main(argv: list[str] | None = None) -> int:
         "use with --rounds 1 and one --sessions count, as later rounds and configurations repeat earlier ones)",
     )
     p.add_argument(
+        "--facet",
+        choices=("categories", "severities", "sectors"),
+        default="categories",
+        help="the sidebar filter each session changes: the sidebar's counts under any choice of categories come "
+        "from one cached read (incidents.base.facet_rollup); another filter asks the store server at each change",
+    )
+    p.add_argument(
         "--no-shared-cache",
         action="store_true",
         help="replicas keep only their own result caches (no THREAT_CACHE_DIR)",
@@ -323,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         server.wait(30)
     summary = summarise(configs)
     report = {"incidents": a.incidents, "changes": a.changes, "think_s": a.think, "rounds": a.rounds,
-              "shared_cache": not a.no_shared_cache, "new_questions": a.new_questions,
+              "shared_cache": not a.no_shared_cache, "new_questions": a.new_questions, "facet": a.facet,
               "cores": os.cpu_count(), "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "configs": summary}  # fmt: skip
     a.out.parent.mkdir(parents=True, exist_ok=True)

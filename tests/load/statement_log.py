@@ -10,7 +10,7 @@ in nanoseconds), and then drives that replica with protocol-level sessions (test
 test does: each persona signs in, opens the Incident explorer and changes the category filter. One session runs
 at a time, so the server's CPU during a statement is that statement's.
 
-The report (JSON, and a table on stdout) gives, per phase (sign-in, explorer, filter change), the server CPU, the
+The report (JSON, and a table on stdout) gives, per phase (sign-in, explorer, filter change, export), the server CPU, the
 replica's own CPU and the wall time of each rerun, and the statements by total server CPU.
 Optionally (`--profile`) each rerun of the replica runs under cProfile, and the top functions by own time over
 the filter changes are reported (what the replica's Python spends per rerun).
@@ -218,7 +218,8 @@ def _wait_health(url: str, proc: Any, timeout: float = 180) -> None:
 def drive(
     url: str, log: Path, server_pid: int, replica_pid: int, personas: list[str], changes: int
 ) -> list[dict]:
-    """Each persona: sign in (landing page), open the explorer, change the category filter `changes` times."""
+    """Each persona: sign in (landing page), open the explorer, change the category filter `changes` times,
+    export the trend chart as a PNG."""
     from analytics import vocab
     from tests.load.protocol import ProtocolSession
 
@@ -257,13 +258,19 @@ def drive(
             if s.problems():
                 raise SystemExit(f"{email}: {s.problems()}")
             assert run.status == "FINISHED_SUCCESSFULLY", run.status
+        # The trend chart as a marked PNG, as the load test's sessions end (built on click, outside the script).
+        png = timed("export", email, lambda: s.download("trend_0__export_png"))  # noqa: B023
+        assert png.startswith(b"\x89PNG"), png[:8]
         s.close()
     return phases
 
 
+PHASES = ("sign_in", "open_explorer", "filter_change", "export")
+
+
 def summarise(phases: list[dict], statements: list[dict]) -> dict[str, Any]:
     report: dict[str, Any] = {}
-    for name in ("sign_in", "open_explorer", "filter_change"):
+    for name in PHASES:
         mine = [p for p in phases if p["phase"] == name]
         stmts = [s for s in statements if any(p["t0"] <= s["t0"] <= p["t1"] for p in mine)]
         by: dict[str, list[dict]] = collections.defaultdict(list)
@@ -401,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(report, indent=1) + "\n")
     print(f"load average {load_before:.2f} before, {load_after:.2f} after")
-    for name in ("sign_in", "open_explorer", "filter_change"):
+    for name in PHASES:
         r = report[name]
         print(
             f"\n## {name}: {r['reruns']} reruns; median server {r['server_ms_median']} ms, replica "
