@@ -245,10 +245,23 @@ def query(
     depends on the person only through the markings: there it is their audience (institute, role and the
     TLP:RED records naming them, `analytics.access.audience`), so colleagues with the same access asking the
     same question share one computation, and nobody is ever served a result computed for other access."""
+    return _query_as(viewer(), fn, args, kwargs)
+
+
+def later(
+    fn: Callable[Concatenate[duckdb.DuckDBPyConnection, Viewer, P], R], *args: P.args, **kwargs: P.kwargs
+) -> Callable[[], R]:
+    """`query(fn, *args)` for the person signed in now, run when called: for what a download builds on click,
+    outside the script (Streamlit runs it in a worker thread, with no session state), so those reads are cached
+    and shared as the page's own are. The data version is read when it runs."""
+    person = viewer()
+    return lambda: _query_as(person, fn, args, kwargs)
+
+
+def _query_as(person: Viewer, fn: Callable[..., R], args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
     key = f"{fn.__module__}.{fn.__qualname__}"
     _REGISTRY[key] = fn
     s = store()
-    person = viewer()
     version = _data_version(s)  # once: the audience and the result are keyed by the same version
     store_key = (str(s.path), _generation(fn, version))
     kw = tuple(sorted(kwargs.items()))

@@ -464,9 +464,12 @@ def _chart_export_controls(
     from functools import partial
 
     from analytics.export import chart_image as chart_export
+    from analytics.export.rows_behind import rows_behind
 
     store, viewer, shared_filters, today = _export_context()
     filters = shared_filters if export_filters is None else export_filters
+    # The footer's reads, cached per audience like the page's: colleagues exporting one chart read them once.
+    behind = session.later(rows_behind, filters, today) if isinstance(filters, Filters) else None
     if export_title and not chart_export.figure_title(fig, ""):
         # On screen the page heading names the chart; a briefing image must carry its own title.
         fig = go.Figure(fig).update_layout(title=export_title)
@@ -498,6 +501,7 @@ def _chart_export_controls(
                     filters=filters,
                     today=today,
                     obj=f"chart:{key}",
+                    rows_behind=behind,
                 ),
                 file_name=chart_export.export_filename(title, marking, fmt, today),
                 mime=chart_export.MIME[fmt],

@@ -54,7 +54,11 @@ from analytics.store.database import Store
 from analytics.store.shared_cache import SharedResultCache
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from PIL import ImageFont
+
+    from analytics.export.rows_behind import RowsBehind
 
 # kaleido (with its browser client) and Pillow are imported where an image is drawn, not here: every page with a
 # chart imports this module for its export popover's names and sizes, and the first page after sign-in must not
@@ -575,13 +579,25 @@ def export_and_record(
     filters: Filters | str | None,
     today: date,
     obj: str,
+    rows_behind: Callable[[], RowsBehind] | None = None,
 ) -> bytes:
-    """What a chart's download button returns: the image, with its provenance computed now, and the audit
-    entry of the export. Runs outside the page script (Streamlit calls it on click), so it takes the store."""
+    """What a chart's download button returns: the image, with its provenance read now, and the audit entry of
+    the export. Runs outside the page script (Streamlit calls it on click), so it takes the store. The page
+    passes `rows_behind` (the provenance reads, cached per audience: `session.later`) with shared filters;
+    without it they are read here."""
     con = store.cursor()
-    as_of = data_as_of(con, viewer)
-    span = records_span(con, viewer, filters, today) if isinstance(filters, Filters) else None
-    named = red_recipients(con, viewer, filters, today) if isinstance(filters, Filters) else (viewer.email,)
+    if isinstance(filters, Filters):
+        if rows_behind is None:
+            as_of = data_as_of(con, viewer)
+            span, named = (
+                records_span(con, viewer, filters, today),
+                red_recipients(con, viewer, filters, today),
+            )
+        else:
+            behind = rows_behind()
+            as_of, span, named = behind.as_of, behind.span, behind.recipients
+    else:
+        as_of, span, named = data_as_of(con, viewer), None, (viewer.email,)
     prov = provenance_for(
         viewer, marking, filters=filters, today=today, as_of=as_of, span=span, recipients=named
     )

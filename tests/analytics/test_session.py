@@ -57,7 +57,8 @@ def _resolve(dotted: str) -> Any:
 
 
 def page_queries() -> Iterator[tuple[str, Callable[..., Any]]]:
-    """(where, function) for every first argument of `session.query(...)` in the pages and app.py."""
+    """(where, function) for every first argument of `session.query(...)` and `session.later(...)` in the pages
+    and app.py."""
     for path in PAGE_FILES:
         tree = ast.parse(path.read_text(), str(path))
         names = _imported_names(tree)
@@ -65,7 +66,7 @@ def page_queries() -> Iterator[tuple[str, Callable[..., Any]]]:
             if not (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "query"
+                and node.func.attr in ("query", "later")
                 and isinstance(node.func.value, ast.Name)
                 and names.get(node.func.value.id) == "analytics.session"
             ):
@@ -313,6 +314,34 @@ def test_being_named_on_a_red_record_moves_someone_out_of_the_shared_result(
     assert _ask(ben, records, "q") == (2, "q")
     assert _ask(ana, records, "q") == (1, "q")
     assert calls == ["ana@uk.example", "ben@uk.example", "ana@uk.example"]
+    session.store().close()
+
+
+def test_a_read_bound_for_later_runs_outside_the_script_cached_for_the_audience(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`session.later` (what an export button builds on click, in Streamlit's worker thread with no session
+    state): bound to the person signed in when the page ran, shared with colleagues of the same access as a
+    page's read is, and keyed by the data version when it runs, so a write in between is seen."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import streamlit as st
+
+    b, ana, ben = _ana_and_ben(tmp_path, monkeypatch)
+    calls: list[str] = []
+    records = _counted("analytics.incidents.base", calls)
+    st.session_state["viewer"] = ana
+    for_ana = session.later(records, "q")
+    st.session_state["viewer"] = ben
+    for_ben = session.later(records, "q")
+    del st.session_state["viewer"]
+    with ThreadPoolExecutor(1) as worker:
+        assert worker.submit(for_ana).result() == (1, "q")
+        assert worker.submit(for_ben).result() == (1, "q")  # Ana's computation
+        assert calls == ["ana@uk.example"]
+        b.incident()
+        assert worker.submit(for_ben).result() == (2, "q")  # the records moved: read again
+    assert calls == ["ana@uk.example", "ben@uk.example"]
     session.store().close()
 
 

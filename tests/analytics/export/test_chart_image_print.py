@@ -135,3 +135,37 @@ def test_pictures_carry_alt_text_in_pptx_and_docx(chart_png) -> None:
     ns = "{http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing}"
     descrs = [d.get("descr") for d in doc.element.body.iter(f"{ns}docPr")]
     assert descrs == [want]
+
+
+def test_an_export_takes_the_rows_behind_it_from_the_cached_reads_when_given(store) -> None:
+    """The page hands the export its provenance reads bound for later (`session.later`, cached per audience):
+    they are the three reads the export would make itself, and the image's banner and footer use them."""
+    from analytics.export.rows_behind import RowsBehind, rows_behind
+
+    store.incident(
+        occurred_on=date(2025, 2, 3),
+        tlp="RED",
+        releasable_to=["UK"],
+        named_recipients=["analyst@uk.example", "lead@uk.example"],
+    )
+    store.incident(occurred_on=date(2026, 5, 6))
+    con = store.cursor()
+    behind = rows_behind(con, UK_ANALYST, Filters(), TODAY)
+    assert behind == RowsBehind(
+        chart_export.data_as_of(con, UK_ANALYST),
+        chart_export.records_span(con, UK_ANALYST, Filters(), TODAY),
+        ("analyst@uk.example", "lead@uk.example"),
+    )
+    asked: list[RowsBehind] = []
+
+    def bound() -> RowsBehind:
+        asked.append(behind)
+        return replace(behind, span=(date(2001, 1, 1), date(2002, 2, 2)))  # tells its answer from the reads
+
+    svg = chart_export.export_and_record(
+        store.store, UK_ANALYST, _untitled(), Marking("RED", ("UK",)), fmt="svg", preset="slide",
+        filters=Filters(), today=TODAY, obj="chart:xp_trend", rows_behind=bound,
+    )  # fmt: skip
+    text = " ".join("".join(t.itertext()) for t in ET.fromstring(svg).iter(f"{SVG}text"))
+    assert len(asked) == 1
+    assert "2001-01-01 to 2002-02-02" in text and "for analyst@uk.example, lead@uk.example only" in text
