@@ -164,42 +164,65 @@ def filter_options(
     in `f` (with Jailbreak chosen, Sector counts only jailbreaks) but not its own, so a chosen filter still
     offers its alternatives. Values with no matching row are left out; the sidebar keeps the ones a person has
     chosen (ui.filter_sidebar). Counted from `facet_rollup` (one statement; every branch carries the markings,
-    `Filters.sql_where`), which the sidebar caches on its own so that choosing categories costs no statement.
-    People who may not read records are offered vocabulary values only (`filters.controlled_value`).
+    `Filters.sql_where`), which the sidebar caches on its own so that choosing categories or severities costs no
+    statement. People who may not read records are offered vocabulary values only (`filters.controlled_value`).
     """
     f = f or Filters()
-    return facet_counts(facet_rollup(con, viewer, today, f.without("categories")), viewer, f)
+    return facet_counts(facet_rollup(con, viewer, today, rollup_filters(f)), viewer, f)
+
+
+# The filters the facet counts are split by (`facet_rollup`): single-valued columns, so counts of incidents with
+# different values add up. Category and severity are what analysts narrow by most; each split multiplies the
+# rollup's rows (about 110 facet values x 12 categories x 5 severities at 1M incidents: under 7,000 rows).
+ROLLED_UP: tuple[str, ...] = ("categories", "severities")
+
+
+def rollup_filters(f: Filters) -> Filters:
+    """`f` without the filters the rollup is split by: the key one cached rollup answers every choice of them
+    under."""
+    for name in ROLLED_UP:
+        f = f.without(name)
+    return f
 
 
 @dataclass(frozen=True)
 class FacetRollup:
-    """Each facet's counts under every filter but the category, split by the incidents' category: rows of
-    (facet, category, value, incidents). Counts of incidents in different categories add up (an incident has
-    one category), so the counts under any choice of categories are sums of these rows (`facet_counts`)."""
+    """Each facet's counts under every filter but category and severity, split by the incidents' category and
+    severity: rows of (facet, category, severity, value, incidents). An incident has one category and one
+    severity, so the counts under any choice of them are sums of these rows (`facet_counts`)."""
 
-    rows: tuple[tuple[str, str | None, str, int], ...]
+    rows: tuple[tuple[str, str | None, int | None, str, int], ...]
 
 
 def facet_rollup(con: duckdb.DuckDBPyConnection, viewer: Viewer, today: date, f: Filters) -> FacetRollup:
-    """The facet counts under `f`, split by category (`facet_query`).
+    """The facet counts under `f`, split by category and severity (`facet_query`).
 
-    Why split: analysts narrow by category more than by anything else, and each change of the chosen
-    categories asked the store server for every facet again (about 0.2 s of its CPU at 1M incidents, issue 21).
-    Asked with the categories cleared (`filter_options` does), one cached rollup answers every choice of
-    categories under the same other filters; it costs about 1.6 times one facet statement, once."""
+    Why split: analysts narrow by category and severity more than by anything else, and each change of them
+    asked the store server for every facet again (0.40-0.42 s of its CPU per category change at 1M incidents,
+    two thirds of the change; issue 21). Asked under `rollup_filters(f)` (`filter_options` and the sidebar
+    do), one cached rollup answers every choice of categories and severities under the same other filters; it
+    costs the store server about 1.5 times one facet statement, once per audience and data version."""
     sql, params = facet_query(viewer, today, f)
     rows = con.execute(sql, params).fetchall()
-    return FacetRollup(tuple((str(facet), cat, str(v), int(n)) for facet, cat, v, n in rows))
+    return FacetRollup(
+        tuple(
+            (str(facet), cat, None if sev is None else int(sev), str(v), int(n))
+            for facet, cat, sev, v, n in rows
+        )
+    )
 
 
 def facet_counts(rollup: FacetRollup, viewer: Viewer, f: Filters) -> dict[str, list[tuple[Any, int]]]:
-    """`filter_options` under `f` from a rollup asked under `f` with or without its categories: the category
-    facet takes every row (it is counted under the other filters only), every other facet only the rows of
-    the chosen categories (all rows when none is chosen)."""
-    chosen = frozenset(f.for_viewer(viewer).categories)
+    """`filter_options` under `f` from a rollup asked under `f` with or without its categories and severities:
+    each facet takes the rows of the chosen categories and severities (all, where none is chosen), except that
+    a facet is never narrowed by its own filter (the category facet takes every category's rows)."""
+    shown = f.for_viewer(viewer)
+    categories, severities = frozenset(shown.categories), frozenset(int(s) for s in shown.severities)
     summed: dict[str, dict[str, int]] = {name: {} for name in FACETS}
-    for facet, category, v, n in rollup.rows:
-        if chosen and facet != "categories" and category not in chosen:
+    for facet, category, severity, v, n in rollup.rows:
+        if categories and facet != "categories" and category not in categories:
+            continue
+        if severities and facet != "severities" and severity not in severities:
             continue
         summed[facet][v] = summed[facet].get(v, 0) + n
     out: dict[str, list[tuple[Any, int]]] = {}
@@ -219,12 +242,12 @@ _LIST_COLUMNS = {"sectors", "countries"}  # unnested: each sector or country cou
 
 
 def facet_query(viewer: Viewer, today: date, f: Filters) -> tuple[str, dict[str, Any]]:
-    """The SQL and parameters behind `facet_rollup`: rows (facet, category, value, incidents).
+    """The SQL and parameters behind `facet_rollup`: rows (facet, category, severity, value, incidents).
 
     Why this shape: a facet is counted under every filter but its own, so facets whose own filter is not set
     share one WHERE clause, the full one. The facets are grouped by their WHERE clause and each group's
-    matching rows are read once (`r0` holds the usual case, every unchosen facet), then counted per facet and
-    category with GROUPING SETS; technique hits join on the integer incident key. At 1M incidents this reads
+    matching rows are read once (`r0` holds the usual case, every unchosen facet), then counted per facet,
+    category and severity with GROUPING SETS; technique hits join on the integer incident key. At 1M incidents this reads
     the table once or twice instead of eleven times (docs/benchmarks.md, "Sidebar facet counts")."""
     params: dict[str, Any] = {}
     groups: dict[str, list[str]] = {}
@@ -232,10 +255,11 @@ def facet_query(viewer: Viewer, today: date, f: Filters) -> tuple[str, dict[str,
         where, p = f.without(name).sql_where(viewer, today)
         params.update(p)  # one name always carries the same value: it comes from the same `f`
         groups.setdefault(where, []).append(name)
+    by = ", ".join(f"by_{n}" for n in ROLLED_UP)  # the split, in every grouping
     ctes: list[str] = []
     branches: list[str] = []
     for k, (where, names) in enumerate(groups.items()):
-        cols = ["i.incident_key", "i.category as by_category"] + [
+        cols = ["i.incident_key", *(f"{OPTION_COLUMNS[n]} as by_{n}" for n in ROLLED_UP)] + [
             f"{OPTION_COLUMNS[n].removeprefix('unnest(').removesuffix(')')} as {n}"
             if n in _LIST_COLUMNS
             else f"{OPTION_COLUMNS[n]} as {n}"
@@ -247,29 +271,30 @@ def facet_query(viewer: Viewer, today: date, f: Filters) -> tuple[str, dict[str,
         if scalar:
             facet = " ".join(f"when grouping({n}) = 0 then '{n}'" for n in scalar)
             value = " ".join(f"when grouping({n}) = 0 then {n}::varchar" for n in scalar)
-            sets = ", ".join(f"(by_category, {n})" for n in scalar)
+            sets = ", ".join(f"({by}, {n})" for n in scalar)
             branches.append(
-                f"select case {facet} end, by_category, case {value} end, count(*) from r{k} "
+                f"select case {facet} end, {by}, case {value} end, count(*) from r{k} "
                 f"group by grouping sets ({sets})"
             )
-        branches += [f"select '{n}', by_category, v, count(*) from "
-                     f"(select by_category, unnest({n}) as v from r{k}) group by all"
+        branches += [f"select '{n}', {by}, v, count(*) from "
+                     f"(select {by}, unnest({n}) as v from r{k}) group by all"
                      for n in names if n in _LIST_COLUMNS]  # fmt: skip
         # One row per incident in r{k}, so the joins below count each technique (tactic) hit once.
         if "techniques" in names:
             branches.append(
-                f"select 'techniques', r{k}.by_category, it.technique_id, count(*) from incident_techniques it "
+                f"select 'techniques', {by}, it.technique_id, count(*) from incident_techniques it "
                 f"join r{k} on r{k}.incident_key = it.incident_key group by all"
             )
         if "tactics" in names:
             # One row per (incident, tactic), kept at write time (analytics/store/incident_keys.py): counted
             # directly, where deriving it from the technique rows took a distinct count per tactic.
             branches.append(
-                f"select 'tactics', r{k}.by_category, t.tactic_id, count(*) from incident_tactics t "
+                f"select 'tactics', {by}, t.tactic_id, count(*) from incident_tactics t "
                 f"join r{k} on r{k}.incident_key = t.incident_key group by all"
             )
     sql = (
-        f"with {', '.join(ctes)} select * from ({' union all '.join(branches)}) c(facet, by_category, v, n) "
+        f"with {', '.join(ctes)} select * from ({' union all '.join(branches)}) "
+        f"c(facet, {by}, v, n) "
         "where v is not null"
     )
     return sql, params

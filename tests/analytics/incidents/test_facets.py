@@ -143,6 +143,8 @@ def test_facet_counts_equal_one_query_per_facet_for_every_kind_of_filter(demo_st
         Filters(categories=(cat, cat2)),  # summed from the rollup's rows of two categories
         Filters(categories=(cat2, "Not a category")),  # a value no incident has adds nothing
         Filters(categories=(cat, cat2), severities=(5,), preset="365d"),
+        Filters(severities=(1, 4)),
+        Filters(severities=(3,), sectors=(sector,), text="model"),
         Filters(categories=(cat,), sectors=(sector,), severities=(4, 5)),
         Filters(techniques=(top_tech[:9],)),  # a parent matches its sub-techniques
         Filters(tactics=(top_tactic,), categories=(cat,)),
@@ -156,7 +158,8 @@ def test_facet_counts_equal_one_query_per_facet_for_every_kind_of_filter(demo_st
             if not viewer.can_see_records:
                 want = {k: {v: n for v, n in d.items() if controlled_value(k, v)} for k, d in want.items()}
             assert {k: dict(v) for k, v in got.items()} == want, (viewer.email, f)
-            # The rollup asked with the categories gives the same counts as the one asked without (the cached one).
+            # The rollup asked with the categories and severities gives the same counts as the one asked without
+            # them (the cached one).
             with_categories = incident_base.facet_rollup(con, viewer, TODAY, f)
             assert incident_base.facet_counts(with_categories, viewer, f) == got, (viewer.email, f)
             # Each case matches rows, so the comparison above is not between two empty answers.
@@ -172,3 +175,8 @@ def test_ties_are_ordered_by_value_and_counts_add_across_categories(store) -> No
     opts = incident_base.filter_options(store.cursor(), UK_ANALYST, TODAY, both)
     assert opts["sectors"] == [("finance", 3), ("healthcare", 2)]
     assert opts["categories"] == [("Jailbreak", 3), ("Prompt injection", 3), ("Data poisoning", 1)]
+    # and across severities: a category's count sums the chosen severities, each incident once
+    severe = Filters(severities=(2, 3))
+    opts = incident_base.filter_options(store.cursor(), UK_ANALYST, TODAY, severe)
+    assert opts["categories"] == [("Prompt injection", 2), ("Data poisoning", 1), ("Jailbreak", 1)]
+    assert opts["severities"] == [(5, 1), (4, 1), (3, 2), (2, 2), (1, 1)]  # its own filter does not narrow it
