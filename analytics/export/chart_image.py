@@ -25,7 +25,6 @@ the same font metrics (Liberation Sans, metric-compatible with Arial) decide whe
 
 from __future__ import annotations
 
-import copy
 import functools
 import hashlib
 import io
@@ -345,7 +344,9 @@ def print_spec(fig: go.Figure, width: int, height: int) -> dict[str, Any]:
     cuts long category labels in a static image. Exports therefore always use the same print template
     (plotly_white), whichever process drew the figure, and every axis makes room for its labels.
     """
-    spec = copy.deepcopy(inert_figure(fig).to_plotly_json())
+    spec = inert_figure(
+        fig
+    ).to_plotly_json()  # a deep copy already (plotly's to_dict): the figure is not touched
     layout = spec.setdefault("layout", {})
     if not (layout.get("title") or {}).get("text") and (derived := _axes_title(fig)):
         layout["title"] = {"text": derived}  # printed, a figure names itself (on screen the page heading did)

@@ -169,3 +169,14 @@ def test_an_export_takes_the_rows_behind_it_from_the_cached_reads_when_given(sto
     text = " ".join("".join(t.itertext()) for t in ET.fromstring(svg).iter(f"{SVG}text"))
     assert len(asked) == 1
     assert "2001-01-01 to 2002-02-02" in text and "for analyst@uk.example, lead@uk.example only" in text
+
+
+def test_the_print_spec_leaves_the_on_screen_figure_as_it_was() -> None:
+    """The spec is plotly's own deep copy (to_dict), changed for print: the figure on the page keeps its size,
+    template and margins."""
+    fig = _untitled()
+    before = fig.to_json()
+    spec = chart_export.print_spec(fig, 800, 450)
+    spec["layout"]["title"]["text"] = "changed"
+    assert spec["layout"]["width"] == 800 and fig.layout.width is None
+    assert fig.to_json() == before
