@@ -344,9 +344,8 @@ def print_spec(fig: go.Figure, width: int, height: int) -> dict[str, Any]:
     cuts long category labels in a static image. Exports therefore always use the same print template
     (plotly_white), whichever process drew the figure, and every axis makes room for its labels.
     """
-    spec = inert_figure(
-        fig
-    ).to_plotly_json()  # a deep copy already (plotly's to_dict): the figure is not touched
+    # to_plotly_json is already a deep copy (plotly's to_dict), so changing the spec leaves the figure as it was.
+    spec = inert_figure(fig).to_plotly_json()
     layout = spec.setdefault("layout", {})
     if not (layout.get("title") or {}).get("text") and (derived := _axes_title(fig)):
         layout["title"] = {"text": derived}  # printed, a figure names itself (on screen the page heading did)

@@ -247,8 +247,8 @@ def facet_query(viewer: Viewer, today: date, f: Filters) -> tuple[str, dict[str,
     Why this shape: a facet is counted under every filter but its own, so facets whose own filter is not set
     share one WHERE clause, the full one. The facets are grouped by their WHERE clause and each group's
     matching rows are read once (`r0` holds the usual case, every unchosen facet), then counted per facet,
-    category and severity with GROUPING SETS; technique hits join on the integer incident key. At 1M incidents this reads
-    the table once or twice instead of eleven times (docs/benchmarks.md, "Sidebar facet counts")."""
+    category and severity with GROUPING SETS; technique hits join on the integer incident key. At 1M incidents
+    this reads the table once or twice instead of eleven times (docs/benchmarks.md, "Sidebar facet counts")."""
     params: dict[str, Any] = {}
     groups: dict[str, list[str]] = {}
     for name in FACETS:
@@ -279,7 +279,8 @@ def facet_query(viewer: Viewer, today: date, f: Filters) -> tuple[str, dict[str,
         branches += [f"select '{n}', {by}, v, count(*) from "
                      f"(select {by}, unnest({n}) as v from r{k}) group by all"
                      for n in names if n in _LIST_COLUMNS]  # fmt: skip
-        # One row per incident in r{k}, so the joins below count each technique (tactic) hit once.
+        # One row per incident in r{k} (incident_key is unique: each incident takes the next value of its
+        # sequence, migration 016), so the joins below count each technique (tactic) hit once.
         if "techniques" in names:
             branches.append(
                 f"select 'techniques', {by}, it.technique_id, count(*) from incident_techniques it "

@@ -55,8 +55,8 @@ def shared_filters(viewer: Viewer, page_path: str) -> Filters:
         return _keep_filters(viewer)
     today = session.today()
     # Asked with the empty Filters(): the same cached rollup as the facet counts below when nothing but
-    # categories and severities is chosen (a first page, a sign-in), so the two share one read instead of running the same
-    # statement twice (about 1.4 s of the store server's CPU at 1M incidents, issue 21).
+    # categories and severities is chosen (a first page, a sign-in), so the two share one read instead of
+    # running the same statement twice (about 1.4 s of the store server's CPU at 1M incidents, issue 21).
     options = _facet_counts(viewer, today, Filters())
     # Public reference data, the same for everyone: one cached read per store version, not two per rerun.
     names = {
