@@ -587,15 +587,10 @@ def export_and_record(
     without it they are read here."""
     con = store.cursor()
     if isinstance(filters, Filters):
-        if rows_behind is None:
-            as_of = data_as_of(con, viewer)
-            span, named = (
-                records_span(con, viewer, filters, today),
-                red_recipients(con, viewer, filters, today),
-            )
-        else:
-            behind = rows_behind()
-            as_of, span, named = behind.as_of, behind.span, behind.recipients
+        from analytics.export.rows_behind import rows_behind as read_rows_behind  # it imports this module
+
+        behind = rows_behind() if rows_behind else read_rows_behind(con, viewer, filters, today)
+        as_of, span, named = behind.as_of, behind.span, behind.recipients
     else:
         as_of, span, named = data_as_of(con, viewer), None, (viewer.email,)
     prov = provenance_for(
