@@ -5,10 +5,9 @@ exported chart carries its own marking (a black band with the TLP label in its F
 a footer that says where it came from: the filters in words, how fresh the data was, who made it and when, and
 the public sources it credits (ATLAS, AIID, Epoch: analytics.sources.source_credits) when their rows are behind it.
 
-The chart itself is drawn by kaleido with Debian's Chromium. A browser start costs 2 to 6 s, so one kaleido
-sync server is started per process on first use (never `kaleido.get_chrome`, which downloads) and every export
-reuses it; the server handles one figure at a time, so calls are serialised with a lock (Streamlit sessions run
-on threads).
+The chart itself is drawn by kaleido with Debian's Chromium. A browser start costs 2 to 6 s, so one browser is
+started per process on first use and every export reuses it, one figure at a time (`chart_drawer.DRAWER`, which
+also keeps kaleido's page loaded between charts).
 
 Printed, the image must still read as a government paper's figure: it carries a title even when the on-screen
 figure has none (`figure_title` names it from its axes), its footer is at least 8 pt at the width each preset is
@@ -272,11 +271,12 @@ def _axes_title(fig: go.Figure) -> str:
 
 # -- rendering ---------------------------------------------------------------------------------------------------
 
-_KALEIDO_LOCK = threading.Lock()
-_kaleido_started = False
+# Held while a chart is drawn, so an export waiting behind the same chart finds it drawn instead of drawing it
+# again (the drawer itself also draws one chart at a time).
+_DRAWING_LOCK = threading.Lock()
 
 # Charts already drawn, by what kaleido was asked: the same figure at the same size is drawn once. On a busy
-# server the one kaleido server is the queue every export waits in (about 0.3 s a chart), and colleagues export
+# server the one browser is the queue every export waits in (about 0.1 s a chart), and colleagues export
 # the same chart for the same briefing. The key is the whole figure spec, data included, so an entry can only
 # be returned to someone who asked for exactly that figure; the banner and footer (who, when, the marking) are
 # composed afterwards for each export.
@@ -287,7 +287,7 @@ _DRAWN_LOCK = threading.Lock()
 
 def _render(fig: go.Figure, fmt: ImageFormat, width: int, height: int, scale: float) -> bytes:
     """The chart alone: from this process's charts already drawn, or those of the other replicas on this machine
-    (THREAT_CACHE_DIR: one replica draws a chart, the others read it), or through the process's kaleido server."""
+    (THREAT_CACHE_DIR: one replica draws a chart, the others read it), or through the process's chart drawer."""
     from plotly.utils import PlotlyJSONEncoder  # imports Pillow: not on the first page (see above)
 
     spec = print_spec(fig, width, height)
@@ -308,18 +308,12 @@ def _render(fig: go.Figure, fmt: ImageFormat, width: int, height: int, scale: fl
 
 
 def _draw(key: str, spec: dict[str, Any], opts: dict[str, Any]) -> bytes:
-    global _kaleido_started
-    import kaleido
+    from analytics.export.chart_drawer import DRAWER  # imports kaleido: not on the first page (see above)
 
-    with _KALEIDO_LOCK:
+    with _DRAWING_LOCK:
         if (drawn := _drawn(key)) is not None:  # drawn while this export waited
             return drawn
-        if not _kaleido_started:
-            # mathjax=False: no CDN fetch; our charts use no LaTeX.
-            kaleido.start_sync_server(mathjax=False, silence_warnings=True)
-            _kaleido_started = True
-        data = kaleido.calc_fig_sync(spec, opts=opts)
-    return data if isinstance(data, bytes) else str(data).encode()
+        return DRAWER.draw(spec, opts)
 
 
 @functools.cache
@@ -374,7 +368,8 @@ def _briefing_layout(layout: dict[str, Any]) -> None:
 
 
 def warm_up() -> None:
-    """Start the kaleido server now (it takes a few seconds), so the first export a person asks for is quick."""
+    """Start the chart drawer's browser now (it takes a few seconds), so the first export a person asks for is
+    quick."""
     _render(go.Figure(), "svg", 100, 100, 1)
 
 

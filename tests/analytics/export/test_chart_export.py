@@ -208,17 +208,17 @@ def test_figures_drawn_under_streamlits_template_export_in_the_print_template() 
 
 @pytest.fixture
 def drawn(monkeypatch) -> list[dict]:
-    """Every figure kaleido is asked to draw in this test (each is still drawn)."""
-    import kaleido
+    """Every figure the chart drawer is asked to draw in this test (each is still drawn)."""
+    from analytics.export.chart_drawer import DRAWER
 
     asked: list[dict] = []
-    real = kaleido.calc_fig_sync
+    real = DRAWER.draw
 
     def counting(spec, *args, **kwargs):
         asked.append(spec)
         return real(spec, *args, **kwargs)
 
-    monkeypatch.setattr(kaleido, "calc_fig_sync", counting)
+    monkeypatch.setattr(DRAWER, "draw", counting)
     return asked
 
 
