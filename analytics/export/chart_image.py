@@ -352,6 +352,10 @@ def print_spec(fig: go.Figure, width: int, height: int) -> dict[str, Any]:
     return spec
 
 
+# The printed title's line at the figure's top: its 8 px pad and a line of plotly's title font (about 18 px).
+TITLE_BLOCK_PX = 40
+
+
 def _briefing_layout(layout: dict[str, Any]) -> None:
     """Adjust a copy of the on-screen layout for print: room at the edges, and the title on its own line above
     the legend (on screen a short title and a top legend can share a line; on a slide they collide)."""
@@ -363,6 +367,12 @@ def _briefing_layout(layout: dict[str, Any]) -> None:
         title.update({"x": 0, "xref": "container", "xanchor": "left", "pad": {"l": 24, "t": 8}})
         title.update({"y": 1, "yref": "container", "yanchor": "top"})
         margin["t"] = max(int(margin.get("t") or 0), 40) + 24
+        legend = layout.get("legend") or {}
+        if legend.get("yanchor") == "bottom" and float(legend.get("y", 0)) >= 1:
+            # A legend above the plot grows upwards from it as it wraps onto more rows, into the title (a trend
+            # with ten categories took three rows). Hung from the figure's top just under the title instead, it
+            # pushes the plot down by its own height.
+            legend.update({"yref": "container", "y": 1 - TITLE_BLOCK_PX / layout["height"], "yanchor": "top"})
     else:
         margin["t"] = max(int(margin.get("t") or 0), 16)
 

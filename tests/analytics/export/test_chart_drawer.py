@@ -5,6 +5,7 @@ browser behind (analytics/export/chart_drawer.py says why)."""
 from __future__ import annotations
 
 import re
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import Any
@@ -102,13 +103,18 @@ def test_the_page_is_reloaded_every_so_many_charts() -> None:
         drawer.close()
 
 
-def test_after_a_failed_chart_the_next_is_drawn_by_a_new_browser(monkeypatch) -> None:
+def _drawer_threads() -> int:
+    return sum(t.name == "chart-drawer" and t.is_alive() for t in threading.enumerate())
+
+
+def test_after_a_failed_chart_the_next_is_drawn_by_a_new_browser_and_the_old_one_is_gone(monkeypatch) -> None:
     drawer = ChartDrawer()
     try:
         spec = _figures()[0][1]
         opts = {"format": "png", "width": 960, "height": 540, "scale": 1}
         before = drawer.draw(spec, opts)
         _, first = drawer._started()
+        threads = _drawer_threads()
 
         async def broken(*args: Any, **kwargs: Any) -> bytes:
             raise RuntimeError("the browser went away")
@@ -116,8 +122,41 @@ def test_after_a_failed_chart_the_next_is_drawn_by_a_new_browser(monkeypatch) ->
         monkeypatch.setattr(first, "calc_fig", broken)
         with pytest.raises(RuntimeError, match="went away"):
             drawer.draw(spec, opts)
-        assert drawer._browser is None and drawer._loop is None, "the failed browser is closed"
+        assert drawer._browser is None and drawer._loop is None
+        assert not first.alive, "the failed browser's Chromium has ended"
+        assert _drawer_threads() == threads - 1, "and its loop's thread"
         assert drawer.draw(spec, opts) == before
         assert drawer._browser is not first
     finally:
         drawer.close()
+
+
+def test_a_browser_that_died_is_replaced_before_the_next_chart() -> None:
+    drawer = ChartDrawer()
+    try:
+        spec = _figures()[1][1]
+        opts = {"format": "svg", "width": 960, "height": 540, "scale": 1}
+        before = _comparable(drawer.draw(spec, opts))
+        _, first = drawer._started()
+        first.kill()  # as if Chromium had crashed or been killed by the system
+        assert _comparable(drawer.draw(spec, opts)) == before
+        assert drawer._browser is not first
+    finally:
+        drawer.close()
+
+
+def test_a_browser_that_cannot_start_leaves_nothing_running_and_the_next_export_tries_again(
+    monkeypatch,
+) -> None:
+    drawer = ChartDrawer()
+    threads = _drawer_threads()
+    monkeypatch.setenv("BROWSER_PATH", "/nonexistent/chromium")
+    with pytest.raises(Exception, match="nonexistent"):
+        drawer.draw(_figures()[1][1], {"format": "svg", "width": 960, "height": 540, "scale": 1})
+    assert _drawer_threads() == threads and drawer._browser is None
+    monkeypatch.undo()
+    try:
+        assert drawer.draw(_figures()[1][1], {"format": "svg", "width": 960, "height": 540, "scale": 1})
+    finally:
+        drawer.close()
+    assert _drawer_threads() == threads, "closing ends the drawer's thread"

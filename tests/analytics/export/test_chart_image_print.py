@@ -5,6 +5,7 @@ instead of "all dates", the named recipients of a TLP:RED chart, and real alt te
 from __future__ import annotations
 
 import io
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -180,3 +181,41 @@ def test_the_print_spec_leaves_the_on_screen_figure_as_it_was() -> None:
     spec["layout"]["title"]["text"] = "changed"
     assert spec["layout"]["width"] == 800 and fig.layout.width is None
     assert fig.to_json() == before
+
+
+def _title_bottom_and_legend_rows(svg: bytes) -> tuple[float, list[float]]:
+    """The bottom of the printed title's line and the top of each legend row, in the chart's pixels."""
+    root = ET.fromstring(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    title = next(t for t in root.iter(f"{ns}text") if "gtitle" in (t.get("class") or ""))
+    font_px = float(re.search(r"font-size: ([\d.]+)px", title.get("style", "")).group(1))  # type: ignore[union-attr]
+    legend = next(g for g in root.iter(f"{ns}g") if g.get("class") == "legend")
+
+    def dy(g: ET.Element) -> float:
+        return float(re.search(r"translate\([^,]+,([^)]+)\)", g.get("transform", "")).group(1))  # type: ignore[union-attr]
+
+    rows = sorted(
+        {dy(legend) + dy(g) - font_px / 2 for g in legend.iter(f"{ns}g") if g.get("class") == "traces"}
+    )
+    return float(title.get("y", "0")) + font_px, rows
+
+
+def test_a_legend_that_wraps_onto_several_rows_stays_under_the_printed_title() -> None:
+    """A trend of ten categories has a legend of three rows at a slide's width: printed with a title, each row
+    sits below the title's line, not across it (a 2026-12-07 export had the title over the legend's first row)."""
+    import plotly.graph_objects as go
+
+    from analytics.charts import style_figure
+
+    names = ["AI-enabled cyber intrusion", "Deepfake fraud", "Disinformation campaign", "Prompt injection",
+             "Unmapped", "Privacy and data leakage", "Safety failure", "Other", "Agentic system misuse",
+             "All incidents, 3-month average", "Breaks from its baseline"]  # fmt: skip
+    months = [f"2026-{m:02d}-01" for m in range(1, 13)]
+    fig = style_figure(
+        go.Figure([go.Bar(x=months, y=[k + m for m in range(12)], name=n) for k, n in enumerate(names)])
+    )
+    fig.update_layout(barmode="stack", yaxis_title="Incidents per month")
+    svg = chart_export._render(fig, "svg", 1280, 640, 1)
+    title_bottom, rows = _title_bottom_and_legend_rows(svg)
+    assert len(rows) >= 2, "the legend wraps: the case this is about"
+    assert min(rows) >= title_bottom, (title_bottom, rows)
