@@ -377,12 +377,6 @@ def _briefing_layout(layout: dict[str, Any]) -> None:
         margin["t"] = max(int(margin.get("t") or 0), 16)
 
 
-def warm_up() -> None:
-    """Start the chart drawer's browser now (it takes a few seconds), so the first export a person asks for is
-    quick."""
-    _render(go.Figure(), "svg", 100, 100, 1)
-
-
 def _font(weight: str, px: float) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     from PIL import ImageFont
 
