@@ -9,8 +9,9 @@ Why keeping the page is safe: kaleido's page draws each figure with plotly.js's 
 the chart in a fresh element and purges it; what plotly.js keeps between charts is its text-measuring cache.
 tests/analytics/export/test_chart_drawer.py draws a sequence of different charts both ways: the PNGs are the same
 bytes, the SVGs the same in canonical XML (the cache changes the order plotly sets some attributes in) once
-plotly's random ids are numbered. The page is still reloaded every `RELOAD_EVERY` charts, so whatever plotly.js caches between charts is
-bounded, and a browser that failed a chart (an error or a timeout) is closed and a new one started for the next.
+plotly's random ids are numbered. The page is still reloaded every `RELOAD_EVERY` charts, so whatever plotly.js
+caches between charts is bounded. A browser that failed a chart (an error or a timeout), died, or will not close
+is killed with its process group, and a new one is started for the next chart.
 
 The one kaleido hook this relies on, `Kaleido._return_kaleido_tab` (called after every chart), is private: the
 same test fails if a kaleido upgrade stops calling it, rather than the exports silently slowing down again.

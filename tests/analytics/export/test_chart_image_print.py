@@ -192,7 +192,9 @@ def _title_bottom_and_legend_rows(svg: bytes) -> tuple[float, list[float]]:
     legend = next(g for g in root.iter(f"{ns}g") if g.get("class") == "legend")
 
     def dy(g: ET.Element) -> float:
-        return float(re.search(r"translate\([^,]+,([^)]+)\)", g.get("transform", "")).group(1))  # type: ignore[union-attr]
+        moved = re.search(r"translate\([^,]+,([^)]+)\)", g.get("transform", ""))
+        assert moved, g.attrib
+        return float(moved.group(1))
 
     rows = sorted(
         {dy(legend) + dy(g) - font_px / 2 for g in legend.iter(f"{ns}g") if g.get("class") == "traces"}
