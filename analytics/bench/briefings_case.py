@@ -48,10 +48,9 @@ def chart_png(ctx: BenchContext) -> Any:
     )
 
 
-_DRAW_OPTS = {"format": "png", "width": 1280, "height": 640, "scale": 1.5}  # the slide preset's chart area
+_DRAW_W, _DRAW_H = 1280, 640  # the slide preset's chart area
+_DRAW_OPTS = {"format": "png", "width": _DRAW_W, "height": _DRAW_H, "scale": 1.5}
 _numbers = itertools.count()
-
-
 _specs: dict[int, dict[str, Any]] = {}  # the bench chart's print spec, by store size: only drawing is timed
 
 
@@ -61,7 +60,7 @@ def _new_chart(ctx: BenchContext) -> dict[str, Any]:
         drawn = briefing_builder.draw_chart(
             ctx.store.cursor(), ctx.viewer, "by_category|current", _RECENT, ctx.today
         )
-        _specs[ctx.size] = chart_export.print_spec(drawn.data, 1280, 640)
+        _specs[ctx.size] = chart_export.print_spec(drawn.data, _DRAW_W, _DRAW_H)
     spec = dict(_specs[ctx.size])
     spec["layout"] = {**spec["layout"], "title": {"text": f"Incidents by category ({next(_numbers)})"}}
     return spec
